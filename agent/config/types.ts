@@ -1,0 +1,70 @@
+/** The effective configuration, as the contract (shared/docs/contract.md) defines it. */
+
+/** One camera: where frames come from and the size and rate wanted. */
+export interface CameraConfig {
+  id: string;
+  /** `auto`, `test`, `v4l2:/dev/videoN`, `csi`, `csi:N`, or an rtsp/http(s)/file URL. */
+  source: string;
+  width: number;
+  height: number;
+  fps: number;
+}
+
+export interface EncoderConfig {
+  /** `auto` (the board's probed ladder) or FFmpeg encoder names, best first. */
+  prefer: 'auto' | string[];
+  bitrateKbps: number;
+}
+
+export interface HlsConfig {
+  dir: string;
+  segmentSeconds: number;
+  listSize: number;
+}
+
+export interface ArchiveConfig {
+  dir: string;
+  segmentSeconds: number;
+  maxAgeHours: number;
+  minFreePercent: number;
+}
+
+export interface MqttConfig {
+  url: string;
+  topicPrefix: string;
+  healthIntervalSeconds: number;
+  username: string | null;
+  passwordFile: string | null;
+  ca: string | null;
+  cert: string | null;
+  key: string | null;
+  commandKeyFile: string | null;
+}
+
+export interface AnalysisConfig {
+  enabled: boolean;
+  provider: 'gemini';
+  model: string;
+  apiKeyFile: string | null;
+  baseUrl: string | null;
+  prompt: string | null;
+  maxPerDay: number;
+  skipWhenStill: boolean;
+}
+
+export interface HttpConfig {
+  listen: string;
+  tokenFile: string | null;
+}
+
+export interface AgentConfig {
+  device: { id: string };
+  cameras: CameraConfig[];
+  encoder: EncoderConfig;
+  hls: HlsConfig;
+  archive: ArchiveConfig;
+  mqtt: MqttConfig;
+  analysis: AnalysisConfig;
+  http: HttpConfig;
+  dataDir: string;
+}

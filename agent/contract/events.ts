@@ -1,0 +1,32 @@
+/** Payloads of the in-process events; the MQTT link publishes them on R/events as `{type, ...payload, ts}`. */
+
+export interface ArchiveInfo {
+  camera: string;
+  /** Path relative to `archive.dir`: `<camera>/<YYYY-MM-DD>/archive_<stamp>.mp4`. */
+  file: string;
+  /** ISO-8601 UTC time of the first frame. */
+  start: string;
+  seconds: number;
+  bytes: number;
+  /** False when the board's clock was not NTP-synchronised while it was recorded. */
+  clockSynced: boolean;
+}
+
+/** Every event type and its payload (without `type` and `ts`, which the bus adds). */
+export interface AgentEvents {
+  'pipeline.started': { camera: string; encoder: string; source: string; pid: number };
+  'pipeline.restarted': { camera: string; reason: string; restarts: number; delaySeconds: number };
+  'encoder.fallback': { camera: string; from: string; to: string; reason: string };
+  'camera.lost': { camera: string; source: string; reason: string };
+  'camera.found': { camera: string; source: string };
+  'archive.finished': ArchiveInfo;
+  'archive.recovered': ArchiveInfo & { reason: string };
+  'disk.pruned': { camera: string; file: string; bytes: number; reason: 'age' | 'space' };
+  'analysis.failed': { camera: string; archive: string; reason: string };
+  'config.changed': { keys: string[] };
+}
+
+export type AgentEventType = keyof AgentEvents;
+
+/** An event as delivered: its type, payload and the ISO time it happened. */
+export type AgentEvent<K extends AgentEventType = AgentEventType> = { type: K; ts: string } & AgentEvents[K];

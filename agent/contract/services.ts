@@ -1,0 +1,63 @@
+/**
+ * The narrow interfaces feature modules offer each other through main.ts. A consumer depends on
+ * these shapes only, never on the module behind them.
+ */
+
+/** A camera pipeline's life stage. */
+export type PipelineState = 'starting' | 'running' | 'restarting' | 'failed' | 'stopped';
+
+/** Per-camera figures for R/health, /api/status and /healthz. */
+export interface CameraStats {
+  camera: string;
+  state: PipelineState;
+  /** The encoder in use (`libx264`, `h264_v4l2m2m`, `rpicam-h264`, ...), null before the first start. */
+  encoder: string | null;
+  source: string;
+  fps: number;
+  droppedFrames: number;
+  restarts: number;
+  /** Seconds since FFmpeg last reported a new frame; null before the first frame. */
+  lastFrameAgeSeconds: number | null;
+  /** The current archive's start (ISO), if recording. */
+  recordingSince: string | null;
+  lastError: string | null;
+}
+
+/** What the pipeline module lets others do. */
+export interface PipelineControl {
+  stats(): CameraStats[];
+  /** Restarts the named camera's pipeline, or every one; returns the ids restarted. */
+  restart(camera?: string): Promise<string[]>;
+  /** A JPEG of the live picture, taken from the HLS stream so the recording is not disturbed. */
+  snapshot(camera?: string): Promise<Snapshot>;
+  /** The HLS directory of one camera, for the HTTP server. */
+  hlsDir(camera: string): string;
+}
+
+export interface Snapshot {
+  camera: string;
+  jpeg: Buffer;
+  width: number;
+  height: number;
+  ts: string;
+}
+
+/** One finished archive as listed to users. */
+export interface ArchiveEntry {
+  camera: string;
+  /** Relative to `archive.dir`: `<camera>/<YYYY-MM-DD>/archive_<stamp>.mp4`. */
+  file: string;
+  start: string;
+  seconds: number;
+  bytes: number;
+  analysed: boolean;
+  clockSynced: boolean;
+}
+
+/** Read access to the archive tree. */
+export interface ArchiveCatalog {
+  /** Finished archives, newest first. */
+  list(query: { camera?: string; limit?: number }): Promise<ArchiveEntry[]>;
+  /** Absolute path of an archive given its relative name, or null if outside `archive.dir` or absent. */
+  resolve(file: string): Promise<string | null>;
+}

@@ -1,0 +1,40 @@
+import type { EncodeSettings } from '../types.js';
+
+/** What an encoder adds to the FFmpeg command line. */
+export interface EncoderArgs {
+  /** Global options placed before the inputs (e.g. a VAAPI device). */
+  globalArgs?: string[];
+  /** A filter appended to the video chain (e.g. `format=nv12,hwupload`). */
+  filter?: string;
+  /** Output options: codec, rate control, GOP, pixel format. */
+  outputArgs: string[];
+}
+
+/**
+ * FFmpeg output options for one encoder at the given settings. Every encoder gets an explicit
+ * bitrate and GOP: hardware encoders ignore CRF and some default to absurd GOPs.
+ */
+export function ffmpegEncoderArgs(name: string, s: EncodeSettings): EncoderArgs {
+  const gop = String(Math.max(1, Math.round(s.fps * s.keyframeSeconds)));
+  const rate = [`-b:v`, `${s.bitrateKbps}k`, '-maxrate', `${s.bitrateKbps}k`, '-bufsize', `${s.bitrateKbps * 2}k`];
+  switch (name) {
+    case 'libx264':
+      // zerolatency: no lookahead or B-frames, so a frame reaches its HLS segment ~0.1 s sooner.
+      return { outputArgs: ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', ...rate, '-g', gop, '-pix_fmt', 'yuv420p'] };
+    case 'h264_v4l2m2m':
+      // The Pi's encoder: no CRF, no B-frames; SPS/PPS must repeat in-band for cuts to decode.
+      return { outputArgs: ['-c:v', 'h264_v4l2m2m', ...rate.slice(0, 2), '-g', gop, '-bf', '0', '-pix_fmt', 'yuv420p'] };
+    case 'h264_nvenc':
+      return { outputArgs: ['-c:v', 'h264_nvenc', '-preset', 'p3', '-tune', 'll', ...rate, '-g', gop, '-bf', '0', '-pix_fmt', 'yuv420p'] };
+    case 'h264_vaapi':
+      return {
+        globalArgs: ['-vaapi_device', '/dev/dri/renderD128'],
+        filter: 'format=nv12,hwupload',
+        outputArgs: ['-c:v', 'h264_vaapi', ...rate, '-g', gop, '-bf', '0'],
+      };
+    case 'h264_qsv':
+      return { outputArgs: ['-c:v', 'h264_qsv', '-preset', 'veryfast', ...rate, '-g', gop, '-bf', '0', '-pix_fmt', 'nv12'] };
+    default:
+      return { outputArgs: ['-c:v', name, ...rate, '-g', gop] };
+  }
+}
