@@ -15,6 +15,8 @@ export interface BoardInfo {
   model: string;
   /** `uname -r`, part of the encoder probe cache key. */
   kernel: string;
+  /** Jetson only: the L4T release from /etc/nv_tegra_release, e.g. "R35.4.1" (R32 = JetPack 4, legacy). */
+  l4t?: string;
 }
 
 /** Size and rate wanted from a camera. */
