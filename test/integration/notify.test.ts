@@ -1,0 +1,53 @@
+/**
+ * The watchdog end to end: a real child process with systemd's environment (NOTIFY_SOCKET,
+ * WATCHDOG_USEC) sends READY=1, pings while healthy, and goes silent once a pipeline stalls.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import t from 'tap';
+import { FakeNotifySocket } from '../helpers/fakeNotifySocket.js';
+
+const notifyModule = resolve(import.meta.dirname, '../../agent/util/notify.ts');
+const clockModule = resolve(import.meta.dirname, '../../agent/util/clock.ts');
+
+// The child: healthy for STALL_AFTER_MS, then "a pipeline stops producing frames".
+const CHILD = `
+import { SystemdNotifier, WatchdogPetter } from ${JSON.stringify(notifyModule)};
+import { systemClock } from ${JSON.stringify(clockModule)};
+const stallAt = Date.now() + Number(process.env.STALL_AFTER_MS);
+const notifier = new SystemdNotifier();
+await notifier.ready('test agent up');
+const petter = new WatchdogPetter({ notifier, clock: systemClock, isHealthy: () => Date.now() < stallAt });
+petter.start();
+setTimeout(() => { petter.stop(); notifier.close(); }, Number(process.env.RUN_MS));
+`;
+
+t.test('a stalled pipeline stops WATCHDOG=1 from a real process', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'notify-int-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const script = join(dir, 'child.mts');
+  writeFileSync(script, CHILD);
+  const socket = new FakeNotifySocket(join(dir, 'notify.sock'));
+  t.teardown(() => socket.close());
+
+  const started = Date.now();
+
+  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+    env: { ...process.env, NOTIFY_SOCKET: socket.path, WATCHDOG_USEC: '200000', STALL_AFTER_MS: '1000', RUN_MS: '2500' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const code = await new Promise<number | null>((res) => child.on('exit', res));
+  t.equal(code, 0, 'child ran cleanly');
+
+  t.ok(socket.messages[0]?.startsWith('READY=1'), 'READY=1 arrives first');
+  t.match(socket.messages[0], /STATUS=test agent up/);
+  const arrivals = socket.arrivedAt.filter((_, i) => socket.messages[i] === 'WATCHDOG=1').map((at) => at - started);
+  const pings = arrivals.length;
+  t.ok(pings >= 3, `pinged while healthy (${pings} pings, every 100 ms)`);
+  const lastPing = arrivals.at(-1)!;
+  // tsx start-up takes a while: measure silence relative to the end of the run instead.
+  const runEnd = Date.now() - started;
+  t.ok(runEnd - lastPing >= 1200, `silent after the stall: last ping ${lastPing} ms, run ended ${runEnd} ms`);
+});
