@@ -1,0 +1,90 @@
+import { access, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { ArchiveCatalog, ArchiveEntry } from '../contract/services.js';
+import { metaPathFor, type ArchiveMeta } from './finisher.js';
+import { parseArchiveFileName } from './segmentName.js';
+
+const DATE_DIR = /^\d{4}-\d{2}-\d{2}$/;
+const CAMERA_DIR = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+
+/** The analysis result kept beside an archive (written by the analysis module). */
+export function analysisPathFor(archivePath: string): string {
+  return archivePath.replace(/\.mp4$/, '.analysis.json');
+}
+
+async function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** One archive on disk, found by walking `<root>/<camera>/<date>/`. */
+export interface ArchiveFile {
+  camera: string;
+  /** Relative to the root, with forward slashes. */
+  file: string;
+  absolute: string;
+  startMs: number;
+}
+
+/** Every finished archive under `root`, oldest first (by the start time in its name). */
+export async function walkArchives(root: string, camera?: string): Promise<ArchiveFile[]> {
+  const found: ArchiveFile[] = [];
+  const cameras = camera ? [camera] : (await readdir(root).catch(() => [] as string[])).filter((c) => CAMERA_DIR.test(c));
+  for (const cam of cameras) {
+    const dates = (await readdir(path.join(root, cam)).catch(() => [] as string[])).filter((d) => DATE_DIR.test(d));
+    for (const date of dates) {
+      for (const name of await readdir(path.join(root, cam, date)).catch(() => [] as string[])) {
+        const startMs = parseArchiveFileName(name);
+        if (startMs === null) continue;
+        found.push({ camera: cam, file: `${cam}/${date}/${name}`, absolute: path.join(root, cam, date, name), startMs });
+      }
+    }
+  }
+  return found.sort((a, b) => a.startMs - b.startMs || a.file.localeCompare(b.file));
+}
+
+/** Lists and resolves the finished archives under `archive.dir`. */
+export class DiskArchiveCatalog implements ArchiveCatalog {
+  constructor(private readonly root: string) {}
+
+  async list(query: { camera?: string; limit?: number }): Promise<ArchiveEntry[]> {
+    const files = (await walkArchives(this.root, query.camera)).reverse().slice(0, query.limit ?? 100);
+    return Promise.all(files.map((f) => this.entry(f)));
+  }
+
+  async resolve(file: string): Promise<string | null> {
+    const parts = file.split('/');
+    if (parts.length !== 3 || !CAMERA_DIR.test(parts[0]!) || !DATE_DIR.test(parts[1]!) || parseArchiveFileName(parts[2]!) === null) {
+      return null;
+    }
+    const candidate = path.join(this.root, ...parts);
+    try {
+      // A symlink planted in the tree must not lead outside it.
+      const [real, realRoot] = await Promise.all([realpath(candidate), realpath(this.root)]);
+      return real.startsWith(realRoot + path.sep) ? real : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private async entry(f: ArchiveFile): Promise<ArchiveEntry> {
+    const [meta, info, analysed] = await Promise.all([
+      readFile(metaPathFor(f.absolute), 'utf8')
+        .then((text) => JSON.parse(text) as Partial<ArchiveMeta>)
+        .catch(() => ({}) as Partial<ArchiveMeta>),
+      stat(f.absolute).catch(() => null),
+      exists(analysisPathFor(f.absolute)),
+    ]);
+    return {
+      camera: f.camera,
+      file: f.file,
+      start: meta.start ?? new Date(f.startMs).toISOString(),
+      seconds: meta.seconds ?? 0,
+      bytes: info?.size ?? 0,
+      analysed,
+      clockSynced: meta.clockSynced ?? true,
+    };
+  }
+}

@@ -1,0 +1,141 @@
+import path from 'node:path';
+import type { EncoderArgs } from '../../device/encoders/args.js';
+import type { CaptureInput } from '../../device/types.js';
+
+/** Everything that decides one camera's FFmpeg command line. */
+export interface PipelineArgsInput {
+  capture: CaptureInput;
+  /** Null when the capture already delivers H.264 and FFmpeg only copies it. */
+  encoder: EncoderArgs | null;
+  /** Seconds between keyframes: the HLS segment length, and a divisor of the archive length. */
+  keyframeSeconds: number;
+  /**
+   * Where the first frame sits on the recording timeline: wall-clock seconds since the archive
+   * boundary at or before the start. Output timestamps are wall-clock seconds since that boundary,
+   * so archive cuts at multiples of the archive length fall on wall-clock boundaries.
+   */
+  timelineOffsetSeconds: number;
+  hls: { dir: string; segmentSeconds: number; listSize: number };
+  recording: { dir: string; segmentSeconds: number };
+  /** Optional tiny grey frames written raw to file descriptor 3 (the motion meter's pipe). */
+  motion?: { width: number; height: number; fps: number };
+}
+
+/** The partial recordings' file pattern (FFmpeg strftime, run with TZ=UTC). */
+export const RECORDING_PATTERN = 'rec-%Y%m%dT%H%M%SZ.ts';
+/** The list FFmpeg appends `file,start,end` to as each recording segment closes. */
+export const RECORDING_LIST = 'segments.csv';
+/** The live playlist in each camera's HLS folder. */
+export const HLS_PLAYLIST = 'index.m3u8';
+
+/** Escapes a value for the tee muxer's `[key=value:...]` slave syntax. */
+export function teeEscape(value: string): string {
+  return value.replace(/[\\:|[\]=]/g, (c) => `\\${c}`);
+}
+
+/**
+ * A keyframe whenever the timeline crosses a whole multiple of `k` seconds. FFmpeg's `t` here
+ * counts from the first frame, so the offset puts it back on the wall-clock timeline.
+ */
+export function keyframeExpression(k: number, offset: number): string {
+  const o = offset.toFixed(6);
+  return `expr:if(isnan(prev_forced_t),1,gte(floor((t+${o})/${k}),floor((prev_forced_t+${o})/${k})+1))`;
+}
+
+function teeTarget(input: PipelineArgsInput): string {
+  const { hls, recording } = input;
+  const hlsOptions = [
+    'f=hls',
+    `hls_time=${hls.segmentSeconds}`,
+    `hls_list_size=${hls.listSize}`,
+    // temp_file: a player never reads a half-written playlist; omit_endlist: players keep polling
+    // through a pipeline restart instead of treating the stream as over.
+    'hls_flags=delete_segments+temp_file+independent_segments+omit_endlist+program_date_time',
+    // Epoch numbering keeps segment names unique across restarts, so no player caches a stale one.
+    'hls_start_number_source=epoch',
+    `hls_segment_filename=${teeEscape(path.join(hls.dir, 'seg-%d.ts'))}`,
+    // abort: a dead slave must stop FFmpeg so the supervisor restarts it; tee would otherwise carry
+    // on "with 1/2 slaves" and the archive would silently stop.
+    'onfail=abort',
+  ];
+  const recordingOptions = [
+    'f=segment',
+    `segment_time=${recording.segmentSeconds}`,
+    // MPEG-TS loses almost nothing on kill -9; flush_packets hands every packet to the kernel at
+    // once instead of holding 256 KB (seconds of video) in FFmpeg's buffer.
+    'segment_format=mpegts',
+    'segment_format_options=flush_packets=1',
+    'reset_timestamps=1',
+    'strftime=1',
+    `segment_list=${teeEscape(path.join(recording.dir, RECORDING_LIST))}`,
+    'segment_list_type=csv',
+    'onfail=abort',
+  ];
+  return (
+    `[${hlsOptions.join(':')}]${teeEscape(path.join(hls.dir, HLS_PLAYLIST))}` +
+    `|[${recordingOptions.join(':')}]${teeEscape(path.join(recording.dir, RECORDING_PATTERN))}`
+  );
+}
+
+function videoArgs(input: PipelineArgsInput, videoLabel: string): string[] {
+  if (input.encoder === null) return ['-map', videoLabel, '-c:v', 'copy'];
+  return [
+    '-map',
+    videoLabel,
+    ...input.encoder.outputArgs,
+    '-force_key_frames',
+    keyframeExpression(input.keyframeSeconds, input.timelineOffsetSeconds),
+    // Keep the capture's own timestamps: a constant-rate resampler would drift from the wall clock.
+    '-fps_mode',
+    'passthrough',
+    // The tee muxer needs codec headers up front or a slave cannot be written.
+    '-flags',
+    '+global_header',
+  ];
+}
+
+/** The filter graph: optional encoder filter on the main branch, optional motion branch. */
+function filterGraph(input: PipelineArgsInput): { graph: string | null; video: string } {
+  const encoderFilter = input.encoder?.filter;
+  if (!input.motion || input.encoder === null) {
+    return encoderFilter ? { graph: `[0:v]${encoderFilter}[v]`, video: '[v]' } : { graph: null, video: '0:v:0' };
+  }
+  const { width, height, fps } = input.motion;
+  const main = encoderFilter ? `[a]${encoderFilter}[v]` : '[a]null[v]';
+  return {
+    graph: `[0:v]split=2[a][b];${main};[b]fps=${fps},scale=${width}:${height},format=gray[m]`,
+    video: '[v]',
+  };
+}
+
+/** The full FFmpeg argument list for one camera: one decode, one encode, HLS + crash-safe recording. */
+export function buildPipelineArgs(input: PipelineArgsInput): string[] {
+  const { graph, video } = filterGraph(input);
+  const args = [
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'warning',
+    '-progress',
+    'pipe:1',
+    '-stats_period',
+    '0.5',
+    ...(input.encoder?.globalArgs ?? []),
+    // Timestamps start at zero at the first frame, then move to the wall-clock timeline.
+    '-itsoffset',
+    input.timelineOffsetSeconds.toFixed(6),
+    ...input.capture.inputArgs,
+    '-copyts',
+    '-start_at_zero',
+    ...(graph ? ['-filter_complex', graph] : []),
+    ...videoArgs(input, video),
+    '-an',
+    '-f',
+    'tee',
+    teeTarget(input),
+  ];
+  if (input.motion && input.encoder !== null) {
+    args.push('-map', '[m]', '-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:3');
+  }
+  return args;
+}

@@ -1,0 +1,47 @@
+import { AgentError } from '../contract/errors.js';
+import type { CameraStats, PipelineControl, Snapshot } from '../contract/services.js';
+import type { CameraSupervisor } from './supervisor.js';
+import { jpegSize, snapshotFromHls } from './snapshot.js';
+
+/** All cameras' supervisors behind the one PipelineControl interface other modules use. */
+export class PipelineManager implements PipelineControl {
+  constructor(private readonly supervisors: Map<string, CameraSupervisor>) {}
+
+  /** Starts every camera (each recovers its own leftovers first). */
+  async start(): Promise<void> {
+    await Promise.all([...this.supervisors.values()].map((s) => s.start()));
+  }
+
+  /** Stops every camera cleanly, finishing the archives being written. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.supervisors.values()].map((s) => s.stop()));
+  }
+
+  stats(): CameraStats[] {
+    return [...this.supervisors.values()].map((s) => s.stats());
+  }
+
+  async restart(camera?: string): Promise<string[]> {
+    const ids = camera === undefined ? [...this.supervisors.keys()] : [this.supervisor(camera) && camera];
+    await Promise.all(ids.map((id) => this.supervisor(id).restart('restart requested')));
+    return ids;
+  }
+
+  async snapshot(camera?: string): Promise<Snapshot> {
+    const id = camera ?? [...this.supervisors.keys()][0];
+    if (id === undefined) throw new AgentError('not_found', 'no camera is configured');
+    const jpeg = await snapshotFromHls(this.supervisor(id).hlsDir);
+    const size = jpegSize(jpeg) ?? { width: 0, height: 0 };
+    return { camera: id, jpeg, ...size, ts: new Date().toISOString() };
+  }
+
+  hlsDir(camera: string): string {
+    return this.supervisor(camera).hlsDir;
+  }
+
+  private supervisor(camera: string): CameraSupervisor {
+    const supervisor = this.supervisors.get(camera);
+    if (!supervisor) throw new AgentError('not_found', `no camera '${camera}'; cameras are: ${[...this.supervisors.keys()].join(', ')}`);
+    return supervisor;
+  }
+}
