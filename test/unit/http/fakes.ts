@@ -61,7 +61,7 @@ export class FakeCatalog implements ArchiveCatalog {
       if (query.camera && camera !== query.camera) continue;
       for (const date of await readdir(join(this.root, camera)).catch(() => [])) {
         for (const file of await readdir(join(this.root, camera, date)).catch(() => [])) {
-          if (!file.endsWith('.mp4')) continue;
+          if (!/^archive_.*\.mp4$/.test(file)) continue;
           const st = await stat(join(this.root, camera, date, file));
           const m = /archive_(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/.exec(file);
           const start = m ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.000Z` : '';
@@ -84,9 +84,12 @@ export class FakeCatalog implements ArchiveCatalog {
   }
 }
 
-/** A catalog that resolves anything, even outside the tree: the server must not trust it. */
+/** A buggy catalog that resolves every name to a file outside the tree: the server must not trust it. */
 export class CarelessCatalog extends FakeCatalog {
-  override async resolve(file: string): Promise<string | null> {
-    return realpath(resolve('/', file)).catch(() => null);
+  constructor(root: string, private readonly outside: string) {
+    super(root);
+  }
+  override async resolve(): Promise<string | null> {
+    return realpath(this.outside).catch(() => null);
   }
 }

@@ -1,0 +1,200 @@
+/**
+ * The local HTTP server (contract: HTTP): status page, live HLS, archive downloads, JSON status
+ * and /healthz. Loopback by default; anywhere else every request needs the bearer token.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { join } from 'node:path';
+import type { AgentConfig } from '../config/types.js';
+import { AgentError } from '../contract/errors.js';
+import type { ArchiveCatalog, PipelineControl } from '../contract/services.js';
+import type { Logger } from '../util/logger.js';
+import { apiArchives, apiStatus, CAMERA_ID, errorReply, healthz, type JsonReply } from './api.js';
+import { hlsJsDir, PAGE_FILES, webDir } from './assets.js';
+import { bearerMatches, isLoopback, parseListen } from './listen.js';
+import { contentTypeFor, fileInside, resolveSegments, safeSegments, sendFile } from './files.js';
+
+/** What the server needs; main.ts builds it. */
+export interface HttpServerDeps {
+  config: AgentConfig;
+  log: Logger;
+  pipeline: PipelineControl;
+  archives: ArchiveCatalog;
+  health: { snapshot(): Promise<object> };
+  /** device, version, uptime, mqtt state and whatever else main wants on /api/status. */
+  status: () => Promise<object>;
+  /** The contents of `http.tokenFile`, or null; required when `http.listen` is not loopback. */
+  token: string | null;
+  /** The stored analysis result of an archive (relative name), for the page's archive list. */
+  analysisFor?: (file: string) => Promise<object | null>;
+  /** A frame older than this makes /healthz fail; default 5 s. */
+  staleFrameSeconds?: number;
+}
+
+// Node rejects header blocks past maxHeaderSize with 431 itself; a URL that fits but is longer
+// than any of ours gets 414, so no handler ever sees a multi-kilobyte path.
+const MAX_HEADER_BYTES = 16 * 1024;
+const MAX_URL_CHARS = 4096;
+
+// hls.js runs its transmuxer in a blob: worker and feeds MSE through blob: URLs.
+const PAGE_CSP =
+  "default-src 'self'; media-src 'self' blob:; worker-src 'self' blob:; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'";
+
+/** The HTTP server module: construct with deps, `start()` to listen, `stop()` to close. */
+export class HttpServer {
+  private server: Server | null = null;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(private readonly deps: HttpServerDeps) {}
+
+  /** The port actually bound (useful with port 0 in tests); null before start. */
+  get port(): number | null {
+    const address = this.server?.address();
+    return address && typeof address === 'object' ? (address as AddressInfo).port : null;
+  }
+
+  /** Listens on `http.listen`; refuses to bind off loopback without a token. */
+  async start(): Promise<void> {
+    const { host, port } = parseListen(this.deps.config.http.listen);
+    if (!isLoopback(host) && !this.deps.token) {
+      throw new AgentError('config_invalid', `http.tokenFile is required when http.listen is not loopback, got ${host}:${port}`);
+    }
+    const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => void this.handle(req, res));
+    server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+      // Replacing Node's default handler, so answer the way it would; a broken client never reaches a handler.
+      const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      else socket.destroy();
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server = server;
+    this.deps.log.info({ host, port: this.port, token: this.deps.token !== null && !isLoopback(host) }, 'http listening');
+  }
+
+  /** Stops listening and drops open connections (players keep-alive forever otherwise). */
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = null;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    try {
+      await this.route(req, res);
+    } catch (error) {
+      this.deps.log.warn({ err: error, url: req.url?.slice(0, 200) }, 'http request failed');
+      if (!res.headersSent) this.json(req, res, errorReply(500, 'internal', 'internal error'));
+      else res.destroy();
+    }
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    if (url.length > MAX_URL_CHARS) return this.json(req, res, errorReply(414, 'bad_request', 'url too long'));
+    const { host } = parseListen(this.deps.config.http.listen);
+    if (!isLoopback(host) && !bearerMatches(req.headers.authorization, this.deps.token ?? '')) {
+      res.setHeader('WWW-Authenticate', 'Bearer');
+      return this.json(req, res, errorReply(401, 'unauthorized', 'a valid Authorization: Bearer token is required'));
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      return this.json(req, res, errorReply(405, 'bad_request', `method ${req.method} not allowed`));
+    }
+    const queryAt = url.indexOf('?');
+    const path = queryAt === -1 ? url : url.slice(0, queryAt);
+    const query = new URLSearchParams(queryAt === -1 ? '' : url.slice(queryAt + 1));
+    const d = this.deps;
+
+    if (path === '/' || path === '/index.html') return this.page(req, res, 'index.html');
+    if (path === '/healthz') return this.json(req, res, healthz(d.pipeline, d.staleFrameSeconds ?? 5));
+    if (path === '/api/status') return this.json(req, res, await apiStatus(d));
+    if (path === '/api/archives') return this.json(req, res, await apiArchives(d, query));
+    if (path === '/favicon.ico') return void res.writeHead(204).end();
+    if (path.startsWith('/static/')) return this.asset(req, res, path.slice('/static/'.length));
+    if (path.startsWith('/hls/')) return this.hls(req, res, path.slice('/hls/'.length));
+    if (path.startsWith('/archives/')) return this.archive(req, res, path.slice('/archives/'.length));
+    return this.notFound(req, res);
+  }
+
+  private async page(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
+    const file = await fileInside(webDir(), join(webDir(), name));
+    if (!file) return this.notFound(req, res);
+    if (name.endsWith('.html')) {
+      res.setHeader('Content-Security-Policy', PAGE_CSP);
+      res.setHeader('X-Frame-Options', 'DENY');
+    }
+    // no-cache (revalidate), so a page from before an agent upgrade never lingers.
+    await sendFile(req, res, file, { contentType: contentTypeFor(name), cacheControl: 'no-cache' });
+  }
+
+  private async asset(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
+    if ((PAGE_FILES as readonly string[]).includes(name) && name !== 'index.html') return this.page(req, res, name);
+    const hlsDir = hlsJsDir();
+    if ((name === 'hls.min.js' || name === 'hls.min.js.map') && hlsDir) {
+      const file = await fileInside(hlsDir, join(hlsDir, name));
+      if (file) return sendFile(req, res, file, { contentType: contentTypeFor(name), cacheControl: 'public, max-age=86400' });
+    }
+    return this.notFound(req, res);
+  }
+
+  private async hls(req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> {
+    const segments = safeSegments(rest);
+    if (!segments || segments.length !== 2) return this.badPath(req, res);
+    const [camera, name] = segments as [string, string];
+    const known = this.deps.pipeline.stats().some((c) => c.camera === camera) || this.deps.config.cameras.some((c) => c.id === camera);
+    if (!CAMERA_ID.test(camera) || !known) return this.notFound(req, res);
+    const file = await resolveSegments(this.deps.pipeline.hlsDir(camera), [name]);
+    // Both checks: the pipeline's directory, and hls.dir itself, which the contract promises.
+    if (!file || !(await fileInside(this.deps.config.hls.dir, file.path))) return this.notFound(req, res);
+    const playlist = name.endsWith('.m3u8');
+    // The playlist changes every segment; segments never change once listed, and the window
+    // is seconds long, so a short max-age lets a proxy help without serving a stale restart.
+    const cacheControl = playlist ? 'no-cache, no-store' : 'public, max-age=30';
+    await sendFile(req, res, file, { contentType: contentTypeFor(name), cacheControl });
+  }
+
+  private async archive(req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> {
+    const segments = safeSegments(rest);
+    if (!segments || segments.length !== 3) return this.badPath(req, res);
+    const [camera, date] = segments as [string, string, string];
+    if (!CAMERA_ID.test(camera) || !/^\d{4}-\d{2}-\d{2}$/.test(date)) return this.badPath(req, res);
+    const resolved = await this.deps.archives.resolve(segments.join('/'));
+    // Never trust the catalog alone: the real path must lie inside archive.dir.
+    const file = resolved ? await fileInside(this.deps.config.archive.dir, resolved) : null;
+    if (!file) return this.notFound(req, res);
+    await sendFile(req, res, file, { contentType: contentTypeFor(file.path), cacheControl: 'private, max-age=3600' });
+  }
+
+  private badPath(req: IncomingMessage, res: ServerResponse): void {
+    this.json(req, res, errorReply(400, 'bad_request', 'bad path'));
+  }
+
+  private notFound(req: IncomingMessage, res: ServerResponse): void {
+    this.json(req, res, errorReply(404, 'not_found', 'not found'));
+  }
+
+  private json(req: IncomingMessage, res: ServerResponse, reply: JsonReply): void {
+    const body = Buffer.from(JSON.stringify(reply.body));
+    res.writeHead(reply.status, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': body.length,
+      'Cache-Control': 'no-store',
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  }
+}
