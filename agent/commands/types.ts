@@ -1,0 +1,44 @@
+/** The powers command handlers get, as narrow interfaces main.ts implements. */
+import type { AgentConfig } from '../config/types.js';
+import type { ArchiveCatalog, PipelineControl } from '../contract/services.js';
+import type { Clock } from '../util/clock.js';
+
+/** Read and change the effective config. */
+export interface ConfigControl {
+  current(): AgentConfig;
+  /** Validates the whole new config, persists it atomically, restarts only what it touches; throws ConfigError. */
+  set(sets: Record<string, unknown>): Promise<{ changed: string[] }>;
+}
+
+/** Queue an archive for analysis. */
+export interface AnalysisControl {
+  enqueue(camera: string, file: string): Promise<void>;
+}
+
+/** Everything the command handlers need. */
+export interface CommandDeps {
+  version: string;
+  /** When the agent started (ISO). */
+  startedAt: string;
+  config: ConfigControl;
+  /** The config with secrets redacted (the config module's redactConfig). */
+  redact: (config: AgentConfig) => unknown;
+  pipeline: PipelineControl;
+  archives: ArchiveCatalog;
+  /** Absent when analysis is off. */
+  analysis?: AnalysisControl;
+  /** What `edge-agent probe --json` prints. */
+  probe: () => Promise<unknown>;
+  clock?: Clock;
+}
+
+/** One command: a strict body check, then the handler. Both throw AgentError. */
+export interface CommandSpec<T = unknown> {
+  /** Checks the body (envelope fields already removed) and returns the typed arguments. */
+  parse(body: Record<string, unknown>): T;
+  run(args: T): Promise<unknown>;
+}
+
+/** Command name → its spec: the router's one table. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type CommandTable = Record<string, CommandSpec<any>>;

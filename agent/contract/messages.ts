@@ -1,0 +1,76 @@
+/** The payload of every MQTT topic the agent publishes or reads: one typed topic → payload map. */
+import type { AgentEvent } from './events.js';
+
+/** `R/status`, retained; the will carries the same shape with `state: "offline"`. */
+export interface StatusMessage {
+  state: 'online' | 'offline';
+  version: string;
+  startedAt: string;
+  ts: string;
+}
+
+/** `R/events`: a bus event plus the stable outbox `id` consumers dedupe on. */
+export type EventMessage = AgentEvent & { id: string };
+
+/** One event Gemini found inside an archive. */
+export interface AnalysisFinding {
+  start: string;
+  end: string;
+  label: string;
+  description: string;
+  severity: string;
+}
+
+/** `R/analysis`: one per analysed archive (what the analysis module hands to `publishAnalysis`). */
+export interface AnalysisResult {
+  camera: string;
+  archive: string;
+  start: string;
+  end: string;
+  model: string;
+  summary: string;
+  events: AnalysisFinding[];
+  motion?: unknown;
+  usage?: unknown;
+  ts: string;
+}
+
+/** `R/analysis` as sent: the result plus the outbox `id`. */
+export type AnalysisMessage = AnalysisResult & { id: string };
+
+/** Outbox figures that go into every health report. */
+export interface OutboxStats {
+  depth: number;
+  dropped: number;
+}
+
+/** `R/health`, retained, QoS 0: the health collector's snapshot plus outbox figures. */
+export type HealthMessage = Record<string, unknown> & { outbox: OutboxStats; ts: string };
+
+/** `R/config`, retained: the effective config with secrets redacted. */
+export type ConfigMessage = Record<string, unknown>;
+
+/** The error half of a command reply. */
+export interface ReplyError {
+  code: string;
+  message: string;
+}
+
+/** Every command reply; `id` is echoed when the request carried one (the 3.1.1 form). */
+export type CommandReply =
+  | { ok: true; result: unknown; id?: unknown }
+  | { ok: false; error: ReplyError; id?: unknown };
+
+/** A command request body: a JSON object; `replyTo`, `id`, `ts` and `sig` are envelope fields. */
+export type CommandRequest = Record<string, unknown>;
+
+/** Topic kind → payload type. */
+export interface TopicPayloads {
+  status: StatusMessage;
+  health: HealthMessage;
+  events: EventMessage;
+  analysis: AnalysisMessage;
+  config: ConfigMessage;
+  command: CommandRequest;
+  reply: CommandReply;
+}

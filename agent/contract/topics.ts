@@ -1,0 +1,51 @@
+/** Every MQTT topic the agent uses, built in one place from `mqtt.topicPrefix` and `device.id`. */
+
+/** The fixed topics of one device under `R = <prefix>/<device id>`. */
+export interface Topics {
+  /** `R` itself. */
+  root: string;
+  status: string;
+  health: string;
+  events: string;
+  analysis: string;
+  config: string;
+  /** The subscription filter for commands: `R/cmd/+`. */
+  commandFilter: string;
+  /** `R/cmd/<name>`. */
+  command(name: string): string;
+}
+
+/** Builds the topics of a device; prefix and id must be non-empty and free of wildcards and slashes (id). */
+export function buildTopics(prefix: string, deviceId: string): Topics {
+  const root = `${prefix}/${deviceId}`;
+  return {
+    root,
+    status: `${root}/status`,
+    health: `${root}/health`,
+    events: `${root}/events`,
+    analysis: `${root}/analysis`,
+    config: `${root}/config`,
+    commandFilter: `${root}/cmd/+`,
+    command: (name) => `${root}/cmd/${name}`,
+  };
+}
+
+/** The command name of a topic under `R/cmd/`, or null when the topic is not a command topic. */
+export function commandName(topics: Topics, topic: string): string | null {
+  const head = `${topics.root}/cmd/`;
+  if (!topic.startsWith(head)) return null;
+  const name = topic.slice(head.length);
+  return name.includes('/') ? null : name;
+}
+
+/**
+ * Whether a reply may be sent to this topic: never a wildcard, and never onto one of our own
+ * topics, so a crafted `replyTo` cannot make the agent feed itself a command or spoil its status.
+ */
+export function isSafeReplyTopic(topics: Topics, topic: string): boolean {
+  if (topic.length === 0 || topic.length > 1024) return false;
+  if (/[+#\u0000]/.test(topic)) return false;
+  const own = [topics.status, topics.health, topics.events, topics.analysis, topics.config];
+  if (own.includes(topic)) return false;
+  return !topic.startsWith(`${topics.root}/cmd/`) && topic !== `${topics.root}/cmd`;
+}

@@ -1,0 +1,256 @@
+/**
+ * The MQTT link: one MQTT.js client per agent, retained status and will, command subscription,
+ * our own jittered reconnect, and the outbox drained whenever the broker is reachable.
+ */
+import { join } from 'node:path';
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import type { AgentConfig } from '../config/types.js';
+import type { StatusMessage } from '../contract/messages.js';
+import { buildTopics, commandName, isSafeReplyTopic, type Topics } from '../contract/topics.js';
+import type { Outbox } from '../outbox/outbox.js';
+import { OutboxSender } from '../outbox/sender.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import type { Logger } from '../util/logger.js';
+import { connectPlan, safeUrl } from './connectOptions.js';
+import { EmbeddedBroker } from './embeddedBroker.js';
+import { LockFile } from './lockFile.js';
+import { ReconnectPolicy, type ReconnectOptions } from './reconnect.js';
+import type { CommandDispatcher, OutgoingReply } from './router.js';
+
+/** What the link needs; main.ts builds it. */
+export interface MqttLinkDeps {
+  /** The current effective config (read at start, so a restart picks up changes). */
+  config: () => AgentConfig;
+  /** The broker password from `mqtt.passwordFile` (credentials), or null. */
+  password: () => string | null;
+  log: Logger;
+  version: string;
+  /** When the agent started (ISO), carried in R/status. */
+  startedAt: string;
+  outbox: Outbox;
+  router: CommandDispatcher;
+  clock?: Clock;
+  reconnect?: ReconnectOptions;
+  /** Port of the embedded broker (tests); 1883 by default. */
+  embeddedPort?: number;
+}
+
+/** The link's state for /api/status and `doctor`. */
+export interface LinkStatus {
+  connected: boolean;
+  url: string | null;
+  protocolVersion: 4 | 5;
+  connects: number;
+  failures: number;
+  lastError: string | null;
+}
+
+/** Options for a direct (non-outbox) publish. */
+export interface PublishOptions {
+  qos: 0 | 1;
+  retain?: boolean;
+  correlationData?: Buffer;
+}
+
+/** The MQTT client side of the agent. */
+export class MqttLink {
+  private client: MqttClient | null = null;
+  private broker: EmbeddedBroker | null = null;
+  private lock: LockFile | null = null;
+  private sender: OutboxSender | null = null;
+  private policy: ReconnectPolicy | null = null;
+  private topicSet: Topics | null = null;
+  private protocolVersion: 4 | 5 = 5;
+  private connects = 0;
+  private lastError: string | null = null;
+  private url: string | null = null;
+  private readonly connectListeners = new Set<() => void>();
+
+  constructor(private readonly deps: MqttLinkDeps) {}
+
+  /** The topics of this device (valid after start). */
+  get topics(): Topics {
+    const config = this.deps.config();
+    return this.topicSet ?? buildTopics(config.mqtt.topicPrefix, config.device.id);
+  }
+
+  /** Takes the lock, starts the embedded broker if configured, and begins connecting (never waits for the broker). */
+  async start(): Promise<void> {
+    const config = this.deps.config();
+    const clock = this.deps.clock ?? systemClock;
+    this.topicSet = buildTopics(config.mqtt.topicPrefix, config.device.id);
+    this.lock = new LockFile({ path: join(config.dataDir, 'agent.lock') });
+    this.lock.acquire();
+    try {
+      let url = config.mqtt.url;
+      this.protocolVersion = 5;
+      if (url === 'embedded') {
+        this.broker = new EmbeddedBroker({ log: this.deps.log, port: this.deps.embeddedPort });
+        await this.broker.start();
+        url = this.broker.url();
+        this.protocolVersion = 4; // aedes speaks 3.1.1 only; skip the refused v5 attempt
+      }
+      this.url = url;
+      this.policy = new ReconnectPolicy(this.deps.reconnect);
+      const plan = connectPlan({
+        mqtt: config.mqtt, url, clientId: config.device.id, password: this.deps.password(),
+        protocolVersion: this.protocolVersion, willTopic: this.topicSet.status,
+        will: this.statusMessage('offline'), reconnectPeriodMs: this.deps.reconnect?.initialMs ?? 1000,
+      });
+      this.deps.log.info({ url: safeUrl(url), clientId: config.device.id }, 'mqtt connecting');
+      const client = mqtt.connect(plan.url, plan.options);
+      this.client = client;
+      this.wire(client, clock);
+      this.sender = new OutboxSender({ outbox: this.deps.outbox, log: this.deps.log, channel: this.channel(client) });
+      this.sender.start();
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  /** Publishes offline (when connected), disconnects, stops the embedded broker and frees the lock. */
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = null;
+    this.sender?.stop();
+    this.sender = null;
+    if (client) {
+      if (client.connected && this.topicSet) {
+        await withTimeout(
+          client.publishAsync(this.topicSet.status, JSON.stringify(this.statusMessage('offline')), { qos: 1, retain: true }),
+          2000,
+        ).catch((error: Error) => this.deps.log.warn({ err: error.message }, 'offline status not sent'));
+      }
+      const ended = await withTimeout(client.endAsync(false), 2000).then(() => true, () => false);
+      if (!ended) await client.endAsync(true).catch(() => undefined);
+    }
+    await this.broker?.stop();
+    this.broker = null;
+    this.lock?.release();
+    this.lock = null;
+  }
+
+  /** Calls `listener` after every successful connect (status and subscription already sent). */
+  onConnect(listener: () => void): () => void {
+    this.connectListeners.add(listener);
+    return () => this.connectListeners.delete(listener);
+  }
+
+  /** Whether a broker connection is up. */
+  isConnected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  /** Wakes the outbox sender (after an enqueue it already wakes by itself). */
+  flushOutbox(): void {
+    this.sender?.kick();
+  }
+
+  /** Publishes directly (not durable): health, config, replies. Resolves false when not connected. */
+  async publish(topic: string, payload: unknown, options: PublishOptions): Promise<boolean> {
+    const client = this.client;
+    if (!client?.connected) return false;
+    const text = typeof payload === 'string' ? payload : JSON.stringify(payload);
+    const properties = options.correlationData && this.protocolVersion === 5 ? { correlationData: options.correlationData } : undefined;
+    await client.publishAsync(topic, text, { qos: options.qos, retain: options.retain ?? false, properties });
+    return true;
+  }
+
+  /** Connection facts for /api/status. */
+  status(): LinkStatus {
+    return {
+      connected: this.isConnected(),
+      url: this.url ? safeUrl(this.url) : null,
+      protocolVersion: this.protocolVersion,
+      connects: this.connects,
+      failures: this.policy?.failures ?? 0,
+      lastError: this.lastError,
+    };
+  }
+
+  private statusMessage(state: 'online' | 'offline'): StatusMessage {
+    const ts = new Date((this.deps.clock ?? systemClock).now()).toISOString();
+    return { state, version: this.deps.version, startedAt: this.deps.startedAt, ts };
+  }
+
+  private channel(client: MqttClient) {
+    return {
+      isConnected: () => client.connected,
+      publish: (topic: string, payload: string, done: (error?: Error & { code?: number }) => void) => {
+        client.publish(topic, payload, { qos: 1 }, (error) => done(error ?? undefined));
+      },
+    };
+  }
+
+  private wire(client: MqttClient, clock: Clock): void {
+    const log = this.deps.log;
+    // Runs before MQTT.js's own 'close' handler arms its reconnect timer with this period.
+    client.prependListener('close', () => {
+      if (this.client !== client || !this.policy) return;
+      const delay = this.policy.closed(clock.now());
+      client.options.reconnectPeriod = delay;
+      log.info({ delayMs: delay, failures: this.policy.failures }, 'mqtt disconnected, reconnecting later');
+    });
+    client.on('error', (error: Error & { code?: number | string }) => {
+      this.lastError = error.message;
+      // 1 (3.1.1) / 132 (5): the broker does not speak MQTT 5; fall back to 3.1.1 for this run.
+      if (this.protocolVersion === 5 && this.connects === 0 && (error.code === 1 || error.code === 132)) {
+        this.protocolVersion = 4;
+        client.options.protocolVersion = 4;
+        log.info('broker refused mqtt 5, using 3.1.1');
+        return;
+      }
+      log.warn({ err: error.message, code: error.code }, 'mqtt error');
+    });
+    client.on('connect', (connack) => {
+      if (this.client !== client) return;
+      this.connects += 1;
+      this.lastError = null;
+      this.policy?.connected(clock.now());
+      log.info({ protocolVersion: this.protocolVersion, sessionPresent: connack.sessionPresent }, 'mqtt connected');
+      const topics = this.topics;
+      client.publish(topics.status, JSON.stringify(this.statusMessage('online')), { qos: 1, retain: true });
+      client.subscribe(topics.commandFilter, { qos: 1 }, (error, granted) => {
+        if (error || granted?.some((g) => g.qos >= 128)) {
+          log.error({ err: error?.message, filter: topics.commandFilter }, 'broker refused the command subscription');
+        }
+      });
+      for (const listener of this.connectListeners) {
+        try {
+          listener();
+        } catch (error) {
+          log.error({ err: (error as Error).message }, 'connect listener failed');
+        }
+      }
+      this.sender?.kick();
+    });
+    client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet));
+  }
+
+  private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    const name = commandName(this.topics, topic);
+    if (name === null) return;
+    const props = packet.properties ?? {};
+    this.deps.router
+      .handle({ name, payload, responseTopic: props.responseTopic, correlationData: props.correlationData })
+      .then((reply) => (reply ? this.sendReply(reply) : undefined))
+      .catch((error: Error) => this.deps.log.error({ err: error.message, command: name }, 'command reply failed'));
+  }
+
+  private async sendReply(reply: OutgoingReply): Promise<void> {
+    if (!isSafeReplyTopic(this.topics, reply.topic)) {
+      this.deps.log.warn({ topic: reply.topic }, 'reply topic refused');
+      return;
+    }
+    await this.publish(reply.topic, reply.body, { qos: 1, correlationData: reply.correlationData });
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,108 @@
+/**
+ * What the agent tells the back end: every bus event and analysis result through the durable
+ * outbox, health every `healthIntervalSeconds` (QoS 0, retained), the redacted config on connect
+ * and on change (retained).
+ */
+import type { AgentConfig } from '../config/types.js';
+import type { AnalysisResult } from '../contract/messages.js';
+import type { Topics } from '../contract/topics.js';
+import type { Outbox } from '../outbox/outbox.js';
+import type { EventBus } from '../util/bus.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import type { Logger } from '../util/logger.js';
+import type { PublishOptions } from './mqttLink.js';
+
+/** The part of MqttLink the publisher uses. */
+export interface PublishLink {
+  readonly topics: Topics;
+  publish(topic: string, payload: unknown, options: PublishOptions): Promise<boolean>;
+  onConnect(listener: () => void): () => void;
+}
+
+/** What the publisher needs; main.ts builds it. */
+export interface LinkPublisherDeps {
+  link: PublishLink;
+  outbox: Outbox;
+  bus: EventBus;
+  /** The health collector (HealthCollector). */
+  health: { snapshot(): Promise<object> };
+  config: () => AgentConfig;
+  /** The config module's redactConfig. */
+  redact: (config: AgentConfig) => unknown;
+  log: Logger;
+  clock?: Clock;
+}
+
+/** Publishes events, analysis results, health and config. */
+export class LinkPublisher {
+  private readonly unsubscribe: Array<() => void> = [];
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+
+  constructor(private readonly deps: LinkPublisherDeps) {}
+
+  /** Subscribes to the bus and starts the health timer; start it before the modules that emit events. */
+  start(): void {
+    this.running = true;
+    this.unsubscribe.push(
+      this.deps.bus.onAny((event) => {
+        try {
+          this.deps.outbox.enqueue(this.deps.link.topics.events, event);
+        } catch (error) {
+          this.deps.log.error({ err: (error as Error).message, type: event.type }, 'event not stored in outbox');
+        }
+      }),
+      this.deps.bus.on('config.changed', () => void this.publishConfig()),
+      this.deps.link.onConnect(() => {
+        void this.publishConfig();
+        void this.publishHealth();
+      }),
+    );
+    this.schedule();
+  }
+
+  /** Stops the timer and the subscriptions. */
+  stop(): void {
+    this.running = false;
+    for (const off of this.unsubscribe.splice(0)) off();
+    if (this.timer) (this.deps.clock ?? systemClock).clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** Stores one analysis result in the outbox for R/analysis (throws if the store fails). */
+  publishAnalysis(result: AnalysisResult): void {
+    this.deps.outbox.enqueue(this.deps.link.topics.analysis, { ...result });
+  }
+
+  /** Publishes one health report now (skipped while disconnected: a stale report is useless). */
+  async publishHealth(): Promise<void> {
+    try {
+      const snapshot = await this.deps.health.snapshot();
+      const ts = new Date((this.deps.clock ?? systemClock).now()).toISOString();
+      const message = { ...snapshot, outbox: this.deps.outbox.stats(), ts };
+      await this.deps.link.publish(this.deps.link.topics.health, message, { qos: 0, retain: true });
+    } catch (error) {
+      this.deps.log.warn({ err: (error as Error).message }, 'health not published');
+    }
+  }
+
+  /** Publishes the redacted effective config, retained. */
+  async publishConfig(): Promise<void> {
+    try {
+      const message = this.deps.redact(this.deps.config());
+      await this.deps.link.publish(this.deps.link.topics.config, message, { qos: 1, retain: true });
+    } catch (error) {
+      this.deps.log.warn({ err: (error as Error).message }, 'config not published');
+    }
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    const clock = this.deps.clock ?? systemClock;
+    // Read each time: set-config may change the interval without restarting the link.
+    const seconds = Math.max(1, this.deps.config().mqtt.healthIntervalSeconds);
+    this.timer = clock.setTimeout(() => {
+      void this.publishHealth().finally(() => this.schedule());
+    }, seconds * 1000);
+  }
+}
