@@ -58,6 +58,11 @@ export interface CaptureInput {
   inputArgs: string[];
   /** True when the input is already H.264 (camera H.264, producer encoder): FFmpeg copies it. */
   encoded: boolean;
+  /**
+   * A filter to put first in the video chain (raw inputs only): the camera could only offer a
+   * bigger size or faster rate (`scale=1280:720,fps=30`), or its range needs converting.
+   */
+  filter?: string;
   /** Short description for logs and status, e.g. "v4l2 /dev/video0 mjpeg 1280x720@30". */
   description: string;
 }

@@ -1,0 +1,33 @@
+import { fileURLToPath } from 'node:url';
+import type { CaptureInput } from '../types.js';
+
+/** True for the URL sources the agent reads with FFmpeg directly. */
+export function isUrlSource(source: string): boolean {
+  return /^(rtsps?|https?|file):/i.test(source);
+}
+
+/** An IP camera or a file, read by FFmpeg; always decoded and re-encoded so keyframes follow our clock. */
+export function urlInput(source: string): CaptureInput {
+  const scheme = source.slice(0, source.indexOf(':')).toLowerCase();
+  if (scheme === 'file') {
+    const file = fileURLToPath(source);
+    // -re paces reading to real time and -stream_loop repeats it: a file behaves as a live camera.
+    return { inputArgs: ['-re', '-stream_loop', '-1', '-i', file], encoded: false, description: `file ${file}` };
+  }
+  if (scheme === 'rtsp' || scheme === 'rtsps') {
+    // UDP loses packets on Wi-Fi and through NAT; interleaved TCP is what works in the field.
+    return { inputArgs: ['-rtsp_transport', 'tcp', '-i', source], encoded: false, description: `rtsp ${redact(source)}` };
+  }
+  return { inputArgs: ['-i', source], encoded: false, description: `${scheme} ${redact(source)}` };
+}
+
+/** The URL with any password replaced, for logs and status. */
+export function redact(source: string): string {
+  try {
+    const url = new URL(source);
+    if (url.password) url.password = 'redacted';
+    return url.toString();
+  } catch {
+    return source.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:redacted@');
+  }
+}
