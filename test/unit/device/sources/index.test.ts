@@ -5,7 +5,7 @@ import { parseFormats } from '../../../../device/v4l2ctl.js';
 import type { BoardInfo, CaptureInput, EncoderCandidate } from '../../../../device/types.js';
 import { recorded } from '../../../fixtures/device/v4l2/fake-v4l2ctl.js';
 
-const board = (family: BoardInfo['family'], model = family): BoardInfo => ({ family, model, kernel: '6.6.31' });
+const board = (family: BoardInfo['family'], model: string): BoardInfo => ({ family, model, kernel: '6.6.31' });
 const PI4 = board('pi-legacy', 'Raspberry Pi 4 Model B Rev 1.4');
 const PI5 = board('pi5', 'Raspberry Pi 5 Model B Rev 1.0');
 const XAVIER = board('jetson', 'NVIDIA Jetson Xavier NX Developer Kit');
