@@ -1,0 +1,84 @@
+/**
+ * What a config change touches. On `set-config` main.ts restarts only the modules whose slice
+ * changed, as mediamtx does on reload: changing the broker must not interrupt a recording.
+ */
+import { isPlainObject } from './checks.js';
+import type { AgentConfig } from './types.js';
+
+/**
+ * A part of the agent a change can touch. `device` means the agent's identity or shared state
+ * changed (device.id, dataDir, or a key this table does not know): restart everything.
+ */
+export type ModuleName = 'pipeline' | 'archive' | 'mqtt' | 'analysis' | 'http' | 'device';
+
+/** Structural equality of JSON values. */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => jsonEqual(x, b[i]));
+  }
+  if (isPlainObject(a) && isPlainObject(b)) {
+    const ka = Object.keys(a);
+    return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k]));
+  }
+  return false;
+}
+
+function walk(a: unknown, b: unknown, prefix: string, out: string[]): void {
+  if (isPlainObject(a) && isPlainObject(b)) {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    for (const k of keys) walk(a[k], b[k], prefix === '' ? k : `${prefix}.${k}`, out);
+  } else if (!jsonEqual(a, b)) {
+    // Lists (cameras, encoder.prefer) count as one value: a camera edit restarts the pipeline
+    // module, which compares cameras by id itself (see changedCameras).
+    out.push(prefix);
+  }
+}
+
+/** Dotted key paths whose values differ between two configs, in schema order (`hls.segmentSeconds`, `cameras`). */
+export function changedKeys(a: AgentConfig, b: AgentConfig): string[] {
+  const out: string[] = [];
+  walk(a, b, '', out);
+  return out;
+}
+
+/** Camera ids added, removed or changed between two configs (a renamed camera is both). */
+export function changedCameras(a: AgentConfig, b: AgentConfig): string[] {
+  const before = new Map(a.cameras.map((c) => [c.id, c]));
+  const after = new Map(b.cameras.map((c) => [c.id, c]));
+  const ids = new Set([...before.keys(), ...after.keys()]);
+  return [...ids].filter((id) => !jsonEqual(before.get(id), after.get(id)));
+}
+
+// Longest matching prefix wins. Directories appear under every module that reads or writes them:
+// FFmpeg writes HLS and the in-progress archive, the HTTP server serves both.
+const TABLE: [prefix: string, modules: ModuleName[]][] = [
+  ['device', ['device']],
+  ['dataDir', ['device']],
+  ['cameras', ['pipeline']],
+  ['encoder', ['pipeline']],
+  ['hls', ['pipeline']],
+  ['hls.dir', ['pipeline', 'http']],
+  // The cut cadence is part of FFmpeg's arguments (forced keyframes, segment times).
+  ['archive.segmentSeconds', ['pipeline']],
+  ['archive', ['archive']],
+  ['archive.dir', ['pipeline', 'archive', 'http']],
+  ['mqtt', ['mqtt']],
+  ['analysis', ['analysis']],
+  ['http', ['http']],
+];
+
+/** The modules to restart for a set of changed keys (as changedKeys returns them). */
+export function affectedModules(keys: Iterable<string>): Set<ModuleName> {
+  const out = new Set<ModuleName>();
+  for (const key of keys) {
+    let best: [string, ModuleName[]] | undefined;
+    for (const row of TABLE) {
+      const [prefix] = row;
+      const hit = key === prefix || key.startsWith(`${prefix}.`) || key.startsWith(`${prefix}[`);
+      if (hit && (!best || prefix.length > best[0].length)) best = row;
+    }
+    for (const m of best?.[1] ?? (['device'] as ModuleName[])) out.add(m);
+  }
+  return out;
+}

@@ -1,0 +1,134 @@
+/**
+ * The config side of the MQTT `set-config` command: check a change against the running config,
+ * then write it into the config file so it survives a restart. The file must never be left
+ * half-written or invalid: a board loses power whenever someone pulls the plug.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants, promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { ConfigError } from '../contract/errors.js';
+import type { AgentConfig } from './types.js';
+import { got, isPlainObject } from './checks.js';
+import { parseConfigText } from './file.js';
+import { type PathSegment, getPath, parseKeyPath, setPath, unknownPathProblem } from './paths.js';
+import { validateConfig } from './validate.js';
+
+interface ParsedSets {
+  entries: { path: PathSegment[]; value: unknown }[];
+  problems: string[];
+}
+
+function parseSets(sets: unknown): ParsedSets {
+  const entries: ParsedSets['entries'] = [];
+  const problems: string[] = [];
+  if (!isPlainObject(sets) || Object.keys(sets).length === 0) {
+    return { entries, problems: [`set must be an object of key paths to values like {"hls.listSize": 8}, got ${got(sets)}`] };
+  }
+  for (const [key, value] of Object.entries(sets)) {
+    const parsed = parseKeyPath(key);
+    const unknown = parsed === null ? `${JSON.stringify(key)} is not a key path like mqtt.url or cameras[0].fps` : unknownPathProblem(parsed);
+    if (unknown || parsed === null) problems.push(unknown ?? '');
+    else entries.push({ path: parsed, value });
+  }
+  return { entries, problems };
+}
+
+function apply(target: Record<string, unknown>, entries: ParsedSets['entries'], seed?: AgentConfig): string[] {
+  const problems: string[] = [];
+  for (const { path: p, value } of entries) {
+    // A file that leaves `cameras` to the default has no list to index into: start from the
+    // list the agent is actually using, so `cameras[0].fps` edits the camera, not a blank one.
+    const listKey = p.slice(0, Math.max(0, p.findIndex((s) => typeof s === 'number')));
+    if (seed && listKey.length > 0 && getPath(target, listKey) === undefined) {
+      setPath(target, listKey, structuredClone(getPath(seed, listKey)));
+    }
+    const problem = setPath(target, p, structuredClone(value));
+    if (problem) problems.push(problem);
+  }
+  return problems;
+}
+
+/**
+ * The running config with `sets` (key path → value) applied, validated as a whole. Throws
+ * ConfigError naming every problem; `config` itself is never modified.
+ */
+export function applySets(config: AgentConfig, sets: Record<string, unknown>): AgentConfig {
+  const { entries, problems } = parseSets(sets);
+  const next = structuredClone(config) as unknown as Record<string, unknown>;
+  problems.push(...apply(next, entries));
+  return validateConfig(next, problems);
+}
+
+async function readOwnContent(file: string): Promise<{ content: Record<string, unknown>; mode: number | null }> {
+  let text: string;
+  let mode: number | null = null;
+  try {
+    text = await fsp.readFile(file, 'utf8');
+    mode = (await fsp.stat(file)).mode & 0o7777;
+  } catch (error) {
+    // Running on built-in defaults: the first set-config creates the file.
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { content: {}, mode };
+    throw new ConfigError([`config file ${file} cannot be read: ${(error as Error).message.toLowerCase()}`], { cause: error });
+  }
+  const content = parseConfigText(text, file);
+  if (!isPlainObject(content)) throw new ConfigError([`config file ${file} must hold a json object, got ${got(content)}`]);
+  return { content, mode };
+}
+
+/** Writes `text` to `file` so a reader sees the old or the new content, never a mix. */
+export async function writeFileAtomic(file: string, text: string, mode = 0o644): Promise<void> {
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+  try {
+    await handle.writeFile(text, 'utf8');
+    // Without the fsync a power cut after the rename can leave a zero-length file on ext4.
+    await handle.sync();
+  } catch (error) {
+    await handle.close();
+    await fsp.rm(tmp, { force: true });
+    throw error;
+  }
+  await handle.close();
+  try {
+    await fsp.rename(tmp, file);
+  } catch (error) {
+    await fsp.rm(tmp, { force: true });
+    throw error;
+  }
+  // The rename itself lives in the directory; sync it so the new name survives a power cut.
+  const dirHandle = await fsp.open(dir, 'r');
+  try {
+    await dirHandle.sync();
+  } finally {
+    await dirHandle.close();
+  }
+}
+
+// Two set-config commands in flight must not both read the old file and lose one change.
+const queues = new Map<string, Promise<unknown>>();
+
+/**
+ * Applies `sets` to the config file's own content (not the defaults it leaves out), checks the
+ * result is a valid config and replaces the file atomically. Returns the new file content;
+ * throws ConfigError, leaving the file untouched, when the result would be invalid.
+ */
+export function persistConfig(file: string, sets: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const key = path.resolve(file);
+  const run = async () => {
+    const { content, mode } = await readOwnContent(file);
+    const { entries, problems } = parseSets(sets);
+    const defaults = validateConfig({});
+    problems.push(...apply(content, entries, defaults));
+    validateConfig(content, problems);
+    await writeFileAtomic(file, `${JSON.stringify(content, null, 2)}\n`, mode ?? 0o644);
+    return content;
+  };
+  const result = (queues.get(key) ?? Promise.resolve()).then(run, run);
+  const tail = result.catch(() => undefined);
+  queues.set(key, tail);
+  void tail.then(() => {
+    if (queues.get(key) === tail) queues.delete(key);
+  });
+  return result;
+}

@@ -1,0 +1,118 @@
+/**
+ * Validation of a whole config object: unknown keys, each key's format, the convict schema
+ * itself, and the checks that span keys. Every problem is collected, so a technician fixes a
+ * file in one pass; the result is always either a complete AgentConfig or a ConfigError.
+ */
+import { ConfigError } from '../contract/errors.js';
+import type { AgentConfig } from './types.js';
+import { withCameraDefaults } from './cameras.js';
+import { got, isLoopback, isPlainObject, keyName, splitHostPort } from './checks.js';
+import { getPath } from './paths.js';
+import { configSchema, newConvict, schemaLeaves } from './schema.js';
+
+/** What is left of a raw config after its shape was checked: only known keys, sections as objects. */
+export interface Shaped {
+  problems: string[];
+  clean: Record<string, unknown>;
+}
+
+function isLeafNode(node: unknown): boolean {
+  return isPlainObject(node) && 'default' in node;
+}
+
+function walkShape(raw: Record<string, unknown>, schema: Record<string, unknown>, path: string[], out: Shaped['problems']) {
+  const clean: Record<string, unknown> = {};
+  for (const name of Object.keys(raw)) {
+    const key = keyName([...path, name]);
+    const node = Object.prototype.hasOwnProperty.call(schema, name) ? schema[name] : undefined;
+    if (node === undefined) {
+      out.push(`${key} is not a known key; known keys${path.length ? ` in ${keyName(path)}` : ''}: ${Object.keys(schema).join(', ')}`);
+    } else if (isLeafNode(node)) {
+      // A camera may leave out source, size and rate; they come from the default camera.
+      clean[name] = key === 'cameras' ? withCameraDefaults(raw[name]) : raw[name];
+    } else if (!isPlainObject(raw[name])) {
+      out.push(`${key} must be an object with ${Object.keys(node as object).join(', ')}, got ${got(raw[name])}`);
+    } else {
+      clean[name] = walkShape(raw[name], node as Record<string, unknown>, [...path, name], out);
+    }
+  }
+  return clean;
+}
+
+/**
+ * Checks that `raw` has only keys the schema knows and objects where the schema has sections,
+ * and returns a copy holding just those: convict must never see a stray key (it would
+ * crash walking `"hls": 5`, and silently drop `__proto__`).
+ */
+export function checkShape(raw: Record<string, unknown>): Shaped {
+  const problems: string[] = [];
+  const clean = walkShape(raw, configSchema() as unknown as Record<string, unknown>, [], problems);
+  return { problems, clean };
+}
+
+/**
+ * Problems that involve more than one key. A check runs only when each key it reads is valid on
+ * its own (`valid`), so a bad value is reported once, not again as a nonsensical combination.
+ */
+export function crossFieldProblems(config: AgentConfig, valid: (key: string) => boolean = () => true): string[] {
+  const out: string[] = [];
+  const hls = config.hls.segmentSeconds;
+  const archive = config.archive.segmentSeconds;
+  // Keyframes are forced every hls.segmentSeconds; an archive cut must land on one of them.
+  if (!valid('hls.segmentSeconds') || !valid('archive.segmentSeconds')) {
+    // reported already
+  } else if (hls > archive) {
+    out.push(`hls.segmentSeconds must not exceed archive.segmentSeconds (${archive}), got ${hls}`);
+  } else if (archive % hls !== 0) {
+    out.push(
+      `archive.segmentSeconds must be a whole multiple of hls.segmentSeconds (${hls}) so cuts fall on keyframes, got ${archive}`,
+    );
+  }
+  const listen = splitHostPort(config.http.listen);
+  if (listen && valid('http.tokenFile') && !isLoopback(listen.host) && config.http.tokenFile === null) {
+    out.push(`http.tokenFile must be set when http.listen is off loopback (${got(config.http.listen)}), got null`);
+  }
+  // TLS client authentication needs both halves; one alone fails only at connect time.
+  if (valid('mqtt.cert') && valid('mqtt.key') && (config.mqtt.cert === null) !== (config.mqtt.key === null)) {
+    const [missing, present] = config.mqtt.cert === null ? ['cert', 'key'] : ['key', 'cert'];
+    out.push(`mqtt.${missing} must be set when mqtt.${present} is (tls client auth needs both), got null`);
+  }
+  return out;
+}
+
+function lowerFirst(line: string): string {
+  return line.charAt(0).toLowerCase() + line.slice(1);
+}
+
+/**
+ * Validates a whole config object (defaults fill what it leaves out) and returns the effective
+ * config, or throws a ConfigError listing every problem, one line each.
+ */
+export function validateConfig(raw: unknown, carried: string[] = []): AgentConfig {
+  if (!isPlainObject(raw)) throw new ConfigError([...carried, `the config must be a json object, got ${got(raw)}`]);
+  const { problems, clean } = checkShape(raw);
+  problems.unshift(...carried);
+  let values: AgentConfig;
+  try {
+    const cfg = newConvict();
+    cfg.load(clean);
+    values = cfg.getProperties();
+    for (const leaf of schemaLeaves().values()) {
+      problems.push(...leaf.check(getPath(values, leaf.key.split('.')), leaf.key));
+    }
+    if (problems.length === 0) {
+      // Convict has the last word; our checks above only make its verdict readable.
+      try {
+        cfg.validate({ allowed: 'strict' });
+      } catch (error) {
+        problems.push(...(error as Error).message.split('\n').map(lowerFirst));
+      }
+    }
+  } catch (error) {
+    throw new ConfigError([...problems, `config could not be validated: ${(error as Error).message}`], { cause: error });
+  }
+  const valid = (key: string) => !problems.some((line) => line.startsWith(`${key} `));
+  problems.push(...crossFieldProblems(values, valid));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return values;
+}
