@@ -1,0 +1,72 @@
+import t from 'tap';
+import { createCommands } from '../../../agent/commands/index.js';
+import { CommandRouter } from '../../../agent/link/router.js';
+import { signCommand, SignatureVerifier } from '../../../agent/link/signature.js';
+import { silentLogger } from '../../../agent/util/logger.js';
+import { FakeConfig, fakeCommandDeps, testConfig } from '../../helpers/agentFakes.js';
+
+function router(key: string | null = null) {
+  const config = new FakeConfig(testConfig());
+  const { deps } = fakeCommandDeps(config);
+  const verifier = new SignatureVerifier({ key: () => key });
+  return { config, router: new CommandRouter({ commands: createCommands(deps), log: silentLogger(), verifier }) };
+}
+const send = (r: CommandRouter, name: string, body: unknown, extra: { responseTopic?: string; correlationData?: Buffer } = {}) =>
+  r.handle({ name, payload: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), ...extra });
+
+t.test('3.1.1 form: replyTo and id in the body, id echoed', async (t) => {
+  const { router: r } = router();
+  const reply = await send(r, 'ping', { replyTo: 'back/1', id: 'abc' });
+  t.equal(reply?.topic, 'back/1');
+  t.match(reply?.body, { ok: true, result: { pong: true, version: '0.1.0-test' }, id: 'abc' });
+});
+
+t.test('MQTT 5 form: Response Topic and Correlation Data win', async (t) => {
+  const { router: r } = router();
+  const correlationData = Buffer.from('c1');
+  const reply = await send(r, 'ping', {}, { responseTopic: 'resp/x', correlationData });
+  t.equal(reply?.topic, 'resp/x');
+  t.equal(reply?.correlationData, correlationData);
+  t.equal(reply?.body.ok, true);
+  t.notOk('id' in reply!.body);
+});
+
+const bad: Array<[string, string, unknown, string]> = [
+  ['malformed JSON', 'ping', '{"replyTo":', 'bad_request'],
+  ['an array', 'ping', '[1]', 'bad_request'],
+  ['a string', 'ping', '"hi"', 'bad_request'],
+  ['unknown command', 'reboot', {}, 'unknown_command'],
+  ['a prototype key as command', '__proto__', {}, 'unknown_command'],
+  ['unknown field', 'ping', { x: 1 }, 'bad_request'],
+];
+for (const [name, command, body, code] of bad) {
+  t.test(`refused: ${name} (error reply only when a reply topic is known)`, async (t) => {
+    const { router: r, config } = router();
+    const before = JSON.stringify(config.current());
+    const reply = await send(r, command, body, { responseTopic: 'resp/x' });
+    t.match(reply?.body, { ok: false, error: { code } });
+    t.equal(JSON.stringify(config.current()), before);
+  });
+}
+
+t.test('no reply topic: nothing to reply, nothing done', async (t) => {
+  const { router: r } = router();
+  t.equal(await send(r, 'ping', {}), null);
+  t.equal(await send(r, 'ping', 'not json'), null);
+  t.equal(await send(r, 'ping', { replyTo: 5 }), null);
+});
+
+t.test('handler errors that are not AgentError become internal', async (t) => {
+  const log = silentLogger();
+  const r = new CommandRouter({ log, commands: { boom: { parse: () => undefined, run: async () => { throw new TypeError('x is undefined'); } } } });
+  const reply = await send(r, 'boom', { replyTo: 'r' });
+  t.same(reply?.body, { ok: false, error: { code: 'internal', message: 'x is undefined' } });
+});
+
+t.test('signed commands: good passes, unsigned and replayed are unauthorized', async (t) => {
+  const { router: r } = router('key');
+  const body = signCommand('key', 'ping', { replyTo: 'r', id: 1, ts: Date.now() });
+  t.match((await send(r, 'ping', body))?.body, { ok: true, id: 1 });
+  t.match((await send(r, 'ping', body))?.body, { ok: false, error: { code: 'unauthorized' } });
+  t.match((await send(r, 'ping', { replyTo: 'r' }))?.body, { ok: false, error: { code: 'unauthorized' } });
+});

@@ -1,0 +1,30 @@
+import t from 'tap';
+import { buildTopics, commandName, isSafeReplyTopic } from '../../../agent/contract/topics.js';
+
+const topics = buildTopics('edge', 'gate-01');
+
+t.test('topics under R = <prefix>/<device id>', async (t) => {
+  t.same(
+    [topics.status, topics.health, topics.events, topics.analysis, topics.config, topics.commandFilter, topics.command('ping')],
+    ['edge/gate-01/status', 'edge/gate-01/health', 'edge/gate-01/events', 'edge/gate-01/analysis', 'edge/gate-01/config', 'edge/gate-01/cmd/+', 'edge/gate-01/cmd/ping'],
+  );
+});
+
+const names: Array<[string, string, string | null]> = [
+  ['a command topic', 'edge/gate-01/cmd/ping', 'ping'],
+  ['an empty name is still a command topic (refused later as unknown)', 'edge/gate-01/cmd/', ''],
+  ['deeper levels are not commands', 'edge/gate-01/cmd/a/b', null],
+  ['another device', 'edge/gate-02/cmd/ping', null],
+  ['not under cmd', 'edge/gate-01/status', null],
+];
+for (const [name, topic, expected] of names) t.equal(commandName(topics, topic), expected, name);
+
+const replies: Array<[string, string, boolean]> = [
+  ['a reply topic under R', 'edge/gate-01/reply/42', true],
+  ['a back-end topic', 'fleet/replies/x', true],
+  ['a wildcard', 'fleet/+/x', false],
+  ['our own status', 'edge/gate-01/status', false],
+  ['a command topic (would loop)', 'edge/gate-01/cmd/set-config', false],
+  ['empty', '', false],
+];
+for (const [name, topic, expected] of replies) t.equal(isSafeReplyTopic(topics, topic), expected, `reply topic: ${name}`);
