@@ -1,0 +1,172 @@
+/**
+ * deploy/install.sh in a throwaway root (--root): idempotent, keeps config and data, rolls back,
+ * writes only the drop-ins the board needs, and the result passes `systemd-analyze verify`.
+ * npm is a stub on PATH (a fake release has no dependencies worth fetching).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import t, { type Test } from 'tap';
+
+const repo = resolve(import.meta.dirname, '../..');
+const installer = join(repo, 'deploy/install.sh');
+
+function have(cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+}
+
+/** A built release with no dependencies, version `version`. */
+function makeRelease(dir: string, version: string): string {
+  const rel = join(dir, `rel-${version}`);
+  mkdirSync(join(rel, 'dist/agent'), { recursive: true });
+  writeFileSync(join(rel, 'package.json'), JSON.stringify({ name: 'edge-camera-agent', version, type: 'module' }));
+  writeFileSync(join(rel, 'package-lock.json'), JSON.stringify({ name: 'edge-camera-agent', version, lockfileVersion: 3, packages: {} }));
+  writeFileSync(join(rel, 'dist/agent/cli.js'), `console.log(${JSON.stringify(version)});\n`);
+  cpSync(join(repo, 'systemd'), join(rel, 'systemd'), { recursive: true });
+  cpSync(join(repo, 'deploy'), join(rel, 'deploy'), { recursive: true });
+  return rel;
+}
+
+function setup(t: Test) {
+  const dir = t.testdir({ root: {}, bin: {} });
+  const bin = join(dir, 'bin');
+  writeFileSync(join(bin, 'npm'), '#!/bin/sh\necho "npm $*" >> "$(dirname "$0")/npm.log"\nmkdir -p node_modules\n');
+  chmodSync(join(bin, 'npm'), 0o755);
+  const root = join(dir, 'root');
+  const run = (...args: string[]) => {
+    const r = spawnSync('bash', [installer, '--root', root, '--no-apt', ...args], {
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+      encoding: 'utf8',
+    });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+  return { dir, root, bin, run };
+}
+
+function exitsZero(t: Test, r: { code: number | null; out: string; err: string }): void {
+  t.equal(r.code, 0, 'installer exits 0', { stdout: r.out, stderr: r.err });
+}
+
+/** Every path under root with its type, mode, link target and content hash. */
+function snapshot(root: string): string[] {
+  const out: string[] = [];
+  const walk = (rel: string) => {
+    const abs = join(root, rel);
+    const st = lstatSync(abs);
+    const mode = (st.mode & 0o7777).toString(8);
+    if (st.isSymbolicLink()) out.push(`${rel} link ${readlinkSync(abs)}`);
+    else if (st.isDirectory()) {
+      out.push(`${rel}/ ${mode}`);
+      for (const name of readdirSync(abs).sort()) walk(join(rel, name));
+    } else out.push(`${rel} ${mode} ${createHash('sha256').update(readFileSync(abs)).digest('hex').slice(0, 16)}`);
+  };
+  walk('.');
+  return out;
+}
+
+t.test('install twice changes nothing, keeps config, upgrades and rolls back', async (t) => {
+  const { dir, root, run } = setup(t);
+  const v1 = makeRelease(dir, '1.0.0');
+  const first = run('--from', v1);
+  exitsZero(t, first);
+  t.match(first.out, /installed release 1\.0\.0/);
+  t.ok(existsSync(join(root, 'etc/edge-agent/config.json')), 'config written');
+  t.equal(readlinkSync(join(root, 'opt/edge-agent/current')), 'releases/1.0.0');
+  t.ok(existsSync(join(root, 'opt/edge-agent/releases/1.0.0/node_modules')), 'npm ci ran');
+  const before = snapshot(root);
+
+  const second = run('--from', v1);
+  exitsZero(t, second);
+  t.match(second.out, /no changes/);
+  t.same(snapshot(root), before, 'second run left every file, mode and link as it was');
+
+  // A technician's edit survives upgrades.
+  writeFileSync(join(root, 'etc/edge-agent/config.json'), '{"device":{"id":"gate-7"}}\n');
+  mkdirSync(join(root, 'var/lib/edge-agent/archive/cam1'), { recursive: true });
+  writeFileSync(join(root, 'var/lib/edge-agent/archive/cam1/archive_20260101T000000Z.mp4'), 'video');
+  const v2 = makeRelease(dir, '1.1.0');
+  const up = run('--from', v2);
+  exitsZero(t, up);
+  t.equal(readlinkSync(join(root, 'opt/edge-agent/current')), 'releases/1.1.0');
+  t.equal(readlinkSync(join(root, 'opt/edge-agent/previous')), 'releases/1.0.0');
+  t.equal(readFileSync(join(root, 'etc/edge-agent/config.json'), 'utf8'), '{"device":{"id":"gate-7"}}\n', 'config kept');
+
+  const back = run('--rollback');
+  exitsZero(t, back);
+  t.equal(readlinkSync(join(root, 'opt/edge-agent/current')), 'releases/1.0.0');
+  t.equal(readlinkSync(join(root, 'opt/edge-agent/previous')), 'releases/1.1.0');
+
+  const un = run('--uninstall');
+  exitsZero(t, un);
+  t.notOk(existsSync(join(root, 'opt/edge-agent')), 'app removed');
+  t.notOk(existsSync(join(root, 'etc/systemd/system/edge-agent.service')), 'unit removed');
+  t.ok(existsSync(join(root, 'var/lib/edge-agent/archive/cam1/archive_20260101T000000Z.mp4')), 'archives kept');
+  t.ok(existsSync(join(root, 'etc/edge-agent/config.json')), 'config kept');
+
+  const purge = run('--uninstall', '--purge');
+  exitsZero(t, purge);
+  t.notOk(existsSync(join(root, 'var/lib/edge-agent')), 'data purged');
+  t.notOk(existsSync(join(root, 'etc/edge-agent')), 'config purged');
+});
+
+t.test('drop-ins follow the board: credentials present, render group, Jetson', async (t) => {
+  const { dir, root, run } = setup(t);
+  const rel = makeRelease(dir, '2.0.0');
+  mkdirSync(join(root, 'etc/edge-agent/credentials'), { recursive: true });
+  writeFileSync(join(root, 'etc/edge-agent/credentials/mqtt-password'), 'secret\n');
+  writeFileSync(join(root, 'etc/group'), 'video:x:44:\nrender:x:105:\n');
+  writeFileSync(join(root, 'etc/nv_tegra_release'), '# R35 (release), REVISION: 4.1\n');
+  const r = run('--from', rel);
+  exitsZero(t, r);
+  const dropins = join(root, 'etc/systemd/system/edge-agent.service.d');
+  t.equal(readFileSync(join(dropins, 'credentials.conf'), 'utf8'), '[Service]\nLoadCredential=mqtt-password:/etc/edge-agent/credentials/mqtt-password\n');
+  t.match(readFileSync(join(dropins, 'groups.conf'), 'utf8'), /SupplementaryGroups=render/);
+  t.match(readFileSync(join(dropins, 'jetson.conf'), 'utf8'), /PrivateTmp=no/);
+  // The fake release has no node_modules/node-unix-socket: notify falls back to the perl helper.
+  t.match(readFileSync(join(dropins, 'notify.conf'), 'utf8'), /NotifyAccess=all/);
+
+  // The credential goes away: its LoadCredential= line must go too, or the unit would fail.
+  execFileSync('rm', [join(root, 'etc/edge-agent/credentials/mqtt-password')]);
+  const again = run('--from', rel);
+  exitsZero(t, again);
+  t.notOk(existsSync(join(dropins, 'credentials.conf')), 'stale credentials drop-in removed');
+
+  if (!have('systemd-analyze')) return t.skip('systemd-analyze not installed (apt-get install systemd)');
+  // Verify the installed unit with its drop-ins; ExecStart must name an existing binary here.
+  const units = join(root, 'etc/systemd/system');
+  const unit = join(units, 'edge-agent.service');
+  writeFileSync(unit, readFileSync(unit, 'utf8').replace(/^ExecStart=\/usr\/bin\/node /m, `ExecStart=${process.execPath} `));
+  const v = spawnSync('systemd-analyze', ['verify', 'edge-agent.service'], {
+    env: { ...process.env, SYSTEMD_UNIT_PATH: `${units}:` },
+    encoding: 'utf8',
+  });
+  t.equal(v.status, 0, v.stderr);
+  t.equal(v.stderr.trim(), '', 'no warnings');
+});
+
+t.test('systemd-analyze verify accepts the shipped unit', async (t) => {
+  if (!have('systemd-analyze')) return t.skip('systemd-analyze not installed (apt-get install systemd)');
+  const dir = t.testdir({});
+  const unit = join(dir, 'edge-agent.service');
+  const text = readFileSync(join(repo, 'systemd/edge-agent.service'), 'utf8');
+  t.match(text, /^ExecStart=\/usr\/bin\/node \/opt\/edge-agent\/current\/dist\/agent\/cli\.js run --config \/etc\/edge-agent\/config\.json$/m);
+  t.notMatch(text, /^\s*(PrivateDevices|MemoryDenyWriteExecute)=/m, 'never PrivateDevices= or MemoryDenyWriteExecute=');
+  t.notMatch(text, /^DeviceAllow=\/dev\/\S*[*?]/m, 'no globs in device paths');
+  t.notMatch(text, /^SupplementaryGroups=.*render/m, 'render only via drop-in');
+  writeFileSync(unit, text.replace(/^ExecStart=\/usr\/bin\/node /m, `ExecStart=${process.execPath} `));
+  const v = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
+  t.equal(v.status, 0, v.stderr);
+  t.equal(v.stderr.trim(), '', 'no warnings');
+});
+
+t.test('shellcheck passes on every script', async (t) => {
+  if (!have('shellcheck')) return t.skip('shellcheck not installed (apt-get install shellcheck)');
+  const scripts = readdirSync(join(repo, 'deploy'), { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
+    .filter((f) => f.endsWith('.sh') || readFileSync(f, 'utf8').startsWith('#!/usr/bin/env bash'));
+  t.ok(scripts.length >= 4, `found ${scripts.length} scripts`);
+  const r = spawnSync('shellcheck', ['-x', '-P', 'SCRIPTDIR', ...scripts], { cwd: repo, encoding: 'utf8' });
+  t.equal(r.status, 0, r.stdout + r.stderr);
+});
