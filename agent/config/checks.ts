@@ -19,7 +19,7 @@ export function got(value: unknown): string {
     text = String(value);
   }
   // Messages reach stderr and MQTT replies: never echo a password typed into a url.
-  text = text.replace(/(\/\/[^/@\s":]*):[^/@\s"]*@/g, '$1:[redacted]@');
+  text = text.replace(/(\/\/[^/@\s":]*):[^/\s"]*@/g, '$1:[redacted]@');
   return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}…` : text;
 }
 

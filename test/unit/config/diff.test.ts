@@ -1,0 +1,54 @@
+import t from 'tap';
+import { affectedModules, changedCameras, changedKeys, jsonEqual } from '../../../agent/config/diff.js';
+import { validateConfig } from '../../../agent/config/validate.js';
+
+const base = validateConfig({ device: { id: 'gate' } });
+const edit = (over: Record<string, unknown>) => validateConfig({ device: { id: 'gate' }, ...over });
+
+t.test('changedKeys lists the dotted paths that differ', async (t) => {
+  t.same(changedKeys(base, base), []);
+  t.same(changedKeys(base, edit({ hls: { listSize: 8 } })), ['hls.listSize']);
+  t.same(changedKeys(base, edit({ mqtt: { url: 'mqtt://b', topicPrefix: 'x' } })), ['mqtt.url', 'mqtt.topicPrefix']);
+  t.same(changedKeys(base, edit({ cameras: [{ id: 'cam1', source: 'auto', fps: 15 }] })), ['cameras'], 'a list is one value');
+  t.same(changedKeys(base, edit({ encoder: { prefer: ['libx264'] } })), ['encoder.prefer']);
+  t.same(changedKeys(base, edit({ dataDir: '/srv' })), ['dataDir']);
+});
+
+t.test('changedCameras names the cameras added, removed or edited', async (t) => {
+  const two = edit({ cameras: [{ id: 'cam1', source: 'auto' }, { id: 'b', source: 'test' }] });
+  t.same(changedCameras(base, two), ['b']);
+  t.same(changedCameras(two, base), ['b']);
+  t.same(changedCameras(two, edit({ cameras: [{ id: 'cam1', source: 'auto', fps: 10 }, { id: 'b', source: 'test' }] })), ['cam1']);
+});
+
+t.test('affectedModules maps keys to the modules to restart', async (t) => {
+  const cases: [string[], string[]][] = [
+    [[], []],
+    [['cameras'], ['pipeline']],
+    [['encoder.prefer', 'encoder.bitrateKbps'], ['pipeline']],
+    [['hls.segmentSeconds'], ['pipeline']],
+    [['hls.dir'], ['pipeline', 'http']],
+    [['archive.segmentSeconds'], ['pipeline']],
+    [['archive.maxAgeHours'], ['archive']],
+    [['archive.minFreePercent'], ['archive']],
+    [['archive.dir'], ['pipeline', 'archive', 'http']],
+    [['mqtt.url'], ['mqtt']],
+    [['analysis.model', 'analysis.enabled'], ['analysis']],
+    [['http.listen'], ['http']],
+    [['device.id'], ['device']],
+    [['dataDir'], ['device']],
+    [['cameras[0].fps'], ['pipeline']],
+    [['something.new'], ['device']],
+  ];
+  for (const [keys, modules] of cases) {
+    t.same([...affectedModules(keys)].sort(), [...modules].sort(), keys.join(', ') || 'nothing');
+  }
+});
+
+t.test('jsonEqual', async (t) => {
+  t.ok(jsonEqual({ a: [1, { b: 2 }] }, { a: [1, { b: 2 }] }));
+  t.notOk(jsonEqual({ a: 1 }, { b: 1 }));
+  t.notOk(jsonEqual([1], { 0: 1 }));
+  t.notOk(jsonEqual(null, {}));
+  t.notOk(jsonEqual({ a: 1 }, { a: 1, b: 2 }));
+});
