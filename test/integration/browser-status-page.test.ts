@@ -1,0 +1,157 @@
+/**
+ * The status page in a real browser: Debian's Chromium (driven by playwright-core) plays a real
+ * live HLS stream made by FFmpeg, shows the health figures, and plays an archive from the list.
+ */
+import t from 'tap';
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { HttpServer } from '../../agent/http/server.js';
+import { HealthCollector } from '../../agent/health/collector.js';
+import { silentLogger } from '../../agent/util/logger.js';
+import { Sensors } from '../../device/sensors.js';
+import { FakeCatalog, FakePipeline, runningCamera, testConfig } from '../unit/http/fakes.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+// Flags from the env notes: as root Chromium needs --no-sandbox, and without the
+// background-networking flags it hammers this machine's closed network at every start.
+const CHROMIUM_ARGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required',
+];
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+const FIXTURES = fileURLToPath(new URL('../fixtures/sysfs/', import.meta.url));
+
+// The test is type-checked without the DOM library; page-side callbacks name only what they touch.
+type Media = { currentTime: number };
+
+/** Polls a condition from the test side (the page's CSP forbids string evaluation in it). */
+async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const hasFfmpeg = (() => {
+  try {
+    execFileSync('ffmpeg', ['-version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+if (!existsSync(CHROMIUM)) {
+  t.plan(0, `${CHROMIUM} missing: install Debian's chromium (apt-get install -y chromium) to run the browser test`);
+} else if (!hasFfmpeg) {
+  t.plan(0, 'ffmpeg missing: the browser test needs it to make a live stream');
+} else {
+  t.test('status page plays live video, shows health and plays an archive', async (t) => {
+    const dir = t.testdir();
+    const hlsRoot = join(dir, 'hls');
+    const archiveRoot = join(dir, 'archive');
+    const day = join(archiveRoot, 'cam1', '2026-11-01');
+    await mkdir(join(hlsRoot, 'cam1'), { recursive: true });
+    await mkdir(day, { recursive: true });
+
+    // A finished archive: H.264 MP4, fast start, as the finisher writes it.
+    execFileSync('ffmpeg', [
+      '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=15', '-t', '4',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-movflags', '+faststart',
+      join(day, 'archive_20261101T100000Z.mp4'),
+    ]);
+
+    // A live stream with 1-s segments in real time, as the pipeline makes it.
+    const ffmpeg = spawn('ffmpeg', [
+      '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=15,realtime',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
+      '-force_key_frames', 'expr:gte(t,n_forced*1)', '-sc_threshold', '0',
+      '-f', 'hls', '-hls_time', '1', '-hls_list_size', '6', '-hls_flags', 'delete_segments+temp_file',
+      join(hlsRoot, 'cam1', 'index.m3u8'),
+    ], { stdio: ['ignore', 'ignore', 'inherit'] });
+    t.teardown(() => {
+      ffmpeg.kill('SIGKILL');
+    });
+    for (let i = 0; i < 100; i++) {
+      const playlist = await readFile(join(hlsRoot, 'cam1', 'index.m3u8'), 'utf8').catch(() => '');
+      if ((playlist.match(/#EXTINF/g) ?? []).length >= 2) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    const config = testConfig({ archiveDir: archiveRoot, hlsDir: hlsRoot });
+    const pipeline = new FakePipeline([runningCamera('cam1', { fps: 15, restarts: 1 })], hlsRoot);
+    const health = new HealthCollector({
+      config,
+      pipeline,
+      sensors: new Sensors({ sysRoot: join(FIXTURES, 'pi4'), vcgencmd: async () => 'throttled=0x50000' }),
+      extra: () => ({ outbox: { depth: 0 } }),
+    });
+    const analysis = { summary: 'A test pattern moves across the frame.', events: [{ start: '00:00', end: '00:04', label: 'motion', description: 'pattern moves', severity: 'low' }] };
+    const server = new HttpServer({
+      config,
+      log: silentLogger(),
+      pipeline,
+      archives: new FakeCatalog(archiveRoot),
+      health,
+      status: async () => ({ device: 'gate-01', version: '0.1.0', uptime: 3723, mqtt: { connected: true, url: 'embedded' } }),
+      token: null,
+      analysisFor: async () => analysis,
+    });
+    await server.start();
+    t.teardown(() => server.stop());
+
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    t.teardown(() => browser.close());
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const consoleErrors: string[] = [];
+    page.on('pageerror', (e) => consoleErrors.push(String(e)));
+    await page.goto(`http://127.0.0.1:${server.port}/`);
+
+    // Live: currentTime must advance by at least 2 s.
+    const live = page.locator('video.live[data-camera="cam1"]');
+    await live.waitFor();
+    const liveTime = () => live.evaluate((v: Media) => v.currentTime);
+    await waitUntil(async () => (await liveTime()) > 0, 20000, 'live video starts');
+    const t0 = await liveTime();
+    await waitUntil(async () => (await liveTime()) >= t0 + 2, 20000, 'live video advances 2 s');
+    const t1 = await liveTime();
+    t.ok(t1 - t0 >= 2, `live video advanced ${(t1 - t0).toFixed(2)} s`);
+
+    // Health figures and pipeline figures.
+    await page.waitForSelector('[data-value="temperature"]');
+    t.match(await page.textContent('[data-value="temperature"]'), /48\.7 °C/);
+    t.match(await page.textContent('[data-value="cpu"]'), /\d+ %/);
+    t.match(await page.textContent('[data-value="disk"]'), /\d+ % free/);
+    t.match(await page.textContent('[data-value="mqtt"]'), /connected/);
+    t.match(await page.textContent('[data-tile="throttling"]'), /under voltage ever/);
+    t.equal(await page.textContent('[data-camera="cam1"] .state'), 'running');
+    t.equal(await page.textContent('[data-camera="cam1"] [data-figure="encoder"]'), 'libx264');
+    t.equal(await page.textContent('#device'), 'gate-01');
+
+    // An archive from the list plays, with its analysis shown.
+    const item = page.locator('#archives li[data-file="cam1/2026-11-01/archive_20261101T100000Z.mp4"]');
+    await item.waitFor();
+    t.match(await item.textContent(), /A test pattern moves across the frame/);
+    await item.locator('button.play').click();
+    const archiveTime = () => page.locator('#archive-player').evaluate((v: Media) => v.currentTime);
+    await waitUntil(async () => (await archiveTime()) > 0, 15000, 'archive plays');
+    t.ok((await archiveTime()) > 0, 'archive plays');
+
+    await mkdir(ARTIFACTS, { recursive: true });
+    await page.waitForTimeout(1000); // let the archive render a frame for the screenshot
+    await page.screenshot({ path: join(ARTIFACTS, 'status-page.png'), fullPage: true });
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+    await phone.goto(`http://127.0.0.1:${server.port}/`);
+    await phone.waitForSelector('[data-value="temperature"]');
+    await phone.waitForSelector('#archives li[data-file]');
+    const overflow = await phone.locator('html').evaluate((html: { scrollWidth: number; clientWidth: number }) => html.scrollWidth - html.clientWidth);
+    t.ok(overflow <= 0, `no horizontal scrolling on a phone (overflow ${overflow}px)`);
+    await phone.screenshot({ path: join(ARTIFACTS, 'status-page-phone.png'), fullPage: true });
+    t.same(consoleErrors, [], 'no page errors');
+  });
+}
