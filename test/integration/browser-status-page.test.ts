@@ -3,9 +3,9 @@
  * live HLS stream made by FFmpeg, shows the health figures, and plays an archive from the list.
  */
 import t from 'tap';
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HttpServer } from '../../agent/http/server.js';
@@ -66,21 +66,24 @@ if (!existsSync(CHROMIUM)) {
     ]);
 
     // A live stream with 1-s segments in real time, as the pipeline makes it.
-    const ffmpeg = spawn('ffmpeg', [
-      '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=15,realtime',
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
-      '-force_key_frames', 'expr:gte(t,n_forced*1)', '-sc_threshold', '0',
-      '-f', 'hls', '-hls_time', '1', '-hls_list_size', '6', '-hls_flags', 'delete_segments+temp_file',
-      join(hlsRoot, 'cam1', 'index.m3u8'),
-    ], { stdio: ['ignore', 'ignore', 'inherit'] });
-    t.teardown(() => {
-      ffmpeg.kill('SIGKILL');
-    });
-    for (let i = 0; i < 100; i++) {
-      const playlist = await readFile(join(hlsRoot, 'cam1', 'index.m3u8'), 'utf8').catch(() => '');
-      if ((playlist.match(/#EXTINF/g) ?? []).length >= 2) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const startLive = async (): Promise<ChildProcess> => {
+      const child = spawn('ffmpeg', [
+        '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=15,realtime',
+        '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
+        '-force_key_frames', 'expr:gte(t,n_forced*1)', '-sc_threshold', '0',
+        '-f', 'hls', '-hls_time', '1', '-hls_list_size', '6', '-hls_flags', 'delete_segments+temp_file',
+        join(hlsRoot, 'cam1', 'index.m3u8'),
+      ], { stdio: ['ignore', 'ignore', 'inherit'] });
+      t.teardown(() => {
+        child.kill('SIGKILL');
+      });
+      await waitUntil(async () => {
+        const playlist = await readFile(join(hlsRoot, 'cam1', 'index.m3u8'), 'utf8').catch(() => '');
+        return (playlist.match(/#EXTINF/g) ?? []).length >= 2;
+      }, 15000, 'the live playlist has two segments');
+      return child;
+    };
+    let ffmpeg = await startLive();
 
     const config = testConfig({ archiveDir: archiveRoot, hlsDir: hlsRoot });
     const pipeline = new FakePipeline([runningCamera('cam1', { fps: 15, restarts: 1 })], hlsRoot);
@@ -91,7 +94,7 @@ if (!existsSync(CHROMIUM)) {
       extra: () => ({ outbox: { depth: 0 } }),
     });
     const analysis = { summary: 'A test pattern moves across the frame.', events: [{ start: '00:00', end: '00:04', label: 'motion', description: 'pattern moves', severity: 'low' }] };
-    const server = new HttpServer({
+    const serverDeps = {
       config,
       log: silentLogger(),
       pipeline,
@@ -100,9 +103,11 @@ if (!existsSync(CHROMIUM)) {
       status: async () => ({ device: 'gate-01', version: '0.1.0', uptime: 3723, mqtt: { connected: true, url: 'embedded' } }),
       token: null,
       analysisFor: async () => analysis,
-    });
+    };
+    let server = new HttpServer(serverDeps);
     await server.start();
     t.teardown(() => server.stop());
+    const port = server.port as number;
 
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
@@ -110,7 +115,7 @@ if (!existsSync(CHROMIUM)) {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const consoleErrors: string[] = [];
     page.on('pageerror', (e) => consoleErrors.push(String(e)));
-    await page.goto(`http://127.0.0.1:${server.port}/`);
+    await page.goto(`http://127.0.0.1:${port}/`);
 
     // Live: currentTime must advance by at least 2 s.
     const live = page.locator('video.live[data-camera="cam1"]');
@@ -146,12 +151,31 @@ if (!existsSync(CHROMIUM)) {
     await page.waitForTimeout(1000); // let the archive render a frame for the screenshot
     await page.screenshot({ path: join(ARTIFACTS, 'status-page.png'), fullPage: true });
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
-    await phone.goto(`http://127.0.0.1:${server.port}/`);
+    await phone.goto(`http://127.0.0.1:${port}/`);
     await phone.waitForSelector('[data-value="temperature"]');
     await phone.waitForSelector('#archives li[data-file]');
     const overflow = await phone.locator('html').evaluate((html: { scrollWidth: number; clientWidth: number }) => html.scrollWidth - html.clientWidth);
     t.ok(overflow <= 0, `no horizontal scrolling on a phone (overflow ${overflow}px)`);
     await phone.screenshot({ path: join(ARTIFACTS, 'status-page-phone.png'), fullPage: true });
+    await phone.close();
+
+    // The agent restarts (server and FFmpeg gone, the stream starts over): the page notices,
+    // keeps retrying, and the live player plays again without a reload.
+    await server.stop();
+    ffmpeg.kill('SIGKILL');
+    const link = page.locator('#link');
+    await waitUntil(async () => /unreachable/.test((await link.textContent()) ?? ''), 10000, 'the page sees the agent gone');
+    t.pass('page shows the agent unreachable');
+    await rm(join(hlsRoot, 'cam1'), { recursive: true, force: true });
+    await mkdir(join(hlsRoot, 'cam1'), { recursive: true });
+    await new Promise((r) => setTimeout(r, 2000));
+    ffmpeg = await startLive();
+    server = new HttpServer({ ...serverDeps, config: { ...config, http: { ...config.http, listen: `127.0.0.1:${port}` } } });
+    await server.start();
+    await waitUntil(async () => /online/.test((await link.textContent()) ?? ''), 10000, 'the page sees the agent back');
+    const t2 = await liveTime();
+    await waitUntil(async () => (await liveTime()) >= t2 + 2, 45000, 'live video plays again after the restart');
+    t.pass(`live video plays again after the agent restart (${((await liveTime()) - t2).toFixed(1)} s)`);
     t.same(consoleErrors, [], 'no page errors');
   });
 }

@@ -51,7 +51,12 @@
     time: (iso) => (iso ? new Date(iso).toLocaleString([], { dateStyle: 'short', timeStyle: 'medium' }) : '–'),
   };
 
+  let linkDown = false;
   function setLink(ok) {
+    // Back after an outage means the agent (and its FFmpeg) restarted: the old stream is gone,
+    // so start the players afresh instead of waiting for the stall watchdog.
+    if (ok && linkDown) for (const p of players.values()) reattach(p);
+    linkDown = !ok;
     const link = $('link');
     link.textContent = ok ? 'agent online' : 'agent unreachable, retrying…';
     link.className = `badge ${ok ? 'ok' : 'bad'}`;
