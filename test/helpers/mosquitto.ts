@@ -52,6 +52,8 @@ export interface MosquittoOptions {
   dir: string;
   /** Adds a TLS listener (client certificate required) next to the plain one. */
   tls?: boolean;
+  /** Adds a plain WebSocket listener (ws://127.0.0.1:<wsPort>). */
+  ws?: boolean;
   /** user → password; when given, anonymous clients are refused. */
   users?: Record<string, string>;
   /** ACL file text (Mosquitto syntax). */
@@ -62,6 +64,7 @@ export interface MosquittoOptions {
 export class Mosquitto {
   port = 0;
   tlsPort = 0;
+  wsPort = 0;
   pki: TestPki | null = null;
   private child: ChildProcess | null = null;
   private static live = new Set<ChildProcess>();
@@ -78,12 +81,18 @@ export class Mosquitto {
     return `mqtts://127.0.0.1:${this.tlsPort}`;
   }
 
+  /** ws://127.0.0.1:<wsPort> */
+  get wsUrl(): string {
+    return `ws://127.0.0.1:${this.wsPort}`;
+  }
+
   /** Writes the config (first time) and starts the broker; resolves once it accepts connections. */
   async start(): Promise<void> {
     const { dir } = this.options;
     if (this.port === 0) {
       mkdirSync(join(dir, 'data'), { recursive: true });
       this.port = await freePort();
+      if (this.options.ws) this.wsPort = await freePort();
       if (this.options.tls) {
         this.tlsPort = await freePort();
         this.pki = makePki(join(dir, 'pki'));
@@ -96,7 +105,7 @@ export class Mosquitto {
     this.child = child;
     Mosquitto.live.add(child);
     child.once('exit', () => Mosquitto.live.delete(child));
-    const ports = [this.port, ...(this.tlsPort ? [this.tlsPort] : [])];
+    const ports = [this.port, this.tlsPort, this.wsPort].filter((p) => p !== 0);
     for (const port of ports) await waitForPort(port, 5000, () => child.exitCode !== null, () => stderr);
   }
 
@@ -141,6 +150,7 @@ export class Mosquitto {
       writeFileSync(join(dir, 'acl'), acl);
       lines.splice(1, 0, `acl_file ${join(dir, 'acl')}`);
     }
+    if (this.wsPort) lines.push(`listener ${this.wsPort} 127.0.0.1`, 'protocol websockets');
     if (this.pki) {
       lines.push(
         `listener ${this.tlsPort} 127.0.0.1`,
