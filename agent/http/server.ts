@@ -158,7 +158,13 @@ export class HttpServer {
     const [camera, name] = segments as [string, string];
     const known = this.deps.pipeline.stats().some((c) => c.camera === camera) || this.deps.config.cameras.some((c) => c.id === camera);
     if (!CAMERA_ID.test(camera) || !known) return this.notFound(req, res);
-    const file = await resolveSegments(this.deps.pipeline.hlsDir(camera), [name]);
+    let cameraDir: string;
+    try {
+      cameraDir = this.deps.pipeline.hlsDir(camera);
+    } catch {
+      return this.notFound(req, res); // configured but not (yet) running after a config change
+    }
+    const file = await resolveSegments(cameraDir, [name]);
     // Both checks: the pipeline's directory, and hls.dir itself, which the contract promises.
     if (!file || !(await fileInside(this.deps.config.hls.dir, file.path))) return this.notFound(req, res);
     const playlist = name.endsWith('.m3u8');
