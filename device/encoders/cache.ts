@@ -26,7 +26,11 @@ export async function loadVerdictCache(file: string): Promise<VerdictCacheData> 
 
 /** Writes the cache atomically (a power cut mid-write leaves the old file, not half a file). */
 export async function saveVerdictCache(file: string, data: VerdictCacheData): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
+  // Not recursive: the data dir's parent is the installer's job, and Node's recursive mkdir can
+  // spin forever on a path it cannot create (seen under /proc).
+  await mkdir(path.dirname(file)).catch((error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EEXIST') throw error;
+  });
   const tmp = `${file}.${process.pid}.tmp`;
   await writeFile(tmp, `${JSON.stringify(data, null, 2)}\n`);
   await rename(tmp, file);
