@@ -1,4 +1,6 @@
 import t, { type Test } from 'tap';
+import { EmbeddedBroker } from '../../agent/link/embeddedBroker.js';
+import { silentLogger } from '../../agent/util/logger.js';
 import { testConfig } from '../helpers/agentFakes.js';
 import { LinkProcess } from '../helpers/linkProcess.js';
 import { freePort, Mosquitto } from '../helpers/mosquitto.js';
@@ -115,5 +117,17 @@ t.test('embedded broker: 3.1.1 link on loopback; a technician can subscribe loca
   t.match((await local.waitFor((m) => m.topic === `${R}/status`)).json, { state: 'online' });
   const reply = await local.command(`${R}/cmd/ping`, {}, 'v311', `${R}/reply`);
   t.match(reply.json, { ok: true, result: { pong: true } });
+  t.equal((await link.state()).link.protocolVersion, 4);
+});
+
+t.test('a broker that refuses MQTT 5 (aedes) gets 3.1.1', async (t) => {
+  const dir = t.testdir();
+  const aedes = new EmbeddedBroker({ log: silentLogger(), port: await freePort() });
+  await aedes.start();
+  t.teardown(() => aedes.stop());
+  const input = { config: testConfig({ url: aedes.url(), dataDir: `${dir}/data` }), password: null, commandKey: null, reconnect: { initialMs: 100 } };
+  const link = await LinkProcess.start(dir, input);
+  t.teardown(() => link.kill());
+  await link.connected();
   t.equal((await link.state()).link.protocolVersion, 4);
 });
