@@ -1,7 +1,18 @@
+import { buildDoctorContext } from '../doctor/context.js';
+import { formatChecks, runChecks } from '../doctor/index.js';
 import type { CliOptions } from './options.js';
 
-/** `edge-agent doctor`: not built yet. */
-export async function doctorCommand(_options: CliOptions): Promise<number> {
-  process.stderr.write('edge-agent doctor: not implemented yet\n');
-  return 1;
+/**
+ * `edge-agent doctor [--json] [--config FILE]`: the technician's checklist. Exit 1 when any
+ * check fails, 0 otherwise (warnings included).
+ */
+export async function doctorCommand(options: CliOptions): Promise<number> {
+  const ctx = buildDoctorContext({ config: options.config, set: options.set });
+  const checks = await runChecks(ctx);
+  if (options.json) process.stdout.write(`${JSON.stringify({ checks }, null, 2)}\n`);
+  else {
+    process.stdout.write(`edge-agent doctor: ${ctx.config.device.id}, config ${ctx.configFile ?? '(built-in defaults)'}\n\n`);
+    process.stdout.write(formatChecks(checks));
+  }
+  return checks.some((c) => c.status === 'fail') ? 1 : 0;
 }

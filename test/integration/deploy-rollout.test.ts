@@ -47,7 +47,7 @@ function setup(t: Test, hosts: string[]) {
 
 /** The hosts that saw a call matching `pattern`, in order, once each. */
 function hostsWith(calls: string[], pattern: RegExp): string[] {
-  return [...new Set(calls.filter((c) => pattern.test(c.split('|')[1] ?? '')).map((c) => c.split('|')[0]))];
+  return [...new Set(calls.filter((c) => pattern.test(c.split('|')[1] ?? '')).map((c) => c.split('|')[0] ?? ''))];
 }
 
 t.test('--dry-run prints the canary and batches and touches nothing', async (t) => {
