@@ -53,6 +53,16 @@ function checkCamera(cam: Record<string, unknown>, key: string): string[] {
   return out;
 }
 
+/** The capture device a source opens, for sources that hold one exclusively; null for others. */
+function deviceOf(source: string): string | null {
+  if (source === 'auto') return 'auto';
+  if (source === 'csi') return 'csi:0';
+  if (/^csi:\d+$/.test(source)) return `csi:${Number(source.slice(4))}`;
+  if (source.startsWith('v4l2:')) return source;
+  // The test pattern and URLs can be opened any number of times.
+  return null;
+}
+
 /** `cameras`: 1 to MAX_CAMERAS entries, each complete and valid, ids unique ignoring case. */
 export const camerasCheck: Check = (value, key) => {
   if (!Array.isArray(value) || value.length === 0 || value.length > MAX_CAMERAS) {
@@ -62,6 +72,7 @@ export const camerasCheck: Check = (value, key) => {
   // Ids are compared ignoring case: archives may live on an exFAT USB stick, where cam1 and CAM1
   // are the same directory.
   const seen = new Set<string>();
+  const devices = new Map<string, number>();
   value.forEach((cam, i) => {
     const at = `${key}[${i}]`;
     if (!isPlainObject(cam)) {
@@ -73,6 +84,13 @@ export const camerasCheck: Check = (value, key) => {
       const folded = cam.id.toLowerCase();
       if (seen.has(folded)) out.push(`${at}.id must be unique among cameras (ignoring case), got ${got(cam.id)} again`);
       seen.add(folded);
+    }
+    const device = typeof cam.source === 'string' ? deviceOf(cam.source) : null;
+    if (device !== null) {
+      const first = devices.get(device);
+      if (first !== undefined) {
+        out.push(`${at}.source must not open the same device as cameras[${first}] (a capture device serves one reader), got ${got(cam.source)}`);
+      } else devices.set(device, i);
     }
   });
   return out;

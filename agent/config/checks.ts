@@ -12,6 +12,8 @@ const MAX_SHOWN = 80;
 /** Renders a user's value for a message: JSON, on one line, shortened, url passwords hidden. */
 export function got(value: unknown): string {
   if (value === undefined) return 'nothing';
+  // JSON would print Infinity and NaN as null, hiding what was actually given.
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   let text: string;
   try {
     text = JSON.stringify(value) ?? String(value);

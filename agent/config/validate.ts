@@ -3,6 +3,7 @@
  * itself, and the checks that span keys. Every problem is collected, so a technician fixes a
  * file in one pass; the result is always either a complete AgentConfig or a ConfigError.
  */
+import path from 'node:path';
 import { ConfigError } from '../contract/errors.js';
 import type { AgentConfig } from './types.js';
 import { withCameraDefaults } from './cameras.js';
@@ -68,6 +69,11 @@ export function crossFieldProblems(config: AgentConfig, valid: (key: string) => 
       `archive.segmentSeconds must be a whole multiple of hls.segmentSeconds (${hls}) so cuts fall on keyframes, got ${archive}`,
     );
   }
+  if (valid('hls.dir') && valid('archive.dir') && overlaps(config.hls.dir, config.archive.dir)) {
+    // Old HLS segments are deleted and old archives pruned by different modules: sharing a tree
+    // would let one delete the other's files.
+    out.push(`archive.dir must not be hls.dir or contain it or lie inside it (${got(config.hls.dir)}), got ${got(config.archive.dir)}`);
+  }
   const listen = splitHostPort(config.http.listen);
   if (listen && valid('http.tokenFile') && !isLoopback(listen.host) && config.http.tokenFile === null) {
     out.push(`http.tokenFile must be set when http.listen is off loopback (${got(config.http.listen)}), got null`);
@@ -78,6 +84,11 @@ export function crossFieldProblems(config: AgentConfig, valid: (key: string) => 
     out.push(`mqtt.${missing} must be set when mqtt.${present} is (tls client auth needs both), got null`);
   }
   return out;
+}
+
+function overlaps(a: string, b: string): boolean {
+  const [x, y] = [path.posix.resolve(a), path.posix.resolve(b)];
+  return x === y || x.startsWith(`${y}/`) || y.startsWith(`${x}/`) || x === '/' || y === '/';
 }
 
 function lowerFirst(line: string): string {
