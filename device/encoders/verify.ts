@@ -10,6 +10,8 @@ const GENERIC = [
   /^Error reinitializing filters/,
   /^Error opening output files?/,
   /^Error parsing global options/,
+  /^Error marking filters as finished/,
+  /^Cannot determine format of input stream/,
   /^Error sending frames to consumers/,
   /^Could not open encoder before EOF/,
   /^Task finished with error code/,
