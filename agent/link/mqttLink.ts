@@ -84,6 +84,7 @@ export class MqttLink {
     try {
       let url = config.mqtt.url;
       this.protocolVersion = 5;
+      this.connects = 0; // per run: the v5 → 3.1.1 fallback applies until the first connect of this run
       if (url === 'embedded') {
         this.broker = new EmbeddedBroker({ log: this.deps.log, port: this.deps.embeddedPort });
         await this.broker.start();
