@@ -190,6 +190,13 @@ write_config() {
   ensure_owner "$cfg" "$USER_NAME:$USER_NAME"
 }
 
+# `edge-agent doctor|status|config|probe` for technicians, always the current release.
+install_cli() {
+  local node
+  node="$(command -v node)"
+  write_if_changed /usr/local/bin/edge-agent 0755 < <(printf '#!/bin/sh\n# Installed by edge-agent deploy/install.sh\nexec %s %s/current/dist/agent/cli.js "$@"\n' "$node" "$APP") || true
+}
+
 # shellcheck source=deploy/lib/unit.sh
 source "$HERE/lib/unit.sh"
 
@@ -201,6 +208,7 @@ case "$ACTION" in
     ensure_dirs
     install_release
     write_config
+    install_cli
     install_unit
     ;;
   rollback) rollback ;;

@@ -98,6 +98,7 @@ uninstall() {
     systemctl --root="$ROOT" --quiet disable edge-agent.service 2>/dev/null || true
   fi
   remove_file "$UNIT"
+  grep -qs 'edge-agent deploy/install.sh' "$(p /usr/local/bin/edge-agent)" && remove_file /usr/local/bin/edge-agent
   if [[ -d "$(p "$DROPINS")" ]]; then
     rm -rf "$(p "$DROPINS")"
     changed "removed $DROPINS"

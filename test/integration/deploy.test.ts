@@ -74,6 +74,9 @@ t.test('install twice changes nothing, keeps config, upgrades and rolls back', a
   t.ok(existsSync(join(root, 'etc/edge-agent/config.json')), 'config written');
   t.equal(readlinkSync(join(root, 'opt/edge-agent/current')), 'releases/1.0.0');
   t.ok(existsSync(join(root, 'opt/edge-agent/releases/1.0.0/node_modules')), 'npm ci ran');
+  const wrapper = join(root, 'usr/local/bin/edge-agent');
+  t.match(readFileSync(wrapper, 'utf8'), /exec \S+ \/opt\/edge-agent\/current\/dist\/agent\/cli\.js "\$@"/);
+  t.equal(spawnSync(wrapper, ['x']).status, 1, 'wrapper is executable (runs node on a path absent here)');
   const before = snapshot(root);
 
   const second = run('--from', v1);
@@ -101,6 +104,7 @@ t.test('install twice changes nothing, keeps config, upgrades and rolls back', a
   exitsZero(t, un);
   t.notOk(existsSync(join(root, 'opt/edge-agent')), 'app removed');
   t.notOk(existsSync(join(root, 'etc/systemd/system/edge-agent.service')), 'unit removed');
+  t.notOk(existsSync(join(root, 'usr/local/bin/edge-agent')), 'command removed');
   t.ok(existsSync(join(root, 'var/lib/edge-agent/archive/cam1/archive_20260101T000000Z.mp4')), 'archives kept');
   t.ok(existsSync(join(root, 'etc/edge-agent/config.json')), 'config kept');
 
