@@ -74,7 +74,7 @@ export class RecordingRun {
   /** After FFmpeg has exited: finishes everything left, then removes the run's folder. */
   async close(cleanExit: boolean): Promise<void> {
     await this.poll();
-    this.finishing = this.finishing.then(() => finishRun(this.dir, this.deps, !cleanExit, this.finishedCount));
+    this.finishing = this.finishing.then(() => finishRun(this.dir, this.deps, cleanExit ? 'none' : 'unlisted', this.finishedCount));
     await this.finishing;
   }
 
@@ -110,8 +110,9 @@ async function readList(dir: string): Promise<ListEntry[]> {
  * later one starts on the boundary FFmpeg cut at, exact on the run's timeline.
  */
 function entryStart(run: RunInfo, entry: ListEntry, index: number): number {
-  if (index > 0) return run.baseMs + Math.floor(entry.start * 1000);
-  return parseStamp(entry.file) ?? run.baseMs + Math.floor(entry.start * 1000);
+  // Rounded to the millisecond first: 4.9999999 s from FFmpeg is the 5-s boundary, not 4.999.
+  if (index > 0) return run.baseMs + Math.round(entry.start * 1000);
+  return parseStamp(entry.file) ?? run.baseMs + Math.round(entry.start * 1000);
 }
 
 async function partialFiles(dir: string): Promise<string[]> {
@@ -131,13 +132,14 @@ async function syncNewest(dir: string): Promise<void> {
 }
 
 /**
- * Finishes whatever partial segments a run folder still holds (all of them, after a crash or a
- * power cut), then removes the folder. `alreadyFinished` counts list entries done before.
+ * Finishes whatever partial segments a run folder still holds, then removes the folder.
+ * `recovered` says which count as rescued: none (clean stop), the unlisted one (FFmpeg died), or
+ * all (found at start-up). `alreadyFinished` counts list entries done before.
  */
 async function finishRun(
   dir: string,
   deps: { archiveRoot: string; run: RunInfo; log: Logger; onFinished: (f: Finished) => void },
-  recovered: boolean,
+  recovered: 'unlisted' | 'all' | 'none',
   alreadyFinished: number,
 ): Promise<void> {
   const entries = await readList(dir);
@@ -149,14 +151,15 @@ async function finishRun(
     const startMs = known
       ? entryStart(deps.run, known.entry, known.index)
       : entries.length > 0 && lastEnd !== undefined
-        ? deps.run.baseMs + Math.floor(lastEnd * 1000)
+        ? deps.run.baseMs + Math.round(lastEnd * 1000)
         : (parseStamp(file) ?? deps.run.baseMs);
+    const wasRecovered = recovered === 'all' || (recovered === 'unlisted' && !known);
     try {
       const info = await finishRecording(
         { camera: deps.run.camera, partial: path.join(dir, file), startMs, archiveRoot: deps.archiveRoot, clockSynced: deps.run.clockSynced },
-        recovered && !known,
+        wasRecovered,
       );
-      if (info) deps.onFinished({ info, recovered: recovered && !known });
+      if (info) deps.onFinished({ info, recovered: wasRecovered });
     } catch (error) {
       // Keep the folder: the partial is still there for the next start to try again.
       deps.log.error({ err: error, file }, 'could not finish a partial recording; kept for the next start');
@@ -186,6 +189,7 @@ export async function recoverPartialRecordings(deps: {
       run = { camera: deps.camera, baseMs: 0, clockSynced: false };
     }
     deps.log.info({ dir }, 'recovering partial recordings left by an earlier run');
-    await finishRun(dir, { ...deps, run: { ...run, camera: deps.camera } }, true, 0);
+    // Nothing of an earlier run was announced: every segment it left is a recovery.
+    await finishRun(dir, { ...deps, run: { ...run, camera: deps.camera } }, 'all', 0);
   }
 }

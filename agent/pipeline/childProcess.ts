@@ -4,11 +4,14 @@ import { once } from 'node:events';
 /**
  * The lifeline shim. The child runs in its own process group with a watcher that blocks on a
  * socket only the agent holds: if the agent dies, even by kill -9, the socket closes and the
- * watcher kills the whole group, so no FFmpeg or producer is ever orphaned. A non-interactive
+ * watcher stops the whole group, so no FFmpeg or producer is ever orphaned. A non-interactive
  * shell's background job ignores SIGINT, so the SIGINT of a clean stop reaches only the program.
  */
 const SHIM =
-  '(cat <&5 >/dev/null; kill -s KILL 0) & exec 5<&-; ' +
+  // SIGINT first so FFmpeg closes its files (losing nothing), then SIGKILL for whatever is stuck.
+  // ($$ in the watcher is the program itself, which the shell became by exec.)
+  '(cat <&5 >/dev/null; kill -s INT 0; for i in 1 2 3 4 5 6 7 8 9 10; do ' +
+  'kill -0 $$ 2>/dev/null || exit 0; sleep 0.5; done; kill -s KILL 0) & exec 5<&-; ' +
   // A producer and FFmpeg meet at a named pipe the OS joins: frames never pass through Node.
   '[ -z "$EDGE_AGENT_STDIN" ] || exec <"$EDGE_AGENT_STDIN"; ' +
   '[ -z "$EDGE_AGENT_STDOUT" ] || exec >"$EDGE_AGENT_STDOUT"; ' +
@@ -67,7 +70,8 @@ export class SupervisedChild {
         resolve({ code: null, signal: null });
       });
       this.process.once('exit', (code, signal) => {
-        // The program is gone; closing the lifeline lets the watcher reap anything left in the group.
+        // The program is gone; only the watcher (and maybe a stray grandchild) is left: end them now.
+        this.killGroup();
         this.lifeline()?.destroy();
         resolve({ code, signal });
       });

@@ -194,7 +194,8 @@ export class CameraSupervisor {
       capture,
       encoder: capture.encoded ? null : ffmpegEncoderArgs(encoder.name, this.encodeSettings()),
       keyframeSeconds: config.hls.segmentSeconds,
-      timelineOffsetSeconds: (spawnWall - baseMs) / 1000,
+      // Whole frames: then frame times, not just keyframes, land exactly on wall-clock boundaries.
+      timelineOffsetSeconds: Math.round(((spawnWall - baseMs) / 1000) * camera.fps) / camera.fps,
       hls: { dir: this.hlsDir, segmentSeconds: config.hls.segmentSeconds, listSize: config.hls.listSize },
       recording: { dir: recording.dir, segmentSeconds: config.archive.segmentSeconds },
       ...(motion ? { motion: { width: motion.width, height: motion.height, fps: motion.fps } } : {}),
@@ -235,7 +236,7 @@ export class CameraSupervisor {
     this.current = proc;
     await proc.start();
     this.deps.bus.emit('pipeline.started', { camera: camera.id, encoder: encoder.name, source: capture.description, pid: proc.pid ?? 0 });
-    log.info({ encoder: encoder.name, source: capture.description, hls: this.hlsDir, archive: this.deps.config.archive.dir }, 'pipeline started');
+    log.info({ pid: proc.pid, encoder: encoder.name, source: capture.description, hls: this.hlsDir, archive: this.deps.config.archive.dir }, 'pipeline started');
     if (this.deps.motion && proc.motionStream) this.deps.motion.attach(proc.motionStream);
     const ticker = setInterval(() => {
       void recording.poll();
@@ -305,10 +306,10 @@ export class CameraSupervisor {
   private announce({ info, recovered }: Finished): void {
     if (recovered) {
       this.deps.bus.emit('archive.recovered', { ...info, reason: 'recording was cut short by a fault' });
-      this.deps.log.info({ file: info.file, seconds: info.seconds }, 'archive recovered');
+      this.deps.log.info({ file: info.file, start: info.start, seconds: info.seconds }, 'archive recovered');
     } else {
       this.deps.bus.emit('archive.finished', info);
-      this.deps.log.info({ file: info.file, seconds: info.seconds, bytes: info.bytes }, 'archive finished');
+      this.deps.log.info({ file: info.file, start: info.start, seconds: info.seconds, bytes: info.bytes }, 'archive finished');
     }
   }
 

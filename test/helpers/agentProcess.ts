@@ -1,0 +1,110 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Repository root, for spawning the CLI from source. */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** One JSON log record of the agent. */
+export type LogRecord = Record<string, unknown> & { msg?: string; level?: string };
+
+/** Polls `check` until it returns a truthy value or the deadline passes. */
+export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 20_000, everyMs = 100): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+/** A small test config: one 320x240 synthetic camera per id, short archives, everything under `dir`. */
+export function testConfig(dir: string, overrides: Record<string, unknown> = {}, cameras = ['cam1']): Record<string, unknown> {
+  return {
+    device: { id: 'test-device' },
+    cameras: cameras.map((id) => ({ id, source: 'test', width: 320, height: 240, fps: 15 })),
+    encoder: { prefer: 'auto', bitrateKbps: 400 },
+    hls: { dir: path.join(dir, 'hls'), segmentSeconds: 1, listSize: 4 },
+    archive: { dir: path.join(dir, 'archive'), segmentSeconds: 4, maxAgeHours: 168, minFreePercent: 1 },
+    // No broker: the link just keeps retrying, and parallel tests never fight over port 1883.
+    mqtt: { url: 'mqtt://127.0.0.1:1' },
+    http: { listen: '127.0.0.1:0' },
+    dataDir: path.join(dir, 'data'),
+    ...overrides,
+  };
+}
+
+/** The agent run as a real process from source, its JSON log lines collected. */
+export class AgentProcess {
+  readonly child: ChildProcess;
+  readonly records: LogRecord[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private stdoutRest = '';
+  stderr = '';
+
+  constructor(configFile: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}) {
+    this.child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'agent/cli.ts'), 'run', '--config', configFile, ...extraArgs], {
+      cwd: ROOT,
+      env: { ...process.env, EDGE_AGENT_LOG_LEVEL: 'debug', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout!.setEncoding('utf8');
+    this.child.stdout!.on('data', (chunk: string) => {
+      const lines = (this.stdoutRest + chunk).split('\n');
+      this.stdoutRest = lines.pop() ?? '';
+      for (const line of lines) {
+        try {
+          this.records.push(JSON.parse(line) as LogRecord);
+        } catch {
+          this.records.push({ msg: line, level: 'raw' });
+        }
+      }
+    });
+    this.child.stderr!.setEncoding('utf8');
+    this.child.stderr!.on('data', (chunk: string) => {
+      this.stderr += chunk;
+    });
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  /** Starts the agent with a config written to `<dir>/config.json`. */
+  static start(dir: string, config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): AgentProcess {
+    const file = path.join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify(config, null, 2));
+    return new AgentProcess(file, [], env);
+  }
+
+  /** Records whose message matches. */
+  logs(msg: string | RegExp): LogRecord[] {
+    return this.records.filter((r) => (typeof msg === 'string' ? r.msg === msg : msg.test(String(r.msg))));
+  }
+
+  /** Waits until `count` records with this message exist; returns them. */
+  async waitLog(msg: string | RegExp, count = 1, timeoutMs = 30_000): Promise<LogRecord[]> {
+    return waitFor(`${count} log line(s) '${String(msg)}'`, () => {
+      if (this.child.exitCode !== null) throw new Error(`agent exited (${this.child.exitCode}) while waiting for '${String(msg)}': ${this.stderr}`);
+      const found = this.logs(msg);
+      return found.length >= count ? found : null;
+    }, timeoutMs);
+  }
+
+  /** SIGTERM and wait for the exit. */
+  async stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
+    return this.exited;
+  }
+}
+
+/** Process ids whose command line contains `needle` (to prove no FFmpeg is left behind). */
+export async function pidsMatching(needle: string): Promise<number[]> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(needle) && Number(entry) !== process.pid) pids.push(Number(entry));
+  }
+  return pids;
+}

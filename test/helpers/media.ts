@@ -1,0 +1,49 @@
+import { execFile } from 'node:child_process';
+import { open } from 'node:fs/promises';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** Duration of a media file in seconds (ffprobe). */
+export async function duration(file: string): Promise<number> {
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', file]);
+  return Number.parseFloat(stdout.trim());
+}
+
+/** FFmpeg's complaints while decoding the whole file (empty when it decodes cleanly). */
+export async function decodeErrors(file: string): Promise<string> {
+  const { stderr } = await run('ffmpeg', ['-v', 'error', '-nostdin', '-i', file, '-f', 'null', '-']);
+  return stderr.trim();
+}
+
+/** Top-level MP4 box types in order (fast start means moov before mdat). */
+export async function topLevelBoxes(file: string): Promise<string[]> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    const boxes: string[] = [];
+    let offset = 0;
+    const header = Buffer.alloc(16);
+    while (offset + 8 <= size) {
+      await handle.read(header, 0, 16, offset);
+      let length = header.readUInt32BE(0);
+      const type = header.toString('latin1', 4, 8);
+      if (length === 1) length = Number(header.readBigUInt64BE(8));
+      if (length < 8) break;
+      boxes.push(type);
+      offset += length;
+    }
+    return boxes;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Timestamps (s) of the keyframes of a media file. */
+export async function keyframeTimes(file: string): Promise<number[]> {
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', file]);
+  return stdout
+    .split('\n')
+    .filter((line) => line.includes('K'))
+    .map((line) => Number.parseFloat(line.split(',')[0]!));
+}
