@@ -96,16 +96,20 @@ function videoArgs(input: PipelineArgsInput, videoLabel: string): string[] {
 
 /** The filter graph: optional encoder filter on the main branch, optional motion branch. */
 function filterGraph(input: PipelineArgsInput): { graph: string | null; video: string } {
-  const encoderFilter = input.encoder?.filter;
-  if (!input.motion || input.encoder === null) {
-    return encoderFilter ? { graph: `[0:v]${encoderFilter}[v]`, video: '[v]' } : { graph: null, video: '0:v:0' };
+  if (input.encoder === null) return { graph: null, video: '0:v:0' };
+  // The capture's fix-ups (scale, colour range) come first; they serve the motion branch too.
+  const capture = input.capture.filter ? `[0:v]${input.capture.filter}[c]` : null;
+  const source = capture ? '[c]' : '[0:v]';
+  const encoderFilter = input.encoder.filter;
+  if (!input.motion) {
+    if (!capture && !encoderFilter) return { graph: null, video: '0:v:0' };
+    const main = encoderFilter ? `${source}${encoderFilter}[v]` : `${source}null[v]`;
+    return { graph: [capture, main].filter(Boolean).join(';'), video: '[v]' };
   }
   const { width, height, fps } = input.motion;
   const main = encoderFilter ? `[a]${encoderFilter}[v]` : '[a]null[v]';
-  return {
-    graph: `[0:v]split=2[a][b];${main};[b]fps=${fps},scale=${width}:${height},format=gray[m]`,
-    video: '[v]',
-  };
+  const split = `${source}split=2[a][b];${main};[b]fps=${fps},scale=${width}:${height},format=gray[m]`;
+  return { graph: [capture, split].filter(Boolean).join(';'), video: '[v]' };
 }
 
 /** The full FFmpeg argument list for one camera: one decode, one encode, HLS + crash-safe recording. */

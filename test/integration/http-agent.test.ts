@@ -1,5 +1,5 @@
 /**
- * The HTTP server on a real agent (agent/main.ts's Agent with a test-pattern camera and the real
+ * The HTTP server on a real agent (agent/agent.ts's Agent with a test-pattern camera and the real
  * pipeline, catalog and FFmpeg): /healthz follows the pipeline, live HLS is served with the
  * right headers and plays in Chromium, and the archive written at stop downloads with ranges.
  */
@@ -7,7 +7,7 @@ import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Agent } from '../../agent/main.js';
+import { Agent } from '../../agent/agent.js';
 import { HealthCollector } from '../../agent/health/collector.js';
 import { HttpServer } from '../../agent/http/server.js';
 import { silentLogger } from '../../agent/util/logger.js';
@@ -39,6 +39,8 @@ t.test('http server on a running agent', { skip: hasFfmpeg ? false : 'ffmpeg mis
   const dir = t.testdir();
   const config = testConfig({ archiveDir: join(dir, 'archive'), hlsDir: join(dir, 'hls') });
   config.dataDir = join(dir, 'data');
+  // No broker here: the link just retries, and parallel tests never fight over port 1883.
+  config.mqtt.url = 'mqtt://127.0.0.1:1';
   const agent = new Agent(config, null, silentLogger());
   await agent.start();
   let agentRunning = true;

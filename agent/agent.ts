@@ -1,0 +1,285 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { listCameras } from '../device/cameras.js';
+import { detectBoard } from '../device/board.js';
+import { candidatesForSource, chooseEncoders, encoderLadder } from '../device/encoders/index.js';
+import { Sensors } from '../device/sensors.js';
+import { captureInput } from '../device/sources/index.js';
+import type { BoardInfo, EncoderCandidate } from '../device/types.js';
+import { analysisPathFor, DiskArchiveCatalog } from './archive/catalog.js';
+import { Retention } from './archive/retention.js';
+import { probeReport } from './cli/probe.js';
+import { createCommands } from './commands/index.js';
+import type { ModuleName } from './config/diff.js';
+import { loadCredentials, type Credentials } from './config/load.js';
+import { redactConfig } from './config/redact.js';
+import type { AgentConfig, CameraConfig } from './config/types.js';
+import type { CameraStats, PipelineControl } from './contract/services.js';
+import { planEncoders } from './encoderPlan.js';
+import { HealthCollector } from './health/collector.js';
+import { HttpServer } from './http/server.js';
+import { MqttLink } from './link/mqttLink.js';
+import { LinkPublisher } from './link/publisher.js';
+import { CommandRouter } from './link/router.js';
+import { SignatureVerifier } from './link/signature.js';
+import { Outbox } from './outbox/outbox.js';
+import { PipelineManager } from './pipeline/manager.js';
+import { CameraSupervisor } from './pipeline/supervisor.js';
+import { openStore, type Store } from './store/store.js';
+import { EventBus } from './util/bus.js';
+import { isClockSynced } from './util/clockSync.js';
+import type { Logger } from './util/logger.js';
+import { VERSION } from './version.js';
+import { ConfigService } from './configService.js';
+
+/** How often retention looks at the disk besides after every finished archive. */
+const RETENTION_INTERVAL_MS = 60_000;
+
+/**
+ * The running agent: every module, built from one config. Only this file and main.ts construct
+ * modules; a config change rebuilds only the modules whose slice changed.
+ */
+export class Agent {
+  readonly bus = new EventBus();
+  readonly startedAt = new Date();
+  readonly archives: DiskArchiveCatalog;
+  private board!: BoardInfo;
+  private credentials: Credentials;
+  private manager: PipelineManager | null = null;
+  private retention: Retention | null = null;
+  private retentionOff: (() => void) | null = null;
+  private store: Store | null = null;
+  private outbox: Outbox | null = null;
+  private link: MqttLink | null = null;
+  private publisher: LinkPublisher | null = null;
+  private http: HttpServer | null = null;
+  private health: HealthCollector | null = null;
+  readonly configService: ConfigService;
+
+  /** PipelineControl that stays valid while the pipeline itself is rebuilt on a config change. */
+  readonly pipeline: PipelineControl = {
+    stats: () => this.manager?.stats() ?? [],
+    restart: (camera) => this.requireManager().restart(camera),
+    snapshot: (camera) => this.requireManager().snapshot(camera),
+    hlsDir: (camera) => this.requireManager().hlsDir(camera),
+  };
+
+  constructor(
+    public config: AgentConfig,
+    configFile: string | null,
+    readonly log: Logger,
+  ) {
+    this.bus.onListenerError((error, event) => log.error({ err: error, event: event.type }, 'event listener failed'));
+    this.archives = new DiskArchiveCatalog(config.archive.dir);
+    this.credentials = loadCredentials(config);
+    this.configService = new ConfigService({
+      file: configFile,
+      current: () => this.config,
+      apply: (next, modules) => this.reconfigure(next, modules),
+      bus: this.bus,
+      log: log.child({ component: 'config' }),
+    });
+  }
+
+  /** Builds and starts every module. */
+  async start(): Promise<void> {
+    const { config, log } = this;
+    for (const dir of [config.dataDir, config.archive.dir, config.hls.dir]) await mkdir(dir, { recursive: true });
+    this.board = await detectBoard();
+    log.info({ board: this.board.model, family: this.board.family }, 'board detected');
+    this.startStoreAndOutbox();
+    this.startRetention();
+    await this.startPipeline();
+    await this.startLink();
+    await this.startHttp();
+    log.info({ hls: config.hls.dir, archive: config.archive.dir, cameras: config.cameras.map((c) => c.id) }, 'agent running');
+  }
+
+  /** Stops every module; the pipelines finish the archives being written, offline is published. */
+  async stop(): Promise<void> {
+    await this.http?.stop().catch((error: unknown) => this.log.warn({ err: error }, 'http stop failed'));
+    await this.manager?.stop();
+    this.stopRetention();
+    this.publisher?.stop();
+    await this.link?.stop().catch((error: unknown) => this.log.warn({ err: error }, 'mqtt stop failed'));
+    this.outbox?.stop();
+    this.store?.close();
+  }
+
+  /** True while every pipeline is running with a fresh frame: what the systemd watchdog asks. */
+  healthy(staleSeconds = 10): boolean {
+    const stats = this.pipeline.stats();
+    return stats.length > 0 && stats.every((s: CameraStats) => s.state === 'running' && (s.lastFrameAgeSeconds ?? Infinity) < staleSeconds);
+  }
+
+  private requireManager(): PipelineManager {
+    if (!this.manager) throw new Error('the pipeline is not running');
+    return this.manager;
+  }
+
+  /** Applies a validated new config, restarting only the modules it touches. */
+  private async reconfigure(next: AgentConfig, modules: Set<ModuleName>): Promise<void> {
+    this.config = next;
+    this.credentials = loadCredentials(next);
+    if (modules.has('pipeline') || modules.has('device')) {
+      await this.manager?.stop();
+      await this.startPipeline();
+    }
+    if (modules.has('archive')) {
+      this.stopRetention();
+      this.startRetention();
+    }
+    if (modules.has('mqtt')) {
+      await this.link?.stop();
+      await this.link?.start();
+    }
+    if (modules.has('http')) {
+      await this.http?.stop();
+      await this.startHttp();
+    }
+  }
+
+  private async startPipeline(): Promise<void> {
+    const supervisors = new Map<string, CameraSupervisor>();
+    for (const camera of this.config.cameras) {
+      const log = this.log.child({ component: 'pipeline', camera: camera.id });
+      const encoders = await this.encodersFor(camera);
+      log.info({ encoders: encoders.map((e) => e.name) }, 'encoder ladder');
+      supervisors.set(
+        camera.id,
+        new CameraSupervisor({
+          camera,
+          config: this.config,
+          bus: this.bus,
+          log,
+          encoders,
+          resolveCapture: (cam, encoder) => this.resolveCapture(cam, encoder),
+          clockSynced: isClockSynced,
+        }),
+      );
+    }
+    this.manager = new PipelineManager(supervisors);
+    await this.manager.start();
+  }
+
+  /** The camera's encoder ladder, hardware candidates proven by a cached test encode. */
+  private encodersFor(camera: CameraConfig): Promise<EncoderCandidate[]> {
+    const settings = { width: camera.width, height: camera.height, fps: camera.fps, bitrateKbps: this.config.encoder.bitrateKbps, keyframeSeconds: this.config.hls.segmentSeconds };
+    return planEncoders(
+      this.config,
+      this.board,
+      async (candidates) => (await chooseEncoders(candidates, settings, this.board, { cacheFile: path.join(this.config.dataDir, 'encoder-probe.json') })).working,
+      (board) => candidatesForSource(encoderLadder(board), camera.source),
+    );
+  }
+
+  private async resolveCapture(camera: CameraConfig, encoder: EncoderCandidate) {
+    // Enumerated at every start, so a camera plugged in later is found by `auto`.
+    const cameras = camera.source === 'test' ? [] : await listCameras().catch(() => []);
+    return captureInput(camera.source, camera, encoder, this.board, cameras, {
+      bitrateKbps: this.config.encoder.bitrateKbps,
+      keyframeSeconds: this.config.hls.segmentSeconds,
+    });
+  }
+
+  private startRetention(): void {
+    const { config } = this;
+    const retention = new Retention({
+      archiveRoot: config.archive.dir,
+      maxAgeHours: config.archive.maxAgeHours,
+      minFreePercent: config.archive.minFreePercent,
+      bus: this.bus,
+      log: this.log.child({ component: 'retention' }),
+    });
+    this.retention = retention;
+    const enforce = () => void retention.enforce().catch((error: unknown) => this.log.error({ err: error }, 'retention failed'));
+    const off = this.bus.on('archive.finished', enforce);
+    const timer = setInterval(enforce, RETENTION_INTERVAL_MS);
+    this.retentionOff = () => {
+      off();
+      clearInterval(timer);
+    };
+    enforce();
+  }
+
+  private stopRetention(): void {
+    this.retentionOff?.();
+    this.retentionOff = null;
+  }
+
+  private startStoreAndOutbox(): void {
+    this.store = openStore(this.config.dataDir);
+    this.outbox = new Outbox({ db: this.store, log: this.log.child({ component: 'outbox' }) });
+    this.outbox.start();
+    this.health = new HealthCollector({
+      config: this.config,
+      pipeline: this.pipeline,
+      sensors: new Sensors({}),
+      extra: () => ({
+        outbox: this.outbox?.stats(),
+        mqtt: this.link?.status() ?? null,
+      }),
+    });
+  }
+
+  private async startLink(): Promise<void> {
+    const log = this.log.child({ component: 'mqtt' });
+    const commands = createCommands({
+      version: VERSION,
+      startedAt: this.startedAt.toISOString(),
+      config: this.configService,
+      redact: redactConfig,
+      pipeline: this.pipeline,
+      archives: this.archives,
+      probe: () => probeReport({ config: this.config, cacheFile: path.join(this.config.dataDir, 'encoder-probe.json') }),
+    });
+    const router = new CommandRouter({
+      commands,
+      log,
+      verifier: new SignatureVerifier({ key: () => this.credentials.commandKey }),
+    });
+    this.link = new MqttLink({
+      config: () => this.config,
+      password: () => this.credentials.mqttPassword,
+      log,
+      version: VERSION,
+      startedAt: this.startedAt.toISOString(),
+      outbox: this.outbox!,
+      router,
+    });
+    this.publisher = new LinkPublisher({
+      link: this.link,
+      outbox: this.outbox!,
+      bus: this.bus,
+      health: this.health!,
+      config: () => this.config,
+      redact: redactConfig,
+      log,
+    });
+    this.publisher.start();
+    await this.link.start();
+  }
+
+  private async startHttp(): Promise<void> {
+    this.http = new HttpServer({
+      config: this.config,
+      log: this.log.child({ component: 'http' }),
+      pipeline: this.pipeline,
+      archives: this.archives,
+      health: this.health!,
+      token: this.credentials.httpToken,
+      status: async () => ({
+        device: this.config.device.id,
+        version: VERSION,
+        startedAt: this.startedAt.toISOString(),
+        uptime: Math.round(process.uptime()),
+        mqtt: this.link?.status() ?? null,
+      }),
+      analysisFor: (file) =>
+        readFile(analysisPathFor(path.join(this.config.archive.dir, file)), 'utf8')
+          .then((text) => JSON.parse(text) as object)
+          .catch(() => null),
+    });
+    await this.http.start();
+  }
+}
