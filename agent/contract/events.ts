@@ -23,6 +23,8 @@ export interface AgentEvents {
   'archive.recovered': ArchiveInfo & { reason: string };
   'disk.pruned': { camera: string; file: string; bytes: number; reason: 'age' | 'space' };
   'analysis.failed': { camera: string; archive: string; reason: string };
+  /** An archive not sent for analysis (e.g. `analysis.skipWhenStill` and no motion in it). */
+  'analysis.skipped': { camera: string; archive: string; reason: string };
   'config.changed': { keys: string[] };
 }
 
