@@ -48,6 +48,7 @@ export class Agent {
   private manager: PipelineManager | null = null;
   private retention: Retention | null = null;
   private retentionOff: (() => void) | null = null;
+  private recordingHoursLeft: number | null = null;
   private store: Store | null = null;
   private outbox: Outbox | null = null;
   private link: MqttLink | null = null;
@@ -192,7 +193,14 @@ export class Agent {
       log: this.log.child({ component: 'retention' }),
     });
     this.retention = retention;
-    const enforce = () => void retention.enforce().catch((error: unknown) => this.log.error({ err: error }, 'retention failed'));
+    const enforce = () =>
+      void retention
+        .enforce()
+        .then(() => retention.hoursLeft())
+        .then((hours) => {
+          this.recordingHoursLeft = hours === null ? null : Math.round(hours * 10) / 10;
+        })
+        .catch((error: unknown) => this.log.error({ err: error }, 'retention failed'));
     const off = this.bus.on('archive.finished', enforce);
     const timer = setInterval(enforce, RETENTION_INTERVAL_MS);
     this.retentionOff = () => {
@@ -217,6 +225,8 @@ export class Agent {
       sensors: new Sensors({}),
       extra: () => ({
         outbox: this.outbox?.stats(),
+        // Hours of recording the free space above archive.minFreePercent still holds.
+        recordingHoursLeft: this.recordingHoursLeft,
         mqtt: this.link?.status() ?? null,
       }),
     });
