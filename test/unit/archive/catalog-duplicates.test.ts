@@ -1,7 +1,7 @@
 import t from 'tap';
 import { DiskArchiveCatalog } from '../../../agent/archive/catalog.js';
 
-// BUG (fails today): catalog.ts:47 (walkArchives) breaks ties between archives of the same start
+// BUG (fails today): catalog.ts:45 (walkArchives) breaks ties between archives of the same start
 // second with `a.file.localeCompare(b.file)`. The finisher names them in the order they were made
 // (`archive_<stamp>.mp4`, then `-1`, `-2`, … when the clock stepped back), but locale order puts
 // `-1` < `-10` < `-2` < `` (no suffix), so list() (newest first) returns the original first and the

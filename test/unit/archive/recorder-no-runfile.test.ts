@@ -8,7 +8,7 @@ import { silentLogger } from '../../../agent/util/logger.js';
 
 const run = promisify(execFile);
 
-// BUG (fails today): recorder.ts:189-191 falls back to `baseMs: 0` when a run folder's run.json is
+// BUG (fails today): recorder.ts:189 falls back to `baseMs: 0` when a run folder's run.json is
 // missing or unreadable (prepare() writes it without fsync, so a power cut early in a run can leave
 // it empty). Every listed entry after the first, and the unlisted trailing one, are then placed at
 // 0 + their timeline offset: archives named `1970-01-01/archive_19700101T0000xxZ.mp4`, which the

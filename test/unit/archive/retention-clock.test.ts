@@ -8,7 +8,7 @@ import { silentLogger } from '../../../agent/util/logger.js';
 const HOUR = 3_600_000;
 const NOW = Date.parse('2024-06-10T12:00:00Z');
 
-// BUG (fails today): retention.ts:50 ages archives by the start time in their file name only. On a
+// BUG (fails today): retention.ts:48 ages archives by the start time in their file name only. On a
 // board without an RTC, footage recorded before NTP synced is named from a stale clock
 // (fake-hwclock restores the last shutdown time; its sidecar says clockSynced: false), so the first
 // retention pass after the clock steps forward deletes it as "older than maxAgeHours" even though
