@@ -1,0 +1,354 @@
+/**
+ * The analysis module: a durable queue of archives to analyse, fed by `archive.finished` /
+ * `archive.recovered` and the `analyze` command, worked oldest first with a small concurrency,
+ * held by the daily cap (`analysis.maxPerDay`), an optional daily token budget and the API's
+ * own 429 back-off. Still archives are skipped when `analysis.skipWhenStill` is on.
+ */
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { AgentConfig } from '../config/types.js';
+import { AgentError } from '../contract/errors.js';
+import type { AgentEvent } from '../contract/events.js';
+import type { AnalysisResult } from '../contract/messages.js';
+import type { ArchiveCatalog } from '../contract/services.js';
+import type { Store } from '../store/store.js';
+import type { EventBus } from '../util/bus.js';
+import { systemClock, type Clock } from '../util/clock.js';
+import type { Logger } from '../util/logger.js';
+import { summariseMotion } from './answer.js';
+import { AbortedError, AnalysisError, MalformedAnswerError } from './errors.js';
+import { classify, type VideoModel } from './gemini.js';
+import { JobStore, utcDay, type Job } from './jobs.js';
+import type { MotionSample } from './motion.js';
+import type { ProxyOptions } from './proxy.js';
+import { Worker } from './worker.js';
+
+/** How failed tries are spaced and when the queue gives up on a job. */
+export interface RetryPolicy {
+  initialMs: number;
+  maxMs: number;
+  /** Tries (counting the first) before a retryable failure becomes `analysis.failed`. */
+  maxAttempts: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { initialMs: 5_000, maxMs: 15 * 60_000, maxAttempts: 8 };
+
+/** Below this per-second score (mean absolute grey difference, 0..1) a second counts as still. */
+export const DEFAULT_STILL_THRESHOLD = 0.01;
+
+/**
+ * The contract has no key for a token budget: it comes from this environment variable (named as
+ * a future `analysis.dailyTokens` key would be), tokens per UTC day; unset or 0 means none.
+ */
+export const TOKEN_BUDGET_ENV = 'EDGE_AGENT_ANALYSIS_DAILY_TOKENS';
+
+/** The daily token budget from the environment, or null. */
+export function tokenBudgetFromEnv(env: NodeJS.ProcessEnv = process.env): number | null {
+  const n = Number(env[TOKEN_BUDGET_ENV]);
+  return Number.isFinite(n) && n > 0 ? Math.floor(n) : null;
+}
+
+/** What the queue needs; main.ts builds it. */
+export interface AnalysisQueueDeps {
+  db: Store;
+  bus: EventBus;
+  log: Logger;
+  config: AgentConfig;
+  archives: ArchiveCatalog;
+  /** Stores a result for R/analysis (LinkPublisher.publishAnalysis: an outbox row, synchronous). */
+  publish: (result: AnalysisResult) => void;
+  /** The Gemini client; null when there is no API key (the queue then stays off and warns once). */
+  model: VideoModel | null;
+  /** Where the local copy of a result goes (the archive module's analysisPathFor). */
+  resultPathFor: (archivePath: string) => string;
+  /** The motion meters (MotionMeters); absent: no gate, no motion in results. */
+  motion?: { timelineFor(camera: string, startMs: number, endMs: number): MotionSample[] | null };
+  clock?: Clock;
+  /** Jobs worked at once (1–2: the proxy competes with the live pipeline for CPU). */
+  concurrency?: number;
+  dailyTokenBudget?: number | null;
+  stillThreshold?: number;
+  retry?: Partial<RetryPolicy>;
+  proxy?: Partial<ProxyOptions>;
+  pollMs?: number;
+  activeTimeoutMs?: number;
+  random?: () => number;
+}
+
+/** Figures for R/health and /api/status. */
+export interface AnalysisStats {
+  running: boolean;
+  model: string | null;
+  queued: number;
+  active: number;
+  sentToday: number;
+  doneToday: number;
+  failedToday: number;
+  skippedToday: number;
+  tokensToday: number;
+  maxPerDay: number;
+  tokenBudget: number | null;
+  /** Why no new job starts now, if something holds the queue. */
+  held: 'cap' | 'budget' | 'rate-limit' | null;
+  failures: number;
+  lastError: string | null;
+}
+
+const ARCHIVE_STAMP = /archive_(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/;
+/** Finished jobs are kept this long for inspection, then pruned at start. */
+const KEEP_FINISHED_MS = 30 * 24 * 3600_000;
+
+/** The durable analysis queue and its workers. */
+export class AnalysisQueue {
+  private jobsStore: JobStore | null = null;
+  private worker: Worker | null = null;
+  private running = false;
+  private readonly active = new Map<number, { controller: AbortController; done: Promise<void> }>();
+  private readonly unsubscribe: Array<() => void> = [];
+  private timer: NodeJS.Timeout | null = null;
+  private pausedUntil = 0;
+  private lastError: string | null = null;
+
+  constructor(private readonly deps: AnalysisQueueDeps) {}
+
+  private get clock(): Clock {
+    return this.deps.clock ?? systemClock;
+  }
+
+  private get jobs(): JobStore {
+    if (!this.jobsStore) {
+      this.jobsStore = new JobStore(this.deps.db);
+      this.jobsStore.init();
+    }
+    return this.jobsStore;
+  }
+
+  private get workDir(): string {
+    return path.join(this.deps.config.dataDir, 'analysis-tmp');
+  }
+
+  /** Whether the queue is working (enabled and a key present). */
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  /** Subscribes to finished archives and starts working the stored jobs; off without a key. */
+  async start(): Promise<void> {
+    const { config, log, model } = this.deps;
+    if (!config.analysis.enabled) return;
+    if (!model) {
+      log.warn('analysis.enabled is true but no Gemini API key was found (analysis.apiKeyFile or GEMINI_API_KEY): analysis is off; run `edge-agent doctor`');
+      return;
+    }
+    this.jobs.init();
+    this.jobs.pruneFinished(this.clock.now() - KEEP_FINISHED_MS);
+    // Proxies left by a kill -9: the job makes a new one if its upload did not finish.
+    await mkdir(this.workDir, { recursive: true });
+    for (const name of await readdir(this.workDir)) await rm(path.join(this.workDir, name), { force: true });
+    this.worker = new Worker({
+      jobs: this.jobs,
+      model,
+      archives: this.deps.archives,
+      publish: this.deps.publish,
+      resultPathFor: this.deps.resultPathFor,
+      config,
+      log,
+      clock: this.clock,
+      workDir: this.workDir,
+      ...(this.deps.proxy ? { proxy: this.deps.proxy } : {}),
+      pollMs: this.deps.pollMs ?? 2000,
+      activeTimeoutMs: this.deps.activeTimeoutMs ?? 10 * 60_000,
+    });
+    this.running = true;
+    this.unsubscribe.push(
+      this.deps.bus.on('archive.finished', (e) => this.onArchive(e)),
+      this.deps.bus.on('archive.recovered', (e) => this.onArchive(e)),
+    );
+    const pending = this.jobs.pendingCount();
+    log.info({ model: model.model, pending, maxPerDay: config.analysis.maxPerDay, tokenBudget: this.deps.dailyTokenBudget ?? null }, 'analysis queue started');
+    this.pump();
+  }
+
+  /** Stops taking jobs and interrupts the running ones; they resume (upload kept) at the next start. */
+  async stop(): Promise<void> {
+    this.running = false;
+    for (const off of this.unsubscribe.splice(0)) off();
+    if (this.timer) this.clock.clearTimeout(this.timer);
+    this.timer = null;
+    const running = [...this.active.values()];
+    for (const { controller } of running) controller.abort();
+    await Promise.all(running.map((r) => r.done));
+  }
+
+  /** Queues an archive (the `analyze` command): it must exist; no-op if already pending. */
+  async enqueue(camera: string, file: string): Promise<void> {
+    if (!this.running) throw new AgentError('bad_request', 'analysis is not running (analysis.enabled false or no API key)');
+    if ((await this.deps.archives.resolve(file)) === null) throw new AgentError('not_found', `archive ${file} does not exist`);
+    if (this.jobs.isPending(file)) return;
+    const entry = (await this.deps.archives.list({ camera, limit: 100_000 })).find((a) => a.file === file);
+    const startMs = entry ? Date.parse(entry.start) : startFromName(file);
+    const seconds = entry && entry.seconds > 0 ? entry.seconds : null;
+    // Asked for by a person: no motion gate, but the hint if the meter still has that time.
+    const motion = seconds ? this.motionOf(camera, startMs, seconds) : null;
+    this.jobs.insert({ camera, file, startMs, seconds, motion: motion ? JSON.stringify(motion) : null, now: this.clock.now() });
+    this.deps.log.info({ camera, file }, 'archive queued for analysis (command)');
+    this.pump();
+  }
+
+  /** Whether an archive still waits for analysis (retention deletes those last). */
+  isPending(file: string): boolean {
+    return this.jobs.isPending(file);
+  }
+
+  /** Queue depth and today's totals. */
+  stats(): AnalysisStats {
+    const today = this.jobs.day(utcDay(this.clock.now()));
+    return {
+      running: this.running,
+      model: this.deps.model?.model ?? null,
+      queued: this.jobs.pendingCount(),
+      active: this.active.size,
+      sentToday: today.sent,
+      doneToday: today.done,
+      failedToday: today.failed,
+      skippedToday: today.skipped,
+      tokensToday: today.tokens,
+      maxPerDay: this.deps.config.analysis.maxPerDay,
+      tokenBudget: this.deps.dailyTokenBudget ?? null,
+      held: this.heldReason(),
+      failures: this.jobs.failedTotal(),
+      lastError: this.lastError,
+    };
+  }
+
+  private motionOf(camera: string, startMs: number, seconds: number) {
+    const timeline = this.deps.motion?.timelineFor(camera, startMs, startMs + seconds * 1000) ?? null;
+    return summariseMotion(timeline, this.deps.stillThreshold ?? DEFAULT_STILL_THRESHOLD);
+  }
+
+  private onArchive(event: AgentEvent<'archive.finished'> | AgentEvent<'archive.recovered'>): void {
+    if (!this.running || this.jobs.hasAny(event.file)) return;
+    const startMs = Date.parse(event.start);
+    const motion = this.motionOf(event.camera, startMs, event.seconds);
+    const now = this.clock.now();
+    const base = { camera: event.camera, file: event.file, startMs, seconds: event.seconds, motion: motion ? JSON.stringify(motion) : null, now };
+    if (this.deps.config.analysis.skipWhenStill && motion && motion.max < motion.threshold) {
+      const reason = `no motion (largest score ${motion.max} under ${motion.threshold})`;
+      this.jobs.insert({ ...base, state: 'skipped' });
+      this.jobs.count(utcDay(now), { skipped: 1 });
+      this.deps.log.info({ file: event.file, max: motion.max }, 'still archive not sent for analysis');
+      this.deps.bus.emit('analysis.skipped', { camera: event.camera, archive: event.file, reason });
+      return;
+    }
+    this.jobs.insert(base);
+    this.pump();
+  }
+
+  private heldReason(): AnalysisStats['held'] {
+    const now = this.clock.now();
+    if (now < this.pausedUntil) return 'rate-limit';
+    const today = this.jobs.day(utcDay(now));
+    const budget = this.deps.dailyTokenBudget ?? null;
+    if (budget !== null && today.tokens >= budget) return 'budget';
+    if (today.sent >= this.deps.config.analysis.maxPerDay) return 'cap';
+    return null;
+  }
+
+  /** The next job allowed to run now, oldest first. */
+  private nextJob(): Job | null {
+    const now = this.clock.now();
+    if (now < this.pausedUntil) return null;
+    const held = this.heldReason();
+    for (const job of this.jobs.pending()) {
+      if (this.active.has(job.id) || job.nextAt > now) continue;
+      // Over budget nothing more is asked of the model; over the cap only jobs already counted go on.
+      if (held === 'budget' && !job.result) continue;
+      if (held === 'cap' && !job.countedDay && !job.result) continue;
+      return job;
+    }
+    return null;
+  }
+
+  private pump(): void {
+    if (!this.running) return;
+    const concurrency = Math.max(1, this.deps.concurrency ?? 1);
+    while (this.active.size < concurrency) {
+      const job = this.nextJob();
+      if (!job) break;
+      this.run(job);
+    }
+    this.scheduleWake();
+  }
+
+  /** Wakes the pump when the earliest waiting job is due, or at the next UTC midnight if held by the day. */
+  private scheduleWake(): void {
+    if (this.timer) this.clock.clearTimeout(this.timer);
+    this.timer = null;
+    const now = this.clock.now();
+    const waiting = this.jobs.pending().filter((j) => !this.active.has(j.id));
+    if (waiting.length === 0) return;
+    const held = this.heldReason();
+    let at = Math.min(...waiting.map((j) => j.nextAt));
+    if (held === 'rate-limit') at = Math.max(at, this.pausedUntil);
+    if (held === 'cap' || held === 'budget') at = Math.max(at, Date.parse(`${utcDay(now)}T00:00:00Z`) + 86_400_000);
+    this.timer = this.clock.setTimeout(() => {
+      this.timer = null;
+      this.pump();
+    }, Math.min(Math.max(at - now, 50), 3_600_000));
+  }
+
+  private run(job: Job): void {
+    const controller = new AbortController();
+    const done = this.worker!
+      .analyse(job, controller.signal)
+      .then(() => {
+        this.lastError = null;
+      })
+      .catch((error: unknown) => this.failed(job.id, classify(error, 'analysis', controller.signal)))
+      .catch((error: unknown) => this.deps.log.error({ file: job.file, err: error }, 'analysis bookkeeping failed'))
+      .finally(() => {
+        this.active.delete(job.id);
+        this.pump();
+      });
+    this.active.set(job.id, { controller, done });
+  }
+
+  private async failed(id: number, error: AnalysisError): Promise<void> {
+    if (error instanceof AbortedError) return;
+    const job = this.jobs.get(id)!;
+    const now = this.clock.now();
+    this.lastError = error.message;
+    const attempts = job.attempts + 1;
+    const policy = { ...DEFAULT_RETRY, ...this.deps.retry };
+    if (error.retryable && !(error instanceof MalformedAnswerError) && attempts < policy.maxAttempts) {
+      const delay = this.retryDelay(attempts, error.retryAfterMs, policy);
+      // A 429 is the project's quota, shared by the whole fleet: hold every job, not just this one.
+      if (error.status === 429) this.pausedUntil = now + delay;
+      this.jobs.update(id, { attempts, nextAt: now + delay, lastError: error.message }, now);
+      this.deps.log.warn({ file: job.file, attempts, delayMs: delay, err: error.message }, 'analysis try failed, will retry');
+      return;
+    }
+    const reason = error.retryable ? `gave up after ${attempts} tries: ${error.message}` : error.message;
+    await this.worker!.dropUpload(job);
+    this.jobs.update(id, { state: 'failed', attempts, lastError: reason }, now);
+    this.jobs.count(utcDay(now), { failed: 1 });
+    this.deps.log.error({ file: job.file, reason }, 'analysis failed');
+    this.deps.bus.emit('analysis.failed', { camera: job.camera, archive: job.file, reason });
+  }
+
+  /** Backoff with jitter; an API-given delay is honoured (plus up to 10 % so a fleet does not return in step). */
+  private retryDelay(attempts: number, retryAfterMs: number | null, policy: RetryPolicy): number {
+    const random = this.deps.random ?? Math.random;
+    if (retryAfterMs !== null) return Math.round(retryAfterMs * (1 + 0.1 * random()));
+    const base = Math.min(policy.maxMs, policy.initialMs * 2 ** (attempts - 1));
+    return Math.round(base * (0.5 + 0.5 * random()));
+  }
+}
+
+/** An archive's start from its name (`archive_YYYYMMDDTHHMMSSZ.mp4`). */
+function startFromName(file: string): number {
+  const m = ARCHIVE_STAMP.exec(file);
+  if (!m) return 0;
+  const [, y, mo, d, h, mi, s] = m.map(Number) as number[];
+  return Date.UTC(y!, mo! - 1, d!, h!, mi!, s!);
+}
