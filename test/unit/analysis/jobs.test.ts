@@ -1,0 +1,41 @@
+import t from 'tap';
+import { JobStore, utcDay } from '../../../agent/analysis/jobs.js';
+import { tokenBudgetFromEnv } from '../../../agent/analysis/queue.js';
+import { openStore } from '../../../agent/store/store.js';
+
+t.test('jobs persist across reopening the store', async (t) => {
+  const dir = t.testdir();
+  const db = openStore(dir);
+  const jobs = new JobStore(db);
+  jobs.init();
+  jobs.init(); // idempotent
+  const job = jobs.insert({ camera: 'cam1', file: 'cam1/2026-03-02/archive_20260302T100000Z.mp4', startMs: 1, seconds: 600, motion: null, now: 5 });
+  t.match(job, { state: 'pending', attempts: 0, nextAt: 0, uploadName: null, countedDay: null });
+  jobs.update(job.id, { uploadName: 'files/a', uploadUri: 'u', uploadExpires: 99, countedDay: '2026-03-02' }, 6);
+  jobs.count('2026-03-02', { sent: 1, tokens: 1300 });
+  jobs.count('2026-03-02', { tokens: 200, done: 1 });
+  db.close();
+
+  const again = new JobStore(openStore(dir));
+  again.init();
+  t.match(again.get(job.id), { uploadName: 'files/a', uploadExpires: 99, countedDay: '2026-03-02' });
+  t.ok(again.isPending(job.file));
+  t.ok(again.hasAny(job.file));
+  t.equal(again.pendingCount(), 1);
+  t.same(again.day('2026-03-02'), { day: '2026-03-02', sent: 1, done: 1, failed: 0, skipped: 0, tokens: 1500 });
+  t.same(again.day('2026-03-03'), { day: '2026-03-03', sent: 0, done: 0, failed: 0, skipped: 0, tokens: 0 });
+  again.update(job.id, { state: 'failed' }, 7);
+  t.notOk(again.isPending(job.file));
+  t.equal(again.failedTotal(), 1);
+  again.pruneFinished(100);
+  t.equal(again.get(job.id), undefined, 'finished jobs pruned');
+});
+
+t.test('utcDay and the token budget variable', async (t) => {
+  t.equal(utcDay(Date.parse('2026-03-02T23:59:59Z')), '2026-03-02');
+  t.equal(utcDay(Date.parse('2026-03-03T00:00:00Z')), '2026-03-03');
+  t.equal(tokenBudgetFromEnv({}), null);
+  t.equal(tokenBudgetFromEnv({ EDGE_AGENT_ANALYSIS_DAILY_TOKENS: '500000' }), 500000);
+  t.equal(tokenBudgetFromEnv({ EDGE_AGENT_ANALYSIS_DAILY_TOKENS: '0' }), null);
+  t.equal(tokenBudgetFromEnv({ EDGE_AGENT_ANALYSIS_DAILY_TOKENS: 'lots' }), null);
+});
