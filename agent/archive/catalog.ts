@@ -42,7 +42,9 @@ export async function walkArchives(root: string, camera?: string): Promise<Archi
       }
     }
   }
-  return found.sort((a, b) => a.startMs - b.startMs || a.file.localeCompare(b.file));
+  // Same second (a clock stepped back): the original first, then -1, -2, ... -10 in number order.
+  const duplicate = (file: string) => Number(/-(\d+)\.mp4$/.exec(file)?.[1] ?? 0);
+  return found.sort((a, b) => a.startMs - b.startMs || duplicate(a.file) - duplicate(b.file) || a.file.localeCompare(b.file));
 }
 
 /** Lists and resolves the finished archives under `archive.dir`. */

@@ -65,29 +65,28 @@ export async function probeDuration(file: string, ffprobePath = 'ffprobe'): Prom
 export async function finishRecording(request: FinishRequest, recovered = false): Promise<ArchiveInfo | null> {
   const { camera, partial, startMs, archiveRoot } = request;
   const partialStat = await stat(partial);
+  if (partialStat.size === 0) {
+    await rm(partial, { force: true });
+    return null;
+  }
   const dayDir = path.join(archiveRoot, camera, dateFolder(startMs));
   await mkdir(dayDir, { recursive: true });
   const target = await freeArchivePath(dayDir, startMs);
   const temp = path.join(dayDir, `.${path.basename(target)}.part`);
-  if (partialStat.size > 0) {
-    try {
-      await run(request.ffmpegPath ?? 'ffmpeg', [
-        ...['-hide_banner', '-nostdin', '-v', 'error', '-y', '-i', partial],
-        ...['-map', '0:v:0', '-c', 'copy', '-movflags', '+faststart', '-f', 'mp4', temp],
-      ]);
-    } catch (error) {
-      await rm(temp, { force: true });
-      const message = (error as { stderr?: string }).stderr?.trim().split('\n').slice(-2).join(' ') ?? String(error);
-      // A partial cut short before its first keyframe holds nothing playable: drop it, say why.
-      if (/does not contain any stream|Output file #0 does not contain|Invalid data found/i.test(message)) {
-        await rm(partial, { force: true });
-        return null;
-      }
-      throw new AgentError('archive_failed', `could not finish ${partial}: ${message}`, { cause: error });
+  try {
+    await run(request.ffmpegPath ?? 'ffmpeg', [
+      ...['-hide_banner', '-nostdin', '-v', 'error', '-y', '-i', partial],
+      ...['-map', '0:v:0', '-c', 'copy', '-movflags', '+faststart', '-f', 'mp4', temp],
+    ]);
+  } catch (error) {
+    await rm(temp, { force: true });
+    const message = (error as { stderr?: string }).stderr?.trim().split('\n').slice(-2).join(' ') ?? String(error);
+    // A partial cut short before its first keyframe holds nothing playable: drop it, say why.
+    if (/does not contain any stream|Output file #0 does not contain|Invalid data found/i.test(message)) {
+      await rm(partial, { force: true });
+      return null;
     }
-  } else {
-    await rm(partial, { force: true });
-    return null;
+    throw new AgentError('archive_failed', `could not finish ${partial}: ${message}`, { cause: error });
   }
   const seconds = Math.round((await probeDuration(temp, request.ffprobePath)) * 1000) / 1000;
   const meta: ArchiveMeta = { start: new Date(startMs).toISOString(), seconds, clockSynced: request.clockSynced, recovered };

@@ -1,6 +1,7 @@
-import { mkdir, open, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ArchiveInfo } from '../contract/events.js';
+import { writeFileAtomic } from '../util/files.js';
 import type { Logger } from '../util/logger.js';
 import { finishRecording } from './finisher.js';
 import { parseStamp } from './segmentName.js';
@@ -60,7 +61,7 @@ export class RecordingRun {
   /** Creates the run's folder and records its timeline, before FFmpeg starts. */
   async prepare(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
-    await writeFile(path.join(this.dir, RUN_FILE), JSON.stringify(this.deps.run));
+    await writeFileAtomic(path.join(this.dir, RUN_FILE), JSON.stringify(this.deps.run));
   }
 
   /** Finishes every segment FFmpeg has closed since the last call, and syncs the open one. */
@@ -111,7 +112,7 @@ async function readList(dir: string): Promise<ListEntry[]> {
  */
 function entryStart(run: RunInfo, entry: ListEntry, index: number): number {
   // Rounded to the millisecond first: 4.9999999 s from FFmpeg is the 5-s boundary, not 4.999.
-  if (index > 0) return run.baseMs + Math.round(entry.start * 1000);
+  if (index > 0 && run.baseMs > 0) return run.baseMs + Math.round(entry.start * 1000);
   return parseStamp(entry.file) ?? run.baseMs + Math.round(entry.start * 1000);
 }
 
@@ -148,9 +149,10 @@ async function finishRun(
   for (const file of await partialFiles(dir)) {
     const known = listed.get(file);
     if (known && known.index < alreadyFinished) continue;
+    // baseMs 0: the run's timeline was lost (no run.json); every file name still has its stamp.
     const startMs = known
       ? entryStart(deps.run, known.entry, known.index)
-      : entries.length > 0 && lastEnd !== undefined
+      : entries.length > 0 && lastEnd !== undefined && deps.run.baseMs > 0
         ? deps.run.baseMs + Math.round(lastEnd * 1000)
         : (parseStamp(file) ?? deps.run.baseMs);
     const wasRecovered = recovered === 'all' || (recovered === 'unlisted' && !known);

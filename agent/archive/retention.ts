@@ -1,8 +1,8 @@
-import { rm, stat, statfs } from 'node:fs/promises';
+import { readFile, rm, stat, statfs } from 'node:fs/promises';
 import type { EventBus } from '../util/bus.js';
 import type { Logger } from '../util/logger.js';
 import { analysisPathFor, walkArchives, type ArchiveFile } from './catalog.js';
-import { metaPathFor } from './finisher.js';
+import { metaPathFor, type ArchiveMeta } from './finisher.js';
 
 /** Free and total bytes of the archive file system. */
 export interface DiskSpace {
@@ -45,7 +45,7 @@ export class Retention {
     const archives = await walkArchives(this.deps.archiveRoot);
     const deleted: string[] = [];
     for (const archive of archives) {
-      if (now - archive.startMs > maxAgeHours * 3_600_000) {
+      if (now - archive.startMs > maxAgeHours * 3_600_000 && (await this.clockWasSynced(archive))) {
         await this.remove(archive, 'age');
         deleted.push(archive.file);
       }
@@ -55,7 +55,8 @@ export class Retention {
     const order = [...left.filter((a) => !pending(a.file)), ...left.filter((a) => pending(a.file))];
     for (const archive of order) {
       const space = await this.space();
-      if ((space.freeBytes / space.totalBytes) * 100 >= minFreePercent) break;
+      // A file system that reports no size says nothing about free space: delete nothing for it.
+      if (space.totalBytes <= 0 || (space.freeBytes / space.totalBytes) * 100 >= minFreePercent) break;
       await this.remove(archive, 'space');
       deleted.push(archive.file);
     }
@@ -77,6 +78,18 @@ export class Retention {
     const space = await this.space();
     const usable = space.freeBytes - (space.totalBytes * this.deps.minFreePercent) / 100;
     return Math.max(0, usable / (bytes / seconds) / 3600);
+  }
+
+  /**
+   * An archive recorded before NTP synchronised carries a name from a wrong clock (a board
+   * without an RTC can boot days in the past): its age is unknown, so only the space rule may
+   * delete it. Read only for archives the age rule would delete, so a pass stays cheap.
+   */
+  private async clockWasSynced(archive: ArchiveFile): Promise<boolean> {
+    const meta = await readFile(metaPathFor(archive.absolute), 'utf8')
+      .then((text) => JSON.parse(text) as Partial<ArchiveMeta>)
+      .catch(() => ({}) as Partial<ArchiveMeta>);
+    return meta.clockSynced !== false;
   }
 
   private space(): Promise<DiskSpace> {

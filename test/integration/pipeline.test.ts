@@ -136,3 +136,12 @@ t.test('two cameras record side by side', async (t) => {
     t.ok((await readFile(path.join(dir, 'hls', camera, 'index.m3u8'), 'utf8')).includes('#EXTINF'), `${camera} has its own live playlist`);
   }
 });
+
+t.test('archives recorded before the clock is synchronised are marked so', async (t) => {
+  const dir = t.testdir();
+  const agent = AgentProcess.start(dir, testConfig(dir), { EDGE_AGENT_CLOCK_SYNCED: '0' });
+  t.teardown(() => agent.stop());
+  const [finished] = await agent.waitLog('archive finished', 1, 30_000);
+  const sidecar = JSON.parse(await readFile(path.join(dir, 'archive', String(finished!.file).replace(/\.mp4$/, '.json')), 'utf8'));
+  t.equal(sidecar.clockSynced, false, 'the sidecar says the clock was not synchronised');
+});
