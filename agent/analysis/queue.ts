@@ -73,6 +73,8 @@ export interface AnalysisQueueDeps {
   pollMs?: number;
   activeTimeoutMs?: number;
   random?: () => number;
+  /** Longest wait in stop() for running jobs to notice the abort. */
+  stopGraceMs?: number;
 }
 
 /** Figures for R/health and /api/status. */
@@ -177,7 +179,14 @@ export class AnalysisQueue {
     this.timer = null;
     const running = [...this.active.values()];
     for (const { controller } of running) controller.abort();
-    await Promise.all(running.map((r) => r.done));
+    // The SDK's chunked upload ignores the abort signal; don't hold the agent's stop for it: the
+    // job is durable and resumes (reusing a finished upload) at the next start.
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.deps.stopGraceMs ?? 5000);
+    });
+    await Promise.race([Promise.all(running.map((r) => r.done)), grace]);
+    clearTimeout(timer);
   }
 
   /** Queues an archive (the `analyze` command): it must exist; no-op if already pending. */
