@@ -145,3 +145,19 @@ t.test('archives recorded before the clock is synchronised are marked so', async
   const sidecar = JSON.parse(await readFile(path.join(dir, 'archive', String(finished!.file).replace(/\.mp4$/, '.json')), 'utf8'));
   t.equal(sidecar.clockSynced, false, 'the sidecar says the clock was not synchronised');
 });
+
+t.test('a stalled FFmpeg (no new frames) is killed and restarted', async (t) => {
+  const dir = t.testdir();
+  const agent = AgentProcess.start(dir, testConfig(dir));
+  t.teardown(() => agent.stop());
+  const [started] = await agent.waitLog('pipeline started');
+  await agent.waitLog('archive finished', 1, 30_000);
+  // A hung camera driver looks like this: the process lives on and nothing moves.
+  process.kill(Number(started!.pid), 'SIGSTOP');
+  const [stall] = await agent.waitLog('no new frame: killing the stuck pipeline', 1, 30_000);
+  t.ok(stall, 'the stall is noticed from frame progress');
+  const restarted = await agent.waitLog('pipeline started', 2, 30_000);
+  t.not(restarted[1]!.pid, started!.pid, 'a new FFmpeg runs');
+  await agent.waitLog('archive recovered', 1, 20_000);
+  t.pass('what the stuck run had recorded is rescued');
+});
