@@ -1,4 +1,5 @@
-import { access, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { exists } from '../util/files.js';
 import path from 'node:path';
 import type { ArchiveCatalog, ArchiveEntry } from '../contract/services.js';
 import { metaPathFor, type ArchiveMeta } from './finisher.js';
@@ -10,13 +11,6 @@ const CAMERA_DIR = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 /** The analysis result kept beside an archive (written by the analysis module). */
 export function analysisPathFor(archivePath: string): string {
   return archivePath.replace(/\.mp4$/, '.analysis.json');
-}
-
-async function exists(file: string): Promise<boolean> {
-  return access(file).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** One archive on disk, found by walking `<root>/<camera>/<date>/`. */

@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
-import { access, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { AgentError } from '../contract/errors.js';
 import type { ArchiveInfo } from '../contract/events.js';
-import { fsyncPath, writeFileAtomic } from '../util/files.js';
+import { exists, fsyncPath, writeFileAtomic } from '../util/files.js';
 import { archiveFileName, dateFolder } from './segmentName.js';
 
 const run = promisify(execFile);
@@ -33,13 +33,6 @@ export interface ArchiveMeta {
 /** The sidecar's path for an archive. */
 export function metaPathFor(archivePath: string): string {
   return archivePath.replace(/\.mp4$/, '.json');
-}
-
-async function exists(file: string): Promise<boolean> {
-  return access(file).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** The first free name for an archive starting at `startMs`: a stepped-back clock never overwrites. */

@@ -3,10 +3,10 @@
  * then write it into the config file so it survives a restart. The file must never be left
  * half-written or invalid: a board loses power whenever someone pulls the plug.
  */
-import { randomBytes } from 'node:crypto';
-import { constants, promises as fsp } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../contract/errors.js';
+import { writeFileAtomic } from '../util/files.js';
 import type { AgentConfig } from './types.js';
 import { got, isPlainObject } from './checks.js';
 import { parseConfigText } from './file.js';
@@ -73,36 +73,6 @@ async function readOwnContent(file: string): Promise<{ content: Record<string, u
   const content = parseConfigText(text, file);
   if (!isPlainObject(content)) throw new ConfigError([`config file ${file} must hold a json object, got ${got(content)}`]);
   return { content, mode };
-}
-
-/** Writes `text` to `file` so a reader sees the old or the new content, never a mix. */
-export async function writeFileAtomic(file: string, text: string, mode = 0o644): Promise<void> {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await fsp.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
-  try {
-    await handle.writeFile(text, 'utf8');
-    // Without the fsync a power cut after the rename can leave a zero-length file on ext4.
-    await handle.sync();
-  } catch (error) {
-    await handle.close();
-    await fsp.rm(tmp, { force: true });
-    throw error;
-  }
-  await handle.close();
-  try {
-    await fsp.rename(tmp, file);
-  } catch (error) {
-    await fsp.rm(tmp, { force: true });
-    throw error;
-  }
-  // The rename itself lives in the directory; sync it so the new name survives a power cut.
-  const dirHandle = await fsp.open(dir, 'r');
-  try {
-    await dirHandle.sync();
-  } finally {
-    await dirHandle.close();
-  }
 }
 
 // Two set-config commands in flight must not both read the old file and lose one change.

@@ -1,4 +1,6 @@
-import { open, rename, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, open, rename, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 
 /** fsyncs a file or a directory, so a rename or a write survives a power cut. */
@@ -11,11 +13,38 @@ export async function fsyncPath(target: string): Promise<void> {
   }
 }
 
-/** Writes a file whole or not at all: temp file in the same folder, fsync, rename, fsync folder. */
-export async function writeFileAtomic(target: string, data: string | Buffer): Promise<void> {
-  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.tmp`);
-  await writeFile(temp, data);
-  await fsyncPath(temp);
-  await rename(temp, target);
-  await fsyncPath(path.dirname(target));
+/**
+ * Writes a file whole or not at all, so a reader sees the old or the new content, never a mix:
+ * a temp file in the same folder, fsync, rename, fsync the folder.
+ */
+export async function writeFileAtomic(file: string, data: string | Buffer, mode = 0o644): Promise<void> {
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const handle = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
+  try {
+    await handle.writeFile(data);
+    // Without the fsync a power cut after the rename can leave a zero-length file on ext4.
+    await handle.sync();
+  } catch (error) {
+    await handle.close();
+    await rm(tmp, { force: true });
+    throw error;
+  }
+  await handle.close();
+  try {
+    await rename(tmp, file);
+  } catch (error) {
+    await rm(tmp, { force: true });
+    throw error;
+  }
+  // The rename itself lives in the folder; sync it so the new name survives a power cut.
+  await fsyncPath(dir);
+}
+
+/** Whether a path exists (and is reachable). */
+export async function exists(target: string): Promise<boolean> {
+  return access(target).then(
+    () => true,
+    () => false,
+  );
 }

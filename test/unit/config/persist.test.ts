@@ -2,7 +2,8 @@ import { readFileSync, readdirSync, statSync, chmodSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { ConfigError } from '../../../agent/contract/errors.js';
-import { applySets, persistConfig, writeFileAtomic } from '../../../agent/config/persist.js';
+import { applySets, persistConfig } from '../../../agent/config/persist.js';
+import { writeFileAtomic } from '../../../agent/util/files.js';
 import { validateConfig } from '../../../agent/config/validate.js';
 
 const running = validateConfig({ device: { id: 'gate' }, cameras: [{ id: 'a', source: 'test' }] });
