@@ -6,6 +6,9 @@ import { candidatesForSource, chooseEncoders, encoderLadder } from '../device/en
 import { Sensors } from '../device/sensors.js';
 import { captureInput } from '../device/sources/index.js';
 import type { BoardInfo, EncoderCandidate } from '../device/types.js';
+import { GeminiClient } from './analysis/gemini.js';
+import { MotionMeters } from './analysis/motion.js';
+import { AnalysisQueue, tokenBudgetFromEnv } from './analysis/queue.js';
 import { analysisPathFor, DiskArchiveCatalog } from './archive/catalog.js';
 import { Retention } from './archive/retention.js';
 import { probeReport } from './cli/probe.js';
@@ -14,6 +17,7 @@ import type { ModuleName } from './config/diff.js';
 import { loadCredentials, type Credentials } from './config/load.js';
 import { redactConfig } from './config/redact.js';
 import type { AgentConfig, CameraConfig } from './config/types.js';
+import { AgentError } from './contract/errors.js';
 import type { CameraStats, PipelineControl } from './contract/services.js';
 import { planEncoders } from './encoderPlan.js';
 import { HealthCollector } from './health/collector.js';
@@ -55,6 +59,9 @@ export class Agent {
   private publisher: LinkPublisher | null = null;
   private http: HttpServer | null = null;
   private health: HealthCollector | null = null;
+  private analysis: AnalysisQueue | null = null;
+  // Motion meters outlive pipeline restarts; each FFmpeg run feeds its camera's meter.
+  private readonly motion = new MotionMeters();
   readonly configService: ConfigService;
 
   /** PipelineControl that stays valid while the pipeline itself is rebuilt on a config change. */
@@ -92,6 +99,7 @@ export class Agent {
     this.startRetention();
     await this.startPipeline();
     await this.startLink();
+    await this.startAnalysis();
     await this.startHttp();
     log.info({ hls: config.hls.dir, archive: config.archive.dir, cameras: config.cameras.map((c) => c.id) }, 'agent running');
   }
@@ -100,6 +108,7 @@ export class Agent {
   async stop(): Promise<void> {
     await this.http?.stop().catch((error: unknown) => this.log.warn({ err: error }, 'http stop failed'));
     await this.manager?.stop();
+    await this.analysis?.stop().catch((error: unknown) => this.log.warn({ err: error }, 'analysis stop failed'));
     this.stopRetention();
     this.publisher?.stop();
     await this.link?.stop().catch((error: unknown) => this.log.warn({ err: error }, 'mqtt stop failed'));
@@ -120,6 +129,8 @@ export class Agent {
 
   /** Applies a validated new config, restarting only the modules it touches. */
   private async reconfigure(next: AgentConfig, modules: Set<ModuleName>): Promise<void> {
+    // The motion branch is part of the FFmpeg command: turning analysis on or off restarts it.
+    if (next.analysis.enabled !== this.config.analysis.enabled) modules.add('pipeline');
     this.config = next;
     this.credentials = loadCredentials(next);
     if (modules.has('pipeline') || modules.has('device')) {
@@ -133,6 +144,10 @@ export class Agent {
     if (modules.has('mqtt')) {
       await this.link?.stop();
       await this.link?.start();
+    }
+    if (modules.has('analysis')) {
+      await this.analysis?.stop();
+      await this.startAnalysis();
     }
     if (modules.has('http')) {
       await this.http?.stop();
@@ -156,6 +171,8 @@ export class Agent {
           encoders,
           resolveCapture: (cam, encoder) => this.resolveCapture(cam, encoder),
           clockSynced: isClockSynced,
+          // The tiny grey frame branch (4 fps) feeds the motion gate; only worth it when analysing.
+          ...(this.config.analysis.enabled ? { motion: this.motion.forCamera(camera) } : {}),
         }),
       );
     }
@@ -191,6 +208,7 @@ export class Agent {
       minFreePercent: config.archive.minFreePercent,
       bus: this.bus,
       log: this.log.child({ component: 'retention' }),
+      isPendingAnalysis: (file) => this.analysis?.isPending(file) ?? false,
     });
     this.retention = retention;
     const enforce = () =>
@@ -228,6 +246,7 @@ export class Agent {
         // Hours of recording the free space above archive.minFreePercent still holds.
         recordingHoursLeft: this.recordingHoursLeft,
         mqtt: this.link?.status() ?? null,
+        analysis: this.analysis?.stats() ?? null,
       }),
     });
   }
@@ -241,6 +260,10 @@ export class Agent {
       redact: redactConfig,
       pipeline: this.pipeline,
       archives: this.archives,
+      analysis: {
+        enqueue: (camera, file) =>
+          this.analysis ? this.analysis.enqueue(camera, file) : Promise.reject(new AgentError('bad_request', 'analysis is disabled (analysis.enabled is false)')),
+      },
       probe: () => probeReport({ config: this.config, cacheFile: path.join(this.config.dataDir, 'encoder-probe.json') }),
     });
     const router = new CommandRouter({
@@ -268,6 +291,26 @@ export class Agent {
     });
     this.publisher.start();
     await this.link.start();
+  }
+
+  private async startAnalysis(): Promise<void> {
+    const { config } = this;
+    const log = this.log.child({ component: 'analysis' });
+    const key = this.credentials.geminiApiKey;
+    this.analysis = new AnalysisQueue({
+      db: this.store!,
+      bus: this.bus,
+      log,
+      config,
+      archives: this.archives,
+      // Synchronous on purpose: the outbox row and the job's done mark share one transaction.
+      publish: (result) => this.publisher!.publishAnalysis(result),
+      model: key ? new GeminiClient({ apiKey: key, model: config.analysis.model, baseUrl: config.analysis.baseUrl, log }) : null,
+      resultPathFor: analysisPathFor,
+      motion: this.motion,
+      dailyTokenBudget: tokenBudgetFromEnv(),
+    });
+    await this.analysis.start();
   }
 
   private async startHttp(): Promise<void> {
