@@ -4,9 +4,10 @@
  * Why this way: the message must be a datagram on the AF_UNIX socket in NOTIFY_SOCKET, and
  * Node has no unix datagram sockets. Choices and what decided:
  * - `node-unix-socket` (N-API, prebuilt per platform, loaded in-process): the sender is the
- *   main PID, so the unit can keep `NotifyAccess=main`. Used whenever it loads. Its prebuilt
- *   binaries are separate optional packages; on this build machine only the x64 ones could be
- *   fetched, so on a board it may be missing and we must not depend on it alone.
+ *   main PID, so the unit can keep `NotifyAccess=main`. Used whenever it loads, but not a
+ *   dependency: its per-platform prebuilt packages are missing from the registry we install
+ *   from (arm64/armv7 404), so `npm ci` could not lock them. Install it by hand on a board to
+ *   use it.
  * - `systemd-notify` via a child process: rejected. It forks per message and exits at once;
  *   before systemd 246 (JetPack 5 ships 245) PID 1 often reads the datagram after the sender
  *   is gone, cannot map it to our cgroup and drops it — a missed WATCHDOG=1 kills the agent.

@@ -1,19 +1,13 @@
 /** A fake systemd NOTIFY_SOCKET: a bound unix datagram socket that records every message. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
 
-interface DgramSocket {
-  bind(path: string): void;
-  on(event: 'data', fn: (buf: Buffer) => void): unknown;
-  close(): void;
-}
-
-// Abstract names are bound by python3 with the exact address length, as systemd does;
-// node-unix-socket pads them with NULs and would listen on a different name.
+// Node has no unix datagram sockets; python3 binds one (abstract names with the exact address
+// length, as systemd does).
 const PY_RECEIVER = `
 import json, socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(b'\\0' + sys.argv[1][1:].encode())
+p = sys.argv[1]
+s.bind(b'\\0' + p[1:].encode() if p.startswith('@') else p)
 print('bound', flush=True)
 while True:
     print(json.dumps(s.recv(65536).decode()), flush=True)
@@ -24,14 +18,12 @@ export class FakeNotifySocket {
   readonly messages: string[] = [];
   /** Date.now() at each message's arrival, index for index with `messages`. */
   readonly arrivedAt: number[] = [];
-  private socket: DgramSocket | null = null;
   private child: ChildProcess | null = null;
   private waiters: Array<() => void> = [];
   private bound: Promise<void> = Promise.resolve();
 
   constructor(readonly path: string) {
-    if (path.startsWith('@')) this.bindPython();
-    else this.bindNode();
+    this.bindPython();
   }
 
   /** Resolves once the socket accepts messages. */
@@ -64,7 +56,6 @@ export class FakeNotifySocket {
 
   /** Stops listening. */
   close(): void {
-    this.socket?.close();
     this.child?.kill();
   }
 
@@ -72,14 +63,6 @@ export class FakeNotifySocket {
     this.messages.push(message);
     this.arrivedAt.push(Date.now());
     for (const wake of this.waiters.splice(0)) wake();
-  }
-
-  private bindNode(): void {
-    // node-unix-socket: Node itself has no unix datagram sockets.
-    const { DgramSocket } = createRequire(import.meta.url)('node-unix-socket') as { DgramSocket: new () => DgramSocket };
-    this.socket = new DgramSocket();
-    this.socket.bind(this.path);
-    this.socket.on('data', (buf) => this.record(buf.toString()));
   }
 
   private bindPython(): void {

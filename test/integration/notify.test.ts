@@ -36,6 +36,7 @@ t.test('a stalled pipeline stops WATCHDOG=1 from a real process', async (t) => {
   const script = join(dir, 'child.mts');
   writeFileSync(script, CHILD);
   const socket = new FakeNotifySocket(join(dir, 'notify.sock'));
+  await socket.ready();
   t.teardown(() => socket.close());
 
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
