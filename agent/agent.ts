@@ -6,9 +6,8 @@ import { candidatesForSource, chooseEncoders, encoderLadder } from '../device/en
 import { Sensors } from '../device/sensors.js';
 import { captureInput } from '../device/sources/index.js';
 import type { BoardInfo, EncoderCandidate } from '../device/types.js';
-import { GeminiClient } from './analysis/gemini.js';
 import { MotionMeters } from './analysis/motion.js';
-import { AnalysisQueue, tokenBudgetFromEnv } from './analysis/queue.js';
+import type { AnalysisQueue } from './analysis/queue.js';
 import { analysisPathFor, DiskArchiveCatalog } from './archive/catalog.js';
 import { Retention } from './archive/retention.js';
 import { probeReport } from './cli/probe.js';
@@ -295,6 +294,10 @@ export class Agent {
 
   private async startAnalysis(): Promise<void> {
     const { config } = this;
+    this.analysis = null;
+    // Loaded only when wanted: @google/genai alone costs a board ~20 MB of memory.
+    if (!config.analysis.enabled) return;
+    const [{ AnalysisQueue, tokenBudgetFromEnv }, { GeminiClient }] = await Promise.all([import('./analysis/queue.js'), import('./analysis/gemini.js')]);
     const log = this.log.child({ component: 'analysis' });
     const key = this.credentials.geminiApiKey;
     this.analysis = new AnalysisQueue({
