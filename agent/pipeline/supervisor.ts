@@ -172,6 +172,8 @@ export class CameraSupervisor {
   private async runOnce(): Promise<{ reason: string; delay: boolean }> {
     const { camera, config, log } = this.deps;
     const encoder = this.deps.encoders[this.encoderIndex]!;
+    // A restart asked for while waiting out a backoff is served by this very start.
+    this.restartReason = null;
     this.state = 'starting';
     const capture = await this.deps.resolveCapture(camera, encoder).catch((error: unknown) => {
       this.markLost(error instanceof Error ? error.message : String(error));
@@ -179,10 +181,12 @@ export class CameraSupervisor {
     });
     const spawnWall = Date.now();
     const baseMs = boundaryAtOrBefore(spawnWall, config.archive.segmentSeconds);
+    // Whole frames: then frame times, not just keyframes, land exactly on wall-clock boundaries.
+    const offsetSeconds = Math.round(((spawnWall - baseMs) / 1000) * camera.fps) / camera.fps;
     const runId = `${spawnWall}-${process.pid}`;
     const recording = new RecordingRun({
       archiveRoot: config.archive.dir,
-      run: { camera: camera.id, baseMs, clockSynced: await this.deps.clockSynced() },
+      run: { camera: camera.id, baseMs, clockSynced: await this.deps.clockSynced(), firstMs: baseMs + Math.round(offsetSeconds * 1000) },
       runId,
       log,
       onFinished: (finished) => this.announce(finished),
@@ -194,8 +198,7 @@ export class CameraSupervisor {
       capture,
       encoder: capture.encoded ? null : ffmpegEncoderArgs(encoder.name, this.encodeSettings()),
       keyframeSeconds: config.hls.segmentSeconds,
-      // Whole frames: then frame times, not just keyframes, land exactly on wall-clock boundaries.
-      timelineOffsetSeconds: Math.round(((spawnWall - baseMs) / 1000) * camera.fps) / camera.fps,
+      timelineOffsetSeconds: offsetSeconds,
       hls: { dir: this.hlsDir, segmentSeconds: config.hls.segmentSeconds, listSize: config.hls.listSize },
       recording: { dir: recording.dir, segmentSeconds: config.archive.segmentSeconds },
       ...(motion ? { motion: { width: motion.width, height: motion.height, fps: motion.fps } } : {}),
