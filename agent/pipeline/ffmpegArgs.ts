@@ -34,11 +34,21 @@ export function teeEscape(value: string): string {
 }
 
 /**
+ * The timeline offset as FFmpeg reads it (microseconds), rounded up: a whole number of frames at
+ * 15 or 30 fps is no exact decimal, and 8/15 = 0.533333 rounded down puts the frame that belongs
+ * on a wall-clock boundary 0.3 µs before it, so every cut and keyframe lands one frame late.
+ */
+export function offsetText(offset: number): string {
+  // The small slack keeps an offset already exact in microseconds (0.4) from gaining one.
+  return (Math.ceil(offset * 1e6 - 1e-3) / 1e6).toFixed(6);
+}
+
+/**
  * A keyframe whenever the timeline crosses a whole multiple of `k` seconds. FFmpeg's `t` here
  * counts from the first frame, so the offset puts it back on the wall-clock timeline.
  */
 export function keyframeExpression(k: number, offset: number): string {
-  const o = offset.toFixed(6);
+  const o = offsetText(offset);
   return `expr:if(isnan(prev_forced_t),1,gte(floor((t+${o})/${k}),floor((prev_forced_t+${o})/${k})+1))`;
 }
 
@@ -127,7 +137,7 @@ export function buildPipelineArgs(input: PipelineArgsInput): string[] {
     ...(input.encoder?.globalArgs ?? []),
     // Timestamps start at zero at the first frame, then move to the wall-clock timeline.
     '-itsoffset',
-    input.timelineOffsetSeconds.toFixed(6),
+    offsetText(input.timelineOffsetSeconds),
     ...input.capture.inputArgs,
     '-copyts',
     '-start_at_zero',

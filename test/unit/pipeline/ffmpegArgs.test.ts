@@ -6,7 +6,7 @@ import t from 'tap';
 import { ffmpegEncoderArgs } from '../../../device/encoders/args.js';
 import { testPatternInput } from '../../../device/sources/test.js';
 import type { CaptureInput } from '../../../device/types.js';
-import { buildPipelineArgs, keyframeExpression, teeEscape, type PipelineArgsInput } from '../../../agent/pipeline/ffmpegArgs.js';
+import { buildPipelineArgs, keyframeExpression, offsetText, teeEscape, type PipelineArgsInput } from '../../../agent/pipeline/ffmpegArgs.js';
 
 const run = promisify(execFile);
 
@@ -292,6 +292,7 @@ t.test('keyframeExpression evaluated', async (t) => {
     ['offset 0.4, k=2 at 10 fps: where t+0.4 crosses an even second', 2, 0.4, 10, 6, [0, 16, 36, 56]],
     ['offset 0.95, k=1 at 30 fps: crossing a second between frames picks the first frame after it', 1, 0.95, 30, 3, [0, 2, 32, 62]],
     ['offset 599.4 (late in a 10-minute archive), k=1 at 10 fps', 1, 599.4, 10, 2, [0, 6, 16]],
+    ['offset 8/15 at 15 fps (no exact decimal): the frame on the boundary, not the one after', 1, 8 / 15, 15, 3, [0, 7, 22, 37]],
   ];
   for (const [name, k, offset, fps, seconds, want] of cases) {
     t.test(name, async (t) => {
@@ -305,6 +306,12 @@ t.test('keyframeExpression evaluated', async (t) => {
       }
     });
   }
+  t.test('offsets are rounded up to the microsecond, never down', async (t) => {
+    t.equal(offsetText(8 / 15), '0.533334', '8/15 s: rounded down the boundary frame would sit 0.3 µs early');
+    t.equal(offsetText(1 / 15), '0.066667');
+    t.equal(offsetText(0.4), '0.400000', 'an exact offset stays as it is');
+    t.equal(offsetText(0), '0.000000');
+  });
   t.test('the expression names FFmpeg variables only', async (t) => {
     t.match(keyframeExpression(1, 0.4), /^expr:if\(isnan\(prev_forced_t\),1,gte\(floor\(\(t\+0\.400000\)\/1\)/);
   });
