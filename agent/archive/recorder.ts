@@ -17,6 +17,11 @@ export interface RunInfo {
   /** The wall-clock boundary (ms) that output timestamps count from. */
   baseMs: number;
   clockSynced: boolean;
+  /**
+   * Where the run's first frame sits on the timeline (ms). FFmpeg's file name only has the
+   * second it opened the file, up to a second off, so start + seconds would not meet the next cut.
+   */
+  firstMs?: number;
 }
 
 /** A finished archive and whether it closed cleanly (a cut or a stop) or was rescued after a fault. */
@@ -113,6 +118,7 @@ async function readList(dir: string): Promise<ListEntry[]> {
 function entryStart(run: RunInfo, entry: ListEntry, index: number): number {
   // Rounded to the millisecond first: 4.9999999 s from FFmpeg is the 5-s boundary, not 4.999.
   if (index > 0 && run.baseMs > 0) return run.baseMs + Math.round(entry.start * 1000);
+  if (run.firstMs !== undefined) return run.firstMs;
   return parseStamp(entry.file) ?? run.baseMs + Math.round(entry.start * 1000);
 }
 
@@ -154,7 +160,7 @@ async function finishRun(
       ? entryStart(deps.run, known.entry, known.index)
       : entries.length > 0 && lastEnd !== undefined && deps.run.baseMs > 0
         ? deps.run.baseMs + Math.round(lastEnd * 1000)
-        : (parseStamp(file) ?? deps.run.baseMs);
+        : (deps.run.firstMs ?? parseStamp(file) ?? deps.run.baseMs);
     const wasRecovered = recovered === 'all' || (recovered === 'unlisted' && !known);
     try {
       const info = await finishRecording(

@@ -89,6 +89,19 @@ t.test('RecordingRun', async (t) => {
     });
   });
 
+  t.test('a run that knows where its first frame sits starts its first archive there, not on the file stamp', async (t) => {
+    const root = t.testdir();
+    const { recording, finished } = recorder(root, { firstMs: BASE + 3400 });
+    await recording.prepare();
+    for (const f of [FIRST, SECOND, THIRD]) await copyFile(sample, path.join(recording.dir, f));
+    await writeFile(path.join(recording.dir, 'segments.csv'), CSV);
+    await recording.poll();
+    t.same(summary(finished).map(([file, start]) => [file, start]), [
+      ['cam0/2024-06-10/archive_20240610T060958Z.mp4', '2024-06-10T06:09:58.400Z'],
+      ['cam0/2024-06-10/archive_20240610T061000Z.mp4', '2024-06-10T06:10:00.000Z'],
+    ], 'same name (whole seconds), exact start');
+  });
+
   t.test('a clean stop finishes the last recording as not recovered', async (t) => {
     const root = t.testdir();
     const { recording, finished } = recorder(root);
