@@ -86,8 +86,19 @@ export class RecordingRun {
 
   private async pollOnce(): Promise<void> {
     const entries = await readList(this.dir);
+    const newest = (await partialFiles(this.dir)).at(-1);
     for (const [index, entry] of entries.entries()) {
       if (index < this.finishedCount) continue;
+      // Names have whole seconds: segments cut faster than one a second (a source catching up a
+      // backlog, short archives) share a name, and FFmpeg reopened the file for the later one.
+      if (entries[index + 1]?.file === entry.file) {
+        this.deps.log.error({ file: entry.file, start: entry.start, end: entry.end }, 'recording segment overwritten by the next one (same second)');
+        this.finishedCount = index + 1;
+        continue;
+      }
+      // FFmpeg may be writing the next segment into this very name: wait until it has moved on
+      // (or has exited: close() finishes the rest).
+      if (index === entries.length - 1 && entry.file === newest) break;
       const startMs = entryStart(this.deps.run, entry, index);
       const info = await finishRecording({
         camera: this.deps.run.camera,
@@ -95,6 +106,11 @@ export class RecordingRun {
         startMs,
         archiveRoot: this.deps.archiveRoot,
         clockSynced: this.deps.run.clockSynced,
+      }).catch((error: NodeJS.ErrnoException) => {
+        // A listed segment that is gone must not block every later archive of the run.
+        if (error.code !== 'ENOENT') throw error;
+        this.deps.log.error({ file: entry.file }, 'listed recording segment is missing; skipped');
+        return null;
       });
       this.finishedCount = index + 1;
       if (info) this.deps.onFinished({ info, recovered: false });

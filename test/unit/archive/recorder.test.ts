@@ -102,6 +102,42 @@ t.test('RecordingRun', async (t) => {
     ], 'same name (whole seconds), exact start');
   });
 
+  t.test('two segments in one second (a backlog caught up): the later one, which holds the file, is finished; later archives go on', async (t) => {
+    const root = t.testdir();
+    const { recording, finished } = recorder(root);
+    await recording.prepare();
+    for (const f of [FIRST, SECOND, THIRD]) await copyFile(sample, path.join(recording.dir, f));
+    await writeFile(path.join(recording.dir, 'segments.csv'), `${FIRST},3.400000,5.000000\n${FIRST},5.000000,10.000000\n${SECOND},10.000000,15.000000\n`);
+    await recording.poll();
+    t.same(summary(finished), [
+      ['cam0/2024-06-10/archive_20240610T061000Z.mp4', '2024-06-10T06:10:00.000Z', false],
+      ['cam0/2024-06-10/archive_20240610T061005Z.mp4', '2024-06-10T06:10:05.000Z', false],
+    ], 'the overwritten entry is skipped, the file goes out under the later entry\'s start');
+  });
+
+  t.test('the last listed name still being written to (the next segment reopened it) is not finished yet', async (t) => {
+    const root = t.testdir();
+    const { recording, finished } = recorder(root);
+    await recording.prepare();
+    await copyFile(sample, path.join(recording.dir, FIRST));
+    await writeFile(path.join(recording.dir, 'segments.csv'), `${FIRST},3.400000,5.000000\n`);
+    await recording.poll();
+    t.same(finished, [], 'waits while the newest partial has the listed name');
+    await copyFile(sample, path.join(recording.dir, SECOND));
+    await recording.poll();
+    t.equal(finished.length, 1, 'finished once FFmpeg has moved on to a new name');
+  });
+
+  t.test('a listed segment that is missing is skipped; the next ones are still finished', async (t) => {
+    const root = t.testdir();
+    const { recording, finished } = recorder(root);
+    await recording.prepare();
+    for (const f of [SECOND, THIRD]) await copyFile(sample, path.join(recording.dir, f));
+    await writeFile(path.join(recording.dir, 'segments.csv'), CSV);
+    await recording.poll();
+    t.same(summary(finished).map(([file]) => file), ['cam0/2024-06-10/archive_20240610T061000Z.mp4']);
+  });
+
   t.test('a clean stop finishes the last recording as not recovered', async (t) => {
     const root = t.testdir();
     const { recording, finished } = recorder(root);
@@ -141,7 +177,8 @@ t.test('RecordingRun', async (t) => {
     const root = t.testdir({ cam0: { '2024-06-10': { 'archive_20240610T060958Z.mp4': 'older', 'archive_20240610T060958Z.json': '{}' } } });
     const { recording, finished } = recorder(root);
     await recording.prepare();
-    await copyFile(sample, path.join(recording.dir, FIRST));
+    // FIRST closed and listed; FFmpeg writes SECOND now.
+    for (const f of [FIRST, SECOND]) await copyFile(sample, path.join(recording.dir, f));
     await writeFile(path.join(recording.dir, 'segments.csv'), `${FIRST},3.400000,4.9999999\n`);
     await recording.poll();
     t.same(summary(finished), [['cam0/2024-06-10/archive_20240610T060958Z-1.mp4', '2024-06-10T06:09:58.000Z', false]]);

@@ -1,0 +1,74 @@
+/**
+ * FFmpeg killed (SIGKILL) again and again: each time the cut-short archive is recovered losing at
+ * most the 2-s crash window, and the next archive begins within the restart time (the backoff
+ * delay the supervisor logged plus spawn-to-first-frame).
+ */
+import path from 'node:path';
+import type { Test } from 'tap';
+import { AgentProcess, pidsMatching, testConfig, waitFor, type LogRecord } from '../../helpers/agentProcess.js';
+import { decodeErrors } from '../../helpers/media.js';
+import { readArchives } from '../lib/agent.js';
+import { recordResult } from '../lib/results.js';
+
+/** What a first frame may take after a restart (spawn, lavfi, x264 start-up) on a busy 2-core box. */
+export const STARTUP_ALLOWANCE_S = 3;
+
+/** Kills FFmpeg `kills` times, one kill every `everyMs`. */
+export async function ffmpegKills(t: Test, options: { kills: number; everyMs: number; mode: 'ci' | 'long' }): Promise<void> {
+  const dir = t.testdir();
+  const agent = AgentProcess.start(dir, testConfig(dir));
+  t.teardown(() => agent.stop());
+  await agent.waitLog('archive finished', 1, 30_000);
+  const kills: Array<{ at: number; pid: number }> = [];
+  let lastKill = Date.now();
+  for (let i = 0; i < options.kills; i += 1) {
+    // The newest run must be up and producing (its HLS segments move) before it is killed again.
+    const started = await agent.waitLog('pipeline started', i + 1, 60_000);
+    const run = started[i]!;
+    await waitFor('the interval and a running pipeline', () => Date.now() - lastKill >= options.everyMs && Date.now() - Date.parse(String(run.time)) > 3000, options.everyMs + 60_000, 50);
+    const pid = Number(run.pid);
+    lastKill = Date.now();
+    process.kill(pid, 'SIGKILL');
+    kills.push({ at: lastKill, pid });
+    await agent.waitLog('restarting pipeline', i + 1, 10_000);
+  }
+  await agent.waitLog('pipeline started', options.kills + 1, 60_000);
+  const finishedBefore = agent.logs('archive finished').length;
+  await agent.waitLog('archive finished', finishedBefore + 1, 30_000);
+  t.equal((await agent.stop()).code, 0, 'clean stop after the kills');
+  t.same(await pidsMatching(dir), [], 'no FFmpeg left behind');
+
+  const archives = await readArchives(path.join(dir, 'archive'));
+  const restarts = agent.logs('restarting pipeline');
+  const starts = agent.logs('pipeline started');
+  const losses: number[] = [];
+  const gapsAfter: string[] = [];
+  for (const [i, kill] of kills.entries()) {
+    const before = archives.filter((a) => a.startMs < kill.at).at(-1);
+    const after = archives.find((a) => a.startMs > kill.at);
+    if (!before || !after) {
+      t.fail(`kill ${i + 1}: archives before and after it (${before?.file}, ${after?.file})`);
+      continue;
+    }
+    const end = before.startMs + before.seconds * 1000;
+    const lost = (kill.at - end) / 1000;
+    losses.push(lost);
+    t.ok(before.recovered, `kill ${i + 1}: the cut-short ${before.file} was recovered`);
+    t.ok(lost <= 2, `kill ${i + 1}: ${lost.toFixed(2)} s lost before the kill (≤ 2)`);
+    const restart = restarts[i] as LogRecord;
+    const nextStart = starts[i + 1] as LogRecord;
+    const gap = (after.startMs - kill.at) / 1000;
+    const allowed = Number(restart.delayMs) / 1000 + STARTUP_ALLOWANCE_S;
+    gapsAfter.push(`${gap.toFixed(1)}/${(Number(restart.delayMs) / 1000).toFixed(1)}`);
+    t.ok(gap <= allowed, `kill ${i + 1}: recording resumed ${gap.toFixed(2)} s after the kill (backoff ${restart.delayMs} ms, spawn→log ${((Date.parse(String(nextStart.time)) - kill.at) / 1000).toFixed(1)} s)`);
+  }
+  for (const a of archives.filter((x) => x.recovered)) t.equal(await decodeErrors(path.join(dir, 'archive', a.file)), '', `${a.file} decodes`);
+  recordResult({
+    id: 'b-ffmpeg-kill',
+    scenario: 'FFmpeg killed (SIGKILL) while recording',
+    mode: options.mode,
+    tried: `${kills.length} kills, every ${options.everyMs / 1000} s`,
+    lost: `${Math.max(0, ...losses).toFixed(2)} s at most before a kill (≤ 2-s window)`,
+    notes: `resumed after kill / backoff (s): ${gapsAfter.join(', ')}; ${archives.filter((a) => a.recovered).length} recovered archives decode`,
+  }, t.passing());
+}
