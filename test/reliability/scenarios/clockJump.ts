@@ -1,0 +1,81 @@
+/**
+ * The wall clock jumping forward by an hour and back again (an NTP step on a board that booted
+ * without network), with libfaketime: LD_PRELOAD into the agent and, inherited, its FFmpeg;
+ * FAKETIME_TIMESTAMP_FILE is rewritten while they run (FAKETIME_NO_CACHE re-reads it) and the
+ * monotonic clock stays real, as on a board. The jump back goes to the very interval recorded
+ * first, so every archive name of that interval is taken already.
+ * Expected: the pipeline restarts on the new timeline, no archive overwritten or lost, names unique.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Test } from 'tap';
+import { AgentProcess, testConfig, waitFor } from '../../helpers/agentProcess.js';
+import { readArchives } from '../lib/agent.js';
+import { recordResult } from '../lib/results.js';
+
+/** Where Debian's libfaketime lives (package libfaketime, pulled in by faketime). */
+export const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1';
+
+export async function clockJumps(t: Test, options: { archivesPerPhase: number; mode: 'ci' | 'long' }): Promise<void> {
+  if (!existsSync(LIBFAKETIME)) {
+    t.pass(`skipped: libfaketime is not installed (${LIBFAKETIME}): apt-get install faketime`);
+    return;
+  }
+  const dir = t.testdir();
+  const stamp = path.join(dir, 'faketime');
+  writeFileSync(stamp, '+0\n');
+  const agent = AgentProcess.start(dir, testConfig(dir), {
+    LD_PRELOAD: LIBFAKETIME,
+    FAKETIME_TIMESTAMP_FILE: stamp,
+    FAKETIME_NO_CACHE: '1',
+    FAKETIME_DONT_FAKE_MONOTONIC: '1',
+  });
+  t.teardown(() => agent.stop());
+  const root = path.join(dir, 'archive');
+  const hashes = async () => {
+    const out = new Map<string, string>();
+    for (const a of await readArchives(root)) out.set(a.file, createHash('sha256').update(await readFile(path.join(root, a.file))).digest('hex'));
+    return out;
+  };
+  const firstRunAt = Date.now();
+  await agent.waitLog('archive finished', options.archivesPerPhase, 60_000);
+  const phaseA = await hashes();
+  // Forward an hour.
+  writeFileSync(stamp, '+3600\n');
+  await agent.waitLog('the wall clock jumped: restarting on the new timeline', 1, 10_000);
+  let n = agent.logs('archive finished').length;
+  await agent.waitLog('archive finished', n + options.archivesPerPhase, 60_000);
+  // Back to where the first phase began: an hour and more backwards, onto names already taken.
+  const back = -((Date.now() - firstRunAt) / 1000 + 0.5);
+  writeFileSync(stamp, `${back.toFixed(1)}\n`);
+  await agent.waitLog('the wall clock jumped: restarting on the new timeline', 2, 10_000);
+  n = agent.logs('archive finished').length;
+  await agent.waitLog('archive finished', n + options.archivesPerPhase, 60_000);
+  const stoppedAt = Date.now();
+  t.equal((await agent.stop()).code, 0, 'clean stop');
+
+  const archives = await readArchives(root);
+  const after = await hashes();
+  const changed = [...phaseA].filter(([file, hash]) => after.get(file) !== hash).map(([file]) => file);
+  t.same(changed, [], `the ${phaseA.size} archives of the first interval are untouched`);
+  const logged = [...agent.logs('archive finished'), ...agent.logs('archive recovered')].map((r) => String(r.file));
+  t.equal(new Set(logged).size, logged.length, `every finished archive got its own name (${logged.length})`);
+  t.same(logged.filter((f) => !after.has(f)), [], 'and every one is still there');
+  const suffixed = archives.filter((a) => /Z-\d+\.mp4$/.test(a.file));
+  t.ok(suffixed.length > 0, `names already taken got a -N suffix (${suffixed.map((a) => path.basename(a.file)).join(', ')})`);
+  const recorded = archives.reduce((s, a) => s + a.seconds, 0);
+  const elapsed = (stoppedAt - firstRunAt) / 1000;
+  const restarts = agent.logs('restarting pipeline').length;
+  // Each jump costs one clean restart (no backoff): spawn to first frame.
+  t.ok(elapsed - recorded <= 2 + restarts * 3, `recorded ${recorded.toFixed(1)} s of ${elapsed.toFixed(1)} s across ${restarts} restarts`);
+  recordResult({
+    id: 'i-clock-jump',
+    scenario: 'wall clock +1 h, then back to the first recorded interval (libfaketime, agent and FFmpeg)',
+    mode: options.mode,
+    tried: `2 jumps, ${options.archivesPerPhase} archives per phase`,
+    lost: `${Math.max(0, elapsed - recorded).toFixed(1)} s over ${restarts} restarts and start-up; no archive overwritten`,
+    notes: `${archives.length} archives, names unique, ${suffixed.length} with -N (name already taken), first interval's files byte-identical`,
+  }, t.passing());
+}
