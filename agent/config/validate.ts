@@ -21,6 +21,14 @@ function isLeafNode(node: unknown): boolean {
   return isPlainObject(node) && 'default' in node;
 }
 
+/** What kind of value a key with this default takes, for a message. */
+function expectedKind(fallback: unknown): string {
+  if (Array.isArray(fallback)) return 'a list';
+  if (fallback === null) return 'a string or null';
+  if (typeof fallback === 'boolean') return 'true or false';
+  return typeof fallback === 'number' ? 'a number' : 'a string';
+}
+
 function walkShape(raw: Record<string, unknown>, schema: Record<string, unknown>, path: string[], out: Shaped['problems']) {
   const clean: Record<string, unknown> = {};
   for (const name of Object.keys(raw)) {
@@ -28,6 +36,10 @@ function walkShape(raw: Record<string, unknown>, schema: Record<string, unknown>
     const node = Object.prototype.hasOwnProperty.call(schema, name) ? schema[name] : undefined;
     if (node === undefined) {
       out.push(`${key} is not a known key; known keys${path.length ? ` in ${keyName(path)}` : ''}: ${Object.keys(schema).join(', ')}`);
+    } else if (isLeafNode(node) && isPlainObject(raw[name]) && Object.values(raw[name]).some((v) => typeof v === 'object' && v !== null)) {
+      // No key takes an object, and convict crashes walking one with objects inside
+      // ("cannot read properties of undefined"): say what the key wants instead.
+      out.push(`${key} must be ${expectedKind((node as { default: unknown }).default)}, got ${got(raw[name])}`);
     } else if (isLeafNode(node)) {
       // A camera may leave out source, size and rate; they come from the default camera.
       clean[name] = key === 'cameras' ? withCameraDefaults(raw[name]) : raw[name];

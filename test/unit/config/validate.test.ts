@@ -67,6 +67,10 @@ const cases: [name: string, raw: unknown, expected: string][] = [
   ['infinite number', { encoder: { bitrateKbps: Infinity } }, 'encoder.bitrateKbps must be an integer between 64 and 50000, got Infinity'],
   ['tls cert without key', { mqtt: { cert: '/etc/c.pem' } }, 'mqtt.key must be set when mqtt.cert is (tls client auth needs both), got null'],
   ['config not an object', [1, 2], 'the config must be a json object, got [1,2]'],
+  // Found by the reliability suite's config fuzzer: convict crashed walking these ("config could not be merged").
+  ['object with objects inside for a string', { http: { listen: { nested: { deeper: [{}] } } } }, 'http.listen must be a string, got {"nested":{"deeper":[{}]}}'],
+  ['object with objects inside for a number', { archive: { maxAgeHours: { a: { b: 1 } } } }, 'archive.maxAgeHours must be a number, got {"a":{"b":1}}'],
+  ['object with a list inside for a nullable string', { mqtt: { username: { a: [] } } }, 'mqtt.username must be a string or null, got {"a":[]}'],
 ];
 
 t.test('every error path names the key, the bad value and what is allowed', async (t) => {
