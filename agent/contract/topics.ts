@@ -39,12 +39,14 @@ export function commandName(topics: Topics, topic: string): string | null {
 }
 
 /**
- * Whether a reply may be sent to this topic: never a wildcard, and never onto one of our own
+ * Whether a reply may be sent to this topic: never a wildcard or a control character, and never onto one of our own
  * topics, so a crafted `replyTo` cannot make the agent feed itself a command or spoil its status.
  */
 export function isSafeReplyTopic(topics: Topics, topic: string): boolean {
   if (topic.length === 0 || topic.length > 1024) return false;
-  if (/[+#\u0000]/.test(topic)) return false;
+  // Control characters: Mosquitto drops a client that publishes to such a topic, and MQTT.js then
+  // re-sends that same reply after every reconnect, so one crafted replyTo would cut the link for good.
+  if (/[+#\u0000-\u001f\u007f-\u009f]/.test(topic)) return false;
   const own = [topics.status, topics.health, topics.events, topics.analysis, topics.config];
   if (own.includes(topic)) return false;
   return !topic.startsWith(`${topics.root}/cmd/`) && topic !== `${topics.root}/cmd`;

@@ -26,5 +26,9 @@ const replies: Array<[string, string, boolean]> = [
   ['our own status', 'edge/gate-01/status', false],
   ['a command topic (would loop)', 'edge/gate-01/cmd/set-config', false],
   ['empty', '', false],
+  // Found by the reliability suite's MQTT fuzzer: Mosquitto disconnects a publisher for these.
+  ['a newline', 'fleet/replies/a\nb', false],
+  ['a C1 control character', 'fleet/replies/\u0085', false],
+  ['non-ASCII letters are fine', 'fleet/réponses/中', true],
 ];
 for (const [name, topic, expected] of replies) t.equal(isSafeReplyTopic(topics, topic), expected, `reply topic: ${name}`);
