@@ -117,7 +117,7 @@ export async function urlSourceOutage(t: Test, options: { cycles: number; downMs
     scenario: 'IP camera (HTTP MPEG-TS) server stopped and restarted',
     mode: options.mode,
     tried: `${options.cycles} outages of ${options.downMs / 1000} s`,
-    lost: `the outage only; ${Math.max(...figures.map((f) => f.lost)).toFixed(2)} s at most before it (≤ 2)`,
+    lost: `the outage only; ${Math.max(...figures.map((f) => f.lost)).toFixed(2)} s at most before it (≤ 2 + ${LABEL_SLACK_S} label slack)`,
     notes: `camera.lost then camera.found each time, found ${figures.map((f) => f.foundAfter.toFixed(1)).join(', ')} s after the server returned (FFmpeg probes the stream ~5 s); ${overwritten} 4-s segment(s) overwritten while the 5-s probe backlog was caught up (two cuts in one second share a partial name)`,
   }, t.passing());
 }
@@ -148,7 +148,7 @@ export async function vanishingSource(t: Test, options: { cycles: number; downMs
     scenario: 'camera node vanishes and returns (file: source renamed away with its reader killed, then back; no V4L2 device here)',
     mode: options.mode,
     tried: `${options.cycles} outages of ${options.downMs / 1000} s`,
-    lost: `the outage only; ${Math.max(...figures.map((f) => f.lost)).toFixed(2)} s at most before it (≤ 2)`,
+    lost: `the outage only; ${Math.max(...figures.map((f) => f.lost)).toFixed(2)} s at most before it (≤ 2 + ${LABEL_SLACK_S} label slack)`,
     notes: `camera.lost ("${reasons[0]?.slice(0, 60)}") then camera.found, found ${figures.map((f) => f.foundAfter.toFixed(1)).join(', ')} s after the file returned`,
   }, t.passing());
 }
