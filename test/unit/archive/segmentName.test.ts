@@ -1,5 +1,5 @@
 import t from 'tap';
-import { archiveFileName, boundaryAtOrBefore, dateFolder, parseArchiveFileName, parseStamp, utcStamp } from '../../../agent/archive/segmentName.js';
+import { archiveFileName, boundaryAtOrBefore, dateFolder, parseArchiveFileName, utcStamp } from '../../../agent/archive/segmentName.js';
 
 const MS = (iso: string): number => Date.parse(iso);
 
@@ -59,17 +59,6 @@ t.test('parseArchiveFileName', async (t) => {
       for (const dup of [0, 1, 7]) t.equal(parseArchiveFileName(archiveFileName(ms, dup)), ms);
     }
   });
-});
-
-t.test('parseStamp', async (t) => {
-  const cases: Array<[string, string, number | null]> = [
-    ['FFmpeg strftime partial name', 'rec-20240610T061000Z.ts', MS('2024-06-10T06:10:00Z')],
-    ['a bare stamp', '20240610T061000Z', MS('2024-06-10T06:10:00Z')],
-    ['a stamp without Z', 'x20240610T061000', MS('2024-06-10T06:10:00Z')],
-    ['no stamp', 'rec-%Y%m%dT%H%M%SZ.ts', null],
-    ['too few digits', 'rec-2024061T06100Z.ts', null],
-  ];
-  for (const [name, text, want] of cases) t.test(name, async (t) => t.equal(parseStamp(text), want));
 });
 
 t.test('boundaryAtOrBefore', async (t) => {
