@@ -59,6 +59,13 @@ export interface CaptureInput {
   /** True when the input is already H.264 (camera H.264, producer encoder): FFmpeg copies it. */
   encoded: boolean;
   /**
+   * True when the input args stamp each packet with the wall-clock time it reaches FFmpeg
+   * (`-use_wallclock_as_timestamps 1`): a live source whose first frame may come seconds after
+   * FFmpeg starts (device start-up, RTSP probing). The pipeline then puts frames on the wall
+   * clock as they really arrived, instead of assuming the first one came at start.
+   */
+  wallClock?: boolean;
+  /**
    * A filter to put first in the video chain (raw inputs only): the camera could only offer a
    * bigger size or faster rate (`scale=1280:720,fps=30`), or its range needs converting.
    */

@@ -1,10 +1,13 @@
-import { mkdir, open, readFile, readdir, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, open, readFile, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { ArchiveInfo } from '../contract/events.js';
 import { writeFileAtomic } from '../util/files.js';
 import type { Logger } from '../util/logger.js';
-import { finishRecording } from './finisher.js';
-import { parseStamp } from './segmentName.js';
+import { finishRecording, probeDuration } from './finisher.js';
+
+const execFileAsync = promisify(execFile);
 
 /** Folder (under each camera's archive folder) holding the recordings still being written. */
 export const PARTIAL_DIR = '.partial';
@@ -17,10 +20,7 @@ export interface RunInfo {
   /** The wall-clock boundary (ms) that output timestamps count from. */
   baseMs: number;
   clockSynced: boolean;
-  /**
-   * Where the run's first frame sits on the timeline (ms). FFmpeg's file name only has the
-   * second it opened the file, up to a second off, so start + seconds would not meet the next cut.
-   */
+  /** Where the run's first frame was planned on the timeline (ms), if its file cannot tell. */
   firstMs?: number;
 }
 
@@ -86,27 +86,17 @@ export class RecordingRun {
 
   private async pollOnce(): Promise<void> {
     const entries = await readList(this.dir);
-    const newest = (await partialFiles(this.dir)).at(-1);
     for (const [index, entry] of entries.entries()) {
       if (index < this.finishedCount) continue;
-      // Names have whole seconds: segments cut faster than one a second (a source catching up a
-      // backlog, short archives) share a name, and FFmpeg reopened the file for the later one.
-      if (entries[index + 1]?.file === entry.file) {
-        this.deps.log.error({ file: entry.file, start: entry.start, end: entry.end }, 'recording segment overwritten by the next one (same second)');
-        this.finishedCount = index + 1;
-        continue;
-      }
-      // FFmpeg may be writing the next segment into this very name: wait until it has moved on
-      // (or has exited: close() finishes the rest).
-      if (index === entries.length - 1 && entry.file === newest) break;
-      const startMs = entryStart(this.deps.run, entry, index);
-      const info = await finishRecording({
-        camera: this.deps.run.camera,
-        partial: path.join(this.dir, entry.file),
-        startMs,
-        archiveRoot: this.deps.archiveRoot,
-        clockSynced: this.deps.run.clockSynced,
-      }).catch((error: NodeJS.ErrnoException) => {
+      const finish = async () =>
+        finishRecording({
+          camera: this.deps.run.camera,
+          partial: path.join(this.dir, entry.file),
+          startMs: await segmentStart(this.dir, this.deps.run, entry.file, entries),
+          archiveRoot: this.deps.archiveRoot,
+          clockSynced: this.deps.run.clockSynced,
+        });
+      const info = await finish().catch((error: NodeJS.ErrnoException) => {
         // A listed segment that is gone must not block every later archive of the run.
         if (error.code !== 'ENOENT') throw error;
         this.deps.log.error({ file: entry.file }, 'listed recording segment is missing; skipped');
@@ -127,15 +117,48 @@ async function readList(dir: string): Promise<ListEntry[]> {
   }
 }
 
+/** FFmpeg numbers a run's segments from 0 (`rec-000000.ts`); -1 for any other name. */
+export function segmentIndex(file: string): number {
+  const m = /^rec-(\d+)\.ts$/.exec(file);
+  return m ? Number(m[1]) : -1;
+}
+
+/** Timestamp (s) of a recording's first video packet: where the run's first frame sits. */
+async function firstPacketSeconds(file: string): Promise<number | null> {
+  try {
+    const { stdout } = await execFileAsync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-read_intervals', '%+#1', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', file]);
+    const seconds = Number.parseFloat(stdout.trim().split('\n')[0] ?? '');
+    return Number.isFinite(seconds) ? seconds : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
- * The first segment of a run starts whenever FFmpeg opened it, which its file name records; every
- * later one starts on the boundary FFmpeg cut at, exact on the run's timeline.
+ * Wall-clock start (ms) of one partial segment. Every segment after the first starts where
+ * FFmpeg cut, exact on the run's timeline (the list says where; an unlisted one, cut short by a
+ * fault, starts where the one before it ended). The first keeps its own timestamps, so its first
+ * packet says where the run's first frame sits. Rounded to the millisecond first: 4.9999999 s
+ * from FFmpeg is the 5-s boundary. Without the run's timeline (run.json lost) the file's
+ * modification time less its length is the best guess.
  */
-function entryStart(run: RunInfo, entry: ListEntry, index: number): number {
-  // Rounded to the millisecond first: 4.9999999 s from FFmpeg is the 5-s boundary, not 4.999.
-  if (index > 0 && run.baseMs > 0) return run.baseMs + Math.round(entry.start * 1000);
-  if (run.firstMs !== undefined) return run.firstMs;
-  return parseStamp(entry.file) ?? run.baseMs + Math.round(entry.start * 1000);
+async function segmentStart(dir: string, run: RunInfo, file: string, entries: ListEntry[]): Promise<number> {
+  const index = segmentIndex(file);
+  const at = (seconds: number) => run.baseMs + Math.round(seconds * 1000);
+  if (run.baseMs > 0 && index > 0) {
+    const entry = entries[index];
+    if (entry?.file === file) return at(entry.start);
+    const before = entries[index - 1];
+    if (before) return at(before.end);
+  }
+  if (run.baseMs > 0 && index === 0) {
+    const first = await firstPacketSeconds(path.join(dir, file));
+    if (first !== null) return at(first);
+    if (run.firstMs !== undefined) return run.firstMs;
+  }
+  const partial = path.join(dir, file);
+  const { mtimeMs } = await stat(partial);
+  return Math.round(mtimeMs - (await probeDuration(partial).catch(() => 0)) * 1000);
 }
 
 async function partialFiles(dir: string): Promise<string[]> {
@@ -166,19 +189,14 @@ async function finishRun(
   alreadyFinished: number,
 ): Promise<void> {
   const entries = await readList(dir);
-  const listed = new Map(entries.map((entry, index) => [entry.file, { entry, index }]));
-  const lastEnd = entries.at(-1)?.end;
+  const listed = new Set(entries.map((entry) => entry.file));
   for (const file of await partialFiles(dir)) {
-    const known = listed.get(file);
-    if (known && known.index < alreadyFinished) continue;
-    // baseMs 0: the run's timeline was lost (no run.json); every file name still has its stamp.
-    const startMs = known
-      ? entryStart(deps.run, known.entry, known.index)
-      : entries.length > 0 && lastEnd !== undefined && deps.run.baseMs > 0
-        ? deps.run.baseMs + Math.round(lastEnd * 1000)
-        : (deps.run.firstMs ?? parseStamp(file) ?? deps.run.baseMs);
+    const index = segmentIndex(file);
+    const known = listed.has(file);
+    if (known && index < alreadyFinished) continue;
     const wasRecovered = recovered === 'all' || (recovered === 'unlisted' && !known);
     try {
+      const startMs = await segmentStart(dir, deps.run, file, entries);
       const info = await finishRecording(
         { camera: deps.run.camera, partial: path.join(dir, file), startMs, archiveRoot: deps.archiveRoot, clockSynced: deps.run.clockSynced },
         wasRecovered,

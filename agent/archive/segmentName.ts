@@ -1,7 +1,6 @@
 /** Names of finished archives and their folders, as the contract fixes them. */
 
 const ARCHIVE_RE = /^archive_(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z(?:-(\d+))?\.mp4$/;
-const STAMP_RE = /(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})/;
 
 function pad(n: number, width = 2): string {
   return String(n).padStart(width, '0');
@@ -33,14 +32,6 @@ export function archiveFileName(ms: number, duplicate = 0): string {
 /** The start time (ms) an archive's name encodes, or null for any other file name. */
 export function parseArchiveFileName(name: string): number | null {
   const m = ARCHIVE_RE.exec(name);
-  if (!m) return null;
-  const [, y, mo, d, h, mi, s] = m.map(Number) as number[];
-  return Date.UTC(y!, mo! - 1, d!, h!, mi!, s!);
-}
-
-/** The UTC instant in a stamp such as FFmpeg's strftime file names, or null. */
-export function parseStamp(text: string): number | null {
-  const m = STAMP_RE.exec(text);
   if (!m) return null;
   const [, y, mo, d, h, mi, s] = m.map(Number) as number[];
   return Date.UTC(y!, mo! - 1, d!, h!, mi!, s!);

@@ -10,19 +10,24 @@ export interface PipelineArgsInput {
   /** Seconds between keyframes: the HLS segment length, and a divisor of the archive length. */
   keyframeSeconds: number;
   /**
-   * Where the first frame sits on the recording timeline: wall-clock seconds since the archive
-   * boundary at or before the start. Output timestamps are wall-clock seconds since that boundary,
-   * so archive cuts at multiples of the archive length fall on wall-clock boundaries.
+   * The recording timeline: output timestamps are wall-clock seconds since `baseSeconds` (epoch
+   * seconds, an archive boundary at or before the start), so cuts at multiples of the archive
+   * length fall on wall-clock boundaries. A wall-clock capture (CaptureInput.wallClock) is put on
+   * it as its frames arrived; any other starts at `offsetSeconds`, where its first frame is
+   * expected (FFmpeg's start).
    */
-  timelineOffsetSeconds: number;
+  timeline: { baseSeconds: number; offsetSeconds: number };
   hls: { dir: string; segmentSeconds: number; listSize: number };
   recording: { dir: string; segmentSeconds: number };
   /** Optional tiny grey frames written raw to file descriptor 3 (the motion meter's pipe). */
   motion?: { width: number; height: number; fps: number };
 }
 
-/** The partial recordings' file pattern (FFmpeg strftime, run with TZ=UTC). */
-export const RECORDING_PATTERN = 'rec-%Y%m%dT%H%M%SZ.ts';
+/**
+ * The partial recordings' file pattern: numbered, never named by the clock, since two cuts in one
+ * second (a short first segment, a source catching up) would share a name and overwrite.
+ */
+export const RECORDING_PATTERN = 'rec-%06d.ts';
 /** The list FFmpeg appends `file,start,end` to as each recording segment closes. */
 export const RECORDING_LIST = 'segments.csv';
 /** The live playlist in each camera's HLS folder. */
@@ -52,6 +57,11 @@ export function keyframeExpression(k: number, offset: number): string {
   return `expr:if(isnan(prev_forced_t),1,gte(floor((t+${o})/${k}),floor((prev_forced_t+${o})/${k})+1))`;
 }
 
+/** Whether the capture's own packets carry wall-clock times (see CaptureInput.wallClock). */
+function onWallClock(input: PipelineArgsInput): boolean {
+  return input.capture.wallClock === true;
+}
+
 function teeTarget(input: PipelineArgsInput): string {
   const { hls, recording } = input;
   const hlsOptions = [
@@ -76,7 +86,10 @@ function teeTarget(input: PipelineArgsInput): string {
     'segment_format=mpegts',
     'segment_format_options=flush_packets=1',
     'reset_timestamps=1',
-    'strftime=1',
+    // On the wall clock, cut at the first keyframe at or after each boundary as it arrives: a
+    // first frame that came late (a slow camera) would put FFmpeg's count of cuts off by one.
+    // FFmpeg's clock cuts use local time: the agent runs it with TZ=UTC.
+    ...(onWallClock(input) ? ['segment_atclocktime=1'] : []),
     `segment_list=${teeEscape(path.join(recording.dir, RECORDING_LIST))}`,
     'segment_list_type=csv',
     'onfail=abort',
@@ -93,8 +106,10 @@ function videoArgs(input: PipelineArgsInput, videoLabel: string): string[] {
     '-map',
     videoLabel,
     ...input.encoder.outputArgs,
+    // Wall-clock captures have their first frame put on a keyframe boundary by the select filter.
+    ...(onWallClock(input) ? ['-enc_time_base:v', '1:1000'] : []),
     '-force_key_frames',
-    keyframeExpression(input.keyframeSeconds, input.timelineOffsetSeconds),
+    keyframeExpression(input.keyframeSeconds, onWallClock(input) ? 0 : input.timeline.offsetSeconds),
     // Keep the capture's own timestamps: a constant-rate resampler would drift from the wall clock.
     '-fps_mode',
     'passthrough',
@@ -108,7 +123,12 @@ function videoArgs(input: PipelineArgsInput, videoLabel: string): string[] {
 function filterGraph(input: PipelineArgsInput): { graph: string | null; video: string } {
   if (input.encoder === null) return { graph: null, video: '0:v:0' };
   // The capture's fix-ups (scale, colour range) come first; they serve the motion branch too.
-  const capture = input.capture.filter ? `[0:v]${input.capture.filter}[c]` : null;
+  // On the wall clock, frames before the first keyframe boundary are dropped, so keyframes
+  // (every k s from the first frame) fall on wall-clock multiples of k.
+  const k = input.keyframeSeconds;
+  const align = onWallClock(input) ? `select='gte(t,ceil(start_t/${k})*${k})'` : null;
+  const chain = [align, input.capture.filter].filter(Boolean).join(',');
+  const capture = chain ? `[0:v]${chain}[c]` : null;
   const source = capture ? '[c]' : '[0:v]';
   const encoderFilter = input.encoder.filter;
   if (!input.motion) {
@@ -120,6 +140,15 @@ function filterGraph(input: PipelineArgsInput): { graph: string | null; video: s
   const main = encoderFilter ? `[a]${encoderFilter}[v]` : '[a]null[v]';
   const split = `${source}split=2[a][b];${main};[b]fps=${fps},scale=${width}:${height},format=gray[m]`;
   return { graph: [capture, split].filter(Boolean).join(';'), video: '[v]' };
+}
+
+/**
+ * Onto the recording timeline: wall-clock packet times less the base; or timestamps from zero at
+ * the first frame, moved to where that frame is expected.
+ */
+function timelineArgs(input: PipelineArgsInput): string[] {
+  if (onWallClock(input)) return ['-itsoffset', `-${input.timeline.baseSeconds.toFixed(6)}`, ...input.capture.inputArgs, '-copyts'];
+  return ['-itsoffset', offsetText(input.timeline.offsetSeconds), ...input.capture.inputArgs, '-copyts', '-start_at_zero'];
 }
 
 /** The full FFmpeg argument list for one camera: one decode, one encode, HLS + crash-safe recording. */
@@ -135,12 +164,7 @@ export function buildPipelineArgs(input: PipelineArgsInput): string[] {
     '-stats_period',
     '0.5',
     ...(input.encoder?.globalArgs ?? []),
-    // Timestamps start at zero at the first frame, then move to the wall-clock timeline.
-    '-itsoffset',
-    offsetText(input.timelineOffsetSeconds),
-    ...input.capture.inputArgs,
-    '-copyts',
-    '-start_at_zero',
+    ...timelineArgs(input),
     ...(graph ? ['-filter_complex', graph] : []),
     ...videoArgs(input, video),
     '-an',

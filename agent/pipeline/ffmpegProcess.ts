@@ -65,7 +65,7 @@ export class FfmpegProcess extends EventEmitter {
       args: this.options.args,
       stdinPath: fifo,
       extraPipe: this.options.motion,
-      // strftime in FFmpeg's file names uses local time; archives are named in UTC.
+      // FFmpeg's wall-clock segment cuts count from local midnight; archives are cut in UTC.
       env: { ...process.env, TZ: 'UTC' },
     });
     this.ffmpeg = ffmpeg;

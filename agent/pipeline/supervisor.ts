@@ -186,7 +186,13 @@ export class CameraSupervisor {
     const runId = `${spawnWall}-${process.pid}`;
     const recording = new RecordingRun({
       archiveRoot: config.archive.dir,
-      run: { camera: camera.id, baseMs, clockSynced: await this.deps.clockSynced(), firstMs: baseMs + Math.round(offsetSeconds * 1000) },
+      run: {
+        camera: camera.id,
+        baseMs,
+        clockSynced: await this.deps.clockSynced(),
+        // Known in advance only off the wall clock; else the first segment's first packet tells.
+        ...(capture.wallClock ? {} : { firstMs: baseMs + Math.round(offsetSeconds * 1000) }),
+      },
       runId,
       log,
       onFinished: (finished) => this.announce(finished),
@@ -198,7 +204,7 @@ export class CameraSupervisor {
       capture,
       encoder: capture.encoded ? null : ffmpegEncoderArgs(encoder.name, this.encodeSettings()),
       keyframeSeconds: config.hls.segmentSeconds,
-      timelineOffsetSeconds: offsetSeconds,
+      timeline: { baseSeconds: baseMs / 1000, offsetSeconds },
       hls: { dir: this.hlsDir, segmentSeconds: config.hls.segmentSeconds, listSize: config.hls.listSize },
       recording: { dir: recording.dir, segmentSeconds: config.archive.segmentSeconds },
       ...(motion ? { motion: { width: motion.width, height: motion.height, fps: motion.fps } } : {}),

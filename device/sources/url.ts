@@ -12,13 +12,19 @@ export function urlInput(source: string): CaptureInput {
   if (scheme === 'file') {
     const file = fileURLToPath(source);
     // -re paces reading to real time and -stream_loop repeats it: a file behaves as a live camera.
+    // Not on the wall clock: -re paces by the file's own timestamps, which wall-clock ones defeat.
     return { inputArgs: ['-re', '-stream_loop', '-1', '-i', file], encoded: false, description: `file ${file}` };
   }
   if (scheme === 'rtsp' || scheme === 'rtsps') {
     // UDP loses packets on Wi-Fi and through NAT; interleaved TCP is what works in the field.
-    return { inputArgs: ['-rtsp_transport', 'tcp', '-i', source], encoded: false, description: `rtsp ${redact(source)}` };
+    return {
+      inputArgs: ['-use_wallclock_as_timestamps', '1', '-rtsp_transport', 'tcp', '-i', source],
+      encoded: false,
+      wallClock: true,
+      description: `rtsp ${redact(source)}`,
+    };
   }
-  return { inputArgs: ['-i', source], encoded: false, description: `${scheme} ${redact(source)}` };
+  return { inputArgs: ['-use_wallclock_as_timestamps', '1', '-i', source], encoded: false, wallClock: true, description: `${scheme} ${redact(source)}` };
 }
 
 /** The URL with any password replaced, for logs and status. */

@@ -10,6 +10,7 @@ export function v4l2Input(device: string, spec: CaptureSpec, camera: Camera | un
   const choice = camera ? chooseV4l2Format(camera, spec) : undefined;
   const want = choice ?? { inputFormat: undefined, ...spec };
   const args = [
+    '-use_wallclock_as_timestamps', '1',
     '-f', 'v4l2',
     // MJPEG frames arrive in bursts on a busy USB bus; a deeper queue keeps the demuxer from blocking.
     '-thread_queue_size', '64',
@@ -22,6 +23,7 @@ export function v4l2Input(device: string, spec: CaptureSpec, camera: Camera | un
     inputArgs: args,
     // Camera H.264 is copied, never re-encoded: that is the whole point of choosing it.
     encoded: choice?.inputFormat === 'h264',
+    wallClock: true,
     description: `v4l2 ${device} ${want.inputFormat ?? 'default'} ${want.width}x${want.height}@${want.fps}`,
   };
   const filter = fitFilter(want, spec);

@@ -122,7 +122,7 @@ async function benchBareFfmpeg(dir: string): Promise<Figures> {
     capture: testPatternInput(SPEC),
     encoder: ffmpegEncoderArgs('libx264', SETTINGS),
     keyframeSeconds: 1,
-    timelineOffsetSeconds: 0,
+    timeline: { baseSeconds: Math.floor(Date.now() / 600_000) * 600, offsetSeconds: 0 },
     hls: { dir: path.join(dir, 'hls'), segmentSeconds: 1, listSize: 6 },
     recording: { dir: path.join(dir, 'rec'), segmentSeconds: 600 },
   }).map((a) => (a === 'pipe:1' ? '/dev/null' : a));
