@@ -31,6 +31,7 @@ import { CameraSupervisor } from './pipeline/supervisor.js';
 import { openStore, type Store } from './store/store.js';
 import { EventBus } from './util/bus.js';
 import { isClockSynced } from './util/clockSync.js';
+import { removeStaleTemps } from './util/files.js';
 import type { Logger } from './util/logger.js';
 import { VERSION } from './version.js';
 import { ConfigService } from './configService.js';
@@ -73,7 +74,7 @@ export class Agent {
 
   constructor(
     public config: AgentConfig,
-    configFile: string | null,
+    private readonly configFile: string | null,
     readonly log: Logger,
   ) {
     this.bus.onListenerError((error, event) => log.error({ err: error, event: event.type }, 'event listener failed'));
@@ -92,6 +93,8 @@ export class Agent {
   async start(): Promise<void> {
     const { config, log } = this;
     for (const dir of [config.dataDir, config.archive.dir, config.hls.dir]) await mkdir(dir, { recursive: true });
+    // A kill during a set-config write can leave the temp file of its atomic write behind.
+    if (this.configFile) await removeStaleTemps(this.configFile);
     this.board = await detectBoard();
     log.info({ board: this.board.model, family: this.board.family }, 'board detected');
     this.startStoreAndOutbox();

@@ -8,6 +8,9 @@ import { createRootLogger } from './util/logger.js';
 import { SystemdNotifier, WatchdogPetter } from './util/notify.js';
 import { VERSION } from './version.js';
 
+/** Longest a clean stop may take (FFmpeg finishing its files, the archive remux, offline sent). */
+const STOP_TIMEOUT_MS = 30_000;
+
 /** `edge-agent run`: loads the config, runs the agent until SIGTERM/SIGINT, stops cleanly. */
 export async function runAgent(options: CliOptions): Promise<number> {
   let loaded: { config: AgentConfig; file: string | null };
@@ -47,8 +50,20 @@ export async function runAgent(options: CliOptions): Promise<number> {
   log.info({ signal }, 'stopping');
   watchdog.stop();
   await notifier.stopping();
-  await agent.stop();
+  const clean = await Promise.race([
+    agent.stop().then(() => true),
+    new Promise<false>((resolve) => setTimeout(() => resolve(false), STOP_TIMEOUT_MS).unref()),
+  ]);
   notifier.close();
+  if (!clean) {
+    log.error({ seconds: STOP_TIMEOUT_MS / 1000 }, 'stop did not finish in time; exiting anyway');
+    process.exit(1);
+  }
   log.info('stopped');
+  // Everything is closed; a forgotten timer or socket must not keep a stopped agent alive.
+  setTimeout(() => {
+    log.warn('handles still open after stop; exiting');
+    process.exit(0);
+  }, 3000).unref();
   return 0;
 }

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, open, rename, rm } from 'node:fs/promises';
+import { access, open, readdir, rename, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 
@@ -47,4 +47,13 @@ export async function exists(target: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** Removes temp files writeFileAtomic left beside `file` when the process died mid-write. */
+export async function removeStaleTemps(file: string): Promise<void> {
+  const prefix = `.${path.basename(file)}.`;
+  const dir = path.dirname(file);
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (name.startsWith(prefix) && name.endsWith('.tmp')) await rm(path.join(dir, name), { force: true });
+  }
 }
