@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { ffmpegEncoderArgs } from '../../../device/encoders/args.js';
 import { testPatternInput } from '../../../device/sources/test.js';
 import type { CaptureInput } from '../../../device/types.js';
@@ -10,17 +10,30 @@ import { buildPipelineArgs, keyframeExpression, offsetText, teeEscape, type Pipe
 
 const run = promisify(execFile);
 
+/** A capture on its own timestamps (csi producers, file: URLs): moved onto the timeline by an offset. */
 const RAW: CaptureInput = { inputArgs: ['-f', 'v4l2', '-i', '/dev/video0'], encoded: false, description: 'raw camera' };
 const H264: CaptureInput = { inputArgs: ['-f', 'h264', '-i', 'pipe:0'], encoded: true, description: 'producer h264' };
+/** Live captures stamped on arrival (v4l2, rtsp, http, the test pattern). */
+const WALL: CaptureInput = { inputArgs: ['-use_wallclock_as_timestamps', '1', '-f', 'v4l2', '-i', '/dev/video0'], encoded: false, wallClock: true, description: 'raw camera, wall clock' };
+const H264_WALL: CaptureInput = {
+  inputArgs: ['-use_wallclock_as_timestamps', '1', '-f', 'v4l2', '-input_format', 'h264', '-i', '/dev/video0'],
+  encoded: true,
+  wallClock: true,
+  description: 'camera h264, wall clock',
+};
 const X264 = ffmpegEncoderArgs('libx264', { width: 1280, height: 720, fps: 30, bitrateKbps: 2000, keyframeSeconds: 1 });
 const VAAPI = ffmpegEncoderArgs('h264_vaapi', { width: 1280, height: 720, fps: 30, bitrateKbps: 2000, keyframeSeconds: 1 });
+/** An archive boundary (a multiple of 600 s) in epoch seconds. */
+const BASE = 1_700_000_400;
+/** The select filter a wall-clock capture starts its chain with, at 1-s keyframes. */
+const ALIGN = "select='gte(t,ceil(start_t/1)*1)'";
 
 function input(over: Partial<PipelineArgsInput> = {}): PipelineArgsInput {
   return {
     capture: RAW,
     encoder: X264,
     keyframeSeconds: 1,
-    timelineOffsetSeconds: 0.4,
+    timeline: { baseSeconds: BASE, offsetSeconds: 0.4 },
     hls: { dir: '/run/edge/hls/cam0', segmentSeconds: 1, listSize: 6 },
     recording: { dir: '/srv/archive/cam0/.partial/run1', segmentSeconds: 600 },
     ...over,
@@ -61,93 +74,168 @@ function teeSlaves(target: string): Array<{ options: Map<string, string>; output
   });
 }
 
-t.test('libx264 encode: the whole command line', async (t) => {
-  const cases: Array<[string, (args: string[]) => void]> = [
-    ['progress on stdout every half second', (a) => {
+/** The capture's input arguments sit right after `-itsoffset <value>`, followed by -copyts. */
+function inputBlock(t: Test, args: string[], capture: CaptureInput): void {
+  const i = args.indexOf('-itsoffset');
+  t.ok(i >= 0, '-itsoffset present');
+  t.same(args.slice(i + 2, i + 2 + capture.inputArgs.length), capture.inputArgs, 'the input args follow -itsoffset <value>');
+  t.equal(args[i + 2 + capture.inputArgs.length], '-copyts', '-copyts right after the input');
+}
+
+t.test('libx264 encode: the whole command line, in both timeline modes', async (t) => {
+  const common: Array<[string, (t: Test, args: string[]) => void]> = [
+    ['progress on stdout every half second', (t, a) => {
       t.equal(after(a, '-progress'), 'pipe:1');
       t.equal(after(a, '-stats_period'), '0.5');
     }],
-    ['-itsoffset with six decimals, before the input', (a) => {
-      t.equal(after(a, '-itsoffset'), '0.400000');
-      t.ok(a.indexOf('-itsoffset') < a.indexOf('-i'));
-    }],
-    ['-copyts -start_at_zero after the input', (a) => {
-      t.ok(a.indexOf('-copyts') > a.indexOf('-i'));
-      t.equal(a[a.indexOf('-copyts') + 1], '-start_at_zero');
-    }],
-    ['no filter graph for a raw capture without filters: the input is mapped directly', (a) => {
-      t.notOk(a.includes('-filter_complex'));
-      t.equal(after(a, '-map'), '0:v:0');
-    }],
-    ['the encoder options follow the map', (a) => {
+    ['the encoder options follow the map', (t, a) => {
       const i = a.indexOf('-map');
       t.same(a.slice(i + 2, i + 2 + X264.outputArgs.length), X264.outputArgs);
     }],
-    ['-force_key_frames carries the wall-clock expression', (a) => {
-      t.equal(after(a, '-force_key_frames'), keyframeExpression(1, 0.4));
-    }],
-    ['-fps_mode passthrough keeps the capture timestamps', (a) => t.equal(after(a, '-fps_mode'), 'passthrough')],
-    ['+global_header for the tee muxer', (a) => t.equal(after(a, '-flags'), '+global_header')],
-    ['no audio, tee output last', (a) => {
+    ['-fps_mode passthrough keeps the capture timestamps', (t, a) => t.equal(after(a, '-fps_mode'), 'passthrough')],
+    ['+global_header for the tee muxer', (t, a) => t.equal(after(a, '-flags'), '+global_header')],
+    ['no audio, tee output last', (t, a) => {
       t.ok(a.includes('-an'));
       t.same(a.slice(-3, -1), ['-f', 'tee']);
     }],
-    ['no motion pipe unless asked', (a) => t.notOk(a.includes('pipe:3'))],
+    ['no motion pipe unless asked', (t, a) => t.notOk(a.includes('pipe:3'))],
   ];
-  const args = buildPipelineArgs(input());
-  for (const [name, check] of cases) t.test(name, async () => check(args));
+  const modes: Array<[string, CaptureInput, Array<[string, (t: Test, args: string[]) => void]>]> = [
+    ['relative (csi producers, file:)', RAW, [
+      ['-itsoffset with the offset in six decimals, before the input', (t, a) => {
+        t.equal(after(a, '-itsoffset'), '0.400000');
+        t.ok(a.indexOf('-itsoffset') < a.indexOf('-i'));
+        inputBlock(t, a, RAW);
+      }],
+      ['-copyts -start_at_zero after the input', (t, a) => {
+        t.ok(a.indexOf('-copyts') > a.indexOf('-i'));
+        t.equal(a[a.indexOf('-copyts') + 1], '-start_at_zero');
+      }],
+      ['no filter graph for a raw capture without filters: the input is mapped directly', (t, a) => {
+        t.notOk(a.includes('-filter_complex'));
+        t.equal(after(a, '-map'), '0:v:0');
+      }],
+      ['-force_key_frames carries the offset', (t, a) => t.equal(after(a, '-force_key_frames'), keyframeExpression(1, 0.4))],
+      ['no encoder time base', (t, a) => t.notOk(a.includes('-enc_time_base:v'))],
+    ]],
+    ['wall clock (v4l2, rtsp, http, test pattern)', WALL, [
+      ['-itsoffset minus the base in six decimals, before the input', (t, a) => {
+        t.equal(after(a, '-itsoffset'), '-1700000400.000000');
+        t.ok(a.indexOf('-itsoffset') < a.indexOf('-use_wallclock_as_timestamps'));
+        inputBlock(t, a, WALL);
+      }],
+      ['-copyts without -start_at_zero: packet times stay wall clock less the base', (t, a) => {
+        t.ok(a.indexOf('-copyts') > a.indexOf('-i'));
+        t.notOk(a.includes('-start_at_zero'));
+      }],
+      ['the select filter drops frames before the first keyframe boundary', (t, a) => {
+        t.equal(after(a, '-filter_complex'), `[0:v]${ALIGN}[c];[c]null[v]`);
+        t.equal(after(a, '-map'), '[v]');
+      }],
+      ['-enc_time_base:v 1:1000 after the encoder options, before the keyframes', (t, a) => {
+        t.equal(after(a, '-enc_time_base:v'), '1:1000');
+        const i = a.indexOf('-map');
+        t.equal(a.indexOf('-enc_time_base:v'), i + 2 + X264.outputArgs.length);
+        t.ok(a.indexOf('-enc_time_base:v') < a.indexOf('-force_key_frames'));
+      }],
+      ['-force_key_frames with offset 0: t already is the timeline', (t, a) => t.equal(after(a, '-force_key_frames'), keyframeExpression(1, 0))],
+    ]],
+  ];
+  for (const [mode, capture, specific] of modes) {
+    t.test(mode, async (t) => {
+      const args = buildPipelineArgs(input({ capture }));
+      for (const [name, check] of [...common, ...specific]) t.test(name, async (t) => check(t, args));
+    });
+  }
+  t.test('a base off the whole second keeps its six decimals', async (t) => {
+    const args = buildPipelineArgs(input({ capture: WALL, timeline: { baseSeconds: BASE + 0.25, offsetSeconds: 0.4 } }));
+    t.equal(after(args, '-itsoffset'), '-1700000400.250000');
+  });
+  t.test('the select boundary follows the keyframe interval', async (t) => {
+    const args = buildPipelineArgs(input({ capture: WALL, keyframeSeconds: 2 }));
+    t.equal(after(args, '-filter_complex'), "[0:v]select='gte(t,ceil(start_t/2)*2)'[c];[c]null[v]");
+    t.equal(after(args, '-force_key_frames'), keyframeExpression(2, 0));
+  });
 });
 
 t.test('tee target: hls and segment slaves', async (t) => {
-  const target = buildPipelineArgs(input({ hls: { dir: '/run/hls', segmentSeconds: 2, listSize: 5 }, recording: { dir: '/srv/part', segmentSeconds: 600 } })).at(-1)!;
-  const [hls, rec, extra] = teeSlaves(target);
-  t.equal(extra, undefined, 'exactly two slaves');
-  const cases: Array<[string, Map<string, string>, Record<string, string>]> = [
-    ['hls slave: segment length, window, epoch numbering, abort on failure', hls!.options, {
-      f: 'hls',
-      hls_time: '2',
-      hls_list_size: '5',
-      hls_start_number_source: 'epoch',
-      hls_segment_filename: '/run/hls/seg-%d.ts',
-      onfail: 'abort',
-    }],
-    ['segment slave: mpegts flushed per packet, wall-clock length, csv list, abort on failure', rec!.options, {
-      f: 'segment',
-      segment_time: '600',
-      segment_format: 'mpegts',
-      segment_format_options: 'flush_packets=1',
-      reset_timestamps: '1',
-      strftime: '1',
-      segment_list: '/srv/part/segments.csv',
-      segment_list_type: 'csv',
-      onfail: 'abort',
-    }],
+  const dirs = { hls: { dir: '/run/hls', segmentSeconds: 2, listSize: 5 }, recording: { dir: '/srv/part', segmentSeconds: 600 } };
+  const recordingWant = {
+    f: 'segment',
+    segment_time: '600',
+    segment_format: 'mpegts',
+    segment_format_options: 'flush_packets=1',
+    reset_timestamps: '1',
+    segment_list: '/srv/part/segments.csv',
+    segment_list_type: 'csv',
+    onfail: 'abort',
+  };
+  const modes: Array<[string, CaptureInput, string | undefined]> = [
+    ['relative: cut by timestamps', RAW, undefined],
+    ['wall clock: cut at the clock', WALL, '1'],
   ];
-  for (const [name, options, want] of cases) {
-    t.test(name, async (t) => {
-      for (const [key, value] of Object.entries(want)) t.equal(options.get(key), value, key);
+  for (const [mode, capture, atClock] of modes) {
+    t.test(mode, async (t) => {
+      const [hls, rec, extra] = teeSlaves(buildPipelineArgs(input({ capture, ...dirs })).at(-1)!);
+      t.equal(extra, undefined, 'exactly two slaves');
+      const cases: Array<[string, Map<string, string>, Record<string, string>]> = [
+        ['hls slave: segment length, window, epoch numbering, abort on failure', hls!.options, {
+          f: 'hls',
+          hls_time: '2',
+          hls_list_size: '5',
+          hls_start_number_source: 'epoch',
+          hls_segment_filename: '/run/hls/seg-%d.ts',
+          onfail: 'abort',
+        }],
+        ['segment slave: mpegts flushed per packet, wall-clock length, csv list, abort on failure', rec!.options, recordingWant],
+      ];
+      for (const [name, options, want] of cases) {
+        t.test(name, async (t) => {
+          for (const [key, value] of Object.entries(want)) t.equal(options.get(key), value, key);
+        });
+      }
+      t.equal(rec!.options.get('segment_atclocktime'), atClock, atClock ? 'segment_atclocktime=1' : 'no segment_atclocktime');
+      t.notOk(rec!.options.has('strftime'), 'no strftime: partials are numbered');
+      t.same(hls!.options.get('hls_flags')!.split('+').sort(), ['delete_segments', 'independent_segments', 'omit_endlist', 'program_date_time', 'temp_file'], 'hls flags delete old segments and never end the list');
+      t.equal(hls!.output, '/run/hls/index.m3u8', 'the playlist');
+      t.equal(rec!.output, '/srv/part/rec-%06d.ts', 'the numbered recording pattern');
     });
   }
-  t.test('hls flags delete old segments and never end the list', async (t) => {
-    t.same(hls!.options.get('hls_flags')!.split('+').sort(), ['delete_segments', 'independent_segments', 'omit_endlist', 'program_date_time', 'temp_file']);
-  });
-  t.test('outputs: the playlist and the strftime recording pattern', async (t) => {
-    t.equal(hls!.output, '/run/hls/index.m3u8');
-    t.equal(rec!.output, '/srv/part/rec-%Y%m%dT%H%M%SZ.ts');
-  });
 });
 
 t.test('copy mode: an encoded capture with no encoder', async (t) => {
-  const args = buildPipelineArgs(input({ capture: H264, encoder: null, motion: { width: 64, height: 36, fps: 2 } }));
-  const cases: Array<[string, () => void]> = [
-    ['-c:v copy right after the map of the input stream', () => t.same(args.slice(args.indexOf('-map'), args.indexOf('-map') + 4), ['-map', '0:v:0', '-c:v', 'copy'])],
-    ['no forced keyframes (the producer decides them)', () => t.notOk(args.includes('-force_key_frames'))],
-    ['no -fps_mode or +global_header', () => t.notOk(args.includes('-fps_mode') || args.includes('-flags'))],
-    ['no filter graph, even with motion asked for', () => t.notOk(args.includes('-filter_complex'))],
-    ['no motion pipe: copied H.264 cannot be scaled without a decode', () => t.notOk(args.includes('pipe:3'))],
-    ['timestamps still moved onto the wall clock', () => t.equal(after(args, '-itsoffset'), '0.400000')],
+  const motion = { width: 64, height: 36, fps: 2 };
+  const common: Array<[string, (t: Test, args: string[]) => void]> = [
+    ['-c:v copy right after the map of the input stream', (t, a) => t.same(a.slice(a.indexOf('-map'), a.indexOf('-map') + 4), ['-map', '0:v:0', '-c:v', 'copy'])],
+    ['no forced keyframes (the producer or camera decides them)', (t, a) => t.notOk(a.includes('-force_key_frames'))],
+    ['no -fps_mode, +global_header or encoder time base', (t, a) => t.notOk(a.includes('-fps_mode') || a.includes('-flags') || a.includes('-enc_time_base:v'))],
+    ['no filter graph (so no select), even with motion asked for', (t, a) => t.notOk(a.includes('-filter_complex'))],
+    ['no motion pipe: copied H.264 cannot be scaled without a decode', (t, a) => t.notOk(a.includes('pipe:3'))],
   ];
-  for (const [name, check] of cases) t.test(name, async () => check());
+  const modes: Array<[string, CaptureInput, Array<[string, (t: Test, args: string[]) => void]>]> = [
+    ['relative (producer H.264)', H264, [
+      ['timestamps still moved onto the timeline by the offset', (t, a) => {
+        t.equal(after(a, '-itsoffset'), '0.400000');
+        inputBlock(t, a, H264);
+        t.equal(a[a.indexOf('-copyts') + 1], '-start_at_zero');
+      }],
+      ['no segment_atclocktime', (t, a) => t.notOk(teeSlaves(a.at(-1)!)[1]!.options.has('segment_atclocktime'))],
+    ]],
+    ['wall clock (camera H.264)', H264_WALL, [
+      ['still -itsoffset minus the base and -copyts, without -start_at_zero', (t, a) => {
+        t.equal(after(a, '-itsoffset'), '-1700000400.000000');
+        inputBlock(t, a, H264_WALL);
+        t.notOk(a.includes('-start_at_zero'));
+      }],
+      ['segment_atclocktime=1', (t, a) => t.equal(teeSlaves(a.at(-1)!)[1]!.options.get('segment_atclocktime'), '1')],
+    ]],
+  ];
+  for (const [mode, capture, specific] of modes) {
+    t.test(mode, async (t) => {
+      const args = buildPipelineArgs(input({ capture, encoder: null, motion }));
+      for (const [name, check] of [...common, ...specific]) t.test(name, async (t) => check(t, args));
+    });
+  }
 });
 
 t.test('filter graph', async (t) => {
@@ -159,6 +247,13 @@ t.test('filter graph', async (t) => {
     ['motion branch after the capture filter, with the encoder filter on the main branch', { capture: { ...RAW, filter: 'scale=640:360' }, encoder: VAAPI, motion: { width: 32, height: 18, fps: 1 } },
       '[0:v]scale=640:360[c];[c]split=2[a][b];[a]format=nv12,hwupload[v];[b]fps=1,scale=32:18,format=gray[m]', '[v]'],
     ['nothing to filter', {}, undefined, '0:v:0'],
+    ['wall clock: the select filter alone', { capture: WALL }, `[0:v]${ALIGN}[c];[c]null[v]`, '[v]'],
+    ['wall clock: select chained before the capture filter', { capture: { ...WALL, filter: 'scale=1280:720,fps=30' } }, `[0:v]${ALIGN},scale=1280:720,fps=30[c];[c]null[v]`, '[v]'],
+    ['wall clock: select, capture filter, then the encoder filter', { capture: { ...WALL, filter: 'scale=640:360' }, encoder: VAAPI }, `[0:v]${ALIGN},scale=640:360[c];[c]format=nv12,hwupload[v]`, '[v]'],
+    ['wall clock: select before the motion split (both branches aligned)', { capture: WALL, motion: { width: 64, height: 36, fps: 2 } },
+      `[0:v]${ALIGN}[c];[c]split=2[a][b];[a]null[v];[b]fps=2,scale=64:36,format=gray[m]`, '[v]'],
+    ['wall clock: select, capture filter, split, encoder filter on the main branch', { capture: { ...WALL, filter: 'scale=640:360' }, encoder: VAAPI, motion: { width: 32, height: 18, fps: 1 } },
+      `[0:v]${ALIGN},scale=640:360[c];[c]split=2[a][b];[a]format=nv12,hwupload[v];[b]fps=1,scale=32:18,format=gray[m]`, '[v]'],
   ];
   for (const [name, over, graph, map] of cases) {
     t.test(name, async (t) => {
@@ -168,12 +263,16 @@ t.test('filter graph', async (t) => {
     });
   }
   t.test('vaapi device goes before the inputs', async (t) => {
-    const args = buildPipelineArgs(input({ encoder: VAAPI }));
-    t.ok(args.indexOf('-vaapi_device') < args.indexOf('-i'));
+    for (const capture of [RAW, WALL]) {
+      const args = buildPipelineArgs(input({ capture, encoder: VAAPI }));
+      t.ok(args.indexOf('-vaapi_device') < args.indexOf('-itsoffset'), capture.description);
+    }
   });
   t.test('motion output: the [m] label as raw grey on fd 3, after the tee output', async (t) => {
-    const args = buildPipelineArgs(input({ motion: { width: 64, height: 36, fps: 2 } }));
-    t.same(args.slice(args.indexOf('tee') + 2), ['-map', '[m]', '-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:3']);
+    for (const capture of [RAW, WALL]) {
+      const args = buildPipelineArgs(input({ capture, motion: { width: 64, height: 36, fps: 2 } }));
+      t.same(args.slice(args.indexOf('tee') + 2), ['-map', '[m]', '-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:3'], capture.description);
+    }
   });
 });
 
@@ -198,7 +297,7 @@ t.test('teeEscape', async (t) => {
 });
 
 // A tiny evaluator for FFmpeg's expression language, enough for the keyframe expression:
-// numbers, variables, + - * /, parentheses and the functions if, isnan, gte, floor.
+// numbers, variables, + - * /, parentheses and the functions if, isnan, gte, floor, ceil.
 function evaluate(expr: string, vars: Record<string, number>): number {
   let pos = 0;
   const peek = (): string => expr[pos] ?? '';
@@ -211,6 +310,7 @@ function evaluate(expr: string, vars: Record<string, number>): number {
     isnan: (x) => (Number.isNaN(x) ? 1 : 0),
     gte: (a, b) => (a! >= b! ? 1 : 0),
     floor: (x) => Math.floor(x!),
+    ceil: (x) => Math.ceil(x!),
   };
   function primary(): number {
     if (peek() === '(') {
@@ -317,30 +417,122 @@ t.test('keyframeExpression evaluated', async (t) => {
   });
 });
 
-t.test('real ffmpeg runs the built command line', async (t) => {
-  const dir = t.testdir({ hls: {}, rec: {} });
-  const spec = { width: 160, height: 120, fps: 10 };
-  const args = buildPipelineArgs({
-    capture: testPatternInput(spec),
-    encoder: ffmpegEncoderArgs('libx264', { ...spec, bitrateKbps: 300, keyframeSeconds: 1 }),
-    keyframeSeconds: 1,
-    timelineOffsetSeconds: 0.4,
-    hls: { dir: path.join(dir, 'hls'), segmentSeconds: 1, listSize: 5 },
-    recording: { dir: path.join(dir, 'rec'), segmentSeconds: 1 },
-  });
-  // Stop after 3 s of output: the test pattern is paced to real time and never ends by itself.
+t.test('wall clock: select then keyframes evaluated', async (t) => {
+  // name, k, time of the first frame on the timeline, fps, seconds, times of the frames kept, keyframe times
+  const cases: Array<[string, number, number, number, number, number, number[]]> = [
+    ['first frame 0.37 s after the base, k=1 at 10 fps: frames from 1.07, keyframes each second', 1, 0.37, 10, 4, 1.07, [1.07, 2.07, 3.07, 4.07]],
+    ['first frame on a boundary is kept', 1, 2, 10, 2, 2, [2, 3]],
+    ['k=2: nothing before the next even second', 2, 0.55, 10, 6, 2.05, [2.05, 4.05, 6.05]],
+    ['a late first frame (camera start-up, 7.9 s in) waits for second 8', 1, 7.9, 30, 2, 7.9 + 3 / 30, [7.9 + 3 / 30, 8.9 + 3 / 30]],
+  ];
+  for (const [name, k, first, fps, seconds, firstKept, keyframes] of cases) {
+    t.test(name, async (t) => {
+      const select = /select='(.*)'/.exec(buildPipelineArgs(input({ capture: WALL, keyframeSeconds: k })).find((a) => a.includes('select='))!)![1]!;
+      const force = keyframeExpression(k, 0).replace(/^expr:/, '');
+      const kept: number[] = [];
+      const forced: number[] = [];
+      let prev = Number.NaN;
+      for (let n = 0; n < fps * seconds; n += 1) {
+        const time = Math.round((first + n / fps) * 1e6) / 1e6;
+        if (evaluate(select, { t: time, start_t: first }) === 0) continue;
+        kept.push(time);
+        if (evaluate(force, { t: time, prev_forced_t: prev }) !== 0) {
+          forced.push(time);
+          prev = time;
+        }
+      }
+      t.ok(Math.abs(kept[0]! - firstKept) < 1e-6, `first frame kept at ${kept[0]}`);
+      t.equal(forced.length, keyframes.length, `keyframes at ${forced.join(', ')}`);
+      forced.forEach((time, i) => t.ok(Math.abs(time - keyframes[i]!) < 1e-6, `keyframe ${i} at ${time}`));
+      t.equal(forced[0], kept[0], 'the first frame kept is a keyframe');
+    });
+  }
+});
+
+/** Video packets of an MPEG-TS file: presentation time and keyframe flag, in order. */
+async function packets(file: string): Promise<Array<{ pts: number; key: boolean }>> {
+  const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', file]);
+  return stdout
+    .trim()
+    .split('\n')
+    .map((line) => line.split(','))
+    .map(([pts, flags]) => ({ pts: Number(pts), key: (flags ?? '').includes('K') }));
+}
+
+/** Runs the command line until the output reaches `untilSeconds` on the timeline. */
+async function runUntil(args: string[], untilSeconds: number): Promise<void> {
+  // The test pattern is paced to real time and never ends by itself; with -copyts, -t counts on the timeline.
   const tee = args.lastIndexOf('-f');
-  const limited = [...args.slice(0, tee), '-t', '3', ...args.slice(tee)];
+  const limited = [...args.slice(0, tee), '-t', String(untilSeconds), ...args.slice(tee)];
   await run('ffmpeg', limited, { env: { ...process.env, TZ: 'UTC' }, timeout: 30_000 });
-  const playlist = await readFile(path.join(dir, 'hls', 'index.m3u8'), 'utf8');
-  t.match(playlist, /#EXTM3U/);
-  t.match(playlist, /seg-\d+\.ts/);
-  const list = await readFile(path.join(dir, 'rec', 'segments.csv'), 'utf8');
-  const rows = list.trim().split('\n');
-  t.ok(rows.length >= 2, `the recording was cut at least once: ${JSON.stringify(list)}`);
-  t.match(rows[0]!, /^rec-\d{8}T\d{6}Z\.ts,/);
-  // Cuts fall on the wall-clock timeline: the first cut at 1 - 0.4 = 0.6 s of the run.
-  t.equal(Math.round(Number(rows[0]!.split(',')[2]) * 10) / 10, 1, 'first recording ends at timeline second 1');
-  const files = (await readdir(path.join(dir, 'rec'))).filter((f) => f.endsWith('.ts'));
-  t.ok(files.length >= 2);
+}
+
+t.test('real ffmpeg runs the built command line', async (t) => {
+  const spec = { width: 160, height: 120, fps: 10 };
+  const encoder = ffmpegEncoderArgs('libx264', { ...spec, bitrateKbps: 300, keyframeSeconds: 1 });
+
+  t.test('wall clock: the test pattern stamped on arrival, cut at the clock', async (t) => {
+    const dir = t.testdir({ hls: {}, rec: {} });
+    const capture = testPatternInput(spec);
+    t.equal(capture.wallClock, true);
+    const now = Date.now() / 1000;
+    const segment = 1;
+    // The archive boundary at or before now: output times are wall-clock seconds since it.
+    const base = Math.floor(now / segment) * segment;
+    const args = buildPipelineArgs({
+      capture,
+      encoder,
+      keyframeSeconds: 1,
+      timeline: { baseSeconds: base, offsetSeconds: now - base },
+      hls: { dir: path.join(dir, 'hls'), segmentSeconds: 1, listSize: 5 },
+      recording: { dir: path.join(dir, 'rec'), segmentSeconds: segment },
+    });
+    // FFmpeg's probe reads ~2 s of a 10-fps input before any output: run 4 s past that.
+    await runUntil(args, Math.ceil(now - base) + 6);
+    const playlist = await readFile(path.join(dir, 'hls', 'index.m3u8'), 'utf8');
+    t.match(playlist, /#EXTM3U/);
+    t.match(playlist, /seg-\d+\.ts/);
+    const rows = (await readFile(path.join(dir, 'rec', 'segments.csv'), 'utf8')).trim().split('\n');
+    t.ok(rows.length >= 2, `the recording was cut at least once: ${JSON.stringify(rows)}`);
+    t.match(rows[0]!, /^rec-000000\.ts,/);
+    const files = (await readdir(path.join(dir, 'rec'))).filter((f) => f.endsWith('.ts')).sort();
+    t.same(files, rows.map((row) => row.split(',')[0]), 'numbered files, as listed');
+    const first = await packets(path.join(dir, 'rec', 'rec-000000.ts'));
+    t.ok(first[0]!.pts >= 0, `the first packet sits on the timeline at ${first[0]!.pts} s, not before the base`);
+    t.ok(first[0]!.key, 'and is a keyframe');
+    // Frames before the first whole second were dropped: the first one kept is within a frame of it.
+    t.ok(first[0]!.pts - Math.floor(first[0]!.pts) < 1 / spec.fps + 0.01, `first packet ${first[0]!.pts} s: on a whole second`);
+    for (const file of files.slice(1)) {
+      const later = await packets(path.join(dir, 'rec', file));
+      t.ok(later[0]?.key, `${file} starts on a keyframe`);
+    }
+    for (const row of rows.slice(1)) {
+      // The list keeps timeline times: every cut falls on a keyframe, so within a frame after a whole second.
+      const start = Number(row.split(',')[1]);
+      t.ok(start - Math.floor(start) < 1 / spec.fps + 0.01, `${row}: cut on a whole second`);
+    }
+  });
+
+  t.test('relative: timestamps from zero moved by the offset, cut by timestamps', async (t) => {
+    const dir = t.testdir({ hls: {}, rec: {} });
+    const wall = testPatternInput(spec);
+    const capture: CaptureInput = { ...wall, inputArgs: wall.inputArgs.slice(2), wallClock: false };
+    t.same(wall.inputArgs.slice(0, 2), ['-use_wallclock_as_timestamps', '1'], 'stripped the wall clock');
+    const args = buildPipelineArgs({
+      capture,
+      encoder,
+      keyframeSeconds: 1,
+      timeline: { baseSeconds: 1_700_000_400, offsetSeconds: 0.4 },
+      hls: { dir: path.join(dir, 'hls'), segmentSeconds: 1, listSize: 5 },
+      recording: { dir: path.join(dir, 'rec'), segmentSeconds: 1 },
+    });
+    await runUntil(args, 3);
+    const rows = (await readFile(path.join(dir, 'rec', 'segments.csv'), 'utf8')).trim().split('\n');
+    t.ok(rows.length >= 2, `the recording was cut at least once: ${JSON.stringify(rows)}`);
+    t.match(rows[0]!, /^rec-000000\.ts,/);
+    // Cuts fall on the timeline: the first cut at 1 - 0.4 = 0.6 s of the run.
+    t.equal(Math.round(Number(rows[0]!.split(',')[2]) * 10) / 10, 1, 'first recording ends at timeline second 1');
+    const first = await packets(path.join(dir, 'rec', 'rec-000000.ts'));
+    t.ok(Math.abs(first[0]!.pts - 0.4) < 1e-3, `the first packet sits at the offset: ${first[0]!.pts}`);
+  });
 });
