@@ -18,6 +18,8 @@ export interface FinishRequest {
   startMs: number;
   archiveRoot: string;
   clockSynced: boolean;
+  /** The archive length: a partial spanning more than one period is split on its boundaries. */
+  segmentSeconds?: number;
   ffmpegPath?: string;
   ffprobePath?: string;
 }
@@ -51,43 +53,54 @@ export async function probeDuration(file: string, ffprobePath = 'ffprobe'): Prom
 }
 
 /**
- * Copies a partial recording into a fast-start MP4 (no re-encode) and gives it its final name
- * atomically: the finished name only ever holds a complete file. Removes the partial after.
- * Returns null when the partial holds no video (a run that died before its first frame).
+ * Where a partial must be split so each archive starts on its boundary: the wall-clock
+ * multiples of `segmentSeconds` inside it. FFmpeg cuts on the clock as packets arrive, and a
+ * backlog (the frames it reads to identify a stream at start, a stall) can carry a boundary past
+ * a cut; keyframes still sit on every boundary, so the copy can be cut there exactly. Within
+ * half a second of either end counts as the end itself (a frame's worth of jitter).
  */
-export async function finishRecording(request: FinishRequest, recovered = false): Promise<ArchiveInfo | null> {
-  const { camera, partial, startMs, archiveRoot } = request;
-  const partialStat = await stat(partial);
-  if (partialStat.size === 0) {
-    await rm(partial, { force: true });
-    return null;
-  }
-  const dayDir = path.join(archiveRoot, camera, dateFolder(startMs));
+export function splitPoints(startMs: number, seconds: number, segmentSeconds: number | undefined): number[] {
+  if (!segmentSeconds || !(seconds > 0)) return [];
+  const period = segmentSeconds * 1000;
+  const endMs = startMs + seconds * 1000;
+  const points: number[] = [];
+  for (let b = Math.ceil((startMs + 500) / period) * period; b < endMs - 500; b += period) points.push(b);
+  return points;
+}
+
+/** Copies one span of a partial into a fast-start MP4 under its final name; null if it holds no video. */
+async function remuxPiece(
+  request: FinishRequest,
+  piece: { startMs: number; fromSeconds: number | null; toSeconds: number | null },
+  recovered: boolean,
+): Promise<ArchiveInfo | null> {
+  const { camera, partial, archiveRoot } = request;
+  const dayDir = path.join(archiveRoot, camera, dateFolder(piece.startMs));
   await mkdir(dayDir, { recursive: true });
-  const target = await freeArchivePath(dayDir, startMs);
+  const target = await freeArchivePath(dayDir, piece.startMs);
   const temp = path.join(dayDir, `.${path.basename(target)}.part`);
+  const span = [
+    ...(piece.fromSeconds === null ? [] : ['-ss', piece.fromSeconds.toFixed(3)]),
+    ...(piece.toSeconds === null ? [] : ['-to', piece.toSeconds.toFixed(3)]),
+  ];
   try {
     await run(request.ffmpegPath ?? 'ffmpeg', [
       ...['-hide_banner', '-nostdin', '-v', 'error', '-y', '-i', partial],
-      ...['-map', '0:v:0', '-c', 'copy', '-movflags', '+faststart', '-f', 'mp4', temp],
+      ...['-map', '0:v:0', '-c', 'copy', ...span, '-movflags', '+faststart', '-f', 'mp4', temp],
     ]);
   } catch (error) {
     await rm(temp, { force: true });
     const message = (error as { stderr?: string }).stderr?.trim().split('\n').slice(-2).join(' ') ?? String(error);
-    // A partial cut short before its first keyframe holds nothing playable: drop it, say why.
-    if (/does not contain any stream|Output file #0 does not contain|Invalid data found/i.test(message)) {
-      await rm(partial, { force: true });
-      return null;
-    }
+    // A partial cut short before its first keyframe holds nothing playable.
+    if (/does not contain any stream|Output file #0 does not contain|Invalid data found/i.test(message)) return null;
     throw new AgentError('archive_failed', `could not finish ${partial}: ${message}`, { cause: error });
   }
   const seconds = Math.round((await probeDuration(temp, request.ffprobePath)) * 1000) / 1000;
-  const meta: ArchiveMeta = { start: new Date(startMs).toISOString(), seconds, clockSynced: request.clockSynced, recovered };
+  const meta: ArchiveMeta = { start: new Date(piece.startMs).toISOString(), seconds, clockSynced: request.clockSynced, recovered };
   await fsyncPath(temp);
   await writeFileAtomic(metaPathFor(target), JSON.stringify(meta));
   await rename(temp, target);
   await fsyncPath(dayDir);
-  await rm(partial, { force: true });
   const { size } = await stat(target);
   return {
     camera,
@@ -97,4 +110,38 @@ export async function finishRecording(request: FinishRequest, recovered = false)
     bytes: size,
     clockSynced: request.clockSynced,
   };
+}
+
+/**
+ * Copies a partial recording into fast-start MP4s (no re-encode), one per archive period it
+ * spans, each given its final name atomically: a finished name only ever holds a complete file.
+ * Removes the partial after. Returns nothing when the partial holds no video (a run that died
+ * before its first frame).
+ */
+export async function finishRecording(request: FinishRequest, recovered = false): Promise<ArchiveInfo[]> {
+  const { partial, startMs } = request;
+  const partialStat = await stat(partial);
+  if (partialStat.size === 0) {
+    await rm(partial, { force: true });
+    return [];
+  }
+  const seconds = await probeDuration(partial, request.ffprobePath).catch(() => 0);
+  const points = splitPoints(startMs, seconds, request.segmentSeconds);
+  const starts = [startMs, ...points];
+  const finished: ArchiveInfo[] = [];
+  for (const [i, pieceStart] of starts.entries()) {
+    const next = starts[i + 1];
+    const info = await remuxPiece(
+      request,
+      {
+        startMs: pieceStart,
+        fromSeconds: i === 0 ? null : (pieceStart - startMs) / 1000,
+        toSeconds: next === undefined ? null : (next - startMs) / 1000,
+      },
+      recovered,
+    );
+    if (info) finished.push(info);
+  }
+  await rm(partial, { force: true });
+  return finished;
 }

@@ -22,6 +22,8 @@ export interface RunInfo {
   clockSynced: boolean;
   /** Where the run's first frame was planned on the timeline (ms), if its file cannot tell. */
   firstMs?: number;
+  /** The archive length the run was cut at (absent in run.json files of older versions). */
+  segmentSeconds?: number;
 }
 
 /** A finished archive and whether it closed cleanly (a cut or a stop) or was rescued after a fault. */
@@ -95,15 +97,16 @@ export class RecordingRun {
           startMs: await segmentStart(this.dir, this.deps.run, entry.file, entries),
           archiveRoot: this.deps.archiveRoot,
           clockSynced: this.deps.run.clockSynced,
+          segmentSeconds: this.deps.run.segmentSeconds,
         });
-      const info = await finish().catch((error: NodeJS.ErrnoException) => {
+      const infos = await finish().catch((error: NodeJS.ErrnoException) => {
         // A listed segment that is gone must not block every later archive of the run.
         if (error.code !== 'ENOENT') throw error;
         this.deps.log.error({ file: entry.file }, 'listed recording segment is missing; skipped');
-        return null;
+        return [];
       });
       this.finishedCount = index + 1;
-      if (info) this.deps.onFinished({ info, recovered: false });
+      for (const info of infos) this.deps.onFinished({ info, recovered: false });
     }
     await syncNewest(this.dir);
   }
@@ -197,11 +200,18 @@ async function finishRun(
     const wasRecovered = recovered === 'all' || (recovered === 'unlisted' && !known);
     try {
       const startMs = await segmentStart(dir, deps.run, file, entries);
-      const info = await finishRecording(
-        { camera: deps.run.camera, partial: path.join(dir, file), startMs, archiveRoot: deps.archiveRoot, clockSynced: deps.run.clockSynced },
+      const infos = await finishRecording(
+        {
+          camera: deps.run.camera,
+          partial: path.join(dir, file),
+          startMs,
+          archiveRoot: deps.archiveRoot,
+          clockSynced: deps.run.clockSynced,
+          segmentSeconds: deps.run.segmentSeconds,
+        },
         wasRecovered,
       );
-      if (info) deps.onFinished({ info, recovered: wasRecovered });
+      for (const info of infos) deps.onFinished({ info, recovered: wasRecovered });
     } catch (error) {
       // Keep the folder: the partial is still there for the next start to try again.
       deps.log.error({ err: error, file }, 'could not finish a partial recording; kept for the next start');

@@ -189,6 +189,7 @@ export class CameraSupervisor {
       run: {
         camera: camera.id,
         baseMs,
+        segmentSeconds: config.archive.segmentSeconds,
         clockSynced: await this.deps.clockSynced(),
         // Known in advance only off the wall clock; else the first segment's first packet tells.
         ...(capture.wallClock ? {} : { firstMs: baseMs + Math.round(offsetSeconds * 1000) }),

@@ -188,11 +188,8 @@ t.test('RecordingRun', async (t) => {
     t.same(summary(finished).map(([file]) => file), ['cam0/2024-06-10/archive_20240610T061000Z.mp4']);
   });
 
-  // BUG (fails today): segmentStart() runs before finishRecording()'s ENOENT catch in pollOnce(). For
-  // a listed but missing segment 0 of a run without firstMs (every wall-clock capture, see
-  // supervisor.ts), ffprobe fails and stat() throws ENOENT out of pollOnce(): finishedCount never
-  // moves past it, every later poll logs "finishing a recording failed" again, and no later
-  // segment is finished until FFmpeg exits (close() then finishes them all).
+  // Segment 0's start comes from its own first packet, so a missing one used to throw before the
+  // skip could catch it and block every later archive until FFmpeg exited.
   t.test('a missing first segment (no planned first frame) is skipped; the later ones are still finished as they close', async (t) => {
     const root = t.testdir();
     const { recording, finished } = recorder(root);
