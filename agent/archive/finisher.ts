@@ -85,7 +85,9 @@ async function remuxPiece(
   ];
   try {
     await run(request.ffmpegPath ?? 'ffmpeg', [
-      ...['-hide_banner', '-nostdin', '-v', 'error', '-y', '-i', partial],
+      // FFmpeg glues MPEG-TS timestamp jumps over 10 s into one timeline; keep them, so the cuts
+      // fall where ffprobe saw the keyframes (a clock step leaves such a jump).
+      ...['-hide_banner', '-nostdin', '-v', 'error', '-y', '-dts_delta_threshold', '1000000', '-i', partial],
       ...['-map', '0:v:0', '-c', 'copy', ...span, '-movflags', '+faststart', '-f', 'mp4', temp],
     ]);
   } catch (error) {
@@ -112,11 +114,46 @@ async function remuxPiece(
   };
 }
 
+/** Keyframe times (s from the file's start) of a recording. */
+async function keyframeSeconds(file: string, ffprobePath = 'ffprobe'): Promise<number[]> {
+  const { stdout } = await run(ffprobePath, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', file], {
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const times = stdout
+    .split('\n')
+    .filter((line) => line.includes('K'))
+    .map((line) => Number.parseFloat(line.split(',')[0] ?? ''))
+    .filter(Number.isFinite);
+  const first = times[0] ?? 0;
+  return times.map((t) => t - first);
+}
+
+/**
+ * Where each archive of a partial begins (ms), the first at `startMs`. Only a partial longer than
+ * its period is looked into: it is cut at the first keyframe of every archive period it has
+ * video in. Keyframes sit on the boundaries, so that is exact; and a timestamp gap (the wall
+ * clock stepped before the pipeline restarted) yields no empty archives for the periods skipped.
+ */
+async function pieceStarts(request: FinishRequest): Promise<number[]> {
+  const { partial, startMs, segmentSeconds } = request;
+  const seconds = await probeDuration(partial, request.ffprobePath).catch(() => 0);
+  if (splitPoints(startMs, seconds, segmentSeconds).length === 0) return [startMs];
+  const period = segmentSeconds! * 1000;
+  const starts = [startMs];
+  for (const t of await keyframeSeconds(partial, request.ffprobePath)) {
+    const at = startMs + t * 1000;
+    const last = starts.at(-1)!;
+    // Half a second of slack, as in splitPoints: a start a hair before a boundary is no new period.
+    if (Math.floor(at / period) > Math.floor(last / period) && at - last > 500) starts.push(Math.round(at));
+  }
+  return starts;
+}
+
 /**
  * Copies a partial recording into fast-start MP4s (no re-encode), one per archive period it
- * spans, each given its final name atomically: a finished name only ever holds a complete file.
- * Removes the partial after. Returns nothing when the partial holds no video (a run that died
- * before its first frame).
+ * has video in, each given its final name atomically: a finished name only ever holds a complete
+ * file. Removes the partial after. Returns nothing when the partial holds no video (a run that
+ * died before its first frame).
  */
 export async function finishRecording(request: FinishRequest, recovered = false): Promise<ArchiveInfo[]> {
   const { partial, startMs } = request;
@@ -125,9 +162,7 @@ export async function finishRecording(request: FinishRequest, recovered = false)
     await rm(partial, { force: true });
     return [];
   }
-  const seconds = await probeDuration(partial, request.ffprobePath).catch(() => 0);
-  const points = splitPoints(startMs, seconds, request.segmentSeconds);
-  const starts = [startMs, ...points];
+  const starts = await pieceStarts(request);
   const finished: ArchiveInfo[] = [];
   for (const [i, pieceStart] of starts.entries()) {
     const next = starts[i + 1];

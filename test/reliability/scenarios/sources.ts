@@ -22,8 +22,10 @@ import { recordResult } from '../lib/results.js';
 
 // FFmpeg probes an MPEG-TS stream for up to 5 s (analyzeduration) before its first frame.
 const HTTP_STARTUP_S = 8;
-// How early a run's labels may sit when its first frame came late (see outageCycle).
-const LABEL_SLACK_S = 1.5;
+// How early a run's labels may sit when its first frame came late (see outageCycle). Live
+// cameras are stamped on the wall clock as frames arrive; a file: source (the stand-in for a
+// vanishing device) is not, and on a busy 2-core machine its start-up has taken up to 2 s.
+const LABEL_SLACK_S = 2.5;
 
 /** A live MPEG-TS camera over HTTP: one real-time FFmpeg per client. */
 class LiveTsServer {
@@ -84,8 +86,8 @@ async function outageCycle(t: Test, agent: AgentProcess, archiveRoot: string, i:
   const lastBefore = archives.filter((a) => a.startMs < wentAt).at(-1);
   const firstAfter = archives.find((a) => a.startMs >= backAt);
   const lost = lastBefore ? (wentAt - (lastBefore.startMs + lastBefore.seconds * 1000)) / 1000 : Infinity;
-  // The run's timeline is anchored at FFmpeg's spawn, so a first frame that comes late (a file or
-  // stream probed on a busy machine) labels the whole run that much early: allow it on top.
+  // A file: source's timeline is anchored at FFmpeg's spawn, so a first frame that comes late
+  // labels the whole run that much early: allow it on top.
   t.ok(lost <= 2 + LABEL_SLACK_S, `outage ${i + 1}: recorded up to ${lost.toFixed(2)} s before the source went away (≤ 2 s + ${LABEL_SLACK_S} s label slack)`);
   t.ok(firstAfter, `outage ${i + 1}: recording resumed (${firstAfter?.file})`);
   // The retry that finds the camera waits the backoff it was at when the source came back.
