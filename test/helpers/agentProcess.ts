@@ -44,8 +44,14 @@ export class AgentProcess {
   private stdoutRest = '';
   stderr = '';
 
-  constructor(configFile: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'agent/cli.ts'), 'run', '--config', configFile, ...extraArgs], {
+  /**
+   * `wrapper` gets the agent's argv appended and must `exec` it, so the pid stays the agent's
+   * (e.g. ['unshare', '-m', 'sh', '-c', 'mount ...; exec "$@"', 'sh']).
+   */
+  constructor(configFile: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}, wrapper: string[] = []) {
+    const argv = [process.execPath, '--import', 'tsx', path.join(ROOT, 'agent/cli.ts'), 'run', '--config', configFile, ...extraArgs];
+    const [command, ...args] = [...wrapper, ...argv];
+    this.child = spawn(command!, args, {
       cwd: ROOT,
       env: { ...process.env, EDGE_AGENT_LOG_LEVEL: 'debug', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,65 +1,11 @@
 /**
- * What the scenarios share: the agent started behind a wrapper command (unshare, for a private
- * tmpfs), the archive tree read back from the sidecars, process-tree figures, and a watcher of
- * the live playlists.
+ * What the scenarios share: the archive tree read back from the sidecars, process-tree figures,
+ * and a watcher of the live playlists.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArchiveFileName } from '../../../agent/archive/segmentName.js';
-import { ROOT, waitFor, type LogRecord } from '../../helpers/agentProcess.js';
 import { processTree, procSample } from '../../bench/procstat.js';
-
-/** The agent as a real process, optionally run through a wrapper (`unshare -m sh -c ...`). */
-export class WrappedAgent {
-  readonly child: ChildProcess;
-  readonly records: LogRecord[] = [];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  stderr = '';
-  private rest = '';
-
-  /** `wrapper` gets the agent's argv appended, e.g. ['unshare', '-m', 'sh', '-c', 'mount ...; exec "$@"', 'sh']. */
-  constructor(configFile: string, wrapper: string[] = [], env: NodeJS.ProcessEnv = {}) {
-    const argv = [process.execPath, '--import', 'tsx', path.join(ROOT, 'agent/cli.ts'), 'run', '--config', configFile];
-    const [command, ...args] = [...wrapper, ...argv];
-    this.child = spawn(command!, args, { cwd: ROOT, env: { ...process.env, EDGE_AGENT_LOG_LEVEL: 'debug', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child.stdout!.setEncoding('utf8');
-    this.child.stdout!.on('data', (chunk: string) => {
-      const lines = (this.rest + chunk).split('\n');
-      this.rest = lines.pop() ?? '';
-      for (const line of lines) {
-        try {
-          this.records.push(JSON.parse(line) as LogRecord);
-        } catch {
-          this.records.push({ msg: line, level: 'raw' });
-        }
-      }
-    });
-    this.child.stderr!.setEncoding('utf8');
-    this.child.stderr!.on('data', (chunk: string) => (this.stderr += chunk));
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
-  }
-
-  /** Records whose message matches. */
-  logs(msg: string | RegExp): LogRecord[] {
-    return this.records.filter((r) => (typeof msg === 'string' ? r.msg === msg : msg.test(String(r.msg))));
-  }
-
-  /** Waits until `count` records with this message exist. */
-  async waitLog(msg: string | RegExp, count = 1, timeoutMs = 30_000): Promise<LogRecord[]> {
-    return waitFor(`${count} log line(s) '${String(msg)}'`, () => {
-      if (this.child.exitCode !== null) throw new Error(`agent exited (${this.child.exitCode}) while waiting for '${String(msg)}': ${this.stderr}`);
-      const found = this.logs(msg);
-      return found.length >= count ? found : null;
-    }, timeoutMs);
-  }
-
-  /** SIGTERM to the agent itself (a wrapper `exec`s it, so the pid is the agent's) and wait. */
-  async stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
-    return this.exited;
-  }
-}
 
 /** One finished archive as its sidecar describes it. */
 export interface ArchiveEntry {

@@ -8,8 +8,8 @@
 import { statfs } from 'node:fs/promises';
 import path from 'node:path';
 import type { Test } from 'tap';
-import { testConfig, waitFor } from '../../helpers/agentProcess.js';
-import { gaps, readArchives, WrappedAgent } from '../lib/agent.js';
+import { AgentProcess, testConfig, waitFor } from '../../helpers/agentProcess.js';
+import { gaps, readArchives } from '../lib/agent.js';
 import { recordResult } from '../lib/results.js';
 
 export async function diskFilling(t: Test, options: { seconds: number; mode: 'ci' | 'long' }): Promise<void> {
@@ -22,7 +22,7 @@ export async function diskFilling(t: Test, options: { seconds: number; mode: 'ci
   const file = path.join(dir, 'config.json');
   writeFileSync(file, JSON.stringify(config, null, 2));
   const mount = 'mount -t tmpfs -o size=3m,mode=0755 reliability-disk "$0" && exec "$@"';
-  const agent = new WrappedAgent(file, ['unshare', '-m', '--propagation', 'private', 'sh', '-c', mount, archiveDir]);
+  const agent = new AgentProcess(file, [], {}, ['unshare', '-m', '--propagation', 'private', 'sh', '-c', mount, archiveDir]);
   t.teardown(() => agent.stop());
   const [started] = await agent.waitLog('pipeline started', 1, 30_000);
   const pid = agent.child.pid!;
