@@ -31,9 +31,17 @@ export async function runAgent(options: CliOptions): Promise<number> {
     process.stderr.write(`edge-agent: invalid config\n${error.problems.join('\n')}\n`);
     return 2;
   }
+  // Handlers stay installed: a second signal while the archive is being finished (timeout(1)
+  // signals its whole group, an impatient `systemctl stop`) must not kill the agent mid-stop.
+  let stopping = false;
   const stopped = new Promise<string>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) return log.warn({ signal }, 'already stopping; finishing the archives first');
+      stopping = true;
+      resolve(signal);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
   });
   try {
     await agent.start();
