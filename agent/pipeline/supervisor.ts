@@ -80,6 +80,9 @@ export class CameraSupervisor {
   private recordingSince: string | null = null;
   private lastError: string | null = null;
   private cameraLost = false;
+  // Wall clock less monotonic clock when last checked: a change is a clock step (NTP, a board
+  // without RTC). Kept across runs, so a step during a restart is noticed too.
+  private clockSkew = Date.now() - performance.now();
 
   constructor(private readonly deps: CameraSupervisorDeps) {
     this.timing = { ...DEFAULT_TIMING, ...deps.timing };
@@ -231,7 +234,8 @@ export class CameraSupervisor {
     this.frames = 0;
     this.lastFrameAt = null;
     this.runStartedAt = Date.now();
-    const clockSkew = Date.now() - performance.now();
+    this.noteClockStep();
+    const clockSkew = this.clockSkew;
     let stalled = false;
     let jumped = false;
     proc.on('progress', (p: { frame: number; fps: number; dropFrames: number }) => {
@@ -258,6 +262,7 @@ export class CameraSupervisor {
       }
       if (!jumped && Math.abs(Date.now() - performance.now() - clockSkew) > this.timing.clockJumpSeconds * 1000) {
         jumped = true;
+        this.clockSkew = Date.now() - performance.now();
         log.warn('the wall clock jumped: restarting on the new timeline');
         void proc.stop(this.timing.stopGraceMs);
       }
@@ -294,6 +299,14 @@ export class CameraSupervisor {
     }
     if (kind === 'source') this.markLost(this.lastError, capture.description);
     return { reason: this.lastError, delay: true };
+  }
+
+  /** A step between runs: this run already starts on the new timeline, so say so and move on. */
+  private noteClockStep(): void {
+    const skew = Date.now() - performance.now();
+    if (Math.abs(skew - this.clockSkew) <= this.timing.clockJumpSeconds * 1000) return;
+    this.clockSkew = skew;
+    this.deps.log.warn('the wall clock jumped: restarting on the new timeline');
   }
 
   private onFirstFrame(capture: CaptureInput): void {
