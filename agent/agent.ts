@@ -63,6 +63,7 @@ export class Agent {
   // Motion meters outlive pipeline restarts; each FFmpeg run feeds its camera's meter.
   private readonly motion = new MotionMeters();
   readonly configService: ConfigService;
+  readonly log: Logger;
 
   /** PipelineControl that stays valid while the pipeline itself is rebuilt on a config change. */
   readonly pipeline: PipelineControl = {
@@ -75,8 +76,11 @@ export class Agent {
   constructor(
     public config: AgentConfig,
     private readonly configFile: string | null,
-    readonly log: Logger,
+    // Modules take children of the root, so a record carries one `component`, not the agent's too.
+    private readonly rootLog: Logger,
   ) {
+    this.log = rootLog.child({ component: 'agent' });
+    const { log } = this;
     this.bus.onListenerError((error, event) => log.error({ err: error, event: event.type }, 'event listener failed'));
     this.archives = new DiskArchiveCatalog(config.archive.dir);
     this.credentials = loadCredentials(config);
@@ -85,7 +89,7 @@ export class Agent {
       current: () => this.config,
       apply: (next, modules) => this.reconfigure(next, modules),
       bus: this.bus,
-      log: log.child({ component: 'config' }),
+      log: rootLog.child({ component: 'config' }),
     });
   }
 
@@ -160,7 +164,7 @@ export class Agent {
   private async startPipeline(): Promise<void> {
     const supervisors = new Map<string, CameraSupervisor>();
     for (const camera of this.config.cameras) {
-      const log = this.log.child({ component: 'pipeline', camera: camera.id });
+      const log = this.rootLog.child({ component: 'pipeline', camera: camera.id });
       const encoders = await this.encodersFor(camera);
       log.info({ encoders: encoders.map((e) => e.name) }, 'encoder ladder');
       supervisors.set(
@@ -209,7 +213,7 @@ export class Agent {
       maxAgeHours: config.archive.maxAgeHours,
       minFreePercent: config.archive.minFreePercent,
       bus: this.bus,
-      log: this.log.child({ component: 'retention' }),
+      log: this.rootLog.child({ component: 'retention' }),
       isPendingAnalysis: (file) => this.analysis?.isPending(file) ?? false,
     });
     this.retention = retention;
@@ -237,7 +241,7 @@ export class Agent {
 
   private startStoreAndOutbox(): void {
     this.store = openStore(this.config.dataDir);
-    this.outbox = new Outbox({ db: this.store, log: this.log.child({ component: 'outbox' }) });
+    this.outbox = new Outbox({ db: this.store, log: this.rootLog.child({ component: 'outbox' }) });
     this.outbox.start();
     this.health = new HealthCollector({
       config: this.config,
@@ -254,7 +258,7 @@ export class Agent {
   }
 
   private async startLink(): Promise<void> {
-    const log = this.log.child({ component: 'mqtt' });
+    const log = this.rootLog.child({ component: 'mqtt' });
     const commands = createCommands({
       version: VERSION,
       startedAt: this.startedAt.toISOString(),
@@ -301,7 +305,7 @@ export class Agent {
     // Loaded only when wanted: @google/genai alone costs a board ~20 MB of memory.
     if (!config.analysis.enabled) return;
     const [{ AnalysisQueue, tokenBudgetFromEnv }, { GeminiClient }] = await Promise.all([import('./analysis/queue.js'), import('./analysis/gemini.js')]);
-    const log = this.log.child({ component: 'analysis' });
+    const log = this.rootLog.child({ component: 'analysis' });
     const key = this.credentials.geminiApiKey;
     this.analysis = new AnalysisQueue({
       db: this.store!,
@@ -322,7 +326,7 @@ export class Agent {
   private async startHttp(): Promise<void> {
     this.http = new HttpServer({
       config: this.config,
-      log: this.log.child({ component: 'http' }),
+      log: this.rootLog.child({ component: 'http' }),
       pipeline: this.pipeline,
       archives: this.archives,
       health: this.health!,

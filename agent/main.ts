@@ -21,11 +21,12 @@ export async function runAgent(options: CliOptions): Promise<number> {
     process.stderr.write(`edge-agent: invalid config\n${error.problems.join('\n')}\n`);
     return 2;
   }
-  const log = createRootLogger().child({ component: 'agent' });
+  const rootLog = createRootLogger();
+  const log = rootLog.child({ component: 'agent' });
   log.info({ version: VERSION, config: loaded.file ?? 'built-in defaults' }, 'starting');
   let agent: Agent;
   try {
-    agent = new Agent(loaded.config, loaded.file, log);
+    agent = new Agent(loaded.config, loaded.file, rootLog);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`edge-agent: invalid config\n${error.problems.join('\n')}\n`);

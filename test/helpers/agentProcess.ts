@@ -40,6 +40,8 @@ export function testConfig(dir: string, overrides: Record<string, unknown> = {},
 export class AgentProcess {
   readonly child: ChildProcess;
   readonly records: LogRecord[] = [];
+  /** Lines that name `component` twice (a child logger of a child): JSON readers keep only one. */
+  linesWithTwoComponents = 0;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private stdoutRest = '';
   stderr = '';
@@ -61,6 +63,7 @@ export class AgentProcess {
       const lines = (this.stdoutRest + chunk).split('\n');
       this.stdoutRest = lines.pop() ?? '';
       for (const line of lines) {
+        if (/"component":.*"component":/.test(line)) this.linesWithTwoComponents += 1;
         try {
           this.records.push(JSON.parse(line) as LogRecord);
         } catch {

@@ -22,6 +22,7 @@ t.test('archives are cut on the wall clock, fast-start, decodable; HLS keeps a r
   const finished = await agent.waitLog('archive finished', 3, 40_000);
   const stopped = await agent.stop();
   t.equal(stopped.code, 0, 'clean stop exits 0');
+  t.equal(agent.linesWithTwoComponents, 0, 'every log line names its component once');
   const files = await archivesIn(path.join(dir, 'archive'));
   t.ok(files.length >= 4, `at least 4 archives (3 cut + the one closed at stop), got ${files.length}`);
   for (const [i, file] of files.entries()) {
