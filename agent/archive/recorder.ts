@@ -51,6 +51,8 @@ function parseList(text: string): ListEntry[] {
 export class RecordingRun {
   readonly dir: string;
   private finishedCount = 0;
+  private lastListed: ListEntry | undefined;
+  private readonly list: SegmentList;
   private finishing: Promise<void> = Promise.resolve();
 
   constructor(
@@ -63,6 +65,7 @@ export class RecordingRun {
     },
   ) {
     this.dir = path.join(deps.archiveRoot, deps.run.camera, PARTIAL_DIR, deps.runId);
+    this.list = new SegmentList(path.join(this.dir, LIST_FILE));
   }
 
   /** Creates the run's folder and records its timeline, before FFmpeg starts. */
@@ -87,14 +90,14 @@ export class RecordingRun {
   }
 
   private async pollOnce(): Promise<void> {
-    const entries = await readList(this.dir);
-    for (const [index, entry] of entries.entries()) {
-      if (index < this.finishedCount) continue;
+    for (const entry of await this.list.readNew()) {
+      const index = this.finishedCount;
+      const listed = { entry, before: this.lastListed };
       const finish = async () =>
         finishRecording({
           camera: this.deps.run.camera,
           partial: path.join(this.dir, entry.file),
-          startMs: await segmentStart(this.dir, this.deps.run, entry.file, entries),
+          startMs: await segmentStart(this.dir, this.deps.run, entry.file, listed),
           archiveRoot: this.deps.archiveRoot,
           clockSynced: this.deps.run.clockSynced,
           segmentSeconds: this.deps.run.segmentSeconds,
@@ -106,9 +109,40 @@ export class RecordingRun {
         return [];
       });
       this.finishedCount = index + 1;
+      this.lastListed = entry;
       for (const info of infos) this.deps.onFinished({ info, recovered: false });
     }
     await syncNewest(this.dir);
+  }
+}
+
+/**
+ * FFmpeg's segment list, read from where the last read stopped: a run can last months, and
+ * re-reading the whole list every second would grow with it.
+ */
+class SegmentList {
+  private offset = 0;
+  private unfinishedLine = '';
+
+  constructor(private readonly file: string) {}
+
+  /** Entries completed since the last call (a line FFmpeg is still writing waits for its newline). */
+  async readNew(): Promise<ListEntry[]> {
+    const handle = await open(this.file, 'r').catch(() => null);
+    if (!handle) return [];
+    try {
+      const { size } = await handle.stat();
+      if (size <= this.offset) return [];
+      const chunk = Buffer.alloc(size - this.offset);
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, this.offset);
+      this.offset += bytesRead;
+      const text = this.unfinishedLine + chunk.toString('utf8', 0, bytesRead);
+      const complete = text.lastIndexOf('\n') + 1;
+      this.unfinishedLine = text.slice(complete);
+      return parseList(text.slice(0, complete));
+    } finally {
+      await handle.close();
+    }
   }
 }
 
@@ -145,14 +179,12 @@ async function firstPacketSeconds(file: string): Promise<number | null> {
  * from FFmpeg is the 5-s boundary. Without the run's timeline (run.json lost) the file's
  * modification time less its length is the best guess.
  */
-async function segmentStart(dir: string, run: RunInfo, file: string, entries: ListEntry[]): Promise<number> {
+async function segmentStart(dir: string, run: RunInfo, file: string, listed: { entry?: ListEntry; before?: ListEntry }): Promise<number> {
   const index = segmentIndex(file);
   const at = (seconds: number) => run.baseMs + Math.round(seconds * 1000);
   if (run.baseMs > 0 && index > 0) {
-    const entry = entries[index];
-    if (entry?.file === file) return at(entry.start);
-    const before = entries[index - 1];
-    if (before) return at(before.end);
+    if (listed.entry?.file === file) return at(listed.entry.start);
+    if (listed.before) return at(listed.before.end);
   }
   if (run.baseMs > 0 && index === 0) {
     const first = await firstPacketSeconds(path.join(dir, file));
@@ -199,7 +231,8 @@ async function finishRun(
     if (known && index < alreadyFinished) continue;
     const wasRecovered = recovered === 'all' || (recovered === 'unlisted' && !known);
     try {
-      const startMs = await segmentStart(dir, deps.run, file, entries);
+      const entry = entries[index];
+      const startMs = await segmentStart(dir, deps.run, file, { entry: entry?.file === file ? entry : undefined, before: entries[index - 1] });
       const infos = await finishRecording(
         {
           camera: deps.run.camera,

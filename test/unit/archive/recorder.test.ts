@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { access, copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { access, appendFile, copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
@@ -132,6 +132,24 @@ t.test('RecordingRun', async (t) => {
       t.match(JSON.parse(await readFile(path.join(root, 'cam0/2024-06-10/archive_20240610T061005Z.json'), 'utf8')), { recovered: true });
       t.notOk(await exists(recording.dir), 'the run folder is gone');
     });
+  });
+
+  t.test('the list is read on from where the last read stopped; a line still being written waits for its newline', async (t) => {
+    const root = t.testdir();
+    const { recording, finished } = recorder(root);
+    await recording.prepare();
+    await partials(recording.dir, FIRST, SECOND, THIRD);
+    const list = path.join(recording.dir, 'segments.csv');
+    await writeFile(list, `${FIRST},0.000000,4.99`);
+    await recording.poll();
+    t.same(finished, [], 'half a line: nothing finished');
+    await appendFile(list, `99999\n${SECOND},4.9`);
+    await recording.poll();
+    t.same(summary(finished).map(([file]) => file), ['cam0/2024-06-10/archive_20240610T060958Z.mp4'], 'the completed line only');
+    await appendFile(list, '999999,9.999999\n');
+    await recording.poll();
+    t.same(summary(finished).slice(1), [['cam0/2024-06-10/archive_20240610T061000Z.mp4', '2024-06-10T06:10:00.000Z', false]], 'its start read from the line joined across two reads');
+    t.equal(finished.length, 2, 'each entry once');
   });
 
   t.test('the first segment\'s own first packet wins over where the run planned its first frame', async (t) => {
