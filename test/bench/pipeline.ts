@@ -16,6 +16,7 @@ import { ffmpegEncoderArgs } from '../../device/encoders/args.js';
 import { testPatternInput } from '../../device/sources/test.js';
 import { buildPipelineArgs } from '../../agent/pipeline/ffmpegArgs.js';
 import { ROOT } from '../helpers/agentProcess.js';
+import { unitNodeFlags } from '../helpers/nodeFlags.js';
 import { treeSample } from './procstat.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
@@ -73,7 +74,7 @@ async function benchAgent(dir: string): Promise<Figures & { firstSegmentSeconds:
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
   const started = Date.now();
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/agent/cli.js'), 'run', '--config', path.join(dir, 'config.json')], {
+  const child = spawn(process.execPath, [...unitNodeFlags(), path.join(ROOT, 'dist/agent/cli.js'), 'run', '--config', path.join(dir, 'config.json')], {
     stdio: 'ignore',
     env: { ...process.env, EDGE_AGENT_LOG_LEVEL: 'warn' },
   });

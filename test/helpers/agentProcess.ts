@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { unitNodeFlags } from './nodeFlags.js';
 
 /** Repository root, for spawning the CLI from source. */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -51,7 +52,7 @@ export class AgentProcess {
    * (e.g. ['unshare', '-m', 'sh', '-c', 'mount ...; exec "$@"', 'sh']).
    */
   constructor(configFile: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}, wrapper: string[] = []) {
-    const argv = [process.execPath, '--import', 'tsx', path.join(ROOT, 'agent/cli.ts'), 'run', '--config', configFile, ...extraArgs];
+    const argv = [process.execPath, ...unitNodeFlags(), '--import', 'tsx', path.join(ROOT, 'agent/cli.ts'), 'run', '--config', configFile, ...extraArgs];
     const [command, ...args] = [...wrapper, ...argv];
     this.child = spawn(command!, args, {
       cwd: ROOT,
