@@ -2,6 +2,6 @@
 import t from 'tap';
 import { soak } from '../reliability/scenarios/soak.js';
 
-t.test('soak: two cameras for 2 minutes, resources flat, no missing archive, no HLS stall', async (t) => {
-  await soak(t, { durationMs: 120_000, mode: 'ci' });
+t.test('soak: two cameras for 3 minutes, resources flat, no missing archive, no HLS stall', async (t) => {
+  await soak(t, { durationMs: 180_000, mode: 'ci' });
 });
