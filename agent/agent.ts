@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { listCameras } from '../device/cameras.js';
-import { detectBoard } from '../device/board.js';
+import { detectBoard, hostRoot } from '../device/board.js';
 import { candidatesForSource, chooseEncoders, encoderLadder } from '../device/encoders/index.js';
 import { Sensors } from '../device/sensors.js';
 import { captureInput } from '../device/sources/index.js';
@@ -99,7 +99,7 @@ export class Agent {
     for (const dir of [config.dataDir, config.archive.dir, config.hls.dir]) await mkdir(dir, { recursive: true });
     // A kill during a set-config write can leave the temp file of its atomic write behind.
     if (this.configFile) await removeStaleTemps(this.configFile);
-    this.board = await detectBoard();
+    this.board = await detectBoard(hostRoot());
     log.info({ board: this.board.model, family: this.board.family }, 'board detected');
     this.startStoreAndOutbox();
     this.startRetention();

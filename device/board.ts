@@ -4,6 +4,14 @@ import path from 'node:path';
 import type { BoardFamily, BoardInfo } from './types.js';
 
 /**
+ * Where the board's own files (device tree, L4T release) are read from: `/`, or the tree named
+ * by EDGE_AGENT_HOST_ROOT, which stands in for a board (tests; a technician replaying a report).
+ */
+export function hostRoot(env: NodeJS.ProcessEnv = process.env): string {
+  return env.EDGE_AGENT_HOST_ROOT || '/';
+}
+
+/**
  * Which board this is, from the device tree and L4T release file under `root` (a fixture tree
  * in tests). Never throws: anything unrecognised is `generic`.
  */

@@ -3,7 +3,7 @@
  * have, each proven by a real test encode. The MQTT `probe` command returns the same report.
  */
 import path from 'node:path';
-import { detectBoard } from '../../device/board.js';
+import { detectBoard, hostRoot } from '../../device/board.js';
 import { listCameras, type Camera } from '../../device/cameras.js';
 import { chooseEncoders, listedH264Encoders, preferredLadder } from '../../device/encoders/index.js';
 import { runCommand, type CommandRunner } from '../../device/run.js';
@@ -42,7 +42,7 @@ export const DEFAULT_PROBE_SETTINGS: EncodeSettings = { width: 1280, height: 720
 
 /** Builds the probe report: board, cameras, and a verdict for every H.264 encoder. */
 export async function probeReport(opts: ProbeReportOptions = {}): Promise<ProbeReport> {
-  const root = opts.root ?? '/';
+  const root = opts.root ?? hostRoot();
   const run = opts.run ?? runCommand;
   const sysRoot = path.join(root, 'sys');
   const devRoot = path.join(root, 'dev');

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { findOnPath, runCommand } from '../../device/run.js';
+import { hostRoot } from '../../device/board.js';
 import { systemVcgencmd } from '../../device/sensors.js';
 import { loadConfig, loadCredentials, resolveConfigPath, type Credentials } from '../config/load.js';
 import { ConfigError } from '../contract/errors.js';
@@ -53,7 +54,7 @@ export function buildDoctorContext(opts: DoctorContextOptions = {}): DoctorConte
     configProblems,
     run: runCommand,
     hasCommand: (name) => findOnPath(name, env.PATH ?? '') !== undefined,
-    root: opts.root ?? '/',
+    root: opts.root ?? hostRoot(env),
     statfs: async (path) => {
       const s = await statfs(path);
       return { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
