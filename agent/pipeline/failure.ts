@@ -37,15 +37,29 @@ export function classifyExit(exit: FfmpegRunExit, framesSeen: number): FailureKi
   // Encoder first: a hardware encoder's failure can mention a missing file too.
   if (framesSeen === 0 && ENCODER_PATTERNS.some((re) => re.test(text))) return 'encoder';
   if (SOURCE_PATTERNS.some((re) => re.test(text))) return 'source';
+  // A producer that ended first (crashed, killed, camera gone) took FFmpeg's input with it. One
+  // that ended after FFmpeg was stopped by us (SIGTERM) or by the broken pipe: not the camera.
+  if (exit.producerEndedFirst) return 'source';
   if (exit.producer && exit.producer.code !== 0 && exit.producer.code !== null) return 'source';
   return 'other';
 }
 
 /** The last meaningful line of stderr, for events and status. */
 export function lastErrorLine(exit: FfmpegRunExit): string {
-  const lines = `${exit.stderrTail}\n${exit.producerStderrTail ?? ''}`
+  if (exit.producerEndedFirst && exit.producer) {
+    // FFmpeg only saw its input end; the producer's own words (or fate) say what happened.
+    return meaningfulLines(exit.producerStderrTail ?? '').at(-1) ?? `capture producer ${exitText(exit.producer)}`;
+  }
+  return meaningfulLines(`${exit.stderrTail}\n${exit.producerStderrTail ?? ''}`).at(-1) ?? exitText(exit);
+}
+
+function meaningfulLines(text: string): string[] {
+  return text
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line && !/^(frame|fps|stream_|bitrate|total_size|out_time|dup_frames|drop_frames|speed|progress)=/.test(line));
-  return lines.at(-1) ?? `exited with code ${exit.code ?? 'none'}${exit.signal ? ` (${exit.signal})` : ''}`;
+}
+
+function exitText(exit: { code: number | null; signal: NodeJS.Signals | null }): string {
+  return `exited with code ${exit.code ?? 'none'}${exit.signal ? ` (${exit.signal})` : ''}`;
 }

@@ -23,6 +23,8 @@ export interface FfmpegRunOptions {
 /** How a run ended: FFmpeg's exit, the producer's (if any), and the stderr tails. */
 export interface FfmpegRunExit extends ChildExit {
   producer?: ChildExit;
+  /** The producer ended before FFmpeg: the camera side went away, FFmpeg only saw its input end. */
+  producerEndedFirst?: boolean;
   stderrTail: string;
   producerStderrTail?: string;
 }
@@ -80,16 +82,18 @@ export class FfmpegProcess extends EventEmitter {
 
   private async watchExit(ffmpeg: SupervisedChild, producer: SupervisedChild | null): Promise<FfmpegRunExit> {
     // Whichever of the two ends first, the other cannot go on alone.
+    let producerEndedFirst = false;
     if (producer) {
       const producerExit = await Promise.race([producer.exited, ffmpeg.exited.then(() => null)]);
       if (producerExit === null) void producer.stop(2000, 'SIGTERM');
+      else producerEndedFirst = true;
     }
     const ffmpegExit = await ffmpeg.exited;
     const producerExit = producer ? await producer.exited : undefined;
     return {
       ...ffmpegExit,
       stderrTail: ffmpeg.stderrTail(),
-      ...(producer ? { producer: producerExit, producerStderrTail: producer.stderrTail() } : {}),
+      ...(producer ? { producer: producerExit, producerEndedFirst, producerStderrTail: producer.stderrTail() } : {}),
     };
   }
 

@@ -43,8 +43,10 @@ t.test('classifyExit', async (t) => {
     ['empty stderr, exit 1: other', exit(), 0, 'other'],
     ['producer (rpicam-vid) failed to open the camera: source', exit({ producerStderrTail: 'ERROR: *** Failed to start camera ***' }), 0, 'source'],
     ['producer exited non-zero with nothing recognisable: source', exit({ producer: { code: 255, signal: null }, producerStderrTail: 'something odd' }), 0, 'source'],
-    ['producer killed by a signal (code null): not counted as a source fault', exit({ producer: { code: null, signal: 'SIGKILL' } }), 10, 'other'],
-    ['producer exited 0: other', exit({ producer: { code: 0, signal: null } }), 10, 'other'],
+    ['producer stopped after FFmpeg ended (SIGTERM from us): not a source fault', exit({ producer: { code: null, signal: 'SIGTERM' }, producerEndedFirst: false }), 10, 'other'],
+    ['producer exited 0 after FFmpeg: other', exit({ producer: { code: 0, signal: null }, producerEndedFirst: false }), 10, 'other'],
+    ['producer killed first (SIGKILL), FFmpeg then ended cleanly on EOF: source', exit({ code: 0, producer: { code: null, signal: 'SIGKILL' }, producerEndedFirst: true }), 10, 'source'],
+    ['producer ended first with code 0 (camera stream ended): source', exit({ code: 0, producer: { code: 0, signal: null }, producerEndedFirst: true }), 10, 'source'],
     ['encoder failure mentioning a missing file, before any frame: encoder wins', exit({ stderrTail: `${V4L2M2M}\n/dev/video11: No such file or directory` }), 0, 'encoder'],
   ];
   for (const [name, e, frames, want] of cases) t.test(name, async (t) => t.equal(classifyExit(e, frames), want));
@@ -57,6 +59,8 @@ t.test('lastErrorLine', async (t) => {
     ['progress key=value lines skipped', exit({ stderrTail: `${CRASH}\n${PROGRESS_NOISE}` }), CRASH],
     ['the producer\'s stderr comes after FFmpeg\'s', exit({ stderrTail: 'pipe:0: End of file', producerStderrTail: 'ERROR: *** no cameras available ***' }), 'ERROR: *** no cameras available ***'],
     ['nothing printed: the exit code', exit({ code: 1 }), 'exited with code 1'],
+    ['the producer ended first: its last line, not FFmpeg\'s', exit({ code: 0, stderrTail: 'some ffmpeg line', producer: { code: 255, signal: null }, producerEndedFirst: true, producerStderrTail: 'ERROR: camera frontend has timed out!' }), 'ERROR: camera frontend has timed out!'],
+    ['the producer ended first, silent: how it ended', exit({ code: 0, stderrTail: 'some ffmpeg line', producer: { code: null, signal: 'SIGKILL' }, producerEndedFirst: true }), 'capture producer exited with code none (SIGKILL)'],
     ['nothing printed, killed: code none and the signal', exit({ code: null, signal: 'SIGKILL' }), 'exited with code none (SIGKILL)'],
     ['only progress lines: falls back to the exit code', exit({ code: 255, stderrTail: PROGRESS_NOISE }), 'exited with code 255'],
   ];
