@@ -22,12 +22,28 @@ export interface ArchiveFile {
   startMs: number;
 }
 
-/** Every finished archive under `root`, oldest first (by the start time in its name). */
-export async function walkArchives(root: string, camera?: string): Promise<ArchiveFile[]> {
+/** The camera folders under `root`. */
+async function cameraDirs(root: string, camera?: string): Promise<string[]> {
+  return camera ? [camera] : (await readdir(root).catch(() => [] as string[])).filter((c) => CAMERA_DIR.test(c));
+}
+
+/** The date folders (`YYYY-MM-DD`, UTC) any camera has, oldest first. */
+export async function archiveDates(root: string): Promise<string[]> {
+  const dates = new Set<string>();
+  for (const cam of await cameraDirs(root)) {
+    for (const date of await readdir(path.join(root, cam)).catch(() => [] as string[])) if (DATE_DIR.test(date)) dates.add(date);
+  }
+  return [...dates].sort();
+}
+
+/**
+ * Every finished archive under `root`, oldest first (by the start time in its name); only one
+ * camera's, or only one date folder's, when asked (retention reads a day at a time).
+ */
+export async function walkArchives(root: string, only: { camera?: string; date?: string } = {}): Promise<ArchiveFile[]> {
   const found: ArchiveFile[] = [];
-  const cameras = camera ? [camera] : (await readdir(root).catch(() => [] as string[])).filter((c) => CAMERA_DIR.test(c));
-  for (const cam of cameras) {
-    const dates = (await readdir(path.join(root, cam)).catch(() => [] as string[])).filter((d) => DATE_DIR.test(d));
+  for (const cam of await cameraDirs(root, only.camera)) {
+    const dates = only.date ? [only.date] : (await readdir(path.join(root, cam)).catch(() => [] as string[])).filter((d) => DATE_DIR.test(d));
     for (const date of dates) {
       for (const name of await readdir(path.join(root, cam, date)).catch(() => [] as string[])) {
         const startMs = parseArchiveFileName(name);
@@ -41,12 +57,23 @@ export async function walkArchives(root: string, camera?: string): Promise<Archi
   return found.sort((a, b) => a.startMs - b.startMs || duplicate(a.file) - duplicate(b.file) || a.file.localeCompare(b.file));
 }
 
+/** The `count` newest archives (of one camera, if given), oldest first: reads the newest days only. */
+export async function newestArchives(root: string, count: number, camera?: string): Promise<ArchiveFile[]> {
+  let found: ArchiveFile[] = [];
+  const dates = camera ? (await readdir(path.join(root, camera)).catch(() => [] as string[])).filter((d) => DATE_DIR.test(d)).sort() : await archiveDates(root);
+  for (const date of dates.reverse()) {
+    if (found.length >= count) break;
+    found = [...(await walkArchives(root, { camera, date })), ...found];
+  }
+  return found.slice(-count);
+}
+
 /** Lists and resolves the finished archives under `archive.dir`. */
 export class DiskArchiveCatalog implements ArchiveCatalog {
   constructor(private readonly root: string) {}
 
   async list(query: { camera?: string; limit?: number }): Promise<ArchiveEntry[]> {
-    const files = (await walkArchives(this.root, query.camera)).reverse().slice(0, query.limit ?? 100);
+    const files = (await newestArchives(this.root, query.limit ?? 100, query.camera)).reverse();
     return Promise.all(files.map((f) => this.entry(f)));
   }
 

@@ -1,7 +1,7 @@
 import { readFile, rm, stat, statfs } from 'node:fs/promises';
 import type { EventBus } from '../util/bus.js';
 import type { Logger } from '../util/logger.js';
-import { analysisPathFor, walkArchives, type ArchiveFile } from './catalog.js';
+import { analysisPathFor, archiveDates, newestArchives, walkArchives, type ArchiveFile } from './catalog.js';
 import { metaPathFor, type ArchiveMeta } from './finisher.js';
 
 /** Free and total bytes of the archive file system. */
@@ -37,35 +37,50 @@ export interface RetentionDeps {
 export class Retention {
   constructor(private readonly deps: RetentionDeps) {}
 
-  /** One pass; returns the files deleted. */
+  /**
+   * One pass; returns the files deleted. Reads a day folder at a time, oldest first, and stops at
+   * the first day that is young enough with space to spare: a pass after each archive then costs
+   * a statfs and a few readdirs, not a walk of months of archives.
+   */
   async enforce(): Promise<string[]> {
-    const { maxAgeHours, minFreePercent } = this.deps;
+    const { archiveRoot, maxAgeHours } = this.deps;
     const now = (this.deps.now ?? Date.now)();
+    const maxAgeMs = maxAgeHours * 3_600_000;
     const pending = this.deps.isPendingAnalysis ?? (() => false);
-    const archives = await walkArchives(this.deps.archiveRoot);
     const deleted: string[] = [];
-    for (const archive of archives) {
-      if (now - archive.startMs > maxAgeHours * 3_600_000 && (await this.clockWasSynced(archive))) {
-        await this.remove(archive, 'age');
+    // Archives still waiting for analysis go only after every other one.
+    const deferred: ArchiveFile[] = [];
+    let spaceLow = await this.spaceLow();
+    for (const date of await archiveDates(archiveRoot)) {
+      const mayHoldOld = now - Date.parse(`${date}T00:00:00Z`) > maxAgeMs;
+      if (!mayHoldOld && !spaceLow) break;
+      for (const archive of await walkArchives(archiveRoot, { date })) {
+        if (now - archive.startMs > maxAgeMs && (await this.clockWasSynced(archive))) {
+          await this.remove(archive, 'age');
+        } else if (!spaceLow) {
+          continue;
+        } else if (pending(archive.file)) {
+          deferred.push(archive);
+          continue;
+        } else {
+          await this.remove(archive, 'space');
+        }
         deleted.push(archive.file);
+        spaceLow = await this.spaceLow();
       }
     }
-    const left = archives.filter((a) => !deleted.includes(a.file));
-    // Oldest first, but archives still waiting for analysis only after all others.
-    const order = [...left.filter((a) => !pending(a.file)), ...left.filter((a) => pending(a.file))];
-    for (const archive of order) {
-      const space = await this.space();
-      // A file system that reports no size says nothing about free space: delete nothing for it.
-      if (space.totalBytes <= 0 || (space.freeBytes / space.totalBytes) * 100 >= minFreePercent) break;
+    for (const archive of deferred) {
+      if (!spaceLow) break;
       await this.remove(archive, 'space');
       deleted.push(archive.file);
+      spaceLow = await this.spaceLow();
     }
     return deleted;
   }
 
   /** Hours of recording the free space above the floor still holds at the recent bitrate. */
   async hoursLeft(): Promise<number | null> {
-    const recent = (await walkArchives(this.deps.archiveRoot)).slice(-12);
+    const recent = await newestArchives(this.deps.archiveRoot, 12);
     let bytes = 0;
     let seconds = 0;
     for (const archive of recent) {
@@ -78,6 +93,12 @@ export class Retention {
     const space = await this.space();
     const usable = space.freeBytes - (space.totalBytes * this.deps.minFreePercent) / 100;
     return Math.max(0, usable / (bytes / seconds) / 3600);
+  }
+
+  /** Free space under the floor; a file system that reports no size says nothing: never low. */
+  private async spaceLow(): Promise<boolean> {
+    const space = await this.space();
+    return space.totalBytes > 0 && (space.freeBytes / space.totalBytes) * 100 < this.deps.minFreePercent;
   }
 
   /**

@@ -1,7 +1,7 @@
 import { mkdir, realpath, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { DiskArchiveCatalog } from '../../../agent/archive/catalog.js';
+import { archiveDates, DiskArchiveCatalog, newestArchives } from '../../../agent/archive/catalog.js';
 
 function sidecar(start: string, seconds: number, clockSynced: boolean): string {
   return JSON.stringify({ start, seconds, clockSynced, recovered: false });
@@ -139,4 +139,18 @@ t.test('resolve', async (t) => {
     await symlink(path.join(base, 'archive2'), path.join(root, 'cam4'));
     t.equal(await catalog.resolve('cam4/2024-06-10/archive_20240610T000000Z.mp4'), null);
   });
+});
+
+t.test('archiveDates and newestArchives read only as many days as they need', async (t) => {
+  const root = t.testdir(TREE);
+  t.same(await archiveDates(root), ['2024-06-09', '2024-06-10'], 'date folders of every camera, oldest first; no misc, no hidden camera');
+  const names = (files: Array<{ file: string }>) => files.map((f) => f.file);
+  t.same(names(await newestArchives(root, 2)), ['cam1/2024-06-10/archive_20240610T000500Z.mp4', 'cam0/2024-06-10/archive_20240610T001000Z.mp4'], 'the two newest, oldest first');
+  t.same(
+    names(await newestArchives(root, 4, 'cam0')),
+    ['cam0/2024-06-09/archive_20240609T235000Z.mp4', 'cam0/2024-06-10/archive_20240610T000000Z.mp4', 'cam0/2024-06-10/archive_20240610T000000Z-1.mp4', 'cam0/2024-06-10/archive_20240610T001000Z.mp4'],
+    'one camera, across two days, the clock-step duplicate after its original',
+  );
+  t.equal((await newestArchives(root, 100)).length, 5, 'fewer than asked: all there are');
+  t.same(await newestArchives(path.join(root, 'nothing-here'), 3), [], 'no archive folder yet');
 });
