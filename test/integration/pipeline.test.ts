@@ -82,12 +82,19 @@ t.test('kill -9 of the agent: FFmpeg dies with it, the next start recovers the a
   t.throws(() => process.kill(ffmpegPid, 0), 'the orphaned FFmpeg is gone');
   const second = AgentProcess.start(dir, config);
   t.teardown(() => second.stop());
-  const [recovered] = await second.waitLog('archive recovered', 1, 20_000);
-  const recordedFor = (killedAt - Date.parse(String(recovered!.start))) / 1000;
-  t.ok(Number(recovered!.seconds) >= recordedFor - 2, `recovered ${recovered!.seconds} s of about ${recordedFor.toFixed(1)} s`);
-  const file = path.join(dir, 'archive', String(recovered!.file));
-  t.equal(await decodeErrors(file), '', 'the recovered archive decodes');
-  t.same((await topLevelBoxes(file)).filter((b) => b === 'moov' || b === 'mdat'), ['moov', 'mdat'], 'and is fast-start');
+  // Recovery runs before the new pipeline starts. A boundary inside the killed run's seconds
+  // (one FFmpeg missed in its start-up backlog) splits what is rescued into two archives.
+  await second.waitLog('pipeline started', 1, 30_000);
+  const recovered = second.logs('archive recovered');
+  t.ok(recovered.length >= 1, `${recovered.length} archive(s) recovered`);
+  const recordedFor = (killedAt - Math.min(...recovered.map((r) => Date.parse(String(r.start))))) / 1000;
+  const seconds = recovered.reduce((sum, r) => sum + Number(r.seconds), 0);
+  t.ok(seconds >= recordedFor - 2, `recovered ${seconds.toFixed(2)} s of about ${recordedFor.toFixed(1)} s`);
+  for (const r of recovered) {
+    const file = path.join(dir, 'archive', String(r.file));
+    t.equal(await decodeErrors(file), '', `${r.file} decodes`);
+    t.same((await topLevelBoxes(file)).filter((b) => b === 'moov' || b === 'mdat'), ['moov', 'mdat'], 'and is fast-start');
+  }
 });
 
 t.test('FFmpeg killed repeatedly: restarted each time with growing backoff, nothing orphaned', async (t) => {

@@ -7,7 +7,7 @@
  * Expected: the pipeline restarts on the new timeline, no archive overwritten or lost, names unique.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Test } from 'tap';
@@ -18,6 +18,16 @@ import { recordResult } from '../lib/results.js';
 /** Where Debian's libfaketime lives (package libfaketime, pulled in by faketime). */
 export const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1';
 
+/**
+ * Sets libfaketime's offset in one step. A plain write truncates first, and a process that reads
+ * the file in between (FAKETIME_NO_CACHE: every clock call) sees no offset: a clock that flickers
+ * back to real time for a moment, which no board's clock does.
+ */
+function setOffset(stamp: string, offset: string): void {
+  writeFileSync(`${stamp}.tmp`, `${offset}\n`);
+  renameSync(`${stamp}.tmp`, stamp);
+}
+
 export async function clockJumps(t: Test, options: { archivesPerPhase: number; mode: 'ci' | 'long' }): Promise<void> {
   if (!existsSync(LIBFAKETIME)) {
     t.pass(`skipped: libfaketime is not installed (${LIBFAKETIME}): apt-get install faketime`);
@@ -25,7 +35,7 @@ export async function clockJumps(t: Test, options: { archivesPerPhase: number; m
   }
   const dir = t.testdir();
   const stamp = path.join(dir, 'faketime');
-  writeFileSync(stamp, '+0\n');
+  setOffset(stamp, '+0');
   const agent = AgentProcess.start(dir, testConfig(dir), {
     LD_PRELOAD: LIBFAKETIME,
     FAKETIME_TIMESTAMP_FILE: stamp,
@@ -43,13 +53,13 @@ export async function clockJumps(t: Test, options: { archivesPerPhase: number; m
   await agent.waitLog('archive finished', options.archivesPerPhase, 60_000);
   const phaseA = await hashes();
   // Forward an hour.
-  writeFileSync(stamp, '+3600\n');
+  setOffset(stamp, '+3600');
   await agent.waitLog('the wall clock jumped: restarting on the new timeline', 1, 10_000);
   let n = agent.logs('archive finished').length;
   await agent.waitLog('archive finished', n + options.archivesPerPhase, 60_000);
   // Back to where the first phase began: an hour and more backwards, onto names already taken.
   const back = -((Date.now() - firstRunAt) / 1000 + 0.5);
-  writeFileSync(stamp, `${back.toFixed(1)}\n`);
+  setOffset(stamp, back.toFixed(1));
   await agent.waitLog('the wall clock jumped: restarting on the new timeline', 2, 10_000);
   n = agent.logs('archive finished').length;
   await agent.waitLog('archive finished', n + options.archivesPerPhase, 60_000);
