@@ -150,6 +150,6 @@ export async function vanishingSource(t: Test, options: { cycles: number; downMs
     mode: options.mode,
     tried: `${options.cycles} outages of ${options.downMs / 1000} s`,
     lost: `the outage only; ${Math.max(...figures.map((f) => f.lost)).toFixed(2)} s at most before it (≤ 2 + ${LABEL_SLACK_S} label slack)`,
-    notes: `camera.lost ("${reasons[0]?.slice(0, 60)}") then camera.found, found ${figures.map((f) => f.foundAfter.toFixed(1)).join(', ')} s after the file returned`,
+    notes: `camera.lost ("${reasons[0]?.replace(dir, '<test dir>').slice(0, 80)}") then camera.found, found ${figures.map((f) => f.foundAfter.toFixed(1)).join(', ')} s after the file returned`,
   }, t.passing());
 }
