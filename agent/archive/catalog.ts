@@ -27,10 +27,10 @@ async function cameraDirs(root: string, camera?: string): Promise<string[]> {
   return camera ? [camera] : (await readdir(root).catch(() => [] as string[])).filter((c) => CAMERA_DIR.test(c));
 }
 
-/** The date folders (`YYYY-MM-DD`, UTC) any camera has, oldest first. */
-export async function archiveDates(root: string): Promise<string[]> {
+/** The date folders (`YYYY-MM-DD`, UTC) any camera (or the one given) has, oldest first. */
+export async function archiveDates(root: string, camera?: string): Promise<string[]> {
   const dates = new Set<string>();
-  for (const cam of await cameraDirs(root)) {
+  for (const cam of await cameraDirs(root, camera)) {
     for (const date of await readdir(path.join(root, cam)).catch(() => [] as string[])) if (DATE_DIR.test(date)) dates.add(date);
   }
   return [...dates].sort();
@@ -60,8 +60,7 @@ export async function walkArchives(root: string, only: { camera?: string; date?:
 /** The `count` newest archives (of one camera, if given), oldest first: reads the newest days only. */
 export async function newestArchives(root: string, count: number, camera?: string): Promise<ArchiveFile[]> {
   let found: ArchiveFile[] = [];
-  const dates = camera ? (await readdir(path.join(root, camera)).catch(() => [] as string[])).filter((d) => DATE_DIR.test(d)).sort() : await archiveDates(root);
-  for (const date of dates.reverse()) {
+  for (const date of (await archiveDates(root, camera)).reverse()) {
     if (found.length >= count) break;
     found = [...(await walkArchives(root, { camera, date })), ...found];
   }
