@@ -157,6 +157,7 @@ t.test('systemd-analyze verify accepts the shipped unit', { skip: NO_ANALYZE }, 
   const unit = join(dir, 'edge-agent.service');
   const text = readFileSync(join(repo, 'systemd/edge-agent.service'), 'utf8');
   t.match(text, /^ExecStart=\/usr\/bin\/node \/opt\/edge-agent\/current\/dist\/agent\/cli\.js run --config \/etc\/edge-agent\/config\.json$/m);
+  t.match(text, /^Environment=NODE_OPTIONS=--max-semi-space-size=1$/m, 'V8 young generation capped (RSS stays flat; see the soak)');
   t.notMatch(text, /^\s*(PrivateDevices|MemoryDenyWriteExecute)=/m, 'never PrivateDevices= or MemoryDenyWriteExecute=');
   t.notMatch(text, /^DeviceAllow=\/dev\/\S*[*?]/m, 'no globs in device paths');
   t.notMatch(text, /^SupplementaryGroups=.*render/m, 'render only via drop-in');
