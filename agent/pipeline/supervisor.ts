@@ -182,7 +182,11 @@ export class CameraSupervisor {
       this.markLost(error instanceof Error ? error.message : String(error));
       throw error;
     });
+    // A step since the last run is simply the timeline this run is planned on; one after this
+    // point (while the run is being prepared) is caught by watch() against planSkew.
+    this.noteClockStep();
     const spawnWall = Date.now();
+    const planSkew = spawnWall - performance.now();
     const baseMs = boundaryAtOrBefore(spawnWall, config.archive.segmentSeconds);
     // Whole frames: then frame times, not just keyframes, land exactly on wall-clock boundaries.
     const offsetSeconds = Math.round(((spawnWall - baseMs) / 1000) * camera.fps) / camera.fps;
@@ -221,7 +225,7 @@ export class CameraSupervisor {
       ...(capture.producer ? { producer: capture.producer } : {}),
     });
     log.debug({ args }, 'ffmpeg command');
-    return this.watch(proc, recording, capture, encoder);
+    return this.watch(proc, recording, capture, encoder, planSkew);
   }
 
   private async watch(
@@ -229,13 +233,12 @@ export class CameraSupervisor {
     recording: RecordingRun,
     capture: CaptureInput,
     encoder: EncoderCandidate,
+    planSkew: number,
   ): Promise<{ reason: string; delay: boolean }> {
     const { camera, log } = this.deps;
     this.frames = 0;
     this.lastFrameAt = null;
     this.runStartedAt = Date.now();
-    this.noteClockStep();
-    const clockSkew = this.clockSkew;
     let stalled = false;
     let jumped = false;
     proc.on('progress', (p: { frame: number; fps: number; dropFrames: number }) => {
@@ -252,6 +255,15 @@ export class CameraSupervisor {
     this.deps.bus.emit('pipeline.started', { camera: camera.id, encoder: encoder.name, source: capture.description, pid: proc.pid ?? 0 });
     log.info({ pid: proc.pid, encoder: encoder.name, source: capture.description, hls: this.hlsDir, archive: this.deps.config.archive.dir }, 'pipeline started');
     if (this.deps.motion && proc.motionStream) this.deps.motion.attach(proc.motionStream);
+    // FFmpeg stamps frames with the clock as it is now, against a timeline planned with planSkew.
+    const checkClock = () => {
+      if (jumped || Math.abs(Date.now() - performance.now() - planSkew) <= this.timing.clockJumpSeconds * 1000) return;
+      jumped = true;
+      this.clockSkew = Date.now() - performance.now();
+      log.warn('the wall clock jumped: restarting on the new timeline');
+      void proc.stop(this.timing.stopGraceMs);
+    };
+    checkClock();
     const ticker = setInterval(() => {
       void recording.poll();
       const since = this.lastFrameAt ?? this.runStartedAt + this.timing.startGraceSeconds * 1000;
@@ -260,12 +272,7 @@ export class CameraSupervisor {
         log.warn({ seconds: this.timing.stallSeconds }, 'no new frame: killing the stuck pipeline');
         proc.kill();
       }
-      if (!jumped && Math.abs(Date.now() - performance.now() - clockSkew) > this.timing.clockJumpSeconds * 1000) {
-        jumped = true;
-        this.clockSkew = Date.now() - performance.now();
-        log.warn('the wall clock jumped: restarting on the new timeline');
-        void proc.stop(this.timing.stopGraceMs);
-      }
+      checkClock();
     }, 1000);
     const exit = await proc.exited();
     clearInterval(ticker);
