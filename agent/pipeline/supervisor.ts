@@ -22,7 +22,10 @@ export interface SupervisorTiming {
   startGraceSeconds: number;
   backoffInitialMs: number;
   backoffMaxMs: number;
-  /** A run that lasted this long resets the backoff. */
+  /**
+   * A run that recorded this long (from its first frame) resets the backoff: it proved camera
+   * and encoder work, so its death is a crash to recover from at once, not a failing setup.
+   */
   healthyAfterSeconds: number;
   /** Wall clock moved this far against the monotonic clock: restart on the new timeline. */
   clockJumpSeconds: number;
@@ -34,7 +37,7 @@ export const DEFAULT_TIMING: SupervisorTiming = {
   startGraceSeconds: 20,
   backoffInitialMs: 1000,
   backoffMaxMs: 30_000,
-  healthyAfterSeconds: 60,
+  healthyAfterSeconds: 10,
   clockJumpSeconds: 2,
   stopGraceMs: 8000,
 };
@@ -241,10 +244,14 @@ export class CameraSupervisor {
     this.runStartedAt = Date.now();
     let stalled = false;
     let jumped = false;
+    let firstFrameAt: number | null = null;
     proc.on('progress', (p: { frame: number; fps: number; dropFrames: number }) => {
       if (p.frame > this.frames) {
         this.lastFrameAt = Date.now();
-        if (this.frames === 0) this.onFirstFrame(capture);
+        if (this.frames === 0) {
+          firstFrameAt = this.lastFrameAt;
+          this.onFirstFrame(capture);
+        }
       }
       this.frames = p.frame;
       this.fps = p.fps;
@@ -281,7 +288,7 @@ export class CameraSupervisor {
     const clean = this.stopping || this.restartReason !== null || jumped;
     this.state = this.stopping ? 'stopped' : 'restarting';
     await recording.close(clean && exit.signal !== 'SIGKILL');
-    if (Date.now() - this.runStartedAt > this.timing.healthyAfterSeconds * 1000) this.backoff.reset();
+    if (firstFrameAt !== null && Date.now() - firstFrameAt > this.timing.healthyAfterSeconds * 1000) this.backoff.reset();
     return this.outcome(exit, stalled, jumped, capture);
   }
 

@@ -116,6 +116,22 @@ t.test('FFmpeg killed repeatedly: restarted each time with growing backoff, noth
   t.same(commands, [], 'no FFmpeg or shim left running');
 });
 
+t.test('FFmpeg killed after recording a while: restarted at once each time, the backoff forgotten', async (t) => {
+  const dir = t.testdir();
+  const agent = AgentProcess.start(dir, testConfig(dir));
+  t.teardown(() => agent.stop());
+  for (let i = 1; i <= 3; i += 1) {
+    const started = await agent.waitLog('pipeline started', i, 30_000);
+    // Past healthyAfterSeconds (10 s) of frames: this run proved camera and encoder work.
+    await waitFor('12 s of recording', () => Date.now() - Date.parse(String(started[i - 1]!.time)) > 13_000, 20_000, 100);
+    process.kill(Number(started[i - 1]!.pid), 'SIGKILL');
+    await agent.waitLog('restarting pipeline', i);
+  }
+  const delays = agent.logs('restarting pipeline').map((r) => Number(r.delayMs));
+  t.ok(delays.every((ms) => ms <= 1000), `every restart waits the first step only: ${delays.join(', ')} ms`);
+  t.equal((await agent.stop()).code, 0, 'still stops cleanly');
+});
+
 t.test('encoder ladder: failing hardware encoders fall back to libx264 and say why', async (t) => {
   const dir = t.testdir();
   const config = testConfig(dir, { encoder: { prefer: ['h264_nvenc', 'h264_v4l2m2m', 'libx264'], bitrateKbps: 400 } });
