@@ -38,7 +38,7 @@ export async function setConfigKill(t: Test, options: { times: number; mode: 'ci
     t.teardown(() => agent.stop());
     await agent.waitLog('mqtt connected', 1, 30_000);
     // A ping answered: the command subscription is in place.
-    await client.command('edge/test-device/cmd/ping', {}, 'v5', 'replies/rel', 10_000);
+    await client.command('edge/test-device/cmd/ping', {}, 'v5', 'replies/rel', 30_000);
     const before = await readFile(file, 'utf8');
     const next = bitrate + 1 + rng.int(0, 50);
     // The agent persists within a few ms of the command: most kills must land around then.

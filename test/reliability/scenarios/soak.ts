@@ -60,9 +60,10 @@ export async function soak(t: Test, options: { durationMs: number; mode: 'ci' | 
   let gapCount = 0;
   for (const camera of CAMERAS) {
     const own = archives.filter((a) => a.camera === camera);
-    // A live camera's frames do not sit on the wall clock: an archive begins with the first frame
-    // at or after its boundary, so up to one frame interval (15 fps here) after it.
-    const startsAt = (b: number) => own.some((a) => a.startMs >= b && a.startMs < b + 100);
+    // A live camera's frames do not sit on the wall clock: an archive begins at the keyframe forced
+    // on the first frame at or after its boundary, one frame interval (67 ms) after it when frames
+    // flow evenly, later on a starved machine; a cut one keyframe late starts ≥ 1 s after it.
+    const startsAt = (b: number) => own.some((a) => a.startMs >= b && a.startMs < b + 1000);
     const first = Math.ceil((own[0]?.startMs ?? stoppedAt) / (SEGMENT * 1000)) * SEGMENT * 1000;
     for (let b = first; b + SEGMENT * 1000 <= stoppedAt - 1000; b += SEGMENT * 1000) {
       if (startsAt(b)) continue;
