@@ -2,25 +2,17 @@
  * The motion meter fed by the real pipeline: a CameraSupervisor given `meters.forCamera(camera)`
  * as its `motion` dep writes grey frames on FFmpeg's fd 3 and the meter scores each second.
  */
-import path from 'node:path';
 import t from 'tap';
 import { MotionMeters } from '../../agent/analysis/motion.js';
-import type { AgentConfig, CameraConfig } from '../../agent/config/types.js';
 import { CameraSupervisor } from '../../agent/pipeline/supervisor.js';
+import { supervisorSetup } from '../helpers/supervisorSetup.js';
 import { EventBus } from '../../agent/util/bus.js';
 import { silentLogger } from '../../agent/util/logger.js';
 import { testPatternInput } from '../../device/sources/test.js';
 
 t.test('the pipeline\'s grey frames reach the meter; the moving test pattern scores above the still threshold', async (t) => {
   const dir = t.testdir();
-  const camera = { id: 'cam1', source: 'test', width: 320, height: 240, fps: 15 } as CameraConfig;
-  const config = {
-    cameras: [camera],
-    encoder: { prefer: 'auto', bitrateKbps: 400 },
-    hls: { dir: path.join(dir, 'hls'), segmentSeconds: 1, listSize: 4 },
-    archive: { dir: path.join(dir, 'archive'), segmentSeconds: 600, maxAgeHours: 168, minFreePercent: 1 },
-    dataDir: path.join(dir, 'data'),
-  } as unknown as AgentConfig;
+  const { camera, config } = supervisorSetup(dir, 600);
   const meters = new MotionMeters();
   const meter = meters.forCamera(camera);
   t.match(meter, { width: 160, height: 120, fps: 4 });

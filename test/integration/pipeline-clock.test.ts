@@ -8,8 +8,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import type { AgentConfig, CameraConfig } from '../../agent/config/types.js';
 import { CameraSupervisor } from '../../agent/pipeline/supervisor.js';
+import { supervisorSetup } from '../helpers/supervisorSetup.js';
 import { EventBus } from '../../agent/util/bus.js';
 import { silentLogger } from '../../agent/util/logger.js';
 import { testPatternInput } from '../../device/sources/test.js';
@@ -20,14 +20,7 @@ const SEGMENT = 4;
 
 t.test('a clock step between planning a run and starting FFmpeg restarts the run on the new timeline', async (t) => {
   const dir = t.testdir();
-  const camera = { id: 'cam1', source: 'test', width: 320, height: 240, fps: 15 } as CameraConfig;
-  const config = {
-    cameras: [camera],
-    encoder: { prefer: 'auto', bitrateKbps: 400 },
-    hls: { dir: path.join(dir, 'hls'), segmentSeconds: 1, listSize: 4 },
-    archive: { dir: path.join(dir, 'archive'), segmentSeconds: SEGMENT, maxAgeHours: 168, minFreePercent: 1 },
-    dataDir: path.join(dir, 'data'),
-  } as unknown as AgentConfig;
+  const { camera, config } = supervisorSetup(dir, SEGMENT);
   const realNow = Date.now;
   t.teardown(() => {
     Date.now = realNow;
