@@ -3,7 +3,7 @@
  * `analysis_days`). Every step a job takes that costs money or bandwidth (upload, answer) is
  * written here before the next one starts, so a kill -9 resumes where it stopped.
  */
-import type { Store } from '../store/store.js';
+import type { SqlValue, Store } from '../store/store.js';
 
 /** Where a job is: `pending` until it ends `done`, `failed` or `skipped`. */
 export type JobState = 'pending' | 'done' | 'failed' | 'skipped';
@@ -130,7 +130,7 @@ export class JobStore {
     const keys = Object.keys(fields).filter((k) => k in map);
     if (keys.length === 0) return;
     const sets = keys.map((k) => `${map[k]} = ?`).join(', ');
-    const values = keys.map((k) => (fields as Record<string, unknown>)[k] ?? null);
+    const values = keys.map((k) => ((fields as Record<string, unknown>)[k] ?? null) as SqlValue);
     this.db.prepare(`UPDATE analysis_jobs SET ${sets}, updated = ? WHERE id = ?`).run(...values, now, id);
   }
 
@@ -161,6 +161,6 @@ export class JobStore {
 
   /** Runs `fn` in one transaction (publishing a result and marking its job done together). */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.db.transaction(fn);
   }
 }

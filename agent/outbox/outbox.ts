@@ -75,7 +75,7 @@ export class Outbox {
         this.deps.log.warn({ dropped: excess, cap }, 'outbox full, oldest messages dropped');
       }
       return { seq: Number(info.lastInsertRowid), id, topic, payload: text };
-    })();
+    });
     for (const listener of this.listeners) listener();
     return row;
   }
@@ -98,7 +98,7 @@ export class Outbox {
     db.transaction(() => {
       const info = db.prepare('DELETE FROM outbox WHERE seq = ?').run(seq);
       if (info.changes > 0) db.prepare("UPDATE outbox_meta SET value = value + 1 WHERE key = 'dropped'").run();
-    })();
+    });
   }
 
   /** Messages waiting for a PUBACK. */

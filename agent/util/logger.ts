@@ -1,23 +1,39 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
+import { PinoPretty } from 'pino-pretty';
 
 export type { Logger };
 
 /**
- * The root logger: pino JSON lines on stdout (journald keeps them), level from
- * EDGE_AGENT_LOG_LEVEL. Modules take a child with their component (and camera) bound.
+ * The root logger, level from EDGE_AGENT_LOG_LEVEL. Modules take a child with their component
+ * (and camera) bound. Under journald (or any pipe) every record is one JSON line, which
+ * `journalctl -o cat | jq` reads; a technician running the agent on a terminal gets the same
+ * records as readable lines instead (EDGE_AGENT_LOG_FORMAT=json|pretty overrides the guess).
  */
-export function createRootLogger(level = process.env.EDGE_AGENT_LOG_LEVEL ?? 'info'): Logger {
-  return pino({
+export function createRootLogger(
+  level = process.env.EDGE_AGENT_LOG_LEVEL ?? 'info',
+  format = logFormat(process.env.EDGE_AGENT_LOG_FORMAT, Boolean(process.stdout.isTTY)),
+): Logger {
+  const options = {
     level,
     base: undefined,
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
+    formatters: { level: (label: string) => ({ level: label }) },
     // Belt and braces: a secret must never reach the journal even if someone logs a config.
     redact: {
       paths: ['*.password', '*.apiKey', '*.token', '*.sig', 'config.mqtt', 'config.analysis', 'config.http'],
       censor: '[redacted]',
     },
-  });
+  };
+  if (format === 'json') return pino(options);
+  // Synchronous, in this thread: a worker-thread transport could lose the last lines of a crash.
+  const pretty: DestinationStream = PinoPretty({ sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
+  return pino(options, pretty);
+}
+
+/** `pretty` on a terminal, `json` otherwise, unless the environment says which. */
+export function logFormat(given: string | undefined, isTty: boolean): 'json' | 'pretty' {
+  if (given === 'json' || given === 'pretty') return given;
+  return isTty ? 'pretty' : 'json';
 }
 
 /** A logger that discards everything, for tests and library use. */
