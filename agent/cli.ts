@@ -15,6 +15,7 @@ commands:
   probe [--json]                                    list cameras and H.264 encoders that work
   doctor [--json] [--config FILE]                   a technician's checklist (exit 1 on any fail)
   status [--config FILE]                            summarise the running agent
+  version                                           print the agent's version (also --version)
 `;
 
 
@@ -27,12 +28,14 @@ function parse(argv: string[]): CliOptions {
       set: { type: 'string', multiple: true },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
+      version: { type: 'boolean', short: 'V', default: false },
     },
   });
   if (values.help) {
     process.stdout.write(USAGE);
     process.exit(0);
   }
+  if (values.version) positionals.unshift('version');
   return { config: values.config, set: values.set ?? [], json: values.json ?? false, positionals };
 }
 
@@ -57,6 +60,9 @@ async function dispatch(argv: string[]): Promise<number> {
       return (await import('./cli/doctor.js')).doctorCommand(options);
     case 'status':
       return (await import('./cli/status.js')).statusCommand(options);
+    case 'version':
+      process.stdout.write(`${(await import('./version.js')).VERSION}\n`);
+      return 0;
     default:
       process.stderr.write(`edge-agent: unknown command '${command}'\n${USAGE}`);
       return 2;

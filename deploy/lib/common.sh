@@ -77,22 +77,17 @@ remove_file() {
   fi
 }
 
-# Points a symlink at a target only when it points elsewhere.
+# Points a symlink at a target only when it points elsewhere, in one rename: a reader (systemd
+# starting the unit, the CLI) never finds the link missing or half-made.
 ensure_link() {
   local link="$1" to="$2"
   local target
   target="$(p "$link")"
   if [[ "$(readlink "$target" 2>/dev/null || true)" != "$to" ]]; then
-    ln -sfn "$to" "$target"
+    ln -sfn "$to" "$target.tmp-$$"
+    mv -Tf "$target.tmp-$$" "$target"
     changed "$link -> $to"
   fi
-}
-
-# The Node major version, or 0 when node is missing.
-node_major() {
-  local version
-  version="$(node -p 'process.versions.node' 2>/dev/null || echo 0)"
-  printf '%s' "${version%%.*}"
 }
 
 # A board's family for drop-ins: jetson, pi or other (looked up under --root too, for tests).

@@ -19,7 +19,7 @@ on_board() {
 
 # The version in the tarball's package.json (the release folder name install.sh will use).
 release_version() {
-  tar -xzOf "$1" --wildcards '*/package.json' | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).version))'
+  tar -xzOf "$1" --wildcards --no-wildcards-match-slash '*/package.json' | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).version))'
 }
 
 # Fills HOSTS and DEVICE_IDS from `[user@]host [device-id]` lines.
@@ -110,7 +110,14 @@ deploy_board() {
   local host="$1" id="${DEVICE_IDS[$1]:-}" log="$WORK/$1.log"
   {
     [[ -n "$id" ]] || id="$(on_board "$host" hostname)" || { echo failed >"$WORK/$host"; return; }
-    if on_board "$host" "cat > $(remote_tar)" <"$RELEASE" && on_board "$host" "$(install_command)" && wait_healthy "$host" "$id"; then
+    if ! on_board "$host" "cat > $(remote_tar)" <"$RELEASE" || ! on_board "$host" "$(install_command)"; then
+      # install.sh backs out a release that does not start by itself: a --rollback now would
+      # go one release further back than the one running.
+      echo "  $host: install failed; the board keeps the release it was running"
+      echo failed >"$WORK/$host"
+      return
+    fi
+    if wait_healthy "$host" "$id"; then
       echo ok >"$WORK/$host"
       echo "  $host: ok ($VERSION)"
       return

@@ -15,7 +15,7 @@ dropin() {
 }
 
 write_dropins() {
-  local rel node name lines="" want
+  local rel name lines="" want
   rel="$(p "$APP/current")"
 
   # render exists on Pi 5 / x86 only, and a SupplementaryGroups= naming a missing group fails the unit.
@@ -29,18 +29,17 @@ write_dropins() {
   want=no; [[ -n "$lines" ]] && want=yes
   dropin credentials.conf "$want" < <(printf '[Service]\n%s' "$lines")
 
-  # The unit runs /usr/bin/node; a board with Node elsewhere (/usr/local, nvm) gets its path.
-  node="$(command -v node)"
-  want=no; [[ "$node" != /usr/bin/node ]] && want=yes
-  dropin node.conf "$want" < <(printf '[Service]\nExecStart=\nExecStart=%s %s/current/dist/agent/cli.js run --config /etc/edge-agent/config.json\n' \
-    "$node" "$APP")
+  # The release's bin/edge-agent picks its Node: the node.conf of releases that ran the board's
+  # node directly must go.
+  dropin node.conf no </dev/null
 
-  # Without node-unix-socket's prebuilt binary the agent notifies through a perl helper, which
+  # Without node-unix-socket's native binary the agent notifies through a perl helper, which
   # is not the main PID (agent/util/notify.ts explains why not systemd-notify).
-  want=no
-  # (By absolute path: a bare require would also search parent folders' node_modules.)
-  node -e 'require(process.argv[1])' "$rel/node_modules/node-unix-socket" >/dev/null 2>&1 || want=yes
+  want=yes
+  [[ -f "$rel/node_modules/node-unix-socket/package.json" ]] && want=no
   dropin notify.conf "$want" < <(printf '[Service]\nNotifyAccess=all\n')
+
+  write_paths_dropin "$rel"
 
   # Jetson: nvarguscamerasrc talks to nvargus-daemon through /tmp/argus_socket, which a
   # private /tmp hides. Everything else keeps PrivateTmp=yes.
@@ -52,6 +51,35 @@ write_dropins() {
   [[ -d "$dir" ]] && rmdir --ignore-fail-on-non-empty "$dir"
   return 0
 }
+
+# ProtectSystem=strict leaves only the unit's own folders writable. Folders the config names
+# elsewhere (an archive.dir on a USB SSD) are created for the service user and listed in
+# paths.conf; "-" keeps a missing mount from failing the whole unit (the agent then says the
+# folder is not writable). A config changed later by hand needs this installer run again.
+write_paths_dropin() {
+  local rel="$1" cfg dirs dir lines=""
+  cfg="$(p /etc/edge-agent/config.json)"
+  [[ -f "$cfg" ]] || return 0
+  if ! dirs="$(EDGE_AGENT_CONFIG='' "$rel/bin/edge-agent" config paths --config "$cfg" 2>/dev/null)"; then
+    warn "cannot read the folders $cfg names with this release here; paths.conf left as it was"
+    return 0
+  fi
+  while IFS= read -r dir; do
+    case "$dir" in
+      '' | /var/lib/edge-agent | /var/lib/edge-agent/* | /etc/edge-agent | /etc/edge-agent/* | /run/edge-agent | /run/edge-agent/*) continue ;;
+      /*) ;;
+      *) warn "relative folder '$dir' in $cfg is not made writable"; continue ;;
+    esac
+    ensure_dir "$dir" 0750 "$USER_NAME:$USER_NAME"
+    lines+="ReadWritePaths=-$dir"$'\n'
+  done <<<"$dirs"
+  local want=no
+  [[ -n "$lines" ]] && want=yes
+  dropin paths.conf "$want" < <(printf '[Service]\n%s' "$lines")
+}
+
+# START_FAILED=1 when the restarted unit did not come up (install.sh then backs out).
+START_FAILED=0
 
 install_unit() {
   local before=$CHANGED
@@ -75,9 +103,25 @@ install_unit() {
   fi
   ((START)) || return 0
   if ((CHANGED)) || ! systemctl --quiet is-active edge-agent.service; then
-    systemctl restart edge-agent.service
-    log "restarted edge-agent.service"
+    # Type=notify: restart returns once the agent said READY=1, or fails when it did not.
+    if systemctl restart edge-agent.service; then
+      log "restarted edge-agent.service"
+    else
+      START_FAILED=1
+    fi
   fi
+}
+
+# The new release did not start: the one that was running goes back, with its own unit, and
+# is started again. Exits non-zero: the install failed and changed nothing that stays.
+back_out_release() {
+  local failed
+  failed="$(readlink "$(p "$APP/current")")"
+  undo_switch || die "edge-agent.service did not start with $failed and there is no release to go back to (journalctl -u edge-agent)"
+  START_FAILED=0
+  install_unit
+  ((START_FAILED)) && die "edge-agent.service did not start with $failed, nor after going back to $(readlink "$(p "$APP/current")") (journalctl -u edge-agent)"
+  die "edge-agent.service did not start with $failed (journalctl -u edge-agent); back on $(readlink "$(p "$APP/current")"), running"
 }
 
 rollback() {

@@ -50,14 +50,16 @@ export class AgentProcess {
 
   /**
    * `wrapper` gets the agent's argv appended and must `exec` it, so the pid stays the agent's
-   * (e.g. ['unshare', '-m', 'sh', '-c', 'mount ...; exec "$@"', 'sh']).
+   * (e.g. ['unshare', '-m', 'sh', '-c', 'mount ...; exec "$@"', 'sh']). `cli` replaces the
+   * agent from source with another edge-agent command (an installed release's bin/edge-agent).
    */
-  constructor(configFile: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}, wrapper: string[] = []) {
-    const argv = [process.execPath, ...unitNodeFlags(), '--import', 'tsx', path.join(ROOT, 'agent/cli.ts'), 'run', '--config', configFile, ...extraArgs];
+  constructor(configFile: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}, wrapper: string[] = [], cli?: string) {
+    const agent = cli ? [cli] : [process.execPath, ...unitNodeFlags(), '--import', 'tsx', path.join(ROOT, 'agent/cli.ts')];
+    const argv = [...agent, 'run', '--config', configFile, ...extraArgs];
     const [command, ...args] = [...wrapper, ...argv];
     this.child = spawn(command!, args, {
       cwd: ROOT,
-      env: { ...process.env, EDGE_AGENT_LOG_LEVEL: 'debug', ...env },
+      env: { ...process.env, EDGE_AGENT_LOG_LEVEL: 'debug', ...(cli ? { NODE_OPTIONS: unitNodeFlags().join(' ') } : {}), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child.stdout!.setEncoding('utf8');

@@ -1,14 +1,15 @@
 /**
  * deploy/install.sh without --root, the way a board runs it (real useradd, usermod, chown), made
  * safe here: a private mount namespace with overlays on /etc, /opt, /var and /usr/local, so
- * nothing reaches this machine. systemctl is a recording stub (no systemd runs in this box).
+ * nothing reaches this machine. systemctl is a recording stub (no systemd runs in this box); its
+ * restart fails while `current` is a release named *-bad, as a release that never says READY=1.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import t from 'tap';
+import { makeRelease } from '../helpers/release.js';
 
-const repo = resolve(import.meta.dirname, '../..');
 
 function namespacesWork(): boolean {
   if (process.getuid?.() !== 0) return false;
@@ -26,26 +27,20 @@ case "$*" in
   *is-enabled*) [ -e "$state/enabled" ] ;;
   *is-active*) [ -e "$state/active" ] ;;
   *enable*) touch "$state/enabled" ;;
-  *restart*) touch "$state/active" ;;
+  *restart*) readlink /opt/edge-agent/current | grep -q -- -bad && exit 1; touch "$state/active" ;;
   *disable*) rm -f "$state/enabled" "$state/active" ;;
 esac
 `;
-const NPM = '#!/bin/sh\nmkdir -p node_modules\n';
+const HAS_RENDER = spawnSync('getent', ['group', 'render']).status === 0;
 
 t.test('a live install: user, groups, owners, systemctl calls, idempotent, purge', { skip: SKIP }, async (t) => {
   const dir = t.testdir({ bin: {}, layers: {} });
   const bin = join(dir, 'bin');
   writeFileSync(join(bin, 'systemctl'), SYSTEMCTL);
-  writeFileSync(join(bin, 'npm'), NPM);
   chmodSync(join(bin, 'systemctl'), 0o755);
-  chmodSync(join(bin, 'npm'), 0o755);
-  const rel = join(dir, 'rel');
-  mkdirSync(join(rel, 'dist/agent'), { recursive: true });
-  writeFileSync(join(rel, 'package.json'), '{"name":"edge-camera-agent","version":"3.0.0"}');
-  writeFileSync(join(rel, 'package-lock.json'), '{"lockfileVersion":3,"packages":{}}');
-  writeFileSync(join(rel, 'dist/agent/cli.js'), '');
-  cpSync(join(repo, 'systemd'), join(rel, 'systemd'), { recursive: true });
-  cpSync(join(repo, 'deploy'), join(rel, 'deploy'), { recursive: true });
+  const rel = makeRelease(dir, '3.0.0');
+  const next = makeRelease(dir, '3.1.0');
+  const bad = makeRelease(dir, '3.2.0-bad');
   const log = join(dir, 'systemctl.log');
   const layers = join(dir, 'layers');
   const script = `
@@ -61,6 +56,9 @@ echo "== user: $(id -nG edge-agent)"
 echo "== owners: $(stat -c '%U:%G %a' /var/lib/edge-agent) $(stat -c '%U:%G %a' /etc/edge-agent) $(stat -c '%U:%G %a' /etc/edge-agent/credentials) $(stat -c '%U:%G %a' /etc/edge-agent/config.json)"
 echo "== dropins: $(ls /etc/systemd/system/edge-agent.service.d | tr '\\n' ' ')"
 echo "== second"; bash $install
+echo "== upgrade"; bash ${rel}/deploy/install.sh --from ${next} --no-apt
+echo "== bad"; bash ${rel}/deploy/install.sh --from ${bad} --no-apt 2>&1 && exit 9
+echo "== after bad: $(readlink /opt/edge-agent/current) $(readlink /opt/edge-agent/previous)"
 echo "== uninstall"; bash $install --uninstall --purge
 echo "== after: $(id edge-agent 2>&1 | head -c 40) $(ls /var/lib/edge-agent /etc/edge-agent /opt/edge-agent 2>&1 | wc -l)"
 `;
@@ -72,11 +70,13 @@ echo "== after: $(id edge-agent 2>&1 | head -c 40) $(ls /var/lib/edge-agent /etc
   t.equal(r.status, 0, 'runs', { stdout: r.stdout, stderr: r.stderr });
   const section = (name: string) => r.stdout.split(`== ${name}`)[1]?.split('\n== ')[0] ?? '';
   t.match(section('first'), /created user edge-agent/);
-  t.match(r.stdout, /== user: edge-agent video render/);
+  t.match(r.stdout, HAS_RENDER ? /== user: edge-agent video render/ : /== user: edge-agent video\n/, HAS_RENDER ? 'render too (it exists here)' : 'no render group here');
   t.match(r.stdout, /== owners: edge-agent:edge-agent 750 edge-agent:edge-agent 750 root:root 700 edge-agent:edge-agent 640/);
-  t.match(r.stdout, /== dropins: groups\.conf notify\.conf/);
+  t.match(r.stdout, HAS_RENDER ? /== dropins: groups\.conf notify\.conf/ : /== dropins: notify\.conf/);
   t.match(section('second'), /no changes/);
   t.notMatch(section('second'), /restarted/);
+  t.match(section('bad'), /did not start with releases\/3\.2\.0-bad \(journalctl -u edge-agent\); back on releases\/3\.1\.0, running/);
+  t.match(r.stdout, /== after bad: releases\/3\.1\.0 releases\/3\.0\.0/, 'the running release and its previous, as before');
   t.match(section('uninstall'), /removed user edge-agent/);
   t.match(r.stdout, /== after: id: .edge-agent.: no such user/);
   const calls = (await import('node:fs')).readFileSync(log, 'utf8').trim().split('\n');

@@ -1,13 +1,14 @@
 /**
  * deploy/install.sh in a throwaway root (--root): idempotent, keeps config and data, rolls back,
  * writes only the drop-ins the board needs, and the result passes `systemd-analyze verify`.
- * npm is a stub on PATH (a fake release has no dependencies worth fetching).
+ * The releases are fakes shaped like deploy/pack.sh's (release.test.ts installs the real one).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import t, { type Test } from 'tap';
+import { makeRelease } from '../helpers/release.js';
 
 const repo = resolve(import.meta.dirname, '../..');
 const installer = join(repo, 'deploy/install.sh');
@@ -16,23 +17,9 @@ function have(cmd: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
 
-/** A built release with no dependencies, version `version`. */
-function makeRelease(dir: string, version: string): string {
-  const rel = join(dir, `rel-${version}`);
-  mkdirSync(join(rel, 'dist/agent'), { recursive: true });
-  writeFileSync(join(rel, 'package.json'), JSON.stringify({ name: 'edge-camera-agent', version, type: 'module' }));
-  writeFileSync(join(rel, 'package-lock.json'), JSON.stringify({ name: 'edge-camera-agent', version, lockfileVersion: 3, packages: {} }));
-  writeFileSync(join(rel, 'dist/agent/cli.js'), `console.log(${JSON.stringify(version)});\n`);
-  cpSync(join(repo, 'systemd'), join(rel, 'systemd'), { recursive: true });
-  cpSync(join(repo, 'deploy'), join(rel, 'deploy'), { recursive: true });
-  return rel;
-}
-
 function setup(t: Test) {
   const dir = t.testdir({ root: {}, bin: {} });
   const bin = join(dir, 'bin');
-  writeFileSync(join(bin, 'npm'), '#!/bin/sh\necho "npm $*" >> "$(dirname "$0")/npm.log"\nmkdir -p node_modules\n');
-  chmodSync(join(bin, 'npm'), 0o755);
   const root = join(dir, 'root');
   const run = (...args: string[]) => {
     const r = spawnSync('bash', [installer, '--root', root, '--no-apt', ...args], {
@@ -73,10 +60,10 @@ t.test('install twice changes nothing, keeps config, upgrades and rolls back', a
   t.match(first.out, /installed release 1\.0\.0/);
   t.ok(existsSync(join(root, 'etc/edge-agent/config.json')), 'config written');
   t.equal(readlinkSync(join(root, 'opt/edge-agent/current')), 'releases/1.0.0');
-  t.ok(existsSync(join(root, 'opt/edge-agent/releases/1.0.0/node_modules')), 'npm ci ran');
   const wrapper = join(root, 'usr/local/bin/edge-agent');
-  t.match(readFileSync(wrapper, 'utf8'), /exec \S+ \/opt\/edge-agent\/current\/dist\/agent\/cli\.js "\$@"/);
-  t.equal(spawnSync(wrapper, ['x']).status, 1, 'wrapper is executable (runs node on a path absent here)');
+  t.match(readFileSync(wrapper, 'utf8'), /exec \/opt\/edge-agent\/current\/bin\/edge-agent "\$@"/);
+  t.equal(spawnSync(wrapper, ['x']).status, 127, 'wrapper is executable (runs a path absent outside the root)');
+  t.equal(spawnSync(join(root, 'opt/edge-agent/current/bin/edge-agent'), ['version'], { encoding: 'utf8' }).stdout, '1.0.0\n', 'the release runs with its runtime');
   const before = snapshot(root);
 
   const second = run('--from', v1);
@@ -114,6 +101,34 @@ t.test('install twice changes nothing, keeps config, upgrades and rolls back', a
   t.notOk(existsSync(join(root, 'etc/edge-agent')), 'config purged');
 });
 
+t.test('a release that rejects the board config changes nothing; --rollback goes back one switch only', async (t) => {
+  const { dir, root, run } = setup(t);
+  exitsZero(t, run('--from', makeRelease(dir, '1.0.0')));
+  exitsZero(t, run('--from', makeRelease(dir, '1.1.0')));
+  const before = snapshot(join(root, 'opt/edge-agent'));
+  const bad = run('--from', makeRelease(dir, '1.2.0', { rejectConfig: true }));
+  t.equal(bad.code, 1, 'the install fails');
+  t.match(bad.err, /the new release rejects \/etc\/edge-agent\/config\.json; nothing changed/);
+  t.same(snapshot(join(root, 'opt/edge-agent')), before, 'releases and links exactly as they were (no .incoming left)');
+  exitsZero(t, run('--rollback'));
+  t.equal(readlinkSync(join(root, 'opt/edge-agent/current')), 'releases/1.0.0', 'back to the release before the last switch');
+  t.equal(readlinkSync(join(root, 'opt/edge-agent/previous')), 'releases/1.1.0');
+});
+
+t.test('folders the config names outside the unit\'s own become writable under ProtectSystem=strict', async (t) => {
+  const { dir, root, run } = setup(t);
+  mkdirSync(join(root, 'etc/edge-agent'), { recursive: true });
+  writeFileSync(join(root, 'etc/edge-agent/config.json'), JSON.stringify({ archive: { dir: '/mnt/ssd/edge/archive' }, dataDir: '/var/lib/edge-agent' }));
+  exitsZero(t, run('--from', makeRelease(dir, '1.0.0')));
+  const dropin = join(root, 'etc/systemd/system/edge-agent.service.d/paths.conf');
+  t.equal(readFileSync(dropin, 'utf8'), '[Service]\nReadWritePaths=-/mnt/ssd/edge/archive\n');
+  t.ok(existsSync(join(root, 'mnt/ssd/edge/archive')), 'the folder is made for the service user');
+  // Back on the SD card: the drop-in goes.
+  writeFileSync(join(root, 'etc/edge-agent/config.json'), '{}');
+  exitsZero(t, run('--from', makeRelease(dir, '1.0.0')));
+  t.notOk(existsSync(dropin), 'stale paths.conf removed');
+});
+
 t.test('drop-ins follow the board: credentials present, render group, Jetson', async (t) => {
   const { dir, root, run } = setup(t);
   const rel = makeRelease(dir, '2.0.0');
@@ -140,7 +155,7 @@ t.test('drop-ins follow the board: credentials present, render group, Jetson', a
   // Verify the installed unit with its drop-ins; ExecStart must name an existing binary here.
   const units = join(root, 'etc/systemd/system');
   const unit = join(units, 'edge-agent.service');
-  writeFileSync(unit, readFileSync(unit, 'utf8').replace(/^ExecStart=\/usr\/bin\/node /m, `ExecStart=${process.execPath} `));
+  writeFileSync(unit, readFileSync(unit, 'utf8').replace(/^ExecStart=\/opt\/edge-agent/m, `ExecStart=${root}/opt/edge-agent`));
   const v = spawnSync('systemd-analyze', ['verify', 'edge-agent.service'], {
     env: { ...process.env, SYSTEMD_UNIT_PATH: `${units}:` },
     encoding: 'utf8',
@@ -156,12 +171,12 @@ t.test('systemd-analyze verify accepts the shipped unit', { skip: NO_ANALYZE }, 
   const dir = t.testdir({});
   const unit = join(dir, 'edge-agent.service');
   const text = readFileSync(join(repo, 'systemd/edge-agent.service'), 'utf8');
-  t.match(text, /^ExecStart=\/usr\/bin\/node \/opt\/edge-agent\/current\/dist\/agent\/cli\.js run --config \/etc\/edge-agent\/config\.json$/m);
+  t.match(text, /^ExecStart=\/opt\/edge-agent\/current\/bin\/edge-agent run --config \/etc\/edge-agent\/config\.json$/m);
   t.match(text, /^Environment=NODE_OPTIONS=--max-semi-space-size=1$/m, 'V8 young generation capped (RSS stays flat; see the soak)');
   t.notMatch(text, /^\s*(PrivateDevices|MemoryDenyWriteExecute)=/m, 'never PrivateDevices= or MemoryDenyWriteExecute=');
   t.notMatch(text, /^DeviceAllow=\/dev\/\S*[*?]/m, 'no globs in device paths');
   t.notMatch(text, /^SupplementaryGroups=.*render/m, 'render only via drop-in');
-  writeFileSync(unit, text.replace(/^ExecStart=\/usr\/bin\/node /m, `ExecStart=${process.execPath} `));
+  writeFileSync(unit, text.replace(/^ExecStart=\/opt\/edge-agent\/current\/bin\/edge-agent /m, `ExecStart=${process.execPath} `));
   const v = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8' });
   t.equal(v.status, 0, v.stderr);
   t.equal(v.stderr.trim(), '', 'no warnings');
