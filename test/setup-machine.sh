@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh Debian 12 machine (as root): the README's test command
+# and .ci/run both start here, so the two cannot drift apart.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+packages=(
+  ffmpeg v4l-utils mosquitto mosquitto-clients chromium shellcheck openssl perl python3
+  fonts-dejavu-core systemd iproute2 procps ca-certificates faketime util-linux
+  # The emulated board (npm run test:board) and the loaded-machine check (stress-ng).
+  qemu-user-static binfmt-support debootstrap systemd-container stress-ng
+)
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${packages[@]}"
+# The package starts its own broker on 1883 where systemd runs; the tests start theirs on free
+# ports, and the agent's embedded broker needs 1883 itself.
+if [[ -d /run/systemd/system ]]; then
+  systemctl disable --now mosquitto.service 2>/dev/null || true
+fi
+pkill -x mosquitto 2>/dev/null || true
