@@ -7,6 +7,9 @@
 #       unpacks into DIR/root, boots, waits until systemd says running/degraded; prints the
 #       board's PID 1 (host view). NSPAWN-ARGS e.g. --tmpfs=/mnt/ssd:mode=0755
 #   test/board/boot.sh exec DIR [--] COMMAND...      runs COMMAND inside (all namespaces)
+#   test/board/boot.sh unpack DIR [--arch A]         only unpacks into DIR/root (no boot)
+#   test/board/boot.sh chroot DIR [--] COMMAND...    runs COMMAND in DIR/root through chroot
+#       (own mount namespace with /proc, /dev, /sys, /tmp): for a board that is not booted
 #   test/board/boot.sh stop DIR                      powers off (kills after 60 s), unmounts,
 #       removes DIR and the payload/ and supervisor/ cgroups nspawn --keep-unit leaves behind
 #
@@ -42,6 +45,31 @@ find_leader() {
   return 1
 }
 
+unpack() {
+  local dir="$1" arch="$2" tarball t0=$SECONDS
+  tarball="$("$HERE/rootfs.sh" --arch "$arch")"
+  ensure_binfmt "$arch"
+  mkdir -p "$dir/root"
+  tar --numeric-owner --xattrs --acls -xzpf "$tarball" -C "$dir/root"
+  say "unpacked $arch rootfs in $((SECONDS - t0)) s"
+}
+
+board_chroot() {
+  local dir="$1"
+  shift
+  [[ -d "$dir/root/etc" ]] || fail "no rootfs unpacked in $dir"
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  exec unshare -m --propagation private bash -c '
+    set -e
+    R="$1"; shift
+    mount -t proc proc "$R/proc"
+    mount --rbind /dev "$R/dev"
+    mount -t sysfs sysfs "$R/sys"
+    mount -t tmpfs tmpfs "$R/tmp"
+    exec chroot "$R" "$@"
+  ' _ "$dir/root" env -i PATH="$BOARD_PATH" HOME=/root LANG=C.UTF-8 TERM=dumb "$@"
+}
+
 start() {
   local dir="$1"
   shift
@@ -53,17 +81,16 @@ start() {
       *) fail "start: unknown option $1" ;;
     esac
   done
-  local tarball t0=$SECONDS
-  tarball="$("$HERE/rootfs.sh" --arch "$arch")"
-  ensure_binfmt "$arch"
-  mkdir -p "$dir/root"
-  tar --numeric-owner --xattrs --acls -xzpf "$tarball" -C "$dir/root"
-  say "unpacked $arch rootfs in $((SECONDS - t0)) s"
+  unpack "$dir" "$arch"
   local name
   name="board-$arch-$$"
   echo "$name" >"$dir/name"
+  # --system-call-filter: nspawn denies the @clock calls without CAP_SYS_TIME, even a read-only
+  # adjtimex(), so timedated (and `edge-agent doctor`'s clock check) could never see the kernel's
+  # NTP state; a board's root has no such filter. Setting the clock still needs CAP_SYS_TIME.
   setsid systemd-nspawn -D "$dir/root" --machine="$name" --register=no --keep-unit --console=pipe \
-    --link-journal=no --resolv-conf=off --timezone=off -b "${extra[@]}" \
+    --link-journal=no --resolv-conf=off --timezone=off --system-call-filter='adjtimex clock_adjtime' \
+    -b "${extra[@]}" \
     </dev/null >"$dir/console.log" 2>&1 &
   local nspawn=$!
   echo "$nspawn" >"$dir/nspawn.pid"
@@ -117,7 +144,7 @@ stop() {
       say "board did not power off in time: killing it"
       local pid
       pid="$(leader "$dir")"
-      [[ -n "$pid" ]] && kill -KILL "$pid" 2>/dev/null || true
+      if [[ -n "$pid" ]]; then kill -KILL "$pid" 2>/dev/null || true; fi
       kill -KILL "$nspawn" 2>/dev/null || true
       deadline=$((SECONDS + 10))
       while kill -0 "$nspawn" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
@@ -141,6 +168,18 @@ case "$cmd" in
     board_exec "$(realpath -m "$d")" "$@"
     ;;
   stop) stop "$(realpath -m "$1")" ;;
+  unpack)
+    d="$1"
+    a=arm64
+    [[ "${2:-}" == --arch ]] && a="$3"
+    unpack "$(realpath -m "$d")" "$a"
+    ;;
+  chroot)
+    d="$1"
+    shift
+    [[ "${1:-}" == -- ]] && shift
+    board_chroot "$(realpath -m "$d")" "$@"
+    ;;
   clean-cgroups) clean_cgroups ;;
-  *) fail "usage: boot.sh start|exec|stop DIR ..." ;;
+  *) fail "usage: boot.sh start|exec|unpack|chroot|stop DIR ..." ;;
 esac
