@@ -469,6 +469,10 @@ async function runUntil(args: string[], untilSeconds: number): Promise<void> {
 
 t.test('real ffmpeg runs the built command line', async (t) => {
   const spec = { width: 160, height: 120, fps: 10 };
+  // Frames are stamped as they arrive: on a starved 2-core machine (the suite next to stress-ng)
+  // one came 190 ms after the second instead of within the 100-ms frame interval. Three frame
+  // intervals still tell a cut on the second from one anywhere in it.
+  const ARRIVAL_SLACK_S = 3 / spec.fps;
   const encoder = ffmpegEncoderArgs('libx264', { ...spec, bitrateKbps: 300, keyframeSeconds: 1 });
 
   t.test('wall clock: the test pattern stamped on arrival, cut at the clock', async (t) => {
@@ -501,15 +505,15 @@ t.test('real ffmpeg runs the built command line', async (t) => {
     t.ok(first[0]!.pts >= 0, `the first packet sits on the timeline at ${first[0]!.pts} s, not before the base`);
     t.ok(first[0]!.key, 'and is a keyframe');
     // Frames before the first whole second were dropped: the first one kept is within a frame of it.
-    t.ok(first[0]!.pts - Math.floor(first[0]!.pts) < 1 / spec.fps + 0.01, `first packet ${first[0]!.pts} s: on a whole second`);
+    t.ok(first[0]!.pts - Math.floor(first[0]!.pts) < ARRIVAL_SLACK_S, `first packet ${first[0]!.pts} s: on a whole second`);
     for (const file of files.slice(1)) {
       const later = await packets(path.join(dir, 'rec', file));
       t.ok(later[0]?.key, `${file} starts on a keyframe`);
     }
     for (const row of rows.slice(1)) {
-      // The list keeps timeline times: every cut falls on a keyframe, so within a frame after a whole second.
+      // The list keeps timeline times: every cut falls on a keyframe, so just after a whole second.
       const start = Number(row.split(',')[1]);
-      t.ok(start - Math.floor(start) < 1 / spec.fps + 0.01, `${row}: cut on a whole second`);
+      t.ok(start - Math.floor(start) < ARRIVAL_SLACK_S, `${row}: cut on a whole second`);
     }
   });
 
