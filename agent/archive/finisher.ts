@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { AgentError } from '../contract/errors.js';
 import type { ArchiveInfo } from '../contract/events.js';
-import { exists, fsyncPath, writeFileAtomic } from '../util/files.js';
+import { exists, fsyncPath, mkdirDurable, writeFileAtomic } from '../util/files.js';
 import { archiveFileName, dateFolder } from './segmentName.js';
 
 const run = promisify(execFile);
@@ -30,6 +30,8 @@ export interface ArchiveMeta {
   seconds: number;
   clockSynced: boolean;
   recovered: boolean;
+  /** The partial it was made from, relative to archive.dir: recovery makes no archive twice. */
+  source?: string;
 }
 
 /** The sidecar's path for an archive. */
@@ -37,11 +39,17 @@ export function metaPathFor(archivePath: string): string {
   return archivePath.replace(/\.mp4$/, '.json');
 }
 
-/** The first free name for an archive starting at `startMs`: a stepped-back clock never overwrites. */
-async function freeArchivePath(dir: string, startMs: number): Promise<string> {
+/**
+ * The first free name for an archive starting at `startMs` (a stepped-back clock never
+ * overwrites), or null when one of the taken names was already made from `source`: a power cut
+ * after an archive was made but before its partial's removal was durable leaves both behind.
+ */
+async function freeArchivePath(dir: string, startMs: number, source: string): Promise<string | null> {
   for (let duplicate = 0; ; duplicate += 1) {
     const candidate = path.join(dir, archiveFileName(startMs, duplicate));
     if (!(await exists(candidate))) return candidate;
+    const meta = await readFile(metaPathFor(candidate), 'utf8').then((text) => JSON.parse(text) as Partial<ArchiveMeta>, () => null);
+    if (meta?.source === source) return null;
   }
 }
 
@@ -76,8 +84,10 @@ async function remuxPiece(
 ): Promise<ArchiveInfo | null> {
   const { camera, partial, archiveRoot } = request;
   const dayDir = path.join(archiveRoot, camera, dateFolder(piece.startMs));
-  await mkdir(dayDir, { recursive: true });
-  const target = await freeArchivePath(dayDir, piece.startMs);
+  await mkdirDurable(dayDir);
+  const source = path.relative(archiveRoot, partial).split(path.sep).join('/');
+  const target = await freeArchivePath(dayDir, piece.startMs, source);
+  if (target === null) return null;
   const temp = path.join(dayDir, `.${path.basename(target)}.part`);
   const span = [
     ...(piece.fromSeconds === null ? [] : ['-ss', piece.fromSeconds.toFixed(3)]),
@@ -98,7 +108,7 @@ async function remuxPiece(
     throw new AgentError('archive_failed', `could not finish ${partial}: ${message}`, { cause: error });
   }
   const seconds = Math.round((await probeDuration(temp, request.ffprobePath)) * 1000) / 1000;
-  const meta: ArchiveMeta = { start: new Date(piece.startMs).toISOString(), seconds, clockSynced: request.clockSynced, recovered };
+  const meta: ArchiveMeta = { start: new Date(piece.startMs).toISOString(), seconds, clockSynced: request.clockSynced, recovered, source };
   await fsyncPath(temp);
   await writeFileAtomic(metaPathFor(target), JSON.stringify(meta));
   await rename(temp, target);
@@ -178,5 +188,7 @@ export async function finishRecording(request: FinishRequest, recovered = false)
     if (info) finished.push(info);
   }
   await rm(partial, { force: true });
+  // Durable removal, or the next start finds the partial again (and skips it: see freeArchivePath).
+  await fsyncPath(path.dirname(partial));
   return finished;
 }

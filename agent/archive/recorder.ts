@@ -1,9 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdir, open, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { open, readFile, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ArchiveInfo } from '../contract/events.js';
-import { writeFileAtomic } from '../util/files.js';
+import { fsyncPath, mkdirDurable, writeFileAtomic } from '../util/files.js';
 import type { Logger } from '../util/logger.js';
 import { finishRecording, probeDuration } from './finisher.js';
 
@@ -54,6 +54,8 @@ export class RecordingRun {
   private lastListed: ListEntry | undefined;
   private readonly list: SegmentList;
   private finishing: Promise<void> = Promise.resolve();
+  /** The partial whose directory entry is known durable (see syncNewest). */
+  private syncedName: string | undefined;
 
   constructor(
     private readonly deps: {
@@ -70,7 +72,7 @@ export class RecordingRun {
 
   /** Creates the run's folder and records its timeline, before FFmpeg starts. */
   async prepare(): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    await mkdirDurable(this.dir);
     await writeFileAtomic(path.join(this.dir, RUN_FILE), JSON.stringify(this.deps.run));
   }
 
@@ -112,7 +114,7 @@ export class RecordingRun {
       this.lastListed = entry;
       for (const info of infos) this.deps.onFinished({ info, recovered: false });
     }
-    await syncNewest(this.dir);
+    this.syncedName = await syncNewest(this.dir, this.syncedName);
   }
 }
 
@@ -200,16 +202,24 @@ async function partialFiles(dir: string): Promise<string[]> {
   return (await readdir(dir).catch(() => [] as string[])).filter((name) => name.endsWith('.ts')).sort();
 }
 
-async function syncNewest(dir: string): Promise<void> {
+/**
+ * Syncs the data of the segment FFmpeg is writing; the first time a segment is seen, its folder
+ * too, because FFmpeg never fsyncs the directory entry of a file it creates and a power cut
+ * would otherwise lose the whole segment, however often its data was synced (the power-cut test
+ * drops exactly that). Returns the newest segment's name.
+ */
+async function syncNewest(dir: string, known: string | undefined): Promise<string | undefined> {
   const newest = (await partialFiles(dir)).at(-1);
-  if (!newest) return;
+  if (!newest) return known;
   const handle = await open(path.join(dir, newest), 'r').catch(() => null);
-  if (!handle) return;
+  if (!handle) return known;
   try {
     await handle.datasync();
   } finally {
     await handle.close();
   }
+  if (newest !== known) await fsyncPath(dir);
+  return newest;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { access, open, readdir, rename, rm } from 'node:fs/promises';
+import { access, mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 
@@ -11,6 +11,21 @@ export async function fsyncPath(target: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * mkdir -p whose new folders survive a power cut: each created folder's entry lives in its
+ * parent, so every parent of a folder it made is fsynced, top down.
+ */
+export async function mkdirDurable(dir: string): Promise<void> {
+  const first = await mkdir(dir, { recursive: true });
+  if (first === undefined) return;
+  const created: string[] = [];
+  for (let at = path.resolve(dir); ; at = path.dirname(at)) {
+    created.unshift(at);
+    if (at === path.resolve(first) || at === path.dirname(at)) break;
+  }
+  for (const folder of created) await fsyncPath(path.dirname(folder));
 }
 
 /**
