@@ -61,6 +61,7 @@ say "debootstrap done in $((SECONDS - started)) s"
 # What deploy/install.sh apt-gets on a board (the test installs with --no-apt).
 PACKAGES=(ffmpeg v4l-utils mosquitto-clients curl ca-certificates)
 say "apt-get install ${PACKAGES[*]} inside"
+# shellcheck disable=SC2016 # expanded by the inner bash
 unshare -m --propagation private bash -c '
   set -e
   R="$1"; shift
