@@ -79,7 +79,12 @@ detect_mirror() {
 }
 
 # The cached rootfs tarball for an architecture.
-rootfs_tarball() { printf '%s/rootfs-%s-%s-v%s.tar.gz' "$CACHE" "$SUITE" "$1" "$ROOTFS_REVISION"; }
+rootfs_tarball() {
+  local revision="$ROOTFS_REVISION"
+  [[ "$1" == armhf ]] && revision="$ROOTFS_REVISION_ARMHF"
+  printf '%s/rootfs-%s-%s-v%s.tar.gz' "$CACHE" "$SUITE" "$1" "$revision"
+}
 
 # Bump when rootfs.sh changes what goes into the image (old tarballs are then left unused).
 ROOTFS_REVISION=1
+ROOTFS_REVISION_ARMHF=2 # + libatomic1

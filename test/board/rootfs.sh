@@ -60,6 +60,8 @@ say "debootstrap done in $((SECONDS - started)) s"
 
 # What deploy/install.sh apt-gets on a board (the test installs with --no-apt).
 PACKAGES=(ffmpeg v4l-utils mosquitto-clients curl ca-certificates)
+# Raspberry Pi OS has libatomic1, which the official armv7l Node.js binaries need.
+[[ "$ARCH" == armhf ]] && PACKAGES+=(libatomic1)
 say "apt-get install ${PACKAGES[*]} inside"
 # shellcheck disable=SC2016 # expanded by the inner bash
 unshare -m --propagation private bash -c '
