@@ -6,6 +6,10 @@ export DEBIAN_FRONTEND=noninteractive
 packages=(
   ffmpeg v4l-utils mosquitto mosquitto-clients chromium shellcheck openssl perl python3
   fonts-dejavu-core systemd iproute2 procps ca-certificates faketime util-linux
+  # The Jetson producer stand-in runs on real GStreamer (x264enc: ugly, h264parse: bad).
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
+  # The power-cut library is compiled by its test.
+  gcc libc6-dev
   # The emulated board (npm run test:board) and the loaded-machine check (stress-ng).
   qemu-user-static binfmt-support debootstrap systemd-container stress-ng
 )

@@ -3,6 +3,7 @@
  * whole lines ("<key> must be <what is allowed>, got <value>"), so one bad file yields one line
  * per mistake instead of convict's single run-on error.
  */
+import { PRODUCER_ENCODERS } from '../../device/encoders/ladder.js';
 
 /** Checks one value found at `key`; returns one line per problem, none when the value is fine. */
 export type Check = (value: unknown, key: string) => string[];
@@ -145,8 +146,8 @@ export const encoderPrefer: Check = (value, key) => {
   if (!Array.isArray(value) || value.length === 0 || value.length > 16) return [problem(key, allowed, value)];
   const out: string[] = [];
   value.forEach((name, i) => {
-    if (typeof name !== 'string' || !/^[a-z0-9_]{1,64}$/.test(name)) {
-      out.push(problem(`${key}[${i}]`, 'an ffmpeg encoder name of lower-case letters, digits and _', name));
+    if (typeof name !== 'string' || !(/^[a-z0-9_]{1,64}$/.test(name) || PRODUCER_ENCODERS.has(name))) {
+      out.push(problem(`${key}[${i}]`, `an ffmpeg encoder name of lower-case letters, digits and _, or a camera-side encoder (${[...PRODUCER_ENCODERS].join(', ')})`, name));
     } else if (value.indexOf(name) !== i) {
       out.push(`${key}[${i}] must not repeat an encoder already listed, got ${got(name)} again`);
     }

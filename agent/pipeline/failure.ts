@@ -29,6 +29,12 @@ const ENCODER_PATTERNS = [
   /No VA display found/i,
   /Device creation failed/i,
   /Unknown encoder/i,
+  // Camera-side encoders in the capture producer: rpicam-vid without the Pi's V4L2 encoder
+  // (a Pi 5, or /dev/video11 unreachable), and any error GStreamer pins on nvv4l2h264enc (an
+  // Orin Nano has no /dev/v4l2-nvenc) or a JetPack without the element.
+  /failed to open V4L2 H264 encoder/i,
+  /ERROR: from element \S*nvv4l2h264enc/,
+  /no element "nvv4l2h264enc"/,
 ];
 
 /** Sorts a run's end into a camera problem, an encoder problem, or anything else. */

@@ -7,40 +7,14 @@
  * a restart after the backoff, camera.found, and at most the crash window lost. Then FFmpeg
  * killed instead: the producer must go with it (no orphan holding the camera).
  */
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Test } from 'tap';
 import { AgentProcess, pidsMatching, testConfig, waitFor } from '../../helpers/agentProcess.js';
 import { decodeErrors } from '../../helpers/media.js';
+import { fakeBoard, fakeRpicamVid } from '../../helpers/standins.js';
 import { gaps, readArchives } from '../lib/agent.js';
 import { recordResult } from '../lib/results.js';
 import { STARTUP_ALLOWANCE_S } from './ffmpegKills.js';
-
-/** A host tree that reads as a Raspberry Pi 5 (BCM2712: no H.264 encoder, so libx264). */
-function fakePi5(root: string): void {
-  mkdirSync(path.join(root, 'proc/device-tree'), { recursive: true });
-  writeFileSync(path.join(root, 'proc/device-tree/model'), 'Raspberry Pi 5 Model B Rev 1.0\0');
-  writeFileSync(path.join(root, 'proc/device-tree/compatible'), 'raspberrypi,5-model-b\0brcm,bcm2712\0');
-}
-
-/** `rpicam-vid` stand-in: honours --width/--height/--framerate, raw YUV420 on stdout in real time. */
-function fakeRpicamVid(bin: string, tag: string): void {
-  mkdirSync(bin, { recursive: true });
-  const script = `#!/bin/sh
-w=640 h=480 f=30
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --width) w=$2; shift ;;
-    --height) h=$2; shift ;;
-    --framerate) f=$2; shift ;;
-  esac
-  shift
-done
-exec ffmpeg -hide_banner -nostdin -loglevel error -re -f lavfi -i "testsrc2=size=\${w}x\${h}:rate=\${f}" -metadata "comment=${tag}" -f rawvideo -pix_fmt yuv420p pipe:1
-`;
-  writeFileSync(path.join(bin, 'rpicam-vid'), script);
-  chmodSync(path.join(bin, 'rpicam-vid'), 0o755);
-}
 
 /** Kills the producer `kills` times, one kill every `everyMs`, then FFmpeg once. */
 export async function producerKills(t: Test, options: { kills: number; everyMs: number; mode: 'ci' | 'long' }): Promise<void> {
@@ -48,7 +22,7 @@ export async function producerKills(t: Test, options: { kills: number; everyMs: 
   const host = path.join(dir, 'host');
   const bin = path.join(dir, 'bin');
   const tag = `fake-rpicam ${dir}`;
-  fakePi5(host);
+  fakeBoard(host, 'pi5');
   fakeRpicamVid(bin, tag);
   const config = testConfig(dir);
   config.cameras = [{ id: 'cam1', source: 'csi', width: 320, height: 240, fps: 15 }];

@@ -43,7 +43,7 @@ const cases: [name: string, raw: unknown, expected: string][] = [
   ['csi with a name', { cameras: [cam({ source: 'csi:front' })] }, 'cameras[0].source must be auto, test, v4l2:/dev/<device>, csi, csi:<n>, or an rtsp://, rtsps://, http://, https:// or file: url, got "csi:front"'],
   ['rtsp without host', { cameras: [cam({ source: 'rtsp://' })] }, 'cameras[0].source must be auto, test, v4l2:/dev/<device>, csi, csi:<n>, or an rtsp://, rtsps://, http://, https:// or file: url, got "rtsp://"'],
   ['encoder.prefer empty list', { encoder: { prefer: [] } }, 'encoder.prefer must be "auto" or a non-empty list of distinct ffmpeg encoder names like ["h264_v4l2m2m", "libx264"], got []'],
-  ['encoder.prefer bad name', { encoder: { prefer: ['libx264', 'H264 NVENC'] } }, 'encoder.prefer[1] must be an ffmpeg encoder name of lower-case letters, digits and _, got "H264 NVENC"'],
+  ['encoder.prefer bad name', { encoder: { prefer: ['libx264', 'H264 NVENC'] } }, 'encoder.prefer[1] must be an ffmpeg encoder name of lower-case letters, digits and _, or a camera-side encoder (rpicam-h264, nvv4l2h264enc), got "H264 NVENC"'],
   ['encoder.prefer repeated', { encoder: { prefer: ['libx264', 'libx264'] } }, 'encoder.prefer[1] must not repeat an encoder already listed, got "libx264" again'],
   ['encoder.prefer a string', { encoder: { prefer: 'libx264' } }, 'encoder.prefer must be "auto" or a non-empty list of distinct ffmpeg encoder names like ["h264_v4l2m2m", "libx264"], got "libx264"'],
   ['mqtt.url http', { mqtt: { url: 'http://broker' } }, 'mqtt.url must be "embedded" or an mqtt://, mqtts://, ws:// or wss:// url with a host, got "http://broker"'],

@@ -18,6 +18,10 @@ const V4L2_UNPLUG = ['[video4linux2,v4l2 @ 0x55f5b0] ioctl(VIDIOC_DQBUF): No suc
 const V4L2_MISSING = "[video4linux2,v4l2 @ 0x55f5] Cannot open video device /dev/video2: No such file or directory\n/dev/video2: No such file or directory";
 const RTSP = "[tcp @ 0x5600] Connection to tcp://192.168.1.20:554?timeout=0 failed: Connection refused\nrtsp://192.168.1.20:554/stream1: Connection refused";
 const CRASH = 'Assertion best_input >= 0 failed at fftools/ffmpeg.c:3842';
+// Camera-side encoders failing inside the capture producer, in the producer's own words.
+const RPICAM_NO_ENCODER = 'ERROR: *** failed to open V4L2 H264 encoder ***';
+const NVV4L2_NO_NVENC = "ERROR: from element /GstPipeline:pipeline0/nvv4l2h264enc:nvv4l2h264enc0: Could not open device '/dev/v4l2-nvenc' for reading and writing.";
+const ARGUS_NO_CAMERA = 'ERROR: from element /GstPipeline:pipeline0/GstNvArgusCameraSrc:nvarguscamerasrc0: Failed to create CaptureSession';
 const PROGRESS_NOISE = 'frame=40\nfps=10.0\nbitrate=N/A\nprogress=continue';
 
 function exit(over: Partial<FfmpegRunExit> = {}): FfmpegRunExit {
@@ -30,6 +34,10 @@ t.test('classifyExit', async (t) => {
     ['v4l2m2m without /dev/video11, before any frame: encoder', exit({ stderrTail: V4L2M2M }), 0, 'encoder'],
     ['vaapi without a render node, before any frame: encoder', exit({ stderrTail: VAAPI }), 0, 'encoder'],
     ['an unknown encoder name: encoder', exit({ stderrTail: 'Unknown encoder \'h264_omx\'' }), 0, 'encoder'],
+    ['rpicam-vid --codec h264 with no V4L2 encoder (Pi 5): encoder', exit({ producerStderrTail: RPICAM_NO_ENCODER, producerEndedFirst: true, producer: { code: 255, signal: null } }), 0, 'encoder'],
+    ['nvv4l2h264enc with no /dev/v4l2-nvenc (Orin Nano): encoder', exit({ producerStderrTail: NVV4L2_NO_NVENC, producerEndedFirst: true, producer: { code: 1, signal: null } }), 0, 'encoder'],
+    ['GStreamer without the nvv4l2h264enc element: encoder', exit({ producerStderrTail: 'WARNING: erroneous pipeline: no element "nvv4l2h264enc"', producerEndedFirst: true, producer: { code: 1, signal: null } }), 0, 'encoder'],
+    ['Argus has no camera: the source, not the encoder', exit({ producerStderrTail: ARGUS_NO_CAMERA, producerEndedFirst: true, producer: { code: 1, signal: null } }), 0, 'source'],
     ['nvenc text after frames flowed: not blamed on the encoder', exit({ stderrTail: NVENC }), 120, 'other'],
     ['v4l2m2m text after frames flowed: not blamed on the encoder', exit({ stderrTail: V4L2M2M }), 5, 'other'],
     ['USB camera unplugged mid-run (VIDIOC_DQBUF: No such device): source', exit({ stderrTail: V4L2_UNPLUG }), 300, 'source'],
