@@ -6,7 +6,7 @@
  * cannot run (LoadCredential=, the full sandbox, archive.dir on another mount).
  *
  * Not in `npm test` (its name does not end in .test.ts): it needs root, binfmt_misc and about
- * 15 minutes. Run: npx tap --timeout=1800 test/board/board.board.ts
+ * 15 minutes. Run: npx tap --disable-coverage --timeout=1800 test/board/board.board.ts
  * EDGE_AGENT_BOARD_ARCHES=arm64,armhf,amd64 picks the parts; EDGE_AGENT_BOARD_RELEASES=DIR uses
  * release tarballs already in DIR instead of running deploy/pack.sh.
  */
