@@ -66,6 +66,12 @@ check_release() {
   local src="$1" arch runtime
   [[ -f "$src/package.json" && -f "$src/dist/agent/cli.js" ]] || die "$src is not a built release (needs package.json and dist/agent/cli.js; run deploy/pack.sh)"
   [[ -d "$src/node_modules" ]] || die "$src has no node_modules: build the release with deploy/pack.sh (nothing is fetched on the board)"
+  local version
+  version="$(release_field "$src" VERSION)"
+  [[ -n "$version" ]] || version="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$src/package.json" | head -n 1)"
+  # Part of a path root deletes under: a version like ".." or "../x" must never get there.
+  [[ "$version" =~ ^[0-9][0-9A-Za-z.+_-]*$ && "$version" != *..* ]] || die "release version '$version' is not a version (digits first; letters, digits, . + _ -)"
+  RELEASE_VERSION="$version"
   arch="$(release_field "$src" ARCH)"
   runtime="$(release_field "$src" RUNTIME)"
   if [[ -n "$arch" && "$arch" != "$(board_arch)" ]]; then
@@ -162,9 +168,7 @@ RELEASE_ITEMS=(release.env package.json package-lock.json bin runtime dist agent
 # Until the switch nothing the running agent uses has changed; a failure stops before it.
 install_release() {
   local src="$SOURCE" version dest incoming item
-  version="$(release_field "$src" VERSION)"
-  [[ -n "$version" ]] || version="$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$src/package.json" | head -n 1)"
-  [[ "$version" =~ ^[0-9A-Za-z.+_-]+$ ]] || die "$src/package.json has no usable version"
+  version="$RELEASE_VERSION"
   dest="$(p "$APP/releases/$version")"
   incoming="$(p "$APP/releases/.incoming-$version")"
   rm -rf "$incoming"

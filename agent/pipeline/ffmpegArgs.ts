@@ -32,6 +32,16 @@ export const RECORDING_PATTERN = 'rec-%06d.ts';
 export const RECORDING_LIST = 'segments.csv';
 /** The live playlist in each camera's HLS folder. */
 export const HLS_PLAYLIST = 'index.m3u8';
+/** The live segments' file pattern (epoch-numbered). */
+export const HLS_SEGMENT_PATTERN = 'seg-%d.ts';
+
+/**
+ * Whether a file in an HLS folder is one FFmpeg's HLS muxer made for us: a segment, the playlist,
+ * or the playlist's temp file (hls_flags=temp_file). Only these are ever deleted from it.
+ */
+export function isHlsOutput(name: string): boolean {
+  return /^seg-\d+\.ts(\.tmp)?$/.test(name) || name === HLS_PLAYLIST || name === `${HLS_PLAYLIST}.tmp`;
+}
 
 /** Escapes a value for the tee muxer's `[key=value:...]` slave syntax. */
 export function teeEscape(value: string): string {
@@ -73,7 +83,7 @@ function teeTarget(input: PipelineArgsInput): string {
     'hls_flags=delete_segments+temp_file+independent_segments+omit_endlist+program_date_time',
     // Epoch numbering keeps segment names unique across restarts, so no player caches a stale one.
     'hls_start_number_source=epoch',
-    `hls_segment_filename=${teeEscape(path.join(hls.dir, 'seg-%d.ts'))}`,
+    `hls_segment_filename=${teeEscape(path.join(hls.dir, HLS_SEGMENT_PATTERN))}`,
     // abort: a dead slave must stop FFmpeg so the supervisor restarts it; tee would otherwise carry
     // on "with 1/2 slaves" and the archive would silently stop.
     'onfail=abort',

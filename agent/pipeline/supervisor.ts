@@ -10,7 +10,7 @@ import type { CameraStats, PipelineState } from '../contract/services.js';
 import { Backoff } from '../util/backoff.js';
 import type { EventBus } from '../util/bus.js';
 import type { Logger } from '../util/logger.js';
-import { buildPipelineArgs } from './ffmpegArgs.js';
+import { buildPipelineArgs, isHlsOutput } from './ffmpegArgs.js';
 import { FfmpegProcess, type FfmpegRunExit } from './ffmpegProcess.js';
 import { classifyExit, lastErrorLine } from './failure.js';
 
@@ -361,8 +361,14 @@ export class CameraSupervisor {
     };
   }
 
+  /**
+   * Removes the last run's segments and playlist, and nothing else: hls.dir can be set over MQTT,
+   * and a reset that emptied whatever folder it names once wiped a whole dataDir.
+   */
   private async resetHlsDir(): Promise<void> {
     await mkdir(this.hlsDir, { recursive: true });
-    for (const name of await readdir(this.hlsDir)) await rm(path.join(this.hlsDir, name), { force: true, recursive: true });
+    for (const name of await readdir(this.hlsDir)) {
+      if (isHlsOutput(name)) await rm(path.join(this.hlsDir, name), { force: true });
+    }
   }
 }

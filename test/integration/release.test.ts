@@ -125,6 +125,13 @@ t.test('install.sh refuses a release for another architecture, and one without a
   t.equal(image.status, 0, 'an image for another board may be built with --root --any-arch', { stderr: image.stderr });
   t.match(image.stderr, /its runtime is not tried here/);
 
+  for (const [i, bad] of ['..', '../../x', '1.0/../..'].entries()) {
+    const refused = install(`bad-${i}`, `VERSION=${bad}\nARCH=${ARCH}\nRUNTIME=24.22.3\n`);
+    t.equal(refused.status, 1, `version ${bad} refused`);
+    t.match(refused.stderr, /is not a version/);
+    t.same(readdirSync(refused.root), [], 'before anything changed');
+  }
+
   // An armhf-style release (no runtime) on a board whose node is older than 22.13.
   const bin = join(dir, 'oldnode');
   writeFileSync(join(bin, 'node'), '#!/bin/sh\n[ "$1" = -p ] && echo 20.11.0 && exit 0\nexit 1\n');
