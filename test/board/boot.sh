@@ -136,8 +136,9 @@ stop() {
   local dir="$1" nspawn
   nspawn="$(cat "$dir/nspawn.pid" 2>/dev/null || true)"
   if [[ -n "$nspawn" ]] && kill -0 "$nspawn" 2>/dev/null; then
-    # SIGTERM to nspawn -b powers the board off; a second one (or SIGKILL) ends it at once.
-    kill -TERM "$nspawn" 2>/dev/null || true
+    # `systemctl poweroff` inside. (SIGTERM to nspawn -b sends PID 1 SIGRTMIN+4, which qemu-user
+    # does not deliver as such: a foreign board never powered off that way.)
+    "$0" exec "$dir" systemctl poweroff --no-block >/dev/null 2>&1 || kill -TERM "$nspawn" 2>/dev/null || true
     local deadline=$((SECONDS + ${EDGE_AGENT_BOARD_STOP_TIMEOUT:-60}))
     while kill -0 "$nspawn" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
     if kill -0 "$nspawn" 2>/dev/null; then
