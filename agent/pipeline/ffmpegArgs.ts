@@ -184,6 +184,11 @@ export function buildPipelineArgs(input: PipelineArgsInput): string[] {
   ];
   if (input.motion && input.encoder !== null) {
     args.push('-map', '[m]', '-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:3');
+  } else if (input.motion) {
+    // A camera-side encoder's stream is copied, never decoded for the outputs; the motion meter
+    // gets its own decode of it, thinned to a few grey frames a second.
+    const { width, height, fps } = input.motion;
+    args.push('-map', '0:v:0', '-vf', `fps=${fps},scale=${width}:${height},format=gray`, '-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:3');
   }
   return args;
 }

@@ -224,7 +224,7 @@ export class CameraSupervisor {
       ffmpegPath: this.deps.ffmpegPath ?? 'ffmpeg',
       args,
       workDir: recording.dir,
-      motion: Boolean(motion) && !capture.encoded,
+      motion: Boolean(motion),
       ...(capture.producer ? { producer: capture.producer } : {}),
     });
     log.debug({ args }, 'ffmpeg command');
