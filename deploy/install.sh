@@ -15,6 +15,8 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=deploy/lib/common.sh
 source "$HERE/lib/common.sh"
+# shellcheck source=deploy/lib/runtime.sh
+source "$HERE/lib/runtime.sh"
 
 APP=/opt/edge-agent
 UNIT=/etc/systemd/system/edge-agent.service
@@ -50,16 +52,6 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-# The board's architecture in release terms (arm64, armhf, x64).
-board_arch() {
-  case "$(uname -m)" in
-    aarch64 | arm64) echo arm64 ;;
-    armv7l | armv6l | armhf) echo armhf ;;
-    x86_64 | amd64) echo x64 ;;
-    *) uname -m ;;
-  esac
-}
-
 # Refuses a release this board cannot run, before anything on the board changes. A release
 # with its own runtime needs nothing; an armhf one needs the board's Node.js >= 22.13.
 check_release() {
@@ -74,9 +66,9 @@ check_release() {
   RELEASE_VERSION="$version"
   arch="$(release_field "$src" ARCH)"
   runtime="$(release_field "$src" RUNTIME)"
-  if [[ -n "$arch" && "$arch" != "$(board_arch)" ]]; then
-    { ((ANY_ARCH)) && root_mode; } || die "this release is for $arch but this board is $(board_arch): use edge-agent-<version>-linux-$(board_arch).tar.gz"
-    warn "a release for $arch installed into --root on $(board_arch) (--any-arch): its runtime is not tried here"
+  if [[ -n "$arch" && "$arch" != "$(machine_arch)" ]]; then
+    { ((ANY_ARCH)) && root_mode; } || die "this release is for $arch but this board is $(machine_arch): use edge-agent-<version>-linux-$(machine_arch).tar.gz"
+    warn "a release for $arch installed into --root on $(machine_arch) (--any-arch): its runtime is not tried here"
     return 0
   fi
   if [[ -n "$runtime" && "$runtime" != none ]]; then

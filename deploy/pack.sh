@@ -32,15 +32,6 @@ die() {
   exit 1
 }
 
-host_arch() {
-  case "$(uname -m)" in
-    aarch64 | arm64) echo arm64 ;;
-    armv7l | armv6l | armhf) echo armhf ;;
-    x86_64 | amd64) echo x64 ;;
-    *) die "unknown host architecture $(uname -m): give --arch arm64|armhf|x64" ;;
-  esac
-}
-
 ARCH=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -51,11 +42,11 @@ while [[ $# -gt 0 ]]; do
     *) usage >&2; die "unknown option $1" ;;
   esac
 done
-[[ -n "$ARCH" ]] || ARCH="$(host_arch)"
+[[ -n "$ARCH" ]] || ARCH="$(machine_arch)"
 case "$ARCH" in
   arm64 | x64) node_arch="$ARCH" ;;
   armhf) node_arch="" ;;
-  *) die "--arch must be arm64, armhf or x64 (got '$ARCH')" ;;
+  *) die "--arch must be arm64, armhf or x64 (got '$ARCH'; this machine is $(uname -m))" ;;
 esac
 
 cd "$SRC"

