@@ -120,9 +120,12 @@ function videoArgs(input: PipelineArgsInput, videoLabel: string): string[] {
     ...(onWallClock(input) ? ['-enc_time_base:v', '1:1000'] : []),
     '-force_key_frames',
     keyframeExpression(input.keyframeSeconds, onWallClock(input) ? 0 : input.timeline.offsetSeconds),
-    // Keep the capture's own timestamps: a constant-rate resampler would drift from the wall clock.
+    // Keep the capture's own timestamps (a constant-rate resampler would drift from the wall
+    // clock), but drop a frame that lands on its predecessor's millisecond: frames stamped as they
+    // arrive can come in a burst after a stall, and two equal timestamps make the muxer write a
+    // non-monotonic DTS into the archive (seen under load with passthrough).
     '-fps_mode',
-    'passthrough',
+    'vfr',
     // The tee muxer needs codec headers up front or a slave cannot be written.
     '-flags',
     '+global_header',

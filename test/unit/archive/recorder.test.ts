@@ -306,7 +306,7 @@ t.test('RecordingRun', async (t) => {
     await run('ffmpeg', [
       ...['-hide_banner', '-nostdin', '-v', 'error', '-itsoffset', '3.400000', '-f', 'lavfi', '-t', '4', '-i', 'testsrc2=size=160x120:rate=10', '-copyts', '-start_at_zero'],
       ...['-map', '0:v:0', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '10', '-pix_fmt', 'yuv420p'],
-      ...['-force_key_frames', keyframeExpression(1, 3.4), '-fps_mode', 'passthrough', '-flags', '+global_header', '-an'],
+      ...['-force_key_frames', keyframeExpression(1, 3.4), '-fps_mode', 'vfr', '-flags', '+global_header', '-an'],
       ...['-f', 'tee', `[${target.join(':')}]${teeEscape(path.join(recording.dir, RECORDING_PATTERN))}`],
     ]);
     // 3.4 s → 7.4 s on the timeline: cut at 5 s.
