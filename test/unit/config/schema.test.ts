@@ -32,7 +32,7 @@ t.test('the defaults are the contract\'s', async (t) => {
     encoder: { prefer: 'auto', bitrateKbps: 2500 },
     hls: { dir: '/run/edge-agent/hls', segmentSeconds: 1, listSize: 6 },
     archive: { dir: '/var/lib/edge-agent/archive', segmentSeconds: 600, maxAgeHours: 168, minFreePercent: 10 },
-    mqtt: { url: 'embedded', topicPrefix: 'edge', healthIntervalSeconds: 30, username: null, passwordFile: null, ca: null, cert: null, key: null, commandKeyFile: null },
+    mqtt: { url: 'embedded', topicPrefix: 'edge', healthIntervalSeconds: 30, configGateSeconds: 60, username: null, passwordFile: null, ca: null, cert: null, key: null, commandKeyFile: null },
     analysis: { enabled: false, provider: 'gemini', model: 'gemini-2.5-flash', apiKeyFile: null, baseUrl: null, prompt: null, maxPerDay: 200, skipWhenStill: false },
     http: { listen: '127.0.0.1:8080', tokenFile: null },
     dataDir: '/var/lib/edge-agent',
