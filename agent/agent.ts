@@ -129,10 +129,13 @@ export class Agent {
     await this.startAnalysis();
     await this.startHttp();
     log.info({ hls: config.hls.dir, archive: config.archive.dir, cameras: config.cameras.map((c) => c.id) }, 'agent running');
+    this.configService.open();
   }
 
   /** Stops every module; the pipelines finish the archives being written, offline is published. */
   async stop(): Promise<void> {
+    // A change in progress is cut short and reverted before the modules it touches are stopped.
+    await this.configService.close();
     await this.http?.stop().catch((error: unknown) => this.log.warn({ err: error }, 'http stop failed'));
     await this.manager?.stop();
     await this.analysis?.stop().catch((error: unknown) => this.log.warn({ err: error }, 'analysis stop failed'));

@@ -1,6 +1,6 @@
 /**
  * The one owner of a config change's sequence: validate → apply → health gate → commit, or revert.
- * The steps are numbered in agent/config/APPLY.md; set-config and R/config/desired both run here.
+ * The steps are numbered in README "Config over MQTT"; set-config and R/config/desired both run here.
  */
 import { planChange, RESTART_REQUIRED_KEYS, SENSITIVE_KEYS, type ChangePlan } from './config/diff.js';
 import { runGate, type GateCheck } from './config/gate.js';
@@ -47,9 +47,27 @@ const FRESH_FRAME_SECONDS = 5;
 
 /** Runs config changes one at a time through the apply → check → commit → revert protocol. */
 export class ConfigService implements ConfigControl {
-  private queue: Promise<unknown> = Promise.resolve();
+  private queue: Promise<unknown>;
+  private opened!: () => void;
+  private closing = false;
 
-  constructor(private readonly deps: ConfigServiceDeps) {}
+  constructor(private readonly deps: ConfigServiceDeps) {
+    // Changes wait until the agent has started every module: a retained desired document arrives
+    // as soon as the link connects, while HTTP may still be starting.
+    this.queue = new Promise<void>((resolve) => (this.opened = resolve));
+  }
+
+  /** Lets changes run (the agent has started). */
+  open(): void {
+    this.opened();
+  }
+
+  /** Ends a change in progress early (its gate fails, it is reverted) and refuses new ones. */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.opened();
+    await this.queue;
+  }
 
   current(): AgentConfig {
     return this.deps.current();
@@ -72,6 +90,9 @@ export class ConfigService implements ConfigControl {
 
   private async run(request: ChangeRequest): Promise<ChangeOutcome> {
     const log = this.deps.log;
+    if (this.closing) {
+      return { status: 'rejected', code: 400, errorCode: 'internal', message: 'the agent is stopping; nothing changed', changed: [] };
+    }
     // Step 1: validate the whole change; nothing has changed yet.
     let checked: { next: AgentConfig; plan: ChangePlan; prepared: PreparedConfigFile | null };
     try {
@@ -92,7 +113,7 @@ export class ConfigService implements ConfigControl {
     let failure: string | null;
     try {
       await this.deps.apply(next, plan);
-      failure = await runGate(this.gateChecks(next, plan, camerasBefore), deadlineMs, this.deps.gatePollMs);
+      failure = await runGate(this.gateChecks(next, plan, camerasBefore), deadlineMs, this.deps.gatePollMs, () => this.closing);
     } catch (error) {
       failure = `applying failed: ${(error as Error).message}`;
     }
@@ -111,7 +132,9 @@ export class ConfigService implements ConfigControl {
     }
     // Step 6: revert to the running config of step 2; the file still holds it.
     await this.revert(before, next, failure);
-    return { status: 'reverted', code: 500, errorCode: 'config_reverted', message: `reverted: ${failure}`, changed: [] };
+    // Cut short by a stop: not a verdict on the change, so a desired document is tried again at the next start.
+    const interrupted = this.closing ? { interrupted: true } : {};
+    return { status: 'reverted', code: 500, errorCode: 'config_reverted', message: `reverted: ${failure}`, changed: [], ...interrupted };
   }
 
   private async validate(request: ChangeRequest): Promise<{ next: AgentConfig; plan: ChangePlan; prepared: PreparedConfigFile | null }> {
@@ -163,12 +186,13 @@ export class ConfigService implements ConfigControl {
   }
 }
 
-/** Producing fresh frames, or in the same (not running) state as before the change. */
+/** Producing fresh frames, or down as it already was before the change. */
 function cameraPasses(before: CameraStats | undefined, after: CameraStats | undefined): boolean {
   if (!after) return false;
   if (after.state === 'running' && (after.lastFrameAgeSeconds ?? Infinity) < FRESH_FRAME_SECONDS) return true;
-  // A camera that was already down before the change is not the change's fault.
-  return before !== undefined && before.state !== 'running';
+  // A camera already failing before the change is not the change's fault. 'starting' is not
+  // failing: right after an earlier change or revert every camera starts, and must then run.
+  return before !== undefined && (before.state === 'restarting' || before.state === 'failed');
 }
 
 function describe(stats: CameraStats | undefined): string {

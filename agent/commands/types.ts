@@ -21,6 +21,8 @@ export interface ChangeOutcome {
   changed: string[];
   errorCode?: AgentErrorCode;
   error?: AgentError;
+  /** The agent began stopping during the health check: reverted, but no verdict on the change. */
+  interrupted?: boolean;
 }
 
 /** Read and change the effective config. */

@@ -93,6 +93,7 @@ export class DesiredConfig {
       return;
     }
     const outcome = await this.deps.change({ sets: doc.set as Record<string, unknown>, signed: this.deps.signed(doc), origin: `desired v${version}` });
+    if (outcome.interrupted) return;
     this.deps.save({ applied: outcome.status === 'applied' ? version : state.applied, handled: version, digest });
     this.publish(version, { status: outcome.status, code: outcome.code, message: outcome.message });
   }

@@ -2,11 +2,11 @@ import t from 'tap';
 import { configSchema, defaultDeviceId, envName, schemaLeaves } from '../../../agent/config/schema.js';
 import { validateConfig } from '../../../agent/config/validate.js';
 
-// The contract's config block, key for key.
+// The contract's config block, key for key, plus mqtt.configGateSeconds (the deadline of a remote change's health check).
 const CONTRACT_KEYS = [
   'device.id', 'cameras', 'encoder.prefer', 'encoder.bitrateKbps', 'hls.dir', 'hls.segmentSeconds', 'hls.listSize',
   'archive.dir', 'archive.segmentSeconds', 'archive.maxAgeHours', 'archive.minFreePercent', 'mqtt.url', 'mqtt.topicPrefix',
-  'mqtt.healthIntervalSeconds', 'mqtt.username', 'mqtt.passwordFile', 'mqtt.ca', 'mqtt.cert', 'mqtt.key', 'mqtt.commandKeyFile',
+  'mqtt.healthIntervalSeconds', 'mqtt.configGateSeconds', 'mqtt.username', 'mqtt.passwordFile', 'mqtt.ca', 'mqtt.cert', 'mqtt.key', 'mqtt.commandKeyFile',
   'analysis.enabled', 'analysis.provider', 'analysis.model', 'analysis.apiKeyFile', 'analysis.baseUrl', 'analysis.prompt',
   'analysis.maxPerDay', 'analysis.skipWhenStill', 'http.listen', 'http.tokenFile', 'dataDir',
 ];
