@@ -12,7 +12,8 @@ import { analysisPathFor, DiskArchiveCatalog } from './archive/catalog.js';
 import { Retention } from './archive/retention.js';
 import { probeReport } from './cli/probe.js';
 import { createCommands } from './commands/index.js';
-import type { ModuleName } from './config/diff.js';
+import { DesiredConfig, type DesiredState } from './config/desired.js';
+import type { ChangePlan } from './config/diff.js';
 import { loadCredentials, type Credentials } from './config/load.js';
 import { redactConfig } from './config/redact.js';
 import type { AgentConfig, CameraConfig } from './config/types.js';
@@ -28,6 +29,7 @@ import { SignatureVerifier } from './link/signature.js';
 import { Outbox } from './outbox/outbox.js';
 import { PipelineManager } from './pipeline/manager.js';
 import { CameraSupervisor } from './pipeline/supervisor.js';
+import { KeyValue, SeenSignatures } from './store/kv.js';
 import { openStore, type Store } from './store/store.js';
 import { EventBus } from './util/bus.js';
 import { isClockSynced } from './util/clockSync.js';
@@ -54,6 +56,9 @@ export class Agent {
   private retentionOff: (() => void) | null = null;
   private recordingHoursLeft: number | null = null;
   private store: Store | null = null;
+  private kv: KeyValue | null = null;
+  private desired: DesiredConfig | null = null;
+  private unrecoverable: ((reason: string) => void) | null = null;
   private outbox: Outbox | null = null;
   private link: MqttLink | null = null;
   private publisher: LinkPublisher | null = null;
@@ -87,10 +92,26 @@ export class Agent {
     this.configService = new ConfigService({
       file: configFile,
       current: () => this.config,
-      apply: (next, modules) => this.reconfigure(next, modules),
+      apply: (next, plan) => this.reconfigure(next, plan),
+      precheck: (next) => void loadCredentials(next),
+      signingRequired: () => this.credentials.commandKey !== null,
+      probes: {
+        link: () => this.link?.roundTrip() ?? Promise.resolve('the mqtt link is not running'),
+        http: () => (this.http?.port != null ? null : `http is not listening on ${this.config.http.listen}`),
+        cameras: () => this.pipeline.stats(),
+      },
+      unrecoverable: (reason) => {
+        if (this.unrecoverable) this.unrecoverable(reason);
+        else log.fatal({ reason }, 'config revert failed and nobody restarts the agent');
+      },
       bus: this.bus,
       log: rootLog.child({ component: 'config' }),
     });
+  }
+
+  /** Called when a failed config change could not even be reverted: restart onto the committed file. */
+  onUnrecoverable(handler: (reason: string) => void): void {
+    this.unrecoverable = handler;
   }
 
   /** Builds and starts every module. */
@@ -108,10 +129,13 @@ export class Agent {
     await this.startAnalysis();
     await this.startHttp();
     log.info({ hls: config.hls.dir, archive: config.archive.dir, cameras: config.cameras.map((c) => c.id) }, 'agent running');
+    this.configService.open();
   }
 
   /** Stops every module; the pipelines finish the archives being written, offline is published. */
   async stop(): Promise<void> {
+    // A change in progress is cut short and reverted before the modules it touches are stopped.
+    await this.configService.close();
     await this.http?.stop().catch((error: unknown) => this.log.warn({ err: error }, 'http stop failed'));
     await this.manager?.stop();
     await this.analysis?.stop().catch((error: unknown) => this.log.warn({ err: error }, 'analysis stop failed'));
@@ -133,16 +157,26 @@ export class Agent {
     return this.manager;
   }
 
-  /** Applies a validated new config, restarting only the modules it touches. */
-  private async reconfigure(next: AgentConfig, modules: Set<ModuleName>): Promise<void> {
-    // The motion branch is part of the FFmpeg command: turning analysis on or off restarts it.
-    if (next.analysis.enabled !== this.config.analysis.enabled) modules.add('pipeline');
+  /** Applies a validated new config, restarting only the modules (and cameras) it touches. */
+  private async reconfigure(next: AgentConfig, plan: ChangePlan): Promise<void> {
+    const { modules, cameras } = plan;
     this.config = next;
     this.credentials = loadCredentials(next);
-    if (modules.has('pipeline') || modules.has('device')) {
+    if (modules.has('device') || (modules.has('pipeline') && cameras === 'all')) {
       await this.manager?.stop();
       await this.startPipeline();
+    } else if (modules.has('pipeline') && this.manager && cameras !== 'all') {
+      const byId = new Map(next.cameras.map((c) => [c.id, c]));
+      await this.manager.replace(
+        cameras,
+        async (id) => {
+          const camera = byId.get(id);
+          return camera ? this.makeSupervisor(camera) : null;
+        },
+        next.cameras.map((c) => c.id),
+      );
     }
+    if (modules.has('health')) this.publisher?.reschedule();
     if (modules.has('archive')) {
       this.stopRetention();
       this.startRetention();
@@ -163,27 +197,26 @@ export class Agent {
 
   private async startPipeline(): Promise<void> {
     const supervisors = new Map<string, CameraSupervisor>();
-    for (const camera of this.config.cameras) {
-      const log = this.rootLog.child({ component: 'pipeline', camera: camera.id });
-      const encoders = await this.encodersFor(camera);
-      log.info({ encoders: encoders.map((e) => e.name) }, 'encoder ladder');
-      supervisors.set(
-        camera.id,
-        new CameraSupervisor({
-          camera,
-          config: this.config,
-          bus: this.bus,
-          log,
-          encoders,
-          resolveCapture: (cam, encoder) => this.resolveCapture(cam, encoder),
-          clockSynced: isClockSynced,
-          // The tiny grey frame branch (4 fps) feeds the motion gate; only worth it when analysing.
-          ...(this.config.analysis.enabled ? { motion: this.motion.forCamera(camera) } : {}),
-        }),
-      );
-    }
+    for (const camera of this.config.cameras) supervisors.set(camera.id, await this.makeSupervisor(camera));
     this.manager = new PipelineManager(supervisors);
     await this.manager.start();
+  }
+
+  private async makeSupervisor(camera: CameraConfig): Promise<CameraSupervisor> {
+    const log = this.rootLog.child({ component: 'pipeline', camera: camera.id });
+    const encoders = await this.encodersFor(camera);
+    log.info({ encoders: encoders.map((e) => e.name) }, 'encoder ladder');
+    return new CameraSupervisor({
+      camera,
+      config: this.config,
+      bus: this.bus,
+      log,
+      encoders,
+      resolveCapture: (cam, encoder) => this.resolveCapture(cam, encoder),
+      clockSynced: isClockSynced,
+      // The tiny grey frame branch (4 fps) feeds the motion gate; only worth it when analysing.
+      ...(this.config.analysis.enabled ? { motion: this.motion.forCamera(camera) } : {}),
+    });
   }
 
   /** The camera's encoder ladder, hardware candidates proven by a cached test encode. */
@@ -241,6 +274,7 @@ export class Agent {
 
   private startStoreAndOutbox(): void {
     this.store = openStore(this.config.dataDir);
+    this.kv = new KeyValue(this.store);
     this.outbox = new Outbox({ db: this.store, log: this.rootLog.child({ component: 'outbox' }) });
     this.outbox.start();
     this.health = new HealthCollector({
@@ -272,11 +306,19 @@ export class Agent {
       },
       probe: () => probeReport({ config: this.config, cacheFile: path.join(this.config.dataDir, 'encoder-probe.json') }),
     });
-    const router = new CommandRouter({
-      commands,
-      log,
-      verifier: new SignatureVerifier({ key: () => this.credentials.commandKey }),
+    const verifier = new SignatureVerifier({ key: () => this.credentials.commandKey, persist: new SeenSignatures(this.store!) });
+    const router = new CommandRouter({ commands, log, verifier });
+    const kv = this.kv!;
+    this.desired = new DesiredConfig({
+      change: (request) => this.configService.change(request),
+      load: () => kv.get<DesiredState>('config.desired'),
+      save: (state) => kv.set('config.desired', state),
+      report: (message) => void this.publisher?.publishReported(message),
+      config: () => redactConfig(this.config),
+      signed: (doc) => verifier.verifyDocument('config/desired', doc),
+      log: this.rootLog.child({ component: 'config' }),
     });
+    const desired = this.desired;
     this.link = new MqttLink({
       config: () => this.config,
       password: () => this.credentials.mqttPassword,
@@ -285,6 +327,8 @@ export class Agent {
       startedAt: this.startedAt.toISOString(),
       outbox: this.outbox!,
       router,
+      nextSession: () => kv.next('mqtt.session'),
+      onDesired: (payload) => desired.handle(payload),
     });
     this.publisher = new LinkPublisher({
       link: this.link,

@@ -1,51 +1,201 @@
-import { affectedModules, changedKeys, type ModuleName } from './config/diff.js';
-import { applySets, persistConfig } from './config/persist.js';
+/**
+ * The one owner of a config change's sequence: validate → apply → health gate → commit, or revert.
+ * The steps are numbered in README "Config over MQTT"; set-config and R/config/desired both run here.
+ */
+import { planChange, RESTART_REQUIRED_KEYS, SENSITIVE_KEYS, type ChangePlan } from './config/diff.js';
+import { runGate, type GateCheck } from './config/gate.js';
+import { applySets, prepareConfigFile, writeConfigFile, type PreparedConfigFile } from './config/persist.js';
 import { DEFAULT_CONFIG_PATH } from './config/load.js';
 import type { AgentConfig } from './config/types.js';
-import type { ConfigControl } from './commands/types.js';
+import type { ChangeOutcome, ChangeRequest, ConfigControl } from './commands/types.js';
+import { AgentError, ConfigError } from './contract/errors.js';
+import type { CameraStats } from './contract/services.js';
 import type { EventBus } from './util/bus.js';
 import type { Logger } from './util/logger.js';
+
+/** What the health gate can look at after a change was applied; each says why not, or null. */
+export interface GateProbes {
+  /** The MQTT link is connected and a QoS 1 publish was acknowledged. */
+  link(): Promise<string | null>;
+  /** The HTTP server is listening. */
+  http(): string | null;
+  cameras(): CameraStats[];
+}
 
 /** What the config service is given. */
 export interface ConfigServiceDeps {
   /** The file the agent was started with; null means built-in defaults (changes go to the default path). */
   file: string | null;
   current: () => AgentConfig;
-  /** Restarts the modules a change touches. */
-  apply: (next: AgentConfig, modules: Set<ModuleName>) => Promise<void>;
+  /** Restarts the modules a change touches; may throw (a port taken, a broker URL refused). */
+  apply: (next: AgentConfig, plan: ChangePlan) => Promise<void>;
+  /** Checks what validation alone cannot (the secrets the new config points at are readable); throws. */
+  precheck?: (next: AgentConfig) => void;
+  /** Whether a command key is configured, so sensitive keys need a signed request. */
+  signingRequired: () => boolean;
+  probes: GateProbes;
+  /** Called when even the revert failed: the process should restart onto the committed file. */
+  unrecoverable: (reason: string) => void;
   bus: EventBus;
   log: Logger;
+  /** Poll period of the gate (tests shorten it). */
+  gatePollMs?: number;
 }
 
-/**
- * set-config: validates the whole new config first (nothing changes if it is invalid), persists
- * it atomically, then restarts only the modules whose slice changed. One change at a time.
- */
-export class ConfigService implements ConfigControl {
-  private queue: Promise<unknown> = Promise.resolve();
+// A camera counts as producing frames when its last one is younger than this.
+const FRESH_FRAME_SECONDS = 5;
 
-  constructor(private readonly deps: ConfigServiceDeps) {}
+/** Runs config changes one at a time through the apply → check → commit → revert protocol. */
+export class ConfigService implements ConfigControl {
+  private queue: Promise<unknown>;
+  private opened!: () => void;
+  private closing = false;
+
+  constructor(private readonly deps: ConfigServiceDeps) {
+    // Changes wait until the agent has started every module: a retained desired document arrives
+    // as soon as the link connects, while HTTP may still be starting.
+    this.queue = new Promise<void>((resolve) => (this.opened = resolve));
+  }
+
+  /** Lets changes run (the agent has started). */
+  open(): void {
+    this.opened();
+  }
+
+  /** Ends a change in progress early (its gate fails, it is reverted) and refuses new ones. */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.opened();
+    await this.queue;
+  }
 
   current(): AgentConfig {
     return this.deps.current();
   }
 
-  set(sets: Record<string, unknown>): Promise<{ changed: string[] }> {
-    const run = this.queue.then(() => this.apply(sets));
+  /** The old set-config form: resolves with the changed keys, throws AgentError when not applied. */
+  async set(sets: Record<string, unknown>, options: { signed?: boolean } = {}): Promise<{ changed: string[] }> {
+    const outcome = await this.change({ sets, signed: options.signed ?? false, origin: 'set-config' });
+    if (outcome.status === 'applied') return { changed: outcome.changed };
+    if (outcome.error instanceof ConfigError) throw outcome.error;
+    throw new AgentError(outcome.errorCode ?? 'internal', outcome.message);
+  }
+
+  /** Runs one change to its end; never rejects. */
+  change(request: ChangeRequest): Promise<ChangeOutcome> {
+    const run = this.queue.then(() => this.run(request));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async apply(sets: Record<string, unknown>): Promise<{ changed: string[] }> {
+  private async run(request: ChangeRequest): Promise<ChangeOutcome> {
+    const log = this.deps.log;
+    if (this.closing) {
+      return { status: 'rejected', code: 400, errorCode: 'internal', message: 'the agent is stopping; nothing changed', changed: [] };
+    }
+    // Step 1: validate the whole change; nothing has changed yet.
+    let checked: { next: AgentConfig; plan: ChangePlan; prepared: PreparedConfigFile | null };
+    try {
+      checked = await this.validate(request);
+    } catch (error) {
+      const agentError = error instanceof AgentError ? error : new AgentError('internal', String(error), { cause: error });
+      log.warn({ origin: request.origin, code: agentError.code, err: agentError.message }, 'config change rejected');
+      return { status: 'rejected', code: 400, errorCode: agentError.code, message: agentError.message, changed: [], error: agentError };
+    }
+    const { next, plan, prepared } = checked;
+    if (plan.keys.length === 0 || !prepared) return { status: 'applied', code: 200, message: 'nothing to change', changed: [] };
+    // Step 2: remember what is running, so the gate can compare and a revert can restore it.
     const before = this.deps.current();
-    const next = applySets(before, sets);
-    const changed = changedKeys(before, next);
-    if (changed.length === 0) return { changed };
-    await persistConfig(this.deps.file ?? DEFAULT_CONFIG_PATH, sets);
-    const modules = affectedModules(changed);
-    this.deps.log.info({ changed, modules: [...modules] }, 'config changed');
-    await this.deps.apply(next, modules);
-    this.deps.bus.emit('config.changed', { keys: changed });
-    return { changed };
+    const camerasBefore = new Map(this.deps.probes.cameras().map((s) => [s.camera, s]));
+    const deadlineMs = before.mqtt.configGateSeconds * 1000;
+    log.info({ origin: request.origin, changed: plan.keys, modules: [...plan.modules], cameras: plan.cameras }, 'config change applying');
+    // Step 3: apply, restarting only what the change touches. Step 4: the health gate.
+    let failure: string | null;
+    try {
+      await this.deps.apply(next, plan);
+      failure = await runGate(this.gateChecks(next, plan, camerasBefore), deadlineMs, this.deps.gatePollMs, () => this.closing);
+    } catch (error) {
+      failure = `applying failed: ${(error as Error).message}`;
+    }
+    if (failure === null) {
+      // Step 5: commit. Only now does the file change, so a power cut before here boots the old config.
+      try {
+        await writeConfigFile(prepared);
+      } catch (error) {
+        failure = `the config file could not be written: ${(error as Error).message}`;
+      }
+    }
+    if (failure === null) {
+      log.info({ changed: plan.keys }, 'config changed');
+      this.deps.bus.emit('config.changed', { keys: plan.keys });
+      return { status: 'applied', code: 200, message: `applied ${plan.keys.join(', ')}`, changed: plan.keys };
+    }
+    // Step 6: revert to the running config of step 2; the file still holds it.
+    await this.revert(before, next, failure);
+    // Cut short by a stop: not a verdict on the change, so a desired document is tried again at the next start.
+    const interrupted = this.closing ? { interrupted: true } : {};
+    return { status: 'reverted', code: 500, errorCode: 'config_reverted', message: `reverted: ${failure}`, changed: [], ...interrupted };
   }
+
+  private async validate(request: ChangeRequest): Promise<{ next: AgentConfig; plan: ChangePlan; prepared: PreparedConfigFile | null }> {
+    const before = this.deps.current();
+    const next = applySets(before, request.sets);
+    const plan = planChange(before, next);
+    if (plan.keys.length === 0) return { next, plan, prepared: null };
+    const frozen = plan.keys.filter((k) => (RESTART_REQUIRED_KEYS as readonly string[]).includes(k));
+    if (frozen.length > 0) {
+      throw new AgentError('restart_required', `${frozen.join(', ')} cannot be changed while the agent runs; change the config file and restart the agent`);
+    }
+    const sensitive = plan.keys.filter((k) => (SENSITIVE_KEYS as readonly string[]).includes(k));
+    if (sensitive.length > 0 && !request.signed && this.deps.signingRequired()) {
+      throw new AgentError('unauthorized', `${sensitive.join(', ')} may only be changed by a signed request`);
+    }
+    this.deps.precheck?.(next);
+    const prepared = await prepareConfigFile(this.deps.file ?? DEFAULT_CONFIG_PATH, request.sets);
+    return { next, plan, prepared };
+  }
+
+  private gateChecks(next: AgentConfig, plan: ChangePlan, before: Map<string, CameraStats>): GateCheck[] {
+    const { probes } = this.deps;
+    const checks: GateCheck[] = [];
+    if (plan.modules.has('mqtt')) checks.push(() => probes.link());
+    if (plan.modules.has('http')) checks.push(() => probes.http());
+    if (plan.modules.has('pipeline')) {
+      const ids = plan.cameras === 'all' ? next.cameras.map((c) => c.id) : plan.cameras.filter((id) => next.cameras.some((c) => c.id === id));
+      checks.push(() => {
+        const now = new Map(probes.cameras().map((s) => [s.camera, s]));
+        const bad = ids.filter((id) => !cameraPasses(before.get(id), now.get(id)));
+        return bad.length === 0 ? null : bad.map((id) => `camera ${id} produces no frames (${describe(now.get(id))})`).join('; ');
+      });
+    }
+    return checks;
+  }
+
+  private async revert(before: AgentConfig, failed: AgentConfig, reason: string): Promise<void> {
+    const plan = planChange(failed, before);
+    this.deps.log.error({ changed: plan.keys, reason }, 'config change failed its check; reverting');
+    try {
+      await this.deps.apply(before, plan);
+    } catch (error) {
+      const why = `the revert failed too: ${(error as Error).message}`;
+      this.deps.log.fatal({ err: error }, 'config revert failed; restarting onto the committed config file');
+      this.deps.unrecoverable(why);
+      return;
+    }
+    this.deps.bus.emit('config.reverted', { keys: plan.keys, reason });
+  }
+}
+
+/** Producing fresh frames, or down as it already was before the change. */
+function cameraPasses(before: CameraStats | undefined, after: CameraStats | undefined): boolean {
+  if (!after) return false;
+  if (after.state === 'running' && (after.lastFrameAgeSeconds ?? Infinity) < FRESH_FRAME_SECONDS) return true;
+  // A camera already failing before the change is not the change's fault. 'starting' is not
+  // failing: right after an earlier change or revert every camera starts, and must then run.
+  return before !== undefined && (before.state === 'restarting' || before.state === 'failed');
+}
+
+function describe(stats: CameraStats | undefined): string {
+  if (!stats) return 'not running';
+  return stats.lastError ? `${stats.state}: ${stats.lastError.slice(0, 200)}` : stats.state;
 }

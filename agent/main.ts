@@ -35,7 +35,17 @@ export async function runAgent(options: CliOptions): Promise<number> {
   // Handlers stay installed: a second signal while the archive is being finished (timeout(1)
   // signals its whole group, an impatient `systemctl stop`) must not kill the agent mid-stop.
   let stopping = false;
+  let exitCode = 0;
   const stopped = new Promise<string>((resolve) => {
+    // A config change whose revert failed leaves modules half-built; exit non-zero so systemd
+    // starts the agent again on the committed file, which the failed change never touched.
+    agent.onUnrecoverable((reason) => {
+      if (stopping) return;
+      stopping = true;
+      exitCode = 1;
+      log.fatal({ reason }, 'restarting onto the committed config');
+      resolve('config-revert-failed');
+    });
     const onSignal = (signal: NodeJS.Signals) => {
       if (stopping) return log.warn({ signal }, 'already stopping; finishing the archives first');
       stopping = true;
@@ -69,6 +79,7 @@ export async function runAgent(options: CliOptions): Promise<number> {
     process.exit(1);
   }
   log.info('stopped');
+  if (exitCode !== 0) return exitCode;
   // Everything is closed; a forgotten timer or socket must not keep a stopped agent alive.
   setTimeout(() => {
     log.warn('handles still open after stop; exiting');

@@ -1,6 +1,7 @@
 /**
- * `set-config` `{"set": {"key.path": value}}` → `{changed: [keys]}`. The config module validates
- * the whole result, persists it and restarts only what changed; invalid → error, nothing changed.
+ * `set-config` `{"set": {"key.path": value}}` → `{changed: [keys]}`. The config service validates
+ * the whole result, applies it, checks the agent's health and only then persists it; invalid →
+ * error, nothing changed; failed check → `config_reverted`, the previous config restored.
  */
 import { AgentError } from '../contract/errors.js';
 import { allowOnly, isObject } from './schema.js';
@@ -12,9 +13,8 @@ const KEY = /^[A-Za-z0-9_]{1,64}(?:\.[A-Za-z0-9_]{1,64}|\[\d{1,3}\])*$/;
 const FORBIDDEN = /(^|\.)(__proto__|prototype|constructor)(\.|\[|$)/;
 const MAX_KEYS = 64;
 
-/** The set-config command; concurrent requests are applied one after the other. */
+/** The set-config command; the config service applies concurrent requests one after the other. */
 export function setConfigCommand(deps: CommandDeps): CommandSpec<Record<string, unknown>> {
-  let last: Promise<unknown> = Promise.resolve();
   return {
     parse: (body) => {
       allowOnly(body, ['set']);
@@ -31,10 +31,8 @@ export function setConfigCommand(deps: CommandDeps): CommandSpec<Record<string, 
       }
       return { ...sets };
     },
-    run: async (sets) => {
-      const next = last.then(() => deps.config.set(sets));
-      last = next.catch(() => undefined);
-      const { changed } = await next;
+    run: async (sets, context) => {
+      const { changed } = await deps.config.set(sets, { signed: context.signed });
       return { changed };
     },
   };

@@ -1,13 +1,38 @@
 /** The powers command handlers get, as narrow interfaces main.ts implements. */
 import type { AgentConfig } from '../config/types.js';
+import type { AgentError, AgentErrorCode } from '../contract/errors.js';
 import type { ArchiveCatalog, PipelineControl } from '../contract/services.js';
 import type { Clock } from '../util/clock.js';
+
+/** One config change, from set-config or R/config/desired. */
+export interface ChangeRequest {
+  sets: Record<string, unknown>;
+  /** The request carried a valid signature (sensitive keys need one when a command key is configured). */
+  signed: boolean;
+  /** Where it came from, for the log. */
+  origin: string;
+}
+
+/** How a change ended: the status and code R/config/reported carries. */
+export interface ChangeOutcome {
+  status: 'applied' | 'rejected' | 'reverted';
+  code: 200 | 400 | 500;
+  message: string;
+  changed: string[];
+  errorCode?: AgentErrorCode;
+  error?: AgentError;
+  /** The agent began stopping during the health check: reverted, but no verdict on the change. */
+  interrupted?: boolean;
+}
 
 /** Read and change the effective config. */
 export interface ConfigControl {
   current(): AgentConfig;
-  /** Validates the whole new config, persists it atomically, restarts only what it touches; throws ConfigError. */
-  set(sets: Record<string, unknown>): Promise<{ changed: string[] }>;
+  /**
+   * Validates the whole new config, applies it restarting only what it touches, checks the
+   * agent's health and only then persists it; throws AgentError when it was refused or reverted.
+   */
+  set(sets: Record<string, unknown>, options?: { signed?: boolean }): Promise<{ changed: string[] }>;
 }
 
 /** Queue an archive for analysis. */
@@ -32,11 +57,17 @@ export interface CommandDeps {
   clock?: Clock;
 }
 
+/** What the router knows about a request besides its body. */
+export interface CommandContext {
+  /** A command key is configured and this request's signature was verified. */
+  signed: boolean;
+}
+
 /** One command: a strict body check, then the handler. Both throw AgentError. */
 export interface CommandSpec<T = unknown> {
   /** Checks the body (envelope fields already removed) and returns the typed arguments. */
   parse(body: Record<string, unknown>): T;
-  run(args: T): Promise<unknown>;
+  run(args: T, context: CommandContext): Promise<unknown>;
 }
 
 /** Command name → its spec: the router's one table. */

@@ -8,8 +8,26 @@ import type { AgentConfig } from './types.js';
 /**
  * A part of the agent a change can touch. `device` means the agent's identity or shared state
  * changed (device.id, dataDir, or a key this table does not know): restart everything.
+ * `health` is applied in place (the publisher's timer), never a restart.
  */
-export type ModuleName = 'pipeline' | 'archive' | 'mqtt' | 'analysis' | 'http' | 'device';
+export type ModuleName = 'pipeline' | 'archive' | 'mqtt' | 'analysis' | 'http' | 'device' | 'health';
+
+/**
+ * Keys a running agent cannot take over without a restart: device.id (the broker identity, the
+ * topics of retained status, desired and reported), dataDir (the open store, lock and outbox) and
+ * archive.dir (partial recordings, pending analysis jobs and the catalog all live in the old tree).
+ */
+export const RESTART_REQUIRED_KEYS = ['device.id', 'dataDir', 'archive.dir'] as const;
+
+/**
+ * Keys that can point the board or its secrets somewhere else: with a command key configured
+ * they are accepted only from a signed request. topicPrefix is here because it moves the command
+ * subscription, which would hand the board to whoever owns the new prefix.
+ */
+export const SENSITIVE_KEYS = [
+  'mqtt.url', 'mqtt.topicPrefix', 'mqtt.username', 'mqtt.passwordFile', 'mqtt.ca', 'mqtt.cert', 'mqtt.key',
+  'mqtt.commandKeyFile', 'analysis.baseUrl', 'analysis.apiKeyFile', 'http.listen', 'http.tokenFile',
+] as const;
 
 /** Structural equality of JSON values. */
 export function jsonEqual(a: unknown, b: unknown): boolean {
@@ -30,7 +48,7 @@ function walk(a: unknown, b: unknown, prefix: string, out: string[]): void {
     for (const k of keys) walk(a[k], b[k], prefix === '' ? k : `${prefix}.${k}`, out);
   } else if (!jsonEqual(a, b)) {
     // Lists (cameras, encoder.prefer) count as one value: a camera edit restarts the pipeline
-    // module, which compares cameras by id itself (see changedCameras).
+    // module, which compares cameras by id itself (see changedCameras and planChange).
     out.push(prefix);
   }
 }
@@ -64,6 +82,10 @@ const TABLE: [prefix: string, modules: ModuleName[]][] = [
   ['archive', ['archive']],
   ['archive.dir', ['pipeline', 'archive', 'http']],
   ['mqtt', ['mqtt']],
+  // Read by the publisher at each tick; the link itself does not care.
+  ['mqtt.healthIntervalSeconds', ['health']],
+  // Read by the config service at each change.
+  ['mqtt.configGateSeconds', []],
   ['analysis', ['analysis']],
   ['http', ['http']],
 ];
@@ -81,4 +103,23 @@ export function affectedModules(keys: Iterable<string>): Set<ModuleName> {
     for (const m of best?.[1] ?? (['device'] as ModuleName[])) out.add(m);
   }
   return out;
+}
+
+/** What one change restarts: the modules, and for the pipeline either every camera or only some. */
+export interface ChangePlan {
+  keys: string[];
+  modules: Set<ModuleName>;
+  /** Cameras to stop and start again (added, removed or edited ones), or 'all'. */
+  cameras: 'all' | string[];
+}
+
+/** Keys and modules a change from `a` to `b` touches; a cameras-only edit restarts only those cameras. */
+export function planChange(a: AgentConfig, b: AgentConfig): ChangePlan {
+  const keys = changedKeys(a, b);
+  const modules = affectedModules(keys);
+  // The motion branch is part of every FFmpeg command: turning analysis on or off restarts them all.
+  if (a.analysis.enabled !== b.analysis.enabled) modules.add('pipeline');
+  const pipelineKeys = keys.filter((k) => affectedModules([k]).has('pipeline') || k === 'analysis.enabled');
+  const camerasOnly = pipelineKeys.every((k) => k === 'cameras');
+  return { keys, modules, cameras: camerasOnly ? changedCameras(a, b) : 'all' };
 }

@@ -78,21 +78,41 @@ async function readOwnContent(file: string): Promise<{ content: Record<string, u
 // Two set-config commands in flight must not both read the old file and lose one change.
 const queues = new Map<string, Promise<unknown>>();
 
+/** A config file's next content, checked and ready to be written. */
+export interface PreparedConfigFile {
+  file: string;
+  content: Record<string, unknown>;
+  mode: number;
+}
+
 /**
- * Applies `sets` to the config file's own content (not the defaults it leaves out), checks the
- * result is a valid config and replaces the file atomically. Returns the new file content;
- * throws ConfigError, leaving the file untouched, when the result would be invalid.
+ * Applies `sets` to the config file's own content (not the defaults it leaves out) and checks the
+ * result is a valid config, without writing anything. Throws ConfigError when it would be invalid.
+ */
+export async function prepareConfigFile(file: string, sets: Record<string, unknown>): Promise<PreparedConfigFile> {
+  const { content, mode } = await readOwnContent(file);
+  const { entries, problems } = parseSets(sets);
+  const defaults = validateConfig({});
+  problems.push(...apply(content, entries, defaults));
+  validateConfig(content, problems);
+  return { file, content, mode: mode ?? 0o644 };
+}
+
+/** Replaces the config file with prepared content atomically (whole old or whole new after a power cut). */
+export async function writeConfigFile(prepared: PreparedConfigFile): Promise<void> {
+  await writeFileAtomic(prepared.file, `${JSON.stringify(prepared.content, null, 2)}\n`, prepared.mode);
+}
+
+/**
+ * prepareConfigFile then writeConfigFile. Returns the new file content; throws ConfigError,
+ * leaving the file untouched, when the result would be invalid.
  */
 export function persistConfig(file: string, sets: Record<string, unknown>): Promise<Record<string, unknown>> {
   const key = path.resolve(file);
   const run = async () => {
-    const { content, mode } = await readOwnContent(file);
-    const { entries, problems } = parseSets(sets);
-    const defaults = validateConfig({});
-    problems.push(...apply(content, entries, defaults));
-    validateConfig(content, problems);
-    await writeFileAtomic(file, `${JSON.stringify(content, null, 2)}\n`, mode ?? 0o644);
-    return content;
+    const prepared = await prepareConfigFile(file, sets);
+    await writeConfigFile(prepared);
+    return prepared.content;
   };
   const result = (queues.get(key) ?? Promise.resolve()).then(run, run);
   const tail = result.catch(() => undefined);

@@ -120,6 +120,7 @@ function buildSpec(): Record<string, unknown> {
         }),
       ),
       healthIntervalSeconds: leaf('Seconds between R/health messages.', 30, intRange(1, 3600)),
+      configGateSeconds: leaf('Deadline of the health check after a remote config change; failing it reverts the change.', 60, intRange(1, 600)),
       username: leaf('Broker user name, or null.', null, text('a user name', /^[^\0-\x1f]+$/, { nullable: true, maxLength: 256 }), 'string'),
       passwordFile: file('File holding the broker password (or systemd credential mqtt-password).'),
       ca: file('CA certificate file (PEM) for mqtts/wss, or null for the system CAs.'),

@@ -33,6 +33,8 @@ export interface MqttConfig {
   url: string;
   topicPrefix: string;
   healthIntervalSeconds: number;
+  /** Seconds a remote change has to pass its health check before it is reverted. */
+  configGateSeconds: number;
   username: string | null;
   passwordFile: string | null;
   ca: string | null;

@@ -11,6 +11,8 @@ export type AgentErrorCode =
   | 'source_unavailable'
   | 'archive_failed'
   | 'analysis_failed'
+  | 'restart_required'
+  | 'config_reverted'
   | 'internal';
 
 /** Base error: every failure the agent reports carries a code and, where there was one, its cause. */

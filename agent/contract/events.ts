@@ -26,6 +26,8 @@ export interface AgentEvents {
   /** An archive not sent for analysis (e.g. `analysis.skipWhenStill` and no motion in it). */
   'analysis.skipped': { camera: string; archive: string; reason: string };
   'config.changed': { keys: string[] };
+  /** A config change that failed its health check and was undone; the file was never written. */
+  'config.reverted': { keys: string[]; reason: string };
 }
 
 export type AgentEventType = keyof AgentEvents;

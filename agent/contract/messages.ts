@@ -6,6 +6,8 @@ export interface StatusMessage {
   state: 'online' | 'offline';
   version: string;
   startedAt: string;
+  /** Increases at every connect; a will whose session is older than the last online is stale. */
+  session: number;
   ts: string;
 }
 
@@ -50,6 +52,23 @@ export type HealthMessage = Record<string, unknown> & { outbox: OutboxStats; ts:
 /** `R/config`, retained: the effective config with secrets redacted. */
 export type ConfigMessage = Record<string, unknown>;
 
+/** `R/config/desired`, retained, written by the back end. `sig` signs it when a command key is configured. */
+export interface DesiredConfigMessage {
+  version: number;
+  set: Record<string, unknown>;
+  sig?: string;
+}
+
+/** `R/config/reported`, retained: how the agent handled the last desired document. */
+export interface ReportedConfigMessage {
+  version: number | null;
+  status: 'applied' | 'rejected' | 'reverted' | 'stale';
+  code: 200 | 400 | 409 | 500;
+  message: string;
+  config: unknown;
+  ts: string;
+}
+
 /** The error half of a command reply. */
 export interface ReplyError {
   code: string;
@@ -71,6 +90,8 @@ export interface TopicPayloads {
   events: EventMessage;
   analysis: AnalysisMessage;
   config: ConfigMessage;
+  configDesired: DesiredConfigMessage;
+  configReported: ReportedConfigMessage;
   command: CommandRequest;
   reply: CommandReply;
 }

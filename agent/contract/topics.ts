@@ -9,6 +9,10 @@ export interface Topics {
   events: string;
   analysis: string;
   config: string;
+  /** `R/config/desired`: the back end's retained desired config. */
+  configDesired: string;
+  /** `R/config/reported`: the agent's retained answer to it. */
+  configReported: string;
   /** The subscription filter for commands: `R/cmd/+`. */
   commandFilter: string;
   /** `R/cmd/<name>`. */
@@ -25,6 +29,8 @@ export function buildTopics(prefix: string, deviceId: string): Topics {
     events: `${root}/events`,
     analysis: `${root}/analysis`,
     config: `${root}/config`,
+    configDesired: `${root}/config/desired`,
+    configReported: `${root}/config/reported`,
     commandFilter: `${root}/cmd/+`,
     command: (name) => `${root}/cmd/${name}`,
   };
@@ -47,7 +53,7 @@ export function isSafeReplyTopic(topics: Topics, topic: string): boolean {
   // Control characters: Mosquitto drops a client that publishes to such a topic, and MQTT.js then
   // re-sends that same reply after every reconnect, so one crafted replyTo would cut the link for good.
   if (/[+#\u0000-\u001f\u007f-\u009f]/.test(topic)) return false;
-  const own = [topics.status, topics.health, topics.events, topics.analysis, topics.config];
+  const own = [topics.status, topics.health, topics.events, topics.analysis, topics.config, topics.configDesired, topics.configReported];
   if (own.includes(topic)) return false;
   return !topic.startsWith(`${topics.root}/cmd/`) && topic !== `${topics.root}/cmd`;
 }

@@ -33,7 +33,24 @@ export interface MqttLinkDeps {
   reconnect?: ReconnectOptions;
   /** Port of the embedded broker (tests); 1883 by default. */
   embeddedPort?: number;
+  /**
+   * The next session number, persisted and increasing: taken before every connect attempt, it goes
+   * into that attempt's will and its online status so a consumer can drop an older session's will.
+   */
+  nextSession?: () => number;
+  /** Called with each message on `R/config/desired` (retained: delivered again at every subscribe). */
+  onDesired?: (payload: Buffer) => void;
 }
+
+/** A reply that could not be sent yet: kept for the next connection, dropped after a while. */
+interface PendingReply {
+  reply: OutgoingReply;
+  until: number;
+}
+
+// Replies wait this long for a connection; the requester has given up long before.
+const PENDING_REPLY_MS = 10 * 60_000;
+const MAX_PENDING_REPLIES = 100;
 
 /** The link's state for /api/status and `doctor`. */
 export interface LinkStatus {
@@ -64,7 +81,10 @@ export class MqttLink {
   private connects = 0;
   private lastError: string | null = null;
   private url: string | null = null;
+  private session = 0;
   private readonly connectListeners = new Set<() => void>();
+  // Kept across stop/start: a reply to a command that restarted the link goes out on the new one.
+  private readonly pendingReplies: PendingReply[] = [];
 
   constructor(private readonly deps: MqttLinkDeps) {}
 
@@ -93,6 +113,7 @@ export class MqttLink {
       }
       this.url = url;
       this.policy = new ReconnectPolicy(this.deps.reconnect);
+      this.session = this.deps.nextSession?.() ?? this.session + 1;
       const plan = connectPlan({
         mqtt: config.mqtt, url, clientId: config.device.id, password: this.deps.password(),
         protocolVersion: this.protocolVersion, willTopic: this.topicSet.status,
@@ -148,6 +169,25 @@ export class MqttLink {
     this.sender?.kick();
   }
 
+  /** Connected, and a QoS 1 publish (the retained online status) was acknowledged: a round trip. */
+  async roundTrip(timeoutMs = 5000): Promise<string | null> {
+    const client = this.client;
+    if (!client?.connected || !this.topicSet) {
+      return `mqtt not connected to ${this.url ? safeUrl(this.url) : 'a broker'}${this.lastError ? ` (${this.lastError})` : ''}`;
+    }
+    try {
+      await withTimeout(client.publishAsync(this.topicSet.status, JSON.stringify(this.statusMessage('online')), { qos: 1, retain: true }), timeoutMs);
+      return null;
+    } catch (error) {
+      return `mqtt round trip failed: ${(error as Error).message}`;
+    }
+  }
+
+  /** The session number of the current (or last) connect attempt. */
+  get sessionNumber(): number {
+    return this.session;
+  }
+
   /** Publishes directly (not durable): health, config, replies. Resolves false when not connected. */
   async publish(topic: string, payload: unknown, options: PublishOptions): Promise<boolean> {
     const client = this.client;
@@ -172,7 +212,7 @@ export class MqttLink {
 
   private statusMessage(state: 'online' | 'offline'): StatusMessage {
     const ts = new Date((this.deps.clock ?? systemClock).now()).toISOString();
-    return { state, version: this.deps.version, startedAt: this.deps.startedAt, ts };
+    return { state, version: this.deps.version, startedAt: this.deps.startedAt, session: this.session, ts };
   }
 
   private channel(client: MqttClient) {
@@ -191,6 +231,9 @@ export class MqttLink {
       if (this.client !== client || !this.policy) return;
       const delay = this.policy.closed(clock.now());
       client.options.reconnectPeriod = delay;
+      // MQTT.js builds each CONNECT from client.options: the next attempt is a new session.
+      this.session = this.deps.nextSession?.() ?? this.session + 1;
+      if (client.options.will) client.options.will.payload = Buffer.from(JSON.stringify(this.statusMessage('offline')));
       log.info({ delayMs: delay, failures: this.policy.failures }, 'mqtt disconnected, reconnecting later');
     });
     client.on('error', (error: Error & { code?: number | string }) => {
@@ -212,11 +255,13 @@ export class MqttLink {
       log.info({ protocolVersion: this.protocolVersion, sessionPresent: connack.sessionPresent }, 'mqtt connected');
       const topics = this.topics;
       client.publish(topics.status, JSON.stringify(this.statusMessage('online')), { qos: 1, retain: true });
-      client.subscribe(topics.commandFilter, { qos: 1 }, (error, granted) => {
+      const filters = this.deps.onDesired ? [topics.commandFilter, topics.configDesired] : [topics.commandFilter];
+      client.subscribe(filters, { qos: 1 }, (error, granted) => {
         if (error || granted?.some((g) => g.qos >= 128)) {
-          log.error({ err: error?.message, filter: topics.commandFilter }, 'broker refused the command subscription');
+          log.error({ err: error?.message, filters }, 'broker refused a subscription');
         }
       });
+      this.flushPendingReplies();
       for (const listener of this.connectListeners) {
         try {
           listener();
@@ -230,6 +275,10 @@ export class MqttLink {
   }
 
   private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    if (topic === this.topics.configDesired) {
+      this.deps.onDesired?.(payload);
+      return;
+    }
     const name = commandName(this.topics, topic);
     if (name === null) return;
     const props = packet.properties ?? {};
@@ -244,7 +293,24 @@ export class MqttLink {
       this.deps.log.warn({ topic: reply.topic }, 'reply topic refused');
       return;
     }
-    await this.publish(reply.topic, reply.body, { qos: 1, correlationData: reply.correlationData });
+    let sent = false;
+    try {
+      sent = await this.publish(reply.topic, reply.body, { qos: 1, correlationData: reply.correlationData });
+    } catch (error) {
+      this.deps.log.warn({ err: (error as Error).message }, 'reply not sent; keeping it for the next connection');
+    }
+    if (sent) return;
+    // The command may have restarted the link (a new broker URL): the reply goes out on the new one.
+    if (this.pendingReplies.length >= MAX_PENDING_REPLIES) this.pendingReplies.shift();
+    this.pendingReplies.push({ reply, until: (this.deps.clock ?? systemClock).now() + PENDING_REPLY_MS });
+  }
+
+  private flushPendingReplies(): void {
+    const now = (this.deps.clock ?? systemClock).now();
+    const due = this.pendingReplies.splice(0).filter((p) => p.until > now);
+    for (const { reply } of due) {
+      void this.sendReply(reply).catch((error: Error) => this.deps.log.error({ err: error.message }, 'command reply failed'));
+    }
   }
 }
 

@@ -4,7 +4,7 @@
  * and on change (retained).
  */
 import type { AgentConfig } from '../config/types.js';
-import type { AnalysisResult } from '../contract/messages.js';
+import type { AnalysisResult, ReportedConfigMessage } from '../contract/messages.js';
 import type { Topics } from '../contract/topics.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { EventBus } from '../util/bus.js';
@@ -38,6 +38,7 @@ export class LinkPublisher {
   private readonly unsubscribe: Array<() => void> = [];
   private timer: NodeJS.Timeout | null = null;
   private running = false;
+  private reported: ReportedConfigMessage | null = null;
 
   constructor(private readonly deps: LinkPublisherDeps) {}
 
@@ -56,6 +57,8 @@ export class LinkPublisher {
       this.deps.link.onConnect(() => {
         void this.publishConfig();
         void this.publishHealth();
+        // A report made while the link was down (a reverted broker change) goes out now.
+        if (this.reported) void this.publishReported(this.reported);
       }),
     );
     this.schedule();
@@ -94,6 +97,23 @@ export class LinkPublisher {
     } catch (error) {
       this.deps.log.warn({ err: (error as Error).message }, 'config not published');
     }
+  }
+
+  /** Publishes R/config/reported (retained, QoS 1) now if connected, and again on every connect. */
+  async publishReported(report: ReportedConfigMessage): Promise<void> {
+    this.reported = report;
+    try {
+      await this.deps.link.publish(this.deps.link.topics.configReported, report, { qos: 1, retain: true });
+    } catch (error) {
+      this.deps.log.warn({ err: (error as Error).message }, 'config report not published');
+    }
+  }
+
+  /** Restarts the health timer with the current interval: a changed interval applies in place. */
+  reschedule(): void {
+    if (!this.running) return;
+    if (this.timer) (this.deps.clock ?? systemClock).clearTimeout(this.timer);
+    this.schedule();
   }
 
   private schedule(): void {

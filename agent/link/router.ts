@@ -92,6 +92,7 @@ export class CommandRouter implements CommandDispatcher {
   private async dispatch(name: string, request: Record<string, unknown>): Promise<unknown> {
     // The signature covers the name, so it is checked before the name is even looked up.
     this.deps.verifier?.verify(name, request);
+    const signed = this.deps.verifier?.enabled() ?? false;
     const spec = Object.hasOwn(this.deps.commands, name) ? this.deps.commands[name] : undefined;
     if (!spec) throw new AgentError('unknown_command', `unknown command ${JSON.stringify(name).slice(0, 80)}`);
     const fields: Record<string, unknown> = {};
@@ -99,7 +100,7 @@ export class CommandRouter implements CommandDispatcher {
       if (!ENVELOPE.includes(key)) fields[key] = value;
     }
     const args: unknown = spec.parse(fields);
-    return spec.run(args);
+    return spec.run(args, { signed });
   }
 }
 

@@ -48,13 +48,18 @@ export interface SignatureVerifierDeps {
   windowMs?: number;
   /** Bound of the replay cache; only validly signed commands enter it. */
   maxEntries?: number;
+  /** Where the replay cache survives a restart (the store); without it a restart reopens the window. */
+  persist?: { load(now: number): Iterable<[string, number]>; add(id: string, expires: number): void; prune(now: number): void };
 }
 
 /** Checks signatures and remembers the ones seen within the window. */
 export class SignatureVerifier {
   private readonly seen = new Map<string, number>();
 
-  constructor(private readonly deps: SignatureVerifierDeps) {}
+  constructor(private readonly deps: SignatureVerifierDeps) {
+    const now = (deps.clock ?? systemClock).now();
+    for (const [id, expires] of deps.persist?.load(now) ?? []) this.seen.set(id, expires);
+  }
 
   /** Whether a key is configured (and so signatures are required). */
   enabled(): boolean {
@@ -88,11 +93,27 @@ export class SignatureVerifier {
     }
     // Kept until its ts leaves the window: after that the staleness check refuses it anyway.
     this.seen.set(id, tsMs + window);
+    // Stored before the command runs, so a crash right after cannot let it run twice.
+    this.deps.persist?.add(id, tsMs + window);
+  }
+
+  /** Verifies a retained document's signature only: its version, not a time window, stops replays. */
+  verifyDocument(name: string, body: Record<string, unknown>): boolean {
+    const key = this.deps.key();
+    const { sig } = body;
+    if (key === null || typeof sig !== 'string' || !/^[0-9a-fA-F]{64}$/.test(sig)) return false;
+    const expected = createHmac('sha256', key).update(signedText(name, body)).digest();
+    return timingSafeEqual(expected, Buffer.from(sig, 'hex'));
   }
 
   private prune(now: number): void {
+    let pruned = false;
     for (const [id, expires] of this.seen) {
-      if (expires < now) this.seen.delete(id);
+      if (expires < now) {
+        this.seen.delete(id);
+        pruned = true;
+      }
     }
+    if (pruned) this.deps.persist?.prune(now);
   }
 }

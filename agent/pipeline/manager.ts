@@ -17,6 +17,28 @@ export class PipelineManager implements PipelineControl {
     await Promise.all([...this.supervisors.values()].map((s) => s.stop()));
   }
 
+  /**
+   * Stops and rebuilds only the named cameras (added, removed or edited); the others keep
+   * recording untouched. `make` returns null for a camera no longer configured.
+   */
+  async replace(ids: string[], make: (id: string) => Promise<CameraSupervisor | null>, order: string[]): Promise<void> {
+    await Promise.all(ids.map((id) => this.supervisors.get(id)?.stop()));
+    const fresh = new Map<string, CameraSupervisor>();
+    for (const id of ids) {
+      const supervisor = await make(id);
+      if (supervisor) fresh.set(id, supervisor);
+    }
+    // Keep the config's order, which is the order stats and the status page show.
+    const rebuilt = new Map<string, CameraSupervisor>();
+    for (const id of order) {
+      const supervisor = fresh.get(id) ?? (ids.includes(id) ? undefined : this.supervisors.get(id));
+      if (supervisor) rebuilt.set(id, supervisor);
+    }
+    this.supervisors.clear();
+    for (const [id, supervisor] of rebuilt) this.supervisors.set(id, supervisor);
+    await Promise.all([...fresh.values()].map((s) => s.start()));
+  }
+
   stats(): CameraStats[] {
     return [...this.supervisors.values()].map((s) => s.stats());
   }

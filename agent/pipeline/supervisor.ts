@@ -259,6 +259,8 @@ export class CameraSupervisor {
     });
     this.current = proc;
     await proc.start();
+    // A stop or restart asked for while this run was being prepared found no process to stop.
+    if (this.stopping || this.restartReason !== null) void proc.stop(this.timing.stopGraceMs);
     this.deps.bus.emit('pipeline.started', { camera: camera.id, encoder: encoder.name, source: capture.description, pid: proc.pid ?? 0 });
     log.info({ pid: proc.pid, encoder: encoder.name, source: capture.description, hls: this.hlsDir, archive: this.deps.config.archive.dir }, 'pipeline started');
     if (this.deps.motion && proc.motionStream) this.deps.motion.attach(proc.motionStream);

@@ -13,7 +13,7 @@ export function testConfig(over: { deviceId?: string; url?: string; dataDir?: st
     hls: { dir: '/tmp/hls', segmentSeconds: 1, listSize: 6 },
     archive: { dir: '/tmp/archive', segmentSeconds: 600, maxAgeHours: 168, minFreePercent: 10 },
     mqtt: {
-      url: over.url ?? 'embedded', topicPrefix: 'edge', healthIntervalSeconds: 30, username: null,
+      url: over.url ?? 'embedded', topicPrefix: 'edge', healthIntervalSeconds: 30, configGateSeconds: 60, username: null,
       passwordFile: '/etc/edge-agent/mqtt-password', ca: null, cert: null, key: null, commandKeyFile: null,
     },
     analysis: { enabled: false, provider: 'gemini', model: 'gemini-2.5-flash', apiKeyFile: null, baseUrl: null, prompt: null, maxPerDay: 200, skipWhenStill: false },

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { affectedModules, changedCameras, changedKeys, jsonEqual } from '../../../agent/config/diff.js';
+import { affectedModules, changedCameras, changedKeys, jsonEqual, planChange } from '../../../agent/config/diff.js';
 import { validateConfig } from '../../../agent/config/validate.js';
 
 const base = validateConfig({ device: { id: 'gate' } });
@@ -51,4 +51,22 @@ t.test('jsonEqual', async (t) => {
   t.notOk(jsonEqual([1], { 0: 1 }));
   t.notOk(jsonEqual(null, {}));
   t.notOk(jsonEqual({ a: 1 }, { a: 1, b: 2 }));
+});
+
+t.test('planChange: only what a change touches restarts', async (t) => {
+  const two = edit({ cameras: [{ id: 'cam1', source: 'test' }, { id: 'b', source: 'test' }] });
+  const cases: [string, ReturnType<typeof edit>, ReturnType<typeof edit>, { modules: string[]; cameras: 'all' | string[] }][] = [
+    ['one camera edited: that camera only', two, edit({ cameras: [{ id: 'cam1', source: 'test', fps: 10 }, { id: 'b', source: 'test' }] }), { modules: ['pipeline'], cameras: ['cam1'] }],
+    ['a camera added: that camera only', two, edit({ cameras: [{ id: 'cam1', source: 'test' }, { id: 'b', source: 'test' }, { id: 'c', source: 'test' }] }), { modules: ['pipeline'], cameras: ['c'] }],
+    ['encoder: every camera', two, edit({ cameras: [{ id: 'cam1', source: 'test' }, { id: 'b', source: 'test' }], encoder: { bitrateKbps: 900 } }), { modules: ['pipeline'], cameras: 'all' }],
+    ['a camera and the encoder: every camera', two, edit({ cameras: [{ id: 'cam1', source: 'test', fps: 9 }, { id: 'b', source: 'test' }], encoder: { bitrateKbps: 900 } }), { modules: ['pipeline'], cameras: 'all' }],
+    ['analysis turned on: every camera (the motion branch)', base, edit({ analysis: { enabled: true } }), { modules: ['analysis', 'pipeline'], cameras: 'all' }],
+    ['health interval: in place, no link restart', base, edit({ mqtt: { healthIntervalSeconds: 7 } }), { modules: ['health'], cameras: [] }],
+    ['gate deadline: nothing restarts', base, edit({ mqtt: { configGateSeconds: 9 } }), { modules: [], cameras: [] }],
+    ['broker url: the link', base, edit({ mqtt: { url: 'mqtt://b:1883' } }), { modules: ['mqtt'], cameras: [] }],
+  ];
+  for (const [name, a, b, want] of cases) {
+    const plan = planChange(a, b);
+    t.same({ modules: [...plan.modules].sort(), cameras: plan.cameras }, { modules: want.modules.sort(), cameras: want.cameras }, name);
+  }
 });

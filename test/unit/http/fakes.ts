@@ -13,7 +13,7 @@ export function testConfig(opts: { archiveDir: string; hlsDir: string; cameras?:
     hls: { dir: opts.hlsDir, segmentSeconds: 1, listSize: 6 },
     archive: { dir: opts.archiveDir, segmentSeconds: 600, maxAgeHours: 168, minFreePercent: 10 },
     mqtt: {
-      url: 'embedded', topicPrefix: 'edge', healthIntervalSeconds: 30, username: null, passwordFile: null,
+      url: 'embedded', topicPrefix: 'edge', healthIntervalSeconds: 30, configGateSeconds: 60, username: null, passwordFile: null,
       ca: null, cert: null, key: null, commandKeyFile: null,
     },
     analysis: {
