@@ -122,12 +122,20 @@ export class Agent {
     if (this.configFile) await removeStaleTemps(this.configFile);
     this.board = await detectBoard(hostRoot());
     log.info({ board: this.board.model, family: this.board.family }, 'board detected');
-    this.startStoreAndOutbox();
-    this.startRetention();
-    await this.startPipeline();
-    await this.startLink();
-    await this.startAnalysis();
-    await this.startHttp();
+    // Start-up order (README "Start-up"): the bus holds every event until the outbox publisher,
+    // the analysis queue and retention are all attached, so the archives recovered by the
+    // pipeline's start, and retention's first pass, are announced, queued and protected like any.
+    this.bus.hold();
+    try {
+      this.startStoreAndOutbox();
+      this.startRetention();
+      await this.startPipeline();
+      await this.startLink();
+      await this.startAnalysis();
+      await this.startHttp();
+    } finally {
+      this.bus.release();
+    }
     log.info({ hls: config.hls.dir, archive: config.archive.dir, cameras: config.cameras.map((c) => c.id) }, 'agent running');
     this.configService.open();
   }
@@ -159,6 +167,16 @@ export class Agent {
 
   /** Applies a validated new config, restarting only the modules (and cameras) it touches. */
   private async reconfigure(next: AgentConfig, plan: ChangePlan): Promise<void> {
+    // Events of the modules restarted below wait for their consumers to be back (see start()).
+    this.bus.hold();
+    try {
+      await this.applyPlan(next, plan);
+    } finally {
+      this.bus.release();
+    }
+  }
+
+  private async applyPlan(next: AgentConfig, plan: ChangePlan): Promise<void> {
     const { modules, cameras } = plan;
     this.config = next;
     this.credentials = loadCredentials(next);
@@ -258,10 +276,10 @@ export class Agent {
           this.recordingHoursLeft = hours === null ? null : Math.round(hours * 10) / 10;
         })
         .catch((error: unknown) => this.log.error({ err: error }, 'retention failed'));
-    const off = this.bus.on('archive.finished', enforce);
+    const offs = [this.bus.on('archive.finished', enforce), this.bus.on('archive.recovered', enforce)];
     const timer = setInterval(enforce, RETENTION_INTERVAL_MS);
     this.retentionOff = () => {
-      off();
+      for (const off of offs) off();
       clearInterval(timer);
     };
     enforce();

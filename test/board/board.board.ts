@@ -223,11 +223,10 @@ t.test('arm64 board under qemu-user: install, notify, record, status page, MQTT,
   const rescuedMp4 = await probeMp4(board, rescued);
   t.equal(rescuedMp4.codec, 'h264', `the recovered ${rescued} is H.264`);
   t.ok(rescuedMp4.seconds > 0.5, `and plays (${rescuedMp4.seconds} s of the ${logged.seconds} s logged)`);
-  // The contract lists archive.recovered on R/events. The agent recovers before its MQTT link
-  // subscribes to the event bus (agent/agent.ts: startPipeline before startLink), so the event
-  // never reaches the outbox: a known agent bug, kept visible here as a todo.
-  const event = await watcher.waitFor(isEvent(root, 'archive.recovered'), 20_000).then((m) => m, () => undefined);
-  t.ok(event, 'archive.recovered published on R/events', { todo: event ? false : 'agent emits archive.recovered before the MQTT link listens (agent/agent.ts start order)' });
+  // The contract lists archive.recovered on R/events: the bus holds start-up's events until the
+  // outbox publisher listens (README "Start-up").
+  const event = await watcher.waitFor(isEvent(root, 'archive.recovered'), 30_000).then((m) => m, () => undefined);
+  t.ok(event, 'archive.recovered published on R/events');
   prove(t, `5. systemctl kill -s KILL: restarted by systemd, "archive recovered" ${rescued} (${rescuedMp4.seconds.toFixed(1)} s H.264)${event ? ', archive.recovered on MQTT' : ''}`, recoveredMs);
 
   // 6. a hung agent: SIGSTOP to the main process, the watchdog (10 s in a test drop-in) restarts it.

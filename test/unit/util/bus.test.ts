@@ -93,3 +93,28 @@ t.test('default clock: now', async (t) => {
   const event = new EventBus().emit('config.changed', { keys: [] });
   t.ok(Date.parse(event.ts) >= before && Date.parse(event.ts) <= Date.now());
 });
+
+t.test('hold keeps events, in order and with their own time, until the last release', async (t) => {
+  let now = NOW;
+  const bus = new EventBus(() => now);
+  bus.hold();
+  bus.emit('disk.pruned', PRUNED);
+  now = new Date(NOW.getTime() + 1000);
+  bus.emit('disk.pruned', { ...PRUNED, bytes: 20 });
+  // A consumer that attaches during start-up, after the events happened, still hears them.
+  const heard: Array<AgentEvent<'disk.pruned'>> = [];
+  const any: string[] = [];
+  bus.on('disk.pruned', (e) => heard.push(e));
+  bus.onAny((e) => any.push(e.type));
+  bus.hold();
+  bus.release();
+  t.same(heard, [], 'an inner release (a module restart within start-up) delivers nothing yet');
+  bus.release();
+  t.same(heard.map((e) => [e.bytes, e.ts]), [[10, '2024-06-10T06:10:00.123Z'], [20, '2024-06-10T06:10:01.123Z']], 'both, in order, stamped when they happened');
+  t.same(any, ['disk.pruned', 'disk.pruned']);
+  bus.emit('disk.pruned', PRUNED);
+  t.equal(heard.length, 3, 'after the release, events flow at once');
+  bus.release();
+  bus.emit('disk.pruned', PRUNED);
+  t.equal(heard.length, 4, 'an extra release is harmless');
+});
