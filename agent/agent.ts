@@ -154,10 +154,14 @@ export class Agent {
     this.store?.close();
   }
 
-  /** True while every pipeline is running with a fresh frame: what the systemd watchdog asks. */
-  healthy(staleSeconds = 10): boolean {
+  /**
+   * What the systemd watchdog asks: is the agent itself alive? True while every camera produces
+   * frames or is being retried by its supervisor. A dead camera is camera.lost, in health and on
+   * /healthz; only a supervisor stuck past its liveness bound stops the pings (README "Watchdog").
+   */
+  healthy(): boolean {
     const stats = this.pipeline.stats();
-    return stats.length > 0 && stats.every((s: CameraStats) => s.state === 'running' && (s.lastFrameAgeSeconds ?? Infinity) < staleSeconds);
+    return stats.length > 0 && stats.every((s: CameraStats) => s.supervised === true);
   }
 
   private requireManager(): PipelineManager {

@@ -21,6 +21,12 @@ export interface CameraStats {
   /** The current archive's start (ISO), if recording. */
   recordingSince: string | null;
   lastError: string | null;
+  /**
+   * True while the camera produces frames or its supervisor is actively retrying it (a start, a
+   * restart or a frame within the liveness bound): what the systemd watchdog asks of each camera,
+   * so one dead camera never gets the whole agent restarted.
+   */
+  supervised?: boolean;
 }
 
 /** What the pipeline module lets others do. */

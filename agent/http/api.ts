@@ -71,13 +71,23 @@ export function cameraProblem(stats: CameraStats, staleSeconds: number): string 
   return null;
 }
 
-/** /healthz: 200 when every pipeline runs with a fresh frame, 503 with the reasons otherwise. */
-export function healthz(pipeline: PipelineControl, staleSeconds: number): JsonReply {
-  const cameras = pipeline.stats();
+/**
+ * /healthz: 200 when every pipeline runs with a fresh frame, 503 with the reasons otherwise; the
+ * body names each camera's state. `?camera=<id>` answers for that camera alone (404 if unknown),
+ * so a monitor can tell one dead camera from a dead board.
+ */
+export function healthz(pipeline: PipelineControl, staleSeconds: number, camera: string | null = null): JsonReply {
+  const all = pipeline.stats();
+  const cameras = camera === null ? all : all.filter((c) => c.camera === camera);
+  if (camera !== null && cameras.length === 0) return errorReply(404, 'not_found', `no camera ${JSON.stringify(camera.slice(0, 64))}`);
   const reasons = cameras.map((c) => cameraProblem(c, staleSeconds)).filter((r): r is string => r !== null);
   const ok = reasons.length === 0;
   return {
     status: ok ? 200 : 503,
-    body: { ok, reasons, cameras: cameras.map((c) => ({ camera: c.camera, state: c.state, lastFrameAgeSeconds: c.lastFrameAgeSeconds })) },
+    body: {
+      ok,
+      reasons,
+      cameras: cameras.map((c) => ({ camera: c.camera, state: c.state, ok: cameraProblem(c, staleSeconds) === null, lastFrameAgeSeconds: c.lastFrameAgeSeconds, lastError: c.lastError })),
+    },
   };
 }

@@ -121,7 +121,7 @@ export class HttpServer {
     const d = this.deps;
 
     if (path === '/' || path === '/index.html') return this.page(req, res, 'index.html');
-    if (path === '/healthz') return this.json(req, res, healthz(d.pipeline, d.staleFrameSeconds ?? 5));
+    if (path === '/healthz') return this.json(req, res, healthz(d.pipeline, d.staleFrameSeconds ?? 5, query.get('camera')));
     if (path === '/api/status') return this.json(req, res, await apiStatus(d));
     if (path === '/api/archives') return this.json(req, res, await apiArchives(d, query));
     if (path === '/favicon.ico') return void res.writeHead(204).end();

@@ -32,6 +32,15 @@ export interface SupervisorTiming {
   stopGraceMs: number;
 }
 
+/**
+ * How long a supervisor may go without progress (a frame, a start, a restart decision) before it
+ * counts as stuck: the longest honest quiet spell is a start that gets no frame (grace + stall),
+ * its stop, and the longest backoff before the next try; 15 s on top for a slow board.
+ */
+export function livenessBoundSeconds(timing: SupervisorTiming): number {
+  return timing.startGraceSeconds + timing.stallSeconds + timing.stopGraceMs / 1000 + timing.backoffMaxMs / 1000 + 15;
+}
+
 export const DEFAULT_TIMING: SupervisorTiming = {
   stallSeconds: 10,
   startGraceSeconds: 20,
@@ -79,6 +88,8 @@ export class CameraSupervisor {
   private fps = 0;
   private dropped = 0;
   private lastFrameAt: number | null = null;
+  /** Monotonic time of the supervisor's last progress: a frame, a start or a restart decision. */
+  private lastProgressAt = performance.now();
   private runStartedAt = 0;
   private recordingSince: string | null = null;
   private lastError: string | null = null;
@@ -138,6 +149,7 @@ export class CameraSupervisor {
       lastFrameAgeSeconds: this.lastFrameAt === null ? null : (Date.now() - this.lastFrameAt) / 1000,
       recordingSince: this.recordingSince,
       lastError: this.lastError,
+      supervised: this.state !== 'stopped' && (performance.now() - this.lastProgressAt) / 1000 < livenessBoundSeconds(this.timing),
     };
   }
 
@@ -150,6 +162,7 @@ export class CameraSupervisor {
       });
       if (this.stopping) break;
       this.restarts += 1;
+      this.lastProgressAt = performance.now();
       const delayMs = outcome.delay ? this.backoff.next() : 0;
       this.state = 'restarting';
       this.deps.bus.emit('pipeline.restarted', {
@@ -181,6 +194,7 @@ export class CameraSupervisor {
     // A restart asked for while waiting out a backoff is served by this very start.
     this.restartReason = null;
     this.state = 'starting';
+    this.lastProgressAt = performance.now();
     const capture = await this.deps.resolveCapture(camera, encoder).catch((error: unknown) => {
       this.markLost(error instanceof Error ? error.message : String(error));
       throw error;
@@ -248,6 +262,7 @@ export class CameraSupervisor {
     proc.on('progress', (p: { frame: number; fps: number; dropFrames: number }) => {
       if (p.frame > this.frames) {
         this.lastFrameAt = Date.now();
+        this.lastProgressAt = performance.now();
         if (this.frames === 0) {
           firstFrameAt = this.lastFrameAt;
           this.onFirstFrame(capture);

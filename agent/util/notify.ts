@@ -213,8 +213,9 @@ export interface WatchdogPetterDeps {
 }
 
 /**
- * Sends WATCHDOG=1 every interval, but only while isHealthy() holds: a stuck agent or a stalled
- * pipeline stops the pings, and systemd restarts the unit after WatchdogSec=.
+ * Sends WATCHDOG=1 every interval, but only while isHealthy() holds: a stuck agent (a blocked
+ * event loop, a supervisor past its liveness bound) stops the pings, and systemd restarts the
+ * unit after WatchdogSec=.
  */
 export class WatchdogPetter {
   private timer: NodeJS.Timeout | null = null;

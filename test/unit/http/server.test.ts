@@ -273,6 +273,23 @@ t.test('/healthz: 200 when every pipeline has a fresh frame, 503 with reasons ot
   }
 });
 
+t.test('/healthz names each camera\'s state; ?camera= answers for one', async (t) => {
+  const { port, pipeline } = await setup(t);
+  pipeline.cameras = [runningCamera('cam1', { state: 'restarting', lastError: 'connection refused' }), runningCamera('cam2')];
+  const all = await get(port, '/healthz');
+  t.equal(all.status, 503);
+  t.match(all.json().cameras, [{ camera: 'cam1', state: 'restarting', ok: false, lastError: 'connection refused' }, { camera: 'cam2', state: 'running', ok: true }]);
+  const healthy = await get(port, '/healthz?camera=cam2');
+  t.equal(healthy.status, 200, 'the live camera answers 200 while the other is down');
+  t.same(healthy.json().cameras.map((c: { camera: string }) => c.camera), ['cam2']);
+  const down = await get(port, '/healthz?camera=cam1');
+  t.equal(down.status, 503);
+  t.match(down.json().reasons, [/cam1: pipeline restarting/]);
+  const unknown = await get(port, '/healthz?camera=nope');
+  t.equal(unknown.status, 404);
+  t.equal(unknown.json().error.code, 'not_found');
+});
+
 t.test('bound off loopback: a token is required and checked', async (t) => {
   const noToken = new HttpServer({ ...(await setup(t)).deps, config: testConfig({ archiveDir: '/x', hlsDir: '/y', listen: '0.0.0.0:0' }), token: null });
   await t.rejects(noToken.start(), { code: 'config_invalid', message: /http.tokenFile is required/ });
