@@ -56,6 +56,8 @@ export class RecordingRun {
   private finishing: Promise<void> = Promise.resolve();
   /** The partial whose directory entry is known durable (see syncNewest). */
   private syncedName: string | undefined;
+  /** Whether the clock was synchronised at every look since the last cut (see pollOnce). */
+  private syncedSinceCut: boolean;
 
   constructor(
     private readonly deps: {
@@ -64,10 +66,13 @@ export class RecordingRun {
       runId: string;
       log: Logger;
       onFinished: (finished: Finished) => void;
+      /** The clock's NTP state now; absent, the run's state at its start holds for all it records. */
+      clockSynced?: () => Promise<boolean>;
     },
   ) {
     this.dir = path.join(deps.archiveRoot, deps.run.camera, PARTIAL_DIR, deps.runId);
     this.list = new SegmentList(path.join(this.dir, LIST_FILE));
+    this.syncedSinceCut = deps.run.clockSynced;
   }
 
   /** Creates the run's folder and records its timeline, before FFmpeg starts. */
@@ -87,12 +92,22 @@ export class RecordingRun {
   /** After FFmpeg has exited: finishes everything left, then removes the run's folder. */
   async close(cleanExit: boolean): Promise<void> {
     await this.poll();
-    this.finishing = this.finishing.then(() => finishRun(this.dir, this.deps, cleanExit ? 'none' : 'unlisted', this.finishedCount));
+    this.finishing = this.finishing.then(() =>
+      finishRun(this.dir, { ...this.deps, run: { ...this.deps.run, clockSynced: this.syncedSinceCut } }, cleanExit ? 'none' : 'unlisted', this.finishedCount),
+    );
     await this.finishing;
   }
 
+  /**
+   * A run lasts months, and NTP can synchronise (a slew, no step) or be lost meanwhile: each
+   * archive is flagged synchronised only if the clock was at every once-a-second look from its
+   * cut to its end, not by the run's state at its start.
+   */
   private async pollOnce(): Promise<void> {
+    const syncedNow = this.deps.clockSynced ? await this.deps.clockSynced().catch(() => false) : this.deps.run.clockSynced;
     for (const entry of await this.list.readNew()) {
+      const clockSynced = this.syncedSinceCut && syncedNow;
+      this.syncedSinceCut = syncedNow;
       const index = this.finishedCount;
       const listed = { entry, before: this.lastListed };
       const finish = async () =>
@@ -101,7 +116,7 @@ export class RecordingRun {
           partial: path.join(this.dir, entry.file),
           startMs: await segmentStart(this.dir, this.deps.run, entry.file, listed),
           archiveRoot: this.deps.archiveRoot,
-          clockSynced: this.deps.run.clockSynced,
+          clockSynced,
           segmentSeconds: this.deps.run.segmentSeconds,
         });
       const infos = await finish().catch((error: NodeJS.ErrnoException) => {
@@ -114,6 +129,7 @@ export class RecordingRun {
       this.lastListed = entry;
       for (const info of infos) this.deps.onFinished({ info, recovered: false });
     }
+    this.syncedSinceCut &&= syncedNow;
     this.syncedName = await syncNewest(this.dir, this.syncedName);
   }
 }

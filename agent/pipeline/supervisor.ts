@@ -221,6 +221,7 @@ export class CameraSupervisor {
       runId,
       log,
       onFinished: (finished) => this.announce(finished),
+      clockSynced: this.deps.clockSynced,
     });
     await recording.prepare();
     await this.resetHlsDir();

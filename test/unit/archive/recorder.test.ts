@@ -69,7 +69,7 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
-function recorder(root: string, info: Partial<RunInfo> = {}) {
+function recorder(root: string, info: Partial<RunInfo> = {}, clockSynced?: () => Promise<boolean>) {
   const finished: Finished[] = [];
   const recording = new RecordingRun({
     archiveRoot: root,
@@ -77,6 +77,7 @@ function recorder(root: string, info: Partial<RunInfo> = {}) {
     runId: 'run1',
     log: silentLogger(),
     onFinished: (f) => finished.push(f),
+    ...(clockSynced ? { clockSynced } : {}),
   });
   return { recording, finished };
 }
@@ -132,6 +133,38 @@ t.test('RecordingRun', async (t) => {
       t.match(JSON.parse(await readFile(path.join(root, 'cam0/2024-06-10/archive_20240610T061005Z.json'), 'utf8')), { recovered: true });
       t.notOk(await exists(recording.dir), 'the run folder is gone');
     });
+  });
+
+  t.test('each archive carries the clock state of its own span, not of the run\'s start', async (t) => {
+    const root = t.testdir();
+    // The run starts before NTP has synchronised (a board without a real-time clock).
+    let synced = false;
+    const { recording, finished } = recorder(root, { clockSynced: false }, async () => synced);
+    await recording.prepare();
+    await partials(recording.dir, FIRST, SECOND, THIRD, rec(3));
+    const list = path.join(recording.dir, 'segments.csv');
+    await recording.poll();
+    synced = true; // a slew, no step: the run goes on
+    await writeFile(list, `${FIRST},0.000000,4.9999999\n`);
+    await recording.poll();
+    await recording.poll();
+    await appendFile(list, `${SECOND},4.9999999,9.999999\n`);
+    await recording.poll();
+    synced = false; // synchronisation lost in the middle of the third
+    await recording.poll();
+    synced = true;
+    await recording.poll();
+    await appendFile(list, `${THIRD},9.999999,14.999999\n`);
+    await recording.poll();
+    t.same(
+      finished.map((f) => f.info.clockSynced),
+      [false, true, false],
+      'unsynced at its start; synced for all of it; lost for a second of it',
+    );
+    await recording.close(true);
+    t.same(finished.map((f) => f.info.clockSynced), [false, true, false, true], 'the last, closed at stop, synced all along');
+    const sidecar = JSON.parse(await readFile(path.join(root, 'cam0/2024-06-10/archive_20240610T061000Z.json'), 'utf8'));
+    t.equal(sidecar.clockSynced, true, 'the sidecar says the same');
   });
 
   t.test('the list is read on from where the last read stopped; a line still being written waits for its newline', async (t) => {
