@@ -22,15 +22,15 @@ export interface ArchiveFile {
   startMs: number;
 }
 
-/** The camera folders under `root`. */
-async function cameraDirs(root: string, camera?: string): Promise<string[]> {
+/** The camera folders under `root` (or just the one given). */
+export async function archiveCameras(root: string, camera?: string): Promise<string[]> {
   return camera ? [camera] : (await readdir(root).catch(() => [] as string[])).filter((c) => CAMERA_DIR.test(c));
 }
 
 /** The date folders (`YYYY-MM-DD`, UTC) any camera (or the one given) has, oldest first. */
 export async function archiveDates(root: string, camera?: string): Promise<string[]> {
   const dates = new Set<string>();
-  for (const cam of await cameraDirs(root, camera)) {
+  for (const cam of await archiveCameras(root, camera)) {
     for (const date of await readdir(path.join(root, cam)).catch(() => [] as string[])) if (DATE_DIR.test(date)) dates.add(date);
   }
   return [...dates].sort();
@@ -42,7 +42,7 @@ export async function archiveDates(root: string, camera?: string): Promise<strin
  */
 export async function walkArchives(root: string, only: { camera?: string; date?: string } = {}): Promise<ArchiveFile[]> {
   const found: ArchiveFile[] = [];
-  for (const cam of await cameraDirs(root, only.camera)) {
+  for (const cam of await archiveCameras(root, only.camera)) {
     const dates = only.date ? [only.date] : (await readdir(path.join(root, cam)).catch(() => [] as string[])).filter((d) => DATE_DIR.test(d));
     for (const date of dates) {
       for (const name of await readdir(path.join(root, cam, date)).catch(() => [] as string[])) {

@@ -1,7 +1,7 @@
 import { readFile, rm, stat, statfs } from 'node:fs/promises';
 import type { EventBus } from '../util/bus.js';
 import type { Logger } from '../util/logger.js';
-import { analysisPathFor, archiveDates, newestArchives, walkArchives, type ArchiveFile } from './catalog.js';
+import { analysisPathFor, archiveCameras, archiveDates, newestArchives, walkArchives, type ArchiveFile } from './catalog.js';
 import { metaPathFor, type ArchiveMeta } from './finisher.js';
 
 /** Free and total bytes of the archive file system. */
@@ -14,6 +14,18 @@ export interface DiskSpace {
 export async function diskSpace(dir: string): Promise<DiskSpace> {
   const s = await statfs(dir);
   return { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
+}
+
+/** How many of a camera's newest archives set its recording rate. */
+const RATE_ARCHIVES = 12;
+/** Slack past two archive lengths before a camera with no new archive counts as not recording. */
+const RECORDING_MARGIN_MS = 5 * 60_000;
+
+/** An archive's sidecar, or nothing when it is missing or unreadable. */
+async function readMeta(archive: ArchiveFile): Promise<Partial<ArchiveMeta>> {
+  return readFile(metaPathFor(archive.absolute), 'utf8')
+    .then((text) => JSON.parse(text) as Partial<ArchiveMeta>)
+    .catch(() => ({}));
 }
 
 /** What retention is given. */
@@ -78,21 +90,44 @@ export class Retention {
     return deleted;
   }
 
-  /** Hours of recording the free space above the floor still holds at the recent bitrate. */
+  /**
+   * Hours of recording the free space above the floor still holds: that space over the byte rate
+   * of every camera recording onto this disk now, each camera's rate from its newest archives. A
+   * camera whose newest archive ended long ago (unplugged, removed from the config) records
+   * nothing and adds nothing.
+   */
   async hoursLeft(): Promise<number | null> {
-    const recent = await newestArchives(this.deps.archiveRoot, 12);
-    let bytes = 0;
-    let seconds = 0;
-    for (const archive of recent) {
-      const s = await stat(archive.absolute).catch(() => null);
-      if (!s) continue;
-      bytes += s.size;
-      seconds += Math.max(1, (s.mtimeMs - archive.startMs) / 1000);
+    const now = (this.deps.now ?? Date.now)();
+    let bytesPerSecond = 0;
+    for (const camera of await archiveCameras(this.deps.archiveRoot)) {
+      bytesPerSecond += await this.cameraByteRate(camera, now);
     }
-    if (bytes === 0 || seconds === 0) return null;
+    if (bytesPerSecond === 0) return null;
     const space = await this.space();
     const usable = space.freeBytes - (space.totalBytes * this.deps.minFreePercent) / 100;
-    return Math.max(0, usable / (bytes / seconds) / 3600);
+    return Math.max(0, usable / bytesPerSecond / 3600);
+  }
+
+  /** One camera's recording rate (bytes/s) over its newest archives; 0 if it is not recording now. */
+  private async cameraByteRate(camera: string, now: number): Promise<number> {
+    let bytes = 0;
+    let seconds = 0;
+    let newestEnd = -Infinity;
+    let longest = 0;
+    for (const archive of await newestArchives(this.deps.archiveRoot, RATE_ARCHIVES, camera)) {
+      const s = await stat(archive.absolute).catch(() => null);
+      if (!s) continue;
+      const meta = await readMeta(archive);
+      // The sidecar's length; an archive without one ran from its start to its last write.
+      const length = meta.seconds && meta.seconds > 0 ? meta.seconds : Math.max(1, (s.mtimeMs - archive.startMs) / 1000);
+      bytes += s.size;
+      seconds += length;
+      longest = Math.max(longest, length);
+      newestEnd = Math.max(newestEnd, archive.startMs + length * 1000);
+    }
+    // Recording now: its newest archive ended within two archive lengths (and a margin for finishing).
+    const recording = now - newestEnd <= 2 * longest * 1000 + RECORDING_MARGIN_MS;
+    return recording && seconds > 0 ? bytes / seconds : 0;
   }
 
   /** Free space under the floor; a file system that reports no size says nothing: never low. */
@@ -107,10 +142,7 @@ export class Retention {
    * delete it. Read only for archives the age rule would delete, so a pass stays cheap.
    */
   private async clockWasSynced(archive: ArchiveFile): Promise<boolean> {
-    const meta = await readFile(metaPathFor(archive.absolute), 'utf8')
-      .then((text) => JSON.parse(text) as Partial<ArchiveMeta>)
-      .catch(() => ({}) as Partial<ArchiveMeta>);
-    return meta.clockSynced !== false;
+    return (await readMeta(archive)).clockSynced !== false;
   }
 
   private space(): Promise<DiskSpace> {

@@ -230,14 +230,28 @@ t.test('hoursLeft', async (t) => {
       t.ok(Math.abs((await retention.hoursLeft())! - want) < 1e-9, `about ${want} h`);
     });
   }
-  t.test('only the 12 newest archives set the bitrate', async (t) => {
-    // 3 old fat archives (60 000 B) then 12 of 6000 B: the rate is 10 B/s.
-    const fat = recent('cam0', 15, 60_000).slice(0, 3);
-    const thin = recent('cam0', 12, 6000).map((a) => ({ ...a, cam: 'cam1' }));
-    const { root, retention } = setup(t, [...fat.map((a) => ({ ...a, startMs: a.startMs - 10 * HOUR })), ...thin], { totalBytes: 10_000_000, minFreePercent: 0 });
-    await finishedAt600s(root, [...fat.map((a) => ({ ...a, startMs: a.startMs - 10 * HOUR })), ...thin]);
+  t.test('only each camera\'s 12 newest archives set its bitrate', async (t) => {
+    // 3 older fat archives (60 000 B) then 12 of 6000 B: the rate is 10 B/s.
+    const all = recent('cam0', 15, 60_000).map((a, i) => (i < 3 ? a : { ...a, size: 6000 }));
+    const { root, retention } = setup(t, all, { totalBytes: 10_000_000, minFreePercent: 0 });
+    await finishedAt600s(root, all);
     const used = await usedBytes(root);
     t.ok(Math.abs((await retention.hoursLeft())! - (10_000_000 - used) / 10 / 3600) < 1e-9);
+  });
+  t.test('every camera recording onto the disk adds its rate: three cameras fill it three times as fast', async (t) => {
+    const three = ['cam0', 'cam1', 'cam2'].flatMap((cam) => recent(cam, 3, 6000));
+    const { root, retention } = setup(t, three, { totalBytes: 10_000_000, minFreePercent: 0 });
+    t.ok(Math.abs((await retention.hoursLeft())! - (10_000_000 - (await usedBytes(root))) / 30 / 3600) < 1e-9, 'three cameras of 10 B/s: 30 B/s, not their average');
+  });
+  t.test('a camera that stopped recording (its newest archive hours old) adds nothing', async (t) => {
+    const gone = recent('cam1', 3, 600_000).map((a) => ({ ...a, startMs: a.startMs - 10 * HOUR }));
+    const archives = [...recent('cam0', 3, 6000), ...gone];
+    const { root, retention } = setup(t, archives, { totalBytes: 10_000_000, minFreePercent: 0 });
+    t.ok(Math.abs((await retention.hoursLeft())! - (10_000_000 - (await usedBytes(root))) / 10 / 3600) < 1e-9, 'cam0 alone: 10 B/s');
+  });
+  t.test('only stopped cameras: null (nothing records)', async (t) => {
+    const { retention } = setup(t, recent('cam0', 3, 6000).map((a) => ({ ...a, startMs: a.startMs - 10 * HOUR })));
+    t.equal(await retention.hoursLeft(), null);
   });
   t.test('no archives yet: null', async (t) => {
     const { retention } = setup(t, []);
