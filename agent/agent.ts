@@ -8,7 +8,9 @@ import { captureInput } from '../device/sources/index.js';
 import type { BoardInfo, EncoderCandidate } from '../device/types.js';
 import { MotionMeters } from './analysis/motion.js';
 import type { AnalysisQueue } from './analysis/queue.js';
+import { AnnouncedArchives } from './archive/announced.js';
 import { analysisPathFor, DiskArchiveCatalog } from './archive/catalog.js';
+import { unannouncedArchives } from './archive/catchUp.js';
 import { Retention } from './archive/retention.js';
 import { probeReport } from './cli/probe.js';
 import { createCommands } from './commands/index.js';
@@ -57,6 +59,7 @@ export class Agent {
   private recordingHoursLeft: number | null = null;
   private store: Store | null = null;
   private kv: KeyValue | null = null;
+  private announced: AnnouncedArchives | null = null;
   private desired: DesiredConfig | null = null;
   private unrecoverable: ((reason: string) => void) | null = null;
   private outbox: Outbox | null = null;
@@ -136,8 +139,28 @@ export class Agent {
     } finally {
       this.bus.release();
     }
+    await this.catchUp();
     log.info({ hls: config.hls.dir, archive: config.archive.dir, cameras: config.cameras.map((c) => c.id) }, 'agent running');
     this.configService.open();
+  }
+
+  /**
+   * Start-up step 9 (README "Start-up"): announces the finished archives a crash left
+   * unannounced. After the bus is released, so every archive recovered in step 5 is in the ledger
+   * already; an archive found twice (its pipeline announcing it meanwhile) is still sent once.
+   */
+  private async catchUp(): Promise<void> {
+    const announced = this.announced!;
+    try {
+      announced.prune();
+      const found = await unannouncedArchives(this.config.archive.dir, { since: announced.since(), now: Date.now(), announced: (file) => announced.has(file) });
+      for (const { type, payload } of found) {
+        this.log.warn({ file: payload.file, event: type }, 'archive was never announced; announcing it now');
+        this.bus.emit(type, payload);
+      }
+    } catch (error) {
+      this.log.error({ err: error }, 'start-up catch-up of unannounced archives failed');
+    }
   }
 
   /** Stops every module; the pipelines finish the archives being written, offline is published. */
@@ -297,6 +320,7 @@ export class Agent {
   private startStoreAndOutbox(): void {
     this.store = openStore(this.config.dataDir);
     this.kv = new KeyValue(this.store);
+    this.announced = new AnnouncedArchives(this.store);
     this.outbox = new Outbox({ db: this.store, log: this.rootLog.child({ component: 'outbox' }) });
     this.outbox.start();
     this.health = new HealthCollector({
@@ -355,6 +379,7 @@ export class Agent {
     this.publisher = new LinkPublisher({
       link: this.link,
       outbox: this.outbox!,
+      announced: this.announced!,
       bus: this.bus,
       health: this.health!,
       config: () => this.config,

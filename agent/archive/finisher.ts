@@ -4,6 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { AgentError } from '../contract/errors.js';
 import type { ArchiveInfo } from '../contract/events.js';
+import { failpoint } from '../util/failpoint.js';
 import { exists, fsyncPath, mkdirDurable, writeFileAtomic } from '../util/files.js';
 import { archiveFileName, dateFolder } from './segmentName.js';
 
@@ -113,6 +114,7 @@ async function remuxPiece(
   await writeFileAtomic(metaPathFor(target), JSON.stringify(meta));
   await rename(temp, target);
   await fsyncPath(dayDir);
+  failpoint('archive.made');
   const { size } = await stat(target);
   return {
     camera,
@@ -190,5 +192,6 @@ export async function finishRecording(request: FinishRequest, recovered = false)
   await rm(partial, { force: true });
   // Durable removal, or the next start finds the partial again (and skips it: see freeArchivePath).
   await fsyncPath(path.dirname(partial));
+  failpoint('archive.partial-removed');
   return finished;
 }

@@ -3,7 +3,9 @@
  * outbox, health every `healthIntervalSeconds` (QoS 0, retained), the redacted config on connect
  * and on change (retained).
  */
+import { archiveEventId } from '../archive/announced.js';
 import type { AgentConfig } from '../config/types.js';
+import type { AgentEvent } from '../contract/events.js';
 import type { AnalysisResult, ReportedConfigMessage } from '../contract/messages.js';
 import type { Topics } from '../contract/topics.js';
 import type { Outbox } from '../outbox/outbox.js';
@@ -31,6 +33,18 @@ export interface LinkPublisherDeps {
   redact: (config: AgentConfig) => unknown;
   log: Logger;
   clock?: Clock;
+  /**
+   * The announced-archives ledger (AnnouncedArchives): archive events are stored once per
+   * archive, in one transaction with its ledger row, under the archive's stable id.
+   */
+  announced?: {
+    once(archive: { file: string; start: string }, id: string, announce: () => void): boolean;
+  };
+}
+
+/** The events that announce an archive; each archive gets one, under its stable id. */
+function isArchiveEvent(event: AgentEvent): event is AgentEvent<'archive.finished'> | AgentEvent<'archive.recovered'> {
+  return event.type === 'archive.finished' || event.type === 'archive.recovered';
 }
 
 /** Publishes events, analysis results, health and config. */
@@ -48,7 +62,7 @@ export class LinkPublisher {
     this.unsubscribe.push(
       this.deps.bus.onAny((event) => {
         try {
-          this.deps.outbox.enqueue(this.deps.link.topics.events, event);
+          this.storeEvent(event);
         } catch (error) {
           this.deps.log.error({ err: (error as Error).message, type: event.type }, 'event not stored in outbox');
         }
@@ -62,6 +76,19 @@ export class LinkPublisher {
       }),
     );
     this.schedule();
+  }
+
+  /** Stores one event for R/events; an archive's only once (a catch-up may find it announced). */
+  private storeEvent(event: AgentEvent): void {
+    const { outbox, announced, link } = this.deps;
+    if (!isArchiveEvent(event) || !announced) {
+      outbox.enqueue(link.topics.events, event);
+      return;
+    }
+    const id = archiveEventId(this.deps.config().device.id, event.file);
+    if (!announced.once(event, id, () => outbox.enqueue(link.topics.events, { ...event, id }))) {
+      this.deps.log.debug({ file: event.file, type: event.type }, 'archive already announced; not sent again');
+    }
   }
 
   /** Stops the timer and the subscriptions. */

@@ -3,11 +3,15 @@
  * The real agent and a persistent QoS 1 subscriber on a real Mosquitto: kill -9 mid-archive, a
  * restart, and every archive on disk must have exactly one archive.finished or archive.recovered.
  * (The recovery used to run before the outbox publisher listened: logged, never published.)
+ * The failpoint runs kill the agent at the exact steps of the archive protocol where an archive
+ * exists but is not yet announced; the next start's catch-up (step 9) must announce it, once.
+ * "Once" is one distinct payload: a QoS 1 redelivery repeats the same payload, a second
+ * announcement would carry another `ts`.
  */
 import mqtt from 'mqtt';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { AgentProcess, testConfig, waitFor } from '../helpers/agentProcess.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 
@@ -19,20 +23,47 @@ async function archivesOnDisk(root: string): Promise<string[]> {
   return out.sort();
 }
 
-t.test('kill -9 and a restart: every archive on disk announced exactly once, the recovered ones as archive.recovered', async (t) => {
-  const dir = t.testdir({ broker: {} });
+/** A broker and a persistent QoS 1 subscriber on R/events, every archive event's raw payload kept. */
+async function brokerAndSubscriber(t: Test, dir: string, clientId: string) {
   const broker = new Mosquitto({ dir: path.join(dir, 'broker') });
   await broker.start();
   t.teardown(() => broker.stop());
-  const events: Array<{ type: string; file: string; id: string }> = [];
-  const subscriber = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: 'startup-order-subscriber', clean: false, properties: { sessionExpiryInterval: 600 }, reconnectPeriod: 200 });
+  const events: ArchiveEvent[] = [];
+  const subscriber = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId, clean: false, properties: { sessionExpiryInterval: 600 }, reconnectPeriod: 200 });
   t.teardown(() => subscriber.endAsync(true));
   subscriber.on('message', (_topic, payload) => {
-    const event = JSON.parse(payload.toString()) as { type: string; file?: string; id: string };
-    if (event.file) events.push({ type: event.type, file: event.file, id: event.id });
+    const event = JSON.parse(payload.toString()) as Omit<ArchiveEvent, 'raw'>;
+    if (event.file) events.push({ ...event, raw: payload.toString() });
   });
   await subscriber.subscribeAsync('edge/test-device/events', { qos: 1 });
+  return { broker, events };
+}
 
+interface ArchiveEvent {
+  type: string;
+  file: string;
+  id: string;
+  raw: string;
+}
+
+/** Every archive on disk has exactly one announcement, all of one archive under one id. */
+async function assertEachAnnouncedOnce(t: Test, archiveRoot: string, events: ArchiveEvent[]): Promise<string[]> {
+  const onDisk = await archivesOnDisk(archiveRoot);
+  await waitFor('an event for every archive on disk', () => onDisk.every((file) => events.some((e) => e.file === file)), 30_000).catch(() => undefined);
+  for (const file of onDisk) {
+    const payloads = new Set(events.filter((e) => e.file === file).map((e) => e.raw));
+    t.equal(payloads.size, 1, `${file}: exactly one archive event (${payloads.size} distinct)`);
+  }
+  const ids = new Map<string, Set<string>>();
+  for (const e of events) ids.set(e.file, (ids.get(e.file) ?? new Set()).add(e.id));
+  t.ok([...ids.values()].every((set) => set.size === 1), 'one stable id per archive');
+  t.equal(new Set(events.map((e) => e.id)).size, ids.size, 'and a different one for each archive');
+  return onDisk;
+}
+
+t.test('kill -9 and a restart: every archive on disk announced exactly once, the recovered ones as archive.recovered', async (t) => {
+  const dir = t.testdir({ broker: {} });
+  const { broker, events } = await brokerAndSubscriber(t, dir, 'startup-order-subscriber');
   const config = testConfig(dir, { mqtt: { url: broker.url } });
   const first = AgentProcess.start(dir, config);
   t.teardown(() => first.stop());
@@ -46,15 +77,38 @@ t.test('kill -9 and a restart: every archive on disk announced exactly once, the
   await second.waitLog('archive finished', 1, 60_000);
   t.equal((await second.stop()).code, 0, 'clean stop');
 
-  const archiveRoot = path.join(dir, 'archive');
-  const onDisk = await archivesOnDisk(archiveRoot);
-  await waitFor('an event for every archive on disk', () => onDisk.every((file) => events.some((e) => e.file === file)), 30_000).catch(() => undefined);
+  const onDisk = await assertEachAnnouncedOnce(t, path.join(dir, 'archive'), events);
   for (const record of recovered) {
     t.ok(events.some((e) => e.type === 'archive.recovered' && e.file === record.file), `archive.recovered published for ${String(record.file)}`);
   }
-  for (const file of onDisk) {
-    const ids = new Set(events.filter((e) => e.file === file).map((e) => e.id));
-    t.equal(ids.size, 1, `${file}: exactly one archive event (${[...ids].length} distinct ids)`);
-  }
   t.ok(onDisk.length >= 3, `${onDisk.length} archives on disk`);
 });
+
+// Archive protocol (README "Archives and power cuts"): killed after step 5 (the archive made,
+// its partial still there) and after step 6 (the partial removed), both before step 7 (announce).
+for (const point of ['archive.made', 'archive.partial-removed']) {
+  t.test(`killed at failpoint ${point}: the archive made but not announced is announced at the next start, once`, async (t) => {
+    const dir = t.testdir({ broker: {} });
+    const { broker, events } = await brokerAndSubscriber(t, dir, `failpoint-${point}`);
+    const config = testConfig(dir, { mqtt: { url: broker.url } });
+    const first = AgentProcess.start(dir, config, { EDGE_AGENT_FAILPOINT: point });
+    t.teardown(() => first.stop());
+    t.equal((await first.exited).signal, 'SIGKILL', 'the agent died at the failpoint');
+    const made = await archivesOnDisk(path.join(dir, 'archive'));
+    t.equal(made.length, 1, 'one archive made before the kill');
+    t.notOk(first.records.some((r) => r.msg === 'archive finished'), 'and never announced');
+
+    const second = AgentProcess.start(dir, config);
+    t.teardown(() => second.stop());
+    const caught = await second.waitLog('archive was never announced; announcing it now', 1, 60_000);
+    t.same(caught.map((r) => r.file), made, 'the catch-up found exactly it');
+    await second.waitLog('archive finished', 1, 60_000);
+    t.equal((await second.stop()).code, 0, 'clean stop');
+    await assertEachAnnouncedOnce(t, path.join(dir, 'archive'), events);
+    t.same(
+      events.filter((e) => e.file === made[0]).map((e) => e.type),
+      ['archive.finished'],
+      'announced as the finished archive it is',
+    );
+  });
+}
