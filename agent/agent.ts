@@ -326,7 +326,7 @@ export class Agent {
     this.health = new HealthCollector({
       config: this.config,
       pipeline: this.pipeline,
-      sensors: new Sensors({}),
+      sensors: new Sensors({ sysRoot: path.join(hostRoot(), 'sys') }),
       extra: () => ({
         outbox: this.outbox?.stats(),
         // Hours of recording the free space above archive.minFreePercent still holds.

@@ -1,6 +1,7 @@
 /**
  * Board sensors read straight from sysfs (and `vcgencmd` on a Pi): temperatures, under-voltage,
- * throttling and Jetson GPU load. Facts only: what counts as "too hot" is decided elsewhere.
+ * throttling, Jetson GPU load, power rails and over-current events. Facts only: what counts as
+ * "too hot" is decided elsewhere.
  */
 import { execFile } from 'node:child_process';
 import { access, readdir, readFile } from 'node:fs/promises';
@@ -30,15 +31,46 @@ export interface ThrottleFlags {
   softTempLimitEver: boolean;
 }
 
+/** One channel of a Jetson INA3221 power monitor (`VDD_IN` is the whole module). */
+export interface PowerRail {
+  rail: string;
+  volts: number;
+  amps: number;
+  watts: number;
+  /** The channel's critical-current alarm, where the driver has one. */
+  alarm: boolean | null;
+}
+
+/**
+ * Jetson Orin's SOC_THERM over-current (OC) event counters (`soctherm_oc` hwmon), cumulative
+ * since boot: OC1 is under-voltage, OC2 average and OC3 instantaneous over-current. Each event
+ * throttles the CPU and GPU.
+ */
+export interface OverCurrentEvents {
+  underVoltage: number;
+  averageOverCurrent: number;
+  instantOverCurrent: number;
+}
+
 /** Everything the sensors module can tell; null where the board has no such sensor. */
 export interface SensorReadings {
   temperatures: Temperature[];
-  /** Pi: `rpi_volt` hwmon alarm, else the firmware's under-voltage-now bit; null elsewhere. */
+  /**
+   * Pi: `rpi_volt` hwmon alarm, else the firmware's under-voltage-now bit. Jetson Orin: an OC1
+   * (under-voltage) event since the previous reading. Null where the board cannot tell.
+   */
   underVoltage: boolean | null;
   throttling: ThrottleFlags | null;
   /** Jetson GPU load, 0-100; null where there is no devfreq GPU node. */
   gpuLoadPercent: number | null;
+  /** Jetson INA3221 rails; null where there is no such monitor. */
+  powerRails: PowerRail[] | null;
+  /** Jetson Orin OC event counters since boot; null elsewhere. */
+  overCurrent: OverCurrentEvents | null;
 }
+
+/** The readings of a board with no sensors at all. */
+export const NO_SENSORS: SensorReadings = { temperatures: [], underVoltage: null, throttling: null, gpuLoadPercent: null, powerRails: null, overCurrent: null };
 
 /** Runs `vcgencmd get_throttled` and returns its stdout, or null when the binary is absent or fails. */
 export type VcgencmdRunner = () => Promise<string | null>;
@@ -116,10 +148,11 @@ async function listDir(path: string): Promise<string[]> {
   }
 }
 
-/** Reads the board's sensors on demand; holds no state between reads. */
+/** Reads the board's sensors on demand; keeps only the last OC counters, to tell "now" from "since boot". */
 export class Sensors {
   private readonly sysRoot: string;
   private readonly vcgencmd: VcgencmdRunner;
+  private lastOverCurrent: OverCurrentEvents | null = null;
 
   constructor(deps: SensorsDeps = {}) {
     this.sysRoot = deps.sysRoot ?? '/sys';
@@ -128,14 +161,61 @@ export class Sensors {
 
   /** All readings at once; a missing or unreadable sensor is left out, never an error. */
   async read(): Promise<SensorReadings> {
-    const [temperatures, voltAlarm, throttling, gpuLoadPercent] = await Promise.all([
+    const [temperatures, voltAlarm, throttling, gpuLoadPercent, powerRails, overCurrent] = await Promise.all([
       this.temperatures(),
       this.rpiVoltAlarm(),
       this.throttling(),
       this.gpuLoad(),
+      this.powerRails(),
+      this.overCurrent(),
     ]);
-    const underVoltage = voltAlarm ?? throttling?.underVoltageNow ?? null;
-    return { temperatures, underVoltage, throttling, gpuLoadPercent };
+    // The counters only ever grow: one that grew since the last reading is under-voltage now.
+    const previous = this.lastOverCurrent;
+    this.lastOverCurrent = overCurrent;
+    const jetsonUnderVoltage = overCurrent ? previous !== null && overCurrent.underVoltage > previous.underVoltage : null;
+    const underVoltage = voltAlarm ?? throttling?.underVoltageNow ?? jetsonUnderVoltage;
+    return { temperatures, underVoltage, throttling, gpuLoadPercent, powerRails, overCurrent };
+  }
+
+  /** The hwmon folders whose `name` is `name`. */
+  private async hwmons(name: string): Promise<string[]> {
+    const base = join(this.sysRoot, 'class/hwmon');
+    const found: string[] = [];
+    for (const dev of await listDir(base)) if ((await readText(join(base, dev, 'name'))) === name) found.push(join(base, dev));
+    return found;
+  }
+
+  /** Every labelled INA3221 channel (mV and mA in sysfs); null without one. */
+  async powerRails(): Promise<PowerRail[] | null> {
+    const monitors = await this.hwmons('ina3221');
+    if (monitors.length === 0) return null;
+    const rails: PowerRail[] = [];
+    for (const dir of monitors) {
+      for (const label of (await listDir(dir)).filter((f) => /^in\d+_label$/.test(f))) {
+        const channel = label.slice(2, -'_label'.length);
+        const [rail, mv, ma, alarm] = await Promise.all(
+          [label, `in${channel}_input`, `curr${channel}_input`, `curr${channel}_crit_alarm`].map((f) => readText(join(dir, f))),
+        );
+        const volts = Number(mv) / 1000;
+        const amps = Number(ma) / 1000;
+        // Unconnected channels and the "sum of shunt voltages" channel have no current.
+        if (!rail || mv === null || ma === null || !Number.isFinite(volts) || !Number.isFinite(amps)) continue;
+        rails.push({ rail, volts, amps, watts: Math.round(volts * amps * 1000) / 1000, alarm: alarm === null ? null : alarm === '1' });
+      }
+    }
+    return rails;
+  }
+
+  /** Jetson Orin's OC event counters; null without a `soctherm_oc` hwmon. */
+  async overCurrent(): Promise<OverCurrentEvents | null> {
+    const [dir] = await this.hwmons('soctherm_oc');
+    if (!dir) return null;
+    const count = async (n: number) => {
+      const value = Number(await readText(join(dir, `oc${n}_event_cnt`)));
+      return Number.isFinite(value) ? value : 0;
+    };
+    const [underVoltage, averageOverCurrent, instantOverCurrent] = await Promise.all([count(1), count(2), count(3)]);
+    return { underVoltage, averageOverCurrent, instantOverCurrent };
   }
 
   /** Every thermal zone that reads a number, in zone order. */
@@ -160,13 +240,10 @@ export class Sensors {
 
   /** The Pi's `rpi_volt` hwmon under-voltage alarm; null when the board has none. */
   async rpiVoltAlarm(): Promise<boolean | null> {
-    const base = join(this.sysRoot, 'class/hwmon');
-    for (const dev of await listDir(base)) {
-      if ((await readText(join(base, dev, 'name'))) !== 'rpi_volt') continue;
-      const alarm = await readText(join(base, dev, 'in0_lcrit_alarm'));
-      return alarm === null ? null : alarm === '1';
-    }
-    return null;
+    const [dir] = await this.hwmons('rpi_volt');
+    if (!dir) return null;
+    const alarm = await readText(join(dir, 'in0_lcrit_alarm'));
+    return alarm === null ? null : alarm === '1';
   }
 
   /** The firmware's sticky throttling flags; null without `vcgencmd`. */

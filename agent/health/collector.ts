@@ -7,7 +7,7 @@ import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AgentConfig } from '../config/types.js';
 import type { CameraStats, PipelineControl } from '../contract/services.js';
-import type { SensorReadings, Temperature, ThrottleFlags } from '../../device/sensors.js';
+import { NO_SENSORS, type OverCurrentEvents, type PowerRail, type SensorReadings, type Temperature, type ThrottleFlags } from '../../device/sensors.js';
 
 /** Space on the file system holding `archive.dir`. */
 export interface DiskUsage {
@@ -30,6 +30,10 @@ export interface HealthReport {
   underVoltage: boolean | null;
   throttling: ThrottleFlags | null;
   gpuLoadPercent: number | null;
+  /** Jetson INA3221 rails (`VDD_IN` is the module's whole draw); null elsewhere. */
+  powerRails: PowerRail[] | null;
+  /** Jetson Orin over-current/under-voltage event counters since boot; null elsewhere. */
+  overCurrent: OverCurrentEvents | null;
   disk: DiskUsage | null;
   cameras: CameraStats[];
   process: { uptimeSeconds: number; rssBytes: number; heapUsedBytes: number };
@@ -112,7 +116,7 @@ export class HealthCollector {
   async snapshot(): Promise<HealthReport> {
     const { config, pipeline, sensors, extra, now = () => new Date() } = this.deps;
     const [sensorReadings, disk] = await Promise.all([
-      sensors.read().catch((): SensorReadings => ({ temperatures: [], underVoltage: null, throttling: null, gpuLoadPercent: null })),
+      sensors.read().catch((): SensorReadings => NO_SENSORS),
       diskUsage(config.archive.dir),
     ]);
     const totalBytes = os.totalmem();
@@ -131,6 +135,8 @@ export class HealthCollector {
       underVoltage: sensorReadings.underVoltage,
       throttling: sensorReadings.throttling,
       gpuLoadPercent: sensorReadings.gpuLoadPercent,
+      powerRails: sensorReadings.powerRails,
+      overCurrent: sensorReadings.overCurrent,
       disk,
       cameras: pipeline.stats(),
       process: { uptimeSeconds: Math.round(process.uptime()), rssBytes: memUsage.rss, heapUsedBytes: memUsage.heapUsed },

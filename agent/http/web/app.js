@@ -162,6 +162,16 @@
     return { text: mqtt.state ?? (up ? 'connected' : 'disconnected'), level: up ? 'ok' : 'bad', detail: mqtt.url ?? mqtt.broker };
   }
 
+  // Jetson: the module's draw (VDD_IN) and the OC events (each one throttled CPU and GPU) since boot.
+  function powerTile(rails, oc) {
+    const draw = rails.find((r) => r.rail === 'VDD_IN') ?? rails[0];
+    const events = oc ? oc.underVoltage + oc.averageOverCurrent + oc.instantOverCurrent : 0;
+    const alarm = rails.some((r) => r.alarm);
+    return tile('power', 'Power draw', draw ? fmt.num(draw.watts, 1, ' W') : '–',
+      [rails.map((r) => `${r.rail} ${r.watts.toFixed(1)} W`).join(' · '), oc ? `OC events since boot: ${oc.underVoltage} under-voltage, ${oc.averageOverCurrent + oc.instantOverCurrent} over-current` : null].filter(Boolean).join(' · '),
+      alarm ? 'bad' : events > 0 ? 'warn' : 'ok');
+  }
+
   function renderHealth(status) {
     const h = status.health || {};
     const temps = h.temperatures || [];
@@ -183,6 +193,7 @@
         disk && disk.freePercent < 10 ? 'bad' : disk && disk.freePercent < 20 ? 'warn' : 'ok'),
       tile('mqtt', 'Broker link', mqtt.text, [mqtt.detail, outbox !== undefined ? `outbox ${outbox.depth ?? outbox}` : null].filter(Boolean).join(' · '), mqtt.level),
       h.gpuLoadPercent !== null && h.gpuLoadPercent !== undefined ? tile('gpu', 'GPU', fmt.num(h.gpuLoadPercent, 0, ' %')) : null,
+      h.powerRails ? powerTile(h.powerRails, h.overCurrent) : null,
       tile('process', 'Agent', fmt.bytes(h.process?.rssBytes), h.process ? `RSS · up ${fmt.duration(h.process.uptimeSeconds)}` : null),
     ].filter(Boolean));
   }

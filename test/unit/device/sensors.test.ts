@@ -37,6 +37,34 @@ const boards: Array<{ name: string; root: string; vcgencmd?: string; expect: Par
     },
   },
   {
+    name: 'pi5 on a weak supply: rpi_volt alarm raised, firmware says under-voltage and throttled now',
+    root: 'pi5',
+    vcgencmd: 'throttled=0x50005\n',
+    expect: {
+      temperatures: [{ zone: 'thermal_zone0', type: 'cpu-thermal', celsius: 71.9 }],
+      underVoltage: true,
+      throttling: { raw: '0x50005', underVoltageNow: true, freqCappedNow: false, throttledNow: true, softTempLimitNow: false, underVoltageEver: true, freqCappedEver: false, throttledEver: true, softTempLimitEver: false },
+      gpuLoadPercent: null,
+      powerRails: null,
+      overCurrent: null,
+    },
+  },
+  {
+    name: 'jetson orin nano: nine zones, GPU load from devfreq 17000000.gpu, INA3221 rails, OC counters',
+    root: 'jetson-orin-nano',
+    expect: {
+      underVoltage: false,
+      throttling: null,
+      gpuLoadPercent: 61.2,
+      powerRails: [
+        { rail: 'VDD_IN', volts: 5.048, amps: 1.536, watts: 7.754, alarm: false },
+        { rail: 'VDD_CPU_GPU_CV', volts: 5.04, amps: 0.488, watts: 2.46, alarm: false },
+        { rail: 'VDD_SOC', volts: 5.032, amps: 0.44, watts: 2.214, alarm: false },
+      ],
+      overCurrent: { underVoltage: 3, averageOverCurrent: 0, instantOverCurrent: 37 },
+    },
+  },
+  {
     name: 'x86: zones in numeric order, the disabled zone skipped, no pi or jetson sensors',
     root: 'x86',
     expect: {
@@ -53,7 +81,7 @@ const boards: Array<{ name: string; root: string; vcgencmd?: string; expect: Par
   {
     name: 'a missing sysfs root reads as no sensors, not an error',
     root: 'does-not-exist',
-    expect: { temperatures: [], underVoltage: null, throttling: null, gpuLoadPercent: null },
+    expect: { temperatures: [], underVoltage: null, throttling: null, gpuLoadPercent: null, powerRails: null, overCurrent: null },
   },
 ];
 
@@ -63,8 +91,24 @@ for (const board of boards) {
     const readings = await new Sensors({ sysRoot: join(fixtures, board.root), vcgencmd }).read();
     t.match(readings, board.expect);
     if (board.expect.temperatures) t.same(readings.temperatures, board.expect.temperatures);
+    if (board.expect.powerRails) t.same(readings.powerRails, board.expect.powerRails, 'exactly the labelled channels with a current');
   });
 }
+
+t.test('jetson orin: under-voltage "now" is an OC1 event since the previous reading, the counters since boot', async (t) => {
+  const root = t.testdir();
+  await cp(join(fixtures, 'jetson-orin-nano'), root, { recursive: true });
+  const counter = join(root, 'class/hwmon/hwmon2/oc1_event_cnt');
+  const sensors = new Sensors({ sysRoot: root, vcgencmd: noVcgencmd });
+  t.equal((await sensors.read()).underVoltage, false, 'first reading: 3 events since boot, none known to be now');
+  await writeFile(counter, '5\n');
+  const second = await sensors.read();
+  t.equal(second.underVoltage, true, 'two more since: under-voltage now');
+  t.equal(second.overCurrent?.underVoltage, 5);
+  t.equal((await sensors.read()).underVoltage, false, 'no new event: over');
+  await writeFile(join(root, 'class/hwmon/hwmon1/curr1_crit_alarm'), '1\n');
+  t.equal((await sensors.read()).powerRails?.[0]?.alarm, true, 'VDD_IN critical-current alarm');
+});
 
 const throttleCases: Array<{ name: string; output: string; set: string[] }> = [
   { name: 'all clear', output: 'throttled=0x0', set: [] },

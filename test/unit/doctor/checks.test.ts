@@ -1,3 +1,6 @@
+import { cp, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
@@ -174,6 +177,24 @@ t.test('power/throttling from vcgencmd', async (t) => {
   t.equal((await at('throttled=0x50000\n')).status, 'warn', 'under-voltage since boot');
   t.equal((await at('throttled=0x0\n')).status, 'ok');
   t.match((await at(null)).detail, /nothing to check/);
+});
+
+t.test('power/throttling on a Jetson Orin: OC counters and rail alarms', async (t) => {
+  const root = t.testdir({ sys: {} });
+  await cp(fileURLToPath(new URL('../../fixtures/sysfs/jetson-orin-nano/', import.meta.url)), path.join(root, 'sys'), { recursive: true });
+  const hwmon = path.join(root, 'sys/class/hwmon');
+  const check = () => checkThrottling(ctx({ root, vcgencmd: async () => null }));
+  const events = await check();
+  t.equal(events.status, 'warn', 'OC1 events since boot');
+  t.match(events.detail, /3 under-voltage \(OC1\) event\(s\) since boot.*module draw 7\.8 W at 5\.05 V/);
+  await writeFile(path.join(hwmon, 'hwmon2/oc1_event_cnt'), '0\n');
+  t.match((await check()).detail, /0 average \(OC2\), 37 instantaneous \(OC3\)/);
+  await writeFile(path.join(hwmon, 'hwmon2/oc3_event_cnt'), '0\n');
+  t.equal((await check()).status, 'ok');
+  await writeFile(path.join(hwmon, 'hwmon1/curr1_crit_alarm'), '1\n');
+  const alarm = await check();
+  t.equal(alarm.status, 'fail');
+  t.match(alarm.detail, /critical current on VDD_IN now/);
 });
 
 t.test('systemd state and watchdog', async (t) => {
