@@ -72,4 +72,9 @@ export interface CaptureInput {
   filter?: string;
   /** Short description for logs and status, e.g. "v4l2 /dev/video0 mjpeg 1280x720@30". */
   description: string;
+  /**
+   * Run before every start of the pipeline (the device may have been replugged and reset since):
+   * e.g. asks a camera-side encoder for its keyframe spacing. Says what it did, for the log.
+   */
+  prepare?: () => Promise<string>;
 }

@@ -199,6 +199,7 @@ export class CameraSupervisor {
       this.markLost(error instanceof Error ? error.message : String(error));
       throw error;
     });
+    if (capture.prepare) log.info({ prepared: await capture.prepare() }, 'capture prepared');
     // A step since the last run is simply the timeline this run is planned on; one after this
     // point (while the run is being prepared) is caught by watch() against planSkew.
     this.noteClockStep();

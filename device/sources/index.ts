@@ -44,14 +44,14 @@ export function captureInput(
   if (source === 'auto') {
     const first = cameras[0];
     // No camera: the synthetic pattern, so a fresh machine still runs the whole agent.
-    return first ? v4l2Input(first.byId ?? first.device, spec, first) : testPatternInput(spec);
+    return first ? v4l2Input(first.byId ?? first.device, spec, first, settings.keyframeSeconds) : testPatternInput(spec);
   }
   if (source.startsWith('v4l2:')) {
     const device = source.slice('v4l2:'.length);
     if (!device.startsWith('/dev/')) {
       throw new AgentError('source_unavailable', `source ${source} must name a device under /dev, e.g. v4l2:/dev/video0`);
     }
-    return v4l2Input(device, spec, findCamera(device, cameras));
+    return v4l2Input(device, spec, findCamera(device, cameras), settings.keyframeSeconds);
   }
   if (isUrlSource(source)) return urlInput(source);
   throw new AgentError(

@@ -1,4 +1,6 @@
 import { chooseV4l2Format, type Camera } from '../cameras.js';
+import { requestKeyframeInterval } from '../keyframeControl.js';
+import type { CommandRunner } from '../run.js';
 import type { CaptureInput, CaptureSpec } from '../types.js';
 
 /**
@@ -6,7 +8,7 @@ import type { CaptureInput, CaptureSpec } from '../types.js';
  * what the config names (a by-id path survives replugging); `camera` is what the scan found
  * about it, if anything: an unplugged camera still gets arguments, and the supervisor retries.
  */
-export function v4l2Input(device: string, spec: CaptureSpec, camera: Camera | undefined): CaptureInput {
+export function v4l2Input(device: string, spec: CaptureSpec, camera: Camera | undefined, keyframeSeconds = 1, run?: CommandRunner): CaptureInput {
   const choice = camera ? chooseV4l2Format(camera, spec) : undefined;
   const want = choice ?? { inputFormat: undefined, ...spec };
   const args = [
@@ -28,6 +30,13 @@ export function v4l2Input(device: string, spec: CaptureSpec, camera: Camera | un
   };
   const filter = fitFilter(want, spec);
   if (filter && !result.encoded) result.filter = filter;
+  if (result.encoded) {
+    // The camera's own GOP decides where archives and HLS segments can be cut.
+    result.prepare = async () => {
+      const asked = await requestKeyframeInterval(device, want.fps * keyframeSeconds, run);
+      return 'reason' in asked ? `camera keyframes left as they are: ${asked.reason}` : `camera keyframe every ${asked.frames} frames (${asked.control})`;
+    };
+  }
   return result;
 }
 
