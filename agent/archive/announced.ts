@@ -4,24 +4,10 @@
  * archive is either announced and recorded here, or neither; the start-up catch-up
  * (catchUp.ts) announces the second kind. Every archive event is sent once per archive.
  */
-import { createHash } from 'node:crypto';
 import type { Store } from '../store/store.js';
 
 /** Rows are kept this long past the archive's start, longer than the catch-up looks back. */
 const KEEP_MS = 9 * 24 * 3600_000;
-
-/**
- * The stable id of an archive's event: the same for the same archive on the same device, so a
- * consumer (and the analysis result's `eventId`) can rely on it across restarts and catch-ups.
- * Formatted as a name-based UUID (version 5 layout) of the device id and the archive's path.
- */
-export function archiveEventId(deviceId: string, file: string): string {
-  const bytes = createHash('sha1').update(`archive\n${deviceId}\n${file}`).digest().subarray(0, 16);
-  bytes[6] = (bytes[6]! & 0x0f) | 0x50;
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
 
 /** The announced-archives ledger in the agent's store. */
 export class AnnouncedArchives {

@@ -1,29 +1,9 @@
 /** The powers command handlers get, as narrow interfaces main.ts implements. */
 import type { AgentConfig } from '../config/types.js';
-import type { AgentError, AgentErrorCode } from '../contract/errors.js';
 import type { ArchiveCatalog, PipelineControl } from '../contract/services.js';
+
+export type { ChangeOutcome, ChangeRequest } from '../contract/services.js';
 import type { Clock } from '../util/clock.js';
-
-/** One config change, from set-config or R/config/desired. */
-export interface ChangeRequest {
-  sets: Record<string, unknown>;
-  /** The request carried a valid signature (sensitive keys need one when a command key is configured). */
-  signed: boolean;
-  /** Where it came from, for the log. */
-  origin: string;
-}
-
-/** How a change ended: the status and code R/config/reported carries. */
-export interface ChangeOutcome {
-  status: 'applied' | 'rejected' | 'reverted';
-  code: 200 | 400 | 500;
-  message: string;
-  changed: string[];
-  errorCode?: AgentErrorCode;
-  error?: AgentError;
-  /** The agent began stopping during the health check: reverted, but no verdict on the change. */
-  interrupted?: boolean;
-}
 
 /** Read and change the effective config. */
 export interface ConfigControl {

@@ -5,7 +5,7 @@
  * nothing twice.
  */
 import { createHash } from 'node:crypto';
-import type { ChangeOutcome, ChangeRequest } from '../commands/types.js';
+import type { ChangeOutcome, ChangeRequest } from '../contract/services.js';
 import type { ReportedConfigMessage } from '../contract/messages.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';

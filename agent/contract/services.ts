@@ -2,6 +2,7 @@
  * The narrow interfaces feature modules offer each other through main.ts. A consumer depends on
  * these shapes only, never on the module behind them.
  */
+import type { AgentError, AgentErrorCode } from './errors.js';
 
 /** A camera pipeline's life stage. */
 export type PipelineState = 'starting' | 'running' | 'restarting' | 'failed' | 'stopped';
@@ -66,4 +67,25 @@ export interface ArchiveCatalog {
   list(query: { camera?: string; limit?: number }): Promise<ArchiveEntry[]>;
   /** Absolute path of an archive given its relative name, or null if outside `archive.dir` or absent. */
   resolve(file: string): Promise<string | null>;
+}
+
+/** One config change, from set-config or R/config/desired. */
+export interface ChangeRequest {
+  sets: Record<string, unknown>;
+  /** The request carried a valid signature (sensitive keys need one when a command key is configured). */
+  signed: boolean;
+  /** Where it came from, for the log. */
+  origin: string;
+}
+
+/** How a change ended: the status and code R/config/reported carries. */
+export interface ChangeOutcome {
+  status: 'applied' | 'rejected' | 'reverted';
+  code: 200 | 400 | 500;
+  message: string;
+  changed: string[];
+  errorCode?: AgentErrorCode;
+  error?: AgentError;
+  /** The agent began stopping during the health check: reverted, but no verdict on the change. */
+  interrupted?: boolean;
 }

@@ -3,9 +3,9 @@
  * outbox, health every `healthIntervalSeconds` (QoS 0, retained), the redacted config on connect
  * and on change (retained).
  */
-import { archiveEventId } from '../archive/announced.js';
 import type { AgentConfig } from '../config/types.js';
 import type { AgentEvent } from '../contract/events.js';
+import { archiveEventId } from '../contract/ids.js';
 import type { AnalysisResult, ReportedConfigMessage } from '../contract/messages.js';
 import type { Topics } from '../contract/topics.js';
 import type { Outbox } from '../outbox/outbox.js';

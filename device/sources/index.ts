@@ -1,4 +1,4 @@
-import { AgentError } from '../../agent/contract/errors.js';
+import { SourceUnavailableError } from '../errors.js';
 import type { Camera } from '../cameras.js';
 import { findOnPath } from '../run.js';
 import type { BoardInfo, CaptureInput, CaptureSpec, EncoderCandidate } from '../types.js';
@@ -23,7 +23,7 @@ const DEFAULT_SETTINGS: ProducerSettings = { bitrateKbps: 2500, keyframeSeconds:
  * How FFmpeg gets frames for one configured `cameras[].source`: FFmpeg input arguments, and
  * for CSI cameras a producer process piped into FFmpeg. `encoder` matters only to CSI sources,
  * whose producer can encode (`rpicam-h264`, `nvv4l2h264enc`); `settings` gives that encoder its
- * bitrate and keyframe spacing. Throws AgentError('source_unavailable') for a source this board
+ * bitrate and keyframe spacing. Throws SourceUnavailableError for a source this board
  * cannot have and for a producer encoder paired with a source that has no producer.
  */
 export function captureInput(
@@ -37,7 +37,7 @@ export function captureInput(
 ): CaptureInput {
   const csi = /^csi(?::(\d+))?$/.exec(source);
   if (encoder.where === 'producer' && !csi) {
-    throw new AgentError('source_unavailable', `encoder ${encoder.name} runs inside a csi camera producer, source ${source} has none`);
+    throw new SourceUnavailableError(`encoder ${encoder.name} runs inside a csi camera producer, source ${source} has none`);
   }
   if (csi) return csiInput(Number(csi[1] ?? 0), spec, encoder, board, settings, env);
   if (source === 'test') return testPatternInput(spec);
@@ -49,13 +49,12 @@ export function captureInput(
   if (source.startsWith('v4l2:')) {
     const device = source.slice('v4l2:'.length);
     if (!device.startsWith('/dev/')) {
-      throw new AgentError('source_unavailable', `source ${source} must name a device under /dev, e.g. v4l2:/dev/video0`);
+      throw new SourceUnavailableError(`source ${source} must name a device under /dev, e.g. v4l2:/dev/video0`);
     }
     return v4l2Input(device, spec, findCamera(device, cameras), settings.keyframeSeconds);
   }
   if (isUrlSource(source)) return urlInput(source);
-  throw new AgentError(
-    'source_unavailable',
+  throw new SourceUnavailableError(
     `unknown camera source ${source}: use auto, test, v4l2:/dev/videoN, csi, csi:N or an rtsp://, http(s)://, file: url`,
   );
 }
@@ -70,7 +69,7 @@ function csiInput(
 ): CaptureInput {
   const has = env.hasCommand ?? ((name: string) => findOnPath(name) !== undefined);
   if (encoder.where === 'producer' && !producerFits(encoder.name, board)) {
-    throw new AgentError('source_unavailable', `encoder ${encoder.name} cannot run on ${board.model}`);
+    throw new SourceUnavailableError(`encoder ${encoder.name} cannot run on ${board.model}`);
   }
   switch (board.family) {
     case 'pi-legacy':
@@ -81,7 +80,7 @@ function csiInput(
     case 'jetson-orin-nano':
       return argusInput(n, spec, encoder, settings);
     default:
-      throw new AgentError('source_unavailable', `source csi:${n} needs a raspberry pi or jetson board, this is ${board.model}`);
+      throw new SourceUnavailableError(`source csi:${n} needs a raspberry pi or jetson board, this is ${board.model}`);
   }
 }
 

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { AnnouncedArchives, archiveEventId } from '../../../agent/archive/announced.js';
+import { AnnouncedArchives } from '../../../agent/archive/announced.js';
+import { archiveEventId } from '../../../agent/contract/ids.js';
 import { CATCH_UP_DAYS, CATCH_UP_REASON, unannouncedArchives } from '../../../agent/archive/catchUp.js';
 import { buildTopics } from '../../../agent/contract/topics.js';
 import { LinkPublisher } from '../../../agent/link/publisher.js';
