@@ -1,5 +1,6 @@
 /** The doctor's checklist, in the order a technician reads it. */
 import { checkBroker } from './checks/broker.js';
+import { checkBrokerClients } from './checks/embeddedBroker.js';
 import { checkCameras } from './checks/cameras.js';
 import { checkClock } from './checks/clock.js';
 import { checkDisk, checkSdWear } from './checks/disk.js';
@@ -36,6 +37,7 @@ export const ALL_CHECKS: Array<[string, DoctorCheck]> = [
   ['storage wear', checkSdWear],
   ['clock sync', checkClock],
   ['broker', checkBroker],
+  ['broker clients', checkBrokerClients],
   ['gemini key', checkGemini],
   ['power/throttling', checkThrottling],
   ['systemd', checkSystemd],

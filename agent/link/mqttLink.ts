@@ -12,6 +12,7 @@ import { OutboxSender } from '../outbox/sender.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { connectPlan, safeUrl } from './connectOptions.js';
+import { loadBrokerUsers } from './brokerUsers.js';
 import { EmbeddedBroker } from './embeddedBroker.js';
 import { LockFile } from './lockFile.js';
 import { ReconnectPolicy, type ReconnectOptions } from './reconnect.js';
@@ -103,19 +104,26 @@ export class MqttLink {
     this.lock.acquire();
     try {
       let url = config.mqtt.url;
+      let mqttConfig = config.mqtt;
+      let password = this.deps.password();
       this.protocolVersion = 5;
       this.connects = 0; // per run: the v5 → 3.1.1 fallback applies until the first connect of this run
       if (url === 'embedded') {
-        this.broker = new EmbeddedBroker({ log: this.deps.log, port: this.deps.embeddedPort });
+        // Every client logs in, the agent too, with the login it made at its first start (brokerUsers.ts).
+        const users = loadBrokerUsers(config.dataDir, process.env, this.deps.log);
+        const auth = { users, root: this.topicSet.root, agentClientId: config.device.id };
+        this.broker = new EmbeddedBroker({ log: this.deps.log, port: this.deps.embeddedPort, auth });
         await this.broker.start();
         url = this.broker.url();
+        mqttConfig = { ...config.mqtt, username: users.agent.username };
+        password = users.agent.password;
         this.protocolVersion = 4; // aedes speaks 3.1.1 only; skip the refused v5 attempt
       }
       this.url = url;
       this.policy = new ReconnectPolicy(this.deps.reconnect);
       this.session = this.deps.nextSession?.() ?? this.session + 1;
       const plan = connectPlan({
-        mqtt: config.mqtt, url, clientId: config.device.id, password: this.deps.password(),
+        mqtt: mqttConfig, url, clientId: config.device.id, password,
         protocolVersion: this.protocolVersion, willTopic: this.topicSet.status,
         will: this.statusMessage('offline'), reconnectPeriodMs: this.deps.reconnect?.initialMs ?? 1000,
       });
