@@ -9,6 +9,7 @@ import { checkFfmpeg } from './checks/ffmpeg.js';
 import { checkGemini } from './checks/gemini.js';
 import { checkSystemd } from './checks/systemd.js';
 import { checkThrottling } from './checks/throttling.js';
+import { checkTls } from './checks/tls.js';
 import { fail, ok, type CheckResult, type DoctorCheck, type DoctorContext } from './types.js';
 
 export type { CheckResult, CheckStatus, DoctorCheck, DoctorContext } from './types.js';
@@ -38,6 +39,7 @@ export const ALL_CHECKS: Array<[string, DoctorCheck]> = [
   ['clock sync', checkClock],
   ['broker', checkBroker],
   ['broker clients', checkBrokerClients],
+  ['tls', checkTls],
   ['gemini key', checkGemini],
   ['power/throttling', checkThrottling],
   ['systemd', checkSystemd],
