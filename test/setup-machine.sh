@@ -12,9 +12,18 @@ packages=(
   gcc libc6-dev
   # The emulated board (npm run test:board) and the loaded-machine check (stress-ng).
   qemu-user-static binfmt-support debootstrap systemd-container stress-ng
+  # The outside fuzzer of test/integration/reliability-outside-fuzz.test.ts when radamsa is missing.
+  zzuf
 )
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${packages[@]}"
+# radamsa, the fuzzer issue 15 names, is not in Debian 12's archive: install it where the archive
+# has it; the outside fuzz test uses zzuf otherwise (and says which one ran in its report).
+if apt-cache show radamsa >/dev/null 2>&1; then
+  apt-get install -y -qq --no-install-recommends radamsa
+else
+  echo "setup-machine: radamsa is not in this machine's apt archive; the outside fuzz test uses zzuf" >&2
+fi
 # The package starts its own broker on 1883 where systemd runs; the tests start theirs on free
 # ports, and the agent's embedded broker needs 1883 itself.
 if [[ -d /run/systemd/system ]]; then

@@ -50,6 +50,7 @@ export function buildDoctorContext(opts: DoctorContextOptions = {}): DoctorConte
     config,
     credentials,
     credentialsError,
+    credentialsDir: credEnv.CREDENTIALS_DIRECTORY || null,
     configFile,
     configProblems,
     run: runCommand,

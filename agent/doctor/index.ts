@@ -1,5 +1,6 @@
 /** The doctor's checklist, in the order a technician reads it. */
 import { checkBroker } from './checks/broker.js';
+import { checkBrokerClients } from './checks/embeddedBroker.js';
 import { checkCameras } from './checks/cameras.js';
 import { checkClock } from './checks/clock.js';
 import { checkDisk, checkSdWear } from './checks/disk.js';
@@ -8,6 +9,7 @@ import { checkFfmpeg } from './checks/ffmpeg.js';
 import { checkGemini } from './checks/gemini.js';
 import { checkSystemd } from './checks/systemd.js';
 import { checkThrottling } from './checks/throttling.js';
+import { checkTls } from './checks/tls.js';
 import { fail, ok, type CheckResult, type DoctorCheck, type DoctorContext } from './types.js';
 
 export type { CheckResult, CheckStatus, DoctorCheck, DoctorContext } from './types.js';
@@ -36,6 +38,8 @@ export const ALL_CHECKS: Array<[string, DoctorCheck]> = [
   ['storage wear', checkSdWear],
   ['clock sync', checkClock],
   ['broker', checkBroker],
+  ['broker clients', checkBrokerClients],
+  ['tls', checkTls],
   ['gemini key', checkGemini],
   ['power/throttling', checkThrottling],
   ['systemd', checkSystemd],

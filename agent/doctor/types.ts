@@ -27,6 +27,8 @@ export interface DoctorContext {
   /** Null when they could not be read (the credentials check says why). */
   credentials: Credentials | null;
   credentialsError: string | null;
+  /** The folder secrets were read from ($CREDENTIALS_DIRECTORY or the credentials folder), if any. */
+  credentialsDir?: string | null;
   configFile: string | null;
   configProblems: string[];
   run: CommandRunner;

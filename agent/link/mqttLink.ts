@@ -12,9 +12,11 @@ import { OutboxSender } from '../outbox/sender.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { connectPlan, safeUrl } from './connectOptions.js';
+import { loadBrokerUsers } from './brokerUsers.js';
 import { EmbeddedBroker } from './embeddedBroker.js';
 import { LockFile } from './lockFile.js';
 import { ReconnectPolicy, type ReconnectOptions } from './reconnect.js';
+import { readTlsMaterial, tlsExpiry, type TlsExpiry } from './tlsFiles.js';
 import type { CommandDispatcher, OutgoingReply } from './router.js';
 
 /** What the link needs; main.ts builds it. */
@@ -60,6 +62,8 @@ export interface LinkStatus {
   connects: number;
   failures: number;
   lastError: string | null;
+  /** Days left of the configured CA and client certificate (files as on disk now); null without TLS files. */
+  tls: TlsExpiry | null;
 }
 
 /** Options for a direct (non-outbox) publish. */
@@ -103,19 +107,26 @@ export class MqttLink {
     this.lock.acquire();
     try {
       let url = config.mqtt.url;
+      let mqttConfig = config.mqtt;
+      let password = this.deps.password();
       this.protocolVersion = 5;
       this.connects = 0; // per run: the v5 → 3.1.1 fallback applies until the first connect of this run
       if (url === 'embedded') {
-        this.broker = new EmbeddedBroker({ log: this.deps.log, port: this.deps.embeddedPort });
+        // Every client logs in, the agent too, with the login it made at its first start (brokerUsers.ts).
+        const users = loadBrokerUsers(config.dataDir, process.env, this.deps.log);
+        const auth = { users, root: this.topicSet.root, agentClientId: config.device.id };
+        this.broker = new EmbeddedBroker({ log: this.deps.log, port: this.deps.embeddedPort, auth });
         await this.broker.start();
         url = this.broker.url();
+        mqttConfig = { ...config.mqtt, username: users.agent.username };
+        password = users.agent.password;
         this.protocolVersion = 4; // aedes speaks 3.1.1 only; skip the refused v5 attempt
       }
       this.url = url;
       this.policy = new ReconnectPolicy(this.deps.reconnect);
       this.session = this.deps.nextSession?.() ?? this.session + 1;
       const plan = connectPlan({
-        mqtt: config.mqtt, url, clientId: config.device.id, password: this.deps.password(),
+        mqtt: mqttConfig, url, clientId: config.device.id, password,
         protocolVersion: this.protocolVersion, willTopic: this.topicSet.status,
         will: this.statusMessage('offline'), reconnectPeriodMs: this.deps.reconnect?.initialMs ?? 1000,
       });
@@ -207,6 +218,7 @@ export class MqttLink {
       connects: this.connects,
       failures: this.policy?.failures ?? 0,
       lastError: this.lastError,
+      tls: this.deps.config().mqtt.url === 'embedded' ? null : tlsExpiry(this.deps.config().mqtt),
     };
   }
 
@@ -234,6 +246,7 @@ export class MqttLink {
       // MQTT.js builds each CONNECT from client.options: the next attempt is a new session.
       this.session = this.deps.nextSession?.() ?? this.session + 1;
       if (client.options.will) client.options.will.payload = Buffer.from(JSON.stringify(this.statusMessage('offline')));
+      this.reloadTls(client);
       log.info({ delayMs: delay, failures: this.policy.failures }, 'mqtt disconnected, reconnecting later');
     });
     client.on('error', (error: Error & { code?: number | string }) => {
@@ -253,6 +266,7 @@ export class MqttLink {
       this.lastError = null;
       this.policy?.connected(clock.now());
       log.info({ protocolVersion: this.protocolVersion, sessionPresent: connack.sessionPresent }, 'mqtt connected');
+      this.warnExpiry();
       const topics = this.topics;
       client.publish(topics.status, JSON.stringify(this.statusMessage('online')), { qos: 1, retain: true });
       const filters = this.deps.onDesired ? [topics.commandFilter, topics.configDesired] : [topics.commandFilter];
@@ -272,6 +286,36 @@ export class MqttLink {
       this.sender?.kick();
     });
     client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet));
+  }
+
+  /**
+   * Certificates are replaced on disk before they expire: the next connect attempt uses the files
+   * as they are now (MQTT.js builds each TLS socket from client.options). A replacement caught
+   * half-way (a certificate that does not match the key yet, a file being written) keeps the files
+   * in use and is tried again at the next attempt.
+   */
+  private reloadTls(client: MqttClient): void {
+    const { mqtt } = this.deps.config();
+    if (client.options.protocol !== 'mqtts' && client.options.protocol !== 'wss') return;
+    if (mqtt.ca === null && mqtt.cert === null && mqtt.key === null) return;
+    try {
+      const material = readTlsMaterial(mqtt);
+      const changed = (['ca', 'cert', 'key'] as const).filter((k) => !sameBuffer(material[k], client.options[k]));
+      if (changed.length === 0) return;
+      for (const k of changed) client.options[k] = material[k];
+      this.deps.log.info({ files: changed.map((k) => `mqtt.${k}`) }, 'tls files changed on disk; the next connect uses them');
+    } catch (error) {
+      this.deps.log.warn({ err: (error as Error).message }, 'tls files not reloaded; keeping the ones in use');
+    }
+  }
+
+  /** A certificate near its end (or past it) is worth a log line at every connect, besides R/health. */
+  private warnExpiry(): void {
+    const tls = this.status().tls;
+    for (const [which, report] of Object.entries(tls ?? {})) {
+      if ('error' in report) this.deps.log.warn({ file: report.file, err: report.error }, `mqtt tls ${which} unreadable`);
+      else if (report.status !== 'ok') this.deps.log.warn({ file: report.file, daysLeft: report.daysLeft, notAfter: report.notAfter }, `mqtt tls ${which} expires soon`);
+    }
   }
 
   private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
@@ -312,6 +356,11 @@ export class MqttLink {
       void this.sendReply(reply).catch((error: Error) => this.deps.log.error({ err: error.message }, 'command reply failed'));
     }
   }
+}
+
+function sameBuffer(a: Buffer | undefined, b: unknown): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return Buffer.isBuffer(b) && a.equals(b);
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -61,7 +61,7 @@ print_board_commands() {
   echo "  wait up to ${TIMEOUT}s: ssh $host 'curl -fsS http://$HTTP/healthz'"
   case "$STATUS_VIA" in
     none) ;;
-    board) echo "    and ssh $host 'mosquitto_sub -h 127.0.0.1 -t $PREFIX/$id/status -C 1 -W 5' is online with version $VERSION" ;;
+    board) echo "    and ssh $host \"$(board_sub) -t '$PREFIX/$id/status' -C 1 -W 5\" is online with version $VERSION" ;;
     *) echo "    and mosquitto_sub -L $STATUS_VIA/$PREFIX/$id/status (from here) is online with version $VERSION" ;;
   esac
   echo "  on failure: ssh $host 'sudo bash /opt/edge-agent/current/deploy/install.sh --rollback'"
@@ -76,12 +76,19 @@ install_command() {
     "$stage" "$stage" "$tar" "$stage" "$stage" "$tar"
 }
 
+# mosquitto_sub against the board's embedded broker, which needs a login (issue 15): the
+# technicians' password from the credentials folder, else the one the agent made in its dataDir;
+# read on the board with sudo, so it never crosses the network or lands in a log.
+board_sub() {
+  printf '%s' "mosquitto_sub -h 127.0.0.1 -u technician -P \"\$(sudo sh -c 'cat /etc/edge-agent/credentials/mqtt-technician 2>/dev/null || cat /var/lib/edge-agent/mqtt-technician')\""
+}
+
 # The retained R/status payload, read on the board or from here.
 read_status() {
   local host="$1" topic="$PREFIX/$2/status"
   case "$STATUS_VIA" in
     none) echo '{"state":"online","version":"'"$VERSION"'"}' ;;
-    board) on_board "$host" "mosquitto_sub -h 127.0.0.1 -t '$topic' -C 1 -W 5" ;;
+    board) on_board "$host" "$(board_sub) -t '$topic' -C 1 -W 5" ;;
     *) mosquitto_sub -L "$STATUS_VIA/$topic" -C 1 -W 5 ;;
   esac
 }

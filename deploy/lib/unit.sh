@@ -23,7 +23,7 @@ write_dropins() {
   dropin groups.conf "$want" < <(printf '[Service]\nSupplementaryGroups=render\n')
 
   # A LoadCredential= whose source is missing fails the unit: one line per file that exists.
-  for name in mqtt-password gemini-api-key http-token command-key; do
+  for name in mqtt-password gemini-api-key http-token command-key mqtt-technician; do
     [[ -s "$(p "$CREDS/$name")" ]] && lines+="LoadCredential=$name:$CREDS/$name"$'\n'
   done
   want=no; [[ -n "$lines" ]] && want=yes

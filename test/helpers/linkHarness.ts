@@ -27,6 +27,8 @@ export interface HarnessInput {
   reconnect?: { initialMs?: number; maxMs?: number };
   embeddedPort?: number;
   outboxCap?: number;
+  /** Environment variables set in the link process before it starts (e.g. CREDENTIALS_DIRECTORY). */
+  env?: Record<string, string>;
 }
 
 /** Messages the parent sends. */
@@ -38,6 +40,7 @@ export type HarnessRequest =
 
 async function main(): Promise<void> {
   const input = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as HarnessInput;
+  Object.assign(process.env, input.env ?? {});
   const log = createRootLogger(process.env.EDGE_AGENT_LOG_LEVEL ?? 'warn');
   const config = new FakeConfig(input.config);
   const { deps } = fakeCommandDeps(config);

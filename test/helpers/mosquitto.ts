@@ -52,6 +52,8 @@ export interface MosquittoOptions {
   dir: string;
   /** Adds a TLS listener (client certificate required) next to the plain one. */
   tls?: boolean;
+  /** The TLS listener's files, when the test makes its own (`ca` is the CA bundle client certificates are checked against). */
+  pki?: TestPki;
   /** Adds a plain WebSocket listener (ws://127.0.0.1:<wsPort>). */
   ws?: boolean;
   /** user → password; when given, anonymous clients are refused. */
@@ -95,7 +97,7 @@ export class Mosquitto {
       if (this.options.ws) this.wsPort = await freePort();
       if (this.options.tls) {
         this.tlsPort = await freePort();
-        this.pki = makePki(join(dir, 'pki'));
+        this.pki = this.options.pki ?? makePki(join(dir, 'pki'));
       }
       writeFileSync(join(dir, 'mosquitto.conf'), this.config());
     }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
 import { EmbeddedBroker } from '../../agent/link/embeddedBroker.js';
 import { silentLogger } from '../../agent/util/logger.js';
@@ -111,18 +112,20 @@ t.test('embedded broker: 3.1.1 link on loopback; a technician can subscribe loca
   const link = await LinkProcess.start(dir, input);
   t.teardown(() => link.kill());
   await link.connected();
-  const local = await TestClient.connect(`mqtt://127.0.0.1:${port}`, { protocolVersion: 4 });
+  // Every client of the embedded broker logs in (issue 15): a technician with the password the agent made.
+  const password = readFileSync(`${dir}/data/mqtt-technician`, 'utf8').trim();
+  const local = await TestClient.connect(`mqtt://127.0.0.1:${port}`, { protocolVersion: 4, username: 'technician', password });
   t.teardown(() => local.end());
   await local.subscribe(`${R}/status`);
   t.match((await local.waitFor((m) => m.topic === `${R}/status`)).json, { state: 'online' });
-  const reply = await local.command(`${R}/cmd/ping`, {}, 'v311', `${R}/reply`);
+  const reply = await local.command(`${R}/cmd/ping`, {}, 'v311', `replies/${R}`);
   t.match(reply.json, { ok: true, result: { pong: true } });
   t.equal((await link.state()).link.protocolVersion, 4);
 });
 
 t.test('a broker that refuses MQTT 5 (aedes) gets 3.1.1', async (t) => {
   const dir = t.testdir();
-  const aedes = new EmbeddedBroker({ log: silentLogger(), port: await freePort() });
+  const aedes = new EmbeddedBroker({ log: silentLogger(), port: await freePort(), auth: null });
   await aedes.start();
   t.teardown(() => aedes.stop());
   const input = { config: testConfig({ url: aedes.url(), dataDir: `${dir}/data` }), password: null, commandKey: null, reconnect: { initialMs: 100 } };

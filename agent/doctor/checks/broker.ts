@@ -1,4 +1,5 @@
 import { fail, ok, type CheckResult, type DoctorContext } from '../types.js';
+import { checkEmbeddedLogin } from './embeddedBroker.js';
 
 /** The URL without user:password, for the report. */
 function shown(url: string): string {
@@ -17,11 +18,11 @@ function fixFor(message: string): string {
   return 'check mqtt.url, credentials and TLS settings';
 }
 
-/** The configured broker accepts a connection with the configured credentials (the embedded one needs none). */
+/** The configured broker accepts a connection with the configured credentials (the embedded one: the technicians' login). */
 export async function checkBroker(ctx: DoctorContext): Promise<CheckResult> {
   const name = 'broker';
   const { url } = ctx.config.mqtt;
-  if (url === 'embedded') return ok(name, 'embedded broker inside the agent (127.0.0.1:1883): nothing to reach');
+  if (url === 'embedded') return checkEmbeddedLogin(ctx);
   try {
     await ctx.mqttConnect(ctx.config, ctx.credentials, ctx.timeoutMs);
     const who = ctx.config.mqtt.username ? ` as ${ctx.config.mqtt.username}` : '';

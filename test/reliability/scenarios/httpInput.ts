@@ -11,8 +11,8 @@ import type { Test } from 'tap';
 import { AgentProcess, testConfig } from '../../helpers/agentProcess.js';
 import { recordResult } from '../lib/results.js';
 
-/** Sends raw bytes, returns the status (0 when the server closed without answering) and body. */
-function raw(port: number, request: string, timeoutMs = 5000): Promise<{ status: number; text: string; timedOut: boolean }> {
+/** Sends raw bytes (exported for the outside fuzzers), returns the status (0 when the server closed without answering) and body. */
+export function raw(port: number, request: string, timeoutMs = 5000): Promise<{ status: number; text: string; timedOut: boolean }> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     let data = '';
