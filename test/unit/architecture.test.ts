@@ -49,7 +49,7 @@ const ALLOWED: Record<string, Record<string, string>> = {
   'agent/cli': { 'agent/config': 'loads and checks config', 'agent/doctor': 'runs the checks', device: 'probe lists cameras and the board', 'device/encoders': 'probe' },
   'agent/commands': { 'agent/config': 'AgentConfig in get-config' },
   'agent/config': { 'device/encoders': 'validates encoder names against the ladder' },
-  'agent/doctor': { 'agent/config': 'reads the config it checks', device: 'board, cameras, sensors', 'device/encoders': 'encoder probe' },
+  'agent/doctor': { 'agent/config': 'reads the config it checks', 'agent/link': 'the broker logins and TLS files, read as the link reads them', device: 'board, cameras, sensors', 'device/encoders': 'encoder probe' },
   'agent/health': { 'agent/config': 'its config slice', device: 'board sensors' },
   'agent/http': { 'agent/config': 'its config slice' },
   'agent/link': { 'agent/commands': 'routes commands to their handlers', 'agent/config': 'its config slice and credentials', 'agent/outbox': 'sends what the outbox holds' },
