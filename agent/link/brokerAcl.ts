@@ -5,7 +5,11 @@
  *   user edge-agent      topic readwrite #
  *   user technician      topic read #; write R/cmd/+ (never retained), R/config/desired, and
  *                        anything outside R/ (reply topics, a bridge's own topics)
- *   (anyone else)        no connection at all
+ *   (no user name)       topic read #: a local reader (the broker listens on 127.0.0.1 only),
+ *                        so status, health and events can be watched on a fresh board with a
+ *                        plain mosquitto_sub, as the contract's zero-config default promises;
+ *                        it may publish nothing, so no command or config change without a login
+ *   (wrong login)        no connection at all
  *
  * R = <mqtt.topicPrefix>/<device.id>. `R/config/desired` is the back end's input, as powerful as
  * `set-config` and checked the same way, so whoever may send commands may write it.
@@ -14,7 +18,7 @@ import type { BrokerLogin, BrokerUsers } from './brokerUsers.js';
 import { samePassword } from './brokerUsers.js';
 
 /** Who a connected client is. */
-export type BrokerRole = 'agent' | 'technician';
+export type BrokerRole = 'agent' | 'technician' | 'reader';
 
 /** MQTT 3.1.1 CONNACK return codes aedes passes on. */
 export const CONNACK = { identifierRejected: 2, badLogin: 4, notAuthorized: 5 } as const;
@@ -30,7 +34,10 @@ const matches = (login: BrokerLogin, username: string | undefined, password: Buf
  * agent's session for it (MQTT takeover) and fire the agent's offline will.
  */
 export function login(users: BrokerUsers, agentClientId: string, clientId: string, username: string | undefined, password: Buffer | undefined): LoginResult {
-  if (username === undefined) return { refused: CONNACK.notAuthorized, reason: 'no user name' };
+  if (username === undefined) {
+    if (clientId === agentClientId) return { refused: CONNACK.identifierRejected, reason: 'the agent\'s client id' };
+    return { role: 'reader' };
+  }
   if (matches(users.agent, username, password)) return { role: 'agent' };
   if (matches(users.technician, username, password)) {
     if (clientId === agentClientId) return { refused: CONNACK.identifierRejected, reason: 'the agent\'s client id' };
@@ -50,7 +57,7 @@ export function mayPublish(role: BrokerRole | undefined, root: string, topic: st
   return topic.startsWith(`${root}/cmd/`) && !retain;
 }
 
-/** Whether `role` may subscribe: every logged-in client may read (status, health, events, replies). */
+/** Whether `role` may subscribe: every client let in may read (status, health, events, replies). */
 export function maySubscribe(role: BrokerRole | undefined): boolean {
-  return role === 'agent' || role === 'technician';
+  return role === 'agent' || role === 'technician' || role === 'reader';
 }

@@ -49,13 +49,31 @@ async function refusal(url: string, options: mqtt.IClientOptions): Promise<strin
   }
 }
 
-t.test('a client without a login, or with a wrong one, is refused', async (t) => {
+t.test('a client with a wrong login is refused; one without a login only reads', async (t) => {
   const { url, technician } = await start(t);
-  t.match(await refusal(url, {}), /not authori[sz]ed/i, 'no user name');
   t.match(await refusal(url, { username: 'technician', password: 'guess' }), /bad user ?name or password/i, 'wrong password');
   t.match(await refusal(url, { username: 'edge-agent', password: technician() }), /bad user ?name or password/i, 'the technician password is not the agent\'s');
   t.match(await refusal(url, { username: 'technician', password: technician(), clientId: 'gate-01' }), /identifier rejected/i, 'nobody takes the agent\'s client id');
   t.equal(await refusal(url, { username: 'technician', password: technician() }), 'accepted');
+});
+
+t.test('a local client without a login reads status but cannot send a command', async (t) => {
+  const { url, technician } = await start(t);
+  // Subscribed first: any answer to the reader's command would land here.
+  const technicianClient = await asTechnician(url, technician());
+  t.teardown(() => technicianClient.end());
+  await technicianClient.subscribe('replies/#');
+  const reader = await TestClient.connect(url, { protocolVersion: 4 });
+  t.teardown(() => reader.end());
+  await reader.subscribe(`${R}/#`);
+  t.match((await reader.waitFor((m) => m.topic === `${R}/status`)).json, { state: 'online' }, 'a plain mosquitto_sub works on a fresh board');
+  const closed = new Promise<void>((resolve) => reader.client.once('close', () => resolve()));
+  reader.client.publish(`${R}/cmd/ping`, JSON.stringify({ replyTo: 'replies/reader', id: 'r1' }), { qos: 1 });
+  await closed;
+  t.pass('the command publish closed its connection');
+  const pong = await technicianClient.command(`${R}/cmd/ping`, {}, 'v311', `replies/${R}`);
+  t.match(pong.json, { ok: true }, 'the agent answers a technician (so it would have answered the reader)');
+  t.same(technicianClient.inbox.filter((m) => m.topic === 'replies/reader'), [], 'the reader\'s ping never reached the agent');
 });
 
 t.test('a technician sends R/cmd/ping and gets the reply; reads status', async (t) => {

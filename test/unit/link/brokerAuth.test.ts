@@ -40,7 +40,12 @@ t.test('logins', async (t) => {
   t.match(login(users, 'gate-01', 'gate-01', 'technician', pw('t'.repeat(43))), { refused: CONNACK.identifierRejected });
   t.match(login(users, 'gate-01', 'laptop', 'technician', pw('a'.repeat(43))), { refused: CONNACK.badLogin });
   t.match(login(users, 'gate-01', 'laptop', 'edge-agent', undefined), { refused: CONNACK.badLogin });
-  t.match(login(users, 'gate-01', 'laptop', undefined, undefined), { refused: CONNACK.notAuthorized });
+  t.same(login(users, 'gate-01', 'laptop', undefined, undefined), { role: 'reader' }, 'no user name: a local reader');
+  t.match(login(users, 'gate-01', 'gate-01', undefined, undefined), { refused: CONNACK.identifierRejected }, 'who may not take the agent\'s client id either');
+  t.notOk(mayPublish('reader', 'edge/gate-01', 'edge/gate-01/cmd/ping', false), 'a reader sends no command');
+  t.notOk(mayPublish('reader', 'edge/gate-01', 'edge/gate-01/config/desired', true), 'nor a desired config');
+  t.notOk(mayPublish('reader', 'edge/gate-01', 'replies/x', false), 'nor anything else');
+  t.ok(maySubscribe('reader'), 'but reads');
   t.notOk(samePassword(pw('t'.repeat(42)), 't'.repeat(43)), 'a prefix is not the password');
 });
 
