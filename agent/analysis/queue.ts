@@ -13,6 +13,8 @@ import type { AnalysisResult } from '../contract/messages.js';
 import type { ArchiveCatalog } from '../contract/services.js';
 import type { Store } from '../store/store.js';
 import type { EventBus } from '../util/bus.js';
+import { parseArchiveFileName } from '../archive/segmentName.js';
+import { backoffDelay } from '../util/backoff.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { summariseMotion } from './answer.js';
@@ -96,7 +98,6 @@ export interface AnalysisStats {
   lastError: string | null;
 }
 
-const ARCHIVE_STAMP = /archive_(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/;
 /** Finished jobs are kept this long for inspection, then pruned at start. */
 const KEEP_FINISHED_MS = 30 * 24 * 3600_000;
 
@@ -195,7 +196,7 @@ export class AnalysisQueue {
     if ((await this.deps.archives.resolve(file)) === null) throw new AgentError('not_found', `archive ${file} does not exist`);
     if (this.jobs.isPending(file)) return;
     const entry = (await this.deps.archives.list({ camera, limit: 100_000 })).find((a) => a.file === file);
-    const startMs = entry ? Date.parse(entry.start) : startFromName(file);
+    const startMs = entry ? Date.parse(entry.start) : (parseArchiveFileName(path.basename(file)) ?? 0);
     const seconds = entry && entry.seconds > 0 ? entry.seconds : null;
     // Asked for by a person: no motion gate, but the hint if the meter still has that time.
     const motion = seconds ? this.motionOf(camera, startMs, seconds) : null;
@@ -349,15 +350,7 @@ export class AnalysisQueue {
   private retryDelay(attempts: number, retryAfterMs: number | null, policy: RetryPolicy): number {
     const random = this.deps.random ?? Math.random;
     if (retryAfterMs !== null) return Math.round(retryAfterMs * (1 + 0.1 * random()));
-    const base = Math.min(policy.maxMs, policy.initialMs * 2 ** (attempts - 1));
-    return Math.round(base * (0.5 + 0.5 * random()));
+    return backoffDelay(attempts - 1, { initialMs: policy.initialMs, maxMs: policy.maxMs, random });
   }
 }
 
-/** An archive's start from its name (`archive_YYYYMMDDTHHMMSSZ.mp4`). */
-function startFromName(file: string): number {
-  const m = ARCHIVE_STAMP.exec(file);
-  if (!m) return 0;
-  const [, y, mo, d, h, mi, s] = m.map(Number) as number[];
-  return Date.UTC(y!, mo! - 1, d!, h!, mi!, s!);
-}

@@ -1,20 +1,11 @@
-import { readFile, rm, stat, statfs } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
+import { diskSpace, type DiskSpace } from '../util/disk.js';
 import type { EventBus } from '../util/bus.js';
+
+export type { DiskSpace } from '../util/disk.js';
 import type { Logger } from '../util/logger.js';
 import { analysisPathFor, archiveCameras, archiveDates, newestArchives, walkArchives, type ArchiveFile } from './catalog.js';
 import { metaPathFor, type ArchiveMeta } from './finisher.js';
-
-/** Free and total bytes of the archive file system. */
-export interface DiskSpace {
-  freeBytes: number;
-  totalBytes: number;
-}
-
-/** Reads the archive file system's space (fs.statfs). */
-export async function diskSpace(dir: string): Promise<DiskSpace> {
-  const s = await statfs(dir);
-  return { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
-}
 
 /** How many of a camera's newest archives set its recording rate. */
 const RATE_ARCHIVES = 12;

@@ -1,11 +1,11 @@
 /** The real machine as a DoctorContext: config and secrets loaded, real runners and probes. */
 import { existsSync } from 'node:fs';
-import { statfs } from 'node:fs/promises';
 import { findOnPath, runCommand } from '../../device/run.js';
 import { hostRoot } from '../../device/board.js';
 import { systemVcgencmd } from '../../device/sensors.js';
 import { loadConfig, loadCredentials, resolveConfigPath, type Credentials } from '../config/load.js';
 import { ConfigError } from '../contract/errors.js';
+import { diskSpace } from '../util/disk.js';
 import type { AgentConfig } from '../config/types.js';
 import { mqttConnect } from './mqttProbe.js';
 import type { DoctorContext } from './types.js';
@@ -56,10 +56,7 @@ export function buildDoctorContext(opts: DoctorContextOptions = {}): DoctorConte
     run: runCommand,
     hasCommand: (name) => findOnPath(name, env.PATH ?? '') !== undefined,
     root: opts.root ?? hostRoot(env),
-    statfs: async (path) => {
-      const s = await statfs(path);
-      return { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
-    },
+    statfs: diskSpace,
     fetch: globalThis.fetch,
     mqttConnect,
     vcgencmd: systemVcgencmd,

@@ -15,11 +15,9 @@ export interface CheckResult {
   fix?: string;
 }
 
-/** Free and total bytes of the filesystem holding a path. */
-export interface DiskSpace {
-  freeBytes: number;
-  totalBytes: number;
-}
+import type { DiskSpace } from '../util/disk.js';
+
+export type { DiskSpace };
 
 /** Everything a check may touch, injectable so tests run on fixture trees and fakes. */
 export interface DoctorContext {

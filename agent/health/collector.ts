@@ -3,10 +3,9 @@
  * and the status page. Reads only; it never decides or restarts anything.
  */
 import os from 'node:os';
-import { statfs } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { AgentConfig } from '../config/types.js';
 import type { CameraStats, PipelineControl } from '../contract/services.js';
+import { nearestDiskSpace } from '../util/disk.js';
 import { NO_SENSORS, type OverCurrentEvents, type PowerRail, type SensorReadings, type Temperature, type ThrottleFlags } from '../../device/sensors.js';
 
 /** Space on the file system holding `archive.dir`. */
@@ -76,21 +75,10 @@ const round1 = (n: number): number => Math.round(n * 10) / 10;
 
 /** Disk usage of `path`, or of its nearest existing parent (archive.dir may not exist yet). */
 export async function diskUsage(path: string): Promise<DiskUsage | null> {
-  let current = path;
-  for (;;) {
-    try {
-      const s = await statfs(current);
-      const totalBytes = s.blocks * s.bsize;
-      // bavail, not bfree: the blocks reserved for root are not ours to fill.
-      const freeBytes = s.bavail * s.bsize;
-      const freePercent = totalBytes > 0 ? round1((freeBytes / totalBytes) * 100) : 0;
-      return { path, totalBytes, freeBytes, freePercent };
-    } catch {
-      const parent = dirname(current);
-      if (parent === current) return null;
-      current = parent;
-    }
-  }
+  const found = await nearestDiskSpace(path);
+  if (!found) return null;
+  const { totalBytes, freeBytes } = found.space;
+  return { path, totalBytes, freeBytes, freePercent: totalBytes > 0 ? round1((freeBytes / totalBytes) * 100) : 0 };
 }
 
 /** Builds health snapshots on demand; keeps only the previous CPU sample between calls. */

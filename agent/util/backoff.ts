@@ -8,6 +8,13 @@ export interface BackoffOptions {
   random?: () => number;
 }
 
+/** The delay before retry number `failures + 1`, after `failures` consecutive failures (0 = the first retry). */
+export function backoffDelay(failures: number, options: BackoffOptions): number {
+  const { initialMs, maxMs, factor = 2, jitter = 0.5, random = Math.random } = options;
+  const base = Math.min(maxMs, initialMs * factor ** failures);
+  return Math.round(base * (1 - jitter * random()));
+}
+
 /** Tracks consecutive failures and says how long to wait before the next attempt. */
 export class Backoff {
   private attempt = 0;
@@ -15,10 +22,9 @@ export class Backoff {
 
   /** The delay before the next attempt; each call counts one more failure. */
   next(): number {
-    const { initialMs, maxMs, factor = 2, jitter = 0.5, random = Math.random } = this.options;
-    const base = Math.min(maxMs, initialMs * factor ** this.attempt);
+    const delay = backoffDelay(this.attempt, this.options);
     this.attempt += 1;
-    return Math.round(base * (1 - jitter * random()));
+    return delay;
   }
 
   /** Failures counted since the last reset. */

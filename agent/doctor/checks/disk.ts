@@ -1,36 +1,17 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { nearestDiskSpace } from '../../util/disk.js';
 import { fail, ok, warn, type CheckResult, type DoctorContext } from '../types.js';
 
 const GB = 1024 ** 3;
-
-/** The nearest existing folder at or above `dir` (archive.dir may not exist before the first archive). */
-async function existingAncestor(ctx: DoctorContext, dir: string): Promise<string> {
-  let current = path.resolve(dir);
-  for (;;) {
-    try {
-      await ctx.statfs(current);
-      return current;
-    } catch {
-      const parent = path.dirname(current);
-      if (parent === current) return current;
-      current = parent;
-    }
-  }
-}
 
 /** Free space where archives go, against archive.minFreePercent (below it, retention prunes and recording suffers). */
 export async function checkDisk(ctx: DoctorContext): Promise<CheckResult> {
   const { dir, minFreePercent } = ctx.config.archive;
   const name = 'disk';
-  let at: string;
-  let space;
-  try {
-    at = await existingAncestor(ctx, dir);
-    space = await ctx.statfs(at);
-  } catch (error) {
-    return fail(name, `cannot read free space of ${dir}: ${(error as Error).message}`, `create ${dir} and make it writable by edge-agent`);
-  }
+  const found = await nearestDiskSpace(dir, ctx.statfs);
+  if (!found) return fail(name, `cannot read free space of ${dir} or any folder above it`, `create ${dir} and make it writable by edge-agent`);
+  const { at, space } = found;
   const percent = space.totalBytes > 0 ? (100 * space.freeBytes) / space.totalBytes : 0;
   const detail = `${(space.freeBytes / GB).toFixed(1)} GB free of ${(space.totalBytes / GB).toFixed(1)} GB (${percent.toFixed(1)} %) at ${at}`;
   const fix =
