@@ -7,7 +7,12 @@
 #   package.json, README.md, release.env (version, arch, runtime: read by install.sh)
 # Nothing is fetched or compiled on the board: the only prerequisites there are OS packages.
 #
-#   deploy/pack.sh [--arch arm64|armhf|x64] [--out DIR] [--no-build]
+#   deploy/pack.sh [--arch arm64|armhf|x64] [--sign KEY] [--out DIR] [--no-build]
+#
+# With --sign KEY (an Ed25519 private key in PEM: openssl genpkey -algorithm ed25519 -out KEY),
+# also writes beside the tarball edge-agent-<version>-linux-<arch>.manifest.json, the canonical
+# JSON {arch, sha256, size, version}, and .manifest.sig, its Ed25519 signature in hex
+# (deploy/lib/manifest.mjs; `manifest.mjs verify` checks one).
 #
 # The store uses node:sqlite, so node_modules has no native part and is the same for every
 # architecture; the runtime is the npm registry's official build (node-linux-<arch>), fetched
@@ -26,17 +31,19 @@ BUILD=1
 NODE_RUNTIME="${EDGE_AGENT_NODE_RUNTIME:-24.22.3}"
 CACHE="${EDGE_AGENT_PACK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/edge-agent}"
 
-usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() {
   printf 'pack: error: %s\n' "$*" >&2
   exit 1
 }
 
 ARCH=""
+SIGN_KEY=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --arch) ARCH="${2:-}"; shift 2 ;;
     --out) OUT="${2:-}"; shift 2 ;;
+    --sign) SIGN_KEY="${2:-}"; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown option $1" ;;
@@ -48,6 +55,11 @@ case "$ARCH" in
   armhf) node_arch="" ;;
   *) die "--arch must be arm64, armhf or x64 (got '$ARCH'; this machine is $(uname -m))" ;;
 esac
+
+if [[ -n "$SIGN_KEY" ]]; then
+  [[ -r "$SIGN_KEY" ]] || die "--sign: cannot read the key file '$SIGN_KEY'"
+  SIGN_KEY="$(cd "$(dirname "$SIGN_KEY")" && pwd)/$(basename "$SIGN_KEY")"
+fi
 
 cd "$SRC"
 ((BUILD)) && npm run --silent build
@@ -87,4 +99,8 @@ mkdir -p "$OUT"
 out="$(cd "$OUT" && pwd)/$name.tar.gz"
 tar -czf "$out.tmp" -C "$stage" --owner=0 --group=0 "$name"
 mv -f "$out.tmp" "$out"
+if [[ -n "$SIGN_KEY" ]]; then
+  node "$HERE/lib/manifest.mjs" sign "$out" "$version" "$ARCH" "$SIGN_KEY" >/dev/null || die "signing the manifest failed"
+  echo "pack: signed ${out%.tar.gz}.manifest.json" >&2
+fi
 echo "$out"

@@ -5,6 +5,7 @@
  * from the tarball (the status page once was), a dependency fetched or compiled at install time.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash, generateKeyPairSync, verify } from 'node:crypto';
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { arch } from 'node:os';
 import { join } from 'node:path';
@@ -28,8 +29,10 @@ function offlinePath(dir: string): string {
 
 t.test('the packed release installs offline and serves the status page from the installed tree', { skip: SKIP }, async (t) => {
   const dir = t.testdir({ out: {}, root: {}, cache: {} });
+  const keys = generateKeyPairSync('ed25519');
+  writeFileSync(join(dir, 'release.key'), keys.privateKey.export({ type: 'pkcs8', format: 'pem' }));
   const started = performance.now();
-  const pack = spawnSync('bash', [join(ROOT, 'deploy/pack.sh'), '--no-build', '--arch', ARCH!, '--out', join(dir, 'out')], {
+  const pack = spawnSync('bash', [join(ROOT, 'deploy/pack.sh'), '--no-build', '--arch', ARCH!, '--sign', join(dir, 'release.key'), '--out', join(dir, 'out')], {
     cwd: ROOT,
     encoding: 'utf8',
     timeout: 300_000,
@@ -38,6 +41,29 @@ t.test('the packed release installs offline and serves the status page from the 
   const tarball = join(dir, 'out', `edge-agent-${version}-linux-${ARCH}.tar.gz`);
   t.equal(pack.stdout.trim(), tarball, 'prints the tarball it wrote');
   t.comment(`packed in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  t.test('--sign: a manifest {arch, sha256, size, version} in canonical JSON and its Ed25519 signature beside the tarball', async (t) => {
+    const base = join(dir, 'out', `edge-agent-${version}-linux-${ARCH}`);
+    const text = readFileSync(`${base}.manifest.json`, 'utf8');
+    const manifest = JSON.parse(text) as { version: string; arch: string; sha256: string; size: number };
+    const bytes = readFileSync(tarball);
+    t.same(manifest, { arch: ARCH, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length, version });
+    t.equal(text, JSON.stringify({ arch: manifest.arch, sha256: manifest.sha256, size: manifest.size, version: manifest.version }), 'keys sorted, no white space');
+    const sig = Buffer.from(readFileSync(`${base}.manifest.sig`, 'utf8').trim(), 'hex');
+    t.ok(verify(null, Buffer.from(text), keys.publicKey, sig), 'signed by the key given');
+    t.notOk(verify(null, Buffer.from(text.replace(manifest.sha256, '0'.repeat(64))), keys.publicKey, sig), 'a changed manifest fails');
+    writeFileSync(join(dir, 'release.pub'), keys.publicKey.export({ type: 'spki', format: 'pem' }));
+    const verifyCli = (tar: string) => spawnSync(process.execPath, [join(ROOT, 'deploy/lib/manifest.mjs'), 'verify', `${base}.manifest.json`, `${base}.manifest.sig`, join(dir, 'release.pub'), tar], { encoding: 'utf8' });
+    t.equal(verifyCli(tarball).status, 0, 'manifest.mjs verify accepts the tarball');
+    writeFileSync(join(dir, 'truncated.tar.gz'), bytes.subarray(0, bytes.length - 10));
+    const truncated = verifyCli(join(dir, 'truncated.tar.gz'));
+    t.equal(truncated.status, 1, 'and refuses a truncated one');
+    t.match(truncated.stderr, /bytes, the manifest says/);
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    writeFileSync(join(dir, 'rsa.key'), rsa.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const wrongKey = spawnSync(process.execPath, [join(ROOT, 'deploy/lib/manifest.mjs'), 'sign', tarball, version, ARCH!, join(dir, 'rsa.key')], { encoding: 'utf8' });
+    t.equal(wrongKey.status, 1);
+    t.match(wrongKey.stderr, /rsa key; releases are signed with Ed25519/);
+  });
 
   const listing = spawnSync('tar', ['-tzf', tarball], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout.split('\n');
   const top = `edge-agent-${version}-linux-${ARCH}/`;
