@@ -161,13 +161,15 @@ export class Sensors {
 
   /** All readings at once; a missing or unreadable sensor is left out, never an error. */
   async read(): Promise<SensorReadings> {
+    // One pass over the hwmon folders serves the three readers that look for one by name.
+    const hwmons = this.scanHwmons();
     const [temperatures, voltAlarm, throttling, gpuLoadPercent, powerRails, overCurrent] = await Promise.all([
       this.temperatures(),
-      this.rpiVoltAlarm(),
+      this.rpiVoltAlarm(hwmons),
       this.throttling(),
       this.gpuLoad(),
-      this.powerRails(),
-      this.overCurrent(),
+      this.powerRails(hwmons),
+      this.overCurrent(hwmons),
     ]);
     // The counters only ever grow: one that grew since the last reading is under-voltage now.
     const previous = this.lastOverCurrent;
@@ -177,17 +179,20 @@ export class Sensors {
     return { temperatures, underVoltage, throttling, gpuLoadPercent, powerRails, overCurrent };
   }
 
-  /** The hwmon folders whose `name` is `name`. */
-  private async hwmons(name: string): Promise<string[]> {
+  /** The hwmon folders by their `name` (`rpi_volt`, `ina3221`, `soctherm_oc`, ...). */
+  private async scanHwmons(): Promise<Map<string, string[]>> {
     const base = join(this.sysRoot, 'class/hwmon');
-    const found: string[] = [];
-    for (const dev of await listDir(base)) if ((await readText(join(base, dev, 'name'))) === name) found.push(join(base, dev));
-    return found;
+    const byName = new Map<string, string[]>();
+    for (const dev of await listDir(base)) {
+      const name = await readText(join(base, dev, 'name'));
+      if (name) byName.set(name, [...(byName.get(name) ?? []), join(base, dev)]);
+    }
+    return byName;
   }
 
   /** Every labelled INA3221 channel (mV and mA in sysfs); null without one. */
-  async powerRails(): Promise<PowerRail[] | null> {
-    const monitors = await this.hwmons('ina3221');
+  async powerRails(hwmons = this.scanHwmons()): Promise<PowerRail[] | null> {
+    const monitors = (await hwmons).get('ina3221') ?? [];
     if (monitors.length === 0) return null;
     const rails: PowerRail[] = [];
     for (const dir of monitors) {
@@ -207,8 +212,8 @@ export class Sensors {
   }
 
   /** Jetson Orin's OC event counters; null without a `soctherm_oc` hwmon. */
-  async overCurrent(): Promise<OverCurrentEvents | null> {
-    const [dir] = await this.hwmons('soctherm_oc');
+  async overCurrent(hwmons = this.scanHwmons()): Promise<OverCurrentEvents | null> {
+    const [dir] = (await hwmons).get('soctherm_oc') ?? [];
     if (!dir) return null;
     const count = async (n: number) => {
       const value = Number(await readText(join(dir, `oc${n}_event_cnt`)));
@@ -239,8 +244,8 @@ export class Sensors {
   }
 
   /** The Pi's `rpi_volt` hwmon under-voltage alarm; null when the board has none. */
-  async rpiVoltAlarm(): Promise<boolean | null> {
-    const [dir] = await this.hwmons('rpi_volt');
+  async rpiVoltAlarm(hwmons = this.scanHwmons()): Promise<boolean | null> {
+    const [dir] = (await hwmons).get('rpi_volt') ?? [];
     if (!dir) return null;
     const alarm = await readText(join(dir, 'in0_lcrit_alarm'));
     return alarm === null ? null : alarm === '1';

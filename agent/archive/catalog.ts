@@ -1,8 +1,8 @@
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { exists } from '../util/files.js';
 import path from 'node:path';
 import type { ArchiveCatalog, ArchiveEntry } from '../contract/services.js';
-import { metaPathFor, type ArchiveMeta } from './finisher.js';
+import { readArchiveMeta } from './finisher.js';
 import { parseArchiveFileName } from './segmentName.js';
 
 const DATE_DIR = /^\d{4}-\d{2}-\d{2}$/;
@@ -93,9 +93,7 @@ export class DiskArchiveCatalog implements ArchiveCatalog {
 
   private async entry(f: ArchiveFile): Promise<ArchiveEntry> {
     const [meta, info, analysed] = await Promise.all([
-      readFile(metaPathFor(f.absolute), 'utf8')
-        .then((text) => JSON.parse(text) as Partial<ArchiveMeta>)
-        .catch(() => ({}) as Partial<ArchiveMeta>),
+      readArchiveMeta(f.absolute).then((meta) => meta ?? {}),
       stat(f.absolute).catch(() => null),
       exists(analysisPathFor(f.absolute)),
     ]);

@@ -4,10 +4,10 @@
  * recovery found the archive already made from its partial and only removed the partial. Each is
  * announced now as it would have been, with the same stable event id.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import type { AgentEvents, ArchiveInfo } from '../contract/events.js';
 import { walkArchives, type ArchiveFile } from './catalog.js';
-import { metaPathFor, type ArchiveMeta } from './finisher.js';
+import { readArchiveMeta } from './finisher.js';
 
 /** How far back the catch-up looks: a day's archives are a few hundred names per camera. */
 export const CATCH_UP_DAYS = 7;
@@ -47,9 +47,7 @@ function daysFrom(from: number, to: number): string[] {
 
 async function describe(archive: ArchiveFile): Promise<CatchUpEvent | null> {
   const [meta, info] = await Promise.all([
-    readFile(metaPathFor(archive.absolute), 'utf8')
-      .then((text) => JSON.parse(text) as Partial<ArchiveMeta>)
-      .catch(() => null),
+    readArchiveMeta(archive.absolute),
     stat(archive.absolute).catch(() => null),
   ]);
   if (!meta || !info || typeof meta.start !== 'string') return null;

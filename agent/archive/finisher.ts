@@ -40,6 +40,13 @@ export function metaPathFor(archivePath: string): string {
   return archivePath.replace(/\.mp4$/, '.json');
 }
 
+/** An archive's sidecar, or null when it is missing or unreadable. */
+export async function readArchiveMeta(archivePath: string): Promise<Partial<ArchiveMeta> | null> {
+  return readFile(metaPathFor(archivePath), 'utf8')
+    .then((text) => JSON.parse(text) as Partial<ArchiveMeta>)
+    .catch(() => null);
+}
+
 /**
  * The first free name for an archive starting at `startMs` (a stepped-back clock never
  * overwrites), or null when one of the taken names was already made from `source`: a power cut
@@ -49,7 +56,7 @@ async function freeArchivePath(dir: string, startMs: number, source: string): Pr
   for (let duplicate = 0; ; duplicate += 1) {
     const candidate = path.join(dir, archiveFileName(startMs, duplicate));
     if (!(await exists(candidate))) return candidate;
-    const meta = await readFile(metaPathFor(candidate), 'utf8').then((text) => JSON.parse(text) as Partial<ArchiveMeta>, () => null);
+    const meta = await readArchiveMeta(candidate);
     if (meta?.source === source) return null;
   }
 }

@@ -1,23 +1,16 @@
-import { readFile, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { diskSpace, type DiskSpace } from '../util/disk.js';
 import type { EventBus } from '../util/bus.js';
 
 export type { DiskSpace } from '../util/disk.js';
 import type { Logger } from '../util/logger.js';
 import { analysisPathFor, archiveCameras, archiveDates, newestArchives, walkArchives, type ArchiveFile } from './catalog.js';
-import { metaPathFor, type ArchiveMeta } from './finisher.js';
+import { metaPathFor, readArchiveMeta } from './finisher.js';
 
 /** How many of a camera's newest archives set its recording rate. */
 const RATE_ARCHIVES = 12;
 /** Slack past two archive lengths before a camera with no new archive counts as not recording. */
 const RECORDING_MARGIN_MS = 5 * 60_000;
-
-/** An archive's sidecar, or nothing when it is missing or unreadable. */
-async function readMeta(archive: ArchiveFile): Promise<Partial<ArchiveMeta>> {
-  return readFile(metaPathFor(archive.absolute), 'utf8')
-    .then((text) => JSON.parse(text) as Partial<ArchiveMeta>)
-    .catch(() => ({}));
-}
 
 /** What retention is given. */
 export interface RetentionDeps {
@@ -108,7 +101,7 @@ export class Retention {
     for (const archive of await newestArchives(this.deps.archiveRoot, RATE_ARCHIVES, camera)) {
       const s = await stat(archive.absolute).catch(() => null);
       if (!s) continue;
-      const meta = await readMeta(archive);
+      const meta = (await readArchiveMeta(archive.absolute)) ?? {};
       // The sidecar's length; an archive without one ran from its start to its last write.
       const length = meta.seconds && meta.seconds > 0 ? meta.seconds : Math.max(1, (s.mtimeMs - archive.startMs) / 1000);
       bytes += s.size;
@@ -133,7 +126,7 @@ export class Retention {
    * delete it. Read only for archives the age rule would delete, so a pass stays cheap.
    */
   private async clockWasSynced(archive: ArchiveFile): Promise<boolean> {
-    return (await readMeta(archive)).clockSynced !== false;
+    return (await readArchiveMeta(archive.absolute))?.clockSynced !== false;
   }
 
   private space(): Promise<DiskSpace> {
