@@ -22,6 +22,10 @@ for file in test/unit/{store,outbox,link,http,analysis,config,util,commands}/**/
 done
 # End to end: the agent from source with a real Mosquitto, and with Gemini's fake and the queue.
 e2e=(test/integration/agent-mqtt.test.ts test/integration/agent-analysis.test.ts)
+# tap rebuilds its test class when .taprc's plugins differ from the installed build (a fresh
+# npm ci): done once here, because two tap runs started together would both rebuild it and
+# leave it half-written.
+npx tap build >/dev/null || exit 1
 # The versions run side by side (one file at a time each), their output printed in turn.
 pids=()
 logs=()

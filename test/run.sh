@@ -9,6 +9,10 @@ cd "$(dirname "$0")/.." || exit 1
 npm run --silent typecheck || exit 1
 npm run --silent build || exit 1
 if (($#)); then exec npx tap "$@"; fi
+# tap rebuilds its test class when .taprc's plugins differ from the installed build (a fresh
+# npm ci): done once here, because two tap runs started together would both rebuild it and
+# leave it half-written.
+npx tap build >/dev/null || exit 1
 shopt -s globstar
 waiting=(
   test/integration/reliability-soak.test.ts
