@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # `npm test`: type-check, build, then every test file under test/unit and test/integration.
-# The files that mostly wait on the wall clock (a 3-minute soak, a dead camera watched for 80 s,
-# broker outages) run in a pool of their own beside the CPU-bound rest, two files at a time in
-# each: on two cores that takes ~4 minutes off the run without putting more than two busy files
-# on the CPU at once. Given file arguments (`npm test -- test/unit/x.test.ts`), runs just those.
+# The files that mostly wait on the wall clock (a 3-minute soak, a dead camera watched for two
+# minutes, broker outages) run one at a time in a pool of their own beside the CPU-bound rest
+# (two files at a time): on two cores that takes ~4 minutes off the run, and the soak's resource
+# figures never share the machine with more than the two busy files. Given file arguments (`npm test -- test/unit/x.test.ts`), runs just those.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 npm run --silent typecheck || exit 1
@@ -25,7 +25,7 @@ for file in test/unit/**/*.test.ts test/integration/**/*.test.ts; do
 done
 side_log="$(mktemp)"
 trap 'rm -f "$side_log"' EXIT
-npx tap --jobs=2 "${waiting[@]}" >"$side_log" 2>&1 &
+npx tap --jobs=1 "${waiting[@]}" >"$side_log" 2>&1 &
 side=$!
 npx tap "${busy[@]}"
 main_status=$?
