@@ -27,7 +27,9 @@ side_log="$(mktemp)"
 trap 'rm -f "$side_log"' EXIT
 npx tap --jobs=1 "${waiting[@]}" >"$side_log" 2>&1 &
 side=$!
-npx tap "${busy[@]}"
+# The busy files run at a lower priority: the waiting files use little CPU but measure time and
+# memory (the soak's FFmpeg buffered ~30 MB more when starved), so they get the cores first.
+nice -n 10 npx tap "${busy[@]}"
 main_status=$?
 wait "$side"
 side_status=$?
