@@ -273,7 +273,10 @@ export class MqttLink {
       client.subscribe(filters, { qos: 1 }, (error, granted) => {
         if (error || granted?.some((g) => g.qos >= 128)) {
           log.error({ err: error?.message, filters }, 'broker refused a subscription');
+          return;
         }
+        // The moment commands can arrive: a command sent before this on a clean session is lost.
+        log.info({ filters }, 'mqtt commands subscribed');
       });
       this.flushPendingReplies();
       for (const listener of this.connectListeners) {

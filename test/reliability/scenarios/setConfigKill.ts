@@ -36,8 +36,8 @@ export async function setConfigKill(t: Test, options: { times: number; mode: 'ci
   for (let i = 0; i < options.times; i += 1) {
     const agent = AgentProcess.start(dir, config);
     t.teardown(() => agent.stop());
-    await agent.waitLog('mqtt connected', 1, 30_000);
-    // A ping answered: the command subscription is in place.
+    // The agent's session is clean: a command sent before its SUBACK would be dropped by the broker.
+    await agent.waitLog('mqtt commands subscribed', 1, 30_000);
     await client.command('edge/test-device/cmd/ping', {}, 'v5', 'replies/rel', 30_000);
     const before = await readFile(file, 'utf8');
     const next = bitrate + 1 + rng.int(0, 50);
