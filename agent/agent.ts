@@ -19,6 +19,7 @@ import { redactConfig } from './config/redact.js';
 import type { AgentConfig, CameraConfig } from './config/types.js';
 import { AgentError } from './contract/errors.js';
 import type { CameraStats, PipelineControl } from './contract/services.js';
+import { buildTopics } from './contract/topics.js';
 import { planEncoders } from './encoderPlan.js';
 import { HealthCollector } from './health/collector.js';
 import { HttpServer } from './http/server.js';
@@ -328,7 +329,12 @@ export class Agent {
       },
       probe: () => probeReport({ config: this.config, cacheFile: path.join(this.config.dataDir, 'encoder-probe.json') }),
     });
-    const verifier = new SignatureVerifier({ key: () => this.credentials.commandKey, persist: new SeenSignatures(this.store!) });
+    const verifier = new SignatureVerifier({
+      key: () => this.credentials.commandKey,
+      deviceId: () => this.config.device.id,
+      requireScoped: () => this.config.mqtt.requireScopedSignatures,
+      persist: new SeenSignatures(this.store!),
+    });
     const router = new CommandRouter({ commands, log, verifier });
     const kv = this.kv!;
     this.desired = new DesiredConfig({
@@ -337,7 +343,7 @@ export class Agent {
       save: (state) => kv.set('config.desired', state),
       report: (message) => void this.publisher?.publishReported(message),
       config: () => redactConfig(this.config),
-      signed: (doc) => verifier.verifyDocument('config/desired', doc),
+      signed: (doc) => verifier.verifyDocument('config/desired', doc, buildTopics(this.config.mqtt.topicPrefix, this.config.device.id).configDesired),
       log: this.rootLog.child({ component: 'config' }),
     });
     const desired = this.desired;

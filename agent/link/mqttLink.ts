@@ -283,7 +283,7 @@ export class MqttLink {
     if (name === null) return;
     const props = packet.properties ?? {};
     this.deps.router
-      .handle({ name, payload, responseTopic: props.responseTopic, correlationData: props.correlationData })
+      .handle({ name, topic, payload, responseTopic: props.responseTopic, correlationData: props.correlationData })
       .then((reply) => (reply ? this.sendReply(reply) : undefined))
       .catch((error: Error) => this.deps.log.error({ err: error.message, command: name }, 'command reply failed'));
   }

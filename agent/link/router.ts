@@ -12,6 +12,8 @@ import type { SignatureVerifier } from './signature.js';
 /** A request as it arrived on `R/cmd/<name>`. */
 export interface IncomingCommand {
   name: string;
+  /** The topic it arrived on (`R/cmd/<name>`): scoped signatures cover it. */
+  topic?: string;
   payload: Buffer;
   /** MQTT 5 Response Topic and Correlation Data, when the request carried them. */
   responseTopic?: string;
@@ -61,7 +63,7 @@ export class CommandRouter implements CommandDispatcher {
       const request = this.parse(command.payload);
       if (typeof request.replyTo === 'string' && topic === null) topic = request.replyTo;
       id = request.id;
-      const result = await this.dispatch(command.name, request);
+      const result = await this.dispatch(command.name, request, command.topic);
       body = { ok: true, result: result ?? null };
     } catch (error) {
       body = { ok: false, error: toReplyError(error) };
@@ -89,9 +91,9 @@ export class CommandRouter implements CommandDispatcher {
     return request;
   }
 
-  private async dispatch(name: string, request: Record<string, unknown>): Promise<unknown> {
+  private async dispatch(name: string, request: Record<string, unknown>, topic: string | undefined): Promise<unknown> {
     // The signature covers the name, so it is checked before the name is even looked up.
-    this.deps.verifier?.verify(name, request);
+    this.deps.verifier?.verify(name, request, topic);
     const signed = this.deps.verifier?.enabled() ?? false;
     const spec = Object.hasOwn(this.deps.commands, name) ? this.deps.commands[name] : undefined;
     if (!spec) throw new AgentError('unknown_command', `unknown command ${JSON.stringify(name).slice(0, 80)}`);

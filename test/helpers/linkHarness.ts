@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   const router = new CommandRouter({
     commands: createCommands(deps),
     log,
-    verifier: new SignatureVerifier({ key: () => input.commandKey }),
+    verifier: new SignatureVerifier({ key: () => input.commandKey, deviceId: () => config.current().device.id, requireScoped: () => config.current().mqtt.requireScopedSignatures }),
   });
   const link = new MqttLink({
     config: () => config.current(), password: () => input.password, log, version: deps.version,

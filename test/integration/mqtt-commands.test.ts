@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap';
+import type { AgentConfig } from '../../agent/config/types.js';
 import { signCommand } from '../../agent/link/signature.js';
 import { ARCHIVES, testConfig } from '../helpers/agentFakes.js';
 import { LinkProcess } from '../helpers/linkProcess.js';
@@ -8,12 +9,14 @@ import { sleep, TestClient } from '../helpers/mqttClient.js';
 const R = 'edge/gate-01';
 const KEY = 'test-command-key';
 
-async function setup(t: Test, commandKey: string | null = null) {
+async function setup(t: Test, commandKey: string | null = null, mqtt: Partial<AgentConfig['mqtt']> = {}) {
   const dir = t.testdir();
   const broker = new Mosquitto({ dir: `${dir}/broker` });
   await broker.start();
   t.teardown(() => broker.stop());
-  const input = { config: testConfig({ url: broker.url, dataDir: `${dir}/data` }), password: null, commandKey };
+  const config = testConfig({ url: broker.url, dataDir: `${dir}/data` });
+  config.mqtt = { ...config.mqtt, ...mqtt };
+  const input = { config, password: null, commandKey };
   const link = await LinkProcess.start(dir, input);
   t.teardown(() => link.kill());
   await link.connected();
@@ -105,6 +108,27 @@ t.test('signed commands: good, wrong key, stale, replayed, unsigned', async (t) 
   t.match((await send({ set: { 'mqtt.healthIntervalSeconds': 16 } })).json, { ok: false, error: { code: 'unauthorized' } }, 'unsigned');
   const state = await link.state();
   t.same(state.sets, [{ 'mqtt.healthIntervalSeconds': 11 }, { 'mqtt.healthIntervalSeconds': 12 }, { 'mqtt.healthIntervalSeconds': 15 }]);
+});
+
+t.test('scoped signatures: v2 for this board accepted; for another board refused; mqtt.requireScopedSignatures refuses the old form', async (t) => {
+  for (const required of [false, true]) {
+    const { clients, link } = await setup(t, KEY, { requireScopedSignatures: required });
+    const c = clients.v311;
+    await c.subscribe(`${R}/reply/#`);
+    const send = async (body: Record<string, unknown>) => {
+      await c.raw(`${R}/cmd/set-config`, JSON.stringify(body));
+      return (await c.waitFor((m) => m.topic === body.replyTo && (m.json as { id: string }).id === body.id)).json;
+    };
+    const body = (n: number) => ({ set: { 'mqtt.healthIntervalSeconds': n }, replyTo: `${R}/reply/v${n}`, id: `v${n}`, ts: Date.now() });
+    const scope = (deviceId: string) => ({ deviceId, topic: `edge/${deviceId}/cmd/set-config` });
+    t.match(await send(signCommand(KEY, 'set-config', body(21), scope('gate-01'))), { ok: true }, `v2 for gate-01 (required: ${required})`);
+    t.match(await send(signCommand(KEY, 'set-config', body(22), scope('gate-02'))), { ok: false, error: { code: 'unauthorized' } }, `v2 signed for gate-02 (required: ${required})`);
+    const legacy = await send(signCommand(KEY, 'set-config', body(23)));
+    if (required) t.match(legacy, { ok: false, error: { code: 'unauthorized', message: /scoped/ } }, 'the contract form refused when v2 is required');
+    else t.match(legacy, { ok: true }, 'the contract form still accepted by default');
+    const sets = (await link.state()).sets.map((s: Record<string, unknown>) => s['mqtt.healthIntervalSeconds']);
+    t.same(sets, required ? [21] : [21, 23], 'only the accepted ones changed the config');
+  }
 });
 
 // A small seeded PRNG (mulberry32) so a failing run can be replayed.
