@@ -126,7 +126,7 @@ t.test('scoped signatures: v2 for this board accepted; for another board refused
     const legacy = await send(signCommand(KEY, 'set-config', body(23)));
     if (required) t.match(legacy, { ok: false, error: { code: 'unauthorized', message: /scoped/ } }, 'the contract form refused when v2 is required');
     else t.match(legacy, { ok: true }, 'the contract form still accepted by default');
-    const sets = (await link.state()).sets.map((s: Record<string, unknown>) => s['mqtt.healthIntervalSeconds']);
+    const sets = (await link.state()).sets.map((s) => (s as Record<string, unknown>)['mqtt.healthIntervalSeconds']);
     t.same(sets, required ? [21] : [21, 23], 'only the accepted ones changed the config');
   }
 });
