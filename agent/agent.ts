@@ -19,7 +19,7 @@ import { redactConfig } from './config/redact.js';
 import type { AgentConfig, CameraConfig } from './config/types.js';
 import { AgentError } from './contract/errors.js';
 import type { CameraStats, PipelineControl } from './contract/services.js';
-import { buildTopics } from './contract/topics.js';
+import { buildTopics, isSafeReplyTopic } from './contract/topics.js';
 import { planEncoders } from './encoderPlan.js';
 import { HealthCollector } from './health/collector.js';
 import { HttpServer } from './http/server.js';
@@ -335,7 +335,12 @@ export class Agent {
       requireScoped: () => this.config.mqtt.requireScopedSignatures,
       persist: new SeenSignatures(this.store!),
     });
-    const router = new CommandRouter({ commands, log, verifier });
+    const router = new CommandRouter({
+      commands,
+      log,
+      verifier,
+      replyTopicAllowed: (topic) => isSafeReplyTopic(buildTopics(this.config.mqtt.topicPrefix, this.config.device.id), topic),
+    });
     const kv = this.kv!;
     this.desired = new DesiredConfig({
       change: (request) => this.configService.change(request),

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createCommands } from '../../agent/commands/index.js';
 import type { AgentConfig } from '../../agent/config/types.js';
 import type { AgentEventType, AgentEvents } from '../../agent/contract/events.js';
+import { buildTopics, isSafeReplyTopic } from '../../agent/contract/topics.js';
 import { HealthCollector } from '../../agent/health/collector.js';
 import { MqttLink } from '../../agent/link/mqttLink.js';
 import { LinkPublisher } from '../../agent/link/publisher.js';
@@ -48,6 +49,7 @@ async function main(): Promise<void> {
   const router = new CommandRouter({
     commands: createCommands(deps),
     log,
+    replyTopicAllowed: (topic) => isSafeReplyTopic(buildTopics(config.current().mqtt.topicPrefix, config.current().device.id), topic),
     verifier: new SignatureVerifier({ key: () => input.commandKey, deviceId: () => config.current().device.id, requireScoped: () => config.current().mqtt.requireScopedSignatures }),
   });
   const link = new MqttLink({

@@ -82,7 +82,19 @@ t.test('a reply topic on our own topics is refused (no self-feeding, no spoofed 
   await clients.v311.raw(`${R}/cmd/set-config`, JSON.stringify({ set: { 'mqtt.healthIntervalSeconds': 5 }, replyTo: `${R}/cmd/set-config` }));
   await sleep(500);
   t.equal(clients.v311.on(`${R}/cmd/set-config`).length, 1, 'only our own request, no reply looping back');
-  t.equal((await link.state()).sets.length, 1);
+  t.equal((await link.state()).sets.length, 0, 'a request naming a forbidden reply topic does not run (issue 15)');
+});
+
+t.test('a reply never lands on another device\'s tree (issue 15: replies fed another board\'s cmd topic)', async (t) => {
+  const { clients, link } = await setup(t);
+  const other = 'edge/gate-02';
+  await clients.v5.subscribe(`${other}/#`);
+  await clients.v311.raw(`${R}/cmd/ping`, JSON.stringify({ replyTo: `${other}/cmd/set-config`, id: { set: { 'mqtt.url': 'mqtt://evil' } } }));
+  await clients.v5.client.publishAsync(`${R}/cmd/ping`, '{}', { qos: 1, properties: { responseTopic: `${other}/reply/1`, correlationData: Buffer.from('x') } });
+  await sleep(800);
+  t.same(clients.v5.inbox.filter((m) => m.topic.startsWith(`${other}/`)).map((m) => m.topic), [], 'nothing published under gate-02');
+  t.match((await clients.v5.command(`${R}/cmd/ping`, {}, 'v5', `${R}/reply`)).json, { ok: true }, 'R/reply/ still answered');
+  t.equal(link.child.exitCode, null);
 });
 
 t.test('signed commands: good, wrong key, stale, replayed, unsigned', async (t) => {
