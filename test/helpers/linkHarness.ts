@@ -28,6 +28,7 @@ export interface HarnessInput {
   reconnect?: { initialMs?: number; maxMs?: number };
   embeddedPort?: number;
   outboxCap?: number;
+  protocolVersion?: 4 | 5;
 }
 
 /** Messages the parent sends. */
@@ -54,7 +55,7 @@ async function main(): Promise<void> {
   });
   const link = new MqttLink({
     config: () => config.current(), password: () => input.password, log, version: deps.version,
-    startedAt: deps.startedAt, outbox, router, reconnect: input.reconnect, embeddedPort: input.embeddedPort,
+    startedAt: deps.startedAt, outbox, router, reconnect: input.reconnect, embeddedPort: input.embeddedPort, protocolVersion: input.protocolVersion,
   });
   const health = new HealthCollector({
     config: config.current(), pipeline: deps.pipeline, sensors: new Sensors(), extra: () => ({ mqtt: link.status() }),
