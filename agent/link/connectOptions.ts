@@ -4,6 +4,7 @@ import type { IClientOptions } from 'mqtt';
 import type { MqttConfig } from '../config/types.js';
 import { AgentError } from '../contract/errors.js';
 import type { StatusMessage } from '../contract/messages.js';
+import { redactSecrets } from '../util/redact.js';
 import { MAX_INCOMING_PACKET_BYTES } from './packetLimit.js';
 
 /** Everything the link decides before connecting. */
@@ -42,7 +43,7 @@ export function safeUrl(url: string): string {
     const parsed = new URL(url);
     parsed.username = '';
     parsed.password = '';
-    return parsed.toString();
+    return redactSecrets(parsed.toString());
   } catch {
     return '[invalid url]';
   }
