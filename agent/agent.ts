@@ -14,6 +14,7 @@ import { probeReport } from './cli/probe.js';
 import { createCommands } from './commands/index.js';
 import { DesiredConfig, type DesiredState } from './config/desired.js';
 import type { ChangePlan } from './config/diff.js';
+import { assertSecureTransports } from './config/transport.js';
 import { loadCredentials, type Credentials } from './config/load.js';
 import { redactConfig } from './config/redact.js';
 import type { AgentConfig, CameraConfig } from './config/types.js';
@@ -90,11 +91,13 @@ export class Agent {
     this.bus.onListenerError((error, event) => log.error({ err: error, event: event.type }, 'event listener failed'));
     this.archives = new DiskArchiveCatalog(config.archive.dir);
     this.credentials = loadCredentials(config);
+    // Secrets from systemd credentials or $GEMINI_API_KEY are invisible to `config check`: check here too.
+    assertSecureTransports(config, this.credentials);
     this.configService = new ConfigService({
       file: configFile,
       current: () => this.config,
       apply: (next, plan) => this.reconfigure(next, plan),
-      precheck: (next) => void loadCredentials(next),
+      precheck: (next) => assertSecureTransports(next, loadCredentials(next)),
       signingRequired: () => this.credentials.commandKey !== null,
       probes: {
         link: () => this.link?.roundTrip() ?? Promise.resolve('the mqtt link is not running'),
