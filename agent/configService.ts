@@ -6,7 +6,7 @@ import { planChange, RESTART_REQUIRED_KEYS, type ChangePlan } from './config/dif
 import { runGate, type GateCheck } from './config/gate.js';
 import { applySets, prepareConfigFile, writeConfigFile, type PreparedConfigFile } from './config/persist.js';
 import { DEFAULT_CONFIG_PATH } from './config/load.js';
-import { protectedKeys, remoteLimitProblems } from './config/remote.js';
+import { keysNamed, protectedKeys, remoteLimitProblems } from './config/remote.js';
 import type { AgentConfig } from './config/types.js';
 import type { ChangeOutcome, ChangeRequest, ConfigControl } from './commands/types.js';
 import { AgentError, ConfigError } from './contract/errors.js';
@@ -140,6 +140,10 @@ export class ConfigService implements ConfigControl {
 
   private async validate(request: ChangeRequest): Promise<{ next: AgentConfig; plan: ChangePlan; prepared: PreparedConfigFile | null }> {
     const before = this.deps.current();
+    // Who may change a key is decided before its value is validated: a refusal says "not from here".
+    // (device.id, dataDir and archive.dir answer restart_required first, once they really change.)
+    const named = Object.keys(request.sets).flatMap(keysNamed).filter((k) => !(RESTART_REQUIRED_KEYS as readonly string[]).includes(k));
+    this.checkAccess(before, before, { keys: named, modules: new Set(), cameras: [] }, request.signed, false);
     const next = applySets(before, request.sets);
     const plan = planChange(before, next);
     if (plan.keys.length === 0) return { next, plan, prepared: null };
@@ -154,7 +158,7 @@ export class ConfigService implements ConfigControl {
   }
 
   /** The remote allow-list (config/remote.ts): refuses what this request may not change; throws. */
-  private checkAccess(before: AgentConfig, next: AgentConfig, plan: ChangePlan, signed: boolean): void {
+  private checkAccess(before: AgentConfig, next: AgentConfig, plan: ChangePlan, signed: boolean, limits = true): void {
     const { signed: needSignature, local } = protectedKeys(before, next, plan.keys);
     if (local.length > 0) {
       throw new AgentError('local_only', `${local.join(', ')} can only be changed in the config file or with --set, never over mqtt; nothing changed`);
@@ -172,8 +176,8 @@ export class ConfigService implements ConfigControl {
         );
       }
     }
-    const limits = remoteLimitProblems(next, plan.keys);
-    if (limits.length > 0) throw new ConfigError(limits);
+    const problems = limits ? remoteLimitProblems(next, plan.keys) : [];
+    if (problems.length > 0) throw new ConfigError(problems);
   }
 
   private gateChecks(next: AgentConfig, plan: ChangePlan, before: Map<string, CameraStats>): GateCheck[] {

@@ -4,6 +4,7 @@
  * ones that redirect the board or its secrets, or choose folders) needs a signed request, and a
  * few never change remotely at all. Remote changes also keep the disk and memory guards on.
  */
+import { schemaLeaves } from './schema.js';
 import type { AgentConfig, CameraConfig } from './types.js';
 
 /** Who may change a key over MQTT: anyone the broker lets command us, a signed request only, or nobody. */
@@ -53,6 +54,19 @@ export const REMOTE_LIMITS = {
   /** hls.segmentSeconds × hls.listSize: seconds of live video held in `hls.dir`. */
   maxHlsWindowSeconds: 120,
 } as const;
+
+/**
+ * The schema keys a `set` key path names, before any validation: `cameras[0].fps` → `cameras`,
+ * `mqtt.url` → itself, a section (`mqtt`) → every key in it; unknown paths → none (validation
+ * refuses them). Lets access be refused before a value is even looked at.
+ */
+export function keysNamed(path: string): string[] {
+  const dotted = path.replace(/\[(\d+)\]/g, '.$1');
+  const leaves = [...schemaLeaves().keys()];
+  const leaf = leaves.find((k) => dotted === k || dotted.startsWith(`${k}.`));
+  if (leaf !== undefined) return [leaf];
+  return leaves.filter((k) => k.startsWith(`${dotted}.`));
+}
 
 /** The keys of a change that need more than an open remote request, by access: `cameras[i].source` for file sources. */
 export function protectedKeys(before: AgentConfig, next: AgentConfig, changed: readonly string[]): { signed: string[]; local: string[] } {

@@ -8,7 +8,9 @@ import t, { type Test } from 'tap';
 import type { ChangePlan } from '../../agent/config/diff.js';
 import { loadConfig } from '../../agent/config/load.js';
 import type { AgentConfig } from '../../agent/config/types.js';
+import { DesiredConfig } from '../../agent/config/desired.js';
 import { ConfigService } from '../../agent/configService.js';
+import type { ReportedConfigMessage } from '../../agent/contract/messages.js';
 import { signCommand, SignatureVerifier } from '../../agent/link/signature.js';
 import { SeenSignatures } from '../../agent/store/kv.js';
 import { openStore } from '../../agent/store/store.js';
@@ -105,6 +107,21 @@ t.test('a file: camera already in the file may stay while other cameras change',
   const { service } = setup(t, { cameras: [{ id: 'cam1', source: 'file:/srv/loop.mp4' }, { id: 'cam2', source: 'test' }] });
   t.match(await service.change({ sets: { 'cameras[1].fps': 12 }, signed: false, origin: 'test' }), { status: 'applied' });
   t.match(await service.change({ sets: { 'cameras[0].source': 'file:/srv/other.mp4' }, signed: false, origin: 'test' }), { errorCode: 'local_only' });
+});
+
+t.test('R/config/desired takes the same refusals: rejected, 400, the code in the message, nothing changed', async (t) => {
+  const { service, applied, file } = setup(t);
+  const before = readFileSync(file, 'utf8');
+  const reports: ReportedConfigMessage[] = [];
+  const desired = new DesiredConfig({
+    change: (request) => service.change(request), load: () => null, save: () => undefined, report: (m) => reports.push(m),
+    config: () => ({}), signed: () => false, log: silentLogger(),
+  });
+  await desired.process(Buffer.from(JSON.stringify({ version: 1, set: { 'hls.dir': '/var/lib/edge-agent' } })));
+  await desired.process(Buffer.from(JSON.stringify({ version: 2, set: { 'analysis.baseUrl': 'http://evil.example' } })));
+  t.match(reports, [{ version: 1, status: 'rejected', code: 400, message: /hls\.dir can only be changed/ }, { version: 2, status: 'rejected', code: 400 }]);
+  t.equal(applied.length, 0);
+  t.equal(readFileSync(file, 'utf8'), before);
 });
 
 t.test('the local-only switches never change remotely, signed or not', async (t) => {
