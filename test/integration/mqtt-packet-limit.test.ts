@@ -13,9 +13,10 @@ import { sleep, TestClient } from '../helpers/mqttClient.js';
 
 const R = 'edge/gate-01';
 const MB = 1024 * 1024;
-const MESSAGE_MB = Number(process.env.PACKET_TEST_MB ?? 64);
-// Growth allowed while three such messages arrive: far below one message.
-const BOUND_MB = 48;
+const MESSAGE_MB = Number(process.env.PACKET_TEST_MB ?? 100);
+// Growth allowed while three such messages arrive: well below one message. What remains on 3.1.1 is
+// the socket's read buffers awaiting garbage collection (about 30 MB, whatever the message size).
+const BOUND_MB = 60;
 
 function rssMb(pid: number): number {
   const line = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
