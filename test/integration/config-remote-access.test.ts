@@ -3,13 +3,14 @@
  * one unsigned set-config pointed hls.dir at dataDir and the HLS reset emptied it; others sent the
  * Gemini key or broker password elsewhere, or read local files through a file: camera. Each is
  * now refused with local_only, the running config, the file and dataDir untouched; an open key
- * still changes; an IP camera's password shows nowhere in get-config, R/health or R/events.
+ * still changes; an IP camera's password shows nowhere in get-config, /api/status, R/health,
+ * R/events or the log.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { AgentProcess, testConfig } from '../helpers/agentProcess.js';
-import { Mosquitto } from '../helpers/mosquitto.js';
+import { freePort, Mosquitto } from '../helpers/mosquitto.js';
 import { TestClient } from '../helpers/mqttClient.js';
 
 const ROOT = 'edge/test-device';
@@ -20,7 +21,8 @@ t.test('without a command key, an unsigned set-config cannot redirect the board,
   await broker.start();
   t.teardown(() => broker.stop());
   const camera = 'rtsp://admin:camsecret@127.0.0.1:1/live?token=tok123';
-  const config = testConfig(dir, { mqtt: { url: broker.url, healthIntervalSeconds: 2 }, encoder: { prefer: ['libx264'], bitrateKbps: 400 } });
+  const httpPort = await freePort();
+  const config = testConfig(dir, { mqtt: { url: broker.url, healthIntervalSeconds: 2 }, encoder: { prefer: ['libx264'], bitrateKbps: 400 }, http: { listen: `127.0.0.1:${httpPort}` } });
   config.cameras = [...(config.cameras as object[]), { id: 'ipcam', source: camera, width: 320, height: 240, fps: 15 }];
   const agent = AgentProcess.start(dir, config, { EDGE_AGENT_TRUST_ENCODERS: '1' });
   t.teardown(() => agent.stop());
@@ -52,8 +54,9 @@ t.test('without a command key, an unsigned set-config cannot redirect the board,
   const shown = (await client.command(`${ROOT}/cmd/get-config`, {}, 'v5', 'replies/get')).json;
   await client.waitFor((m) => m.topic === `${ROOT}/events` && (m.json as { type?: string }).type === 'camera.lost', 30_000);
   await client.waitFor((m) => m.topic === `${ROOT}/health` && JSON.stringify(m.json).includes('ipcam'), 30_000);
-  const everything = JSON.stringify([shown, client.inbox.map((m) => m.json)]);
-  t.notMatch(everything, /camsecret|tok123/, 'no camera secret in get-config, R/config, R/health or R/events');
+  const apiStatus = await (await fetch(`http://127.0.0.1:${httpPort}/api/status`)).json();
+  const everything = JSON.stringify([shown, apiStatus, client.inbox.map((m) => m.json)]);
+  t.notMatch(everything, /camsecret|tok123/, 'no camera secret in get-config, /api/status, R/config, R/health or R/events');
   t.match(everything, /rtsp:\/\/admin:\[redacted\]@127\.0\.0\.1:1\/live\?token=\[redacted\]/);
   t.notMatch(agent.records.map((r) => JSON.stringify(r)).join('\n'), /camsecret|tok123/, 'nor in the log');
 });
