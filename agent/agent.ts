@@ -16,11 +16,13 @@ import { probeReport } from './cli/probe.js';
 import { createCommands } from './commands/index.js';
 import { DesiredConfig, type DesiredState } from './config/desired.js';
 import type { ChangePlan } from './config/diff.js';
+import { assertSecureTransports } from './config/transport.js';
 import { loadCredentials, type Credentials } from './config/load.js';
 import { redactConfig } from './config/redact.js';
 import type { AgentConfig, CameraConfig } from './config/types.js';
 import { AgentError } from './contract/errors.js';
 import type { CameraStats, PipelineControl } from './contract/services.js';
+import { buildTopics, isSafeReplyTopic } from './contract/topics.js';
 import { planEncoders } from './encoderPlan.js';
 import { HealthCollector } from './health/collector.js';
 import { HttpServer } from './http/server.js';
@@ -92,11 +94,13 @@ export class Agent {
     this.bus.onListenerError((error, event) => log.error({ err: error, event: event.type }, 'event listener failed'));
     this.archives = new DiskArchiveCatalog(config.archive.dir);
     this.credentials = loadCredentials(config);
+    // Secrets from systemd credentials or $GEMINI_API_KEY are invisible to `config check`: check here too.
+    assertSecureTransports(config, this.credentials);
     this.configService = new ConfigService({
       file: configFile,
       current: () => this.config,
       apply: (next, plan) => this.reconfigure(next, plan),
-      precheck: (next) => void loadCredentials(next),
+      precheck: (next) => assertSecureTransports(next, loadCredentials(next)),
       signingRequired: () => this.credentials.commandKey !== null,
       probes: {
         link: () => this.link?.roundTrip() ?? Promise.resolve('the mqtt link is not running'),
@@ -352,8 +356,18 @@ export class Agent {
       },
       probe: () => probeReport({ config: this.config, cacheFile: path.join(this.config.dataDir, 'encoder-probe.json') }),
     });
-    const verifier = new SignatureVerifier({ key: () => this.credentials.commandKey, persist: new SeenSignatures(this.store!) });
-    const router = new CommandRouter({ commands, log, verifier });
+    const verifier = new SignatureVerifier({
+      key: () => this.credentials.commandKey,
+      deviceId: () => this.config.device.id,
+      requireScoped: () => this.config.mqtt.requireScopedSignatures,
+      persist: new SeenSignatures(this.store!),
+    });
+    const router = new CommandRouter({
+      commands,
+      log,
+      verifier,
+      replyTopicAllowed: (topic) => isSafeReplyTopic(buildTopics(this.config.mqtt.topicPrefix, this.config.device.id), topic),
+    });
     const kv = this.kv!;
     this.desired = new DesiredConfig({
       change: (request) => this.configService.change(request),
@@ -361,7 +375,7 @@ export class Agent {
       save: (state) => kv.set('config.desired', state),
       report: (message) => void this.publisher?.publishReported(message),
       config: () => redactConfig(this.config),
-      signed: (doc) => verifier.verifyDocument('config/desired', doc),
+      signed: (doc) => verifier.verifyDocument('config/desired', doc, buildTopics(this.config.mqtt.topicPrefix, this.config.device.id).configDesired),
       log: this.rootLog.child({ component: 'config' }),
     });
     const desired = this.desired;

@@ -13,7 +13,7 @@ commands:
   config check FILE                                 validate a config file (exit 2 if invalid)
   config print [--config FILE] [--set k=v ...]      print the effective config, secrets redacted
   probe [--json]                                    list cameras and H.264 encoders that work
-  doctor [--json] [--config FILE]                   a technician's checklist (exit 1 on any fail)
+  doctor [--json] [--config FILE] [--trust-base-url] a technician's checklist (exit 1 on any fail)
   status [--config FILE]                            summarise the running agent
   version                                           print the agent's version (also --version)
 `;
@@ -27,6 +27,7 @@ function parse(argv: string[]): CliOptions {
       config: { type: 'string', short: 'c' },
       set: { type: 'string', multiple: true },
       json: { type: 'boolean', default: false },
+      'trust-base-url': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
       version: { type: 'boolean', short: 'V', default: false },
     },
@@ -36,7 +37,7 @@ function parse(argv: string[]): CliOptions {
     process.exit(0);
   }
   if (values.version) positionals.unshift('version');
-  return { config: values.config, set: values.set ?? [], json: values.json ?? false, positionals };
+  return { config: values.config, set: values.set ?? [], json: values.json ?? false, trustBaseUrl: values['trust-base-url'] ?? false, positionals };
 }
 
 async function dispatch(argv: string[]): Promise<number> {

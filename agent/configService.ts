@@ -2,10 +2,11 @@
  * The one owner of a config change's sequence: validate → apply → health gate → commit, or revert.
  * The steps are numbered in README "Config over MQTT"; set-config and R/config/desired both run here.
  */
-import { planChange, RESTART_REQUIRED_KEYS, SENSITIVE_KEYS, type ChangePlan } from './config/diff.js';
+import { planChange, RESTART_REQUIRED_KEYS, type ChangePlan } from './config/diff.js';
 import { runGate, type GateCheck } from './config/gate.js';
 import { applySets, prepareConfigFile, writeConfigFile, type PreparedConfigFile } from './config/persist.js';
 import { DEFAULT_CONFIG_PATH } from './config/load.js';
+import { keysNamed, protectedKeys, remoteLimitProblems } from './config/remote.js';
 import type { AgentConfig } from './config/types.js';
 import type { ChangeOutcome, ChangeRequest, ConfigControl } from './commands/types.js';
 import { AgentError, ConfigError } from './contract/errors.js';
@@ -139,6 +140,10 @@ export class ConfigService implements ConfigControl {
 
   private async validate(request: ChangeRequest): Promise<{ next: AgentConfig; plan: ChangePlan; prepared: PreparedConfigFile | null }> {
     const before = this.deps.current();
+    // Who may change a key is decided before its value is validated: a refusal says "not from here".
+    // (device.id, dataDir and archive.dir answer restart_required first, once they really change.)
+    const named = Object.keys(request.sets).flatMap(keysNamed).filter((k) => !(RESTART_REQUIRED_KEYS as readonly string[]).includes(k));
+    this.checkAccess(before, before, { keys: named, modules: new Set(), cameras: [] }, request.signed, false);
     const next = applySets(before, request.sets);
     const plan = planChange(before, next);
     if (plan.keys.length === 0) return { next, plan, prepared: null };
@@ -146,13 +151,33 @@ export class ConfigService implements ConfigControl {
     if (frozen.length > 0) {
       throw new AgentError('restart_required', `${frozen.join(', ')} cannot be changed while the agent runs; change the config file and restart the agent`);
     }
-    const sensitive = plan.keys.filter((k) => (SENSITIVE_KEYS as readonly string[]).includes(k));
-    if (sensitive.length > 0 && !request.signed && this.deps.signingRequired()) {
-      throw new AgentError('unauthorized', `${sensitive.join(', ')} may only be changed by a signed request`);
-    }
+    this.checkAccess(before, next, plan, request.signed);
     this.deps.precheck?.(next);
     const prepared = await prepareConfigFile(this.deps.file ?? DEFAULT_CONFIG_PATH, request.sets);
     return { next, plan, prepared };
+  }
+
+  /** The remote allow-list (config/remote.ts): refuses what this request may not change; throws. */
+  private checkAccess(before: AgentConfig, next: AgentConfig, plan: ChangePlan, signed: boolean, limits = true): void {
+    const { signed: needSignature, local } = protectedKeys(before, next, plan.keys);
+    if (local.length > 0) {
+      throw new AgentError('local_only', `${local.join(', ')} can only be changed in the config file or with --set, never over mqtt; nothing changed`);
+    }
+    if (needSignature.length > 0 && !signed) {
+      if (this.deps.signingRequired()) {
+        throw new AgentError('unauthorized', `${needSignature.join(', ')} may only be changed by a signed request; nothing changed`);
+      }
+      // Without a command key nobody can prove who sent a request, so these keys stay local
+      // (unless the config file opted back into the old behaviour).
+      if (!before.mqtt.unsignedSensitiveChanges) {
+        throw new AgentError(
+          'local_only',
+          `${needSignature.join(', ')} can only be changed in the config file or with --set while no command key is configured (mqtt.commandKeyFile; with one, a signed request may change them); nothing changed`,
+        );
+      }
+    }
+    const problems = limits ? remoteLimitProblems(next, plan.keys) : [];
+    if (problems.length > 0) throw new ConfigError(problems);
   }
 
   private gateChecks(next: AgentConfig, plan: ChangePlan, before: Map<string, CameraStats>): GateCheck[] {

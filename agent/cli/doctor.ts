@@ -3,11 +3,11 @@ import { formatChecks, runChecks } from '../doctor/index.js';
 import type { CliOptions } from './options.js';
 
 /**
- * `edge-agent doctor [--json] [--config FILE]`: the technician's checklist. Exit 1 when any
+ * `edge-agent doctor [--json] [--config FILE] [--trust-base-url]`: the technician's checklist. Exit 1 when any
  * check fails, 0 otherwise (warnings included).
  */
 export async function doctorCommand(options: CliOptions): Promise<number> {
-  const ctx = buildDoctorContext({ config: options.config, set: options.set });
+  const ctx = buildDoctorContext({ config: options.config, set: options.set, trustBaseUrl: options.trustBaseUrl });
   const checks = await runChecks(ctx);
   if (options.json) process.stdout.write(`${JSON.stringify({ checks }, null, 2)}\n`);
   else {

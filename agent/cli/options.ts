@@ -3,5 +3,7 @@ export interface CliOptions {
   config?: string;
   set: string[];
   json: boolean;
+  /** doctor: send the Gemini key to a non-Google, non-loopback analysis.baseUrl. */
+  trustBaseUrl?: boolean;
   positionals: string[];
 }

@@ -4,6 +4,7 @@
  * per mistake instead of convict's single run-on error.
  */
 import { PRODUCER_ENCODERS } from '../../device/encoders/ladder.js';
+import { redactSecrets } from '../util/redact.js';
 
 /** Checks one value found at `key`; returns one line per problem, none when the value is fine. */
 export type Check = (value: unknown, key: string) => string[];
@@ -22,7 +23,7 @@ export function got(value: unknown): string {
     text = String(value);
   }
   // Messages reach stderr and MQTT replies: never echo a password typed into a url.
-  text = text.replace(/(\/\/[^/@\s":]*):[^/\s"]*@/g, '$1:[redacted]@');
+  text = redactSecrets(text);
   return text.length > MAX_SHOWN ? `${text.slice(0, MAX_SHOWN)}…` : text;
 }
 

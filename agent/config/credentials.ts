@@ -67,6 +67,20 @@ function readSecret(file: string, key: string, problems: string[]): string | nul
   return value;
 }
 
+/** The shortest command key accepted, bytes: a shorter HMAC key is open to guessing offline from one signed command. */
+export const MIN_COMMAND_KEY_BYTES = 32;
+
+function commandKeyPlace(config: AgentConfig, credDir: string | undefined): string {
+  return candidates(config.mqtt.commandKeyFile, CREDENTIAL_NAMES.commandKey, credDir).find((p) => existsSync(p)) ?? 'the command key';
+}
+
+function checkKeyLength(value: string, file: string, problems: string[]): string | null {
+  const bytes = Buffer.byteLength(value, 'utf8');
+  if (bytes >= MIN_COMMAND_KEY_BYTES) return value;
+  problems.push(`mqtt.commandKeyFile must hold a key of at least ${MIN_COMMAND_KEY_BYTES} bytes (e.g. the output of openssl rand -hex 32), got ${bytes} bytes in ${file}`);
+  return null;
+}
+
 /**
  * Reads the secrets the config points at (trimmed). A configured file that cannot be read or
  * is empty is a ConfigError, never a silent null; the Gemini key falls back to $GEMINI_API_KEY.
@@ -82,6 +96,7 @@ export function loadCredentials(config: AgentConfig, env: NodeJS.ProcessEnv = pr
     if (found !== undefined) out[field] = readSecret(found, key, problems);
     else if (file !== null) problems.push(`${key} must name a readable file, got ${JSON.stringify(file)}, which does not exist`);
   }
+  if (out.commandKey !== null) out.commandKey = checkKeyLength(out.commandKey, commandKeyPlace(config, credDir), problems);
   if (out.geminiApiKey === null && env.GEMINI_API_KEY?.trim()) out.geminiApiKey = env.GEMINI_API_KEY.trim();
   if (problems.length > 0) throw new ConfigError(problems);
   return out;

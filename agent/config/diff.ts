@@ -19,15 +19,7 @@ export type ModuleName = 'pipeline' | 'archive' | 'mqtt' | 'analysis' | 'http' |
  */
 export const RESTART_REQUIRED_KEYS = ['device.id', 'dataDir', 'archive.dir'] as const;
 
-/**
- * Keys that can point the board or its secrets somewhere else: with a command key configured
- * they are accepted only from a signed request. topicPrefix is here because it moves the command
- * subscription, which would hand the board to whoever owns the new prefix.
- */
-export const SENSITIVE_KEYS = [
-  'mqtt.url', 'mqtt.topicPrefix', 'mqtt.username', 'mqtt.passwordFile', 'mqtt.ca', 'mqtt.cert', 'mqtt.key',
-  'mqtt.commandKeyFile', 'analysis.baseUrl', 'analysis.apiKeyFile', 'http.listen', 'http.tokenFile',
-] as const;
+// Which keys a remote change may touch (and which need a signature) is remote.ts's one list.
 
 /** Structural equality of JSON values. */
 export function jsonEqual(a: unknown, b: unknown): boolean {

@@ -2,30 +2,17 @@
  * The config as it may be shown: `config print`, the retained R/config topic and get-config
  * replies. Anything that is or leads to a secret reads "[redacted]".
  */
+import { REDACTED, redactSecrets } from '../util/redact.js';
 import type { AgentConfig } from './types.js';
 
 /** What a hidden value reads as. */
-export const REDACTED = '[redacted]';
+export { REDACTED };
 
 /**
- * Hides the password in a URL's user info (`rtsp://admin:pw@cam/` → `rtsp://admin:[redacted]@cam/`).
- * Done on the text rather than through `URL`, which would percent-encode the brackets and
- * normalise the rest of what the user wrote.
+ * Hides the secrets of a URL: its user info password and secret query values
+ * (`rtsp://admin:pw@cam/?token=t` → `rtsp://admin:[redacted]@cam/?token=[redacted]`); util/redact.ts.
  */
-export function redactUrlPassword(value: string): string {
-  const scheme = value.indexOf('://');
-  if (scheme < 0) return value;
-  const start = scheme + 3;
-  const rest = value.slice(start);
-  const end = rest.search(/[/?#]/);
-  const authority = end < 0 ? rest : rest.slice(0, end);
-  const at = authority.lastIndexOf('@');
-  if (at < 0) return value;
-  const userinfo = authority.slice(0, at);
-  const colon = userinfo.indexOf(':');
-  if (colon < 0) return value;
-  return value.slice(0, start) + userinfo.slice(0, colon + 1) + REDACTED + rest.slice(at);
-}
+export const redactUrlPassword = redactSecrets;
 
 function hide<T>(value: T | null): T | string | null {
   return value === null ? null : REDACTED;

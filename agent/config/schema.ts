@@ -126,7 +126,18 @@ function buildSpec(): Record<string, unknown> {
       ca: file('CA certificate file (PEM) for mqtts/wss, or null for the system CAs.'),
       cert: file('Client certificate file (PEM) for TLS client auth, or null.'),
       key: file('Client private key file (PEM) for TLS client auth, or null.'),
-      commandKeyFile: file('File holding the HMAC key commands must be signed with (or credential command-key).'),
+      commandKeyFile: file('File holding the HMAC key (at least 32 bytes) commands must be signed with (or credential command-key).'),
+      requireScopedSignatures: leaf(
+        'Accept only signatures that cover the device id and topic (the v2 form); local only.',
+        false,
+        bool,
+      ),
+      allowInsecure: leaf('Allow a broker password over plain-text mqtt:// or ws:// to a host off loopback; local only.', false, bool),
+      unsignedSensitiveChanges: leaf(
+        'Without a command key, let unsigned MQTT requests change the signed-only keys (the old behaviour; not recommended); local only.',
+        false,
+        bool,
+      ),
     },
     analysis: {
       enabled: leaf('Send finished archives to the model for analysis.', false, bool),
@@ -134,6 +145,7 @@ function buildSpec(): Record<string, unknown> {
       model: str('Model name.', 'gemini-2.5-flash', text('a model name like "gemini-2.5-flash"', /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/)),
       apiKeyFile: file('File holding the Gemini API key (or credential gemini-api-key, or $GEMINI_API_KEY).'),
       baseUrl: leaf('Alternative API endpoint (a proxy or a test server), or null.', null, optionalUrl(['http', 'https']), 'string'),
+      allowInsecure: leaf('Allow the API key over a plain-text http:// baseUrl off loopback; local only.', false, bool),
       prompt: leaf(
         'Replaces the built-in analysis prompt, or null.',
         null,

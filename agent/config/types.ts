@@ -41,6 +41,12 @@ export interface MqttConfig {
   cert: string | null;
   key: string | null;
   commandKeyFile: string | null;
+  /** Only the v2 signed form (device id and topic covered) is valid. */
+  requireScopedSignatures: boolean;
+  /** A password may cross plain-text mqtt:// or ws:// to a host off loopback. */
+  allowInsecure: boolean;
+  /** Without a command key, unsigned remote changes may touch the signed-only keys (the old behaviour). */
+  unsignedSensitiveChanges: boolean;
 }
 
 export interface AnalysisConfig {
@@ -49,6 +55,8 @@ export interface AnalysisConfig {
   model: string;
   apiKeyFile: string | null;
   baseUrl: string | null;
+  /** The API key may cross a plain-text http:// baseUrl to a host off loopback. */
+  allowInsecure: boolean;
   prompt: string | null;
   maxPerDay: number;
   skipWhenStill: boolean;

@@ -9,6 +9,7 @@ import type { AgentConfig } from './types.js';
 import { withCameraDefaults } from './cameras.js';
 import { got, isLoopback, isPlainObject, keyName, splitHostPort } from './checks.js';
 import { getPath } from './paths.js';
+import { insecureTransportProblems, secretsInConfig } from './transport.js';
 import { configSchema, newConvict, schemaLeaves } from './schema.js';
 
 /** What is left of a raw config after its shape was checked: only known keys, sections as objects. */
@@ -89,6 +90,10 @@ export function crossFieldProblems(config: AgentConfig, valid: (key: string) => 
   const listen = splitHostPort(config.http.listen);
   if (listen && valid('http.tokenFile') && !isLoopback(listen.host) && config.http.tokenFile === null) {
     out.push(`http.tokenFile must be set when http.listen is off loopback (${got(config.http.listen)}), got null`);
+  }
+  // A broker password or API key must not cross the network in plain text (issue 15).
+  if (['mqtt.url', 'mqtt.passwordFile', 'analysis.baseUrl', 'analysis.apiKeyFile', 'mqtt.allowInsecure', 'analysis.allowInsecure'].every(valid)) {
+    out.push(...insecureTransportProblems(config, secretsInConfig(config)));
   }
   // TLS client authentication needs both halves; one alone fails only at connect time.
   if (valid('mqtt.cert') && valid('mqtt.key') && (config.mqtt.cert === null) !== (config.mqtt.key === null)) {

@@ -3,6 +3,7 @@ export type AgentErrorCode =
   | 'config_invalid'
   | 'bad_request'
   | 'unauthorized'
+  | 'local_only'
   | 'not_found'
   | 'unknown_command'
   | 'pipeline_exit'

@@ -2,8 +2,12 @@
 
 /** The fixed topics of one device under `R = <prefix>/<device id>`. */
 export interface Topics {
+  /** `<mqtt.topicPrefix>`: every device's `R` lies under `<prefix>/`. */
+  prefix: string;
   /** `R` itself. */
   root: string;
+  /** `R/reply/`: the documented reply prefix of this device (replies may go there, or outside `<prefix>/`). */
+  replyPrefix: string;
   status: string;
   health: string;
   events: string;
@@ -23,7 +27,9 @@ export interface Topics {
 export function buildTopics(prefix: string, deviceId: string): Topics {
   const root = `${prefix}/${deviceId}`;
   return {
+    prefix,
     root,
+    replyPrefix: `${root}/reply/`,
     status: `${root}/status`,
     health: `${root}/health`,
     events: `${root}/events`,
@@ -45,15 +51,18 @@ export function commandName(topics: Topics, topic: string): string | null {
 }
 
 /**
- * Whether a reply may be sent to this topic: never a wildcard or a control character, and never onto one of our own
- * topics, so a crafted `replyTo` cannot make the agent feed itself a command or spoil its status.
+ * Whether a reply may be sent to this topic. The reply prefix is `R/reply/`; a topic outside the
+ * fleet's tree (`<prefix>/`) is allowed too, since the contract lets a client name its own inbox
+ * (`replies/…`) and the broker's ACL confines the board there. Anything else under `<prefix>/` is
+ * refused: our own status, config and cmd topics (no self-feeding, no spoofed status) and every
+ * other device's tree (a reply must never land on another board's `cmd/`). Never a wildcard,
+ * a `$` topic or a control character either.
  */
 export function isSafeReplyTopic(topics: Topics, topic: string): boolean {
-  if (topic.length === 0 || topic.length > 1024) return false;
+  if (topic.length === 0 || topic.length > 1024 || topic.startsWith('$')) return false;
   // Control characters: Mosquitto drops a client that publishes to such a topic, and MQTT.js then
   // re-sends that same reply after every reconnect, so one crafted replyTo would cut the link for good.
   if (/[+#\u0000-\u001f\u007f-\u009f]/.test(topic)) return false;
-  const own = [topics.status, topics.health, topics.events, topics.analysis, topics.config, topics.configDesired, topics.configReported];
-  if (own.includes(topic)) return false;
-  return !topic.startsWith(`${topics.root}/cmd/`) && topic !== `${topics.root}/cmd`;
+  if (topic.startsWith(topics.replyPrefix)) return topic.length > topics.replyPrefix.length;
+  return !(topic === topics.prefix || topic.startsWith(`${topics.prefix}/`));
 }

@@ -19,6 +19,8 @@ export interface DoctorContextOptions {
   set?: string[];
   env?: NodeJS.ProcessEnv;
   root?: string;
+  /** `--trust-base-url` (see checks/gemini.ts). */
+  trustBaseUrl?: boolean;
 }
 
 function problemsOf(error: unknown): string[] {
@@ -61,5 +63,6 @@ export function buildDoctorContext(opts: DoctorContextOptions = {}): DoctorConte
     mqttConnect,
     vcgencmd: systemVcgencmd,
     timeoutMs: 5000,
+    trustBaseUrl: opts.trustBaseUrl ?? false,
   };
 }

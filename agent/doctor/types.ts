@@ -42,6 +42,8 @@ export interface DoctorContext {
   vcgencmd: () => Promise<string | null>;
   /** Network timeouts (broker, Gemini); 5 s by default. */
   timeoutMs: number;
+  /** `--trust-base-url`: the key may be sent to an analysis.baseUrl that is neither Google's nor loopback. */
+  trustBaseUrl?: boolean;
 }
 
 /** One check: looks at one thing and says ok/warn/fail, never throws on purpose. */

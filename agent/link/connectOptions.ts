@@ -4,6 +4,8 @@ import type { IClientOptions } from 'mqtt';
 import type { MqttConfig } from '../config/types.js';
 import { AgentError } from '../contract/errors.js';
 import type { StatusMessage } from '../contract/messages.js';
+import { redactSecrets } from '../util/redact.js';
+import { MAX_INCOMING_PACKET_BYTES } from './packetLimit.js';
 
 /** Everything the link decides before connecting. */
 export interface ConnectPlan {
@@ -41,7 +43,7 @@ export function safeUrl(url: string): string {
     const parsed = new URL(url);
     parsed.username = '';
     parsed.password = '';
-    return parsed.toString();
+    return redactSecrets(parsed.toString());
   } catch {
     return '[invalid url]';
   }
@@ -74,6 +76,9 @@ export function connectPlan(input: ConnectInputs): ConnectPlan {
     // QoS 0 (health) is useless late, and MQTT.js's offline queue is unbounded.
     queueQoSZero: false,
     will: { topic: input.willTopic, payload: Buffer.from(JSON.stringify(input.will)), qos: 1, retain: true },
+    // MQTT 5: the broker must not send us more (Mosquitto drops such a message for this client).
+    // 3.1.1 has no such field; PacketLimitStream enforces the same cap on our side for both.
+    properties: { maximumPacketSize: MAX_INCOMING_PACKET_BYTES },
   };
   if (mqtt.username !== null) options.username = mqtt.username;
   if (input.password !== null) options.password = input.password;

@@ -13,6 +13,7 @@ export interface EmbeddedBrokerAuth {
   /** The agent's MQTT client id, which no other client may take. */
   agentClientId: string;
 }
+import { PacketLimitStream } from './packetLimit.js';
 
 /** What the embedded broker needs. */
 export interface EmbeddedBrokerDeps {
@@ -44,7 +45,16 @@ export class EmbeddedBroker {
   /** Starts listening; rejects if the port is taken (another broker, or another agent). */
   async start(): Promise<void> {
     const broker = await Aedes.createBroker(this.hooks());
-    const server = createServer(broker.handle);
+    // aedes has no packet size limit (moscajs/aedes#831) and buffers a whole packet before parsing
+    // it: a client sending more than the cap is disconnected before its bytes pile up.
+    const server = createServer((socket) => {
+      const limited = new PacketLimitStream(socket, {
+        mode: 'close',
+        onOversized: (packet) => this.deps.log.warn({ bytes: packet.bytes }, 'embedded broker closed a client sending a packet over the size limit'),
+      });
+      limited.on('error', () => undefined);
+      broker.handle(limited);
+    });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.deps.port ?? 1883, this.deps.host ?? '127.0.0.1', () => {

@@ -3,6 +3,7 @@
  * our own jittered reconnect, and the outbox drained whenever the broker is reachable.
  */
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { AgentConfig } from '../config/types.js';
 import type { StatusMessage } from '../contract/messages.js';
@@ -15,6 +16,7 @@ import { connectPlan, safeUrl } from './connectOptions.js';
 import { loadBrokerUsers } from './brokerUsers.js';
 import { EmbeddedBroker } from './embeddedBroker.js';
 import { LockFile } from './lockFile.js';
+import { PacketLimitStream, type OversizedPacket } from './packetLimit.js';
 import { ReconnectPolicy, type ReconnectOptions } from './reconnect.js';
 import { readTlsMaterial, tlsExpiry, type TlsExpiry } from './tlsFiles.js';
 import type { CommandDispatcher, OutgoingReply } from './router.js';
@@ -35,6 +37,8 @@ export interface MqttLinkDeps {
   reconnect?: ReconnectOptions;
   /** Port of the embedded broker (tests); 1883 by default. */
   embeddedPort?: number;
+  /** The protocol tried first (tests force 3.1.1 against a broker that speaks 5); 5 by default. */
+  protocolVersion?: 4 | 5;
   /**
    * The next session number, persisted and increasing: taken before every connect attempt, it goes
    * into that attempt's will and its online status so a consumer can drop an older session's will.
@@ -109,7 +113,7 @@ export class MqttLink {
       let url = config.mqtt.url;
       let mqttConfig = config.mqtt;
       let password = this.deps.password();
-      this.protocolVersion = 5;
+      this.protocolVersion = this.deps.protocolVersion ?? 5;
       this.connects = 0; // per run: the v5 → 3.1.1 fallback applies until the first connect of this run
       if (url === 'embedded') {
         // Every client logs in, the agent too, with the login it made at its first start (brokerUsers.ts).
@@ -131,7 +135,9 @@ export class MqttLink {
         will: this.statusMessage('offline'), reconnectPeriodMs: this.deps.reconnect?.initialMs ?? 1000,
       });
       this.deps.log.info({ url: safeUrl(url), clientId: config.device.id }, 'mqtt connecting');
-      const client = mqtt.connect(plan.url, plan.options);
+      const client = mqtt.connect(plan.url, { ...plan.options, manualConnect: true });
+      limitIncomingPackets(client, (packet) => this.deps.log.warn({ topic: packet.topic?.slice(0, 200), bytes: packet.bytes, action: packet.action }, 'mqtt packet over the size limit'));
+      client.connect();
       this.client = client;
       this.wire(client, clock);
       this.sender = new OutboxSender({ outbox: this.deps.outbox, log: this.deps.log, channel: this.channel(client) });
@@ -330,7 +336,7 @@ export class MqttLink {
     if (name === null) return;
     const props = packet.properties ?? {};
     this.deps.router
-      .handle({ name, payload, responseTopic: props.responseTopic, correlationData: props.correlationData })
+      .handle({ name, topic, payload, responseTopic: props.responseTopic, correlationData: props.correlationData })
       .then((reply) => (reply ? this.sendReply(reply) : undefined))
       .catch((error: Error) => this.deps.log.error({ err: error.message, command: name }, 'command reply failed'));
   }
@@ -364,6 +370,17 @@ export class MqttLink {
 function sameBuffer(a: Buffer | undefined, b: unknown): boolean {
   if (a === undefined || b === undefined) return a === b;
   return Buffer.isBuffer(b) && a.equals(b);
+}
+
+/**
+ * Puts a PacketLimitStream between MQTT.js and every connection it opens (each reconnect builds a
+ * new stream). streamBuilder is private in MQTT.js's types but a plain property: the one way to
+ * see the bytes before its parser buffers a whole packet, for 3.1.1 and MQTT 5 alike.
+ */
+function limitIncomingPackets(client: MqttClient, onOversized: (packet: OversizedPacket) => void): void {
+  const holder = client as unknown as { streamBuilder: (c: MqttClient) => Duplex };
+  const build = holder.streamBuilder;
+  holder.streamBuilder = (c) => new PacketLimitStream(build(c), { mode: 'drop', onOversized });
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

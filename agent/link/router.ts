@@ -12,6 +12,8 @@ import type { SignatureVerifier } from './signature.js';
 /** A request as it arrived on `R/cmd/<name>`. */
 export interface IncomingCommand {
   name: string;
+  /** The topic it arrived on (`R/cmd/<name>`): scoped signatures cover it. */
+  topic?: string;
   payload: Buffer;
   /** MQTT 5 Response Topic and Correlation Data, when the request carried them. */
   responseTopic?: string;
@@ -38,11 +40,19 @@ export interface CommandRouterDeps {
   verifier?: SignatureVerifier;
   /** Requests handled at once; more are refused rather than queued without bound. */
   maxConcurrent?: number;
+  /** Whether a reply may go to this topic (contract/topics.ts isSafeReplyTopic); a request naming another is refused unanswered. */
+  replyTopicAllowed?: (topic: string) => boolean;
 }
 
 // Fields every body may carry besides the command's own: the 3.1.1 reply form and the signature.
 const ENVELOPE = ['replyTo', 'id', 'ts', 'sig'];
 const MAX_PAYLOAD = 64 * 1024;
+// Longest id or correlation data echoed in the reply to an unauthorised request.
+const MAX_UNAUTHORISED_ECHO = 128;
+
+function isShortId(id: unknown): boolean {
+  return (typeof id === 'string' && id.length <= MAX_UNAUTHORISED_ECHO) || (typeof id === 'number' && Number.isFinite(id));
+}
 
 /** Dispatches commands; every failure becomes an error reply (when a reply topic is known). */
 export class CommandRouter implements CommandDispatcher {
@@ -60,8 +70,12 @@ export class CommandRouter implements CommandDispatcher {
       if (this.running > (this.deps.maxConcurrent ?? 32)) throw new AgentError('internal', 'too many commands in progress');
       const request = this.parse(command.payload);
       if (typeof request.replyTo === 'string' && topic === null) topic = request.replyTo;
+      if (topic !== null && !this.replyAllowed(topic)) {
+        // Nothing runs and nothing is sent: a reply there could feed another board's cmd/ or spoof a status.
+        throw new AgentError('bad_request', `reply topic ${JSON.stringify(topic).slice(0, 120)} is not allowed: use R/reply/... or a topic outside the fleet's <topicPrefix>/ tree`);
+      }
       id = request.id;
-      const result = await this.dispatch(command.name, request);
+      const result = await this.dispatch(command.name, request, command.topic);
       body = { ok: true, result: result ?? null };
     } catch (error) {
       body = { ok: false, error: toReplyError(error) };
@@ -69,9 +83,20 @@ export class CommandRouter implements CommandDispatcher {
     } finally {
       this.running -= 1;
     }
-    if (topic === null) return null;
+    if (topic === null || !this.replyAllowed(topic)) return null;
+    let correlationData = command.correlationData;
+    if (body.ok === false && body.error.code === 'unauthorized') {
+      // The contract answers an unauthorised command, but whoever sent it proved nothing: echo
+      // only a short id and correlation data, so the board cannot be made to relay their content.
+      if (!isShortId(id)) id = undefined;
+      if (correlationData && correlationData.length > MAX_UNAUTHORISED_ECHO) correlationData = undefined;
+    }
     if (id !== undefined) body.id = id;
-    return { topic, body, correlationData: command.correlationData };
+    return { topic, body, correlationData };
+  }
+
+  private replyAllowed(topic: string): boolean {
+    return this.deps.replyTopicAllowed?.(topic) ?? true;
   }
 
   private parse(payload: Buffer): Record<string, unknown> {
@@ -89,9 +114,9 @@ export class CommandRouter implements CommandDispatcher {
     return request;
   }
 
-  private async dispatch(name: string, request: Record<string, unknown>): Promise<unknown> {
+  private async dispatch(name: string, request: Record<string, unknown>, topic: string | undefined): Promise<unknown> {
     // The signature covers the name, so it is checked before the name is even looked up.
-    this.deps.verifier?.verify(name, request);
+    this.deps.verifier?.verify(name, request, topic);
     const signed = this.deps.verifier?.enabled() ?? false;
     const spec = Object.hasOwn(this.deps.commands, name) ? this.deps.commands[name] : undefined;
     if (!spec) throw new AgentError('unknown_command', `unknown command ${JSON.stringify(name).slice(0, 80)}`);

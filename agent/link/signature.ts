@@ -1,5 +1,6 @@
 /**
- * Signed commands (`mqtt.commandKeyFile`): HMAC-SHA256 over `<name>\n<ts>\n<canonical body>`,
+ * Signed commands (`mqtt.commandKeyFile`): HMAC-SHA256 over `<name>\n<ts>\n<canonical body>` (the
+ * contract's form) or, scoped to one board and topic, `v2\n<device id>\n<topic>\n<name>\n<ts>\n<canonical body>`;
  * a 60-s window around the agent's clock, and every signature accepted at most once.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
@@ -19,15 +20,23 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-/** The text that is signed for a command body (`sig` left out). */
-export function signedText(name: string, body: Record<string, unknown>): string {
-  const { sig: _sig, ...rest } = body;
-  return `${name}\n${String(body.ts)}\n${canonicalJson(rest)}`;
+/** What a scoped (v2) signature binds a request to: one board and the topic it was published on. */
+export interface SignatureScope {
+  deviceId: string;
+  /** `R/cmd/<name>` for a command, `R/config/desired` for a desired document. */
+  topic: string;
 }
 
-/** Returns the body with `sig` added: what a back end (or a test) sends. */
-export function signCommand(key: string | Buffer, name: string, body: Record<string, unknown>): Record<string, unknown> {
-  const sig = createHmac('sha256', key).update(signedText(name, body)).digest('hex');
+/** The text that is signed for a command body (`sig` left out); with a scope, the v2 form. */
+export function signedText(name: string, body: Record<string, unknown>, scope?: SignatureScope): string {
+  const { sig: _sig, ...rest } = body;
+  const legacy = `${name}\n${String(body.ts)}\n${canonicalJson(rest)}`;
+  return scope ? `v2\n${scope.deviceId}\n${scope.topic}\n${legacy}` : legacy;
+}
+
+/** Returns the body with `sig` added: what a back end (or a test) sends; with a scope, the v2 form. */
+export function signCommand(key: string | Buffer, name: string, body: Record<string, unknown>, scope?: SignatureScope): Record<string, unknown> {
+  const sig = createHmac('sha256', key).update(signedText(name, body, scope)).digest('hex');
   return { ...body, sig };
 }
 
@@ -48,6 +57,10 @@ export interface SignatureVerifierDeps {
   windowMs?: number;
   /** Bound of the replay cache; only validly signed commands enter it. */
   maxEntries?: number;
+  /** This board's device id, for scoped (v2) signatures; without it only the contract's form can match. */
+  deviceId?: () => string;
+  /** `mqtt.requireScopedSignatures`: only the v2 form is valid. */
+  requireScoped?: () => boolean;
   /** Where the replay cache survives a restart (the store); without it a restart reopens the window. */
   persist?: { load(now: number): Iterable<[string, number]>; add(id: string, expires: number): void; prune(now: number): void };
 }
@@ -66,8 +79,11 @@ export class SignatureVerifier {
     return this.deps.key() !== null;
   }
 
-  /** Throws AgentError('unauthorized') unless the body is validly signed, fresh and not replayed. */
-  verify(name: string, body: Record<string, unknown>): void {
+  /**
+   * Throws AgentError('unauthorized') unless the body is validly signed, fresh and not replayed.
+   * `topic` is where the request was published (needed for the scoped form).
+   */
+  verify(name: string, body: Record<string, unknown>, topic?: string): void {
     const key = this.deps.key();
     if (key === null) return;
     const now = (this.deps.clock ?? systemClock).now();
@@ -81,9 +97,8 @@ export class SignatureVerifier {
     if (Math.abs(now - tsMs) > window) {
       throw new AgentError('unauthorized', `command ts is ${Math.round((now - tsMs) / 1000)} s off the agent clock (60 s allowed)`);
     }
-    const expected = createHmac('sha256', key).update(signedText(name, body)).digest();
-    if (!timingSafeEqual(expected, Buffer.from(sig, 'hex'))) {
-      throw new AgentError('unauthorized', 'command signature does not match');
+    if (!this.matches(key, name, body, sig, topic)) {
+      throw new AgentError('unauthorized', `command signature does not match${this.deps.requireScoped?.() ? ' (only the scoped v2 form is accepted)' : ''}`);
     }
     this.prune(now);
     const id = sig.toLowerCase();
@@ -98,12 +113,24 @@ export class SignatureVerifier {
   }
 
   /** Verifies a retained document's signature only: its version, not a time window, stops replays. */
-  verifyDocument(name: string, body: Record<string, unknown>): boolean {
+  verifyDocument(name: string, body: Record<string, unknown>, topic?: string): boolean {
     const key = this.deps.key();
     const { sig } = body;
     if (key === null || typeof sig !== 'string' || !/^[0-9a-fA-F]{64}$/.test(sig)) return false;
-    const expected = createHmac('sha256', key).update(signedText(name, body)).digest();
-    return timingSafeEqual(expected, Buffer.from(sig, 'hex'));
+    return this.matches(key, name, body, sig, topic);
+  }
+
+  /** The scoped form when a topic and device id are known, else (unless required) the contract's form. */
+  private matches(key: string | Buffer, name: string, body: Record<string, unknown>, sig: string, topic: string | undefined): boolean {
+    const given = Buffer.from(sig, 'hex');
+    const deviceId = this.deps.deviceId?.();
+    const texts: string[] = [];
+    if (topic !== undefined && deviceId !== undefined) texts.push(signedText(name, body, { deviceId, topic }));
+    if (!this.deps.requireScoped?.()) texts.push(signedText(name, body));
+    // Every candidate is computed and compared, so timing does not tell which form was tried.
+    let ok = false;
+    for (const text of texts) ok = timingSafeEqual(createHmac('sha256', key).update(text).digest(), given) || ok;
+    return ok;
   }
 
   private prune(now: number): void {

@@ -13,6 +13,7 @@ import type { Logger } from '../util/logger.js';
 import { buildPipelineArgs, isHlsOutput } from './ffmpegArgs.js';
 import { FfmpegProcess, type FfmpegRunExit } from './ffmpegProcess.js';
 import { classifyExit, lastErrorLine } from './failure.js';
+import { redactSecrets } from '../util/redact.js';
 
 /** Supervision timing; defaults suit a board, tests shorten them. */
 export interface SupervisorTiming {
@@ -142,7 +143,8 @@ export class CameraSupervisor {
       camera: this.deps.camera.id,
       state: this.state,
       encoder: this.deps.encoders[this.encoderIndex]?.name ?? null,
-      source: this.deps.camera.source,
+      // R/health and /api/status carry this: an IP camera's password must not (issue 15).
+      source: redactSecrets(this.deps.camera.source),
       fps: this.state === 'running' ? this.fps : 0,
       droppedFrames: this.dropped,
       restarts: this.restarts,
@@ -156,7 +158,7 @@ export class CameraSupervisor {
   private async loop(): Promise<void> {
     while (!this.stopping) {
       const outcome = await this.runOnce().catch((error: unknown) => {
-        this.lastError = error instanceof Error ? error.message : String(error);
+        this.lastError = redactSecrets(error instanceof Error ? error.message : String(error));
         this.deps.log.error({ err: error }, 'pipeline run failed to start');
         return { reason: this.lastError, delay: true };
       });
@@ -318,7 +320,8 @@ export class CameraSupervisor {
       return { reason, delay: false };
     }
     if (jumped) return { reason: 'wall clock jumped', delay: false };
-    const detail = lastErrorLine(exit);
+    // FFmpeg names the input URL in its errors, credentials included.
+    const detail = redactSecrets(lastErrorLine(exit));
     this.lastError = stalled ? `stalled: no frame for ${this.timing.stallSeconds} s` : detail;
     if (this.stopping) return { reason: 'stopping', delay: false };
     const kind = stalled ? 'source' : classifyExit(exit, this.frames);
@@ -352,7 +355,7 @@ export class CameraSupervisor {
     }
   }
 
-  private markLost(reason: string, source = this.deps.camera.source): void {
+  private markLost(reason: string, source = redactSecrets(this.deps.camera.source)): void {
     if (this.cameraLost) return;
     this.cameraLost = true;
     this.deps.bus.emit('camera.lost', { camera: this.deps.camera.id, source, reason });

@@ -1,5 +1,6 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { PinoPretty } from 'pino-pretty';
+import { redactDeep } from './redact.js';
 
 export type { Logger };
 
@@ -22,6 +23,13 @@ export function createRootLogger(
     redact: {
       paths: ['*.password', '*.apiKey', '*.token', '*.sig', 'config.mqtt', 'config.analysis', 'config.http'],
       censor: '[redacted]',
+    },
+    // And every URL in a record (a camera source, FFmpeg's arguments and errors) loses its password
+    // and secret query values: the same redaction R/health, R/events and /api/status use.
+    hooks: {
+      logMethod(this: Logger, args: unknown[], method: (...a: unknown[]) => void) {
+        method.apply(this, args.map((arg) => redactDeep(arg)));
+      },
     },
   };
   if (format === 'json') return pino(options);

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { redactSecrets } from '../../agent/util/redact.js';
 import type { CaptureInput } from '../types.js';
 
 /** True for the URL sources the agent reads with FFmpeg directly. */
@@ -27,13 +28,5 @@ export function urlInput(source: string): CaptureInput {
   return { inputArgs: ['-use_wallclock_as_timestamps', '1', '-i', source], encoded: false, wallClock: true, description: `${scheme} ${redact(source)}` };
 }
 
-/** The URL with any password replaced, for logs and status. */
-export function redact(source: string): string {
-  try {
-    const url = new URL(source);
-    if (url.password) url.password = 'redacted';
-    return url.toString();
-  } catch {
-    return source.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:redacted@');
-  }
-}
+/** The URL with its password and secret query values replaced, for logs and status (util/redact.ts). */
+export const redact = redactSecrets;

@@ -14,9 +14,9 @@ export function testConfig(over: { deviceId?: string; url?: string; dataDir?: st
     archive: { dir: '/tmp/archive', segmentSeconds: 600, maxAgeHours: 168, minFreePercent: 10 },
     mqtt: {
       url: over.url ?? 'embedded', topicPrefix: 'edge', healthIntervalSeconds: 30, configGateSeconds: 60, username: null,
-      passwordFile: '/etc/edge-agent/mqtt-password', ca: null, cert: null, key: null, commandKeyFile: null,
+      passwordFile: '/etc/edge-agent/mqtt-password', ca: null, cert: null, key: null, commandKeyFile: null, requireScopedSignatures: false, allowInsecure: false, unsignedSensitiveChanges: false,
     },
-    analysis: { enabled: false, provider: 'gemini', model: 'gemini-2.5-flash', apiKeyFile: null, baseUrl: null, prompt: null, maxPerDay: 200, skipWhenStill: false },
+    analysis: { enabled: false, provider: 'gemini', model: 'gemini-2.5-flash', apiKeyFile: null, baseUrl: null, prompt: null, maxPerDay: 200, skipWhenStill: false, allowInsecure: false },
     http: { listen: '127.0.0.1:8080', tokenFile: null },
     dataDir: over.dataDir ?? '/tmp/edge-agent',
   };

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createCommands } from '../../agent/commands/index.js';
 import type { AgentConfig } from '../../agent/config/types.js';
 import type { AgentEventType, AgentEvents } from '../../agent/contract/events.js';
+import { buildTopics, isSafeReplyTopic } from '../../agent/contract/topics.js';
 import { HealthCollector } from '../../agent/health/collector.js';
 import { MqttLink } from '../../agent/link/mqttLink.js';
 import { LinkPublisher } from '../../agent/link/publisher.js';
@@ -29,6 +30,7 @@ export interface HarnessInput {
   outboxCap?: number;
   /** Environment variables set in the link process before it starts (e.g. CREDENTIALS_DIRECTORY). */
   env?: Record<string, string>;
+  protocolVersion?: 4 | 5;
 }
 
 /** Messages the parent sends. */
@@ -51,11 +53,12 @@ async function main(): Promise<void> {
   const router = new CommandRouter({
     commands: createCommands(deps),
     log,
-    verifier: new SignatureVerifier({ key: () => input.commandKey }),
+    replyTopicAllowed: (topic) => isSafeReplyTopic(buildTopics(config.current().mqtt.topicPrefix, config.current().device.id), topic),
+    verifier: new SignatureVerifier({ key: () => input.commandKey, deviceId: () => config.current().device.id, requireScoped: () => config.current().mqtt.requireScopedSignatures }),
   });
   const link = new MqttLink({
     config: () => config.current(), password: () => input.password, log, version: deps.version,
-    startedAt: deps.startedAt, outbox, router, reconnect: input.reconnect, embeddedPort: input.embeddedPort,
+    startedAt: deps.startedAt, outbox, router, reconnect: input.reconnect, embeddedPort: input.embeddedPort, protocolVersion: input.protocolVersion,
   });
   const health = new HealthCollector({
     config: config.current(), pipeline: deps.pipeline, sensors: new Sensors(), extra: () => ({ mqtt: link.status() }),

@@ -34,7 +34,7 @@ export class LinkProcess {
     writeFileSync(file, JSON.stringify(input));
     const child = fork(join(import.meta.dirname, 'linkHarness.ts'), [file], {
       execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      stdio: ['ignore', process.env.HARNESS_STDOUT ? 'inherit' : 'ignore', 'pipe', 'ipc'],
     });
     const link = new LinkProcess(child);
     LinkProcess.live.add(child);

@@ -14,7 +14,7 @@ const VALID: Array<(r: Prng) => [string, unknown]> = [
   (r) => ['encoder.bitrateKbps', r.int(200, 900)],
   (r) => ['hls.listSize', r.int(3, 10)],
   (r) => ['archive.maxAgeHours', r.int(1, 500)],
-  (r) => ['archive.minFreePercent', r.int(0, 5)],
+  (r) => ['archive.minFreePercent', r.int(5, 10)], // 5: the remote floor (config/remote.ts)
   (r) => ['mqtt.healthIntervalSeconds', r.int(5, 120)],
   (r) => ['analysis.maxPerDay', r.int(0, 500)],
   (r) => ['cameras[0].fps', r.int(5, 15)],

@@ -49,7 +49,9 @@ t.test('desired/reported over the real broker', async (t) => {
   // The board is offline (not running) when the back end writes its first desired document.
   await desire(1, { 'encoder.bitrateKbps': 350 });
   const env = { EDGE_AGENT_TRUST_ENCODERS: '1' };
-  let agent = AgentProcess.start(dir, testConfig(dir, { mqtt: { url: broker.url, configGateSeconds: GATE_SECONDS }, encoder: { prefer: ['libx264'], bitrateKbps: 400 } }), env);
+  // unsignedSensitiveChanges: the failing document below moves the broker, which since issue 15 only
+  // a config file that opts into the old behaviour lets an unsigned document do.
+  let agent = AgentProcess.start(dir, testConfig(dir, { mqtt: { url: broker.url, configGateSeconds: GATE_SECONDS, unsignedSensitiveChanges: true }, encoder: { prefer: ['libx264'], bitrateKbps: 400 } }), env);
   // Restarts keep the file the agent committed.
   const start = () => new AgentProcess(configFile, [], env);
   t.teardown(() => agent.stop());
@@ -99,6 +101,15 @@ t.test('desired/reported over the real broker', async (t) => {
     // The revert reconnects, so the broker re-delivers v3: it must be recognised, not re-applied.
     await agent.waitLog('desired config already handled', 1, 30_000);
     t.equal(agent.logs('config change applying').length, applying + 1, 'applied once only');
+  });
+
+  await t.test('local-only keys and the remote floors are refused, nothing changed (issue 15)', async (t) => {
+    const before = await readFile(configFile, 'utf8');
+    await desire(4, { 'mqtt.allowInsecure': true });
+    t.match(await reportFor(4), { version: 4, status: 'rejected', code: 400, message: /mqtt\.allowInsecure can only be changed in the config file/ });
+    await desire(5, { 'archive.minFreePercent': 0 });
+    t.match(await reportFor(5), { version: 5, status: 'rejected', code: 400, message: /archive\.minFreePercent must be at least 5 when set over mqtt/ });
+    t.equal(await readFile(configFile, 'utf8'), before, 'the file is unchanged');
   });
 
   await t.test('random desired documents end applied, rejected or reverted, and the agent stays up', async (t) => {

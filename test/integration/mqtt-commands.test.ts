@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap';
+import type { AgentConfig } from '../../agent/config/types.js';
 import { signCommand } from '../../agent/link/signature.js';
 import { ARCHIVES, testConfig } from '../helpers/agentFakes.js';
 import { LinkProcess } from '../helpers/linkProcess.js';
@@ -8,12 +9,14 @@ import { sleep, TestClient } from '../helpers/mqttClient.js';
 const R = 'edge/gate-01';
 const KEY = 'test-command-key';
 
-async function setup(t: Test, commandKey: string | null = null) {
+async function setup(t: Test, commandKey: string | null = null, mqtt: Partial<AgentConfig['mqtt']> = {}) {
   const dir = t.testdir();
   const broker = new Mosquitto({ dir: `${dir}/broker` });
   await broker.start();
   t.teardown(() => broker.stop());
-  const input = { config: testConfig({ url: broker.url, dataDir: `${dir}/data` }), password: null, commandKey };
+  const config = testConfig({ url: broker.url, dataDir: `${dir}/data` });
+  config.mqtt = { ...config.mqtt, ...mqtt };
+  const input = { config, password: null, commandKey };
   const link = await LinkProcess.start(dir, input);
   t.teardown(() => link.kill());
   await link.connected();
@@ -79,7 +82,19 @@ t.test('a reply topic on our own topics is refused (no self-feeding, no spoofed 
   await clients.v311.raw(`${R}/cmd/set-config`, JSON.stringify({ set: { 'mqtt.healthIntervalSeconds': 5 }, replyTo: `${R}/cmd/set-config` }));
   await sleep(500);
   t.equal(clients.v311.on(`${R}/cmd/set-config`).length, 1, 'only our own request, no reply looping back');
-  t.equal((await link.state()).sets.length, 1);
+  t.equal((await link.state()).sets.length, 0, 'a request naming a forbidden reply topic does not run (issue 15)');
+});
+
+t.test('a reply never lands on another device\'s tree (issue 15: replies fed another board\'s cmd topic)', async (t) => {
+  const { clients, link } = await setup(t);
+  const other = 'edge/gate-02';
+  await clients.v5.subscribe(`${other}/#`);
+  await clients.v311.raw(`${R}/cmd/ping`, JSON.stringify({ replyTo: `${other}/cmd/set-config`, id: { set: { 'mqtt.url': 'mqtt://evil' } } }));
+  await clients.v5.client.publishAsync(`${R}/cmd/ping`, '{}', { qos: 1, properties: { responseTopic: `${other}/reply/1`, correlationData: Buffer.from('x') } });
+  await sleep(800);
+  t.same(clients.v5.inbox.filter((m) => m.topic.startsWith(`${other}/`)).map((m) => m.topic), [], 'nothing published under gate-02');
+  t.match((await clients.v5.command(`${R}/cmd/ping`, {}, 'v5', `${R}/reply`)).json, { ok: true }, 'R/reply/ still answered');
+  t.equal(link.child.exitCode, null);
 });
 
 t.test('signed commands: good, wrong key, stale, replayed, unsigned', async (t) => {
@@ -105,6 +120,27 @@ t.test('signed commands: good, wrong key, stale, replayed, unsigned', async (t) 
   t.match((await send({ set: { 'mqtt.healthIntervalSeconds': 16 } })).json, { ok: false, error: { code: 'unauthorized' } }, 'unsigned');
   const state = await link.state();
   t.same(state.sets, [{ 'mqtt.healthIntervalSeconds': 11 }, { 'mqtt.healthIntervalSeconds': 12 }, { 'mqtt.healthIntervalSeconds': 15 }]);
+});
+
+t.test('scoped signatures: v2 for this board accepted; for another board refused; mqtt.requireScopedSignatures refuses the old form', async (t) => {
+  for (const required of [false, true]) {
+    const { clients, link } = await setup(t, KEY, { requireScopedSignatures: required });
+    const c = clients.v311;
+    await c.subscribe(`${R}/reply/#`);
+    const send = async (body: Record<string, unknown>) => {
+      await c.raw(`${R}/cmd/set-config`, JSON.stringify(body));
+      return (await c.waitFor((m) => m.topic === body.replyTo && (m.json as { id: string }).id === body.id)).json;
+    };
+    const body = (n: number) => ({ set: { 'mqtt.healthIntervalSeconds': n }, replyTo: `${R}/reply/v${n}`, id: `v${n}`, ts: Date.now() });
+    const scope = (deviceId: string) => ({ deviceId, topic: `edge/${deviceId}/cmd/set-config` });
+    t.match(await send(signCommand(KEY, 'set-config', body(21), scope('gate-01'))), { ok: true }, `v2 for gate-01 (required: ${required})`);
+    t.match(await send(signCommand(KEY, 'set-config', body(22), scope('gate-02'))), { ok: false, error: { code: 'unauthorized' } }, `v2 signed for gate-02 (required: ${required})`);
+    const legacy = await send(signCommand(KEY, 'set-config', body(23)));
+    if (required) t.match(legacy, { ok: false, error: { code: 'unauthorized', message: /scoped/ } }, 'the contract form refused when v2 is required');
+    else t.match(legacy, { ok: true }, 'the contract form still accepted by default');
+    const sets = (await link.state()).sets.map((s) => (s as Record<string, unknown>)['mqtt.healthIntervalSeconds']);
+    t.same(sets, required ? [21] : [21, 23], 'only the accepted ones changed the config');
+  }
 });
 
 // A small seeded PRNG (mulberry32) so a failing run can be replayed.

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { listCameras, type Camera } from '../../../device/cameras.js';
 import type { CameraConfig } from '../../config/types.js';
 import { fail, ok, warn, type CheckResult, type DoctorContext } from '../types.js';
+import { redactSecrets } from '../../util/redact.js';
 
 const LIST = '`v4l2-ctl --list-devices` (package v4l-utils)';
 
@@ -44,7 +45,7 @@ async function checkOne(ctx: DoctorContext, cam: CameraConfig, found: () => Prom
     const file = fileURLToPath(source);
     return (await exists(file)) ? ok(name, `file ${file}`) : fail(name, `${file} does not exist`, 'fix cameras[].source');
   }
-  return ok(name, `${source.replace(/\/\/[^@/]*@/, '//')} (network camera, not contacted)`);
+  return ok(name, `${redactSecrets(source)} (network camera, not contacted)`);
 }
 
 /** Every configured camera's source. */

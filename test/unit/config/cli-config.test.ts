@@ -29,7 +29,7 @@ t.test('config check', async (t) => {
 });
 
 t.test('config print', async (t) => {
-  const dir = t.testdir({ 'c.json': JSON.stringify({ mqtt: { url: 'mqtt://u:topsecret@b', passwordFile: '/etc/pw' } }) });
+  const dir = t.testdir({ 'c.json': JSON.stringify({ mqtt: { url: 'mqtt://u:topsecret@b', passwordFile: '/etc/pw', allowInsecure: true } }) });
   const file = path.join(dir, 'c.json');
   let r = io();
   t.equal(await configCommand(opts(['print'], { config: file, set: ['hls.listSize=9'] }), r.sink), 0);

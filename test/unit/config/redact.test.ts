@@ -53,3 +53,14 @@ t.test('unset secrets stay null so the reader sees they are unset', async (t) =>
   t.equal(shown.analysis.apiKeyFile, null);
   t.equal(shown.analysis.baseUrl, null);
 });
+
+// Issue 15: query-string passwords were never redacted (get-config, R/config, config print).
+t.test('secret query values are redacted in every shown URL', async (t) => {
+  const config = validateConfig({
+    cameras: [{ id: 'snap', source: 'http://10.0.0.9/video.cgi?user=admin&password=camsecret&ch=1' }],
+    analysis: { baseUrl: 'https://proxy/v1?key=proxysecret' },
+  });
+  const shown = redactConfig(config);
+  t.equal(shown.cameras[0]!.source, 'http://10.0.0.9/video.cgi?user=admin&password=[redacted]&ch=1');
+  t.equal(shown.analysis.baseUrl, 'https://proxy/v1?key=[redacted]');
+});

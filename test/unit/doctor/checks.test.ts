@@ -171,6 +171,33 @@ t.test('gemini key', async (t) => {
   t.equal(offline.status, 'warn');
 });
 
+// Issue 15: sudo edge-agent doctor sent the content of any analysis.apiKeyFile to any analysis.baseUrl.
+t.test('gemini key: never sent to a base URL that is neither Google\'s nor loopback, unless --trust-base-url', async (t) => {
+  const c = ctx();
+  c.config.analysis.enabled = true;
+  const sent: string[] = [];
+  const fetch = (async (url: string) => {
+    sent.push(url);
+    return new Response('{}', { status: 200 });
+  }) as typeof globalThis.fetch;
+  const withKey = { ...c, fetch, credentials: { ...c.credentials!, geminiApiKey: 'content-of-/etc/shadow' } };
+  withKey.config.analysis.baseUrl = 'https://collector.example/';
+  const refused = await checkGemini(withKey);
+  t.equal(refused.status, 'warn');
+  t.match(refused.detail, /not sent to https:\/\/collector\.example/);
+  t.match(refused.fix, /--trust-base-url/);
+  t.same(sent, [], 'nothing was sent');
+  t.equal((await checkGemini({ ...withKey, trustBaseUrl: true })).status, 'ok', 'the flag vouches for it');
+  t.same(sent, ['https://collector.example/v1beta/models?pageSize=1']);
+  withKey.config.analysis.baseUrl = null;
+  t.equal((await checkGemini(withKey)).status, 'ok', 'the default endpoint');
+  t.equal(sent[1], 'https://generativelanguage.googleapis.com/v1beta/models?pageSize=1');
+  withKey.config.analysis.baseUrl = 'https://generativelanguage.googleapis.com';
+  t.equal((await checkGemini(withKey)).status, 'ok', 'the default endpoint written out');
+  withKey.config.analysis.baseUrl = 'http://generativelanguage.googleapis.com';
+  t.equal((await checkGemini(withKey)).status, 'warn', 'the default host over plain http is not the default endpoint');
+});
+
 t.test('power/throttling from vcgencmd', async (t) => {
   const at = (out: string | null) => checkThrottling(ctx({ vcgencmd: async () => out }));
   t.equal((await at('throttled=0x50005\n')).status, 'fail', 'under-voltage now');

@@ -14,11 +14,11 @@ export function testConfig(opts: { archiveDir: string; hlsDir: string; cameras?:
     archive: { dir: opts.archiveDir, segmentSeconds: 600, maxAgeHours: 168, minFreePercent: 10 },
     mqtt: {
       url: 'embedded', topicPrefix: 'edge', healthIntervalSeconds: 30, configGateSeconds: 60, username: null, passwordFile: null,
-      ca: null, cert: null, key: null, commandKeyFile: null,
+      ca: null, cert: null, key: null, commandKeyFile: null, requireScopedSignatures: false, allowInsecure: false, unsignedSensitiveChanges: false,
     },
     analysis: {
       enabled: false, provider: 'gemini', model: 'gemini-2.5-flash', apiKeyFile: null, baseUrl: null, prompt: null,
-      maxPerDay: 200, skipWhenStill: false,
+      maxPerDay: 200, skipWhenStill: false, allowInsecure: false,
     },
     http: { listen: opts.listen ?? '127.0.0.1:0', tokenFile: null },
     dataDir: opts.archiveDir,

@@ -5,7 +5,7 @@ import type { MqttConfig } from '../../../agent/config/types.js';
 
 const mqtt: MqttConfig = {
   url: 'mqtt://broker:1883', topicPrefix: 'edge', healthIntervalSeconds: 30, configGateSeconds: 60, username: null,
-  passwordFile: null, ca: null, cert: null, key: null, commandKeyFile: null,
+  passwordFile: null, ca: null, cert: null, key: null, commandKeyFile: null, requireScopedSignatures: false, allowInsecure: false, unsignedSensitiveChanges: false,
 };
 const will = { state: 'offline' as const, version: '1', startedAt: 'x', session: 1, ts: 'y' };
 const base = { mqtt, url: mqtt.url, clientId: 'gate-01', password: null, protocolVersion: 5 as const, willTopic: 'edge/gate-01/status', will, reconnectPeriodMs: 1000 };

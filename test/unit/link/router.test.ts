@@ -1,5 +1,6 @@
 import t from 'tap';
 import { createCommands } from '../../../agent/commands/index.js';
+import { buildTopics, isSafeReplyTopic } from '../../../agent/contract/topics.js';
 import { CommandRouter } from '../../../agent/link/router.js';
 import { signCommand, SignatureVerifier } from '../../../agent/link/signature.js';
 import { silentLogger } from '../../../agent/util/logger.js';
@@ -69,4 +70,33 @@ t.test('signed commands: good passes, unsigned and replayed are unauthorized', a
   t.match((await send(r, 'ping', body))?.body, { ok: true, id: 1 });
   t.match((await send(r, 'ping', body))?.body, { ok: false, error: { code: 'unauthorized' } });
   t.match((await send(r, 'ping', { replyTo: 'r' }))?.body, { ok: false, error: { code: 'unauthorized' } });
+});
+
+// Issue 15: replies went to any replyTo, another device's cmd topic included, echoing the sender's id.
+t.test('a reply topic outside R/reply/ inside the fleet tree: the command does not run and nothing is sent', async (t) => {
+  const config = new FakeConfig(testConfig());
+  const { deps } = fakeCommandDeps(config);
+  const topics = buildTopics('edge', 'gate-01');
+  const r = new CommandRouter({ commands: createCommands(deps), log: silentLogger(), replyTopicAllowed: (topic) => isSafeReplyTopic(topics, topic) });
+  const set = { set: { 'mqtt.healthIntervalSeconds': 9 } };
+  for (const replyTo of ['edge/gate-02/cmd/set-config', 'edge/gate-02/reply/1', 'edge/gate-01/status', '$SYS/x']) {
+    t.equal(await send(r, 'set-config', { ...set, replyTo, id: 1 }), null, `3.1.1 ${replyTo}`);
+    t.equal(await send(r, 'set-config', set, { responseTopic: replyTo }), null, `v5 ${replyTo}`);
+    t.equal(await send(r, 'ping', '{"broken', { responseTopic: replyTo }), null, `malformed, v5 ${replyTo}`);
+  }
+  t.same(config.sets, [], 'nothing changed');
+  t.match(await send(r, 'set-config', { ...set, replyTo: 'edge/gate-01/reply/7', id: 7 }), { topic: 'edge/gate-01/reply/7', body: { ok: true, id: 7 } });
+  t.match(await send(r, 'ping', {}, { responseTopic: 'backend/inbox/1' }), { topic: 'backend/inbox/1', body: { ok: true } });
+});
+
+t.test('an unauthorised request is answered, echoing only a short id and correlation data', async (t) => {
+  const { router: r } = router('k'.repeat(32));
+  const long = 'x'.repeat(500);
+  const a = await send(r, 'ping', { replyTo: 'back/1', id: { nested: 'payload to relay' } });
+  t.match(a, { topic: 'back/1', body: { ok: false, error: { code: 'unauthorized' } } });
+  t.notOk('id' in a!.body, 'an object id is not echoed');
+  t.notOk('id' in (await send(r, 'ping', { replyTo: 'back/1', id: long }))!.body, 'a long id is not echoed');
+  t.equal((await send(r, 'ping', { replyTo: 'back/1', id: 'req-1' }))!.body.id, 'req-1', 'a short id is');
+  t.equal((await send(r, 'ping', {}, { responseTopic: 'back/2', correlationData: Buffer.from(long) }))!.correlationData, undefined, 'long correlation data dropped');
+  t.same((await send(r, 'ping', {}, { responseTopic: 'back/2', correlationData: Buffer.from('c1') }))!.correlationData, Buffer.from('c1'));
 });

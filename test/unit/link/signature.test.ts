@@ -63,3 +63,32 @@ t.test('no key: nothing required', async (t) => {
   t.equal(v.enabled(), false);
   t.doesNotThrow(() => v.verify('ping', {}));
 });
+
+// Issue 15: the contract's text covers neither the board nor the topic, so a command signed for one
+// board was accepted by every other board sharing the key. The v2 form covers both.
+t.test('scoped (v2) signatures cover the device id and the topic', async (t) => {
+  const scope = { deviceId: 'gate-01', topic: 'edge/gate-01/cmd/ping' };
+  const body = { ts: 1735689600000, id: 1 };
+  const text = 'v2\ngate-01\nedge/gate-01/cmd/ping\nping\n1735689600000\n{"id":1,"ts":1735689600000}';
+  t.equal(signCommand(KEY, 'ping', body, scope).sig, createHmac('sha256', KEY).update(text).digest('hex'), 'the documented text');
+  const scoped = (required: boolean, deviceId = 'gate-01') =>
+    new SignatureVerifier({ key: () => KEY, clock, deviceId: () => deviceId, requireScoped: () => required });
+  t.doesNotThrow(() => scoped(false).verify('ping', signCommand(KEY, 'ping', { ts: now }, scope), scope.topic), 'v2 accepted');
+  t.doesNotThrow(() => scoped(false).verify('ping', signCommand(KEY, 'ping', { ts: now }), scope.topic), 'the contract form still accepted by default');
+  t.throws(() => scoped(true).verify('ping', signCommand(KEY, 'ping', { ts: now }), scope.topic), { code: 'unauthorized', message: /scoped v2/ }, 'the contract form refused when only v2 is allowed');
+  t.doesNotThrow(() => scoped(true).verify('ping', signCommand(KEY, 'ping', { ts: now }, scope), scope.topic), 'v2 accepted when required');
+  const forA = signCommand(KEY, 'ping', { ts: now }, scope);
+  t.throws(() => scoped(false, 'gate-02').verify('ping', forA, 'edge/gate-02/cmd/ping'), { code: 'unauthorized' }, 'signed for gate-01, refused by gate-02');
+  t.throws(() => scoped(false).verify('ping', signCommand(KEY, 'ping', { ts: now }, { ...scope, topic: 'other/gate-01/cmd/ping' }), scope.topic), { code: 'unauthorized' }, 'signed for another topic');
+  t.throws(() => scoped(true).verify('ping', signCommand(KEY, 'ping', { ts: now }, scope)), { code: 'unauthorized' }, 'no topic known: v2 cannot match');
+});
+
+t.test('desired documents: the same two forms', async (t) => {
+  const topic = 'edge/gate-01/config/desired';
+  const doc = { version: 3, set: { 'hls.listSize': 8 } };
+  const v = (required: boolean) => new SignatureVerifier({ key: () => KEY, clock, deviceId: () => 'gate-01', requireScoped: () => required });
+  t.ok(v(false).verifyDocument('config/desired', signCommand(KEY, 'config/desired', doc), topic), 'contract form by default');
+  t.notOk(v(true).verifyDocument('config/desired', signCommand(KEY, 'config/desired', doc), topic), 'contract form refused when v2 is required');
+  t.ok(v(true).verifyDocument('config/desired', signCommand(KEY, 'config/desired', doc, { deviceId: 'gate-01', topic }), topic), 'v2');
+  t.notOk(v(false).verifyDocument('config/desired', signCommand(KEY, 'config/desired', doc, { deviceId: 'gate-02', topic: 'edge/gate-02/config/desired' }), topic), 'v2 for another board');
+});

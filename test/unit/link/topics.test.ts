@@ -30,5 +30,15 @@ const replies: Array<[string, string, boolean]> = [
   ['a newline', 'fleet/replies/a\nb', false],
   ['a C1 control character', 'fleet/replies/\u0085', false],
   ['non-ASCII letters are fine', 'fleet/réponses/中', true],
+  // Issue 15: replies went to any topic, another device's cmd topic included.
+  ['another device\'s command topic', 'edge/gate-02/cmd/set-config', false],
+  ['another device\'s reply prefix', 'edge/gate-02/reply/1', false],
+  ['another device\'s status', 'edge/gate-02/status', false],
+  ['our own tree outside reply/', 'edge/gate-01/anything', false],
+  ['the reply prefix itself, empty', 'edge/gate-01/reply/', false],
+  ['deeper under our reply prefix', 'edge/gate-01/reply/backend/7', true],
+  ['the fleet prefix itself', 'edge', false],
+  ['a $SYS topic', '$SYS/broker/x', false],
+  ['a topic merely starting with the prefix text', 'edgeless/replies/1', true],
 ];
 for (const [name, topic, expected] of replies) t.equal(isSafeReplyTopic(topics, topic), expected, `reply topic: ${name}`);

@@ -36,3 +36,24 @@ t.test('journald gets one JSON object per line; a person gets a readable line; n
   t.match(pretty, /camera: "cam1"/);
   t.notMatch(pretty, /hunter2/);
 });
+
+// Issue 15: IP-camera passwords and query-string tokens reached the journal.
+t.test('URLs in any record lose their password and secret query values: message, fields, arrays, errors', async (t) => {
+  const script = `import { createRootLogger } from './agent/util/logger.ts';
+const log = createRootLogger('debug').child({ component: 'pipeline' });
+const url = 'rtsp://admin:camsecret@10.0.0.9/live?channel=1&token=tok123';
+log.info({ source: url }, 'pipeline started');
+log.debug({ args: ['-i', url] }, 'ffmpeg command');
+log.error({ err: new Error(url + ': Connection refused') }, 'failed');
+log.warn('camera lost at ' + url);`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: repo,
+    env: { ...process.env, EDGE_AGENT_LOG_FORMAT: 'json' },
+    encoding: 'utf8',
+  });
+  const lines = r.stdout.trim().split('\n');
+  t.equal(lines.length, 4, r.stderr);
+  t.notMatch(r.stdout, /camsecret|tok123/, 'no secret in the journal');
+  t.match(r.stdout, 'rtsp://admin:[redacted]@10.0.0.9/live?channel=1&token=[redacted]', 'the rest of the URL is kept');
+  t.match(JSON.parse(lines[2]!), { err: { type: 'Error', message: /Connection refused/ } }, 'errors stay errors');
+});

@@ -185,7 +185,7 @@ const cases: Case[] = [
       inputArgs: [...WALL, '-rtsp_transport', 'tcp', '-i', 'rtsp://admin:secret@192.168.1.64:554/Streaming/Channels/101'],
       encoded: false,
       wallClock: true,
-      description: 'rtsp rtsp://admin:redacted@192.168.1.64:554/Streaming/Channels/101',
+      description: 'rtsp rtsp://admin:[redacted]@192.168.1.64:554/Streaming/Channels/101',
     },
   },
   {
