@@ -197,10 +197,12 @@ export class CameraSupervisor {
     this.restartReason = null;
     this.state = 'starting';
     this.lastProgressAt = performance.now();
-    const capture = await this.deps.resolveCapture(camera, encoder).catch((error: unknown) => {
-      this.markLost(error instanceof Error ? error.message : String(error));
+    const resolved = await this.deps.resolveCapture(camera, encoder).catch((error: unknown) => {
+      this.markLost(redactSecrets(error instanceof Error ? error.message : String(error)));
       throw error;
     });
+    // The device layer describes the source as configured; from here on it reaches logs and events.
+    const capture = { ...resolved, description: redactSecrets(resolved.description) };
     if (capture.prepare) log.info({ prepared: await capture.prepare() }, 'capture prepared');
     // A step since the last run is simply the timeline this run is planned on; one after this
     // point (while the run is being prepared) is caught by watch() against planSkew.

@@ -1,5 +1,4 @@
 import { fileURLToPath } from 'node:url';
-import { redactSecrets } from '../../agent/util/redact.js';
 import type { CaptureInput } from '../types.js';
 
 /** True for the URL sources the agent reads with FFmpeg directly. */
@@ -22,11 +21,8 @@ export function urlInput(source: string): CaptureInput {
       inputArgs: ['-use_wallclock_as_timestamps', '1', '-rtsp_transport', 'tcp', '-i', source],
       encoded: false,
       wallClock: true,
-      description: `rtsp ${redact(source)}`,
+      description: `rtsp ${source}`,
     };
   }
-  return { inputArgs: ['-use_wallclock_as_timestamps', '1', '-i', source], encoded: false, wallClock: true, description: `${scheme} ${redact(source)}` };
+  return { inputArgs: ['-use_wallclock_as_timestamps', '1', '-i', source], encoded: false, wallClock: true, description: `${scheme} ${source}` };
 }
-
-/** The URL with its password and secret query values replaced, for logs and status (util/redact.ts). */
-export const redact = redactSecrets;

