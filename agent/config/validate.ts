@@ -8,6 +8,7 @@ import { ConfigError } from '../contract/errors.js';
 import type { AgentConfig } from './types.js';
 import { withCameraDefaults } from './cameras.js';
 import { got, isLoopback, isPlainObject, keyName, splitHostPort } from './checks.js';
+import { fileSourceProblem } from './mediaSources.js';
 import { getPath } from './paths.js';
 import { configSchema, newConvict, schemaLeaves } from './schema.js';
 
@@ -94,6 +95,12 @@ export function crossFieldProblems(config: AgentConfig, valid: (key: string) => 
   if (valid('mqtt.cert') && valid('mqtt.key') && (config.mqtt.cert === null) !== (config.mqtt.key === null)) {
     const [missing, present] = config.mqtt.cert === null ? ['cert', 'key'] : ['key', 'cert'];
     out.push(`mqtt.${missing} must be set when mqtt.${present} is (tls client auth needs both), got null`);
+  }
+  if (valid('cameras') && valid('dataDir')) {
+    config.cameras.forEach((cam, i) => {
+      const problem = fileSourceProblem(cam.source, config.dataDir, `cameras[${i}].source`);
+      if (problem) out.push(problem);
+    });
   }
   return out;
 }
