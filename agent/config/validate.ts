@@ -96,8 +96,10 @@ export function crossFieldProblems(config: AgentConfig, valid: (key: string) => 
     const [missing, present] = config.mqtt.cert === null ? ['cert', 'key'] : ['key', 'cert'];
     out.push(`mqtt.${missing} must be set when mqtt.${present} is (tls client auth needs both), got null`);
   }
-  if (valid('cameras') && valid('dataDir')) {
+  if (valid('cameras') && valid('dataDir') && Array.isArray(config.cameras) && typeof config.dataDir === 'string') {
     config.cameras.forEach((cam, i) => {
+      // Entries that are not cameras were reported by the cameras check.
+      if (!isPlainObject(cam) || typeof cam.source !== 'string') return;
       const problem = fileSourceProblem(cam.source, config.dataDir, `cameras[${i}].source`);
       if (problem) out.push(problem);
     });
