@@ -21,7 +21,13 @@ source "$HERE/lib/runtime.sh"
 APP=/opt/edge-agent
 UNIT=/etc/systemd/system/edge-agent.service
 DROPINS=/etc/systemd/system/edge-agent.service.d
-CREDS=/etc/edge-agent/credentials
+# Secrets live outside /etc/edge-agent, which the agent owns (set-config rewrites its config
+# file there): inside it, the agent user could swap the folder for a link that root (this
+# script's chmod/chown, systemd's LoadCredential=) then follows. Up to 0.x they were in
+# OLD_CREDS; migrate_credentials moves them.
+CREDS=/etc/edge-agent-credentials
+OLD_CREDS=/etc/edge-agent/credentials
+CRED_NAMES=(mqtt-password gemini-api-key http-token command-key mqtt-technician)
 USER_NAME=edge-agent
 KEEP_RELEASES=3
 FROM="$(cd "$HERE/.." && pwd)"
@@ -134,8 +140,48 @@ ensure_dirs() {
   # The agent owns its config dir: set-config persists the file (atomic rename needs the dir).
   ensure_dir /etc/edge-agent 0750 "$owner"
   # Secrets stay root-only; systemd reads them (LoadCredential=) and hands the agent a copy.
+  [[ -L "$(p "$CREDS")" ]] && die "$CREDS is a symbolic link; it must be a root-owned folder: nothing changed"
   ensure_dir "$CREDS" 0700 root:root
+  migrate_credentials
   ensure_dir "$APP/releases" 0755 root:root
+}
+
+# True for a path owned by root (in a --root tree, where nothing is chowned, always).
+root_owned() { root_mode || [[ "$(stat -c '%u' "$1")" == 0 ]]; }
+
+# Moves the secrets of an older install from OLD_CREDS (inside the agent's folder) to CREDS.
+# Nothing there is trusted that the agent user could have made: only regular files (never
+# links) owned by root, in a real root-owned folder; anything else is named and left alone.
+migrate_credentials() {
+  local old new name src refused=0
+  old="$(p "$OLD_CREDS")"
+  new="$(p "$CREDS")"
+  [[ -e "$old" || -L "$old" ]] || return 0
+  if [[ -L "$old" || ! -d "$old" ]] || ! root_owned "$old"; then
+    warn "$OLD_CREDS is not a root-owned folder (a link, or made by another user): nothing taken from it; put the secrets in $CREDS/ and remove it"
+    return 0
+  fi
+  for name in "${CRED_NAMES[@]}"; do
+    src="$old/$name"
+    [[ -e "$src" || -L "$src" ]] || continue
+    if [[ -L "$src" || ! -f "$src" ]] || ! root_owned "$src"; then
+      warn "$OLD_CREDS/$name is not a regular root-owned file: not moved"
+      refused=1
+    elif [[ -e "$new/$name" ]]; then
+      warn "$CREDS/$name already exists: kept it, the old $OLD_CREDS/$name is dropped"
+    else
+      # cat, not cp: the new file is made here with our mode, never a copy of the old one's.
+      (umask 077 && cat -- "$src" >"$new/$name.tmp") && mv -f -- "$new/$name.tmp" "$new/$name"
+      root_mode || chown root:root "$new/$name"
+      changed "moved credential $name to $CREDS/"
+    fi
+  done
+  if ((refused)); then
+    warn "kept $OLD_CREDS for you to check"
+  else
+    rm -rf -- "$old"
+    changed "removed $OLD_CREDS (secrets now in $CREDS/)"
+  fi
 }
 
 # Sets SOURCE to the release to install, as a directory: unpacks a tarball (one top-level folder).

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
+import { childEnv } from '../agent/util/childEnv.js';
 
 /** What a finished command left behind. */
 export interface RunResult {
@@ -24,7 +25,7 @@ const MAX_OUTPUT = 1 << 20;
  */
 export const runCommand: CommandRunner = (command, args, opts = {}) =>
   new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(command, args, { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stdout = '';
     let stderr = '';
     let timedOut = false;

@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import { access, readdir, readFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
+import { childEnv } from '../agent/util/childEnv.js';
 
 /** One thermal zone's reading. */
 export interface Temperature {
@@ -126,7 +127,7 @@ export const systemVcgencmd: VcgencmdRunner = async () => {
     }
     return new Promise((resolve) => {
       // A wedged firmware mailbox can hang vcgencmd; never let it stall a health report.
-      execFile(path, ['get_throttled'], { timeout: 2000 }, (error, stdout) => resolve(error ? null : stdout));
+      execFile(path, ['get_throttled'], { timeout: 2000, env: childEnv() }, (error, stdout) => resolve(error ? null : stdout));
     });
   }
   return null;

@@ -8,6 +8,7 @@ import { rm, stat } from 'node:fs/promises';
 import { setPriority } from 'node:os';
 import path from 'node:path';
 import { AgentError } from '../contract/errors.js';
+import { childEnv } from '../util/childEnv.js';
 
 /** How the proxy is made; the defaults are what the benchmark measured. */
 export interface ProxyOptions {
@@ -79,6 +80,7 @@ export function parseBenchCpu(stderr: string): number | null {
 /** Frames in a video file (ffprobe reads the MP4 index, no decoding). */
 export async function countFrames(file: string, ffprobePath = 'ffprobe'): Promise<number> {
   const child = spawn(ffprobePath, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=nb_frames', '-of', 'csv=p=0', file], {
+    env: childEnv(),
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   let out = '';
@@ -116,7 +118,7 @@ export async function makeProxy(
 async function runProxy(input: string, workDir: string, name: string, opts: ProxyOptions, signal?: AbortSignal): Promise<Proxy> {
   const output = path.join(workDir, `${name}.proxy.mp4`);
   const remove = () => rm(output, { force: true });
-  const child = spawn(opts.ffmpegPath, proxyArgs(input, output, opts), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(opts.ffmpegPath, proxyArgs(input, output, opts), { env: childEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
   try {
     if (child.pid) setPriority(child.pid, 10);
   } catch {

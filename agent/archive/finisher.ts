@@ -7,6 +7,7 @@ import type { ArchiveInfo } from '../contract/events.js';
 import { failpoint } from '../util/failpoint.js';
 import { exists, fsyncPath, mkdirDurable, writeFileAtomic } from '../util/files.js';
 import { archiveFileName, dateFolder } from './segmentName.js';
+import { childEnv } from '../util/childEnv.js';
 
 const run = promisify(execFile);
 
@@ -63,7 +64,7 @@ async function freeArchivePath(dir: string, startMs: number, source: string): Pr
 
 /** Duration in seconds of a media file, by ffprobe. */
 export async function probeDuration(file: string, ffprobePath = 'ffprobe'): Promise<number> {
-  const { stdout } = await run(ffprobePath, ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', file]);
+  const { stdout } = await run(ffprobePath, ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', file], { env: childEnv() });
   const seconds = Number.parseFloat(stdout.trim());
   return Number.isFinite(seconds) ? seconds : 0;
 }
@@ -107,7 +108,7 @@ async function remuxPiece(
       // fall where ffprobe saw the keyframes (a clock step leaves such a jump).
       ...['-hide_banner', '-nostdin', '-v', 'error', '-y', '-dts_delta_threshold', '1000000', '-i', partial],
       ...['-map', '0:v:0', '-c', 'copy', ...span, '-movflags', '+faststart', '-f', 'mp4', temp],
-    ]);
+    ], { env: childEnv() });
   } catch (error) {
     await rm(temp, { force: true });
     const message = (error as { stderr?: string }).stderr?.trim().split('\n').slice(-2).join(' ') ?? String(error);
@@ -136,6 +137,7 @@ async function remuxPiece(
 /** Keyframe times (s from the file's start) of a recording. */
 async function keyframeSeconds(file: string, ffprobePath = 'ffprobe'): Promise<number[]> {
   const { stdout } = await run(ffprobePath, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', file], {
+    env: childEnv(),
     maxBuffer: 64 * 1024 * 1024,
   });
   const times = stdout

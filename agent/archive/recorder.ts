@@ -6,6 +6,7 @@ import type { ArchiveInfo } from '../contract/events.js';
 import { fsyncPath, mkdirDurable, writeFileAtomic } from '../util/files.js';
 import type { Logger } from '../util/logger.js';
 import { finishRecording, probeDuration } from './finisher.js';
+import { childEnv } from '../util/childEnv.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -181,7 +182,7 @@ export function segmentIndex(file: string): number {
 /** Timestamp (s) of a recording's first video packet: where the run's first frame sits. */
 async function firstPacketSeconds(file: string): Promise<number | null> {
   try {
-    const { stdout } = await execFileAsync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-read_intervals', '%+#1', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', file]);
+    const { stdout } = await execFileAsync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-read_intervals', '%+#1', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', file], { env: childEnv() });
     const seconds = Number.parseFloat(stdout.trim().split('\n')[0] ?? '');
     return Number.isFinite(seconds) ? seconds : null;
   } catch {

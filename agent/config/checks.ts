@@ -155,3 +155,16 @@ export const encoderPrefer: Check = (value, key) => {
   });
   return out;
 };
+
+/** `http.allowedHosts`: up to 32 distinct DNS names or IP addresses the status page may be reached by. */
+export const hostNames: Check = (value, key) => {
+  const allowed = 'a list of up to 32 host names or IP addresses like ["cam-gate.example.net", "10.0.0.7"], without ports';
+  if (!Array.isArray(value) || value.length > 32) return [problem(key, allowed, value)];
+  const out: string[] = [];
+  value.forEach((name, i) => {
+    if (typeof name !== 'string' || !/^(?:[A-Za-z0-9](?:[A-Za-z0-9_-]{0,62}\.?)*|[0-9a-fA-F:.]{2,45})$/.test(name) || name.length > 253) {
+      out.push(problem(`${key}[${i}]`, 'a host name or IP address without port or brackets', name));
+    }
+  });
+  return out;
+};

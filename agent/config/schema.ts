@@ -12,6 +12,7 @@ import {
   absoluteDir,
   bool,
   encoderPrefer,
+  hostNames,
   hostPort,
   intRange,
   mqttUrl,
@@ -158,6 +159,11 @@ function buildSpec(): Record<string, unknown> {
     http: {
       listen: str('host:port of the local status page and API; off loopback it needs tokenFile.', '127.0.0.1:8080', hostPort),
       tokenFile: file('File holding the bearer token HTTP requests need (or credential http-token).'),
+      allowedHosts: leaf(
+        'Extra names the page may be reached by (a DNS name, a proxy); loopback, the host name and its addresses always work.',
+        [],
+        hostNames,
+      ),
     },
     dataDir: str('Agent state: outbox, encoder probe cache, analysis state.', '/var/lib/edge-agent', absoluteDir),
   };

@@ -65,6 +65,8 @@ export interface AnalysisConfig {
 export interface HttpConfig {
   listen: string;
   tokenFile: string | null;
+  /** Host names besides loopback, the board's own name and addresses that requests may carry in Host. */
+  allowedHosts: string[];
 }
 
 export interface AgentConfig {

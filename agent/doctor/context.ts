@@ -11,7 +11,7 @@ import { mqttConnect } from './mqttProbe.js';
 import type { DoctorContext } from './types.js';
 
 /** Where install.sh keeps secrets; systemd hands the agent a copy, the doctor reads them here. */
-export const CREDENTIALS_SOURCE_DIR = '/etc/edge-agent/credentials';
+export const CREDENTIALS_SOURCE_DIR = '/etc/edge-agent-credentials';
 
 /** What the CLI passes in. */
 export interface DoctorContextOptions {

@@ -23,7 +23,7 @@ export const checkConfig: DoctorCheck = async (ctx) => {
       : fail('config', `${where}: ${ctx.configProblems.join('; ')}`, `fix the file (edge-agent config check ${ctx.configFile ?? 'FILE'}); the other checks use the defaults`),
   ];
   if (ctx.credentialsError) {
-    out.push(fail('credentials', ctx.credentialsError, 'put the secret files in /etc/edge-agent/credentials/ and re-run install.sh; run doctor with sudo to read them'));
+    out.push(fail('credentials', ctx.credentialsError, 'put the secret files in /etc/edge-agent-credentials/ and re-run install.sh; run doctor with sudo to read them'));
   }
   return out;
 };

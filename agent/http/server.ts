@@ -1,6 +1,7 @@
 /**
  * The local HTTP server (contract: HTTP): status page, live HLS, archive downloads, JSON status
- * and /healthz. Loopback by default; anywhere else every request needs the bearer token.
+ * and /healthz. Loopback by default; anywhere else every request but the page's own files needs
+ * the bearer token or the session cookie the page gets for it (access.ts).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -9,9 +10,11 @@ import type { AgentConfig } from '../config/types.js';
 import { AgentError } from '../contract/errors.js';
 import type { ArchiveCatalog, PipelineControl } from '../contract/services.js';
 import type { Logger } from '../util/logger.js';
-import { apiArchives, apiStatus, CAMERA_ID, errorReply, healthz, type JsonReply } from './api.js';
+import { AccessControl, type AccessReply } from './access.js';
+import { apiArchives, apiStatus, CAMERA_ID, errorReply, healthz } from './api.js';
 import { hlsJsDir, PAGE_FILES, webDir } from './assets.js';
-import { bearerMatches, isLoopback, parseListen } from './listen.js';
+import type { HostFacts } from './hosts.js';
+import { isLoopback, parseListen } from './listen.js';
 import { contentTypeFor, fileInside, resolveSegments, safeSegments, sendFile } from './files.js';
 
 /** What the server needs; main.ts builds it. */
@@ -29,6 +32,10 @@ export interface HttpServerDeps {
   analysisFor?: (file: string) => Promise<object | null>;
   /** A frame older than this makes /healthz fail; default 5 s. */
   staleFrameSeconds?: number;
+  /** The clock for sessions and the failed-token limit; tests replace it. */
+  now?: () => number;
+  /** The machine's host name and addresses for the Host check; tests replace them. */
+  hostFacts?: HostFacts;
 }
 
 // Node rejects header blocks past maxHeaderSize with 431 itself; a URL that fits but is longer
@@ -36,16 +43,42 @@ export interface HttpServerDeps {
 const MAX_HEADER_BYTES = 16 * 1024;
 const MAX_URL_CHARS = 4096;
 
-// hls.js runs its transmuxer in a blob: worker and feeds MSE through blob: URLs.
-const PAGE_CSP =
-  "default-src 'self'; media-src 'self' blob:; worker-src 'self' blob:; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'";
+// On every response. No inline script or style anywhere (the page's are files); hls.js runs its
+// transmuxer in a blob: worker and feeds MSE through blob: URLs.
+const SECURITY_HEADERS: Record<string, string> = {
+  'Content-Security-Policy':
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; " +
+    "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+  // Other sites may not embed our video or JSON, even without reading it.
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+};
+const RAW_SECURITY_HEADERS = Object.entries(SECURITY_HEADERS).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+
+/** The page shell and its assets: served without credentials (they hold no data) so the page can ask for the token. */
+function isPublic(path: string): boolean {
+  return path === '/' || path === '/index.html' || path === '/favicon.ico' || path.startsWith('/static/');
+}
 
 /** The HTTP server module: construct with deps, `start()` to listen, `stop()` to close. */
 export class HttpServer {
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
+  private readonly access: AccessControl;
 
-  constructor(private readonly deps: HttpServerDeps) {}
+  constructor(private readonly deps: HttpServerDeps) {
+    const { host } = parseListen(deps.config.http.listen);
+    this.access = new AccessControl({
+      listenHost: host,
+      token: deps.token,
+      allowedHosts: deps.config.http.allowedHosts ?? [],
+      ...(deps.now ? { now: deps.now } : {}),
+      ...(deps.hostFacts ? { hostFacts: deps.hostFacts } : {}),
+    });
+  }
 
   /** The port actually bound (useful with port 0 in tests); null before start. */
   get port(): number | null {
@@ -67,7 +100,7 @@ export class HttpServer {
     server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
       // Replacing Node's default handler, so answer the way it would; a broken client never reaches a handler.
       const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\n${RAW_SECURITY_HEADERS}Connection: close\r\nContent-Length: 0\r\n\r\n`);
       else socket.destroy();
     });
     await new Promise<void>((resolve, reject) => {
@@ -92,8 +125,7 @@ export class HttpServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    res.setHeader('Referrer-Policy', 'no-referrer');
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
     try {
       await this.route(req, res);
     } catch (error) {
@@ -106,18 +138,21 @@ export class HttpServer {
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '/';
     if (url.length > MAX_URL_CHARS) return this.json(req, res, errorReply(414, 'bad_request', 'url too long'));
-    const { host } = parseListen(this.deps.config.http.listen);
-    if (!isLoopback(host) && !bearerMatches(req.headers.authorization, this.deps.token ?? '')) {
-      res.setHeader('WWW-Authenticate', 'Bearer');
-      return this.json(req, res, errorReply(401, 'unauthorized', 'a valid Authorization: Bearer token is required'));
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.setHeader('Allow', 'GET, HEAD');
-      return this.json(req, res, errorReply(405, 'bad_request', `method ${req.method} not allowed`));
-    }
+    const misdirected = this.access.hostProblem(req);
+    if (misdirected) return this.json(req, res, misdirected);
     const queryAt = url.indexOf('?');
     const path = queryAt === -1 ? url : url.slice(0, queryAt);
     const query = new URLSearchParams(queryAt === -1 ? '' : url.slice(queryAt + 1));
+    const readOnly = req.method === 'GET' || req.method === 'HEAD';
+    if (path === '/api/session') return this.json(req, res, await this.access.session(req));
+    if (!(readOnly && isPublic(path))) {
+      const access = this.access.check(req);
+      if (!access.ok) return this.json(req, res, access.reply);
+      // Nothing else here changes state, but a cookie never gets past this without its CSRF token.
+      const forged = readOnly ? null : this.access.csrfProblem(req, access);
+      if (forged) return this.json(req, res, forged);
+    }
+    if (!readOnly) return this.json(req, res, { ...errorReply(405, 'bad_request', `method ${req.method} not allowed`), headers: { Allow: 'GET, HEAD' } });
     const d = this.deps;
 
     if (path === '/' || path === '/index.html') return this.page(req, res, 'index.html');
@@ -134,10 +169,6 @@ export class HttpServer {
   private async page(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
     const file = await fileInside(webDir(), join(webDir(), name));
     if (!file) return this.notFound(req, res);
-    if (name.endsWith('.html')) {
-      res.setHeader('Content-Security-Policy', PAGE_CSP);
-      res.setHeader('X-Frame-Options', 'DENY');
-    }
     // no-cache (revalidate), so a page from before an agent upgrade never lingers.
     await sendFile(req, res, file, { contentType: contentTypeFor(name), cacheControl: 'no-cache' });
   }
@@ -194,9 +225,10 @@ export class HttpServer {
     this.json(req, res, errorReply(404, 'not_found', 'not found'));
   }
 
-  private json(req: IncomingMessage, res: ServerResponse, reply: JsonReply): void {
+  private json(req: IncomingMessage, res: ServerResponse, reply: AccessReply): void {
     const body = Buffer.from(JSON.stringify(reply.body));
     res.writeHead(reply.status, {
+      ...reply.headers,
       'Content-Type': 'application/json; charset=utf-8',
       'Content-Length': body.length,
       'Cache-Control': 'no-store',

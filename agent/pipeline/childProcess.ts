@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { once } from 'node:events';
+import { childEnv } from '../util/childEnv.js';
 
 /**
  * The lifeline shim. The child runs in its own process group with a watcher that blocks on a
@@ -33,6 +34,7 @@ export interface SupervisedSpawnOptions {
   stdoutPath?: string;
   /** Also open fd 3 as a pipe (the motion frames). */
   extraPipe?: boolean;
+  /** The child's environment; childEnv() (the allow-list, never the agent's own) when not given. */
   env?: NodeJS.ProcessEnv;
   /** How many bytes of stderr to keep for error reports. */
   stderrTailBytes?: number;
@@ -58,7 +60,7 @@ export class SupervisedChild {
     this.process = spawn('/bin/sh', ['-c', SHIM, 'edge-agent-child', options.command, ...options.args], {
       detached: true,
       stdio,
-      env: { ...(options.env ?? process.env), EDGE_AGENT_STDIN: options.stdinPath ?? '', EDGE_AGENT_STDOUT: options.stdoutPath ?? '' },
+      env: { ...(options.env ?? childEnv()), EDGE_AGENT_STDIN: options.stdinPath ?? '', EDGE_AGENT_STDOUT: options.stdoutPath ?? '' },
     });
     this.process.stderr?.setEncoding('utf8');
     this.process.stderr?.on('data', (chunk: string) => {

@@ -43,9 +43,36 @@ export function isHlsOutput(name: string): boolean {
   return /^seg-\d+\.ts(\.tmp)?$/.test(name) || name === HLS_PLAYLIST || name === `${HLS_PLAYLIST}.tmp`;
 }
 
-/** Escapes a value for the tee muxer's `[key=value:...]` slave syntax. */
-export function teeEscape(value: string): string {
-  return value.replace(/[\\:|[\]=]/g, (c) => `\\${c}`);
+/** A backslash before every character of `specials` and every white space (av_get_token's escape). */
+function backslashed(text: string, specials: string): string {
+  return text.replace(/[\s\S]/g, (c) => (specials.includes(c) || /\s/.test(c) ? `\\${c}` : c));
+}
+
+// The tee muxer reads its target twice (libavformat/tee.c, tee_common.c): av_get_token splits it
+// into slaves at '|' (unescaping once), then each `[key=value:...]` option value is read with
+// av_get_token again, ending at ':' or ']'. Quotes and backslashes count at both levels.
+const SLAVE_SPECIALS = "\\'|";
+const OPTION_SPECIALS = "\\':]";
+
+/**
+ * A tee slave option value, escaped for both levels: a `:` or `]` in a folder name stays in the
+ * value instead of starting another option (issue 15: `hls.dir` could inject tee options).
+ */
+export function teeOptionValue(value: string): string {
+  return backslashed(backslashed(value, OPTION_SPECIALS), SLAVE_SPECIALS);
+}
+
+/** A tee slave's output (what follows `]`), read at the first level only. */
+export function teeOutput(value: string): string {
+  return backslashed(value, SLAVE_SPECIALS);
+}
+
+/**
+ * A folder inside the segment muxer's output pattern (`%06d`): a literal `%` is written `%%`. (The
+ * HLS muxer's segment name replaces only `%d`/`%0Nd` and takes `%%` as is, so it gets none.)
+ */
+function patternDir(dir: string): string {
+  return dir.replace(/%/g, '%%');
 }
 
 /**
@@ -83,7 +110,7 @@ function teeTarget(input: PipelineArgsInput): string {
     'hls_flags=delete_segments+temp_file+independent_segments+omit_endlist+program_date_time',
     // Epoch numbering keeps segment names unique across restarts, so no player caches a stale one.
     'hls_start_number_source=epoch',
-    `hls_segment_filename=${teeEscape(path.join(hls.dir, HLS_SEGMENT_PATTERN))}`,
+    `hls_segment_filename=${teeOptionValue(path.join(hls.dir, HLS_SEGMENT_PATTERN))}`,
     // abort: a dead slave must stop FFmpeg so the supervisor restarts it; tee would otherwise carry
     // on "with 1/2 slaves" and the archive would silently stop.
     'onfail=abort',
@@ -100,13 +127,13 @@ function teeTarget(input: PipelineArgsInput): string {
     // first frame that came late (a slow camera) would put FFmpeg's count of cuts off by one.
     // FFmpeg's clock cuts use local time: the agent runs it with TZ=UTC.
     ...(onWallClock(input) ? ['segment_atclocktime=1'] : []),
-    `segment_list=${teeEscape(path.join(recording.dir, RECORDING_LIST))}`,
+    `segment_list=${teeOptionValue(path.join(recording.dir, RECORDING_LIST))}`,
     'segment_list_type=csv',
     'onfail=abort',
   ];
   return (
-    `[${hlsOptions.join(':')}]${teeEscape(path.join(hls.dir, HLS_PLAYLIST))}` +
-    `|[${recordingOptions.join(':')}]${teeEscape(path.join(recording.dir, RECORDING_PATTERN))}`
+    `[${hlsOptions.join(':')}]${teeOutput(path.join(hls.dir, HLS_PLAYLIST))}` +
+    `|[${recordingOptions.join(':')}]${teeOutput(path.join(patternDir(recording.dir), RECORDING_PATTERN))}`
   );
 }
 

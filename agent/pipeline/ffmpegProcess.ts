@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import type { ProducerCommand } from '../../device/types.js';
 import { SupervisedChild, type ChildExit } from './childProcess.js';
 import { ProgressParser, type FfmpegProgress } from './progress.js';
+import { childEnv } from '../util/childEnv.js';
 
 const run = promisify(execFile);
 
@@ -59,7 +60,7 @@ export class FfmpegProcess extends EventEmitter {
     if (producer) {
       fifo = path.join(workDir, 'capture.fifo');
       await rm(fifo, { force: true });
-      await run('mkfifo', ['-m', '600', fifo]);
+      await run('mkfifo', ['-m', '600', fifo], { env: childEnv() });
       this.producer = new SupervisedChild({ command: producer.command, args: producer.args, stdoutPath: fifo });
     }
     const ffmpeg = new SupervisedChild({
@@ -68,7 +69,7 @@ export class FfmpegProcess extends EventEmitter {
       stdinPath: fifo,
       extraPipe: this.options.motion,
       // FFmpeg's wall-clock segment cuts count from local midnight; archives are cut in UTC.
-      env: { ...process.env, TZ: 'UTC' },
+      env: childEnv({ TZ: 'UTC' }),
     });
     this.ffmpeg = ffmpeg;
     const parser = new ProgressParser();

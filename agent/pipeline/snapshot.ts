@@ -4,6 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { AgentError } from '../contract/errors.js';
 import { HLS_PLAYLIST } from './ffmpegArgs.js';
+import { childEnv } from '../util/childEnv.js';
 
 const run = promisify(execFile);
 
@@ -26,8 +27,8 @@ export async function snapshotFromHls(hlsDir: string, ffmpegPath = 'ffmpeg'): Pr
   if (!segment) throw new AgentError('not_found', `no live video yet in ${hlsDir}`);
   const { stdout } = await run(
     ffmpegPath,
-    ['-hide_banner', '-nostdin', '-v', 'error', '-i', path.join(hlsDir, path.basename(segment)), '-frames:v', '1', '-q:v', '3', '-f', 'mjpeg', 'pipe:1'],
-    { encoding: 'buffer', maxBuffer: 16 * 1024 * 1024 },
+    ['-hide_banner', '-nostdin', '-v', 'error', '-protocol_whitelist', 'file', '-f', 'mpegts', '-i', path.join(hlsDir, path.basename(segment)), '-frames:v', '1', '-q:v', '3', '-f', 'mjpeg', 'pipe:1'],
+    { encoding: 'buffer', maxBuffer: 16 * 1024 * 1024, env: childEnv() },
   );
   if (stdout.length === 0) throw new AgentError('internal', `ffmpeg produced no snapshot from ${segment}`);
   return stdout;

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { childEnv } from './childEnv.js';
 
 const run = promisify(execFile);
 const CACHE_MS = 60_000;
@@ -22,7 +23,7 @@ async function detect(): Promise<boolean> {
   if (process.env.EDGE_AGENT_CLOCK_SYNCED === '0') return false;
   if (await access('/run/systemd/timesync/synchronized').then(() => true, () => false)) return true;
   try {
-    const { stdout } = await run('timedatectl', ['show', '-p', 'NTPSynchronized', '--value'], { timeout: 3000 });
+    const { stdout } = await run('timedatectl', ['show', '-p', 'NTPSynchronized', '--value'], { timeout: 3000, env: childEnv() });
     return stdout.trim() === 'yes';
   } catch {
     return true;

@@ -22,6 +22,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
+import { childEnv } from './childEnv.js';
 
 /** Sends one sd_notify datagram (`KEY=VALUE` lines). */
 export interface NotifyTransport {
@@ -105,7 +106,7 @@ export class PerlTransport implements NotifyTransport {
 
   private helper(): ChildProcess {
     if (this.child && this.child.exitCode === null) return this.child;
-    const child = spawn(this.perl, ['-e', PERL_SENDER, this.path], { stdio: ['pipe', 'ignore', 'inherit'] });
+    const child = spawn(this.perl, ['-e', PERL_SENDER, this.path], { env: childEnv(), stdio: ['pipe', 'ignore', 'inherit'] });
     child.on('error', () => {}); // a missing perl surfaces as a failed write, reported by the notifier
     child.stdin?.on('error', () => {});
     // The helper must never keep the agent alive on its own.

@@ -44,7 +44,8 @@ ensure_owner() {
   local path="$1" owner="$2"
   root_mode && return 0
   if [[ "$(stat -c '%U:%G' "$path")" != "$owner" ]]; then
-    chown "$owner" "$path"
+    # -h: a link planted where a file or folder should be is changed itself, never its target.
+    chown -h "$owner" "$path"
     changed "owner $owner on $path"
   fi
 }

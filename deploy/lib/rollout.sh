@@ -50,14 +50,26 @@ plan_batches() {
   return 0
 }
 
-remote_tar() { printf '/tmp/edge-agent-%s.tar.gz' "$VERSION"; }
+# Staging on the board is a private folder made by mktemp -d (0700, unguessable): a fixed
+# /tmp name would let another local user plant the tarball or a link there first.
+STAGE_TEMPLATE=/tmp/edge-agent-stage.XXXXXXXXXX
+stage_command() { printf 'mktemp -d %s' "$STAGE_TEMPLATE"; }
+# True for what stage_command prints on a board, nothing else (the path goes into commands).
+valid_stage() { [[ "$1" =~ ^/tmp/edge-agent-stage\.[A-Za-z0-9]{10}$ ]]; }
+remote_tar() { printf '%s/edge-agent-%s.tar.gz' "$1" "$VERSION"; }
+
+# Refuses a version that is not one: it goes into paths and commands on every board.
+check_version() {
+  [[ "$1" =~ ^[0-9][0-9A-Za-z.+_-]*$ && "$1" != *..* ]] || { echo "rollout: release version '$1' is not a version (digits first; letters, digits, . + _ -)" >&2; exit 2; }
+}
 
 # What happens on one board, for --dry-run.
 print_board_commands() {
   local host="$1" id="$2" tar
-  tar="$(remote_tar)"
+  tar="$(remote_tar '<stage>')"
+  echo "  ssh $host '$(stage_command)'   # prints <stage>"
   echo "  ssh $host 'cat > $tar' < $RELEASE"
-  echo "  ssh $host '$(install_command)'"
+  echo "  ssh $host '$(install_command '<stage>')'"
   echo "  wait up to ${TIMEOUT}s: ssh $host 'curl -fsS http://$HTTP/healthz'"
   case "$STATUS_VIA" in
     none) ;;
@@ -67,20 +79,21 @@ print_board_commands() {
   echo "  on failure: ssh $host 'sudo bash /opt/edge-agent/current/deploy/install.sh --rollback'"
 }
 
-# Unpacks the release's own installer and runs it against the tarball (no apt on upgrades).
+# Unpacks the release's own installer in the private stage and runs it against the tarball (no
+# apt on upgrades); the stage goes whatever happens.
 install_command() {
-  local tar stage
-  tar="$(remote_tar)"
-  stage="/tmp/edge-agent-stage-$VERSION"
-  printf 'rm -rf %s && mkdir -p %s && tar -xzf %s -C %s && sudo bash %s/*/deploy/install.sh --from %s --no-apt' \
-    "$stage" "$stage" "$tar" "$stage" "$stage" "$tar"
+  local stage="$1" tar
+  tar="$(remote_tar "$stage")"
+  # shellcheck disable=SC2016  # $? and $rc are for the board's shell
+  printf 'tar -xzf %s -C %s && sudo bash %s/*/deploy/install.sh --from %s --no-apt; rc=$?; rm -rf %s; exit $rc' \
+    "$tar" "$stage" "$stage" "$tar" "$stage"
 }
 
 # mosquitto_sub against the board's embedded broker, which needs a login (issue 15): the
 # technicians' password from the credentials folder, else the one the agent made in its dataDir;
 # read on the board with sudo, so it never crosses the network or lands in a log.
 board_sub() {
-  printf '%s' "mosquitto_sub -h 127.0.0.1 -u technician -P \"\$(sudo sh -c 'cat /etc/edge-agent/credentials/mqtt-technician 2>/dev/null || cat /var/lib/edge-agent/mqtt-technician')\""
+  printf '%s' "mosquitto_sub -h 127.0.0.1 -u technician -P \"\$(sudo sh -c 'cat /etc/edge-agent-credentials/mqtt-technician 2>/dev/null || cat /var/lib/edge-agent/mqtt-technician')\""
 }
 
 # The retained R/status payload, read on the board or from here.
@@ -117,7 +130,14 @@ deploy_board() {
   local host="$1" id="${DEVICE_IDS[$1]:-}" log="$WORK/$1.log"
   {
     [[ -n "$id" ]] || id="$(on_board "$host" hostname)" || { echo failed >"$WORK/$host"; return; }
-    if ! on_board "$host" "cat > $(remote_tar)" <"$RELEASE" || ! on_board "$host" "$(install_command)"; then
+    local stage
+    stage="$(on_board "$host" "$(stage_command)")" || stage=""
+    if ! valid_stage "$stage"; then
+      echo "  $host: could not make a private staging folder (mktemp -d); nothing installed"
+      echo failed >"$WORK/$host"
+      return
+    fi
+    if ! on_board "$host" "cat > $(remote_tar "$stage")" <"$RELEASE" || ! on_board "$host" "$(install_command "$stage")"; then
       # install.sh backs out a release that does not start by itself: a --rollback now would
       # go one release further back than the one running.
       echo "  $host: install failed; the board keeps the release it was running"

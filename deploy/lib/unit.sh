@@ -23,8 +23,8 @@ write_dropins() {
   dropin groups.conf "$want" < <(printf '[Service]\nSupplementaryGroups=render\n')
 
   # A LoadCredential= whose source is missing fails the unit: one line per file that exists.
-  for name in mqtt-password gemini-api-key http-token command-key mqtt-technician; do
-    [[ -s "$(p "$CREDS/$name")" ]] && lines+="LoadCredential=$name:$CREDS/$name"$'\n'
+  for name in "${CRED_NAMES[@]}"; do
+    [[ -s "$(p "$CREDS/$name")" && ! -L "$(p "$CREDS/$name")" ]] && lines+="LoadCredential=$name:$CREDS/$name"$'\n'
   done
   want=no; [[ -n "$lines" ]] && want=yes
   dropin credentials.conf "$want" < <(printf '[Service]\n%s' "$lines")
@@ -154,7 +154,7 @@ uninstall() {
   fi
   if ((PURGE)); then
     local dir
-    for dir in /var/lib/edge-agent /etc/edge-agent /run/edge-agent; do
+    for dir in /var/lib/edge-agent /etc/edge-agent "$CREDS" /run/edge-agent; do
       if [[ -e "$(p "$dir")" ]]; then
         rm -rf "$(p "$dir")"
         changed "purged $dir"
@@ -165,6 +165,6 @@ uninstall() {
       changed "removed user $USER_NAME"
     fi
   else
-    log "kept /etc/edge-agent (config, credentials) and /var/lib/edge-agent (archives); --purge removes them"
+    log "kept /etc/edge-agent (config), $CREDS (secrets) and /var/lib/edge-agent (archives); --purge removes them"
   fi
 }

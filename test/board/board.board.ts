@@ -349,9 +349,9 @@ t.test('x86_64 board: the full sandbox, LoadCredential= and archive.dir on anoth
   const config = boardConfig('board-amd64', broker.url, httpPort, '/mnt/ssd/archive');
   seedConfig(board, { ...config, mqtt: { ...config.mqtt, username: 'board' } });
   const token = `tok-${Math.random().toString(36).slice(2)}`;
-  mkdirSync(board.path('/etc/edge-agent/credentials'), { recursive: true, mode: 0o700 });
-  writeFileSync(board.path('/etc/edge-agent/credentials/http-token'), `${token}\n`, { mode: 0o600 });
-  writeFileSync(board.path('/etc/edge-agent/credentials/mqtt-password'), `${password}\n`, { mode: 0o600 });
+  mkdirSync(board.path('/etc/edge-agent-credentials'), { recursive: true, mode: 0o700 });
+  writeFileSync(board.path('/etc/edge-agent-credentials/http-token'), `${token}\n`, { mode: 0o600 });
+  writeFileSync(board.path('/etc/edge-agent-credentials/mqtt-password'), `${password}\n`, { mode: 0o600 });
 
   const install = await technicianInstall(board, tarball);
   t.equal(install.code, 0, 'install.sh --from TARBALL --no-apt succeeds', { stdout: install.stdout, stderr: install.stderr });
@@ -380,8 +380,8 @@ t.test('x86_64 board: the full sandbox, LoadCredential= and archive.dir on anoth
   t.equal(credDir, '/run/credentials/edge-agent.service', 'the agent runs with CREDENTIALS_DIRECTORY');
   const asAgent = await board.exec(['nsenter', '-t', unit.MainPID!, '-m', 'runuser', '-u', 'edge-agent', '--', 'cat', `${credDir}/http-token`]);
   t.equal(asAgent.stdout.trim(), token, 'the agent user reads http-token there (a private copy of the root-only file)');
-  const other = await board.exec(['runuser', '-u', 'nobody', '--', 'cat', '/etc/edge-agent/credentials/http-token']);
-  t.not(other.code, 0, 'while the source in /etc/edge-agent/credentials stays root-only');
+  const other = await board.exec(['runuser', '-u', 'nobody', '--', 'cat', '/etc/edge-agent-credentials/http-token']);
+  t.not(other.code, 0, 'while the source in /etc/edge-agent-credentials stays root-only');
   prove(t, 'LoadCredential=: agent online on a password-only broker via mqtt-password; http-token readable by the agent in $CREDENTIALS_DIRECTORY');
 
   await statusPage(t, httpPort);

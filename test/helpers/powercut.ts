@@ -22,7 +22,8 @@ export function buildPowercut(dir: string): { library: string } | { missing: str
 /** The environment that makes a process record its syncs under `root` into `store`. */
 export function powercutEnv(library: string, root: string, store: string): NodeJS.ProcessEnv {
   mkdirSync(store, { recursive: true });
-  return { LD_PRELOAD: library, POWERCUT_ROOT: root, POWERCUT_STORE: store };
+  // EDGE_AGENT_CHILD_ENV: the agent's children (FFmpeg) get only allow-listed variables otherwise.
+  return { LD_PRELOAD: library, POWERCUT_ROOT: root, POWERCUT_STORE: store, EDGE_AGENT_CHILD_ENV: 'POWERCUT_ROOT,POWERCUT_STORE' };
 }
 
 /**

@@ -137,6 +137,7 @@ if (!existsSync(CHROMIUM)) {
     t.equal(await page.textContent('[data-camera="cam1"] .state'), 'running');
     t.equal(await page.textContent('[data-camera="cam1"] [data-figure="encoder"]'), 'libx264');
     t.equal(await page.textContent('#device'), 'gate-01');
+    t.ok(await page.locator('#login').isHidden(), 'on loopback no token is asked for');
 
     // An archive from the list plays, with its analysis shown.
     const item = page.locator('#archives li[data-file="cam1/2026-11-01/archive_20261101T100000Z.mp4"]');

@@ -53,7 +53,7 @@ userdel edge-agent 2>/dev/null || true
 install="${rel}/deploy/install.sh --from ${rel} --no-apt"
 echo "== first"; bash $install
 echo "== user: $(id -nG edge-agent)"
-echo "== owners: $(stat -c '%U:%G %a' /var/lib/edge-agent) $(stat -c '%U:%G %a' /etc/edge-agent) $(stat -c '%U:%G %a' /etc/edge-agent/credentials) $(stat -c '%U:%G %a' /etc/edge-agent/config.json)"
+echo "== owners: $(stat -c '%U:%G %a' /var/lib/edge-agent) $(stat -c '%U:%G %a' /etc/edge-agent) $(stat -c '%U:%G %a' /etc/edge-agent-credentials) $(stat -c '%U:%G %a' /etc/edge-agent/config.json)"
 echo "== dropins: $(ls /etc/systemd/system/edge-agent.service.d | tr '\\n' ' ')"
 echo "== second"; bash $install
 echo "== upgrade"; bash ${rel}/deploy/install.sh --from ${next} --no-apt

@@ -20,6 +20,7 @@ case "$cmd" in
   *healthz*) [[ " $FAKE_UNHEALTHY " == *" $host "* ]] && exit 22; echo ok ;;
   mosquitto_sub*) echo '{"state":"online","version":"'"$FAKE_STATUS_VERSION"'","ts":"x"}' ;;
   hostname) echo "id-$host" ;;
+  mktemp*) if [[ " $FAKE_NO_STAGE " == *" $host "* ]]; then echo /tmp/shared; else echo /tmp/edge-agent-stage.AbCdEf0123; fi ;;
   *) ;;
 esac
 `;
@@ -56,7 +57,8 @@ t.test('--dry-run prints the canary and batches and touches nothing', async (t) 
   t.equal(r.code, 0, r.err);
   t.match(r.out, /release 1\.2\.0 to 5 board\(s\)/);
   t.match(r.out, /canary: c\n\s+batch 1: a b\n\s+batch 2: d e\n/);
-  t.match(r.out, /install\.sh --from \/tmp\/edge-agent-1\.2\.0\.tar\.gz --no-apt/);
+  t.match(r.out, /mktemp -d \/tmp\/edge-agent-stage\.XXXXXXXXXX/);
+  t.match(r.out, /install\.sh --from <stage>\/edge-agent-1\.2\.0\.tar\.gz --no-apt; rc=\$\?; rm -rf <stage>/);
   t.match(r.out, /--rollback/);
   t.same(r.calls, [], 'no ssh at all');
 });
@@ -66,11 +68,11 @@ t.test('all boards healthy: canary, then batches, each installed and checked', a
   const r = run(['--batch', '2']);
   t.equal(r.code, 0, r.err);
   t.match(r.out, /done: ok=5 failed=0 not-attempted=0/);
-  t.same(hostsWith(r.calls, /^cat > \/tmp\/edge-agent-1\.2\.0\.tar\.gz$/)[0], 'a', 'canary first');
+  t.same(hostsWith(r.calls, /^cat > \/tmp\/edge-agent-stage\.AbCdEf0123\/edge-agent-1\.2\.0\.tar\.gz$/)[0], 'a', 'canary first');
   t.same(hostsWith(r.calls, /install\.sh --from/).sort(), ['a', 'b', 'c', 'd', 'e']);
   t.same(hostsWith(r.calls, /healthz/).sort(), ['a', 'b', 'c', 'd', 'e']);
   // The embedded broker needs the technicians' login, read on the board (never sent from here).
-  const sub = (host: string, topic: string) => r.calls.some((c) => c.startsWith(`${host}|mosquitto_sub -h 127.0.0.1 -u technician -P "$(sudo sh -c 'cat /etc/edge-agent/credentials/mqtt-technician 2>/dev/null || cat /var/lib/edge-agent/mqtt-technician')" -t '${topic}' -C 1 -W 5`));
+  const sub = (host: string, topic: string) => r.calls.some((c) => c.startsWith(`${host}|mosquitto_sub -h 127.0.0.1 -u technician -P "$(sudo sh -c 'cat /etc/edge-agent-credentials/mqtt-technician 2>/dev/null || cat /var/lib/edge-agent/mqtt-technician')" -t '${topic}' -C 1 -W 5`));
   t.ok(sub('b', 'edge/gate-2/status'), 'device id from the hosts file');
   t.ok(sub('a', 'edge/id-a/status'), 'device id from hostname');
   t.same(hostsWith(r.calls, /--rollback/), []);
@@ -112,4 +114,36 @@ t.test('--status-via none relies on /healthz alone', async (t) => {
   const r = run(['--status-via', 'none'], { FAKE_STATUS_VERSION: 'old' });
   t.equal(r.code, 0, r.err);
   t.same(hostsWith(r.calls, /mosquitto_sub/), []);
+});
+
+t.test('staging on a board is a private mktemp -d folder, removed after the install (issue 15)', async (t) => {
+  const { run } = setup(t, ['a', 'b']);
+  const r = run(['--batch', '1'], { FAKE_NO_STAGE: 'b' });
+  const a = r.calls.filter((c) => c.startsWith('a|')).map((c) => c.split('|')[1]);
+  t.same(a.slice(0, 2), ['hostname', 'mktemp -d /tmp/edge-agent-stage.XXXXXXXXXX']);
+  t.ok(a.some((c) => /^cat > \/tmp\/edge-agent-stage\.AbCdEf0123\//.test(c!)), 'the tarball goes into it');
+  t.ok(a.some((c) => /install\.sh --from \/tmp\/edge-agent-stage\.AbCdEf0123\/.*; rm -rf \/tmp\/edge-agent-stage\.AbCdEf0123; exit \$rc$/.test(c!)), 'and it is removed');
+  t.notOk(r.calls.some((c) => /edge-agent-stage-|\/tmp\/edge-agent-1\.2\.0/.test(c)), 'no predictable /tmp name anywhere');
+  // A board whose mktemp answers something else gets nothing copied or installed.
+  const b = r.calls.filter((c) => c.startsWith('b|')).map((c) => c.split('|')[1]);
+  t.notOk(b.some((c) => /^cat >|install\.sh/.test(c!)), 'nothing copied to or run from a folder that is not ours');
+  t.match(r.out, /b: could not make a private staging folder/);
+  t.not(r.code, 0);
+});
+
+t.test('a release whose version is not one is refused before any board is touched', async (t) => {
+  const dir = t.testdir({ bin: {}, rel: { x: { 'package.json': '{"version":"../../x"}' } } });
+  writeFileSync(join(dir, 'bin/ssh'), FAKE_SSH);
+  chmodSync(join(dir, 'bin/ssh'), 0o755);
+  const tarball = join(dir, 'bad.tar.gz');
+  spawnSync('tar', ['-czf', tarball, '-C', join(dir, 'rel'), 'x']);
+  writeFileSync(join(dir, 'boards.txt'), 'a\n');
+  const log = join(dir, 'ssh.log');
+  const r = spawnSync(rollout, ['--release', tarball, '--hosts', join(dir, 'boards.txt')], {
+    env: { ...process.env, PATH: `${join(dir, 'bin')}:${process.env.PATH}`, FAKE_LOG: log },
+    encoding: 'utf8',
+  });
+  t.equal(r.status, 2);
+  t.match(r.stderr, /release version '\.\.\/\.\.\/x' is not a version/);
+  t.notOk(existsSync(log), 'no ssh call');
 });

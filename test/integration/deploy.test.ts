@@ -129,24 +129,82 @@ t.test('folders the config names outside the unit\'s own become writable under P
   t.notOk(existsSync(dropin), 'stale paths.conf removed');
 });
 
+t.test('credentials live outside the agent-owned /etc/edge-agent; an older install migrates', async (t) => {
+  const { dir, root, run } = setup(t);
+  const rel = makeRelease(dir, '2.0.0');
+  // An install from before: secrets in /etc/edge-agent/credentials/ (root, 0700).
+  const old = join(root, 'etc/edge-agent/credentials');
+  mkdirSync(old, { recursive: true, mode: 0o700 });
+  writeFileSync(join(old, 'mqtt-password'), 'mqtt-secret\n', { mode: 0o600 });
+  writeFileSync(join(old, 'http-token'), 'http-secret\n', { mode: 0o644 });
+  const r = run('--from', rel);
+  exitsZero(t, r);
+  const creds = join(root, 'etc/edge-agent-credentials');
+  t.equal((lstatSync(creds).mode & 0o777).toString(8), '700', 'the new folder is root-only');
+  t.equal(readFileSync(join(creds, 'mqtt-password'), 'utf8'), 'mqtt-secret\n');
+  t.equal(readFileSync(join(creds, 'http-token'), 'utf8'), 'http-secret\n');
+  t.equal((lstatSync(join(creds, 'http-token')).mode & 0o777).toString(8), '600', 'made 0600 whatever the old mode');
+  t.notOk(existsSync(old), 'the old folder is gone');
+  t.equal(
+    readFileSync(join(root, 'etc/systemd/system/edge-agent.service.d/credentials.conf'), 'utf8'),
+    '[Service]\nLoadCredential=mqtt-password:/etc/edge-agent-credentials/mqtt-password\nLoadCredential=http-token:/etc/edge-agent-credentials/http-token\n',
+  );
+  t.match(r.out, /moved credential mqtt-password/);
+  const again = run('--from', rel);
+  exitsZero(t, again);
+  t.match(again.out, /no changes/, 'idempotent after the move');
+});
+
+t.test('a link planted by the agent user where the credentials were is never followed', async (t) => {
+  const { dir, root, run } = setup(t);
+  const rel = makeRelease(dir, '2.0.0');
+  // What a compromised agent could do in the folder it owns: the old credentials folder (and a
+  // file in the new one's place) made links to root's files.
+  const victim = join(root, 'srv/victim');
+  mkdirSync(victim, { recursive: true, mode: 0o755 });
+  writeFileSync(join(victim, 'gemini-api-key'), 'not a key\n', { mode: 0o644 });
+  mkdirSync(join(root, 'etc/edge-agent'), { recursive: true });
+  execFileSync('ln', ['-s', victim, join(root, 'etc/edge-agent/credentials')]);
+  const r = run('--from', rel);
+  exitsZero(t, r);
+  t.equal((lstatSync(victim).mode & 0o777).toString(8), '755', 'the link target\'s mode untouched');
+  t.equal((lstatSync(join(victim, 'gemini-api-key')).mode & 0o777).toString(8), '644');
+  t.notOk(existsSync(join(root, 'etc/edge-agent-credentials/gemini-api-key')), 'nothing taken through the link');
+  t.match(r.err, /etc\/edge-agent\/credentials is not a root-owned folder/);
+  t.notOk(existsSync(join(root, 'etc/systemd/system/edge-agent.service.d/credentials.conf')), 'no LoadCredential= through it');
+
+  // A link inside a real old folder is not moved either.
+  const second = setup(t);
+  const oldDir = join(second.root, 'etc/edge-agent/credentials');
+  mkdirSync(oldDir, { recursive: true, mode: 0o700 });
+  mkdirSync(join(second.root, 'srv'), { recursive: true });
+  writeFileSync(join(second.root, 'srv/shadow'), 'root:x:\n', { mode: 0o640 });
+  execFileSync('ln', ['-s', join(second.root, 'srv/shadow'), join(oldDir, 'command-key')]);
+  const r2 = second.run('--from', makeRelease(second.dir, '2.0.0'));
+  exitsZero(t, r2);
+  t.notOk(existsSync(join(second.root, 'etc/edge-agent-credentials/command-key')), 'a linked file is not moved');
+  t.match(r2.err, /command-key is not a regular root-owned file/);
+  t.ok(existsSync(oldDir), 'the old folder is kept for a person to look at');
+});
+
 t.test('drop-ins follow the board: credentials present, render group, Jetson', async (t) => {
   const { dir, root, run } = setup(t);
   const rel = makeRelease(dir, '2.0.0');
-  mkdirSync(join(root, 'etc/edge-agent/credentials'), { recursive: true });
-  writeFileSync(join(root, 'etc/edge-agent/credentials/mqtt-password'), 'secret\n');
+  mkdirSync(join(root, 'etc/edge-agent-credentials'), { recursive: true });
+  writeFileSync(join(root, 'etc/edge-agent-credentials/mqtt-password'), 'secret\n');
   writeFileSync(join(root, 'etc/group'), 'video:x:44:\nrender:x:105:\n');
   writeFileSync(join(root, 'etc/nv_tegra_release'), '# R35 (release), REVISION: 4.1\n');
   const r = run('--from', rel);
   exitsZero(t, r);
   const dropins = join(root, 'etc/systemd/system/edge-agent.service.d');
-  t.equal(readFileSync(join(dropins, 'credentials.conf'), 'utf8'), '[Service]\nLoadCredential=mqtt-password:/etc/edge-agent/credentials/mqtt-password\n');
+  t.equal(readFileSync(join(dropins, 'credentials.conf'), 'utf8'), '[Service]\nLoadCredential=mqtt-password:/etc/edge-agent-credentials/mqtt-password\n');
   t.match(readFileSync(join(dropins, 'groups.conf'), 'utf8'), /SupplementaryGroups=render/);
   t.match(readFileSync(join(dropins, 'jetson.conf'), 'utf8'), /PrivateTmp=no/);
   // The fake release has no node_modules/node-unix-socket: notify falls back to the perl helper.
   t.match(readFileSync(join(dropins, 'notify.conf'), 'utf8'), /NotifyAccess=all/);
 
   // The credential goes away: its LoadCredential= line must go too, or the unit would fail.
-  execFileSync('rm', [join(root, 'etc/edge-agent/credentials/mqtt-password')]);
+  execFileSync('rm', [join(root, 'etc/edge-agent-credentials/mqtt-password')]);
   const again = run('--from', rel);
   exitsZero(t, again);
   t.notOk(existsSync(join(dropins, 'credentials.conf')), 'stale credentials drop-in removed');

@@ -5,7 +5,7 @@ import { fail, ok, warn, type CheckResult, type DoctorContext } from '../types.j
 /** The Gemini API's public endpoint, used when analysis.baseUrl is null. */
 export const DEFAULT_GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com';
 
-const KEY_FIX = 'put the key in /etc/edge-agent/credentials/gemini-api-key (mode 600) and re-run deploy/install.sh, or set analysis.apiKeyFile';
+const KEY_FIX = 'put the key in /etc/edge-agent-credentials/gemini-api-key (mode 600) and re-run deploy/install.sh, or set analysis.apiKeyFile';
 
 /** Where the doctor sends the key unasked: Google's own endpoint over https, or a loopback host. */
 export function keyMayGoTo(base: string): boolean {

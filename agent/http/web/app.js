@@ -22,16 +22,75 @@
   }
 
   // Retries are the polling loop itself: a failed fetch (agent restarting) just marks the link down.
-  async function fetchJson(url) {
+  // A 401 means the session ended (expired, logged out, a new token): ask for the token again.
+  async function fetchJson(url, init = {}) {
     const ctl = new AbortController();
     const timer = setTimeout(() => ctl.abort(), 5000);
     try {
-      const res = await fetch(url, { cache: 'no-store', signal: ctl.signal });
+      const res = await fetch(url, { cache: 'no-store', signal: ctl.signal, credentials: 'same-origin', ...init });
+      if (res.status === 401 && url !== SESSION_URL && $('login').hidden) showLogin('Your session has ended: enter the token again.');
       if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
       return await res.json();
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  // --- session (only when the agent is reachable off loopback) ------------------------------
+  // The token is sent once and traded for an HttpOnly session cookie the page never sees; the
+  // CSRF token that goes with it is kept in memory for requests that change state.
+
+  const SESSION_URL = '/api/session';
+  let csrf = null;
+
+  function showLogin(message) {
+    $('login').hidden = false;
+    $('content').hidden = true;
+    $('logout').hidden = true;
+    $('login-error').textContent = message || '';
+    $('token').focus();
+  }
+
+  function hideLogin(required) {
+    $('login').hidden = true;
+    $('content').hidden = false;
+    $('logout').hidden = !required;
+  }
+
+  async function login(event) {
+    event.preventDefault();
+    const token = $('token').value;
+    let res;
+    try {
+      res = await fetch(SESSION_URL, {
+        method: 'POST', cache: 'no-store', credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token }),
+      });
+    } catch {
+      $('login-error').textContent = 'The agent is unreachable; try again.';
+      return;
+    }
+    if (res.status === 429) {
+      $('login-error').textContent = `Too many wrong tokens: try again in ${res.headers.get('Retry-After') || 60} s.`;
+      return;
+    }
+    if (!res.ok) {
+      $('login-error').textContent = res.status === 401 ? 'Wrong token.' : `The agent refused the token (HTTP ${res.status}).`;
+      return;
+    }
+    const state = await res.json();
+    csrf = state.csrf;
+    $('token').value = '';
+    hideLogin(true);
+    start();
+  }
+
+  async function logout() {
+    await fetch(SESSION_URL, { method: 'DELETE', credentials: 'same-origin', headers: csrf ? { 'X-CSRF-Token': csrf } : {} }).catch(() => {});
+    csrf = null;
+    for (const p of players.values()) { p.hls?.destroy(); p.card.remove(); }
+    players.clear();
+    showLogin('Signed out.');
   }
 
   const fmt = {
@@ -262,7 +321,28 @@
     setTimeout(pollArchives, ARCHIVES_EVERY_MS);
   }
 
-  pollStatus();
-  pollArchives();
-  setInterval(watchdog, 2000);
+  let started = false;
+  function start() {
+    if (started) return;
+    started = true;
+    pollStatus();
+    pollArchives();
+    setInterval(watchdog, 2000);
+  }
+
+  async function begin() {
+    $('login-form').addEventListener('submit', login);
+    $('logout').addEventListener('click', logout);
+    try {
+      const state = await fetchJson(SESSION_URL);
+      csrf = state.csrf;
+      if (state.required && !state.authenticated) { showLogin(); return; }
+      hideLogin(state.required);
+    } catch {
+      // An older agent without /api/session, or one restarting: just poll.
+    }
+    start();
+  }
+
+  begin();
 })();

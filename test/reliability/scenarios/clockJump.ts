@@ -41,6 +41,8 @@ export async function clockJumps(t: Test, options: { archivesPerPhase: number; m
     FAKETIME_TIMESTAMP_FILE: stamp,
     FAKETIME_NO_CACHE: '1',
     FAKETIME_DONT_FAKE_MONOTONIC: '1',
+    // Children get an allow-listed environment: name libfaketime's settings so FFmpeg keeps them.
+    EDGE_AGENT_CHILD_ENV: 'FAKETIME_TIMESTAMP_FILE,FAKETIME_NO_CACHE,FAKETIME_DONT_FAKE_MONOTONIC',
   });
   t.teardown(() => agent.stop());
   const root = path.join(dir, 'archive');

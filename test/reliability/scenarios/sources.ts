@@ -11,6 +11,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { rename } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import path from 'node:path';
@@ -128,7 +129,9 @@ export async function urlSourceOutage(t: Test, options: { cycles: number; downMs
 /** A file: source whose file is renamed away (its reader dying) and back, `cycles` times. */
 export async function vanishingSource(t: Test, options: { cycles: number; downMs: number; mode: 'ci' | 'long' }): Promise<void> {
   const dir = t.testdir();
-  const clip = path.join(dir, 'camera.ts');
+  // file: sources must lie in <dataDir>/media/ (testConfig's dataDir is <dir>/data).
+  const clip = path.join(dir, 'data', 'media', 'camera.ts');
+  mkdirSync(path.dirname(clip), { recursive: true });
   execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=15', '-t', '10', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '15', '-f', 'mpegts', clip]);
   const config = testConfig(dir);
   config.cameras = [{ id: 'cam1', source: `file://${clip}`, width: 320, height: 240, fps: 15 }];

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { PARTIAL_DIR, RecordingRun, recoverPartialRecordings, segmentIndex, type Finished, type RunInfo } from '../../../agent/archive/recorder.js';
-import { keyframeExpression, RECORDING_LIST, RECORDING_PATTERN, teeEscape } from '../../../agent/pipeline/ffmpegArgs.js';
+import { keyframeExpression, RECORDING_LIST, RECORDING_PATTERN, teeOptionValue, teeOutput } from '../../../agent/pipeline/ffmpegArgs.js';
 import { silentLogger } from '../../../agent/util/logger.js';
 
 const run = promisify(execFile);
@@ -332,7 +332,7 @@ t.test('RecordingRun', async (t) => {
       'segment_format=mpegts',
       'segment_format_options=flush_packets=1',
       'reset_timestamps=1',
-      `segment_list=${teeEscape(path.join(recording.dir, RECORDING_LIST))}`,
+      `segment_list=${teeOptionValue(path.join(recording.dir, RECORDING_LIST))}`,
       'segment_list_type=csv',
       'onfail=abort',
     ];
@@ -340,7 +340,7 @@ t.test('RecordingRun', async (t) => {
       ...['-hide_banner', '-nostdin', '-v', 'error', '-itsoffset', '3.400000', '-f', 'lavfi', '-t', '4', '-i', 'testsrc2=size=160x120:rate=10', '-copyts', '-start_at_zero'],
       ...['-map', '0:v:0', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '10', '-pix_fmt', 'yuv420p'],
       ...['-force_key_frames', keyframeExpression(1, 3.4), '-fps_mode', 'vfr', '-flags', '+global_header', '-an'],
-      ...['-f', 'tee', `[${target.join(':')}]${teeEscape(path.join(recording.dir, RECORDING_PATTERN))}`],
+      ...['-f', 'tee', `[${target.join(':')}]${teeOutput(path.join(recording.dir, RECORDING_PATTERN))}`],
     ]);
     // 3.4 s → 7.4 s on the timeline: cut at 5 s.
     const list = (await readFile(path.join(recording.dir, RECORDING_LIST), 'utf8')).trim().split('\n');

@@ -39,6 +39,9 @@ const cases: [name: string, raw: unknown, expected: string][] = [
   ['empty camera list', { cameras: [] }, 'cameras must be a list of 1 to 8 cameras like {"id":"cam1","source":"auto","width":1280,"height":720,"fps":30}, got []'],
   ['unknown source', { cameras: [cam({ source: 'usb0' })] }, 'cameras[0].source must be auto, test, v4l2:/dev/<device>, csi, csi:<n>, or an rtsp://, rtsps://, http://, https:// or file: url, got "usb0"'],
   ['v4l2 outside /dev', { cameras: [cam({ source: 'v4l2:/etc/passwd' })] }, 'cameras[0].source must be auto, test, v4l2:/dev/<device>, csi, csi:<n>, or an rtsp://, rtsps://, http://, https:// or file: url, got "v4l2:/etc/passwd"'],
+  ['file: outside the media folder (issue 15: any readable file went on the stream)', { cameras: [cam({ source: 'file:///etc/edge-agent/credentials/token.mp4' })] }, 'cameras[0].source must be a file: url inside /var/lib/edge-agent/media/ (dataDir\'s media folder), got "file:///etc/edge-agent/credentials/token.mp4"'],
+  ['file: escaping the media folder', { cameras: [cam({ source: 'file:../agent.db' })] }, 'cameras[0].source must be a file: url inside /var/lib/edge-agent/media/ (dataDir\'s media folder), got "file:../agent.db"'],
+  ['file: inside another dataDir', { dataDir: '/srv/edge', cameras: [cam({ source: 'file:///var/lib/edge-agent/media/x.mp4' })] }, 'cameras[0].source must be a file: url inside /srv/edge/media/ (dataDir\'s media folder), got "file:///var/lib/edge-agent/media/x.mp4"'],
   ['v4l2 escaping /dev', { cameras: [cam({ source: 'v4l2:/dev/../etc/passwd' })] }, 'cameras[0].source must be auto, test, v4l2:/dev/<device>, csi, csi:<n>, or an rtsp://, rtsps://, http://, https:// or file: url, got "v4l2:/dev/../etc/passwd"'],
   ['csi with a name', { cameras: [cam({ source: 'csi:front' })] }, 'cameras[0].source must be auto, test, v4l2:/dev/<device>, csi, csi:<n>, or an rtsp://, rtsps://, http://, https:// or file: url, got "csi:front"'],
   ['rtsp without host', { cameras: [cam({ source: 'rtsp://' })] }, 'cameras[0].source must be auto, test, v4l2:/dev/<device>, csi, csi:<n>, or an rtsp://, rtsps://, http://, https:// or file: url, got "rtsp://"'],
@@ -104,7 +107,7 @@ t.test('valid configs pass', async (t) => {
   const good: [string, unknown][] = [
     ['empty object: all defaults', {}],
     ['device and board sources', { cameras: ['auto', 'test', 'v4l2:/dev/video0', 'v4l2:/dev/v4l/by-id/usb-cam-video-index0', 'csi', 'csi:1'].map((source, i) => cam({ id: `c${i}`, source })) }],
-    ['url sources', { cameras: ['rtsp://u:p@10.0.0.5:554/s', 'rtsps://cam/s', 'http://cam/mjpg', 'file:/tmp/x.mp4'].map((source, i) => cam({ id: `c${i}`, source })) }],
+    ['url sources', { cameras: ['rtsp://u:p@10.0.0.5:554/s', 'rtsps://cam/s', 'http://cam/mjpg', 'file:///var/lib/edge-agent/media/x.mp4', 'file:/var/lib/edge-agent/media/a%20b.mp4'].map((source, i) => cam({ id: `c${i}`, source })) }],
     ['file and https sources', { cameras: [cam({ source: 'https://cam/x' }), cam({ id: 'b', source: 'file:clip.mp4' })] }],
     ['the test pattern twice', { cameras: [cam(), cam({ id: 'b' })] }],
     ['sibling directories', { hls: { dir: '/srv/edge/hls' }, archive: { dir: '/srv/edge/hls-archive' } }],

@@ -20,7 +20,7 @@ export function testConfig(opts: { archiveDir: string; hlsDir: string; cameras?:
       enabled: false, provider: 'gemini', model: 'gemini-2.5-flash', apiKeyFile: null, baseUrl: null, prompt: null,
       maxPerDay: 200, skipWhenStill: false, allowInsecure: false,
     },
-    http: { listen: opts.listen ?? '127.0.0.1:0', tokenFile: null },
+    http: { listen: opts.listen ?? '127.0.0.1:0', tokenFile: null, allowedHosts: [] },
     dataDir: opts.archiveDir,
   };
 }

@@ -6,7 +6,7 @@ import t, { type Test } from 'tap';
 import { ffmpegEncoderArgs } from '../../../device/encoders/args.js';
 import { testPatternInput } from '../../../device/sources/test.js';
 import type { CaptureInput } from '../../../device/types.js';
-import { buildPipelineArgs, keyframeExpression, offsetText, teeEscape, type PipelineArgsInput } from '../../../agent/pipeline/ffmpegArgs.js';
+import { buildPipelineArgs, keyframeExpression, offsetText, teeOptionValue, teeOutput, type PipelineArgsInput } from '../../../agent/pipeline/ffmpegArgs.js';
 
 const run = promisify(execFile);
 
@@ -53,30 +53,54 @@ function teeTarget(args: string[]): string {
 
 /** The tee target split into its slaves: options map and output path, unescaped. */
 function teeSlaves(target: string): Array<{ options: Map<string, string>; output: string }> {
-  // Split on unescaped '|', then each slave is `[k=v:k=v]output`.
+  // FFmpeg's own reading (tee.c, tee_common.c): av_get_token splits slaves at '|', then each
+  // `[key=value:...]` value is read with av_get_token again up to ':' or ']'.
   const slaves: string[] = [];
-  let current = '';
-  for (let i = 0; i < target.length; i += 1) {
-    const c = target[i]!;
-    if (c === '\\') {
-      current += c + target[i + 1];
-      i += 1;
-    } else if (c === '|') {
-      slaves.push(current);
-      current = '';
-    } else current += c;
+  const rest = { text: target };
+  while (rest.text) {
+    slaves.push(avGetToken(rest, '|'));
+    if (rest.text.startsWith('|')) rest.text = rest.text.slice(1);
   }
-  slaves.push(current);
   return slaves.map((slave) => {
-    const m = /^\[(.*?[^\\])\](.*)$/.exec(slave);
-    if (!m) throw new Error(`not a tee slave: ${slave}`);
+    if (!slave.startsWith('[')) throw new Error(`not a tee slave: ${slave}`);
     const options = new Map<string, string>();
-    for (const pair of m[1]!.split(/(?<!\\):/)) {
-      const eq = pair.search(/(?<!\\)=/);
-      options.set(pair.slice(0, eq), pair.slice(eq + 1).replace(/\\(.)/g, '$1'));
+    const p = { text: slave.slice(1) };
+    for (;;) {
+      const key = /^\s*([A-Za-z0-9_./-]*)\s*=/.exec(p.text);
+      if (!key) throw new Error(`no option near ${p.text}`);
+      p.text = p.text.slice(key[0].length);
+      options.set(key[1]!, avGetToken(p, ':]'));
+      if (p.text.startsWith(']')) break;
+      p.text = p.text.slice(1);
     }
-    return { options, output: m[2]!.replace(/\\(.)/g, '$1') };
+    return { options, output: p.text.slice(1) };
   });
+}
+
+/** libavutil's av_get_token: skips leading white space, honours \x and '...', stops at a `term` character. */
+function avGetToken(buf: { text: string }, term: string): string {
+  let p = buf.text.replace(/^[ \n\t\r]+/, '');
+  let out = '';
+  let end = 0;
+  while (p && !term.includes(p[0]!)) {
+    const c = p[0]!;
+    p = p.slice(1);
+    if (c === '\\' && p) {
+      out += p[0];
+      p = p.slice(1);
+      end = out.length;
+    } else if (c === "'") {
+      const close = p.indexOf("'");
+      out += close === -1 ? p : p.slice(0, close);
+      p = close === -1 ? '' : p.slice(close + 1);
+      if (close !== -1) end = out.length;
+    } else out += c;
+  }
+  buf.text = p;
+  // Trailing white space is dropped unless it was escaped or quoted.
+  let cut = out.length;
+  while (cut > end && /[ \n\t\r]/.test(out[cut - 1]!)) cut -= 1;
+  return out.slice(0, cut);
 }
 
 /** The capture's input arguments sit right after `-itsoffset <value>`, followed by -copyts. */
@@ -283,23 +307,36 @@ t.test('filter graph', async (t) => {
   });
 });
 
-t.test('teeEscape', async (t) => {
-  const cases: Array<[string, string, string]> = [
-    ['plain path unchanged', '/srv/archive/cam0', '/srv/archive/cam0'],
-    ['colon (option separator)', 'C:/x', 'C\\:/x'],
-    ['pipe (slave separator)', 'a|b', 'a\\|b'],
-    ['brackets (option list)', '[x]', '\\[x\\]'],
-    ['equals sign', 'k=v', 'k\\=v'],
-    ['backslash itself', 'a\\b', 'a\\\\b'],
-    ['all at once', '\\:|[]=', '\\\\\\:\\|\\[\\]\\='],
+t.test('tee escaping: both levels, as FFmpeg reads them', async (t) => {
+  const cases: Array<[string, string, string, string]> = [
+    ['plain path unchanged', '/srv/archive/cam0', '/srv/archive/cam0', '/srv/archive/cam0'],
+    ['colon (option separator) escaped for the option level, then its backslash for the slave level', 'C:/x', 'C\\\\:/x', 'C:/x'],
+    ['pipe (slave separator)', 'a|b', 'a\\|b', 'a\\|b'],
+    ['closing bracket ends an option list', 'x]y', 'x\\\\]y', 'x]y'],
+    ['quote', "a'b", "a\\\\\\'b", "a\\'b"],
+    ['white space', 'a b', 'a\\\\\\ b', 'a\\ b'],
+    ['backslash itself', 'a\\b', 'a\\\\\\\\b', 'a\\\\b'],
   ];
-  for (const [name, value, want] of cases) t.test(name, async (t) => t.equal(teeEscape(value), want));
+  for (const [name, value, option, output] of cases) {
+    t.test(name, async (t) => {
+      t.equal(teeOptionValue(value), option, 'option value');
+      t.equal(teeOutput(value), output, 'output');
+    });
+  }
 
-  t.test('a folder with special characters survives into the tee target', async (t) => {
-    const target = buildPipelineArgs(input({ hls: { dir: '/run/a:b|c[d]=e', segmentSeconds: 1, listSize: 3 } })).at(-1)!;
-    const [hls] = teeSlaves(target);
-    t.equal(hls!.output, '/run/a:b|c[d]=e/index.m3u8');
-    t.equal(hls!.options.get('hls_segment_filename'), '/run/a:b|c[d]=e/seg-%d.ts');
+  // Issue 15: a ':' in hls.dir (one level of escaping) started new tee options.
+  const hostile = "/run/a:hls_list_size=1:x|[f=mpegts]/tmp/evil.ts|b'c d\\e%f]";
+  t.test('a folder with every special character survives into the tee target as FFmpeg reads it', async (t) => {
+    const target = buildPipelineArgs(input({ hls: { dir: hostile, segmentSeconds: 1, listSize: 3 }, recording: { dir: `${hostile}/rec`, segmentSeconds: 600 } })).at(-1)!;
+    const slaves = teeSlaves(target);
+    t.equal(slaves.length, 2, 'still exactly two slaves');
+    const [hls, rec] = slaves;
+    t.equal(hls!.output, `${hostile}/index.m3u8`);
+    t.equal(hls!.options.get('hls_segment_filename'), `${hostile}/seg-%d.ts`);
+    t.equal(hls!.options.get('hls_list_size'), '3', 'no option injected');
+    t.same([...hls!.options.keys()].sort(), ['f', 'hls_flags', 'hls_list_size', 'hls_segment_filename', 'hls_start_number_source', 'hls_time', 'onfail']);
+    t.equal(rec!.options.get('segment_list'), `${hostile}/rec/segments.csv`);
+    t.equal(rec!.output, `${hostile.replace(/%/g, '%%')}/rec/rec-%06d.ts`, 'a literal % doubled in the segment pattern');
   });
 });
 

@@ -1,0 +1,156 @@
+/**
+ * The status page off loopback, in Debian's Chromium (playwright-core): it asks for the token
+ * once, trades it for an HttpOnly SameSite=Strict cookie, and then the page, hls.js, the archive
+ * player and downloads all work on that cookie; a wrong token is refused; signing out ends it;
+ * no CSP violation. Also DNS rebinding as a browser does it: a foreign name mapped to this
+ * machine gets nothing.
+ */
+import t from 'tap';
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HttpServer } from '../../agent/http/server.js';
+import { silentLogger } from '../../agent/util/logger.js';
+import { FakeCatalog, FakePipeline, runningCamera, testConfig } from '../unit/http/fakes.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required',
+  // DNS rebinding stand-in: a site's name that resolves to this machine.
+  '--host-resolver-rules=MAP rebind.example 127.0.0.1',
+];
+const TOKEN = 'page-token-0123456789';
+
+type Media = { currentTime: number };
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const hasFfmpeg = (() => {
+  try {
+    execFileSync('ffmpeg', ['-version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+if (!existsSync(CHROMIUM) || !hasFfmpeg) {
+  t.plan(0, `${CHROMIUM} or ffmpeg missing: the browser test needs both`);
+} else {
+  t.test('off loopback the page asks for the token once and everything works on its cookie', async (t) => {
+    const dir = t.testdir();
+    const hlsRoot = join(dir, 'hls');
+    const archiveRoot = join(dir, 'archive');
+    const day = join(archiveRoot, 'cam1', '2026-11-01');
+    await mkdir(join(hlsRoot, 'cam1'), { recursive: true });
+    await mkdir(day, { recursive: true });
+    const archive = join(day, 'archive_20261101T100000Z.mp4');
+    execFileSync('ffmpeg', [
+      '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=15', '-t', '4',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-movflags', '+faststart', archive,
+    ]);
+    const live = spawn('ffmpeg', [
+      '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=15,realtime',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
+      '-force_key_frames', 'expr:gte(t,n_forced*1)', '-sc_threshold', '0',
+      '-f', 'hls', '-hls_time', '1', '-hls_list_size', '6', '-hls_flags', 'delete_segments+temp_file',
+      join(hlsRoot, 'cam1', 'index.m3u8'),
+    ], { stdio: ['ignore', 'ignore', 'inherit'] });
+    t.teardown(() => {
+      live.kill('SIGKILL');
+    });
+    await waitUntil(async () => ((await readFile(join(hlsRoot, 'cam1', 'index.m3u8'), 'utf8').catch(() => '')).match(/#EXTINF/g) ?? []).length >= 2, 15000, 'two live segments');
+
+    const config = testConfig({ archiveDir: archiveRoot, hlsDir: hlsRoot, listen: '0.0.0.0:0' });
+    const server = new HttpServer({
+      config,
+      log: silentLogger(),
+      pipeline: new FakePipeline([runningCamera('cam1')], hlsRoot),
+      archives: new FakeCatalog(archiveRoot),
+      health: { snapshot: async () => ({}) },
+      status: async () => ({ device: 'gate-01', version: '0.1.0', uptime: 5 }),
+      token: TOKEN,
+    });
+    await server.start();
+    t.teardown(() => server.stop());
+    const base = `http://127.0.0.1:${server.port}`;
+
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    t.teardown(() => browser.close());
+    const context = await browser.newContext({ acceptDownloads: true });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(String(e)));
+    page.on('console', (m) => {
+      if (/Content[- ]Security[- ]Policy|Refused to/i.test(m.text())) problems.push(m.text());
+    });
+    await page.goto(`${base}/`);
+
+    // Asked once; nothing of the agent shown before.
+    await page.locator('#login').waitFor({ state: 'visible' });
+    t.ok(await page.locator('#content').isHidden(), 'the status is hidden until the token is given');
+    t.equal(await page.textContent('#device'), 'edge-agent', 'no device name before the token');
+    await page.fill('#token', 'not-the-token');
+    await page.click('#login-form button[type=submit]');
+    await waitUntil(async () => /Wrong token/.test((await page.textContent('#login-error')) ?? ''), 5000, 'a wrong token is refused');
+    t.pass('a wrong token is refused');
+
+    await page.fill('#token', TOKEN);
+    await page.click('#login-form button[type=submit]');
+    await page.locator('#content').waitFor({ state: 'visible' });
+    t.ok(await page.locator('#login').isHidden(), 'the form goes away');
+    const cookies = await context.cookies(base);
+    t.match(cookies, [{ name: 'edge_agent_session', httpOnly: true, sameSite: 'Strict', secure: false }]);
+    t.notOk(cookies.some((c) => c.value.includes(TOKEN)), 'the cookie is not the token');
+    t.equal(await page.evaluate(() => (globalThis as unknown as { document: { cookie: string } }).document.cookie), '', 'the page script cannot read it');
+
+    // hls.js on the cookie.
+    const video = page.locator('video.live[data-camera="cam1"]');
+    await video.waitFor();
+    const liveTime = () => video.evaluate((v: Media) => v.currentTime);
+    await waitUntil(async () => (await liveTime()) > 0, 20000, 'live video starts');
+    const t0 = await liveTime();
+    await waitUntil(async () => (await liveTime()) >= t0 + 2, 20000, 'live video advances 2 s');
+    t.pass('live HLS plays on the session cookie');
+    t.equal(await page.textContent('#device'), 'gate-01');
+
+    // The archive player and a download, on the cookie.
+    const item = page.locator('#archives li[data-file="cam1/2026-11-01/archive_20261101T100000Z.mp4"]');
+    await item.waitFor();
+    await item.locator('button.play').click();
+    const archiveTime = () => page.locator('#archive-player').evaluate((v: Media) => v.currentTime);
+    await waitUntil(async () => (await archiveTime()) > 0, 15000, 'archive plays');
+    t.pass('the archive plays on the cookie');
+    const [download] = await Promise.all([page.waitForEvent('download'), item.locator('a.download').click()]);
+    const saved = await download.path();
+    t.equal((await stat(saved)).size, (await stat(archive)).size, 'the download is the whole archive');
+
+    // A reload keeps the session: not asked again.
+    await page.reload();
+    await page.locator('video.live[data-camera="cam1"]').waitFor();
+    t.ok(await page.locator('#login').isHidden(), 'not asked again after a reload');
+
+    // Signing out (a DELETE with the CSRF token) ends the session.
+    await page.click('#logout');
+    await page.locator('#login').waitFor({ state: 'visible' });
+    t.match(await page.textContent('#login-error'), /Signed out/);
+    const after = await page.request.get(`${base}/api/status`);
+    t.equal(after.status(), 401, 'the API refuses the browser after signing out');
+    t.same(problems, [], 'no page errors and no CSP violations');
+
+    // DNS rebinding: a page on a foreign name that resolves here is refused, page and API alike.
+    const rebound = await context.newPage();
+    const reply = await rebound.goto(`http://rebind.example:${server.port}/`);
+    t.equal(reply?.status(), 421, 'a foreign Host gets 421');
+    t.notMatch(await rebound.content(), /<video|app\.js/, 'and no page');
+  });
+}
