@@ -4,10 +4,10 @@
  */
 import { planChange, RESTART_REQUIRED_KEYS, type ChangePlan } from './config/diff.js';
 import { runGate, type GateCheck } from './config/gate.js';
-import { applySets, prepareConfigFile, writeConfigFile, type PreparedConfigFile } from './config/persist.js';
+import { applySets, mergeSets, prepareConfigFile, writeConfigFile, type PreparedConfigFile } from './config/persist.js';
 import { DEFAULT_CONFIG_PATH } from './config/load.js';
 import { keysNamed, protectedKeys, remoteLimitProblems } from './config/remote.js';
-import type { AgentConfig } from './config/types.js';
+import type { AgentConfig, CameraConfig } from './config/types.js';
 import type { ChangeOutcome, ChangeRequest, ConfigControl } from './commands/types.js';
 import { AgentError, ConfigError } from './contract/errors.js';
 import type { CameraStats } from './contract/services.js';
@@ -143,7 +143,11 @@ export class ConfigService implements ConfigControl {
     // Who may change a key is decided before its value is validated: a refusal says "not from here".
     // (device.id, dataDir and archive.dir answer restart_required first, once they really change.)
     const named = Object.keys(request.sets).flatMap(keysNamed).filter((k) => !(RESTART_REQUIRED_KEYS as readonly string[]).includes(k));
-    this.checkAccess(before, before, { keys: named, modules: new Set(), cameras: [] }, request.signed, false);
+    // New file: sources are read from the cameras as sent, so one outside the media folder also
+    // reads "not from here" rather than a validation error.
+    const sentCameras = mergeSets(before, request.sets).next.cameras;
+    const asSent = { ...before, cameras: Array.isArray(sentCameras) ? sentCameras.filter(isCameraShaped) : before.cameras };
+    this.checkAccess(before, asSent, { keys: named, modules: new Set(), cameras: [] }, request.signed, false);
     const next = applySets(before, request.sets);
     const plan = planChange(before, next);
     if (plan.keys.length === 0) return { next, plan, prepared: null };
@@ -223,4 +227,10 @@ function cameraPasses(before: CameraStats | undefined, after: CameraStats | unde
 function describe(stats: CameraStats | undefined): string {
   if (!stats) return 'not running';
   return stats.lastError ? `${stats.state}: ${stats.lastError.slice(0, 200)}` : stats.state;
+}
+
+/** An entry of a cameras list as sent that names an id and a source (validation judges the rest). */
+function isCameraShaped(entry: unknown): entry is CameraConfig {
+  const camera = entry as Partial<CameraConfig> | null;
+  return typeof camera === 'object' && camera !== null && typeof camera.id === 'string' && typeof camera.source === 'string';
 }

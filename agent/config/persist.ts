@@ -53,10 +53,16 @@ function apply(target: Record<string, unknown>, entries: ParsedSets['entries'], 
  * ConfigError naming every problem; `config` itself is never modified.
  */
 export function applySets(config: AgentConfig, sets: Record<string, unknown>): AgentConfig {
+  const { next, problems } = mergeSets(config, sets);
+  return validateConfig(next, problems);
+}
+
+/** `sets` applied to a copy of `config`, not yet validated: what the change asks for, as sent. */
+export function mergeSets(config: AgentConfig, sets: Record<string, unknown>): { next: Record<string, unknown>; problems: string[] } {
   const { entries, problems } = parseSets(sets);
   const next = structuredClone(config) as unknown as Record<string, unknown>;
   problems.push(...apply(next, entries));
-  return validateConfig(next, problems);
+  return { next, problems };
 }
 
 async function readOwnContent(file: string): Promise<{ content: Record<string, unknown>; mode: number | null }> {

@@ -104,9 +104,11 @@ t.test('without a command key, keys that redirect the board, its secrets or its 
 });
 
 t.test('a file: camera already in the file may stay while other cameras change', async (t) => {
-  const { service } = setup(t, { cameras: [{ id: 'cam1', source: 'file:/srv/loop.mp4' }, { id: 'cam2', source: 'test' }] });
+  // file: sources lie in <dataDir>/media/ (validation); setup puts dataDir at <testdir>/data.
+  const media = `file://${path.join(t.testdirName, 'data', 'media')}`;
+  const { service } = setup(t, { cameras: [{ id: 'cam1', source: `${media}/loop.mp4` }, { id: 'cam2', source: 'test' }] });
   t.match(await service.change({ sets: { 'cameras[1].fps': 12 }, signed: false, origin: 'test' }), { status: 'applied' });
-  t.match(await service.change({ sets: { 'cameras[0].source': 'file:/srv/other.mp4' }, signed: false, origin: 'test' }), { errorCode: 'local_only' });
+  t.match(await service.change({ sets: { 'cameras[0].source': `${media}/other.mp4` }, signed: false, origin: 'test' }), { errorCode: 'local_only' });
 });
 
 t.test('R/config/desired takes the same refusals: rejected, 400, the code in the message, nothing changed', async (t) => {
