@@ -23,6 +23,7 @@ import { AgentError } from './contract/errors.js';
 import type { CameraStats, PipelineControl } from './contract/services.js';
 import { planEncoders } from './encoderPlan.js';
 import { HealthCollector } from './health/collector.js';
+import { AgentMetrics } from './http/metrics.js';
 import { HttpServer } from './http/server.js';
 import { MqttLink } from './link/mqttLink.js';
 import { LinkPublisher } from './link/publisher.js';
@@ -68,6 +69,7 @@ export class Agent {
   private http: HttpServer | null = null;
   private health: HealthCollector | null = null;
   private analysis: AnalysisQueue | null = null;
+  private metrics: AgentMetrics | null = null;
   // Motion meters outlive pipeline restarts; each FFmpeg run feeds its camera's meter.
   private readonly motion = new MotionMeters();
   readonly configService: ConfigService;
@@ -174,6 +176,7 @@ export class Agent {
     this.publisher?.stop();
     await this.link?.stop().catch((error: unknown) => this.log.warn({ err: error }, 'mqtt stop failed'));
     this.outbox?.stop();
+    this.metrics?.stop();
     this.store?.close();
   }
 
@@ -335,6 +338,9 @@ export class Agent {
         analysis: this.analysis?.stats() ?? null,
       }),
     });
+    const health = this.health;
+    this.metrics ??= new AgentMetrics({ bus: this.bus, health: () => health.snapshot() });
+    this.metrics.start();
   }
 
   private async startLink(): Promise<void> {
@@ -422,6 +428,7 @@ export class Agent {
       archives: this.archives,
       health: this.health!,
       token: this.credentials.httpToken,
+      metrics: () => this.metrics!.scrape(),
       status: async () => ({
         device: this.config.device.id,
         version: VERSION,

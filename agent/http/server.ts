@@ -13,6 +13,7 @@ import { apiArchives, apiStatus, CAMERA_ID, errorReply, healthz, type JsonReply 
 import { hlsJsDir, PAGE_FILES, webDir } from './assets.js';
 import { bearerMatches, isLoopback, parseListen } from './listen.js';
 import { contentTypeFor, fileInside, resolveSegments, safeSegments, sendFile } from './files.js';
+import { serveMetrics, type MetricsScrape } from './metrics.js';
 
 /** What the server needs; main.ts builds it. */
 export interface HttpServerDeps {
@@ -29,6 +30,8 @@ export interface HttpServerDeps {
   analysisFor?: (file: string) => Promise<object | null>;
   /** A frame older than this makes /healthz fail; default 5 s. */
   staleFrameSeconds?: number;
+  /** The Prometheus exposition for /metrics (AgentMetrics.scrape); without it /metrics is 404. */
+  metrics?: MetricsScrape;
 }
 
 // Node rejects header blocks past maxHeaderSize with 431 itself; a URL that fits but is longer
@@ -124,6 +127,7 @@ export class HttpServer {
     if (path === '/healthz') return this.json(req, res, healthz(d.pipeline, d.staleFrameSeconds ?? 5, query.get('camera')));
     if (path === '/api/status') return this.json(req, res, await apiStatus(d));
     if (path === '/api/archives') return this.json(req, res, await apiArchives(d, query));
+    if (path === '/metrics' && d.metrics) return serveMetrics(req, res, d.metrics);
     if (path === '/favicon.ico') return void res.writeHead(204).end();
     if (path.startsWith('/static/')) return this.asset(req, res, path.slice('/static/'.length));
     if (path.startsWith('/hls/')) return this.hls(req, res, path.slice('/hls/'.length));
