@@ -138,7 +138,8 @@ export class AgentMetrics {
         // A failed snapshot still answers: the metrics it would have set are left out.
         .catch(() => ({}))
         .then((snapshot) => apply(figuresOf(snapshot)))
-        .finally(() => setImmediate(() => (pending = null)));
+        // registry.metrics() calls every collect() synchronously, before this settles.
+        .finally(() => (pending = null));
       await pending;
     };
     const r = [this.registry];
@@ -158,7 +159,9 @@ export class AgentMetrics {
     const add = (metric: Counter<string>, key: string, value: number | null | undefined, labels?: Record<string, string>) => {
       if (value === null || value === undefined) return;
       const d = totals.delta(key, value);
-      if (d > 0) labels ? metric.inc(labels, d) : metric.inc(d);
+      // inc by 0 too: a camera's series exists (at 0) from its first scrape on.
+      if (labels) metric.inc(labels, d);
+      else if (d > 0) metric.inc(d);
     };
     const apply = (f: Figures) => {
       const ids = new Set(f.cameras.map((c) => c.camera));

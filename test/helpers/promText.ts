@@ -26,15 +26,16 @@ export interface Family {
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*/;
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*/;
 const TYPES = new Set(['counter', 'gauge', 'histogram', 'summary', 'untyped']);
-// Go's ParseFloat forms Prometheus accepts, plus the special values.
-const FLOAT = /^(?:[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|[+-]?Inf|NaN)$/;
+// The values Prometheus reads with Go's strconv.ParseFloat: decimal forms, and NaN and
+// [+-]Inf(inity) in any case (prom-client writes NaN as "Nan").
+const FLOAT = /^(?:[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|[+-]?(?:inf|infinity)|nan)$/i;
 
 class ParseError extends Error {}
 
 function parseValue(text: string, where: string): number {
   if (!FLOAT.test(text)) throw new ParseError(`${where}: bad value ${JSON.stringify(text)}`);
-  if (text === 'NaN') return NaN;
-  if (/Inf$/.test(text)) return text.startsWith('-') ? -Infinity : Infinity;
+  if (/^nan$/i.test(text)) return NaN;
+  if (/inf(inity)?$/i.test(text)) return text.startsWith('-') ? -Infinity : Infinity;
   return Number(text);
 }
 
