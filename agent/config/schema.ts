@@ -127,6 +127,10 @@ function buildSpec(): Record<string, unknown> {
       cert: file('Client certificate file (PEM) for TLS client auth, or null.'),
       key: file('Client private key file (PEM) for TLS client auth, or null.'),
       commandKeyFile: file('File holding the HMAC key commands must be signed with (or credential command-key).'),
+      homeAssistant: {
+        enabled: leaf('Publish Home Assistant MQTT discovery (homeassistant/device/<device id>/config); off removes the entities.', false, bool),
+        snapshotSeconds: leaf('Seconds between the JPEG snapshots fed to the Home Assistant cameras; 0 publishes none.', 10, intRange(0, 3600)),
+      },
     },
     analysis: {
       enabled: leaf('Send finished archives to the model for analysis.', false, bool),

@@ -41,6 +41,11 @@ export interface MqttConfig {
   cert: string | null;
   key: string | null;
   commandKeyFile: string | null;
+  /**
+   * Home Assistant MQTT discovery (agent/link/homeAssistant.ts). The schema always fills it in;
+   * optional so configs built by hand (tests) need not.
+   */
+  homeAssistant?: { enabled: boolean; snapshotSeconds: number };
 }
 
 export interface AnalysisConfig {
