@@ -6,7 +6,7 @@ import { validateConfig } from '../../../agent/config/validate.js';
 const CONTRACT_KEYS = [
   'device.id', 'cameras', 'encoder.prefer', 'encoder.bitrateKbps', 'hls.dir', 'hls.segmentSeconds', 'hls.listSize',
   'archive.dir', 'archive.segmentSeconds', 'archive.maxAgeHours', 'archive.minFreePercent', 'mqtt.url', 'mqtt.topicPrefix',
-  'mqtt.healthIntervalSeconds', 'mqtt.configGateSeconds', 'mqtt.username', 'mqtt.passwordFile', 'mqtt.ca', 'mqtt.cert', 'mqtt.key', 'mqtt.commandKeyFile',
+  'mqtt.healthIntervalSeconds', 'mqtt.configGateSeconds', 'mqtt.username', 'mqtt.passwordFile', 'mqtt.ca', 'mqtt.cert', 'mqtt.key', 'mqtt.commandKeyFile', 'mqtt.homeAssistant.enabled', 'mqtt.homeAssistant.snapshotSeconds',
   'analysis.enabled', 'analysis.provider', 'analysis.model', 'analysis.apiKeyFile', 'analysis.baseUrl', 'analysis.prompt',
   'analysis.maxPerDay', 'analysis.skipWhenStill', 'http.listen', 'http.tokenFile', 'dataDir',
 ];
@@ -32,7 +32,7 @@ t.test('the defaults are the contract\'s', async (t) => {
     encoder: { prefer: 'auto', bitrateKbps: 2500 },
     hls: { dir: '/run/edge-agent/hls', segmentSeconds: 1, listSize: 6 },
     archive: { dir: '/var/lib/edge-agent/archive', segmentSeconds: 600, maxAgeHours: 168, minFreePercent: 10 },
-    mqtt: { url: 'embedded', topicPrefix: 'edge', healthIntervalSeconds: 30, configGateSeconds: 60, username: null, passwordFile: null, ca: null, cert: null, key: null, commandKeyFile: null },
+    mqtt: { url: 'embedded', topicPrefix: 'edge', healthIntervalSeconds: 30, configGateSeconds: 60, username: null, passwordFile: null, ca: null, cert: null, key: null, commandKeyFile: null, homeAssistant: { enabled: false, snapshotSeconds: 10 } },
     analysis: { enabled: false, provider: 'gemini', model: 'gemini-2.5-flash', apiKeyFile: null, baseUrl: null, prompt: null, maxPerDay: 200, skipWhenStill: false },
     http: { listen: '127.0.0.1:8080', tokenFile: null },
     dataDir: '/var/lib/edge-agent',
