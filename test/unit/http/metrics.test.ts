@@ -92,3 +92,16 @@ t.test('the text-format reader refuses broken expositions', async (t) => {
   t.same(f.get('a')?.samples[0]?.labels, { b: 'x\ny', c: '"q"' }, 'escapes read back');
   t.equal(sampleValue(f, 'h_count'), 2);
 });
+
+t.test('the sample Grafana dashboard queries only metrics the agent exports', async (t) => {
+  const { readFileSync } = await import('node:fs');
+  const { ROOT } = await import('../../helpers/agentProcess.js');
+  const dashboard = JSON.parse(readFileSync(`${ROOT}/deploy/grafana-dashboard.json`, 'utf8')) as { panels: Array<{ targets?: Array<{ expr: string }> }> };
+  const metrics = new AgentMetrics({ bus: new EventBus(), health: async () => ({ cameras: [camera('cam1')] }) });
+  metrics.start();
+  t.teardown(() => metrics.stop());
+  const exported = new Set(parsePrometheusText((await metrics.scrape()).body).keys());
+  const used = new Set(dashboard.panels.flatMap((p) => p.targets ?? []).flatMap((target) => target.expr.match(/\b(?:edge_agent|process|nodejs)_[a-z_]+/g) ?? []));
+  t.ok(used.size > 20, `${used.size} metrics used`);
+  t.same([...used].filter((name) => !exported.has(name.replace(/_bucket$/, ''))), [], 'every metric in the dashboard exists');
+});
