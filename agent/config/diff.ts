@@ -27,6 +27,8 @@ export const RESTART_REQUIRED_KEYS = ['device.id', 'dataDir', 'archive.dir'] as 
 export const SENSITIVE_KEYS = [
   'mqtt.url', 'mqtt.topicPrefix', 'mqtt.username', 'mqtt.passwordFile', 'mqtt.ca', 'mqtt.cert', 'mqtt.key',
   'mqtt.commandKeyFile', 'analysis.baseUrl', 'analysis.apiKeyFile', 'http.listen', 'http.tokenFile',
+  // Turns on retained camera pictures on the broker, which every client that may read sees.
+  'mqtt.homeAssistant.enabled',
 ] as const;
 
 /** Structural equality of JSON values. */
