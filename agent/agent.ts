@@ -25,7 +25,9 @@ import type { CameraStats, PipelineControl } from './contract/services.js';
 import { buildTopics, isSafeReplyTopic } from './contract/topics.js';
 import { planEncoders } from './encoderPlan.js';
 import { HealthCollector } from './health/collector.js';
+import { AgentMetrics } from './http/metrics.js';
 import { HttpServer } from './http/server.js';
+import { HomeAssistantDiscovery, type PublishedDiscovery } from './link/homeAssistant.js';
 import { MqttLink } from './link/mqttLink.js';
 import { LinkPublisher } from './link/publisher.js';
 import { CommandRouter } from './link/router.js';
@@ -71,6 +73,8 @@ export class Agent {
   private http: HttpServer | null = null;
   private health: HealthCollector | null = null;
   private analysis: AnalysisQueue | null = null;
+  private metrics: AgentMetrics | null = null;
+  private homeAssistant: HomeAssistantDiscovery | null = null;
   // Motion meters outlive pipeline restarts; each FFmpeg run feeds its camera's meter.
   private readonly motion = new MotionMeters();
   readonly configService: ConfigService;
@@ -177,8 +181,10 @@ export class Agent {
     await this.analysis?.stop().catch((error: unknown) => this.log.warn({ err: error }, 'analysis stop failed'));
     this.stopRetention();
     this.publisher?.stop();
+    await this.homeAssistant?.stop();
     await this.link?.stop().catch((error: unknown) => this.log.warn({ err: error }, 'mqtt stop failed'));
     this.outbox?.stop();
+    this.metrics?.stop();
     this.store?.close();
   }
 
@@ -342,6 +348,9 @@ export class Agent {
         analysis: this.analysis?.stats() ?? null,
       }),
     });
+    const health = this.health;
+    this.metrics ??= new AgentMetrics({ bus: this.bus, health: () => health.snapshot() });
+    this.metrics.start();
   }
 
   private async startLink(): Promise<void> {
@@ -404,6 +413,9 @@ export class Agent {
       log,
     });
     this.publisher.start();
+    const memory = { load: () => kv.get<PublishedDiscovery>('homeassistant.published'), save: (state: PublishedDiscovery | null) => kv.set('homeassistant.published', state) };
+    this.homeAssistant = new HomeAssistantDiscovery({ link: this.link, pipeline: this.pipeline, config: () => this.config, bus: this.bus, version: VERSION, log, memory });
+    this.homeAssistant.start();
     await this.link.start();
   }
 
@@ -439,6 +451,7 @@ export class Agent {
       archives: this.archives,
       health: this.health!,
       token: this.credentials.httpToken,
+      metrics: () => this.metrics!.scrape(),
       status: async () => ({
         device: this.config.device.id,
         version: VERSION,

@@ -178,6 +178,7 @@ async function pieceStarts(request: FinishRequest): Promise<number[]> {
  */
 export async function finishRecording(request: FinishRequest, recovered = false): Promise<ArchiveInfo[]> {
   const { partial, startMs } = request;
+  const began = performance.now();
   const partialStat = await stat(partial);
   if (partialStat.size === 0) {
     await rm(partial, { force: true });
@@ -196,7 +197,13 @@ export async function finishRecording(request: FinishRequest, recovered = false)
       },
       recovered,
     );
-    if (info) finished.push(info);
+    if (info) finished.push({ ...info, finishSeconds: Math.round(performance.now() - began) / 1000 });
+  }
+  const last = finished.at(-1);
+  if (recovered && last) {
+    // Only the last piece can have lost its tail: the fault cut the recording after it.
+    const endMs = Date.parse(last.start) + last.seconds * 1000;
+    last.lostSeconds = Math.max(0, Math.round(partialStat.mtimeMs - endMs)) / 1000;
   }
   await rm(partial, { force: true });
   // Durable removal, or the next start finds the partial again (and skips it: see freeArchivePath).

@@ -78,6 +78,8 @@ const TABLE: [prefix: string, modules: ModuleName[]][] = [
   ['mqtt.healthIntervalSeconds', ['health']],
   // Read by the config service at each change.
   ['mqtt.configGateSeconds', []],
+  // Applied in place by the Home Assistant discovery on config.changed; the link stays up.
+  ['mqtt.homeAssistant', []],
   ['analysis', ['analysis']],
   ['http', ['http']],
 ];

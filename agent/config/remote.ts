@@ -21,6 +21,8 @@ export const REMOTE_KEYS: readonly string[] = [
   'hls.segmentSeconds', 'hls.listSize',
   'archive.segmentSeconds', 'archive.maxAgeHours', 'archive.minFreePercent',
   'mqtt.healthIntervalSeconds', 'mqtt.configGateSeconds',
+  // Not mqtt.homeAssistant.enabled: it puts retained camera pictures on the broker for every reader.
+  'mqtt.homeAssistant.snapshotSeconds',
   'analysis.enabled', 'analysis.provider', 'analysis.model', 'analysis.prompt', 'analysis.maxPerDay', 'analysis.skipWhenStill',
 ];
 

@@ -139,6 +139,10 @@ function buildSpec(): Record<string, unknown> {
         false,
         bool,
       ),
+      homeAssistant: {
+        enabled: leaf('Publish Home Assistant MQTT discovery (homeassistant/device/<device id>/config); off removes the entities.', false, bool),
+        snapshotSeconds: leaf('Seconds between the JPEG snapshots fed to the Home Assistant cameras; 0 publishes none.', 10, intRange(0, 3600)),
+      },
     },
     analysis: {
       enabled: leaf('Send finished archives to the model for analysis.', false, bool),

@@ -47,6 +47,11 @@ export interface MqttConfig {
   allowInsecure: boolean;
   /** Without a command key, unsigned remote changes may touch the signed-only keys (the old behaviour). */
   unsignedSensitiveChanges: boolean;
+  /**
+   * Home Assistant MQTT discovery (agent/link/homeAssistant.ts). The schema always fills it in;
+   * optional so configs built by hand (tests) need not.
+   */
+  homeAssistant?: { enabled: boolean; snapshotSeconds: number };
 }
 
 export interface AnalysisConfig {

@@ -10,6 +10,13 @@ export interface ArchiveInfo {
   bytes: number;
   /** False when the board's clock was not NTP-synchronised while it was recorded. */
   clockSynced: boolean;
+  /** Seconds the finisher took to make this MP4 from the recording (remux, fsync, rename); absent when not measured (start-up catch-up). */
+  finishSeconds?: number;
+  /**
+   * archive.recovered only: seconds between the end of what was recovered and the recording's last
+   * write on disk (the partial's mtime). A lower bound of the loss: what never reached the disk is not seen.
+   */
+  lostSeconds?: number;
 }
 
 /** Every event type and its payload (without `type` and `ts`, which the bus adds). */

@@ -16,6 +16,10 @@ export interface CameraStats {
   source: string;
   fps: number;
   droppedFrames: number;
+  /** Frames encoded since this camera's supervisor started, over all its FFmpeg runs (a counter). */
+  framesTotal?: number;
+  /** Frames dropped since this camera's supervisor started, over all its FFmpeg runs (a counter). */
+  droppedFramesTotal?: number;
   restarts: number;
   /** Seconds since FFmpeg last reported a new frame; null before the first frame. */
   lastFrameAgeSeconds: number | null;

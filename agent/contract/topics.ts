@@ -21,6 +21,8 @@ export interface Topics {
   commandFilter: string;
   /** `R/cmd/<name>`. */
   command(name: string): string;
+  /** `R/snapshot/<camera>`: JPEG bytes for Home Assistant's MQTT camera (retained). */
+  snapshot(camera: string): string;
 }
 
 /** Builds the topics of a device; prefix and id must be non-empty and free of wildcards and slashes (id). */
@@ -39,6 +41,7 @@ export function buildTopics(prefix: string, deviceId: string): Topics {
     configReported: `${root}/config/reported`,
     commandFilter: `${root}/cmd/+`,
     command: (name) => `${root}/cmd/${name}`,
+    snapshot: (camera) => `${root}/snapshot/${camera}`,
   };
 }
 
@@ -65,4 +68,17 @@ export function isSafeReplyTopic(topics: Topics, topic: string): boolean {
   if (/[+#\u0000-\u001f\u007f-\u009f]/.test(topic)) return false;
   if (topic.startsWith(topics.replyPrefix)) return topic.length > topics.replyPrefix.length;
   return !(topic === topics.prefix || topic.startsWith(`${topics.prefix}/`));
+}
+
+/** Home Assistant's fixed topics (its default discovery prefix) for one device. */
+export interface HomeAssistantTopics {
+  /** `homeassistant/device/<object id>/config`: the retained single-payload device discovery. */
+  discovery: string;
+  /** `homeassistant/status`: Home Assistant's birth (`online`) and will (`offline`). */
+  status: string;
+}
+
+/** Home Assistant's topics; a device id's dots (allowed in device.id, not in an object id) become `_`. */
+export function homeAssistantTopics(deviceId: string, prefix = 'homeassistant'): HomeAssistantTopics {
+  return { discovery: `${prefix}/device/${deviceId.replace(/[^A-Za-z0-9_-]/g, '_')}/config`, status: `${prefix}/status` };
 }

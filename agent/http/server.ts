@@ -16,6 +16,7 @@ import { hlsJsDir, PAGE_FILES, webDir } from './assets.js';
 import type { HostFacts } from './hosts.js';
 import { isLoopback, parseListen } from './listen.js';
 import { contentTypeFor, fileInside, resolveSegments, safeSegments, sendFile } from './files.js';
+import { serveMetrics, type MetricsScrape } from './metrics.js';
 
 /** What the server needs; main.ts builds it. */
 export interface HttpServerDeps {
@@ -36,6 +37,8 @@ export interface HttpServerDeps {
   now?: () => number;
   /** The machine's host name and addresses for the Host check; tests replace them. */
   hostFacts?: HostFacts;
+  /** The Prometheus exposition for /metrics (AgentMetrics.scrape); without it /metrics is 404. */
+  metrics?: MetricsScrape;
 }
 
 // Node rejects header blocks past maxHeaderSize with 431 itself; a URL that fits but is longer
@@ -159,6 +162,7 @@ export class HttpServer {
     if (path === '/healthz') return this.json(req, res, healthz(d.pipeline, d.staleFrameSeconds ?? 5, query.get('camera')));
     if (path === '/api/status') return this.json(req, res, await apiStatus(d));
     if (path === '/api/archives') return this.json(req, res, await apiArchives(d, query));
+    if (path === '/metrics' && d.metrics) return serveMetrics(req, res, d.metrics);
     if (path === '/favicon.ico') return void res.writeHead(204).end();
     if (path.startsWith('/static/')) return this.asset(req, res, path.slice('/static/'.length));
     if (path.startsWith('/hls/')) return this.hls(req, res, path.slice('/hls/'.length));

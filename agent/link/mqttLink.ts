@@ -91,6 +91,8 @@ export class MqttLink {
   private url: string | null = null;
   private session = 0;
   private readonly connectListeners = new Set<() => void>();
+  // Topics besides commands and desired config (Home Assistant's birth), subscribed at every connect.
+  private readonly extraTopics = new Map<string, (payload: Buffer) => void>();
   // Kept across stop/start: a reply to a command that restarted the link goes out on the new one.
   private readonly pendingReplies: PendingReply[] = [];
 
@@ -176,6 +178,16 @@ export class MqttLink {
     return () => this.connectListeners.delete(listener);
   }
 
+  /** Subscribes to one more topic, now if connected and again at every connect; returns the unsubscribe. */
+  subscribe(topic: string, handler: (payload: Buffer) => void): () => void {
+    this.extraTopics.set(topic, handler);
+    if (this.client?.connected) this.client.subscribe(topic, { qos: 1 });
+    return () => {
+      this.extraTopics.delete(topic);
+      if (this.client?.connected) this.client.unsubscribe(topic);
+    };
+  }
+
   /** Whether a broker connection is up. */
   isConnected(): boolean {
     return this.client?.connected ?? false;
@@ -209,7 +221,7 @@ export class MqttLink {
   async publish(topic: string, payload: unknown, options: PublishOptions): Promise<boolean> {
     const client = this.client;
     if (!client?.connected) return false;
-    const text = typeof payload === 'string' ? payload : JSON.stringify(payload);
+    const text = typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload);
     const properties = options.correlationData && this.protocolVersion === 5 ? { correlationData: options.correlationData } : undefined;
     await client.publishAsync(topic, text, { qos: options.qos, retain: options.retain ?? false, properties });
     return true;
@@ -275,7 +287,7 @@ export class MqttLink {
       this.warnExpiry();
       const topics = this.topics;
       client.publish(topics.status, JSON.stringify(this.statusMessage('online')), { qos: 1, retain: true });
-      const filters = this.deps.onDesired ? [topics.commandFilter, topics.configDesired] : [topics.commandFilter];
+      const filters = [topics.commandFilter, ...(this.deps.onDesired ? [topics.configDesired] : []), ...this.extraTopics.keys()];
       client.subscribe(filters, { qos: 1 }, (error, granted) => {
         if (error || granted?.some((g) => g.qos >= 128)) {
           log.error({ err: error?.message, filters }, 'broker refused a subscription');
@@ -332,6 +344,8 @@ export class MqttLink {
       this.deps.onDesired?.(payload);
       return;
     }
+    const extra = this.extraTopics.get(topic);
+    if (extra) return extra(payload);
     const name = commandName(this.topics, topic);
     if (name === null) return;
     const props = packet.properties ?? {};

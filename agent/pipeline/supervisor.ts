@@ -88,6 +88,10 @@ export class CameraSupervisor {
   private frames = 0;
   private fps = 0;
   private dropped = 0;
+  // Totals of the runs before the current one (FFmpeg counts from 0 at every start), for counters.
+  private framesBefore = 0;
+  private droppedBefore = 0;
+  private runDropped = 0;
   private lastFrameAt: number | null = null;
   /** Monotonic time of the supervisor's last progress: a frame, a start or a restart decision. */
   private lastProgressAt = performance.now();
@@ -147,6 +151,8 @@ export class CameraSupervisor {
       source: redactSecrets(this.deps.camera.source),
       fps: this.state === 'running' ? this.fps : 0,
       droppedFrames: this.dropped,
+      framesTotal: this.framesBefore + this.frames,
+      droppedFramesTotal: this.droppedBefore + this.runDropped,
       restarts: this.restarts,
       lastFrameAgeSeconds: this.lastFrameAt === null ? null : (Date.now() - this.lastFrameAt) / 1000,
       recordingSince: this.recordingSince,
@@ -259,7 +265,10 @@ export class CameraSupervisor {
     planSkew: number,
   ): Promise<{ reason: string; delay: boolean }> {
     const { camera, log } = this.deps;
+    this.framesBefore += this.frames;
+    this.droppedBefore += this.runDropped;
     this.frames = 0;
+    this.runDropped = 0;
     this.lastFrameAt = null;
     this.runStartedAt = Date.now();
     let stalled = false;
@@ -277,6 +286,7 @@ export class CameraSupervisor {
       this.frames = p.frame;
       this.fps = p.fps;
       this.dropped = p.dropFrames;
+      this.runDropped = p.dropFrames;
     });
     this.current = proc;
     await proc.start();

@@ -98,7 +98,7 @@ t.test('--set paths: dotted, bracketed, whole values, json or text', async (t) =
 t.test('--set errors', async (t) => {
   const cases: [string, string[], string[]][] = [
     ['no equals sign', ['hls.listSize'], ['--set "hls.listSize" must look like key.path=value, e.g. mqtt.url=mqtt://broker:1883 or cameras[0].fps=15']],
-    ['unknown key', ['mqtt.host=x'], ['mqtt.host is not a known key; known keys: mqtt.url, mqtt.topicPrefix, mqtt.healthIntervalSeconds, mqtt.configGateSeconds, mqtt.username, mqtt.passwordFile, mqtt.ca, mqtt.cert, mqtt.key, mqtt.commandKeyFile, mqtt.requireScopedSignatures, mqtt.allowInsecure, mqtt.unsignedSensitiveChanges']],
+    ['unknown key', ['mqtt.host=x'], ['mqtt.host is not a known key; known keys: mqtt.url, mqtt.topicPrefix, mqtt.healthIntervalSeconds, mqtt.configGateSeconds, mqtt.username, mqtt.passwordFile, mqtt.ca, mqtt.cert, mqtt.key, mqtt.commandKeyFile, mqtt.requireScopedSignatures, mqtt.allowInsecure, mqtt.unsignedSensitiveChanges, mqtt.homeAssistant']],
     ['inside a plain value', ['hls.dir.x=1'], ['hls.dir.x is not a known key: hls.dir has no parts to set']],
     ['prototype pollution', ['__proto__.x=1'], ['--set "__proto__.x=1" must look like key.path=value, e.g. mqtt.url=mqtt://broker:1883 or cameras[0].fps=15']],
     ['index past the end', ['cameras[3].fps=1'], ['cameras[3] cannot be set: the list has 1 item(s), so the next index is 1']],

@@ -9,6 +9,7 @@ const CONTRACT_KEYS = [
   'mqtt.healthIntervalSeconds', 'mqtt.configGateSeconds', 'mqtt.username', 'mqtt.passwordFile', 'mqtt.ca', 'mqtt.cert', 'mqtt.key', 'mqtt.commandKeyFile',
   // Issue 15: local-only security switches.
   'mqtt.requireScopedSignatures', 'mqtt.allowInsecure', 'mqtt.unsignedSensitiveChanges',
+  'mqtt.homeAssistant.enabled', 'mqtt.homeAssistant.snapshotSeconds',
   'analysis.enabled', 'analysis.provider', 'analysis.model', 'analysis.apiKeyFile', 'analysis.baseUrl', 'analysis.allowInsecure', 'analysis.prompt',
   'analysis.maxPerDay', 'analysis.skipWhenStill', 'http.listen', 'http.tokenFile', 'http.allowedHosts', 'dataDir',
 ];
@@ -34,7 +35,7 @@ t.test('the defaults are the contract\'s', async (t) => {
     encoder: { prefer: 'auto', bitrateKbps: 2500 },
     hls: { dir: '/run/edge-agent/hls', segmentSeconds: 1, listSize: 6 },
     archive: { dir: '/var/lib/edge-agent/archive', segmentSeconds: 600, maxAgeHours: 168, minFreePercent: 10 },
-    mqtt: { url: 'embedded', topicPrefix: 'edge', healthIntervalSeconds: 30, configGateSeconds: 60, username: null, passwordFile: null, ca: null, cert: null, key: null, commandKeyFile: null, requireScopedSignatures: false, allowInsecure: false, unsignedSensitiveChanges: false },
+    mqtt: { url: 'embedded', topicPrefix: 'edge', healthIntervalSeconds: 30, configGateSeconds: 60, username: null, passwordFile: null, ca: null, cert: null, key: null, commandKeyFile: null, requireScopedSignatures: false, allowInsecure: false, unsignedSensitiveChanges: false, homeAssistant: { enabled: false, snapshotSeconds: 10 } },
     analysis: { enabled: false, provider: 'gemini', model: 'gemini-2.5-flash', apiKeyFile: null, baseUrl: null, allowInsecure: false, prompt: null, maxPerDay: 200, skipWhenStill: false },
     http: { listen: '127.0.0.1:8080', tokenFile: null, allowedHosts: [] },
     dataDir: '/var/lib/edge-agent',

@@ -22,7 +22,7 @@ const cases: [name: string, raw: unknown, expected: string][] = [
   ['unknown key inside a camera', { cameras: [cam({ zoom: 2 })] }, 'cameras[0].zoom is not a known key; a camera has id, source, width, height, fps'],
   ['__proto__ key', JSON.parse('{"__proto__": {"polluted": true}}'), '__proto__ is not a known key; known keys: device, cameras, encoder, hls, archive, mqtt, analysis, http, dataDir'],
   ['section given as a number', { hls: 5 }, 'hls must be an object with dir, segmentSeconds, listSize, got 5'],
-  ['section given as a list', { mqtt: [] }, 'mqtt must be an object with url, topicPrefix, healthIntervalSeconds, configGateSeconds, username, passwordFile, ca, cert, key, commandKeyFile, requireScopedSignatures, allowInsecure, unsignedSensitiveChanges, got []'],
+  ['section given as a list', { mqtt: [] }, 'mqtt must be an object with url, topicPrefix, healthIntervalSeconds, configGateSeconds, username, passwordFile, ca, cert, key, commandKeyFile, requireScopedSignatures, allowInsecure, unsignedSensitiveChanges, homeAssistant, got []'],
   ['string for a number', { hls: { segmentSeconds: '2' } }, 'hls.segmentSeconds must be an integer between 1 and 30, got "2"'],
   ['fraction for an integer', { archive: { maxAgeHours: 1.5 } }, 'archive.maxAgeHours must be an integer between 1 and 87600, got 1.5'],
   ['null for a number', { encoder: { bitrateKbps: null } }, 'encoder.bitrateKbps must be an integer between 64 and 50000, got null'],
