@@ -6,7 +6,7 @@ import { candidatesForSource, chooseEncoders, encoderLadder } from '../device/en
 import { Sensors } from '../device/sensors.js';
 import { captureInput } from '../device/sources/index.js';
 import type { BoardInfo, EncoderCandidate } from '../device/types.js';
-import { MotionMeters } from './analysis/motion.js';
+import { MotionMeters, motionScore } from './analysis/motion.js';
 import type { AnalysisQueue } from './analysis/queue.js';
 import { AnnouncedArchives } from './archive/announced.js';
 import { analysisPathFor, DiskArchiveCatalog } from './archive/catalog.js';
@@ -385,6 +385,7 @@ export class Agent {
       config: () => this.config,
       redact: redactConfig,
       log,
+      motionScore: (camera, startMs, endMs) => motionScore(this.motion.timelineFor(camera, startMs, endMs)),
     });
     this.publisher.start();
     await this.link.start();
@@ -395,7 +396,7 @@ export class Agent {
     this.analysis = null;
     // Loaded only when wanted: @google/genai alone costs a board ~20 MB of memory.
     if (!config.analysis.enabled) return;
-    const [{ AnalysisQueue, tokenBudgetFromEnv }, { GeminiClient }] = await Promise.all([import('./analysis/queue.js'), import('./analysis/gemini.js')]);
+    const [{ AnalysisQueue }, { GeminiClient }] = await Promise.all([import('./analysis/queue.js'), import('./analysis/gemini.js')]);
     const log = this.rootLog.child({ component: 'analysis' });
     const key = this.credentials.geminiApiKey;
     this.analysis = new AnalysisQueue({
@@ -406,10 +407,10 @@ export class Agent {
       archives: this.archives,
       // Synchronous on purpose: the outbox row and the job's done mark share one transaction.
       publish: (result) => this.publisher!.publishAnalysis(result),
+      publishBudget: (budget) => void this.publisher?.publishBudget(budget),
       model: key ? new GeminiClient({ apiKey: key, model: config.analysis.model, baseUrl: config.analysis.baseUrl, log }) : null,
       resultPathFor: analysisPathFor,
       motion: this.motion,
-      dailyTokenBudget: tokenBudgetFromEnv(),
     });
     await this.analysis.start();
   }

@@ -8,6 +8,8 @@ export interface Topics {
   health: string;
   events: string;
   analysis: string;
+  /** `R/analysis/budget`: the retained daily budget of the analysis module. */
+  analysisBudget: string;
   config: string;
   /** `R/config/desired`: the back end's retained desired config. */
   configDesired: string;
@@ -28,6 +30,7 @@ export function buildTopics(prefix: string, deviceId: string): Topics {
     health: `${root}/health`,
     events: `${root}/events`,
     analysis: `${root}/analysis`,
+    analysisBudget: `${root}/analysis/budget`,
     config: `${root}/config`,
     configDesired: `${root}/config/desired`,
     configReported: `${root}/config/reported`,
@@ -53,7 +56,7 @@ export function isSafeReplyTopic(topics: Topics, topic: string): boolean {
   // Control characters: Mosquitto drops a client that publishes to such a topic, and MQTT.js then
   // re-sends that same reply after every reconnect, so one crafted replyTo would cut the link for good.
   if (/[+#\u0000-\u001f\u007f-\u009f]/.test(topic)) return false;
-  const own = [topics.status, topics.health, topics.events, topics.analysis, topics.config, topics.configDesired, topics.configReported];
+  const own = [topics.status, topics.health, topics.events, topics.analysis, topics.analysisBudget, topics.config, topics.configDesired, topics.configReported];
   if (own.includes(topic)) return false;
   return !topic.startsWith(`${topics.root}/cmd/`) && topic !== `${topics.root}/cmd`;
 }
