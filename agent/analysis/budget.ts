@@ -1,10 +1,8 @@
 /**
- * The daily analysis budget and the reasons a result is late: pure functions over a day's
- * totals, so the queue, R/analysis/budget and `analysis.deferred` all read the same figures.
+ * The daily analysis budget: pure functions over a day's totals, so the queue's hold,
+ * R/analysis/budget and `analysis.deferred` all read the same figures.
  */
-import type { DeferReason } from '../contract/events.js';
 import type { AnalysisBudgetMessage } from '../contract/messages.js';
-import type { AnalysisError } from './errors.js';
 import type { DayTotals } from './jobs.js';
 
 /** The limits of one UTC day; null means none. */
@@ -47,26 +45,4 @@ export function budgetMessage(today: DayTotals, limits: BudgetLimits, queued: nu
     queued,
     ts: new Date(now).toISOString(),
   };
-}
-
-/** A failed try in `analysis.deferred` terms: 429 is quota, an unreachable API offline, the rest error. */
-export function failureReason(error: AnalysisError): Exclude<DeferReason, 'budget'> {
-  if (error.status === 429) return 'quota';
-  if (error.offline || error.status === 503) return 'offline';
-  return 'error';
-}
-
-/**
- * Why a job has no result yet: the day's budget holds it, the API's 429 holds the queue, or the
- * reason its own last try (or, never tried, the queue's last try) failed. A job that merely waits
- * its turn behind others, with nothing failing, waits on the API's throughput: quota.
- */
-export function deferReason(
-  job: { waitReason: string | null; countedDay: string | null; result: string | null },
-  state: { hold: BudgetHold; rateLimited: boolean; lastReason: DeferReason | null },
-): DeferReason {
-  if (state.hold !== null && !job.result && !(state.hold === 'cap' && job.countedDay)) return 'budget';
-  if (state.rateLimited) return 'quota';
-  const own = job.waitReason as DeferReason | null;
-  return own ?? state.lastReason ?? 'quota';
 }

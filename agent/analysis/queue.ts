@@ -12,33 +12,24 @@ import path from 'node:path';
 import type { AgentConfig } from '../config/types.js';
 import { AgentError } from '../contract/errors.js';
 import type { AgentEvent, DeferReason } from '../contract/events.js';
-import { archiveEventId } from '../contract/ids.js';
 import type { AnalysisBudgetMessage, AnalysisResult } from '../contract/messages.js';
 import type { ArchiveCatalog } from '../contract/services.js';
 import type { Store } from '../store/store.js';
 import type { EventBus } from '../util/bus.js';
 import { parseArchiveFileName } from '../archive/segmentName.js';
-import { backoffDelay } from '../util/backoff.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { summariseMotion } from './answer.js';
-import { budgetHold, budgetMessage, dailyLimit, deferReason, failureReason, nextUtcMidnight, type BudgetLimits } from './budget.js';
-import { AbortedError, AnalysisError, ArchiveGoneError, MalformedAnswerError } from './errors.js';
+import { budgetHold, budgetMessage, dailyLimit, nextUtcMidnight, type BudgetLimits } from './budget.js';
+import { Deferral, failureReason } from './deferral.js';
+import { AbortedError, AnalysisError, ArchiveGoneError } from './errors.js';
 import { classify, type VideoModel } from './gemini.js';
 import { JobStore, utcDay, type Job } from './jobs.js';
 import type { MotionSample } from './motion.js';
 import type { ProxyOptions } from './proxy.js';
+import { RetryGate, type RetryPolicy } from './retry.js';
 import { Worker } from './worker.js';
 
-/** How failed tries are spaced and when the queue gives up on a job. */
-export interface RetryPolicy {
-  initialMs: number;
-  maxMs: number;
-  /** Tries (counting the first) before a retryable failure becomes `analysis.failed`. */
-  maxAttempts: number;
-}
-
-export const DEFAULT_RETRY: RetryPolicy = { initialMs: 5_000, maxMs: 15 * 60_000, maxAttempts: 8 };
 
 /** Below this per-second score (mean absolute grey difference, 0..1) a second counts as still. */
 export const DEFAULT_STILL_THRESHOLD = 0.01;
@@ -107,20 +98,19 @@ const KEEP_FINISHED_MS = 30 * 24 * 3600_000;
 export class AnalysisQueue {
   private jobsStore: JobStore | null = null;
   private worker: Worker | null = null;
+  private deferral: Deferral | null = null;
   private running = false;
   private readonly active = new Map<number, { controller: AbortController; done: Promise<void> }>();
   private readonly unsubscribe: Array<() => void> = [];
   private timer: NodeJS.Timeout | null = null;
-  private pausedUntil = 0;
-  /** What the pause is for: the API's 429, or an API that cannot be reached. */
-  private pausedFor: 'rate-limit' | 'offline' = 'rate-limit';
-  /** Failures in a row that hold the whole queue (429, unreachable): their backoff grows with this. */
-  private holdStreak = 0;
+  private gate: RetryGate;
   private lastError: string | null = null;
   private lastReason: DeferReason | null = null;
   private lastBudget = '';
 
-  constructor(private readonly deps: AnalysisQueueDeps) {}
+  constructor(private readonly deps: AnalysisQueueDeps) {
+    this.gate = new RetryGate(deps.retry, deps.random);
+  }
 
   private get clock(): Clock {
     return this.deps.clock ?? systemClock;
@@ -170,6 +160,13 @@ export class AnalysisQueue {
       pollMs: this.deps.pollMs ?? 2000,
       activeTimeoutMs: this.deps.activeTimeoutMs ?? 10 * 60_000,
       onRequest: () => this.reportBudget(),
+    });
+    this.deferral = new Deferral({
+      jobs: this.jobs,
+      bus: this.deps.bus,
+      log,
+      deviceId: config.device.id,
+      afterMs: this.deps.deferAfterMs ?? config.analysis.deferAfterMinutes * 60_000,
     });
     this.running = true;
     this.unsubscribe.push(
@@ -301,8 +298,7 @@ export class AnalysisQueue {
 
   private heldReason(): AnalysisStats['held'] {
     const now = this.clock.now();
-    if (now < this.pausedUntil) return this.pausedFor;
-    return budgetHold(this.jobs.day(utcDay(now)), this.limits());
+    return this.gate.held(now) ?? budgetHold(this.jobs.day(utcDay(now)), this.limits());
   }
 
   /** Publishes R/analysis/budget when a figure in it changed (the timestamp alone is no news). */
@@ -323,32 +319,18 @@ export class AnalysisQueue {
   /** Sends `analysis.deferred` (once, stored with the job) for every job still without a result after deferAfterMinutes. */
   private checkDeferred(): void {
     const now = this.clock.now();
-    const after = this.deferAfterMs;
-    const state = {
+    this.deferral?.check(now, this.jobs.pending(), {
       hold: budgetHold(this.jobs.day(utcDay(now)), this.limits()),
-      rateLimited: now < this.pausedUntil && this.pausedFor === 'rate-limit',
+      rateLimited: this.gate.held(now) === 'rate-limit',
       lastReason: this.lastReason,
-    };
-    for (const job of this.jobs.pending()) {
-      if (job.deferredAt !== null || now - job.created < after) continue;
-      const reason = deferReason(job, state);
-      const eventId = archiveEventId(this.deps.config.device.id, job.file);
-      this.deps.log.warn({ file: job.file, reason }, 'analysis deferred: no result yet, the result follows when it comes');
-      this.jobs.transaction(() => {
-        this.jobs.update(job.id, { deferredAt: now }, now);
-        this.deps.bus.emit('analysis.deferred', { camera: job.camera, archive: job.file, eventId, reason });
-      });
-    }
-  }
-
-  private get deferAfterMs(): number {
-    return this.deps.deferAfterMs ?? this.deps.config.analysis.deferAfterMinutes * 60_000;
+      isActive: (id) => this.active.has(id),
+    });
   }
 
   /** The next job allowed to run now, oldest first. */
   private nextJob(): Job | null {
     const now = this.clock.now();
-    if (now < this.pausedUntil) return null;
+    if (this.gate.held(now)) return null;
     const held = this.heldReason();
     for (const job of this.jobs.pending()) {
       if (this.active.has(job.id) || job.nextAt > now) continue;
@@ -380,11 +362,11 @@ export class AnalysisQueue {
     const now = this.clock.now();
     const pending = this.jobs.pending();
     const waiting = pending.filter((j) => !this.active.has(j.id));
-    const deadlines = pending.filter((j) => j.deferredAt === null).map((j) => j.created + this.deferAfterMs);
+    const deadlines = this.deferral?.deadlines(pending) ?? [];
     if (waiting.length === 0 && deadlines.length === 0) return;
     const held = this.heldReason();
     let at = waiting.length === 0 ? Infinity : Math.min(...waiting.map((j) => j.nextAt));
-    if (held === 'rate-limit' || held === 'offline') at = Math.max(at, this.pausedUntil);
+    if (held === 'rate-limit' || held === 'offline') at = Math.max(at, this.gate.until);
     if (held === 'cap' || held === 'budget') at = Math.max(at, nextUtcMidnight(now));
     at = Math.min(at, ...deadlines);
     this.timer = this.clock.setTimeout(() => {
@@ -399,7 +381,7 @@ export class AnalysisQueue {
       .analyse(job, controller.signal)
       .then(() => {
         this.lastError = null;
-        this.holdStreak = 0;
+        this.gate.succeeded();
       })
       .catch((error: unknown) => this.failed(job.id, classify(error, 'analysis', controller.signal)))
       .catch((error: unknown) => this.deps.log.error({ file: job.file, err: error }, 'analysis bookkeeping failed'))
@@ -418,36 +400,17 @@ export class AnalysisQueue {
     this.lastError = error.message;
     const waitReason = failureReason(error);
     this.lastReason = waitReason;
-    // A 429 (the project's quota, shared by the whole fleet) and an unreachable API are nobody's
-    // fault in this job: they hold every job, and never use up its tries (a long outage or a 429
-    // storm only delays a result, README "Analysis that never holds up an alert").
-    const holdsQueue = error.status === 429 || error.offline;
-    const attempts = holdsQueue ? job.attempts : job.attempts + 1;
-    const policy = { ...DEFAULT_RETRY, ...this.deps.retry };
-    if (error.retryable && !(error instanceof MalformedAnswerError) && attempts < policy.maxAttempts) {
-      if (holdsQueue) this.holdStreak += 1;
-      const delay = this.retryDelay(holdsQueue ? this.holdStreak : attempts, error.retryAfterMs, policy);
-      if (holdsQueue) {
-        this.pausedUntil = now + delay;
-        this.pausedFor = error.status === 429 ? 'rate-limit' : 'offline';
-      }
-      this.jobs.update(id, { attempts, nextAt: now + delay, lastError: error.message, waitReason }, now);
-      this.deps.log.warn({ file: job.file, attempts, delayMs: delay, err: error.message }, 'analysis try failed, will retry');
+    const decision = this.gate.failed(error, job.attempts, now);
+    if (decision.retry) {
+      const { attempts, delayMs } = decision;
+      this.jobs.update(id, { attempts, nextAt: now + delayMs, lastError: error.message, waitReason }, now);
+      this.deps.log.warn({ file: job.file, attempts, delayMs, err: error.message }, 'analysis try failed, will retry');
       return;
     }
-    const reason = error.retryable ? `gave up after ${attempts} tries: ${error.message}` : error.message;
     await this.worker!.dropUpload(job);
-    this.jobs.update(id, { state: 'failed', attempts, lastError: reason }, now);
+    this.jobs.update(id, { state: 'failed', attempts: decision.attempts, lastError: decision.reason }, now);
     this.jobs.count(utcDay(now), { failed: 1 });
-    this.deps.log.error({ file: job.file, reason }, 'analysis failed');
-    this.deps.bus.emit('analysis.failed', { camera: job.camera, archive: job.file, reason });
-  }
-
-  /** Backoff with jitter; an API-given delay is honoured (plus up to 10 % so a fleet does not return in step). */
-  private retryDelay(attempts: number, retryAfterMs: number | null, policy: RetryPolicy): number {
-    const random = this.deps.random ?? Math.random;
-    if (retryAfterMs !== null) return Math.round(retryAfterMs * (1 + 0.1 * random()));
-    return backoffDelay(attempts - 1, { initialMs: policy.initialMs, maxMs: policy.maxMs, random });
+    this.deps.log.error({ file: job.file, reason: decision.reason }, 'analysis failed');
+    this.deps.bus.emit('analysis.failed', { camera: job.camera, archive: job.file, reason: decision.reason });
   }
 }
-
