@@ -8,6 +8,7 @@ import { captureInput } from '../device/sources/index.js';
 import type { BoardInfo, EncoderCandidate } from '../device/types.js';
 import { MotionMeters, motionScore } from './analysis/motion.js';
 import type { AnalysisQueue } from './analysis/queue.js';
+import { SearchIndex } from './analysis/search.js';
 import { AnnouncedArchives } from './archive/announced.js';
 import { analysisPathFor, DiskArchiveCatalog } from './archive/catalog.js';
 import { unannouncedArchives } from './archive/catchUp.js';
@@ -68,6 +69,7 @@ export class Agent {
   private http: HttpServer | null = null;
   private health: HealthCollector | null = null;
   private analysis: AnalysisQueue | null = null;
+  private search: SearchIndex | null = null;
   // Motion meters outlive pipeline restarts; each FFmpeg run feeds its camera's meter.
   private readonly motion = new MotionMeters();
   readonly configService: ConfigService;
@@ -323,6 +325,11 @@ export class Agent {
     this.announced = new AnnouncedArchives(this.store);
     this.outbox = new Outbox({ db: this.store, log: this.rootLog.child({ component: 'outbox' }) });
     this.outbox.start();
+    // Searchable whether or not analysis runs now; a hit must play, so a pruned archive leaves it.
+    const search = new SearchIndex(this.store);
+    search.init();
+    this.search = search;
+    this.bus.on('disk.pruned', (e) => search.remove(e.file));
     this.health = new HealthCollector({
       config: this.config,
       pipeline: this.pipeline,
@@ -351,6 +358,7 @@ export class Agent {
           this.analysis ? this.analysis.enqueue(camera, file) : Promise.reject(new AgentError('bad_request', 'analysis is disabled (analysis.enabled is false)')),
       },
       probe: () => probeReport({ config: this.config, cacheFile: path.join(this.config.dataDir, 'encoder-probe.json') }),
+      search: this.search!,
     });
     const verifier = new SignatureVerifier({ key: () => this.credentials.commandKey, persist: new SeenSignatures(this.store!) });
     const router = new CommandRouter({ commands, log, verifier });
@@ -408,6 +416,7 @@ export class Agent {
       // Synchronous on purpose: the outbox row and the job's done mark share one transaction.
       publish: (result) => this.publisher!.publishAnalysis(result),
       publishBudget: (budget) => void this.publisher?.publishBudget(budget),
+      index: this.search!,
       model: key ? new GeminiClient({ apiKey: key, model: config.analysis.model, baseUrl: config.analysis.baseUrl, log }) : null,
       resultPathFor: analysisPathFor,
       motion: this.motion,
@@ -423,6 +432,7 @@ export class Agent {
       archives: this.archives,
       health: this.health!,
       token: this.credentials.httpToken,
+      search: this.search!,
       status: async () => ({
         device: this.config.device.id,
         version: VERSION,

@@ -43,6 +43,8 @@ export interface AnalysisQueueDeps {
   archives: ArchiveCatalog;
   /** Stores a result for R/analysis (LinkPublisher.publishAnalysis: an outbox row, synchronous). */
   publish: (result: AnalysisResult) => void;
+  /** Indexes each result for search in the transaction that publishes it (SearchIndex). */
+  index?: { add(result: AnalysisResult): void };
   /** Publishes the retained R/analysis/budget (LinkPublisher.publishBudget); called when a figure in it changes. */
   publishBudget?: (budget: AnalysisBudgetMessage) => void;
   /** The Gemini client; null when there is no API key (the queue then stays off and warns once). */
@@ -160,6 +162,7 @@ export class AnalysisQueue {
       pollMs: this.deps.pollMs ?? 2000,
       activeTimeoutMs: this.deps.activeTimeoutMs ?? 10 * 60_000,
       onRequest: () => this.reportBudget(),
+      ...(this.deps.index ? { index: (result: AnalysisResult) => this.deps.index!.add(result) } : {}),
     });
     this.deferral = new Deferral({
       jobs: this.jobs,

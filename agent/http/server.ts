@@ -7,12 +7,14 @@ import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import type { AgentConfig } from '../config/types.js';
 import { AgentError } from '../contract/errors.js';
+import type { SearchService } from '../contract/search.js';
 import type { ArchiveCatalog, PipelineControl } from '../contract/services.js';
 import type { Logger } from '../util/logger.js';
 import { apiArchives, apiStatus, CAMERA_ID, errorReply, healthz, type JsonReply } from './api.js';
 import { hlsJsDir, PAGE_FILES, webDir } from './assets.js';
 import { bearerMatches, isLoopback, parseListen } from './listen.js';
 import { contentTypeFor, fileInside, resolveSegments, safeSegments, sendFile } from './files.js';
+import { apiSearch } from './search.js';
 
 /** What the server needs; main.ts builds it. */
 export interface HttpServerDeps {
@@ -27,6 +29,8 @@ export interface HttpServerDeps {
   token: string | null;
   /** The stored analysis result of an archive (relative name), for the page's archive list. */
   analysisFor?: (file: string) => Promise<object | null>;
+  /** The analysis search index, for /api/search. */
+  search?: SearchService;
   /** A frame older than this makes /healthz fail; default 5 s. */
   staleFrameSeconds?: number;
 }
@@ -124,6 +128,7 @@ export class HttpServer {
     if (path === '/healthz') return this.json(req, res, healthz(d.pipeline, d.staleFrameSeconds ?? 5, query.get('camera')));
     if (path === '/api/status') return this.json(req, res, await apiStatus(d));
     if (path === '/api/archives') return this.json(req, res, await apiArchives(d, query));
+    if (path === '/api/search') return this.json(req, res, apiSearch(d.search, query));
     if (path === '/favicon.ico') return void res.writeHead(204).end();
     if (path.startsWith('/static/')) return this.asset(req, res, path.slice('/static/'.length));
     if (path.startsWith('/hls/')) return this.hls(req, res, path.slice('/hls/'.length));
