@@ -6,8 +6,9 @@ import { candidatesForSource, chooseEncoders, encoderLadder } from '../device/en
 import { Sensors } from '../device/sensors.js';
 import { captureInput } from '../device/sources/index.js';
 import type { BoardInfo, EncoderCandidate } from '../device/types.js';
-import { MotionMeters } from './analysis/motion.js';
+import { MotionMeters, motionScore } from './analysis/motion.js';
 import type { AnalysisQueue } from './analysis/queue.js';
+import { SearchIndex } from './analysis/search.js';
 import { AnnouncedArchives } from './archive/announced.js';
 import { analysisPathFor, DiskArchiveCatalog } from './archive/catalog.js';
 import { unannouncedArchives } from './archive/catchUp.js';
@@ -75,6 +76,7 @@ export class Agent {
   private analysis: AnalysisQueue | null = null;
   private metrics: AgentMetrics | null = null;
   private homeAssistant: HomeAssistantDiscovery | null = null;
+  private search: SearchIndex | null = null;
   // Motion meters outlive pipeline restarts; each FFmpeg run feeds its camera's meter.
   private readonly motion = new MotionMeters();
   readonly configService: ConfigService;
@@ -336,6 +338,11 @@ export class Agent {
     this.announced = new AnnouncedArchives(this.store);
     this.outbox = new Outbox({ db: this.store, log: this.rootLog.child({ component: 'outbox' }) });
     this.outbox.start();
+    // Searchable whether or not analysis runs now; a hit must play, so a pruned archive leaves it.
+    const search = new SearchIndex(this.store);
+    search.init();
+    this.search = search;
+    this.bus.on('disk.pruned', (e) => search.remove(e.file));
     this.health = new HealthCollector({
       config: this.config,
       pipeline: this.pipeline,
@@ -367,6 +374,7 @@ export class Agent {
           this.analysis ? this.analysis.enqueue(camera, file) : Promise.reject(new AgentError('bad_request', 'analysis is disabled (analysis.enabled is false)')),
       },
       probe: () => probeReport({ config: this.config, cacheFile: path.join(this.config.dataDir, 'encoder-probe.json') }),
+      search: this.search!,
     });
     const verifier = new SignatureVerifier({
       key: () => this.credentials.commandKey,
@@ -411,6 +419,7 @@ export class Agent {
       config: () => this.config,
       redact: redactConfig,
       log,
+      motionScore: (camera, startMs, endMs) => motionScore(this.motion.timelineFor(camera, startMs, endMs)),
     });
     this.publisher.start();
     const memory = { load: () => kv.get<PublishedDiscovery>('homeassistant.published'), save: (state: PublishedDiscovery | null) => kv.set('homeassistant.published', state) };
@@ -424,7 +433,7 @@ export class Agent {
     this.analysis = null;
     // Loaded only when wanted: @google/genai alone costs a board ~20 MB of memory.
     if (!config.analysis.enabled) return;
-    const [{ AnalysisQueue, tokenBudgetFromEnv }, { GeminiClient }] = await Promise.all([import('./analysis/queue.js'), import('./analysis/gemini.js')]);
+    const [{ AnalysisQueue }, { GeminiClient }] = await Promise.all([import('./analysis/queue.js'), import('./analysis/gemini.js')]);
     const log = this.rootLog.child({ component: 'analysis' });
     const key = this.credentials.geminiApiKey;
     this.analysis = new AnalysisQueue({
@@ -435,10 +444,11 @@ export class Agent {
       archives: this.archives,
       // Synchronous on purpose: the outbox row and the job's done mark share one transaction.
       publish: (result) => this.publisher!.publishAnalysis(result),
+      publishBudget: (budget) => void this.publisher?.publishBudget(budget),
+      index: this.search!,
       model: key ? new GeminiClient({ apiKey: key, model: config.analysis.model, baseUrl: config.analysis.baseUrl, log }) : null,
       resultPathFor: analysisPathFor,
       motion: this.motion,
-      dailyTokenBudget: tokenBudgetFromEnv(),
     });
     await this.analysis.start();
   }
@@ -452,6 +462,7 @@ export class Agent {
       health: this.health!,
       token: this.credentials.httpToken,
       metrics: () => this.metrics!.scrape(),
+      search: this.search!,
       status: async () => ({
         device: this.config.device.id,
         version: VERSION,

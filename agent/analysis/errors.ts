@@ -9,9 +9,11 @@ export class AnalysisError extends AgentError {
   readonly retryAfterMs: number | null;
   /** HTTP status, when the API answered. */
   readonly status: number | null;
+  /** The API could not be reached at all (refused, reset, no route, no name): the board or the API is offline. */
+  readonly offline: boolean;
   constructor(
     message: string,
-    fields: { retryable: boolean; retryAfterMs?: number | null; status?: number | null },
+    fields: { retryable: boolean; retryAfterMs?: number | null; status?: number | null; offline?: boolean },
     options?: { cause?: unknown },
   ) {
     super('analysis_failed', message, options);
@@ -19,6 +21,15 @@ export class AnalysisError extends AgentError {
     this.retryable = fields.retryable;
     this.retryAfterMs = fields.retryAfterMs ?? null;
     this.status = fields.status ?? null;
+    this.offline = fields.offline ?? false;
+  }
+}
+
+/** The archive was deleted (by retention) before it could be analysed: skipped, not failed. */
+export class ArchiveGoneError extends AnalysisError {
+  constructor(file: string) {
+    super(`archive ${file} no longer exists`, { retryable: false });
+    this.name = 'ArchiveGoneError';
   }
 }
 

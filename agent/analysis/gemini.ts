@@ -116,7 +116,18 @@ export function classify(error: unknown, what: string, signal?: AbortSignal): An
   const err = error as Error;
   // AbortError/TimeoutError (our timeout), TypeError "fetch failed" (network): try again later.
   const reason = err?.name === 'AbortError' || err?.name === 'TimeoutError' ? 'timed out' : (err?.message ?? String(error));
-  return new AnalysisError(`${what}: ${reason}`, { retryable: true }, { cause: error });
+  return new AnalysisError(`${what}: ${reason}`, { retryable: true, offline: isUnreachable(error) }, { cause: error });
+}
+
+// undici's fetch wraps these in TypeError("fetch failed", { cause }): the API was never reached.
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** Whether an error (or one of its causes) says the API could not be reached at all. */
+export function isUnreachable(error: unknown): boolean {
+  for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string' && UNREACHABLE.has(e.code)) return true;
+  }
+  return false;
 }
 
 function toRemote(file: GenaiFile): RemoteFile {

@@ -30,6 +30,12 @@ export interface Job {
   countedDay: string | null;
   /** The summarised motion timeline (JSON), captured when the job was made. */
   motion: string | null;
+  /** The archive's motion score (largest per-second score), the queue's first priority; null: not measured. */
+  score: number | null;
+  /** When `analysis.deferred` was sent for it (once per job), or null. */
+  deferredAt: number | null;
+  /** Why its last try failed, in `analysis.deferred` terms (quota, offline, error), or null. */
+  waitReason: string | null;
   /** The finished R/analysis payload (JSON), stored before it is written and published. */
   result: string | null;
   lastError: string | null;
@@ -45,11 +51,24 @@ export interface DayTotals {
   failed: number;
   skipped: number;
   tokens: number;
+  /** generateContent calls answered (what a daily request quota counts). */
+  requests: number;
 }
 
 const COLUMNS = `id, camera, file, start_ms AS startMs, seconds, state, attempts, next_at AS nextAt,
   upload_name AS uploadName, upload_uri AS uploadUri, upload_expires AS uploadExpires,
-  counted_day AS countedDay, motion, result, last_error AS lastError, created`;
+  counted_day AS countedDay, motion, score, deferred_at AS deferredAt, wait_reason AS waitReason, result,
+  last_error AS lastError, created`;
+
+/** Columns added after the first release: added to an existing database at init. */
+const ADDED_COLUMNS: Array<[table: string, column: string, type: string]> = [
+  ['analysis_jobs', 'score', 'REAL'],
+  ['analysis_jobs', 'deferred_at', 'INTEGER'],
+  ['analysis_jobs', 'wait_reason', 'TEXT'],
+  ['analysis_days', 'requests', 'INTEGER NOT NULL DEFAULT 0'],
+];
+
+const DAY_KEYS = ['sent', 'done', 'failed', 'skipped', 'tokens', 'requests'];
 
 /** The UTC day `YYYY-MM-DD` of an instant. */
 export function utcDay(ms: number): string {
@@ -87,13 +106,17 @@ export class JobStore {
         tokens INTEGER NOT NULL DEFAULT 0
       );
     `);
+    for (const [table, column, type] of ADDED_COLUMNS) {
+      const columns = this.db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>;
+      if (!columns.some((c) => c.name === column)) this.db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+    }
   }
 
   /** Adds a job; `state` other than pending records a decision already taken (skipped). */
-  insert(job: { camera: string; file: string; startMs: number; seconds: number | null; motion: string | null; state?: JobState; now: number }): Job {
+  insert(job: { camera: string; file: string; startMs: number; seconds: number | null; motion: string | null; score?: number | null; state?: JobState; now: number }): Job {
     const info = this.db
-      .prepare(`INSERT INTO analysis_jobs (camera, file, start_ms, seconds, state, motion, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(job.camera, job.file, job.startMs, job.seconds, job.state ?? 'pending', job.motion, job.now, job.now);
+      .prepare(`INSERT INTO analysis_jobs (camera, file, start_ms, seconds, state, motion, score, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(job.camera, job.file, job.startMs, job.seconds, job.state ?? 'pending', job.motion, job.score ?? null, job.now, job.now);
     return this.get(Number(info.lastInsertRowid))!;
   }
 
@@ -111,9 +134,17 @@ export class JobStore {
     return this.db.prepare("SELECT 1 FROM analysis_jobs WHERE file = ? AND state = 'pending' LIMIT 1").get(file) !== undefined;
   }
 
-  /** Pending jobs in order (oldest first). */
+  /** The pending job of an archive, if any. */
+  pendingFor(file: string): Job | undefined {
+    return this.db.prepare(`SELECT ${COLUMNS} FROM analysis_jobs WHERE file = ? AND state = 'pending' LIMIT 1`).get(file) as Job | undefined;
+  }
+
+  /**
+   * Pending jobs in priority order: the largest motion score first (unmeasured counts as 0), then
+   * the oldest, so a budget that runs short is spent on the clips where something happened.
+   */
   pending(): Job[] {
-    return this.db.prepare(`SELECT ${COLUMNS} FROM analysis_jobs WHERE state = 'pending' ORDER BY id`).all() as Job[];
+    return this.db.prepare(`SELECT ${COLUMNS} FROM analysis_jobs WHERE state = 'pending' ORDER BY COALESCE(score, 0) DESC, id`).all() as Job[];
   }
 
   pendingCount(): number {
@@ -125,7 +156,7 @@ export class JobStore {
     const map: Record<string, string> = {
       seconds: 'seconds', state: 'state', attempts: 'attempts', nextAt: 'next_at', uploadName: 'upload_name',
       uploadUri: 'upload_uri', uploadExpires: 'upload_expires', countedDay: 'counted_day', motion: 'motion',
-      result: 'result', lastError: 'last_error',
+      result: 'result', lastError: 'last_error', score: 'score', deferredAt: 'deferred_at', waitReason: 'wait_reason',
     };
     const keys = Object.keys(fields).filter((k) => k in map);
     if (keys.length === 0) return;
@@ -138,20 +169,25 @@ export class JobStore {
   count(day: string, add: Partial<Omit<DayTotals, 'day'>>): void {
     this.db.prepare('INSERT OR IGNORE INTO analysis_days (day) VALUES (?)').run(day);
     for (const [key, value] of Object.entries(add)) {
-      if (!['sent', 'done', 'failed', 'skipped', 'tokens'].includes(key) || !value) continue;
+      if (!DAY_KEYS.includes(key) || !value) continue;
       this.db.prepare(`UPDATE analysis_days SET ${key} = ${key} + ? WHERE day = ?`).run(value, day);
     }
   }
 
   /** One day's totals (zeros for a day with none). */
   day(day: string): DayTotals {
-    const row = this.db.prepare('SELECT day, sent, done, failed, skipped, tokens FROM analysis_days WHERE day = ?').get(day) as DayTotals | undefined;
-    return row ?? { day, sent: 0, done: 0, failed: 0, skipped: 0, tokens: 0 };
+    const row = this.db.prepare('SELECT day, sent, done, failed, skipped, tokens, requests FROM analysis_days WHERE day = ?').get(day) as DayTotals | undefined;
+    return row ? { ...row } : { day, sent: 0, done: 0, failed: 0, skipped: 0, tokens: 0, requests: 0 };
   }
 
   /** Failed jobs ever (for health). */
   failedTotal(): number {
     return (this.db.prepare("SELECT COUNT(*) AS n FROM analysis_jobs WHERE state = 'failed'").get() as { n: number }).n;
+  }
+
+  /** Jobs ever deferred (for health). */
+  deferredTotal(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM analysis_jobs WHERE deferred_at IS NOT NULL').get() as { n: number }).n;
   }
 
   /** Deletes finished jobs last touched before `beforeMs` (pending ones are never pruned). */

@@ -134,6 +134,18 @@ export class MotionMeter implements MotionTap {
   }
 }
 
+/**
+ * An archive's motion score: the largest per-second score of its timeline (3 decimals), or null
+ * when fewer than half its seconds were measured (no basis to judge). The same figure as the
+ * analysis result's `motion.max`, and the queue's priority.
+ */
+export function motionScore(timeline: MotionSample[] | null): number | null {
+  if (!timeline || timeline.length === 0) return null;
+  const seen = timeline.filter((s): s is { t: number; score: number } => s.score !== null);
+  if (seen.length < timeline.length / 2) return null;
+  return Math.round(Math.max(0, ...seen.map((s) => s.score)) * 1000) / 1000;
+}
+
 /** Motion frame width; the height follows the camera's aspect ratio (even, as FFmpeg needs). */
 export const MOTION_WIDTH = 160;
 /** Motion frames per second: enough to see a person cross the view, cheap to compare. */

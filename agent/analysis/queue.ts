@@ -1,54 +1,38 @@
 /**
  * The analysis module: a durable queue of archives to analyse, fed by `archive.finished` /
- * `archive.recovered` and the `analyze` command, worked oldest first with a small concurrency,
- * held by the daily cap (`analysis.maxPerDay`), an optional daily token budget and the API's
- * own 429 back-off. Still archives are skipped when `analysis.skipWhenStill` is on.
+ * `archive.recovered` and the `analyze` command, worked by priority (motion score, then age)
+ * with a small concurrency, held by the daily cap (`analysis.maxPerDay`), the daily token and
+ * request budgets and the API's own 429 back-off; never dropped for any of them. A job without
+ * a result `analysis.deferAfterMinutes` after it was queued sends `analysis.deferred` (once);
+ * the result still follows. Still archives are skipped when `analysis.skipWhenStill` is on, and
+ * archives retention deletes before their turn are skipped with reason `retention`.
  */
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { AgentConfig } from '../config/types.js';
 import { AgentError } from '../contract/errors.js';
-import type { AgentEvent } from '../contract/events.js';
-import type { AnalysisResult } from '../contract/messages.js';
+import type { AgentEvent, DeferReason } from '../contract/events.js';
+import type { AnalysisBudgetMessage, AnalysisResult } from '../contract/messages.js';
 import type { ArchiveCatalog } from '../contract/services.js';
 import type { Store } from '../store/store.js';
 import type { EventBus } from '../util/bus.js';
 import { parseArchiveFileName } from '../archive/segmentName.js';
-import { backoffDelay } from '../util/backoff.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { summariseMotion } from './answer.js';
-import { AbortedError, AnalysisError, MalformedAnswerError } from './errors.js';
+import { budgetHold, budgetMessage, dailyLimit, nextUtcMidnight, type BudgetLimits } from './budget.js';
+import { Deferral, failureReason } from './deferral.js';
+import { AbortedError, AnalysisError, ArchiveGoneError } from './errors.js';
 import { classify, type VideoModel } from './gemini.js';
 import { JobStore, utcDay, type Job } from './jobs.js';
 import type { MotionSample } from './motion.js';
 import type { ProxyOptions } from './proxy.js';
+import { RetryGate, type RetryPolicy } from './retry.js';
 import { Worker } from './worker.js';
 
-/** How failed tries are spaced and when the queue gives up on a job. */
-export interface RetryPolicy {
-  initialMs: number;
-  maxMs: number;
-  /** Tries (counting the first) before a retryable failure becomes `analysis.failed`. */
-  maxAttempts: number;
-}
-
-export const DEFAULT_RETRY: RetryPolicy = { initialMs: 5_000, maxMs: 15 * 60_000, maxAttempts: 8 };
 
 /** Below this per-second score (mean absolute grey difference, 0..1) a second counts as still. */
 export const DEFAULT_STILL_THRESHOLD = 0.01;
-
-/**
- * The contract has no key for a token budget: it comes from this environment variable (named as
- * a future `analysis.dailyTokens` key would be), tokens per UTC day; unset or 0 means none.
- */
-export const TOKEN_BUDGET_ENV = 'EDGE_AGENT_ANALYSIS_DAILY_TOKENS';
-
-/** The daily token budget from the environment, or null. */
-export function tokenBudgetFromEnv(env: NodeJS.ProcessEnv = process.env): number | null {
-  const n = Number(env[TOKEN_BUDGET_ENV]);
-  return Number.isFinite(n) && n > 0 ? Math.floor(n) : null;
-}
 
 /** What the queue needs; main.ts builds it. */
 export interface AnalysisQueueDeps {
@@ -59,6 +43,10 @@ export interface AnalysisQueueDeps {
   archives: ArchiveCatalog;
   /** Stores a result for R/analysis (LinkPublisher.publishAnalysis: an outbox row, synchronous). */
   publish: (result: AnalysisResult) => void;
+  /** Indexes each result for search in the transaction that publishes it (SearchIndex). */
+  index?: { add(result: AnalysisResult): void };
+  /** Publishes the retained R/analysis/budget (LinkPublisher.publishBudget); called when a figure in it changes. */
+  publishBudget?: (budget: AnalysisBudgetMessage) => void;
   /** The Gemini client; null when there is no API key (the queue then stays off and warns once). */
   model: VideoModel | null;
   /** Where the local copy of a result goes (the archive module's analysisPathFor). */
@@ -68,7 +56,11 @@ export interface AnalysisQueueDeps {
   clock?: Clock;
   /** Jobs worked at once (1–2: the proxy competes with the live pipeline for CPU). */
   concurrency?: number;
+  /** Override `analysis.dailyTokens` / `analysis.dailyRequests` (tests). */
   dailyTokenBudget?: number | null;
+  dailyRequestBudget?: number | null;
+  /** Override `analysis.deferAfterMinutes` (tests), ms. */
+  deferAfterMs?: number;
   stillThreshold?: number;
   retry?: Partial<RetryPolicy>;
   proxy?: Partial<ProxyOptions>;
@@ -90,10 +82,13 @@ export interface AnalysisStats {
   failedToday: number;
   skippedToday: number;
   tokensToday: number;
+  requestsToday: number;
   maxPerDay: number;
   tokenBudget: number | null;
+  requestBudget: number | null;
   /** Why no new job starts now, if something holds the queue. */
-  held: 'cap' | 'budget' | 'rate-limit' | null;
+  held: 'cap' | 'budget' | 'rate-limit' | 'offline' | null;
+  deferredTotal: number;
   failures: number;
   lastError: string | null;
 }
@@ -105,14 +100,19 @@ const KEEP_FINISHED_MS = 30 * 24 * 3600_000;
 export class AnalysisQueue {
   private jobsStore: JobStore | null = null;
   private worker: Worker | null = null;
+  private deferral: Deferral | null = null;
   private running = false;
   private readonly active = new Map<number, { controller: AbortController; done: Promise<void> }>();
   private readonly unsubscribe: Array<() => void> = [];
   private timer: NodeJS.Timeout | null = null;
-  private pausedUntil = 0;
+  private gate: RetryGate;
   private lastError: string | null = null;
+  private lastReason: DeferReason | null = null;
+  private lastBudget = '';
 
-  constructor(private readonly deps: AnalysisQueueDeps) {}
+  constructor(private readonly deps: AnalysisQueueDeps) {
+    this.gate = new RetryGate(deps.retry, deps.random);
+  }
 
   private get clock(): Clock {
     return this.deps.clock ?? systemClock;
@@ -161,14 +161,25 @@ export class AnalysisQueue {
       ...(this.deps.proxy ? { proxy: this.deps.proxy } : {}),
       pollMs: this.deps.pollMs ?? 2000,
       activeTimeoutMs: this.deps.activeTimeoutMs ?? 10 * 60_000,
+      onRequest: () => this.reportBudget(),
+      ...(this.deps.index ? { index: (result: AnalysisResult) => this.deps.index!.add(result) } : {}),
+    });
+    this.deferral = new Deferral({
+      jobs: this.jobs,
+      bus: this.deps.bus,
+      log,
+      deviceId: config.device.id,
+      afterMs: this.deps.deferAfterMs ?? config.analysis.deferAfterMinutes * 60_000,
     });
     this.running = true;
     this.unsubscribe.push(
       this.deps.bus.on('archive.finished', (e) => this.onArchive(e)),
       this.deps.bus.on('archive.recovered', (e) => this.onArchive(e)),
+      this.deps.bus.on('disk.pruned', (e) => this.onPruned(e.file)),
     );
     const pending = this.jobs.pendingCount();
-    log.info({ model: model.model, pending, maxPerDay: config.analysis.maxPerDay, tokenBudget: this.deps.dailyTokenBudget ?? null }, 'analysis queue started');
+    const limits = this.limits();
+    log.info({ model: model.model, pending, maxPerDay: limits.archives, dailyTokens: limits.tokens, dailyRequests: limits.requests }, 'analysis queue started');
     this.pump();
   }
 
@@ -200,7 +211,7 @@ export class AnalysisQueue {
     const seconds = entry && entry.seconds > 0 ? entry.seconds : null;
     // Asked for by a person: no motion gate, but the hint if the meter still has that time.
     const motion = seconds ? this.motionOf(camera, startMs, seconds) : null;
-    this.jobs.insert({ camera, file, startMs, seconds, motion: motion ? JSON.stringify(motion) : null, now: this.clock.now() });
+    this.jobs.insert({ camera, file, startMs, seconds, motion: motion ? JSON.stringify(motion) : null, score: motion?.max ?? null, now: this.clock.now() });
     this.deps.log.info({ camera, file }, 'archive queued for analysis (command)');
     this.pump();
   }
@@ -213,6 +224,7 @@ export class AnalysisQueue {
   /** Queue depth and today's totals. */
   stats(): AnalysisStats {
     const today = this.jobs.day(utcDay(this.clock.now()));
+    const limits = this.limits();
     return {
       running: this.running,
       model: this.deps.model?.model ?? null,
@@ -223,9 +235,12 @@ export class AnalysisQueue {
       failedToday: today.failed,
       skippedToday: today.skipped,
       tokensToday: today.tokens,
-      maxPerDay: this.deps.config.analysis.maxPerDay,
-      tokenBudget: this.deps.dailyTokenBudget ?? null,
+      requestsToday: today.requests,
+      maxPerDay: limits.archives,
+      tokenBudget: limits.tokens,
+      requestBudget: limits.requests,
       held: this.heldReason(),
+      deferredTotal: this.jobs.deferredTotal(),
       failures: this.jobs.failedTotal(),
       lastError: this.lastError,
     };
@@ -241,33 +256,84 @@ export class AnalysisQueue {
     const startMs = Date.parse(event.start);
     const motion = this.motionOf(event.camera, startMs, event.seconds);
     const now = this.clock.now();
-    const base = { camera: event.camera, file: event.file, startMs, seconds: event.seconds, motion: motion ? JSON.stringify(motion) : null, now };
+    const base = { camera: event.camera, file: event.file, startMs, seconds: event.seconds, motion: motion ? JSON.stringify(motion) : null, score: motion?.max ?? null, now };
     if (this.deps.config.analysis.skipWhenStill && motion && motion.max < motion.threshold) {
       const reason = `no motion (largest score ${motion.max} under ${motion.threshold})`;
       this.jobs.insert({ ...base, state: 'skipped' });
       this.jobs.count(utcDay(now), { skipped: 1 });
       this.deps.log.info({ file: event.file, max: motion.max }, 'still archive not sent for analysis');
       this.deps.bus.emit('analysis.skipped', { camera: event.camera, archive: event.file, reason });
+      this.reportBudget();
       return;
     }
     this.jobs.insert(base);
     this.pump();
   }
 
+  /** Retention deleted an archive: a job still waiting for it is skipped (one being worked finds it gone). */
+  private onPruned(file: string): void {
+    const job = this.running ? this.jobs.pendingFor(file) : undefined;
+    if (!job || this.active.has(job.id) || job.result) return;
+    void this.skipGone(job).catch((error: unknown) => this.deps.log.error({ file, err: error }, 'analysis bookkeeping failed'));
+  }
+
+  /** Marks a job whose archive retention removed as skipped, and says so (`analysis.skipped`, reason `retention`). */
+  private async skipGone(job: Job): Promise<void> {
+    await this.worker?.dropUpload(job);
+    const now = this.clock.now();
+    this.jobs.update(job.id, { state: 'skipped', lastError: 'archive removed by retention' }, now);
+    this.jobs.count(utcDay(now), { skipped: 1 });
+    this.deps.log.warn({ file: job.file }, 'archive removed by retention before its analysis; skipped');
+    this.deps.bus.emit('analysis.skipped', { camera: job.camera, archive: job.file, reason: 'retention' });
+    this.reportBudget();
+  }
+
+  /** Today's limits: the config keys (the environment overrides them as any key), or the test overrides. */
+  private limits(): BudgetLimits {
+    const { deps } = this;
+    const { analysis } = deps.config;
+    return {
+      tokens: dailyLimit(deps.dailyTokenBudget !== undefined ? deps.dailyTokenBudget : analysis.dailyTokens),
+      requests: dailyLimit(deps.dailyRequestBudget !== undefined ? deps.dailyRequestBudget : analysis.dailyRequests),
+      archives: analysis.maxPerDay,
+    };
+  }
+
   private heldReason(): AnalysisStats['held'] {
     const now = this.clock.now();
-    if (now < this.pausedUntil) return 'rate-limit';
-    const today = this.jobs.day(utcDay(now));
-    const budget = this.deps.dailyTokenBudget ?? null;
-    if (budget !== null && today.tokens >= budget) return 'budget';
-    if (today.sent >= this.deps.config.analysis.maxPerDay) return 'cap';
-    return null;
+    return this.gate.held(now) ?? budgetHold(this.jobs.day(utcDay(now)), this.limits());
+  }
+
+  /** Publishes R/analysis/budget when a figure in it changed (the timestamp alone is no news). */
+  private reportBudget(): void {
+    if (!this.deps.publishBudget || !this.running) return;
+    const now = this.clock.now();
+    const message = budgetMessage(this.jobs.day(utcDay(now)), this.limits(), this.jobs.pendingCount(), now);
+    const key = JSON.stringify({ ...message, ts: null });
+    if (key === this.lastBudget) return;
+    this.lastBudget = key;
+    try {
+      this.deps.publishBudget(message);
+    } catch (error) {
+      this.deps.log.warn({ err: (error as Error).message }, 'analysis budget not published');
+    }
+  }
+
+  /** Sends `analysis.deferred` (once, stored with the job) for every job still without a result after deferAfterMinutes. */
+  private checkDeferred(): void {
+    const now = this.clock.now();
+    this.deferral?.check(now, this.jobs.pending(), {
+      hold: budgetHold(this.jobs.day(utcDay(now)), this.limits()),
+      rateLimited: this.gate.held(now) === 'rate-limit',
+      lastReason: this.lastReason,
+      isActive: (id) => this.active.has(id),
+    });
   }
 
   /** The next job allowed to run now, oldest first. */
   private nextJob(): Job | null {
     const now = this.clock.now();
-    if (now < this.pausedUntil) return null;
+    if (this.gate.held(now)) return null;
     const held = this.heldReason();
     for (const job of this.jobs.pending()) {
       if (this.active.has(job.id) || job.nextAt > now) continue;
@@ -281,6 +347,8 @@ export class AnalysisQueue {
 
   private pump(): void {
     if (!this.running) return;
+    this.checkDeferred();
+    this.reportBudget();
     const concurrency = Math.max(1, this.deps.concurrency ?? 1);
     while (this.active.size < concurrency) {
       const job = this.nextJob();
@@ -295,12 +363,15 @@ export class AnalysisQueue {
     if (this.timer) this.clock.clearTimeout(this.timer);
     this.timer = null;
     const now = this.clock.now();
-    const waiting = this.jobs.pending().filter((j) => !this.active.has(j.id));
-    if (waiting.length === 0) return;
+    const pending = this.jobs.pending();
+    const waiting = pending.filter((j) => !this.active.has(j.id));
+    const deadlines = this.deferral?.deadlines(pending) ?? [];
+    if (waiting.length === 0 && deadlines.length === 0) return;
     const held = this.heldReason();
-    let at = Math.min(...waiting.map((j) => j.nextAt));
-    if (held === 'rate-limit') at = Math.max(at, this.pausedUntil);
-    if (held === 'cap' || held === 'budget') at = Math.max(at, Date.parse(`${utcDay(now)}T00:00:00Z`) + 86_400_000);
+    let at = waiting.length === 0 ? Infinity : Math.min(...waiting.map((j) => j.nextAt));
+    if (held === 'rate-limit' || held === 'offline') at = Math.max(at, this.gate.until);
+    if (held === 'cap' || held === 'budget') at = Math.max(at, nextUtcMidnight(now));
+    at = Math.min(at, ...deadlines);
     this.timer = this.clock.setTimeout(() => {
       this.timer = null;
       this.pump();
@@ -313,6 +384,7 @@ export class AnalysisQueue {
       .analyse(job, controller.signal)
       .then(() => {
         this.lastError = null;
+        this.gate.succeeded();
       })
       .catch((error: unknown) => this.failed(job.id, classify(error, 'analysis', controller.signal)))
       .catch((error: unknown) => this.deps.log.error({ file: job.file, err: error }, 'analysis bookkeeping failed'))
@@ -326,31 +398,22 @@ export class AnalysisQueue {
   private async failed(id: number, error: AnalysisError): Promise<void> {
     if (error instanceof AbortedError) return;
     const job = this.jobs.get(id)!;
+    if (error instanceof ArchiveGoneError) return this.skipGone(job);
     const now = this.clock.now();
     this.lastError = error.message;
-    const attempts = job.attempts + 1;
-    const policy = { ...DEFAULT_RETRY, ...this.deps.retry };
-    if (error.retryable && !(error instanceof MalformedAnswerError) && attempts < policy.maxAttempts) {
-      const delay = this.retryDelay(attempts, error.retryAfterMs, policy);
-      // A 429 is the project's quota, shared by the whole fleet: hold every job, not just this one.
-      if (error.status === 429) this.pausedUntil = now + delay;
-      this.jobs.update(id, { attempts, nextAt: now + delay, lastError: error.message }, now);
-      this.deps.log.warn({ file: job.file, attempts, delayMs: delay, err: error.message }, 'analysis try failed, will retry');
+    const waitReason = failureReason(error);
+    this.lastReason = waitReason;
+    const decision = this.gate.failed(error, job.attempts, now);
+    if (decision.retry) {
+      const { attempts, delayMs } = decision;
+      this.jobs.update(id, { attempts, nextAt: now + delayMs, lastError: error.message, waitReason }, now);
+      this.deps.log.warn({ file: job.file, attempts, delayMs, err: error.message }, 'analysis try failed, will retry');
       return;
     }
-    const reason = error.retryable ? `gave up after ${attempts} tries: ${error.message}` : error.message;
     await this.worker!.dropUpload(job);
-    this.jobs.update(id, { state: 'failed', attempts, lastError: reason }, now);
+    this.jobs.update(id, { state: 'failed', attempts: decision.attempts, lastError: decision.reason }, now);
     this.jobs.count(utcDay(now), { failed: 1 });
-    this.deps.log.error({ file: job.file, reason }, 'analysis failed');
-    this.deps.bus.emit('analysis.failed', { camera: job.camera, archive: job.file, reason });
-  }
-
-  /** Backoff with jitter; an API-given delay is honoured (plus up to 10 % so a fleet does not return in step). */
-  private retryDelay(attempts: number, retryAfterMs: number | null, policy: RetryPolicy): number {
-    const random = this.deps.random ?? Math.random;
-    if (retryAfterMs !== null) return Math.round(retryAfterMs * (1 + 0.1 * random()));
-    return backoffDelay(attempts - 1, { initialMs: policy.initialMs, maxMs: policy.maxMs, random });
+    this.deps.log.error({ file: job.file, reason: decision.reason }, 'analysis failed');
+    this.deps.bus.emit('analysis.failed', { camera: job.camera, archive: job.file, reason: decision.reason });
   }
 }
-

@@ -5,13 +5,14 @@
  */
 import path from 'node:path';
 import type { AgentConfig } from '../config/types.js';
+import { archiveEventId } from '../contract/ids.js';
 import type { AnalysisResult } from '../contract/messages.js';
 import type { ArchiveCatalog } from '../contract/services.js';
 import type { Clock } from '../util/clock.js';
 import { writeFileAtomic } from '../util/files.js';
 import type { Logger } from '../util/logger.js';
 import { buildPrompt, parseAnswer, type MotionSummary } from './answer.js';
-import { AbortedError, AnalysisError, MalformedAnswerError } from './errors.js';
+import { AbortedError, AnalysisError, ArchiveGoneError, MalformedAnswerError } from './errors.js';
 import type { RemoteFile, VideoModel } from './gemini.js';
 import { utcDay, type Job, type JobStore } from './jobs.js';
 import { makeProxy, type ProxyOptions } from './proxy.js';
@@ -36,6 +37,10 @@ export interface WorkerDeps {
   pollMs: number;
   /** Longest wait for ACTIVE before the try counts as failed (retryable). */
   activeTimeoutMs: number;
+  /** Called after each answered generateContent (its tokens and the request are counted by then). */
+  onRequest?: () => void;
+  /** Indexes a result for search, inside the transaction that publishes it (SearchIndex.add). */
+  index?: (result: AnalysisResult) => void;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -61,7 +66,7 @@ export class Worker {
   async analyse(job: Job, signal: AbortSignal): Promise<void> {
     const absolute = await this.deps.archives.resolve(job.file);
     if (job.result) return this.finish(job, absolute);
-    if (!absolute) throw new AnalysisError(`archive ${job.file} no longer exists`, { retryable: false });
+    if (!absolute) throw new ArchiveGoneError(job.file);
     let remote = await this.reuseUpload(job, signal);
     remote ??= await this.uploadProxy(job, absolute, signal);
     remote = await this.waitActive(job, remote, signal);
@@ -80,6 +85,7 @@ export class Worker {
       events: parsed.events,
       ...(motion ? { motion } : {}),
       ...(usage ? { usage } : {}),
+      eventId: this.eventId(job),
       ts: new Date(this.deps.clock.now()).toISOString(),
     };
     this.deps.jobs.update(job.id, { result: JSON.stringify(result) }, this.deps.clock.now());
@@ -101,7 +107,8 @@ export class Worker {
   private async ask(job: Job, remote: RemoteFile, prompt: string, signal: AbortSignal) {
     for (let attempt = 1; ; attempt++) {
       const answer = await this.deps.model.generate(remote, prompt, signal);
-      if (answer.usage) this.deps.jobs.count(utcDay(this.deps.clock.now()), { tokens: answer.usage.totalTokenCount });
+      this.deps.jobs.count(utcDay(this.deps.clock.now()), { requests: 1, tokens: answer.usage?.totalTokenCount ?? 0 });
+      this.deps.onRequest?.();
       try {
         return { parsed: parseAnswer(answer.text, job.startMs, job.seconds), usage: answer.usage };
       } catch (error) {
@@ -113,17 +120,25 @@ export class Worker {
 
   private async finish(job: Job, absolute: string | null): Promise<void> {
     await this.dropUpload(job);
-    const result = JSON.parse(job.result!) as AnalysisResult;
+    // A result stored by an agent from before event ids gets its id now.
+    const result = { ...(JSON.parse(job.result!) as AnalysisResult) };
+    result.eventId ??= this.eventId(job);
     // The archive may have been pruned meanwhile: the result still goes to the back end.
     if (absolute) await writeFileAtomic(this.deps.resultPathFor(absolute), `${JSON.stringify(result, null, 2)}\n`);
     const now = this.deps.clock.now();
     // Publish (an outbox row in the same database) and done together: never twice, never lost.
     this.deps.jobs.transaction(() => {
       this.deps.publish(result);
+      this.deps.index?.(result);
       this.deps.jobs.update(job.id, { state: 'done', lastError: null }, now);
       this.deps.jobs.count(utcDay(now), { done: 1 });
     });
     this.deps.log.info({ file: job.file, events: result.events.length, usage: result.usage }, 'archive analysed');
+  }
+
+  /** The id of the archive's event (`archive.finished` / `archive.recovered`), which the result carries. */
+  private eventId(job: Job): string {
+    return archiveEventId(this.deps.config.device.id, job.file);
   }
 
   /** The stored upload if the API still has it and it is not about to expire; else null. */

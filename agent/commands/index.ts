@@ -5,6 +5,7 @@ import { listArchivesCommand } from './listArchives.js';
 import { pingCommand } from './ping.js';
 import { probeCommand } from './probe.js';
 import { restartPipelineCommand } from './restartPipeline.js';
+import { searchCommand } from './search.js';
 import { setConfigCommand } from './setConfig.js';
 import { snapshotCommand } from './snapshot.js';
 import type { CommandDeps, CommandTable } from './types.js';
@@ -22,5 +23,6 @@ export function createCommands(deps: CommandDeps): CommandTable {
   table['list-archives'] = listArchivesCommand(deps);
   table.analyze = analyzeCommand(deps);
   table.probe = probeCommand(deps);
+  table.search = searchCommand(deps);
   return table;
 }

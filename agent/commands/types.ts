@@ -1,5 +1,6 @@
 /** The powers command handlers get, as narrow interfaces main.ts implements. */
 import type { AgentConfig } from '../config/types.js';
+import type { SearchService } from '../contract/search.js';
 import type { ArchiveCatalog, PipelineControl } from '../contract/services.js';
 
 export type { ChangeOutcome, ChangeRequest } from '../contract/services.js';
@@ -34,6 +35,8 @@ export interface CommandDeps {
   analysis?: AnalysisControl;
   /** What `edge-agent probe --json` prints. */
   probe: () => Promise<unknown>;
+  /** The analysis search index; absent: `search` answers bad_request. */
+  search?: SearchService;
   clock?: Clock;
 }
 

@@ -168,3 +168,9 @@ export const hostNames: Check = (value, key) => {
   });
   return out;
 };
+
+/** null (unset) or an integer in [min, max]. */
+export function optionalInt(min: number, max: number): Check {
+  const whole = intRange(min, max);
+  return (value, key) => (value === null || whole(value, key).length === 0 ? [] : [problem(key, `null or an integer between ${min} and ${max}`, value)]);
+}

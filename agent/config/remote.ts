@@ -24,6 +24,7 @@ export const REMOTE_KEYS: readonly string[] = [
   // Not mqtt.homeAssistant.enabled: it puts retained camera pictures on the broker for every reader.
   'mqtt.homeAssistant.snapshotSeconds',
   'analysis.enabled', 'analysis.provider', 'analysis.model', 'analysis.prompt', 'analysis.maxPerDay', 'analysis.skipWhenStill',
+  'analysis.deferAfterMinutes', 'analysis.dailyTokens', 'analysis.dailyRequests',
 ];
 
 /**

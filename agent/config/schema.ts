@@ -15,6 +15,7 @@ import {
   hostNames,
   hostPort,
   intRange,
+  optionalInt,
   mqttUrl,
   oneOf,
   optionalFile,
@@ -159,6 +160,9 @@ function buildSpec(): Record<string, unknown> {
       ),
       maxPerDay: leaf('Most archives analysed per day; 0 pauses analysis.', 200, intRange(0, 100000)),
       skipWhenStill: leaf('Skip archives in which nothing moved.', false, bool),
+      deferAfterMinutes: leaf('Minutes after an archive closes without a result before analysis.deferred is sent.', 10, intRange(1, 1440)),
+      dailyTokens: leaf('Gemini tokens per UTC day; null or 0 = no limit. Over it, archives wait.', null, optionalInt(0, 1e12)),
+      dailyRequests: leaf('Gemini requests per UTC day; null or 0 = no limit. Over it, archives wait.', null, optionalInt(0, 1e9)),
     },
     http: {
       listen: str('host:port of the local status page and API; off loopback it needs tokenFile.', '127.0.0.1:8080', hostPort),

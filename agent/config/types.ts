@@ -65,6 +65,12 @@ export interface AnalysisConfig {
   prompt: string | null;
   maxPerDay: number;
   skipWhenStill: boolean;
+  /** Minutes without a result before `analysis.deferred` is published. */
+  deferAfterMinutes: number;
+  /** Daily token budget (null or 0: none); EDGE_AGENT_ANALYSIS_DAILY_TOKENS overrides it. */
+  dailyTokens: number | null;
+  /** Daily generateContent request budget (null or 0: none). */
+  dailyRequests: number | null;
 }
 
 export interface HttpConfig {

@@ -17,7 +17,15 @@ export interface ArchiveInfo {
    * write on disk (the partial's mtime). A lower bound of the loss: what never reached the disk is not seen.
    */
   lostSeconds?: number;
+  /**
+   * The archive's motion score (0..1, its largest per-second score), when the motion meter saw
+   * enough of it; added by the publisher from the meter, so the event never waits for analysis.
+   */
+  motion?: number;
 }
+
+/** Why an archive's analysis result is late (`analysis.deferred`). */
+export type DeferReason = 'quota' | 'offline' | 'error' | 'budget';
 
 /** Every event type and its payload (without `type` and `ts`, which the bus adds). */
 export interface AgentEvents {
@@ -32,6 +40,11 @@ export interface AgentEvents {
   'analysis.failed': { camera: string; archive: string; reason: string };
   /** An archive not sent for analysis (e.g. `analysis.skipWhenStill` and no motion in it). */
   'analysis.skipped': { camera: string; archive: string; reason: string };
+  /**
+   * No result yet `analysis.deferAfterMinutes` after the archive was queued; the result still
+   * follows when it comes. `eventId` is the archive event's `id`.
+   */
+  'analysis.deferred': { camera: string; archive: string; eventId: string; reason: DeferReason };
   'config.changed': { keys: string[] };
   /** A config change that failed its health check and was undone; the file was never written. */
   'config.reverted': { keys: string[]; reason: string };

@@ -34,6 +34,23 @@ export interface AnalysisResult {
   events: AnalysisFinding[];
   motion?: unknown;
   usage?: unknown;
+  /** The `id` of the archive's `archive.finished` / `archive.recovered` event. */
+  eventId?: string;
+  ts: string;
+}
+
+/** `R/analysis/budget`, retained: today's use of the daily analysis budget (UTC day). */
+export interface AnalysisBudgetMessage {
+  tokensUsed: number;
+  /** null: no token limit. */
+  tokenLimit: number | null;
+  requestsUsed: number;
+  /** null: no request limit. */
+  requestLimit: number | null;
+  /** When the counts start again (the next UTC midnight, ISO). */
+  resetsAt: string;
+  /** Archives waiting for analysis. */
+  queued: number;
   ts: string;
 }
 
@@ -89,6 +106,7 @@ export interface TopicPayloads {
   health: HealthMessage;
   events: EventMessage;
   analysis: AnalysisMessage;
+  analysisBudget: AnalysisBudgetMessage;
   config: ConfigMessage;
   configDesired: DesiredConfigMessage;
   configReported: ReportedConfigMessage;

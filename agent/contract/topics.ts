@@ -12,6 +12,8 @@ export interface Topics {
   health: string;
   events: string;
   analysis: string;
+  /** `R/analysis/budget`: the retained daily budget of the analysis module. */
+  analysisBudget: string;
   config: string;
   /** `R/config/desired`: the back end's retained desired config. */
   configDesired: string;
@@ -36,6 +38,7 @@ export function buildTopics(prefix: string, deviceId: string): Topics {
     health: `${root}/health`,
     events: `${root}/events`,
     analysis: `${root}/analysis`,
+    analysisBudget: `${root}/analysis/budget`,
     config: `${root}/config`,
     configDesired: `${root}/config/desired`,
     configReported: `${root}/config/reported`,

@@ -8,6 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import type { AgentConfig } from '../config/types.js';
 import { AgentError } from '../contract/errors.js';
+import type { SearchService } from '../contract/search.js';
 import type { ArchiveCatalog, PipelineControl } from '../contract/services.js';
 import type { Logger } from '../util/logger.js';
 import { AccessControl, type AccessReply } from './access.js';
@@ -17,6 +18,7 @@ import type { HostFacts } from './hosts.js';
 import { isLoopback, parseListen } from './listen.js';
 import { contentTypeFor, fileInside, resolveSegments, safeSegments, sendFile } from './files.js';
 import { serveMetrics, type MetricsScrape } from './metrics.js';
+import { apiSearch } from './search.js';
 
 /** What the server needs; main.ts builds it. */
 export interface HttpServerDeps {
@@ -31,6 +33,8 @@ export interface HttpServerDeps {
   token: string | null;
   /** The stored analysis result of an archive (relative name), for the page's archive list. */
   analysisFor?: (file: string) => Promise<object | null>;
+  /** The analysis search index, for /api/search. */
+  search?: SearchService;
   /** A frame older than this makes /healthz fail; default 5 s. */
   staleFrameSeconds?: number;
   /** The clock for sessions and the failed-token limit; tests replace it. */
@@ -163,6 +167,7 @@ export class HttpServer {
     if (path === '/api/status') return this.json(req, res, await apiStatus(d));
     if (path === '/api/archives') return this.json(req, res, await apiArchives(d, query));
     if (path === '/metrics' && d.metrics) return serveMetrics(req, res, d.metrics);
+    if (path === '/api/search') return this.json(req, res, apiSearch(d.search, query));
     if (path === '/favicon.ico') return void res.writeHead(204).end();
     if (path.startsWith('/static/')) return this.asset(req, res, path.slice('/static/'.length));
     if (path.startsWith('/hls/')) return this.hls(req, res, path.slice('/hls/'.length));

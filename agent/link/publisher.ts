@@ -6,7 +6,7 @@
 import type { AgentConfig } from '../config/types.js';
 import type { AgentEvent } from '../contract/events.js';
 import { archiveEventId } from '../contract/ids.js';
-import type { AnalysisResult, ReportedConfigMessage } from '../contract/messages.js';
+import type { AnalysisBudgetMessage, AnalysisResult, ReportedConfigMessage } from '../contract/messages.js';
 import type { Topics } from '../contract/topics.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { EventBus } from '../util/bus.js';
@@ -40,6 +40,12 @@ export interface LinkPublisherDeps {
   announced?: {
     once(archive: { file: string; start: string }, id: string, announce: () => void): boolean;
   };
+  /**
+   * The motion score of a camera's interval (MotionMeters + motionScore), or null when not
+   * measured: archive events carry it as `motion`. Synchronous and local, so an archive event
+   * never waits for anything analysis does.
+   */
+  motionScore?: (camera: string, startMs: number, endMs: number) => number | null;
 }
 
 /** The events that announce an archive; each archive gets one, under its stable id. */
@@ -53,6 +59,7 @@ export class LinkPublisher {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
   private reported: ReportedConfigMessage | null = null;
+  private budget: AnalysisBudgetMessage | null = null;
 
   constructor(private readonly deps: LinkPublisherDeps) {}
 
@@ -73,6 +80,7 @@ export class LinkPublisher {
         void this.publishHealth();
         // A report made while the link was down (a reverted broker change) goes out now.
         if (this.reported) void this.publishReported(this.reported);
+        if (this.budget) void this.publishBudget(this.budget);
       }),
     );
     this.schedule();
@@ -86,7 +94,10 @@ export class LinkPublisher {
       return;
     }
     const id = archiveEventId(this.deps.config().device.id, event.file);
-    if (!announced.once(event, id, () => outbox.enqueue(link.topics.events, { ...event, id }))) {
+    const startMs = Date.parse(event.start);
+    const motion = this.deps.motionScore?.(event.camera, startMs, startMs + event.seconds * 1000) ?? null;
+    const message = { ...event, ...(motion !== null ? { motion } : {}), id };
+    if (!announced.once(event, id, () => outbox.enqueue(link.topics.events, message))) {
       this.deps.log.debug({ file: event.file, type: event.type }, 'archive already announced; not sent again');
     }
   }
@@ -102,6 +113,16 @@ export class LinkPublisher {
   /** Stores one analysis result in the outbox for R/analysis (throws if the store fails). */
   publishAnalysis(result: AnalysisResult): void {
     this.deps.outbox.enqueue(this.deps.link.topics.analysis, { ...result });
+  }
+
+  /** Publishes R/analysis/budget (retained, QoS 1) now if connected, and again on every connect. */
+  async publishBudget(budget: AnalysisBudgetMessage): Promise<void> {
+    this.budget = budget;
+    try {
+      await this.deps.link.publish(this.deps.link.topics.analysisBudget, budget, { qos: 1, retain: true });
+    } catch (error) {
+      this.deps.log.warn({ err: (error as Error).message }, 'analysis budget not published');
+    }
   }
 
   /** Publishes one health report now (skipped while disconnected: a stale report is useless). */

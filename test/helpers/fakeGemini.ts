@@ -69,6 +69,8 @@ export class FakeGemini {
   readonly uploadFaults: Fault[] = [];
   /** The next uploaded files end FAILED instead of ACTIVE. */
   failNextFiles = 0;
+  /** While true every request's connection is dropped unanswered: the API is unreachable (an outage). */
+  down = false;
   /** Called when an upload is finalised (the kill -9 test kills the worker here). */
   onUploaded: ((file: FakeFile) => void) | null = null;
   processingPolls: number;
@@ -131,6 +133,10 @@ export class FakeGemini {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (this.down) {
+      this.seen.push({ method: req.method ?? '', path: 'down', at: Date.now() });
+      return void req.socket.destroy();
+    }
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);

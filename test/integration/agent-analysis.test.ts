@@ -1,10 +1,12 @@
 /**
  * The real agent with analysis on: finished archives go through the proxy, the (fake) Gemini
- * API and the durable outbox to R/analysis, once each; list-archives then says analysed.
+ * API and the durable outbox to R/analysis, once each, with the id of the archive's event;
+ * list-archives then says analysed. With the API down, archive.finished still leaves on time.
  */
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { AgentProcess, testConfig } from '../helpers/agentProcess.js';
+import { AgentProcess, testConfig, waitFor } from '../helpers/agentProcess.js';
 import { FakeGemini } from '../helpers/fakeGemini.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { TestClient } from '../helpers/mqttClient.js';
@@ -20,6 +22,8 @@ t.test('archives are analysed and the results reach R/analysis', async (t) => {
   const watcher = await TestClient.connect(broker.url, { protocolVersion: 5 });
   t.teardown(() => watcher.end());
   await watcher.subscribe(`${root}/analysis`);
+  await watcher.subscribe(`${root}/events`);
+  await watcher.subscribe(`${root}/analysis/budget`);
 
   const config = testConfig(dir, {
     mqtt: { url: broker.url },
@@ -50,4 +54,47 @@ t.test('archives are analysed and the results reach R/analysis', async (t) => {
   t.equal(entries.find((e) => e.file === archive)?.analysed, true, 'list-archives marks the archive analysed');
   const results = watcher.on(`${root}/analysis`).filter((m) => (m.json as { archive: string }).archive === archive);
   t.equal(results.length, 1, 'one result per archive');
+
+  const finished = watcher.on(`${root}/events`).map((m) => m.json as { type: string; file?: string; id?: string; motion?: unknown }).find((e) => e.type === 'archive.finished' && e.file === archive);
+  t.type(finished?.id, 'string', 'archive.finished carries its id');
+  t.equal((result.json as { eventId?: string }).eventId, finished?.id, 'the result carries the same id as eventId');
+  // The first archive after a start is short, and its first seconds may pass before the meter's first frame.
+  const second = await watcher.waitFor((m) => m.topic === `${root}/events` && (m.json as { type: string }).type === 'archive.finished' && m !== watcher.on(`${root}/events`).find((e) => (e.json as { type: string }).type === 'archive.finished'), 30_000);
+  t.type((second.json as { motion?: unknown }).motion, 'number', 'a full archive.finished carries the motion score of the moving test pattern');
+  const budget = await watcher.waitFor((m) => m.topic === `${root}/analysis/budget` && (m.json as { requestsUsed: number }).requestsUsed >= 1);
+  t.match(budget.json, { tokensUsed: Number, tokenLimit: null, requestsUsed: Number, requestLimit: null, resetsAt: String, queued: Number, ts: String }, 'R/analysis/budget');
+});
+
+t.test('Gemini unreachable: every archive.finished still reaches the broker within 2 s of its archive closing', async (t) => {
+  const dir = t.testdir();
+  const gemini = await new FakeGemini().start();
+  t.teardown(() => gemini.close());
+  gemini.down = true;
+  const broker = new Mosquitto({ dir: path.join(dir, 'broker') });
+  await broker.start();
+  t.teardown(() => broker.stop());
+  const root = 'edge/test-device';
+  const watcher = await TestClient.connect(broker.url, { protocolVersion: 5 });
+  t.teardown(() => watcher.end());
+  const arrived: Array<{ at: number; event: { type: string; file: string; start: string; seconds: number; id?: string; motion?: number } }> = [];
+  watcher.client.on('message', (topic, payload) => {
+    const event = JSON.parse(payload.toString()) as (typeof arrived)[number]['event'];
+    if (topic === `${root}/events` && event.type === 'archive.finished') arrived.push({ at: Date.now(), event });
+  });
+  await watcher.subscribe(`${root}/events`);
+  const config = testConfig(dir, { mqtt: { url: broker.url }, analysis: { enabled: true, baseUrl: gemini.url, maxPerDay: 20 } });
+  const agent = AgentProcess.start(dir, config, { GEMINI_API_KEY: gemini.apiKey });
+  t.teardown(() => agent.stop());
+  await waitFor('three archive.finished', () => arrived.length >= 3, 60_000);
+  t.ok(gemini.seen.some((s) => s.path === 'down'), 'the agent tried the API, which was down');
+  for (const { at, event } of arrived) {
+    // Closed = the finished MP4 written (its mtime); the recording itself ended at start + seconds,
+    // and the recorder's once-a-second look plus the remux come between the two.
+    const closed = (await stat(path.join(dir, 'archive', event.file))).mtimeMs;
+    const ended = Date.parse(event.start) + event.seconds * 1000;
+    t.ok(at - closed <= 2000, `archive.finished ${Math.round(at - closed)} ms after its archive closed (${at - ended} ms after its last frame)`);
+    t.type(event.id, 'string');
+  }
+  t.ok(arrived.slice(1).every(({ event }) => typeof event.motion === 'number'), 'full archives carry a motion score');
+  t.notOk(agent.logs('archive analysed').length, 'nothing was analysed');
 });

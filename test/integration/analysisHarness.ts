@@ -64,7 +64,7 @@ export function analysisConfig(dir: string, baseUrl: string, analysis: Partial<A
     archive: { dir: path.join(dir, 'archive'), segmentSeconds: 600, maxAgeHours: 168, minFreePercent: 1 },
     analysis: {
       enabled: true, provider: 'gemini', model: 'gemini-2.5-flash', apiKeyFile: null, baseUrl, prompt: null,
-      maxPerDay: 200, skipWhenStill: false, ...analysis,
+      maxPerDay: 200, skipWhenStill: false, deferAfterMinutes: 10, dailyTokens: null, dailyRequests: null, ...analysis,
     },
     dataDir: path.join(dir, 'data'),
   } as unknown as AgentConfig;

@@ -1,7 +1,7 @@
 import { ApiError } from '@google/genai';
 import t from 'tap';
 import { AbortedError, AnalysisError } from '../../../agent/analysis/errors.js';
-import { classify, retryDelayFrom } from '../../../agent/analysis/gemini.js';
+import { classify, isUnreachable, retryDelayFrom } from '../../../agent/analysis/gemini.js';
 
 const body429 = JSON.stringify({
   error: {
@@ -44,4 +44,14 @@ t.test('classify says what to retry', async (t) => {
   const controller = new AbortController();
   controller.abort();
   t.type(classify(new Error('aborted'), 'step', controller.signal), AbortedError, 'our own stop is not a failure');
+});
+
+t.test('an unreachable API is told apart from a slow or failing one', async (t) => {
+  const refused = new TypeError('fetch failed', { cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }) });
+  t.equal(classify(refused, 'upload').offline, true, 'connection refused');
+  const reset = new TypeError('fetch failed', { cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }) });
+  t.equal(classify(reset, 'upload').offline, true, 'socket closed');
+  t.equal(isUnreachable(new Error('plain')), false);
+  const timeout = Object.assign(new Error('timed out'), { name: 'TimeoutError' });
+  t.equal(classify(timeout, 'generateContent').offline, false, 'a time-out counts against the job');
 });

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { JobStore, utcDay } from '../../../agent/analysis/jobs.js';
-import { tokenBudgetFromEnv } from '../../../agent/analysis/queue.js';
+import { dailyLimit } from '../../../agent/analysis/budget.js';
 import { openStore } from '../../../agent/store/store.js';
 
 t.test('jobs persist across reopening the store', async (t) => {
@@ -22,8 +22,8 @@ t.test('jobs persist across reopening the store', async (t) => {
   t.ok(again.isPending(job.file));
   t.ok(again.hasAny(job.file));
   t.equal(again.pendingCount(), 1);
-  t.same(again.day('2026-03-02'), { day: '2026-03-02', sent: 1, done: 1, failed: 0, skipped: 0, tokens: 1500 });
-  t.same(again.day('2026-03-03'), { day: '2026-03-03', sent: 0, done: 0, failed: 0, skipped: 0, tokens: 0 });
+  t.same(again.day('2026-03-02'), { day: '2026-03-02', sent: 1, done: 1, failed: 0, skipped: 0, tokens: 1500, requests: 0 });
+  t.same(again.day('2026-03-03'), { day: '2026-03-03', sent: 0, done: 0, failed: 0, skipped: 0, tokens: 0, requests: 0 });
   again.update(job.id, { state: 'failed' }, 7);
   t.notOk(again.isPending(job.file));
   t.equal(again.failedTotal(), 1);
@@ -31,11 +31,10 @@ t.test('jobs persist across reopening the store', async (t) => {
   t.equal(again.get(job.id), undefined, 'finished jobs pruned');
 });
 
-t.test('utcDay and the token budget variable', async (t) => {
+t.test('utcDay and daily limits', async (t) => {
   t.equal(utcDay(Date.parse('2026-03-02T23:59:59Z')), '2026-03-02');
   t.equal(utcDay(Date.parse('2026-03-03T00:00:00Z')), '2026-03-03');
-  t.equal(tokenBudgetFromEnv({}), null);
-  t.equal(tokenBudgetFromEnv({ EDGE_AGENT_ANALYSIS_DAILY_TOKENS: '500000' }), 500000);
-  t.equal(tokenBudgetFromEnv({ EDGE_AGENT_ANALYSIS_DAILY_TOKENS: '0' }), null);
-  t.equal(tokenBudgetFromEnv({ EDGE_AGENT_ANALYSIS_DAILY_TOKENS: 'lots' }), null);
+  t.equal(dailyLimit(null), null, 'unset: no limit');
+  t.equal(dailyLimit(500000), 500000);
+  t.equal(dailyLimit(0), null, '0 means none, as the environment variable always did');
 });

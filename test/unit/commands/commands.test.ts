@@ -80,3 +80,16 @@ t.test('concurrent set-config requests apply one after the other', async (t) => 
   t.equal(config.current().cameras[1]!.fps, 20);
   t.equal(config.sets.length, 2);
 });
+
+t.test('search: the same checked fields as GET /api/search; bad input is bad_request; no index, refused', async (t) => {
+  const { deps } = setup();
+  const asked: unknown[] = [];
+  const hit = { camera: 'cam1', archive: ARCHIVES[0]!.file, start: ARCHIVES[0]!.start, offsetSeconds: 12, summary: 's', label: 'person', description: 'd' };
+  const table = createCommands({ ...deps, search: { search: (query) => (asked.push(query), [hit]) } });
+  t.same(await run(table, 'search', { q: 'person', camera: 'cam1', from: '2025-01-01T00:00:00Z', limit: 5 }), [hit]);
+  t.same(asked, [{ q: 'person', camera: 'cam1', fromMs: Date.parse('2025-01-01T00:00:00Z'), limit: 5 }]);
+  await t.rejects(run(table, 'search', {}), { code: 'bad_request', message: /^q must be a text/ });
+  await t.rejects(run(table, 'search', { q: 'x', limit: 1000 }), { code: 'bad_request', message: /^limit must be an integer from 1 to 100/ });
+  await t.rejects(run(table, 'search', { q: 'x', page: 2 }), { code: 'bad_request', message: /unknown field "page"/ });
+  await t.rejects(run(createCommands(deps), 'search', { q: 'x' }), { code: 'bad_request', message: /search is not available/ });
+});

@@ -147,3 +147,14 @@ t.test('problems from the file, the environment and --set are reported together'
   const problems = problemsOf(() => loadConfig({ file, env: { EDGE_AGENT_MQTT_URL: 'x' }, sets: ['nope=1'] }));
   t.equal(problems.length, 4);
 });
+
+t.test('the daily analysis budget: config keys, the old environment variable still overrides them', async (t) => {
+  const dir = t.testdir({ 'c.json': JSON.stringify({ analysis: { dailyTokens: 100000, dailyRequests: 20 } }) });
+  const file = path.join(dir, 'c.json');
+  t.match(loadConfig({ file: null, env: {} }).config.analysis, { dailyTokens: null, dailyRequests: null, deferAfterMinutes: 10 });
+  t.match(loadConfig({ file, env: {} }).config.analysis, { dailyTokens: 100000, dailyRequests: 20 });
+  t.equal(loadConfig({ file, env: { EDGE_AGENT_ANALYSIS_DAILY_TOKENS: '500000' } }).config.analysis.dailyTokens, 500000, 'the variable overrides the file');
+  t.equal(loadConfig({ file, env: { EDGE_AGENT_ANALYSIS_DAILY_TOKENS: '0' } }).config.analysis.dailyTokens, 0, '0 (no limit) as before');
+  t.throws(() => loadConfig({ file: null, env: {}, sets: ['analysis.dailyRequests=-1'] }), /analysis.dailyRequests must be null or an integer between 0 and/);
+  t.throws(() => loadConfig({ file: null, env: {}, sets: ['analysis.deferAfterMinutes=0'] }), /analysis.deferAfterMinutes must be an integer between 1 and 1440/);
+});

@@ -8,7 +8,7 @@ import { EventBus } from '../../../agent/util/bus.js';
 import { silentLogger } from '../../../agent/util/logger.js';
 import { fakeRedact, testConfig } from '../../helpers/agentFakes.js';
 
-function setup(dir: string, snapshot: () => Promise<object> = async () => ({ cpu: { cores: 4 } })) {
+function setup(dir: string, snapshot: () => Promise<object> = async () => ({ cpu: { cores: 4 } }), extra: Partial<ConstructorParameters<typeof LinkPublisher>[0]> = {}) {
   const db = openStore(dir);
   const outbox = new Outbox({ db, log: silentLogger() });
   outbox.start();
@@ -22,7 +22,7 @@ function setup(dir: string, snapshot: () => Promise<object> = async () => ({ cpu
   const bus = new EventBus(() => new Date('2025-01-01T00:00:00Z'));
   const config = testConfig();
   config.mqtt.healthIntervalSeconds = 1;
-  const publisher = new LinkPublisher({ link, outbox, bus, health: { snapshot }, config: () => config, redact: fakeRedact, log: silentLogger() });
+  const publisher = new LinkPublisher({ link, outbox, bus, health: { snapshot }, config: () => config, redact: fakeRedact, log: silentLogger(), ...extra });
   return { db, outbox, published, connectListeners, bus, publisher };
 }
 
@@ -74,4 +74,33 @@ t.test('config.changed republishes the config; the health timer repeats; a faili
   fail = false;
   await new Promise((resolve) => setTimeout(resolve, 1100));
   t.equal(published.filter((p) => p.topic.endsWith('/health')).length, 1);
+});
+
+t.test('archive events carry the motion score when measured, and their stable id', async (t) => {
+  const asked: unknown[] = [];
+  const announced = { once: (_a: unknown, _id: string, announce: () => void) => (announce(), true) };
+  const motionScore = (camera: string, startMs: number, endMs: number) => (asked.push([camera, startMs, endMs]), camera === 'cam1' ? 0.42 : null);
+  const { db, outbox, bus, publisher } = setup(t.testdir(), undefined, { announced, motionScore });
+  t.teardown(() => (publisher.stop(), db.close()));
+  publisher.start();
+  const archive = { start: '2025-01-01T00:00:00.000Z', seconds: 600, bytes: 1, clockSynced: true };
+  bus.emit('archive.finished', { camera: 'cam1', file: 'cam1/2025-01-01/archive_20250101T000000Z.mp4', ...archive });
+  bus.emit('archive.finished', { camera: 'cam2', file: 'cam2/2025-01-01/archive_20250101T000000Z.mp4', ...archive });
+  const [one, two] = outbox.peek(0, 10).map((r) => JSON.parse(r.payload) as Record<string, unknown>);
+  t.match(one, { type: 'archive.finished', camera: 'cam1', motion: 0.42, id: /^[0-9a-f]{8}-[0-9a-f]{4}-5/ });
+  t.notOk('motion' in two!, 'not measured: no motion field');
+  t.same(asked[0], ['cam1', Date.parse(archive.start), Date.parse(archive.start) + 600_000], 'the archive\'s own interval');
+});
+
+t.test('R/analysis/budget is retained QoS 1 and sent again on every connect', async (t) => {
+  const { db, published, connectListeners, publisher } = setup(t.testdir());
+  t.teardown(() => (publisher.stop(), db.close()));
+  publisher.start();
+  const budget = { tokensUsed: 1300, tokenLimit: null, requestsUsed: 1, requestLimit: 20, resetsAt: '2025-01-02T00:00:00.000Z', queued: 2, ts: '2025-01-01T10:00:00.000Z' };
+  await publisher.publishBudget(budget);
+  connectListeners.forEach((listener) => listener());
+  await flush();
+  const sent = published.filter((p) => p.topic === 'edge/gate-01/analysis/budget');
+  t.equal(sent.length, 2);
+  t.match(sent[1], { payload: budget, options: { qos: 1, retain: true } });
 });

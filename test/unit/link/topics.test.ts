@@ -5,8 +5,8 @@ const topics = buildTopics('edge', 'gate-01');
 
 t.test('topics under R = <prefix>/<device id>', async (t) => {
   t.same(
-    [topics.status, topics.health, topics.events, topics.analysis, topics.config, topics.commandFilter, topics.command('ping')],
-    ['edge/gate-01/status', 'edge/gate-01/health', 'edge/gate-01/events', 'edge/gate-01/analysis', 'edge/gate-01/config', 'edge/gate-01/cmd/+', 'edge/gate-01/cmd/ping'],
+    [topics.status, topics.health, topics.events, topics.analysis, topics.analysisBudget, topics.config, topics.commandFilter, topics.command('ping')],
+    ['edge/gate-01/status', 'edge/gate-01/health', 'edge/gate-01/events', 'edge/gate-01/analysis', 'edge/gate-01/analysis/budget', 'edge/gate-01/config', 'edge/gate-01/cmd/+', 'edge/gate-01/cmd/ping'],
   );
 });
 
