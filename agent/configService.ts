@@ -143,10 +143,10 @@ export class ConfigService implements ConfigControl {
     // Who may change a key is decided before its value is validated: a refusal says "not from here".
     // (device.id, dataDir and archive.dir answer restart_required first, once they really change.)
     const named = Object.keys(request.sets).flatMap(keysNamed).filter((k) => !(RESTART_REQUIRED_KEYS as readonly string[]).includes(k));
-    // New file: sources are read from the cameras as sent, so one outside the media folder also
-    // reads "not from here" rather than a validation error.
-    const sentCameras = mergeSets(before, request.sets).next.cameras;
-    const asSent = { ...before, cameras: Array.isArray(sentCameras) ? sentCameras.filter(isCameraShaped) : before.cameras };
+    // Judged on the values as sent (new file: sources, a switch turned off), so a refusal never
+    // hides behind a validation error; cameras that are not camera-shaped are validation's.
+    const sent = mergeSets(before, request.sets).next as unknown as AgentConfig;
+    const asSent = { ...sent, cameras: Array.isArray(sent.cameras) ? sent.cameras.filter(isCameraShaped) : before.cameras };
     this.checkAccess(before, asSent, { keys: named, modules: new Set(), cameras: [] }, request.signed, false);
     const next = applySets(before, request.sets);
     const plan = planChange(before, next);

@@ -4,6 +4,7 @@
  * ones that redirect the board or its secrets, or choose folders) needs a signed request, and a
  * few never change remotely at all. Remote changes also keep the disk and memory guards on.
  */
+import { getPath } from './paths.js';
 import { schemaLeaves } from './schema.js';
 import type { AgentConfig, CameraConfig } from './types.js';
 
@@ -34,6 +35,12 @@ export const REMOTE_KEYS: readonly string[] = [
 export const LOCAL_ONLY_KEYS: readonly string[] = [
   'mqtt.allowInsecure', 'analysis.allowInsecure', 'mqtt.requireScopedSignatures', 'mqtt.unsignedSensitiveChanges',
 ];
+
+/**
+ * Signed-only keys that anyone the broker lets command us may switch off: turning off camera
+ * pictures on the broker only takes exposure away.
+ */
+export const OPEN_WHEN_OFF: readonly string[] = ['mqtt.homeAssistant.enabled'];
 
 /** How a key may be changed over MQTT. */
 export function remoteAccess(key: string): RemoteAccess {
@@ -76,6 +83,7 @@ export function protectedKeys(before: AgentConfig, next: AgentConfig, changed: r
   const signed: string[] = [];
   const local: string[] = [];
   for (const key of changed) {
+    if (OPEN_WHEN_OFF.includes(key) && getPath(next, key.split('.')) === false) continue;
     const access = remoteAccess(key);
     if (access === 'local') local.push(key);
     else if (access === 'signed') signed.push(key);

@@ -103,6 +103,13 @@ t.test('without a command key, keys that redirect the board, its secrets or its 
   t.match(await service.change({ sets: { 'hls.listSize': 8, 'cameras[0].fps': 15 }, signed: false, origin: 'test' }), { status: 'applied' }, 'allow-listed keys still change');
 });
 
+t.test('Home Assistant pictures: turning them on needs a signature, turning them off does not', async (t) => {
+  const { service } = setup(t, { mqtt: { homeAssistant: { enabled: true } } });
+  t.match(await service.change({ sets: { 'mqtt.homeAssistant.enabled': false }, signed: false, origin: 'test' }), { status: 'applied' }, 'off, unsigned');
+  t.match(await service.change({ sets: { 'mqtt.homeAssistant.enabled': true }, signed: false, origin: 'test' }), { errorCode: 'local_only' }, 'on again, unsigned: refused');
+  t.match(await service.change({ sets: { 'mqtt.homeAssistant.enabled': 'no' }, signed: false, origin: 'test' }), { errorCode: 'local_only' }, 'a value that is not false is not "off"');
+});
+
 t.test('a file: camera already in the file may stay while other cameras change', async (t) => {
   // file: sources lie in <dataDir>/media/ (validation); setup puts dataDir at <testdir>/data.
   const media = `file://${path.join(t.testdirName, 'data', 'media')}`;
