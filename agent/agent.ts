@@ -35,7 +35,7 @@ import { CommandRouter } from './link/router.js';
 import { SignatureVerifier } from './link/signature.js';
 import { Outbox } from './outbox/outbox.js';
 import { PipelineManager } from './pipeline/manager.js';
-import { confineFileSource, withAllowLists } from './pipeline/sourcePolicy.js';
+import { withAllowLists } from './pipeline/sourcePolicy.js';
 import { CameraSupervisor } from './pipeline/supervisor.js';
 import { KeyValue, SeenSignatures } from './store/kv.js';
 import { openStore, type Store } from './store/store.js';
@@ -291,7 +291,6 @@ export class Agent {
   private async resolveCapture(camera: CameraConfig, encoder: EncoderCandidate) {
     // Enumerated at every start, so a camera plugged in later is found by `auto`.
     const cameras = camera.source === 'test' ? [] : await listCameras().catch(() => []);
-    await confineFileSource(camera.source, this.config.dataDir);
     const capture = captureInput(camera.source, camera, encoder, this.board, cameras, {
       bitrateKbps: this.config.encoder.bitrateKbps,
       keyframeSeconds: this.config.hls.segmentSeconds,

@@ -8,7 +8,6 @@ import { ConfigError } from '../contract/errors.js';
 import type { AgentConfig } from './types.js';
 import { withCameraDefaults } from './cameras.js';
 import { got, isLoopback, isPlainObject, keyName, splitHostPort } from './checks.js';
-import { fileSourceProblem } from './mediaSources.js';
 import { getPath } from './paths.js';
 import { insecureTransportProblems, secretsInConfig } from './transport.js';
 import { configSchema, newConvict, schemaLeaves } from './schema.js';
@@ -100,14 +99,6 @@ export function crossFieldProblems(config: AgentConfig, valid: (key: string) => 
   if (valid('mqtt.cert') && valid('mqtt.key') && (config.mqtt.cert === null) !== (config.mqtt.key === null)) {
     const [missing, present] = config.mqtt.cert === null ? ['cert', 'key'] : ['key', 'cert'];
     out.push(`mqtt.${missing} must be set when mqtt.${present} is (tls client auth needs both), got null`);
-  }
-  if (valid('cameras') && valid('dataDir') && Array.isArray(config.cameras) && typeof config.dataDir === 'string') {
-    config.cameras.forEach((cam, i) => {
-      // Entries that are not cameras were reported by the cameras check.
-      if (!isPlainObject(cam) || typeof cam.source !== 'string') return;
-      const problem = fileSourceProblem(cam.source, config.dataDir, `cameras[${i}].source`);
-      if (problem) out.push(problem);
-    });
   }
   return out;
 }

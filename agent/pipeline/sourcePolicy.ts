@@ -1,14 +1,11 @@
 /**
  * What FFmpeg may open for a camera: a protocol allow-list per source kind (`-protocol_whitelist`),
- * and for `file:` sources a container allow-list (`-format_whitelist`) and a real-path check
- * that the file lies in `<dataDir>/media/`. Without them a source (or a playlist it names) could
- * make FFmpeg read any file the agent can, and `snapshot` would hand it out (issue 15).
+ * and for `file:` sources a container allow-list (`-format_whitelist`). Without them a source
+ * (or a playlist it names) could make FFmpeg read further files the agent can read, and
+ * `snapshot` would hand them out (issue 15). Which file a `file:` source names is the config
+ * file's choice (trusted, local); over MQTT a new one needs a signed request (config/remote.ts).
  */
-import { realpath } from 'node:fs/promises';
-import path from 'node:path';
 import type { CaptureInput } from '../../device/types.js';
-import { fileSourcePath, isWithin, mediaDir } from '../config/mediaSources.js';
-import { AgentError } from '../contract/errors.js';
 
 /** The protocols each kind of source needs, nothing more. */
 export const SOURCE_PROTOCOLS = {
@@ -39,24 +36,4 @@ export function withAllowLists(source: string, capture: CaptureInput): CaptureIn
   const kind = kindOf(source);
   const lists = ['-protocol_whitelist', SOURCE_PROTOCOLS[kind], ...(kind === 'file' ? ['-format_whitelist', FILE_FORMATS] : [])];
   return { ...capture, inputArgs: [...capture.inputArgs.slice(0, at), ...lists, ...capture.inputArgs.slice(at)] };
-}
-
-/**
- * Throws source_unavailable when a `file:` source is, after following symbolic links, outside
- * the media folder. A missing file passes: FFmpeg then says "No such file or directory", which
- * is what `camera.lost` should report for a clip that went away.
- */
-export async function confineFileSource(source: string, dataDir: string): Promise<void> {
-  const file = fileSourcePath(source, dataDir);
-  if (file === null) {
-    if (/^file:/i.test(source)) throw new AgentError('source_unavailable', `source ${source} names no file`);
-    return;
-  }
-  const media = mediaDir(dataDir);
-  const realMedia = await realpath(media).catch(() => path.resolve(media));
-  const real = await realpath(file).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? null : Promise.reject(error)));
-  const inside = real === null ? isWithin(path.resolve(media), file) : isWithin(realMedia, real);
-  if (!inside) {
-    throw new AgentError('source_unavailable', `source ${source} is outside ${media}/: file: sources must lie in dataDir's media folder`);
-  }
 }

@@ -129,7 +129,7 @@ export async function urlSourceOutage(t: Test, options: { cycles: number; downMs
 /** A file: source whose file is renamed away (its reader dying) and back, `cycles` times. */
 export async function vanishingSource(t: Test, options: { cycles: number; downMs: number; mode: 'ci' | 'long' }): Promise<void> {
   const dir = t.testdir();
-  // file: sources must lie in <dataDir>/media/ (testConfig's dataDir is <dir>/data).
+  // The clip lives beside the agent data (testConfig puts dataDir at <dir>/data).
   const clip = path.join(dir, 'data', 'media', 'camera.ts');
   mkdirSync(path.dirname(clip), { recursive: true });
   execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=15', '-t', '10', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '15', '-f', 'mpegts', clip]);
