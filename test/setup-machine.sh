@@ -24,6 +24,16 @@ if apt-cache show radamsa >/dev/null 2>&1; then
 else
   echo "setup-machine: radamsa is not in this machine's apt archive; the outside fuzz test uses zzuf" >&2
 fi
+# promtool checks /metrics (test/integration/metrics.test.ts). Debian ships it only inside the
+# prometheus package, whose install would also start a Prometheus server: take the one binary.
+if ! command -v promtool >/dev/null 2>&1; then
+  staging="$(mktemp -d)"
+  # (apt warns that it downloads as root into a private folder: harmless)
+  (cd "$staging" && apt-get download -qq prometheus)
+  dpkg-deb --fsys-tarfile "$staging"/prometheus_*.deb | tar -x -C "$staging" ./usr/bin/promtool
+  install -m 755 "$staging/usr/bin/promtool" /usr/local/bin/promtool
+  rm -rf "$staging"
+fi
 # The package starts its own broker on 1883 where systemd runs; the tests start theirs on free
 # ports, and the agent's embedded broker needs 1883 itself.
 if [[ -d /run/systemd/system ]]; then
