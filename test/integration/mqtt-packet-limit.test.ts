@@ -5,6 +5,7 @@
  * the link connected (no reconnect loop) and commands answered.
  */
 import { readFileSync } from 'node:fs';
+import type { IClientOptions } from 'mqtt';
 import t, { type Test } from 'tap';
 import { testConfig } from '../helpers/agentFakes.js';
 import { LinkProcess } from '../helpers/linkProcess.js';
@@ -40,8 +41,8 @@ async function flood(link: LinkProcess, send: (payload: Buffer, qos: 0 | 1) => P
   return peak - before;
 }
 
-async function pingWorks(t: Test, url: string, form: 'v5' | 'v311'): Promise<void> {
-  const c = await TestClient.connect(url, { protocolVersion: form === 'v5' ? 5 : 4 });
+async function pingWorks(t: Test, url: string, form: 'v5' | 'v311', login: IClientOptions = {}): Promise<void> {
+  const c = await TestClient.connect(url, { protocolVersion: form === 'v5' ? 5 : 4, ...login });
   t.teardown(() => c.end());
   t.match((await c.command(`${R}/cmd/ping`, {}, form, `${R}/reply`, 20_000)).json, { ok: true, result: { pong: true } }, 'still answering');
 }
@@ -78,7 +79,9 @@ t.test(`embedded broker: a client sending ${MESSAGE_MB} MB is disconnected befor
   t.teardown(() => link.kill());
   await link.connected();
   const url = `mqtt://127.0.0.1:${port}`;
-  const attacker = await TestClient.connect(url, { protocolVersion: 4 });
+  // The embedded broker lets only logged-in clients publish: the sender holds the technician login.
+  const login = { username: 'technician', password: readFileSync(`${dir}/data/mqtt-technician`, 'utf8').trim() };
+  const attacker = await TestClient.connect(url, { protocolVersion: 4, ...login });
   t.teardown(() => attacker.end().catch(() => undefined));
   const growth = await flood(link, (payload, qos) => {
     // The broker closes the connection mid-packet; don't wait for an acknowledgement that never comes.
@@ -87,6 +90,6 @@ t.test(`embedded broker: a client sending ${MESSAGE_MB} MB is disconnected befor
   });
   t.ok(growth < BOUND_MB, `RSS of the agent (broker inside) grew ${growth.toFixed(1)} MB (bound ${BOUND_MB} MB)`);
   t.equal(attacker.client.connected, false, 'the sender was disconnected');
-  await pingWorks(t, url, 'v311');
+  await pingWorks(t, url, 'v311', login);
   t.equal((await link.state()).link.connects, 1, 'the agent\'s own connection was never cut');
 });
