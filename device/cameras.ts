@@ -1,6 +1,6 @@
 import { readdir, readFile, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import { runCommand, type CommandRunner } from './run.js';
+import { runCommand, type CommandRunner } from '../agent/util/run.js';
 import type { CaptureSpec } from './types.js';
 import { parseDeviceInfo, parseFormats, type CameraFormat, type DeviceInfo } from './v4l2ctl.js';
 

@@ -5,7 +5,7 @@
  * (their encoder sits behind a vendor extension unit); then the cuts fall on the first keyframe
  * after each boundary and the archive is named by its actual start (see the finisher).
  */
-import { runCommand, type CommandRunner } from './run.js';
+import { runCommand, type CommandRunner } from '../agent/util/run.js';
 
 /** The controls that set the keyframe period, most specific first (V4L2_CID_MPEG_VIDEO_H264_I_PERIOD, _GOP_SIZE). */
 const KEYFRAME_CONTROLS = ['h264_i_frame_period', 'video_gop_size'] as const;

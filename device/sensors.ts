@@ -3,11 +3,10 @@
  * throttling, Jetson GPU load, power rails and over-current events. Facts only: what counts as
  * "too hot" is decided elsewhere.
  */
-import { execFile } from 'node:child_process';
 import { access, readdir, readFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
-import { childEnv } from '../agent/util/childEnv.js';
+import { runChecked } from '../agent/util/run.js';
 
 /** One thermal zone's reading. */
 export interface Temperature {
@@ -125,10 +124,8 @@ export const systemVcgencmd: VcgencmdRunner = async () => {
     } catch {
       continue;
     }
-    return new Promise((resolve) => {
-      // A wedged firmware mailbox can hang vcgencmd; never let it stall a health report.
-      execFile(path, ['get_throttled'], { timeout: 2000, env: childEnv() }, (error, stdout) => resolve(error ? null : stdout));
-    });
+    // A wedged firmware mailbox can hang vcgencmd; never let it stall a health report.
+    return runChecked(path, ['get_throttled'], { timeoutMs: 2000 }).catch(() => null);
   }
   return null;
 };

@@ -1,15 +1,16 @@
-import { execFile } from 'node:child_process';
 import { readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { AgentError } from '../contract/errors.js';
 import type { ArchiveInfo } from '../contract/events.js';
 import { failpoint } from '../util/failpoint.js';
 import { exists, fsyncPath, mkdirDurable, writeFileAtomic } from '../util/files.js';
 import { archiveFileName, dateFolder } from './segmentName.js';
-import { childEnv } from '../util/childEnv.js';
+import { CommandFailedError, runChecked } from '../util/run.js';
 
-const run = promisify(execFile);
+// Bounds on the finisher's programs, so one stuck ffprobe or remux cannot hold up every archive
+// after it: a 10-minute archive remuxes in seconds even on a Pi's SD card.
+const PROBE_TIMEOUT_MS = 60_000;
+const REMUX_TIMEOUT_MS = 300_000;
 
 /** What the finisher needs to turn one partial recording into a finished archive. */
 export interface FinishRequest {
@@ -64,7 +65,7 @@ async function freeArchivePath(dir: string, startMs: number, source: string): Pr
 
 /** Duration in seconds of a media file, by ffprobe. */
 export async function probeDuration(file: string, ffprobePath = 'ffprobe'): Promise<number> {
-  const { stdout } = await run(ffprobePath, ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', file], { env: childEnv() });
+  const stdout = await runChecked(ffprobePath, ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', file], { timeoutMs: PROBE_TIMEOUT_MS });
   const seconds = Number.parseFloat(stdout.trim());
   return Number.isFinite(seconds) ? seconds : 0;
 }
@@ -103,15 +104,15 @@ async function remuxPiece(
     ...(piece.toSeconds === null ? [] : ['-to', piece.toSeconds.toFixed(3)]),
   ];
   try {
-    await run(request.ffmpegPath ?? 'ffmpeg', [
+    await runChecked(request.ffmpegPath ?? 'ffmpeg', [
       // FFmpeg glues MPEG-TS timestamp jumps over 10 s into one timeline; keep them, so the cuts
       // fall where ffprobe saw the keyframes (a clock step leaves such a jump).
       ...['-hide_banner', '-nostdin', '-v', 'error', '-y', '-dts_delta_threshold', '1000000', '-i', partial],
       ...['-map', '0:v:0', '-c', 'copy', ...span, '-movflags', '+faststart', '-f', 'mp4', temp],
-    ], { env: childEnv() });
+    ], { timeoutMs: REMUX_TIMEOUT_MS });
   } catch (error) {
     await rm(temp, { force: true });
-    const message = (error as { stderr?: string }).stderr?.trim().split('\n').slice(-2).join(' ') ?? String(error);
+    const message = error instanceof CommandFailedError ? error.message : String(error);
     // A partial cut short before its first keyframe holds nothing playable.
     if (/does not contain any stream|Output file #0 does not contain|Invalid data found/i.test(message)) return null;
     throw new AgentError('archive_failed', `could not finish ${partial}: ${message}`, { cause: error });
@@ -136,9 +137,9 @@ async function remuxPiece(
 
 /** Keyframe times (s from the file's start) of a recording. */
 async function keyframeSeconds(file: string, ffprobePath = 'ffprobe'): Promise<number[]> {
-  const { stdout } = await run(ffprobePath, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', file], {
-    env: childEnv(),
-    maxBuffer: 64 * 1024 * 1024,
+  const stdout = await runChecked(ffprobePath, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', file], {
+    timeoutMs: PROBE_TIMEOUT_MS,
+    maxOutputBytes: 64 * 1024 * 1024,
   });
   const times = stdout
     .split('\n')

@@ -1,14 +1,11 @@
-import { execFile } from 'node:child_process';
 import { open, readFile, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { ArchiveInfo } from '../contract/events.js';
 import { fsyncPath, mkdirDurable, writeFileAtomic } from '../util/files.js';
 import type { Logger } from '../util/logger.js';
 import { finishRecording, probeDuration } from './finisher.js';
-import { childEnv } from '../util/childEnv.js';
+import { runChecked } from '../util/run.js';
 
-const execFileAsync = promisify(execFile);
 
 /** Folder (under each camera's archive folder) holding the recordings still being written. */
 export const PARTIAL_DIR = '.partial';
@@ -182,7 +179,7 @@ export function segmentIndex(file: string): number {
 /** Timestamp (s) of a recording's first video packet: where the run's first frame sits. */
 async function firstPacketSeconds(file: string): Promise<number | null> {
   try {
-    const { stdout } = await execFileAsync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-read_intervals', '%+#1', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', file], { env: childEnv() });
+    const stdout = await runChecked('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-read_intervals', '%+#1', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', file], { timeoutMs: 10_000 });
     const seconds = Number.parseFloat(stdout.trim().split('\n')[0] ?? '');
     return Number.isFinite(seconds) ? seconds : null;
   } catch {

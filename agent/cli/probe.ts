@@ -6,7 +6,7 @@ import path from 'node:path';
 import { detectBoard, hostRoot } from '../../device/board.js';
 import { listCameras, type Camera } from '../../device/cameras.js';
 import { chooseEncoders, listedH264Encoders, preferredLadder } from '../../device/encoders/index.js';
-import { runCommand, type CommandRunner } from '../../device/run.js';
+import { runCommand, type CommandRunner } from '../util/run.js';
 import type { BoardInfo, EncodeSettings, EncoderCandidate } from '../../device/types.js';
 import type { AgentConfig } from '../config/types.js';
 import type { CliOptions } from './options.js';

@@ -1,6 +1,6 @@
 /** The real machine as a DoctorContext: config and secrets loaded, real runners and probes. */
 import { existsSync } from 'node:fs';
-import { findOnPath, runCommand } from '../../device/run.js';
+import { findOnPath, runCommand } from '../util/run.js';
 import { hostRoot } from '../../device/board.js';
 import { systemVcgencmd } from '../../device/sensors.js';
 import { loadConfig, loadCredentials, resolveConfigPath, type Credentials } from '../config/load.js';

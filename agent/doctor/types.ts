@@ -1,7 +1,7 @@
 /** What every doctor check shares: its result shape and the machine it may look at. */
 import type { AgentConfig } from '../config/types.js';
 import type { Credentials } from '../config/load.js';
-import type { CommandRunner } from '../../device/run.js';
+import type { CommandRunner } from '../util/run.js';
 
 /** ok: fine; warn: works but look at it; fail: the agent cannot do its job (doctor exits 1). */
 export type CheckStatus = 'ok' | 'warn' | 'fail';

@@ -1,14 +1,12 @@
-import { execFile } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { ProducerCommand } from '../../device/types.js';
 import { SupervisedChild, type ChildExit } from './childProcess.js';
 import { ProgressParser, type FfmpegProgress } from './progress.js';
 import { childEnv } from '../util/childEnv.js';
+import { runChecked } from '../util/run.js';
 
-const run = promisify(execFile);
 
 /** What one running pipeline needs to start. */
 export interface FfmpegRunOptions {
@@ -60,7 +58,7 @@ export class FfmpegProcess extends EventEmitter {
     if (producer) {
       fifo = path.join(workDir, 'capture.fifo');
       await rm(fifo, { force: true });
-      await run('mkfifo', ['-m', '600', fifo], { env: childEnv() });
+      await runChecked('mkfifo', ['-m', '600', fifo], { timeoutMs: 5000 });
       this.producer = new SupervisedChild({ command: producer.command, args: producer.args, stdoutPath: fifo });
     }
     const ffmpeg = new SupervisedChild({

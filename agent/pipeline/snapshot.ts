@@ -1,12 +1,8 @@
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { AgentError } from '../contract/errors.js';
 import { HLS_PLAYLIST } from './ffmpegArgs.js';
-import { childEnv } from '../util/childEnv.js';
-
-const run = promisify(execFile);
+import { runCheckedBytes } from '../util/run.js';
 
 /** The newest complete segment named in a live playlist, or null. */
 export function newestSegment(playlist: string): string | null {
@@ -25,10 +21,11 @@ export async function snapshotFromHls(hlsDir: string, ffmpegPath = 'ffmpeg'): Pr
   const playlist = await readFile(path.join(hlsDir, HLS_PLAYLIST), 'utf8').catch(() => '');
   const segment = newestSegment(playlist);
   if (!segment) throw new AgentError('not_found', `no live video yet in ${hlsDir}`);
-  const { stdout } = await run(
+  const stdout = await runCheckedBytes(
     ffmpegPath,
     ['-hide_banner', '-nostdin', '-v', 'error', '-protocol_whitelist', 'file', '-f', 'mpegts', '-i', path.join(hlsDir, path.basename(segment)), '-frames:v', '1', '-q:v', '3', '-f', 'mjpeg', 'pipe:1'],
-    { encoding: 'buffer', maxBuffer: 16 * 1024 * 1024, env: childEnv() },
+    // One frame of our own segment: seconds even on a Pi; a hung decode must not hold a command.
+    { timeoutMs: 15_000, maxOutputBytes: 16 * 1024 * 1024 },
   );
   if (stdout.length === 0) throw new AgentError('internal', `ffmpeg produced no snapshot from ${segment}`);
   return stdout;

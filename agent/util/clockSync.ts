@@ -1,9 +1,6 @@
-import { execFile } from 'node:child_process';
 import { access } from 'node:fs/promises';
-import { promisify } from 'node:util';
-import { childEnv } from './childEnv.js';
+import { runChecked } from './run.js';
 
-const run = promisify(execFile);
 const CACHE_MS = 60_000;
 let cached: { at: number; value: boolean } | null = null;
 
@@ -23,7 +20,7 @@ async function detect(): Promise<boolean> {
   if (process.env.EDGE_AGENT_CLOCK_SYNCED === '0') return false;
   if (await access('/run/systemd/timesync/synchronized').then(() => true, () => false)) return true;
   try {
-    const { stdout } = await run('timedatectl', ['show', '-p', 'NTPSynchronized', '--value'], { timeout: 3000, env: childEnv() });
+    const stdout = await runChecked('timedatectl', ['show', '-p', 'NTPSynchronized', '--value'], { timeoutMs: 3000 });
     return stdout.trim() === 'yes';
   } catch {
     return true;

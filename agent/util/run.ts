@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
-import { childEnv } from '../agent/util/childEnv.js';
+import { childEnv } from './childEnv.js';
 
 /** What a finished command left behind. */
 export interface RunResult {
@@ -14,23 +14,43 @@ export interface RunResult {
 }
 
 /** Runs one program to completion; rejects only when it cannot be started (e.g. ENOENT). */
-export type CommandRunner = (command: string, args: string[], opts?: { timeoutMs?: number }) => Promise<RunResult>;
+export type CommandRunner = (command: string, args: string[], opts?: RunOptions) => Promise<RunResult>;
 
 /** Keep at most this much of each stream: v4l2-ctl and `ffmpeg -v error` say little, a runaway says a lot. */
 const MAX_OUTPUT = 1 << 20;
 
+/** How long a program may run and how much of its output is kept. */
+export interface RunOptions {
+  timeoutMs?: number;
+  /** Bytes of stdout kept (default 1 MiB); stderr keeps its last MiB. */
+  maxOutputBytes?: number;
+}
+
+interface Collected {
+  code: number | null;
+  signal: string | null;
+  stdout: Buffer;
+  stderr: string;
+  timedOut: boolean;
+}
+
 /**
- * The real runner. The child gets its own process group so a timeout kills it and anything it
+ * Every program the agent and the device layer run goes through here. The child gets the
+ * allow-listed environment and its own process group, so a timeout kills it and anything it
  * started (a hung FFmpeg on a stuck hardware encoder can ignore SIGTERM).
  */
-export const runCommand: CommandRunner = (command, args, opts = {}) =>
-  new Promise((resolve, reject) => {
+function collect(command: string, args: string[], opts: RunOptions = {}): Promise<Collected> {
+  return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    let stdout = '';
+    const limit = opts.maxOutputBytes ?? MAX_OUTPUT;
+    const chunks: Buffer[] = [];
+    let kept = 0;
     let stderr = '';
     let timedOut = false;
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      if (stdout.length < MAX_OUTPUT) stdout += d;
+    child.stdout.on('data', (d: Buffer) => {
+      if (kept >= limit) return;
+      chunks.push(d.subarray(0, limit - kept));
+      kept += Math.min(d.length, limit - kept);
     });
     child.stderr.setEncoding('utf8').on('data', (d: string) => {
       stderr = (stderr + d).slice(-MAX_OUTPUT);
@@ -48,9 +68,46 @@ export const runCommand: CommandRunner = (command, args, opts = {}) =>
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr, timedOut });
+      resolve({ code, signal, stdout: Buffer.concat(chunks), stderr, timedOut });
     });
   });
+}
+
+/** The real runner: resolves with whatever the program did; rejects only when it cannot start. */
+export const runCommand: CommandRunner = async (command, args, opts = {}) => {
+  const done = await collect(command, args, opts);
+  return { ...done, stdout: done.stdout.toString('utf8') };
+};
+
+/** A program that did not exit 0: how it ended, and the end of what it wrote on stderr. */
+export class CommandFailedError extends Error {
+  constructor(
+    readonly command: string,
+    readonly result: { code: number | null; signal: string | null; timedOut: boolean; stderr: string },
+    timeoutMs: number | undefined,
+  ) {
+    const how = result.timedOut ? `timed out after ${(timeoutMs ?? 0) / 1000} s` : result.signal ? `was killed (${result.signal})` : `exited ${result.code}`;
+    const said = result.stderr.trim().split('\n').slice(-2).join(' ');
+    super(`${path.basename(command)} ${how}${said ? `: ${said}` : ''}`);
+    this.name = 'CommandFailedError';
+  }
+
+  get stderr(): string {
+    return this.result.stderr;
+  }
+}
+
+/** Runs a program that must succeed; its stdout as bytes. Throws CommandFailedError otherwise. */
+export async function runCheckedBytes(command: string, args: string[], opts: RunOptions & { timeoutMs: number }): Promise<Buffer> {
+  const done = await collect(command, args, opts);
+  if (done.code !== 0 || done.timedOut) throw new CommandFailedError(command, done, opts.timeoutMs);
+  return done.stdout;
+}
+
+/** Runs a program that must succeed; its stdout as text. Throws CommandFailedError otherwise. */
+export async function runChecked(command: string, args: string[], opts: RunOptions & { timeoutMs: number }): Promise<string> {
+  return (await runCheckedBytes(command, args, opts)).toString('utf8');
+}
 
 function killGroup(pid: number | undefined): void {
   if (pid === undefined) return;

@@ -1,6 +1,6 @@
 import { mkdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { findOnPath, type CommandRunner } from '../run.js';
+import { findOnPath, type CommandRunner } from '../../agent/util/run.js';
 import type { BoardInfo, EncodeSettings } from '../types.js';
 import type { EncoderVerdict } from './probe.js';
 

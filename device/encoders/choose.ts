@@ -1,4 +1,4 @@
-import { runCommand } from '../run.js';
+import { runCommand } from '../../agent/util/run.js';
 import type { BoardInfo, EncodeSettings, EncoderCandidate } from '../types.js';
 import { ffmpegVersion, loadVerdictCache, saveVerdictCache, verdictKey } from './cache.js';
 import { probeEncoder, TIMEOUT_REASON, type EncoderVerdict, type ProbeOptions } from './probe.js';

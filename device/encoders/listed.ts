@@ -1,4 +1,4 @@
-import { runCommand, type CommandRunner } from '../run.js';
+import { runCommand, type CommandRunner } from '../../agent/util/run.js';
 
 /**
  * The H.264 encoders this FFmpeg build lists (`ffmpeg -encoders`). A list, not a promise: every

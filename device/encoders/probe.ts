@@ -1,7 +1,7 @@
 import { access, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { findOnPath, runCommand, type CommandRunner } from '../run.js';
+import { findOnPath, runCommand, type CommandRunner } from '../../agent/util/run.js';
 import type { EncodeSettings, EncoderCandidate } from '../types.js';
 import { ffmpegEncoderArgs } from './args.js';
 import { progressSpeed, stderrReason, verifyH264, type VerifyTools } from './verify.js';

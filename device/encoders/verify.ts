@@ -1,5 +1,5 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
-import type { CommandRunner } from '../run.js';
+import type { CommandRunner } from '../../agent/util/run.js';
 
 /** FFmpeg's generic follow-up lines: true but useless next to the line that says why. */
 const GENERIC = [

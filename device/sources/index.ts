@@ -1,6 +1,6 @@
 import { SourceUnavailableError } from '../errors.js';
 import type { Camera } from '../cameras.js';
-import { findOnPath } from '../run.js';
+import { findOnPath } from '../../agent/util/run.js';
 import type { BoardInfo, CaptureInput, CaptureSpec, EncoderCandidate } from '../types.js';
 import { argusInput, rpicamInput, type ProducerSettings } from './csi.js';
 import { testPatternInput } from './test.js';

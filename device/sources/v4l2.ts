@@ -1,6 +1,6 @@
 import { chooseV4l2Format, type Camera } from '../cameras.js';
 import { requestKeyframeInterval } from '../keyframeControl.js';
-import type { CommandRunner } from '../run.js';
+import type { CommandRunner } from '../../agent/util/run.js';
 import type { CaptureInput, CaptureSpec } from '../types.js';
 
 /**

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import t from 'tap';
 import { formatProbeReport, probeReport, probeSettings } from '../../agent/cli/probe.js';
 import type { AgentConfig } from '../../agent/config/types.js';
-import { runCommand, type CommandRunner } from '../../device/run.js';
+import { runCommand, type CommandRunner } from '../../agent/util/run.js';
 import { fakeV4l2Ctl } from '../fixtures/device/v4l2/fake-v4l2ctl.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

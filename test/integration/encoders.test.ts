@@ -8,7 +8,7 @@ import t, { type Test } from 'tap';
 import { chooseEncoders, encoderLadder } from '../../device/encoders/index.js';
 import { probeEncoder } from '../../device/encoders/probe.js';
 import { verifyH264 } from '../../device/encoders/verify.js';
-import { runCommand, type CommandRunner } from '../../device/run.js';
+import { runCommand, type CommandRunner } from '../../agent/util/run.js';
 import type { BoardInfo } from '../../device/types.js';
 
 const BOARD: BoardInfo = { family: 'generic', model: 'CI x86', kernel: '6.1.0-ci' };

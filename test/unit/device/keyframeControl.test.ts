@@ -1,7 +1,7 @@
 import t from 'tap';
 import { parseIntControls, requestKeyframeInterval } from '../../../device/keyframeControl.js';
 import type { Camera } from '../../../device/cameras.js';
-import type { CommandRunner } from '../../../device/run.js';
+import type { CommandRunner } from '../../../agent/util/run.js';
 import { v4l2Input } from '../../../device/sources/v4l2.js';
 import { recorded } from '../../fixtures/device/v4l2/fake-v4l2ctl.js';
 

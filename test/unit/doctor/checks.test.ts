@@ -15,7 +15,7 @@ import { checkSystemd } from '../../../agent/doctor/checks/systemd.js';
 import { checkThrottling } from '../../../agent/doctor/checks/throttling.js';
 import { formatChecks, runChecks } from '../../../agent/doctor/index.js';
 import type { DoctorContext } from '../../../agent/doctor/types.js';
-import type { CommandRunner, RunResult } from '../../../device/run.js';
+import type { CommandRunner, RunResult } from '../../../agent/util/run.js';
 
 type Answers = Record<string, Partial<RunResult> | Error>;
 

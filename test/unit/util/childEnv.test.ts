@@ -12,7 +12,7 @@ import { childEnv } from '../../../agent/util/childEnv.js';
 import { SupervisedChild } from '../../../agent/pipeline/childProcess.js';
 import { FfmpegProcess } from '../../../agent/pipeline/ffmpegProcess.js';
 import { snapshotFromHls } from '../../../agent/pipeline/snapshot.js';
-import { runCommand } from '../../../device/run.js';
+import { runCommand } from '../../../agent/util/run.js';
 
 const SECRETS = { GEMINI_API_KEY: 'gemini-sekrit', CREDENTIALS_DIRECTORY: '/run/credentials/edge-agent.service', MQTT_PASSWORD: 'mqtt-sekrit', AWS_SECRET_ACCESS_KEY: 'aws-sekrit' };
 

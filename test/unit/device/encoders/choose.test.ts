@@ -3,7 +3,7 @@ import path from 'node:path';
 import t, { type Test } from 'tap';
 import { verdictKey } from '../../../../device/encoders/cache.js';
 import { chooseEncoders } from '../../../../device/encoders/choose.js';
-import type { CommandRunner, RunResult } from '../../../../device/run.js';
+import type { CommandRunner, RunResult } from '../../../../agent/util/run.js';
 import type { BoardInfo, EncoderCandidate } from '../../../../device/types.js';
 
 const BOARD: BoardInfo = { family: 'generic', model: 'Test PC', kernel: '6.1.0-test' };

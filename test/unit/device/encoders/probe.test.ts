@@ -2,7 +2,7 @@ import { chmodSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
 import { jetsonTestArgs, missingDevice, probeEncoder, testEncodeArgs } from '../../../../device/encoders/probe.js';
-import type { CommandRunner, RunResult } from '../../../../device/run.js';
+import type { CommandRunner, RunResult } from '../../../../agent/util/run.js';
 
 const S = { width: 1280, height: 720, fps: 30, bitrateKbps: 2500, keyframeSeconds: 1 };
 const ok = (over: Partial<RunResult> = {}): RunResult => ({ code: 0, signal: null, stdout: '', stderr: '', timedOut: false, ...over });
