@@ -34,7 +34,7 @@ import { Worker } from './worker.js';
 /** Below this per-second score (mean absolute grey difference, 0..1) a second counts as still. */
 export const DEFAULT_STILL_THRESHOLD = 0.01;
 
-/** What the queue needs; main.ts builds it. */
+/** What the queue needs; agent.ts builds it. */
 export interface AnalysisQueueDeps {
   db: Store;
   bus: EventBus;

@@ -45,7 +45,7 @@ export interface SensorSource {
   read(): Promise<SensorReadings>;
 }
 
-/** What the collector needs; main.ts builds it. */
+/** What the collector needs; agent.ts builds it. */
 export interface HealthCollectorDeps {
   config: AgentConfig;
   pipeline: PipelineControl;

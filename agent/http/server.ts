@@ -20,7 +20,7 @@ import { contentTypeFor, fileInside, resolveSegments, safeSegments, sendFile } f
 import { serveMetrics, type MetricsScrape } from './metrics.js';
 import { apiSearch } from './search.js';
 
-/** What the server needs; main.ts builds it. */
+/** What the server needs; agent.ts builds it. */
 export interface HttpServerDeps {
   config: AgentConfig;
   log: Logger;

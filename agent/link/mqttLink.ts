@@ -21,7 +21,7 @@ import { ReconnectPolicy, type ReconnectOptions } from './reconnect.js';
 import { readTlsMaterial, tlsExpiry, type TlsExpiry } from './tlsFiles.js';
 import type { CommandDispatcher, OutgoingReply } from './router.js';
 
-/** What the link needs; main.ts builds it. */
+/** What the link needs; agent.ts builds it. */
 export interface MqttLinkDeps {
   /** The current effective config (read at start, so a restart picks up changes). */
   config: () => AgentConfig;

@@ -21,7 +21,7 @@ export interface PublishLink {
   onConnect(listener: () => void): () => void;
 }
 
-/** What the publisher needs; main.ts builds it. */
+/** What the publisher needs; agent.ts builds it. */
 export interface LinkPublisherDeps {
   link: PublishLink;
   outbox: Outbox;
