@@ -363,8 +363,8 @@ t.test('x86_64 board: the full sandbox, LoadCredential= and archive.dir on anoth
   t.equal(unit.ProtectSystem, 'strict', 'ProtectSystem=strict');
   t.match(unit.ReadWritePaths, /-\/mnt\/ssd\/archive/, `ReadWritePaths= includes /mnt/ssd/archive (${unit.ReadWritePaths})`);
   const creds = await board.exec(['cat', '/etc/systemd/system/edge-agent.service.d/credentials.conf']);
-  t.match(creds.stdout, /LoadCredential=http-token:\/etc\/edge-agent\/credentials\/http-token/, 'credentials.conf loads http-token');
-  t.match(creds.stdout, /LoadCredential=mqtt-password:\/etc\/edge-agent\/credentials\/mqtt-password/, 'and mqtt-password');
+  t.match(creds.stdout, /LoadCredential=http-token:\/etc\/edge-agent-credentials\/http-token/, 'credentials.conf loads http-token');
+  t.match(creds.stdout, /LoadCredential=mqtt-password:\/etc\/edge-agent-credentials\/mqtt-password/, 'and mqtt-password');
   const paths = await board.exec(['cat', '/etc/systemd/system/edge-agent.service.d/paths.conf']);
   t.match(paths.stdout, /ReadWritePaths=-\/mnt\/ssd\/archive/, 'the installer derived paths.conf from archive.dir');
   prove(t, `x86_64: active through Type=notify, full unit sandbox incl. LoadCredential=; exec to READY=1`, readyMs);
