@@ -4,16 +4,11 @@
  * known event, the hit plays its archive through /archives/... (range requests), and the video
  * starts at the event (`#t=<offset>`). The same hit comes from GET /api/search.
  */
-import { existsSync } from 'node:fs';
 import t from 'tap';
 import { AgentProcess, testConfig, waitFor } from '../helpers/agentProcess.js';
+import { browserTestBlocked, CHROMIUM, CHROMIUM_ARGS } from '../helpers/browser.js';
 import { FakeGemini } from '../helpers/fakeGemini.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required',
-];
 // The test is type-checked without the DOM library; page-side callbacks name only what they touch.
 type Media = { currentTime: number; readyState: number; duration: number; currentSrc: string; played: { length: number; start(i: number): number } };
 type Hit = { camera: string; archive: string; start: string; offsetSeconds: number; summary: string; label?: string; description?: string };
@@ -24,8 +19,9 @@ const answer = () => ({
   events: [{ start: `00:0${OFFSET}`, end: `00:0${OFFSET + 1}`, label: 'forklift', description: 'A forklift lifts a pallet next to the roller door.', severity: 'info' }],
 });
 
-if (!existsSync(CHROMIUM)) {
-  t.plan(0, `${CHROMIUM} missing: install Debian's chromium (apt-get install -y chromium) to run the browser test`);
+const blocked = browserTestBlocked();
+if (blocked) {
+  t.plan(0, blocked);
 } else {
   t.test('the search box finds a known event and plays its archive from the event', async (t) => {
     const dir = t.testdir();

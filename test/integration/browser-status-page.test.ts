@@ -4,7 +4,6 @@
  */
 import t from 'tap';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,43 +11,18 @@ import { HttpServer } from '../../agent/http/server.js';
 import { HealthCollector } from '../../agent/health/collector.js';
 import { silentLogger } from '../../agent/util/logger.js';
 import { Sensors } from '../../device/sensors.js';
+import { browserTestBlocked, CHROMIUM, CHROMIUM_ARGS, waitUntil } from '../helpers/browser.js';
 import { FakeCatalog, FakePipeline, runningCamera, testConfig } from '../unit/http/fakes.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-// Flags from the env notes: as root Chromium needs --no-sandbox, and without the
-// background-networking flags it hammers this machine's closed network at every start.
-const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required',
-];
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('../fixtures/sysfs/', import.meta.url));
 
 // The test is type-checked without the DOM library; page-side callbacks name only what they touch.
 type Media = { currentTime: number };
 
-/** Polls a condition from the test side (the page's CSP forbids string evaluation in it). */
-async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-const hasFfmpeg = (() => {
-  try {
-    execFileSync('ffmpeg', ['-version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-if (!existsSync(CHROMIUM)) {
-  t.plan(0, `${CHROMIUM} missing: install Debian's chromium (apt-get install -y chromium) to run the browser test`);
-} else if (!hasFfmpeg) {
-  t.plan(0, 'ffmpeg missing: the browser test needs it to make a live stream');
+const blocked = browserTestBlocked();
+if (blocked) {
+  t.plan(0, blocked);
 } else {
   t.test('status page plays live video, shows health and plays an archive', async (t) => {
     const dir = t.testdir();

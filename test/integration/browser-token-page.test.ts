@@ -7,17 +7,15 @@
  */
 import t from 'tap';
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HttpServer } from '../../agent/http/server.js';
 import { silentLogger } from '../../agent/util/logger.js';
+import { browserTestBlocked, CHROMIUM, CHROMIUM_ARGS as BASE_ARGS, waitUntil } from '../helpers/browser.js';
 import { FakeCatalog, FakePipeline, runningCamera, testConfig } from '../unit/http/fakes.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required',
+  ...BASE_ARGS,
   // DNS rebinding stand-in: a site's name that resolves to this machine.
   '--host-resolver-rules=MAP rebind.example 127.0.0.1',
 ];
@@ -25,25 +23,9 @@ const TOKEN = 'page-token-0123456789';
 
 type Media = { currentTime: number };
 
-async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-const hasFfmpeg = (() => {
-  try {
-    execFileSync('ffmpeg', ['-version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-if (!existsSync(CHROMIUM) || !hasFfmpeg) {
-  t.plan(0, `${CHROMIUM} or ffmpeg missing: the browser test needs both`);
+const blocked = browserTestBlocked();
+if (blocked) {
+  t.plan(0, blocked);
 } else {
   t.test('off loopback the page asks for the token once and everything works on its cookie', async (t) => {
     const dir = t.testdir();

@@ -4,7 +4,6 @@
  * right headers and plays in Chromium, and the archive written at stop downloads with ranges.
  */
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent } from '../../agent/agent.js';
@@ -12,30 +11,10 @@ import { HealthCollector } from '../../agent/health/collector.js';
 import { HttpServer } from '../../agent/http/server.js';
 import { silentLogger } from '../../agent/util/logger.js';
 import { Sensors } from '../../device/sensors.js';
+import { CHROMIUM, CHROMIUM_ARGS, hasFfmpeg, waitUntil } from '../helpers/browser.js';
 import { testConfig } from '../unit/http/fakes.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required',
-];
-
-async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-let hasFfmpeg = true;
-try {
-  execFileSync('ffmpeg', ['-version'], { stdio: 'ignore' });
-} catch {
-  hasFfmpeg = false;
-}
-
-t.test('http server on a running agent', { skip: hasFfmpeg ? false : 'ffmpeg missing' }, async (t) => {
+t.test('http server on a running agent', { skip: hasFfmpeg() ? false : 'ffmpeg missing' }, async (t) => {
   const dir = t.testdir();
   const config = testConfig({ archiveDir: join(dir, 'archive'), hlsDir: join(dir, 'hls') });
   config.dataDir = join(dir, 'data');
