@@ -9,17 +9,7 @@
   const $ = (id) => document.getElementById(id);
   const players = new Map(); // camera id -> { card, video, hls, lastTime, lastMove }
 
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) {
-      if (v === null || v === undefined || v === false) continue;
-      if (k === 'class') node.className = v;
-      else if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
-      else node.setAttribute(k, v === true ? '' : String(v));
-    }
-    for (const c of children.flat()) if (c !== null && c !== undefined) node.append(c instanceof Node ? c : String(c));
-    return node;
-  }
+  const { el } = window.edgeAgentDom;
 
   // Retries are the polling loop itself: a failed fetch (agent restarting) just marks the link down.
   // A 401 means the session ended (expired, logged out, a new token): ask for the token again.
