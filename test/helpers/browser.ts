@@ -1,6 +1,8 @@
 /** What the headless-Chromium tests share: Debian's browser, its flags, and a test-side poll. */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 /** Debian's Chromium (apt-get install chromium): test/setup-machine.sh installs it. */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -37,4 +39,35 @@ export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * What the page shows, made by FFmpeg as the agent makes it, under `dir`: a finished 4-s archive
+ * (H.264 MP4, fast start) of camera cam1 and its folders.
+ */
+export async function pageMedia(dir: string): Promise<{ hlsRoot: string; archiveRoot: string; archive: string }> {
+  const hlsRoot = join(dir, 'hls');
+  const archiveRoot = join(dir, 'archive');
+  const day = join(archiveRoot, 'cam1', '2026-11-01');
+  await mkdir(join(hlsRoot, 'cam1'), { recursive: true });
+  await mkdir(day, { recursive: true });
+  const archive = join(day, 'archive_20261101T100000Z.mp4');
+  execFileSync('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=15', '-t', '4',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-movflags', '+faststart', archive,
+  ]);
+  return { hlsRoot, archiveRoot, archive };
+}
+
+/** A live cam1 stream in `hlsRoot` with 1-s segments in real time, as the pipeline makes it; resolves once two are listed. */
+export async function startLiveHls(hlsRoot: string): Promise<ChildProcess> {
+  const playlist = join(hlsRoot, 'cam1', 'index.m3u8');
+  const child = spawn('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=15,realtime',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
+    '-force_key_frames', 'expr:gte(t,n_forced*1)', '-sc_threshold', '0',
+    '-f', 'hls', '-hls_time', '1', '-hls_list_size', '6', '-hls_flags', 'delete_segments+temp_file', playlist,
+  ], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitUntil(async () => ((await readFile(playlist, 'utf8').catch(() => '')).match(/#EXTINF/g) ?? []).length >= 2, 15000, 'the live playlist has two segments');
+  return child;
 }

@@ -3,15 +3,15 @@
  * live HLS stream made by FFmpeg, shows the health figures, and plays an archive from the list.
  */
 import t from 'tap';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HttpServer } from '../../agent/http/server.js';
 import { HealthCollector } from '../../agent/health/collector.js';
 import { silentLogger } from '../../agent/util/logger.js';
 import { Sensors } from '../../device/sensors.js';
-import { browserTestBlocked, CHROMIUM, CHROMIUM_ARGS, waitUntil } from '../helpers/browser.js';
+import { browserTestBlocked, CHROMIUM, CHROMIUM_ARGS, pageMedia, startLiveHls, waitUntil } from '../helpers/browser.js';
 import { FakeCatalog, FakePipeline, runningCamera, testConfig } from '../unit/http/fakes.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
@@ -25,36 +25,12 @@ if (blocked) {
   t.plan(0, blocked);
 } else {
   t.test('status page plays live video, shows health and plays an archive', async (t) => {
-    const dir = t.testdir();
-    const hlsRoot = join(dir, 'hls');
-    const archiveRoot = join(dir, 'archive');
-    const day = join(archiveRoot, 'cam1', '2026-11-01');
-    await mkdir(join(hlsRoot, 'cam1'), { recursive: true });
-    await mkdir(day, { recursive: true });
-
-    // A finished archive: H.264 MP4, fast start, as the finisher writes it.
-    execFileSync('ffmpeg', [
-      '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=15', '-t', '4',
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-movflags', '+faststart',
-      join(day, 'archive_20261101T100000Z.mp4'),
-    ]);
-
-    // A live stream with 1-s segments in real time, as the pipeline makes it.
+    const { hlsRoot, archiveRoot } = await pageMedia(t.testdir());
     const startLive = async (): Promise<ChildProcess> => {
-      const child = spawn('ffmpeg', [
-        '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=15,realtime',
-        '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
-        '-force_key_frames', 'expr:gte(t,n_forced*1)', '-sc_threshold', '0',
-        '-f', 'hls', '-hls_time', '1', '-hls_list_size', '6', '-hls_flags', 'delete_segments+temp_file',
-        join(hlsRoot, 'cam1', 'index.m3u8'),
-      ], { stdio: ['ignore', 'ignore', 'inherit'] });
+      const child = await startLiveHls(hlsRoot);
       t.teardown(() => {
         child.kill('SIGKILL');
       });
-      await waitUntil(async () => {
-        const playlist = await readFile(join(hlsRoot, 'cam1', 'index.m3u8'), 'utf8').catch(() => '');
-        return (playlist.match(/#EXTINF/g) ?? []).length >= 2;
-      }, 15000, 'the live playlist has two segments');
       return child;
     };
     let ffmpeg = await startLive();

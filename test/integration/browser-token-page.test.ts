@@ -6,12 +6,10 @@
  * machine gets nothing.
  */
 import t from 'tap';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { stat } from 'node:fs/promises';
 import { HttpServer } from '../../agent/http/server.js';
 import { silentLogger } from '../../agent/util/logger.js';
-import { browserTestBlocked, CHROMIUM, CHROMIUM_ARGS as BASE_ARGS, waitUntil } from '../helpers/browser.js';
+import { browserTestBlocked, CHROMIUM, CHROMIUM_ARGS as BASE_ARGS, pageMedia, startLiveHls, waitUntil } from '../helpers/browser.js';
 import { FakeCatalog, FakePipeline, runningCamera, testConfig } from '../unit/http/fakes.js';
 
 const CHROMIUM_ARGS = [
@@ -29,27 +27,11 @@ if (blocked) {
 } else {
   t.test('off loopback the page asks for the token once and everything works on its cookie', async (t) => {
     const dir = t.testdir();
-    const hlsRoot = join(dir, 'hls');
-    const archiveRoot = join(dir, 'archive');
-    const day = join(archiveRoot, 'cam1', '2026-11-01');
-    await mkdir(join(hlsRoot, 'cam1'), { recursive: true });
-    await mkdir(day, { recursive: true });
-    const archive = join(day, 'archive_20261101T100000Z.mp4');
-    execFileSync('ffmpeg', [
-      '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=15', '-t', '4',
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-movflags', '+faststart', archive,
-    ]);
-    const live = spawn('ffmpeg', [
-      '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=15,realtime',
-      '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-pix_fmt', 'yuv420p',
-      '-force_key_frames', 'expr:gte(t,n_forced*1)', '-sc_threshold', '0',
-      '-f', 'hls', '-hls_time', '1', '-hls_list_size', '6', '-hls_flags', 'delete_segments+temp_file',
-      join(hlsRoot, 'cam1', 'index.m3u8'),
-    ], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const { hlsRoot, archiveRoot, archive } = await pageMedia(dir);
+    const live = await startLiveHls(hlsRoot);
     t.teardown(() => {
       live.kill('SIGKILL');
     });
-    await waitUntil(async () => ((await readFile(join(hlsRoot, 'cam1', 'index.m3u8'), 'utf8').catch(() => '')).match(/#EXTINF/g) ?? []).length >= 2, 15000, 'two live segments');
 
     const config = testConfig({ archiveDir: archiveRoot, hlsDir: hlsRoot, listen: '0.0.0.0:0' });
     const server = new HttpServer({
