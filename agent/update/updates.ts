@@ -118,7 +118,10 @@ export class ReleaseUpdates {
     // An empty retained payload is the back end clearing the topic.
     if (payload.length === 0) return;
     const digest = createHash('sha256').update(payload).digest('hex');
-    if (this.deps.memory.load()?.digest === digest) return;
+    if (this.deps.memory.load()?.digest === digest) {
+      this.deps.log.debug('desired release already handled');
+      return;
+    }
     let request: UpdateRequest;
     try {
       request = this.parseDesired(payload);

@@ -132,7 +132,7 @@ function describe(r) {
 }
 
 /** The updater's operations on a real board (or a --root tree). */
-export function boardOps({ root = '', dataDir, hook, log = (line) => process.stdout.write(`update: ${line}\n`) } = {}) {
+export function boardOps({ root = '', dataDir, hook, log = (line) => process.stdout.write(`update: ${new Date().toISOString()} ${line}\n`) } = {}) {
   const paths = boardPaths(root, dataDir);
   const service = serviceControl(hook);
   const link = async (name) => readlink(join(paths.app, name)).catch(() => null);
