@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { ROOT } from '../helpers/agentProcess.js';
+import { ROOT, waitFor } from '../helpers/agentProcess.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { TestClient, type Received } from '../helpers/mqttClient.js';
 import { craftRelease, manifestText, packRelease, ReleaseServer, UpdateBoard, type SignedRelease } from '../helpers/updateBoard.js';
@@ -63,6 +63,8 @@ async function boardOn1(t: Test, id: string): Promise<{ board: UpdateBoard; watc
   await board.service('restart');
   await board.waitLog('mqtt commands subscribed');
   await watcher.waitFor((m) => m.topic === `${root}/status` && (m.json as { state?: string; version?: string }).version === '1.0.0', 30_000);
+  // Recording: the camera counts as healthy before the update, so the new release must record too.
+  await waitFor('the live playlist', () => existsSync(path.join(board.dataDir, 'hls/cam1/index.m3u8')), 30_000);
   return { board, watcher, root };
 }
 
@@ -190,6 +192,8 @@ t.test('a release that starts but never records: its own gate fails, rolled back
   const rel = releases['4.0.0-silent']!;
   const reply = await watcher.command(`${root}/cmd/update`, updateBody(rel, server.serve('silent.tar.gz', rel.tarball)), 'v5', `${root}/reply`);
   t.match(reply.json, { ok: true });
+  const request = JSON.parse(readFileSync(path.join(board.dataDir, 'update-request.json'), 'utf8')) as { gate: unknown };
+  t.same(request.gate, { cameras: ['cam1'], mqtt: true }, 'the gate asks the new release for what worked before: cam1 and the broker');
   const updater = await board.runUpdater({ EDGE_AGENT_UPDATE_GATE_SECONDS: '20' });
   t.equal(updater.code, 0, 'the updater exits 0', { stderr: updater.stderr });
   t.match(board.state(), { state: 'rolled-back', version: '4.0.0-silent', reason: /health gate: by the deadline: camera cam1 produced no frame; no HLS segment was written/ });
@@ -222,7 +226,6 @@ t.test('R/release/desired: the retained form; handled once, also across a restar
   const { board, watcher, root } = await boardOn1(t, 'upd-desired');
   const rel = releases['2.0.0']!;
   await watcher.client.publishAsync(`${root}/release/desired`, JSON.stringify(updateBody(rel, server.serve('desired.tar.gz', rel.tarball))), { qos: 1, retain: true });
-  const { waitFor } = await import('../helpers/agentProcess.js');
   await waitFor('the request file', () => existsSync(path.join(board.dataDir, 'update-request.json')), 20_000);
   const updater = await board.runUpdater();
   t.match(updater.stdout, /update: done 2\.0\.0/, { stderr: updater.stderr });
