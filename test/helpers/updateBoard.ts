@@ -6,12 +6,14 @@
  * (`svc restart|status`) that the updater drives through --service-hook.
  */
 import { spawn } from 'node:child_process';
-import { createHash, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign, type KeyObject, type KeyPairKeyObjectResult } from 'node:crypto';
 import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { arch } from 'node:os';
 import path from 'node:path';
+import type { Test } from 'tap';
 import { ROOT, testConfig, waitFor } from './agentProcess.js';
+import { TestClient, type Received } from './mqttClient.js';
 
 /** This machine's architecture as releases name it. */
 export const ARCH = arch() === 'arm64' ? 'arm64' : arch() === 'arm' ? 'armhf' : 'x64';
@@ -276,4 +278,49 @@ export function agentEnv(): NodeJS.ProcessEnv {
 
 function readlinkRel(link: string): string {
   return path.relative(path.dirname(link), realpathSync(link));
+}
+
+/** R/release as tests read it. */
+export interface ReleaseReport {
+  running: string;
+  previous: string | null;
+  update: { state: string; version: string | null; reason: string | null } | null;
+  ts: string;
+}
+
+/**
+ * A board in `dir` running release `version` (unpacked at `rel`), online on `brokerUrl`, its
+ * commands subscribed and its camera recording; a watcher on its whole tree. Both are stopped at
+ * the end of `t`.
+ */
+export async function runningBoard(
+  t: Test,
+  options: { dir: string; brokerUrl: string; keys: KeyPairKeyObjectResult; id: string; rel: string; version: string },
+): Promise<{ board: UpdateBoard; watcher: TestClient; root: string }> {
+  mkdirSync(options.dir, { recursive: true });
+  const board = new UpdateBoard(options.dir, options.keys);
+  board.setup(options.brokerUrl, options.id);
+  board.install(options.rel, options.version);
+  const root = `edge/${options.id}`;
+  const watcher = await TestClient.connect(options.brokerUrl);
+  t.teardown(() => watcher.end());
+  t.teardown(() => board.stopAgent());
+  await watcher.subscribe(`${root}/#`);
+  await board.service('restart');
+  await board.waitLog('mqtt commands subscribed');
+  await watcher.waitFor((m) => m.topic === `${root}/status` && (m.json as { version?: string }).version === options.version, 30_000);
+  // Recording: the camera counts as healthy before an update, so the new release must record too.
+  await waitFor('the live playlist', () => existsSync(path.join(board.dataDir, 'hls/cam1/index.m3u8')), 30_000);
+  return { board, watcher, root };
+}
+
+/** Waits for an R/release message matching `pred`. */
+export async function releaseReport(watcher: TestClient, root: string, pred: (r: ReleaseReport) => boolean, timeoutMs = 90_000): Promise<ReleaseReport> {
+  const m = await watcher.waitFor((msg: Received) => msg.topic === `${root}/release` && pred(msg.json as ReleaseReport), timeoutMs);
+  return m.json as ReleaseReport;
+}
+
+/** The `update` command's body for a signed release served at `url`. */
+export function updateBody(release: SignedRelease, url: string): Record<string, unknown> {
+  return { manifest: release.manifest, sig: release.sig, url };
 }

@@ -6,23 +6,16 @@
  * local HTTP server, verifies, switches, restarts and waits for the new release's health gate.
  * Each case ends on a working release with the right retained R/release.
  */
-import { existsSync, mkdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { ROOT, waitFor } from '../helpers/agentProcess.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
-import { TestClient, type Received } from '../helpers/mqttClient.js';
-import { craftRelease, manifestText, packRelease, ReleaseServer, UpdateBoard, type SignedRelease } from '../helpers/updateBoard.js';
+import { TestClient } from '../helpers/mqttClient.js';
+import { craftRelease, manifestText, packRelease, releaseReport, ReleaseServer, runningBoard, updateBody, type ReleaseReport, type SignedRelease, type UpdateBoard } from '../helpers/updateBoard.js';
 
 const SKIP = existsSync(path.join(ROOT, 'dist/agent/cli.js')) ? false : 'run npm run build first';
-
-interface ReleaseReport {
-  running: string;
-  previous: string | null;
-  update: { state: string; version: string | null; reason: string | null } | null;
-  ts: string;
-}
 
 const work = t.testdir({ releases: {}, broker: {} });
 const server = new ReleaseServer();
@@ -47,36 +40,13 @@ t.teardown(async () => {
   await broker.stop();
 });
 
-/** A board running 1.0.0, online, its commands subscribed; a watcher on its whole tree. */
-async function boardOn1(t: Test, id: string): Promise<{ board: UpdateBoard; watcher: TestClient; root: string }> {
-  // Not t.testdir(): tap removes that before the teardown below has stopped the agent writing in it.
-  const dir = path.join(work, 'boards', id);
-  mkdirSync(dir, { recursive: true });
-  const board = new UpdateBoard(dir, operator);
-  board.setup(broker.url, id);
-  board.install(v1, '1.0.0');
-  const root = `edge/${id}`;
-  const watcher = await TestClient.connect(broker.url);
-  t.teardown(() => watcher.end());
-  t.teardown(() => board.stopAgent());
-  await watcher.subscribe(`${root}/#`);
-  await board.service('restart');
-  await board.waitLog('mqtt commands subscribed');
-  await watcher.waitFor((m) => m.topic === `${root}/status` && (m.json as { state?: string; version?: string }).version === '1.0.0', 30_000);
-  // Recording: the camera counts as healthy before the update, so the new release must record too.
-  await waitFor('the live playlist', () => existsSync(path.join(board.dataDir, 'hls/cam1/index.m3u8')), 30_000);
-  return { board, watcher, root };
+/** A board running 1.0.0, online, its commands subscribed, recording; a watcher on its whole tree. */
+function boardOn1(t: Test, id: string) {
+  // Not t.testdir(): tap removes that before the teardown has stopped the agent writing in it.
+  return runningBoard(t, { dir: path.join(work, 'boards', id), brokerUrl: broker.url, keys: operator, id, rel: v1, version: '1.0.0' });
 }
 
-function updateBody(release: SignedRelease, url: string): Record<string, unknown> {
-  return { manifest: release.manifest, sig: release.sig, url };
-}
-
-/** The latest retained-worthy R/release matching `pred`. */
-async function release(watcher: TestClient, root: string, pred: (r: ReleaseReport) => boolean, timeoutMs = 90_000): Promise<ReleaseReport> {
-  const m = await watcher.waitFor((msg: Received) => msg.topic === `${root}/release` && pred(msg.json as ReleaseReport), timeoutMs);
-  return m.json as ReleaseReport;
-}
+const release = releaseReport;
 
 /** The retained R/release as a new subscriber gets it. */
 async function retainedRelease(root: string): Promise<ReleaseReport> {

@@ -18,6 +18,7 @@ export async function runUpdater(ops, settings = DEFAULT_SETTINGS) {
   const run = new UpdateRun(ops, { ...DEFAULT_SETTINGS, ...settings });
   let state = await ops.readState();
   if (state && !FINAL.has(state.state)) state = await run.resume(state);
+  else if (state) await run.tidy(state);
   const taken = await ops.takeRequest();
   if (!taken) return state;
   // A run killed after recording the request and before removing it: the same attempt, already handled.
@@ -172,6 +173,13 @@ class UpdateRun {
       if (this.ops.now() > until) return false;
       await this.ops.sleep(this.settings.pollMs);
     }
+  }
+
+  /** The housekeeping after a final state, again: the run that wrote it may have died before it (idempotent). */
+  async tidy(state) {
+    if (!state.version) return;
+    if (state.state === 'done') await this.ops.finish(state.version);
+    else await this.ops.discard(state.version, { release: true });
   }
 
   /** A run found a state that is not final: the previous run died in the middle of it. */

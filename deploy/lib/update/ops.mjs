@@ -197,8 +197,11 @@ export function boardOps({ root = '', dataDir, hook, log = (line) => process.std
     status: () => service.status(),
     finish: async (version) => {
       await rm(downloadFile(version), { force: true });
-      await writeAtomic(paths.knownGood, `releases/${version}\n`);
-      await prune(paths, await link('current'), await link('previous'));
+      const current = await link('current');
+      // Only while it runs: a release installed by hand since then is not to be overruled.
+      const known = await readFile(paths.knownGood, 'utf8').catch(() => '');
+      if (current === `releases/${version}` && known.trim() !== current) await writeAtomic(paths.knownGood, `${current}\n`);
+      await prune(paths, current, await link('previous'));
     },
     discard: async (version, { release = false } = {}) => {
       await rm(downloadFile(version), { force: true });
