@@ -99,8 +99,11 @@ async function main(command, args) {
   } else if (command === 'check-key') {
     const [keyFile] = args;
     if (!keyFile) fail('usage: manifest.mjs check-key PUBLIC_KEY.pem');
+    const pem = readFileSync(keyFile, 'utf8');
+    // createPublicKey would derive the public half of a private key: refuse it, the secret must not travel.
+    if (pem.includes('PRIVATE KEY')) fail(`${keyFile} is a private key; give its public half (openssl pkey -in KEY -pubout)`);
     try {
-      ed25519PublicKey(readFileSync(keyFile), keyFile);
+      ed25519PublicKey(pem, keyFile);
     } catch (error) {
       fail(`${keyFile} is not an Ed25519 public key in PEM: ${error.message}`);
     }
