@@ -86,8 +86,7 @@ async function rollout(values: Values, print: (line: string) => void, rollbackOf
   const abort = { percent: Number(values['abort-percent']), min: Number(values['abort-min']) };
   if (!(abort.percent > 0 && abort.percent <= 100) || !(abort.min >= 1)) throw new Error('--abort-percent must be in (0, 100] and --abort-min at least 1');
   const key = values['command-key'] ? readFileSync(values['command-key'], 'utf8').trim() : null;
-  const document = (): Record<string, unknown> => {
-    const ts = new Date().toISOString();
+  const document = (_device: string, ts: string): Record<string, unknown> => {
     // With a command key the board wants the document signed, the release signature then in releaseSig.
     return key ? signCommand(key, 'release/desired', { manifest, releaseSig, url, ts }) : { manifest, sig: releaseSig, url, ts };
   };
@@ -107,7 +106,7 @@ async function rollout(values: Values, print: (line: string) => void, rollbackOf
       const stages = planStages(devices, parseStages(values.stages!));
       state = {
         format: 1, version: manifest.version, sha256: manifest.sha256, url, topicPrefix: values['topic-prefix']!, stages,
-        boards: Object.fromEntries(stages.flatMap((ids, stage) => ids.map((id) => [id, { stage, state: 'pending' as const, reason: null, publishedAt: null, finishedAt: null }]))),
+        boards: Object.fromEntries(stages.flatMap((ids, stage) => ids.map((id) => [id, { stage, state: 'pending' as const, reason: null, publishedAt: null, ts: null, finishedAt: null }]))),
         status: 'running', reason: null, startedAt: new Date().toISOString(),
       } satisfies RolloutState;
     } else {
@@ -116,7 +115,7 @@ async function rollout(values: Values, print: (line: string) => void, rollbackOf
     if (values['dry-run']) {
       print(`dry run: ${manifest.version} to ${Object.keys(state.boards).length} board(s) in ${state.stages.length} stage(s); abort when ${abort.percent} % of at least ${abort.min} finished boards failed`);
       state.stages.forEach((ids, i) => print(`  stage ${i + 1}${i === 0 ? ' (canary)' : ''}: ${ids.join(' ')}`));
-      print(`  each gets retained ${values['topic-prefix']}/<board>/release/desired ${JSON.stringify({ ...document(), url })}`);
+      print(`  each gets retained ${values['topic-prefix']}/<board>/release/desired ${JSON.stringify(document('<board>', new Date().toISOString()))}`);
       return 0;
     }
     await saveRollout(stateFile, state);

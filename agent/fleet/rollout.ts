@@ -29,8 +29,8 @@ export interface FleetLink {
 export interface RolloutDeps {
   link: FleetLink;
   stateFile: string;
-  /** The desired document for a board (a fresh `ts` each time; signed when a command key is given). */
-  document: (device: string) => Record<string, unknown>;
+  /** The desired document for a board with this `ts` (signed when a command key is given): the same ts, the same bytes. */
+  document: (device: string, ts: string) => Record<string, unknown>;
   abort: { percent: number; min: number };
   /** How long a board may take from its publish to a final answer. */
   boardTimeoutMs: number;
@@ -60,6 +60,11 @@ export async function runRollout(state: RolloutState, deps: RolloutDeps): Promis
   const now = deps.now ?? Date.now;
   const save = () => saveRollout(deps.stateFile, state);
   const total = state.stages.length;
+  // A run killed between recording a board as asked and asking it: ask again, with the very same
+  // document, which a board that did get it recognises (its digest) and ignores.
+  for (const [id, board] of Object.entries(state.boards)) {
+    if (state.status === 'running' && board.state === 'published' && board.ts) await deps.link.publishDesired(id, deps.document(id, board.ts));
+  }
   for (let i = 0; i < total && state.status === 'running'; i += 1) {
     const stage = state.stages[i]!;
     const open = () => stage.filter((id) => ['pending', 'published'].includes(state.boards[id]!.state));
@@ -71,8 +76,9 @@ export async function runRollout(state: RolloutState, deps: RolloutDeps): Promis
       // Recorded before it is sent: a kill between the two sends it once more, never not at all.
       board.state = 'published';
       board.publishedAt = now();
+      board.ts = new Date(board.publishedAt).toISOString();
       await save();
-      await deps.link.publishDesired(id, deps.document(id));
+      await deps.link.publishDesired(id, deps.document(id, board.ts));
     }
     while (open().length > 0) {
       for (const id of open()) {

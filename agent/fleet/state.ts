@@ -16,6 +16,8 @@ export interface BoardProgress {
   reason: string | null;
   /** When its desired release was published (ms): reports older than that are not its answer. */
   publishedAt: number | null;
+  /** The `ts` of the document it was sent: a resumed roll-out sends the very same bytes again. */
+  ts?: string | null;
   finishedAt: number | null;
 }
 

@@ -5,6 +5,7 @@
  * on a FakeUpdateBoard: files, downloads and the agent's unit faked, time virtual. R/release is
  * published at every state the updater records, with the wall-clock time.
  */
+import { createHash } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import { runUpdater, type UpdateOps } from '../../deploy/lib/update/machine.mjs';
 import { FakeUpdateBoard, type AgentBehaviour } from './fakeUpdateOps.js';
@@ -14,6 +15,7 @@ export class SimulatedBoard {
   /** Desired documents received, and updates actually run. */
   desired = 0;
   updates = 0;
+  private readonly handled = new Set<string>();
   private client: MqttClient | null = null;
   private hold: Promise<void> | null = null;
   private releaseHold: (() => void) | null = null;
@@ -80,6 +82,10 @@ export class SimulatedBoard {
   private async onDesired(payload: Buffer): Promise<void> {
     if (payload.length === 0) return;
     this.desired += 1;
+    // As the agent: a document already handled (the same bytes again) changes nothing.
+    const digest = createHash('sha256').update(payload).digest('hex');
+    if (this.handled.has(digest)) return;
+    this.handled.add(digest);
     const doc = JSON.parse(payload.toString()) as { manifest: { version: string }; sig: string; url: string };
     // As the agent: a document for the running version changes nothing.
     if (doc.manifest.version === this.running()) return;

@@ -130,3 +130,27 @@ t.test('a roll-out killed (kill -9) in the middle of a stage resumes from its st
   t.same(boards.filter((b) => b.updates !== 1).map((b) => b.id), [], 'each board updated exactly once');
   t.equal(JSON.parse(readFileSync(path.join(dir, 'rollout.json'), 'utf8')).status, 'done');
 });
+
+t.test('killed between recording a board as asked and asking it: the resumed roll-out asks it, with the same bytes', async (t) => {
+  const dir = t.testdir({});
+  const [board] = await fleet(t, 'gap', 1);
+  const manifest = releaseFiles(dir, '2.0.0');
+  const state = path.join(dir, 'rollout.json');
+  const ts = new Date().toISOString();
+  writeFileSync(state, JSON.stringify({
+    format: 1, version: '2.0.0', sha256: fakeManifest('2.0.0').sha256, url: 'https://releases.example/2.0.0.tar.gz', topicPrefix: 'edge',
+    stages: [['gap-00']], boards: { 'gap-00': { stage: 0, state: 'published', reason: null, publishedAt: Date.parse(ts), ts, finishedAt: null } },
+    status: 'running', reason: null, startedAt: ts,
+  }));
+  const args = ['rollout', '--manifest', manifest, '--url', 'https://releases.example/2.0.0.tar.gz', '--broker', broker.url, '--devices', '/dev/null', '--state', state];
+  const run = await fleetCli(args);
+  t.equal(run.code, 0, { lines: run.lines });
+  t.equal(board!.running(), '2.0.0', 'the board was asked and updated');
+  // The same document once more (a second resume): recognised, not a second update.
+  const doc = readFileSync(state, 'utf8');
+  writeFileSync(state, doc.replace('"status": "done"', '"status": "running"').replace(/"state": "done"/, '"state": "published"'));
+  t.equal((await fleetCli(args)).code, 0);
+  await waitFor('the second delivery', () => board!.desired === 2, 10_000);
+  t.pass('it got the document twice');
+  t.equal(board!.updates, 1, 'and updated once');
+});
