@@ -179,7 +179,8 @@ class UpdateRun {
   async tidy(state) {
     if (!state.version) return;
     if (state.state === 'done') await this.ops.finish(state.version);
-    else await this.ops.discard(state.version, { release: true });
+    // Downloads and half-unpacked folders only: the release folder may be one installed by hand since.
+    else await this.ops.discard(state.version);
   }
 
   /** A run found a state that is not final: the previous run died in the middle of it. */
