@@ -70,6 +70,12 @@ export async function previousVersion(app: string): Promise<string | null> {
   return target ? path.basename(target) : null;
 }
 
+/** The version `<app>/current` points at, or null. */
+export async function currentVersion(app: string): Promise<string | null> {
+  const target = await readlink(path.join(app, 'current')).catch(() => null);
+  return target ? path.basename(target) : null;
+}
+
 /** Writes JSON whole or not at all into the agent's own folder. */
 export function writeJsonAtomic(file: string, value: unknown): Promise<void> {
   return writeFileAtomic(file, `${JSON.stringify(value)}\n`, 0o644);

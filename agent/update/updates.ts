@@ -14,7 +14,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { exists } from '../util/files.js';
 import type { Logger } from '../util/logger.js';
 import { assertReleaseSigned, parseUpdateRequest, type UpdateRequest } from './release.js';
-import { FINAL_STATES, machineArch, previousVersion, readRootState, updatePaths, writeJsonAtomic, type RootUpdateState } from './state.js';
+import { currentVersion, FINAL_STATES, machineArch, previousVersion, readRootState, updatePaths, writeJsonAtomic, type RootUpdateState } from './state.js';
 
 /** What is remembered of `R/release/desired` across restarts. */
 export interface DesiredReleaseMemory {
@@ -185,7 +185,8 @@ export class ReleaseUpdates {
     const { app } = this.deps;
     if (app) {
       const root = await readRootState(app);
-      const previous = await previousVersion(app);
+      // While the updater switches, `previous` already names this (still running) release: keep the last one.
+      const previous = (await currentVersion(app)) === this.deps.version ? await previousVersion(app) : this.previous;
       const seen = JSON.stringify([root, previous]);
       if (seen !== this.seen || force) {
         this.seen = seen;

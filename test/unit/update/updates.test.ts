@@ -25,6 +25,7 @@ function setup(t: Test, options: { signingRequired?: boolean; desiredSigned?: bo
   const dir = t.testdir({ app: { releases: { '1.0.0': {}, '0.9.0': {} }, update: {} }, data: {}, keys: {} });
   writeFileSync(path.join(dir, 'keys/operator.pem'), operator.publicKey.export({ type: 'spki', format: 'pem' }));
   symlinkSync('releases/0.9.0', path.join(dir, 'app/previous'));
+  symlinkSync('releases/1.0.0', path.join(dir, 'app/current'));
   const published: ReleaseMessage[] = [];
   let memory: DesiredReleaseMemory | null = null;
   const updates = new ReleaseUpdates({
@@ -72,7 +73,7 @@ t.test('refused: the running version, another architecture, a checkout (no insta
 });
 
 t.test('R/release follows the updater\'s state file: running, previous, update', async (t) => {
-  const { updates, published, writeState } = setup(t);
+  const { dir, updates, published, writeState } = setup(t);
   await updates.start();
   t.match(published.at(-1), { running: '1.0.0', previous: '0.9.0', update: null });
   writeState({ state: 'downloading', version: '2.0.0', reason: null, attempt: 'a' });
@@ -83,6 +84,14 @@ t.test('R/release follows the updater\'s state file: running, previous, update',
   const count = published.length;
   await new Promise((r) => setTimeout(r, 100));
   t.equal(published.length, count, 'nothing new while nothing changes');
+  // The updater switches the links while this agent still runs: previous (now this release) is not reported yet.
+  rmSync(path.join(dir, 'app/current'));
+  rmSync(path.join(dir, 'app/previous'));
+  symlinkSync('releases/2.0.0', path.join(dir, 'app/current'));
+  symlinkSync('releases/1.0.0', path.join(dir, 'app/previous'));
+  writeState({ state: 'switching', version: '2.0.0', reason: null, attempt: 'b' });
+  await waitFor('switching published', () => published.at(-1)?.update?.state === 'switching', 5000, 10);
+  t.match(published.at(-1), { running: '1.0.0', previous: '0.9.0' }, 'running and previous as they are until the restart');
 });
 
 t.test('R/release/desired: handled once per document; the running version is a no-op; refusals reported', async (t) => {
