@@ -45,6 +45,8 @@ import { removeStaleTemps } from './util/files.js';
 import type { Logger } from './util/logger.js';
 import { VERSION } from './version.js';
 import { ConfigService } from './configService.js';
+import { createUpdateModule, type UpdateModule } from './update/index.js';
+import type { DesiredReleaseMemory } from './update/updates.js';
 
 /** How often retention looks at the disk besides after every finished archive. */
 const RETENTION_INTERVAL_MS = 60_000;
@@ -77,6 +79,7 @@ export class Agent {
   private metrics: AgentMetrics | null = null;
   private homeAssistant: HomeAssistantDiscovery | null = null;
   private search: SearchIndex | null = null;
+  private update: UpdateModule | null = null;
   // Motion meters outlive pipeline restarts; each FFmpeg run feeds its camera's meter.
   private readonly motion = new MotionMeters();
   readonly configService: ConfigService;
@@ -153,6 +156,8 @@ export class Agent {
     await this.catchUp();
     log.info({ hls: config.hls.dir, archive: config.archive.dir, cameras: config.cameras.map((c) => c.id) }, 'agent running');
     this.configService.open();
+    // Step 11 (README "Start-up"): the release an update just switched to checks its own health.
+    await this.update?.gate.start();
   }
 
   /**
@@ -178,6 +183,8 @@ export class Agent {
   async stop(): Promise<void> {
     // A change in progress is cut short and reverted before the modules it touches are stopped.
     await this.configService.close();
+    await this.update?.gate.stop();
+    this.update?.updates.stop();
     await this.http?.stop().catch((error: unknown) => this.log.warn({ err: error }, 'http stop failed'));
     await this.manager?.stop();
     await this.analysis?.stop().catch((error: unknown) => this.log.warn({ err: error }, 'analysis stop failed'));
@@ -374,6 +381,7 @@ export class Agent {
       },
       probe: () => probeReport({ config: this.config, cacheFile: path.join(this.config.dataDir, 'encoder-probe.json') }),
       search: this.search!,
+      updates: { request: (body) => this.update!.control.request(body) },
     });
     const verifier = new SignatureVerifier({
       key: () => this.credentials.commandKey,
@@ -388,6 +396,22 @@ export class Agent {
       replyTopicAllowed: (topic) => isSafeReplyTopic(buildTopics(this.config.mqtt.topicPrefix, this.config.device.id), topic),
     });
     const kv = this.kv!;
+    this.update = createUpdateModule({
+      version: VERSION,
+      configFile: this.configFile,
+      dataDir: () => this.config.dataDir,
+      stats: () => this.pipeline.stats(),
+      hlsDir: (camera) => this.pipeline.hlsDir(camera),
+      mqttConnected: () => this.link?.isConnected() ?? false,
+      roundTrip: () => this.link?.roundTrip() ?? Promise.resolve('the mqtt link is not running'),
+      publish: (message) => void this.publisher?.publishRelease(message),
+      memory: { load: () => kv.get<DesiredReleaseMemory>('release.desired'), save: (value) => kv.set('release.desired', value) },
+      signingRequired: () => this.credentials.commandKey !== null,
+      desiredSigned: (doc) => verifier.verifyDocument('release/desired', doc, buildTopics(this.config.mqtt.topicPrefix, this.config.device.id).releaseDesired),
+      startedAt: this.startedAt.getTime(),
+      log: this.rootLog.child({ component: 'update' }),
+    });
+    const updates = this.update.updates;
     this.desired = new DesiredConfig({
       change: (request) => this.configService.change(request),
       load: () => kv.get<DesiredState>('config.desired'),
@@ -408,6 +432,7 @@ export class Agent {
       router,
       nextSession: () => kv.next('mqtt.session'),
       onDesired: (payload) => desired.handle(payload),
+      onReleaseDesired: (payload) => updates.handleDesired(payload),
     });
     this.publisher = new LinkPublisher({
       link: this.link,
@@ -421,6 +446,7 @@ export class Agent {
       motionScore: (camera, startMs, endMs) => motionScore(this.motion.timelineFor(camera, startMs, endMs)),
     });
     this.publisher.start();
+    await updates.start();
     const memory = { load: () => kv.get<PublishedDiscovery>('homeassistant.published'), save: (state: PublishedDiscovery | null) => kv.set('homeassistant.published', state) };
     this.homeAssistant = new HomeAssistantDiscovery({ link: this.link, pipeline: this.pipeline, config: () => this.config, bus: this.bus, version: VERSION, log, memory });
     this.homeAssistant.start();

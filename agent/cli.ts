@@ -16,6 +16,7 @@ commands:
   doctor [--json] [--config FILE] [--trust-base-url] a technician's checklist (exit 1 on any fail)
   status [--config FILE]                            summarise the running agent
   version                                           print the agent's version (also --version)
+  fleet rollout|rollback|status ...                 update a fleet through the broker (edge-agent fleet for usage)
 `;
 
 
@@ -41,6 +42,8 @@ function parse(argv: string[]): CliOptions {
 }
 
 async function dispatch(argv: string[]): Promise<number> {
+  // fleet has options of its own (a roll-out's, not an agent's).
+  if (argv[0] === 'fleet') return (await import('./cli/fleet.js')).fleetCommand(argv.slice(1));
   let options: CliOptions;
   try {
     options = parse(argv);

@@ -3,13 +3,15 @@
 # Ubuntu-based JetPack 5/6) from a release made by deploy/pack.sh. Offline: nothing is fetched
 # or compiled (apt-get only for ffmpeg & co., skipped by --no-apt). Idempotent.
 #
-#   sudo deploy/install.sh [--from DIR|TARBALL] [--no-apt] [--no-start] [--root DIR]
+#   sudo deploy/install.sh [--from DIR|TARBALL] [--no-apt] [--no-start] [--root DIR] [--release-key FILE ...]
 #   sudo deploy/install.sh --rollback          # back to the release running before the last switch
 #   sudo deploy/install.sh --uninstall [--purge]
 #
 # A release that is refused, or whose unit does not start, leaves the running one running.
 # Keeps config (/etc/edge-agent) and data (/var/lib/edge-agent); --purge removes them too.
 # --root DIR installs into a throwaway tree (tests, image builds): no apt, user or systemctl.
+# --release-key FILE (repeatable) installs an Ed25519 public key the board's updater trusts for
+# signed updates, into /etc/edge-agent/release-keys/ (README "Updates").
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,6 +22,8 @@ source "$HERE/lib/runtime.sh"
 
 APP=/opt/edge-agent
 UNIT=/etc/systemd/system/edge-agent.service
+UPDATE_UNITS=(edge-agent-update.service edge-agent-update.path)
+UPDATE_LAUNCHER=/usr/local/sbin/edge-agent-update
 DROPINS=/etc/systemd/system/edge-agent.service.d
 # Secrets live outside /etc/edge-agent, which the agent owns (set-config rewrites its config
 # file there): inside it, the agent user could swap the folder for a link that root (this
@@ -39,8 +43,10 @@ START=1
 PURGE=0
 # --root only: install a release for another architecture (building a board image on a PC).
 ANY_ARCH=0
+RELEASE_KEYS=()
+KEYS_DIR=/etc/edge-agent/release-keys
 
-usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -53,6 +59,7 @@ while [[ $# -gt 0 ]]; do
     --uninstall) ACTION=uninstall; shift ;;
     --purge) PURGE=1; shift ;;
     --any-arch) ANY_ARCH=1; shift ;;
+    --release-key) RELEASE_KEYS+=("$2"); shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown option $1" ;;
   esac
@@ -184,6 +191,59 @@ migrate_credentials() {
   fi
 }
 
+# Each --release-key must be an Ed25519 public key, checked before anything changes. A private
+# key is refused outright: Node would happily derive the public half, and the secret would be left
+# on the board.
+check_release_keys() {
+  ((${#RELEASE_KEYS[@]})) || return 0
+  local key node=""
+  if [[ -x "$SOURCE/runtime/bin/node" ]] && "$SOURCE/runtime/bin/node" -e 0 >/dev/null 2>&1; then
+    node="$SOURCE/runtime/bin/node"
+  elif command -v node >/dev/null; then
+    node=node
+  fi
+  for key in "${RELEASE_KEYS[@]}"; do
+    [[ -f "$key" && -r "$key" ]] || die "--release-key: cannot read $key"
+    grep -q 'PRIVATE KEY' "$key" && die "--release-key $key is a private key: install its public half (openssl pkey -in $key -pubout -out release.pub); nothing changed"
+    if [[ -n "$node" && -f "$SOURCE/deploy/lib/manifest.mjs" ]]; then
+      "$node" "$SOURCE/deploy/lib/manifest.mjs" check-key "$key" >/dev/null 2>&1 || die "--release-key $key is not an Ed25519 public key in PEM; nothing changed"
+    else
+      grep -q -- '-----BEGIN PUBLIC KEY-----' "$key" || die "--release-key $key is not a public key in PEM; nothing changed"
+    fi
+  done
+}
+
+# The keys the updater trusts. The folder sits in the agent's own /etc/edge-agent, so it and its
+# files are root's and writable only by root: the updater refuses anything else (the agent user
+# could have made it), and the agent's unit mounts it read-only so it cannot be renamed away.
+install_release_keys() {
+  ((${#RELEASE_KEYS[@]})) || return 0
+  local key name
+  [[ -L "$(p "$KEYS_DIR")" ]] && die "$KEYS_DIR is a symbolic link; it must be a root-owned folder: nothing changed"
+  ensure_dir "$KEYS_DIR" 0755 root:root
+  for key in "${RELEASE_KEYS[@]}"; do
+    name="$(basename "$key")"
+    name="${name%.pem}"
+    name="${name%.pub}.pem"
+    write_if_changed "$KEYS_DIR/$name" 0644 <"$key" || true
+    ensure_owner "$(p "$KEYS_DIR/$name")" root:root
+  done
+}
+
+# Records the release now running as proven good: the update launcher runs its updater.
+mark_known_good() {
+  ensure_dir "$APP/update" 0755 root:root
+  write_if_changed "$APP/update/known-good" 0644 < <(readlink "$(p "$APP/current")") || true
+}
+
+# `edge-agent-update` (root): the launcher edge-agent-update.service runs.
+install_update_launcher() {
+  local src
+  src="$(p "$APP/current")/deploy/lib/update-launcher.sh"
+  [[ -f "$src" ]] || return 0
+  write_if_changed "$UPDATE_LAUNCHER" 0755 <"$src" || true
+}
+
 # Sets SOURCE to the release to install, as a directory: unpacks a tarball (one top-level folder).
 find_source() {
   if [[ -d "$FROM" ]]; then
@@ -306,16 +366,24 @@ case "$ACTION" in
   install)
     find_source
     check_release "$SOURCE"
+    check_release_keys
     apt_packages
     ensure_user
     ensure_dirs
+    install_release_keys
     install_release
     write_config
     install_cli
+    install_update_launcher
     install_unit
     ((START_FAILED)) && back_out_release
+    install_updater_units
+    mark_known_good
     ;;
-  rollback) rollback ;;
+  rollback)
+    rollback
+    mark_known_good
+    ;;
   uninstall) uninstall ;;
 esac
 

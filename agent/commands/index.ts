@@ -8,9 +8,10 @@ import { restartPipelineCommand } from './restartPipeline.js';
 import { searchCommand } from './search.js';
 import { setConfigCommand } from './setConfig.js';
 import { snapshotCommand } from './snapshot.js';
+import { updateCommand } from './update.js';
 import type { CommandDeps, CommandTable } from './types.js';
 
-export type { AnalysisControl, CommandDeps, CommandSpec, CommandTable, ConfigControl } from './types.js';
+export type { AnalysisControl, CommandDeps, CommandSpec, CommandTable, ConfigControl, UpdateControl } from './types.js';
 
 /** Builds the table the router dispatches on (a Map-free plain object with no prototype). */
 export function createCommands(deps: CommandDeps): CommandTable {
@@ -24,5 +25,6 @@ export function createCommands(deps: CommandDeps): CommandTable {
   table.analyze = analyzeCommand(deps);
   table.probe = probeCommand(deps);
   table.search = searchCommand(deps);
+  table.update = updateCommand(deps);
   return table;
 }

@@ -21,6 +21,15 @@ export interface AnalysisControl {
   enqueue(camera: string, file: string): Promise<void>;
 }
 
+/** The update command's body (checked strictly by the update module, which owns the rules). */
+export type UpdateArgs = Record<string, unknown>;
+
+/** Hand a release to the root updater (agent/update). */
+export interface UpdateControl {
+  /** Checks the body and the release signature, queues the update; throws AgentError when refused. */
+  request(body: UpdateArgs): Promise<{ accepted: true; version: string; attempt: string }>;
+}
+
 /** Everything the command handlers need. */
 export interface CommandDeps {
   version: string;
@@ -37,6 +46,8 @@ export interface CommandDeps {
   probe: () => Promise<unknown>;
   /** The analysis search index; absent: `search` answers bad_request. */
   search?: SearchService;
+  /** Absent: `update` answers unsupported. */
+  updates?: UpdateControl;
   clock?: Clock;
 }
 
@@ -48,6 +59,11 @@ export interface CommandContext {
 
 /** One command: a strict body check, then the handler. Both throw AgentError. */
 export interface CommandSpec<T = unknown> {
+  /**
+   * The body has a `sig` field of its own (update: the release signature). The router passes it
+   * on when no command key is configured; with one, `sig` is the command signature and stays out.
+   */
+  keepsSig?: boolean;
   /** Checks the body (envelope fields already removed) and returns the typed arguments. */
   parse(body: Record<string, unknown>): T;
   run(args: T, context: CommandContext): Promise<unknown>;

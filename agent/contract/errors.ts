@@ -14,6 +14,8 @@ export type AgentErrorCode =
   | 'analysis_failed'
   | 'restart_required'
   | 'config_reverted'
+  | 'busy'
+  | 'unsupported'
   | 'internal';
 
 /** Base error: every failure the agent reports carries a code and, where there was one, its cause. */

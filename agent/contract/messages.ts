@@ -86,6 +86,26 @@ export interface ReportedConfigMessage {
   ts: string;
 }
 
+/** Where an update is (README "Updates"); `done`, `rolled-back` and `failed` are final. */
+export type UpdateState = 'downloading' | 'verifying' | 'switching' | 'verifying-health' | 'done' | 'rolled-back' | 'failed';
+
+/** `R/release`, retained: the release running, the one before it, and the last update. */
+export interface ReleaseMessage {
+  running: string;
+  previous: string | null;
+  update: { state: UpdateState; version: string | null; reason: string | null } | null;
+  ts: string;
+}
+
+/** The `update` command's body, also retained on `R/release/desired`. */
+export interface UpdateRequestMessage {
+  manifest: { arch: string; sha256: string; size: number; version: string };
+  /** Hex Ed25519 signature of the manifest; `releaseSig` when `sig` carries a command signature. */
+  sig?: string;
+  releaseSig?: string;
+  url: string;
+}
+
 /** The error half of a command reply. */
 export interface ReplyError {
   code: string;
@@ -110,6 +130,8 @@ export interface TopicPayloads {
   config: ConfigMessage;
   configDesired: DesiredConfigMessage;
   configReported: ReportedConfigMessage;
+  release: ReleaseMessage;
+  releaseDesired: UpdateRequestMessage;
   command: CommandRequest;
   reply: CommandReply;
 }

@@ -19,6 +19,10 @@ export interface Topics {
   configDesired: string;
   /** `R/config/reported`: the agent's retained answer to it. */
   configReported: string;
+  /** `R/release`: the agent's retained release and update report. */
+  release: string;
+  /** `R/release/desired`: the back end's retained desired release (the `update` command's body). */
+  releaseDesired: string;
   /** The subscription filter for commands: `R/cmd/+`. */
   commandFilter: string;
   /** `R/cmd/<name>`. */
@@ -42,6 +46,8 @@ export function buildTopics(prefix: string, deviceId: string): Topics {
     config: `${root}/config`,
     configDesired: `${root}/config/desired`,
     configReported: `${root}/config/reported`,
+    release: `${root}/release`,
+    releaseDesired: `${root}/release/desired`,
     commandFilter: `${root}/cmd/+`,
     command: (name) => `${root}/cmd/${name}`,
     snapshot: (camera) => `${root}/snapshot/${camera}`,

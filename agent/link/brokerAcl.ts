@@ -3,7 +3,8 @@
  * Mosquitto ACL file:
  *
  *   user edge-agent      topic readwrite #
- *   user technician      topic read #; write R/cmd/+ (never retained), R/config/desired, and
+ *   user technician      topic read #; write R/cmd/+ (never retained), R/config/desired,
+ *                        R/release/desired, and
  *                        anything outside R/ (reply topics, a bridge's own topics)
  *   (no user name)       topic read #: a local reader (the broker listens on 127.0.0.1 only),
  *                        so status, health and events can be watched on a fresh board with a
@@ -12,7 +13,8 @@
  *   (wrong login)        no connection at all
  *
  * R = <mqtt.topicPrefix>/<device.id>. `R/config/desired` is the back end's input, as powerful as
- * `set-config` and checked the same way, so whoever may send commands may write it.
+ * `set-config` and checked the same way, so whoever may send commands may write it; so is
+ * `R/release/desired` for `update`.
  */
 import type { BrokerLogin, BrokerUsers } from './brokerUsers.js';
 import { samePassword } from './brokerUsers.js';
@@ -52,7 +54,7 @@ export function mayPublish(role: BrokerRole | undefined, root: string, topic: st
   if (role !== 'technician') return false;
   if (topic.startsWith('$')) return false;
   if (topic !== root && !topic.startsWith(`${root}/`)) return true;
-  if (topic === `${root}/config/desired`) return true;
+  if (topic === `${root}/config/desired` || topic === `${root}/release/desired`) return true;
   // A retained command would run again at every subscribe of the agent (every reconnect).
   return topic.startsWith(`${root}/cmd/`) && !retain;
 }

@@ -46,6 +46,8 @@ export interface MqttLinkDeps {
   nextSession?: () => number;
   /** Called with each message on `R/config/desired` (retained: delivered again at every subscribe). */
   onDesired?: (payload: Buffer) => void;
+  /** Called with each message on `R/release/desired` (retained, like the desired config). */
+  onReleaseDesired?: (payload: Buffer) => void;
 }
 
 /** A reply that could not be sent yet: kept for the next connection, dropped after a while. */
@@ -287,7 +289,12 @@ export class MqttLink {
       this.warnExpiry();
       const topics = this.topics;
       client.publish(topics.status, JSON.stringify(this.statusMessage('online')), { qos: 1, retain: true });
-      const filters = [topics.commandFilter, ...(this.deps.onDesired ? [topics.configDesired] : []), ...this.extraTopics.keys()];
+      const filters = [
+        topics.commandFilter,
+        ...(this.deps.onDesired ? [topics.configDesired] : []),
+        ...(this.deps.onReleaseDesired ? [topics.releaseDesired] : []),
+        ...this.extraTopics.keys(),
+      ];
       client.subscribe(filters, { qos: 1 }, (error, granted) => {
         if (error || granted?.some((g) => g.qos >= 128)) {
           log.error({ err: error?.message, filters }, 'broker refused a subscription');
@@ -342,6 +349,10 @@ export class MqttLink {
   private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
     if (topic === this.topics.configDesired) {
       this.deps.onDesired?.(payload);
+      return;
+    }
+    if (topic === this.topics.releaseDesired) {
+      this.deps.onReleaseDesired?.(payload);
       return;
     }
     const extra = this.extraTopics.get(topic);

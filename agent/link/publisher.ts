@@ -6,7 +6,7 @@
 import type { AgentConfig } from '../config/types.js';
 import type { AgentEvent } from '../contract/events.js';
 import { archiveEventId } from '../contract/ids.js';
-import type { AnalysisBudgetMessage, AnalysisResult, ReportedConfigMessage } from '../contract/messages.js';
+import type { AnalysisBudgetMessage, AnalysisResult, ReleaseMessage, ReportedConfigMessage } from '../contract/messages.js';
 import type { Topics } from '../contract/topics.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { EventBus } from '../util/bus.js';
@@ -60,6 +60,7 @@ export class LinkPublisher {
   private running = false;
   private reported: ReportedConfigMessage | null = null;
   private budget: AnalysisBudgetMessage | null = null;
+  private release: ReleaseMessage | null = null;
 
   constructor(private readonly deps: LinkPublisherDeps) {}
 
@@ -81,6 +82,7 @@ export class LinkPublisher {
         // A report made while the link was down (a reverted broker change) goes out now.
         if (this.reported) void this.publishReported(this.reported);
         if (this.budget) void this.publishBudget(this.budget);
+        if (this.release) void this.publishRelease(this.release);
       }),
     );
     this.schedule();
@@ -122,6 +124,16 @@ export class LinkPublisher {
       await this.deps.link.publish(this.deps.link.topics.analysisBudget, budget, { qos: 1, retain: true });
     } catch (error) {
       this.deps.log.warn({ err: (error as Error).message }, 'analysis budget not published');
+    }
+  }
+
+  /** Publishes R/release (retained, QoS 1) now if connected, and again on every connect. */
+  async publishRelease(release: ReleaseMessage): Promise<void> {
+    this.release = release;
+    try {
+      await this.deps.link.publish(this.deps.link.topics.release, release, { qos: 1, retain: true });
+    } catch (error) {
+      this.deps.log.warn({ err: (error as Error).message }, 'release report not published');
     }
   }
 

@@ -124,6 +124,9 @@ export class CommandRouter implements CommandDispatcher {
     for (const [key, value] of Object.entries(request)) {
       if (!ENVELOPE.includes(key)) fields[key] = value;
     }
+    // Without a command key `sig` signs nothing of the envelope: a body that has its own (update's
+    // release signature) gets it.
+    if (spec.keepsSig && !signed && request.sig !== undefined) fields.sig = request.sig;
     const args: unknown = spec.parse(fields);
     return spec.run(args, { signed });
   }

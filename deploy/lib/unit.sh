@@ -85,6 +85,12 @@ install_unit() {
   local before=$CHANGED
   CHANGED=0
   write_if_changed "$UNIT" 0644 <"$(p "$APP/current")/systemd/edge-agent.service" || true
+  local name
+  # The updater's units (releases before 0.2 have none: those already installed stay).
+  for name in "${UPDATE_UNITS[@]}"; do
+    [[ -f "$(p "$APP/current")/systemd/$name" ]] || continue
+    write_if_changed "/etc/systemd/system/$name" 0644 <"$(p "$APP/current")/systemd/$name" || true
+  done
   write_dropins
   local unit_changed=$CHANGED
   CHANGED=$((before | CHANGED))
@@ -110,6 +116,26 @@ install_unit() {
       START_FAILED=1
     fi
   fi
+}
+
+# Enables the updater's units (the path unit watches for the agent's requests; the service also
+# runs at boot to finish or undo an interrupted update) and starts watching. After the agent's own
+# restart: the updater is no part of whether this install worked.
+install_updater_units() {
+  [[ -f "$(p /etc/systemd/system/edge-agent-update.path)" ]] || return 0
+  if root_mode; then
+    if command -v systemctl >/dev/null && [[ ! -L "$(p /etc/systemd/system/paths.target.wants/edge-agent-update.path)" ]]; then
+      systemctl --root="$ROOT" --quiet enable "${UPDATE_UNITS[@]}"
+      changed "enabled ${UPDATE_UNITS[*]}"
+    fi
+    return 0
+  fi
+  if ! systemctl --quiet is-enabled edge-agent-update.path; then
+    systemctl --quiet enable "${UPDATE_UNITS[@]}"
+    changed "enabled ${UPDATE_UNITS[*]}"
+  fi
+  ((START)) || return 0
+  systemctl --quiet is-active edge-agent-update.path || systemctl start edge-agent-update.path
 }
 
 # The new release did not start: the one that was running goes back, with its own unit, and
@@ -141,7 +167,15 @@ uninstall() {
   elif command -v systemctl >/dev/null; then
     systemctl --root="$ROOT" --quiet disable edge-agent.service 2>/dev/null || true
   fi
+  if ! root_mode; then
+    systemctl disable --now edge-agent-update.path edge-agent-update.service 2>/dev/null || true
+  elif command -v systemctl >/dev/null; then
+    systemctl --root="$ROOT" --quiet disable "${UPDATE_UNITS[@]}" 2>/dev/null || true
+  fi
   remove_file "$UNIT"
+  local name
+  for name in "${UPDATE_UNITS[@]}"; do remove_file "/etc/systemd/system/$name"; done
+  grep -qs 'edge-agent-update.service' "$(p "$UPDATE_LAUNCHER")" && remove_file "$UPDATE_LAUNCHER"
   grep -qs 'edge-agent deploy/install.sh' "$(p /usr/local/bin/edge-agent)" && remove_file /usr/local/bin/edge-agent
   if [[ -d "$(p "$DROPINS")" ]]; then
     rm -rf "$(p "$DROPINS")"

@@ -14,6 +14,8 @@ t.test('who may publish where', async (t) => {
     ['technician: a command', 'technician', `${R}/cmd/ping`, false, true],
     ['technician: a retained command (would run at every reconnect)', 'technician', `${R}/cmd/ping`, true, false],
     ['technician: the desired config (the back end\'s input)', 'technician', `${R}/config/desired`, true, true],
+    ['technician: the desired release (the fleet form of update)', 'technician', `${R}/release/desired`, true, true],
+    ['technician: the release report', 'technician', `${R}/release`, true, false],
     ['technician: status', 'technician', `${R}/status`, true, false],
     ['technician: events', 'technician', `${R}/events`, false, false],
     ['technician: health', 'technician', `${R}/health`, false, false],

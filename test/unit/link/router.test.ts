@@ -100,3 +100,27 @@ t.test('an unauthorised request is answered, echoing only a short id and correla
   t.equal((await send(r, 'ping', {}, { responseTopic: 'back/2', correlationData: Buffer.from(long) }))!.correlationData, undefined, 'long correlation data dropped');
   t.same((await send(r, 'ping', {}, { responseTopic: 'back/2', correlationData: Buffer.from('c1') }))!.correlationData, Buffer.from('c1'));
 });
+
+t.test('update: without a command key `sig` is the release signature; with one it is the command\'s and releaseSig carries the release\'s', async (t) => {
+  const got: Array<Record<string, unknown>> = [];
+  const make = (key: string | null) => {
+    const config = new FakeConfig(testConfig());
+    const { deps } = fakeCommandDeps(config);
+    deps.updates = { request: async (body) => (got.push(body), { accepted: true, version: '2.0.0', attempt: 'a' }) };
+    return new CommandRouter({ commands: createCommands(deps), log: silentLogger(), verifier: new SignatureVerifier({ key: () => key }) });
+  };
+  const release = { manifest: { version: '2.0.0' }, url: 'http://x/r.tar.gz' };
+  const releaseSig = 'ab'.repeat(64);
+  const open = await send(make(null), 'update', { ...release, sig: releaseSig }, { responseTopic: 'resp/x' });
+  t.match(open?.body, { ok: true });
+  t.same(got.pop(), { ...release, sig: releaseSig }, 'no key: sig passed on as the release signature');
+
+  const key = 'k'.repeat(32);
+  const keyed = make(key);
+  const unsigned = await send(keyed, 'update', { ...release, sig: releaseSig }, { responseTopic: 'resp/x' });
+  t.match(unsigned?.body, { ok: false, error: { code: 'unauthorized' } }, 'with a key, an update without the command signature is refused');
+  t.equal(got.length, 0);
+  const signed = signCommand(key, 'update', { ...release, releaseSig, ts: Date.now() });
+  t.match((await send(keyed, 'update', signed, { responseTopic: 'resp/x' }))?.body, { ok: true });
+  t.same(got.pop(), { ...release, releaseSig }, 'the command signature stays in the envelope; the release signature arrives as releaseSig');
+});
