@@ -64,7 +64,8 @@ export function analysisConfig(dir: string, baseUrl: string, analysis: Partial<A
     archive: { dir: path.join(dir, 'archive'), segmentSeconds: 600, maxAgeHours: 168, minFreePercent: 1 },
     analysis: {
       enabled: true, provider: 'gemini', model: 'gemini-2.5-flash', apiKeyFile: null, baseUrl, prompt: null,
-      maxPerDay: 200, skipWhenStill: false, deferAfterMinutes: 10, dailyTokens: null, dailyRequests: null, ...analysis,
+      maxPerDay: 200, skipWhenStill: false, deferAfterMinutes: 10, dailyTokens: null, dailyRequests: null,
+      fps: 1, resolution: 'low', skipDuplicates: true, duplicateMotion: 0.01, duplicateDistance: 16, ...analysis,
     },
     dataDir: path.join(dir, 'data'),
   } as unknown as AgentConfig;

@@ -102,7 +102,7 @@ t.test('--set errors', async (t) => {
     ['inside a plain value', ['hls.dir.x=1'], ['hls.dir.x is not a known key: hls.dir has no parts to set']],
     ['prototype pollution', ['__proto__.x=1'], ['--set "__proto__.x=1" must look like key.path=value, e.g. mqtt.url=mqtt://broker:1883 or cameras[0].fps=15']],
     ['index past the end', ['cameras[3].fps=1'], ['cameras[3] cannot be set: the list has 1 item(s), so the next index is 1']],
-    ['unknown camera key', ['cameras[0].zoom=2'], ['cameras[0].zoom is not a known key; a camera has id, source, width, height, fps']],
+    ['unknown camera key', ['cameras[0].zoom=2'], ['cameras[0].zoom is not a known key; a camera has id, source, width, height, fps, analysis']],
     ['bad value', ['cameras[0].fps=0'], ['cameras[0].fps must be an integer between 1 and 120, got 0']],
   ];
   for (const [name, sets, expected] of cases) t.same(problemsOf(() => loadConfig({ file: null, env: {}, sets })), expected, name);
