@@ -65,7 +65,7 @@ export function analysisConfig(dir: string, baseUrl: string, analysis: Partial<A
     analysis: {
       enabled: true, provider: 'gemini', model: 'gemini-2.5-flash', apiKeyFile: null, baseUrl, prompt: null,
       maxPerDay: 200, skipWhenStill: false, deferAfterMinutes: 10, dailyTokens: null, dailyRequests: null,
-      fps: 1, resolution: 'low', skipDuplicates: true, duplicateMotion: 0.01, duplicateDistance: 16, ...analysis,
+      fps: 0.25, resolution: 'low', skipDuplicates: false, duplicateMotion: 0.01, duplicateDistance: 12, ...analysis,
     },
     dataDir: path.join(dir, 'data'),
   } as unknown as AgentConfig;
