@@ -147,12 +147,12 @@ export class Worker {
   /**
    * The duplicate gate (duplicates.ts): takes the clip's scene signature (stored with the job, so
    * it becomes the camera's reference once analysed) and throws DuplicateClipError for a still
-   * clip that matches the last one analysed. A clip a person asked for is never skipped; a
-   * signature FFmpeg cannot take only means no skip.
+   * clip that matches the last one analysed. A clip a person asked for is never skipped, but
+   * becomes the reference all the same; a signature FFmpeg cannot take only means no skip.
    */
   private async skipIfDuplicate(job: Job, absolute: string, signal: AbortSignal): Promise<void> {
     const costs = costsFor(this.deps.config, job.camera);
-    if (!costs.skipDuplicates || job.requested) return;
+    if (!costs.skipDuplicates) return;
     let signature = job.scene;
     if (signature === null) {
       try {
@@ -163,6 +163,7 @@ export class Worker {
         this.deps.log.warn({ file: job.file, err: (error as Error).message }, 'no scene signature; the clip is analysed');
       }
     }
+    if (job.requested) return;
     const motion = job.motion ? (JSON.parse(job.motion) as MotionSummary) : null;
     const verdict = judgeDuplicate({ costs, motion, signature, last: this.deps.jobs.lastScene(job.camera) });
     if (verdict.duplicate) throw new DuplicateClipError(job.file, verdict.distance, verdict.sameAs);

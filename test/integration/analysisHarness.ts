@@ -31,13 +31,14 @@ function stamp(ms: number): string {
 
 /**
  * A finished archive `<camera>/<date>/archive_<stamp>.mp4` under `root`: `moving` is FFmpeg's
- * test pattern, otherwise a still grey picture. Keyframes every second, like the pipeline's.
+ * test pattern, otherwise a still grey picture; `source` is any other lavfi graph (its `s` and
+ * `r` given). Keyframes every second, like the pipeline's.
  */
 export async function makeArchive(
   root: string,
   camera: string,
   startMs: number,
-  options: { seconds?: number; moving?: boolean; size?: string; fps?: number; bitrate?: string } = {},
+  options: { seconds?: number; moving?: boolean; source?: string; size?: string; fps?: number; bitrate?: string } = {},
 ): Promise<AgentEvent<'archive.finished'>> {
   const seconds = options.seconds ?? 3;
   const size = options.size ?? '160x120';
@@ -45,7 +46,7 @@ export async function makeArchive(
   const date = new Date(startMs).toISOString().slice(0, 10);
   const file = `${camera}/${date}/archive_${stamp(startMs)}.mp4`;
   await mkdir(path.join(root, camera, date), { recursive: true });
-  const source = options.moving === false ? `color=c=gray:s=${size}:r=${fps}` : `testsrc2=s=${size}:r=${fps}`;
+  const source = options.source ?? (options.moving === false ? `color=c=gray:s=${size}:r=${fps}` : `testsrc2=s=${size}:r=${fps}`);
   await run('ffmpeg', [
     '-v', 'error', '-nostdin', '-y', '-f', 'lavfi', '-i', source, '-t', String(seconds),
     '-c:v', 'libx264', '-preset', 'ultrafast', ...(options.bitrate ? ['-b:v', options.bitrate] : []),
