@@ -45,7 +45,7 @@ export interface FakeFile {
 /** Options of the fake. */
 export interface FakeGeminiOptions {
   apiKey?: string;
-  /** files.get answers PROCESSING this many times before ACTIVE. */
+  /** files.get answers PROCESSING this many times before ACTIVE; 0: the upload itself answers ACTIVE. */
   processingPolls?: number;
   /** The JSON the model "answers" (default: one person event). */
   answer?: (request: Record<string, unknown>) => unknown;
@@ -249,6 +249,8 @@ export class FakeGemini {
     if (this.failNextFiles > 0) {
       this.failNextFiles -= 1;
       file.state = 'FAILED';
+    } else if (this.processingPolls === 0) {
+      file.state = 'ACTIVE';
     }
     file.finalized = true;
     this.files.set(file.name, file);
