@@ -54,7 +54,11 @@ export interface AnalysisQueueDeps {
   /** Where the local copy of a result goes (the archive module's analysisPathFor). */
   resultPathFor: (archivePath: string) => string;
   /** The motion meters (MotionMeters); absent: no gate, no motion in results. */
-  motion?: { timelineFor(camera: string, startMs: number, endMs: number): MotionSample[] | null };
+  motion?: {
+    timelineFor(camera: string, startMs: number, endMs: number): MotionSample[] | null;
+    /** The largest changed fraction in the interval (the duplicate gate's motion figure). */
+    peakChange?(camera: string, startMs: number, endMs: number): number | null;
+  };
   clock?: Clock;
   /** Jobs worked at once (1–2: the proxy competes with the live pipeline for CPU). */
   concurrency?: number;
@@ -249,8 +253,10 @@ export class AnalysisQueue {
   }
 
   private motionOf(camera: string, startMs: number, seconds: number) {
-    const timeline = this.deps.motion?.timelineFor(camera, startMs, startMs + seconds * 1000) ?? null;
-    return summariseMotion(timeline, this.deps.stillThreshold ?? DEFAULT_STILL_THRESHOLD);
+    const endMs = startMs + seconds * 1000;
+    const summary = summariseMotion(this.deps.motion?.timelineFor(camera, startMs, endMs) ?? null, this.deps.stillThreshold ?? DEFAULT_STILL_THRESHOLD);
+    const changed = this.deps.motion?.peakChange?.(camera, startMs, endMs) ?? null;
+    return summary && changed !== null ? { ...summary, changed: Math.round(changed * 10_000) / 10_000 } : summary;
   }
 
   private onArchive(event: AgentEvent<'archive.finished'> | AgentEvent<'archive.recovered'>): void {

@@ -167,7 +167,8 @@ function buildSpec(): Record<string, unknown> {
       fps: leaf('Frames per second the model sees (Gemini videoMetadata.fps, 0 < fps <= 24); the proxy is made at this rate.', 0.25, ANALYSIS_COST_CHECKS.fps),
       resolution: str('Gemini media resolution: "low" (~66 tokens a frame), "medium" or "high" (~258); sizes the proxy too.', 'low', ANALYSIS_COST_CHECKS.resolution),
       skipDuplicates: leaf('Skip a clip with motion under duplicateMotion whose scene matches the last clip of that camera the model analysed.', false, ANALYSIS_COST_CHECKS.skipDuplicates),
-      duplicateMotion: leaf('A clip whose largest per-second motion score (0..1) reaches this is never skipped as a duplicate.', 0.01, ANALYSIS_COST_CHECKS.duplicateMotion),
+      // A person of 0.2 % of the view walking changed 0.0035 of the picture; still scenes 0.
+      duplicateMotion: leaf('A clip in which more than this fraction (0..1) of the picture changed clearly between two motion frames is never skipped as a duplicate.', 0.001, ANALYSIS_COST_CHECKS.duplicateMotion),
       duplicateDistance: leaf('Most differing bits (of 256) between two scene signatures that still count as the same scene.', 12, ANALYSIS_COST_CHECKS.duplicateDistance),
     },
     http: {

@@ -10,7 +10,7 @@ export interface AnalysisCostConfig {
   resolution: AnalysisResolution;
   /** Skip a still clip whose scene matches the last clip of that camera the model analysed. */
   skipDuplicates: boolean;
-  /** A clip whose largest per-second motion score reaches this is never a duplicate. */
+  /** A clip in which more than this fraction of the picture changed clearly (motion.ts changedFraction) is never a duplicate. */
   duplicateMotion: number;
   /** Largest scene-signature distance (differing bits of 256) still counted as the same scene. */
   duplicateDistance: number;

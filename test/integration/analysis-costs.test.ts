@@ -20,12 +20,13 @@ const run = promisify(execFile);
 const T0 = Date.parse('2026-03-02T10:00:00Z');
 const skipped = (events: AgentEvent[]) => events.filter((e): e is AgentEvent<'analysis.skipped'> => e.type === 'analysis.skipped');
 
-/** Motion meters that saw one fixed score all through each archive (by camera). */
-function fixedMotion(scores: Record<string, number>) {
+/** Motion meters that saw one fixed score and changed fraction all through each archive (by camera). */
+function fixedMotion(seen: Record<string, { score: number; changed: number }>) {
   return {
     timelineFor(camera: string, startMs: number, endMs: number): MotionSample[] {
-      return Array.from({ length: Math.ceil((endMs - startMs) / 1000) }, (_, t) => ({ t, score: scores[camera] ?? null }));
+      return Array.from({ length: Math.ceil((endMs - startMs) / 1000) }, (_, t) => ({ t, score: seen[camera]?.score ?? null }));
     },
+    peakChange: (camera: string) => seen[camera]?.changed ?? null,
   };
 }
 
@@ -72,7 +73,7 @@ t.test('duplicates: a still clip like the last analysed one is skipped, a moving
   const fake = await new FakeGemini().start();
   t.teardown(() => fake.close());
   const dir = t.testdir();
-  const options = { analysis: { skipDuplicates: true }, motion: fixedMotion({ yard: 0.002, cam1: 0.3 }) };
+  const options = { analysis: { skipDuplicates: true }, motion: fixedMotion({ yard: { score: 0.002, changed: 0 }, cam1: { score: 0.3, changed: 0.2 } }) };
   const rig = makeRig(dir, fake.url, options);
   await rig.queue.start();
   const root = rig.config.archive.dir;

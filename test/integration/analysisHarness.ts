@@ -8,7 +8,6 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { GeminiClient } from '../../agent/analysis/gemini.js';
-import type { MotionSample } from '../../agent/analysis/motion.js';
 import { AnalysisQueue, type AnalysisQueueDeps } from '../../agent/analysis/queue.js';
 import { analysisPathFor, DiskArchiveCatalog } from '../../agent/archive/catalog.js';
 import type { AgentConfig } from '../../agent/config/types.js';
@@ -66,7 +65,7 @@ export function analysisConfig(dir: string, baseUrl: string, analysis: Partial<A
     analysis: {
       enabled: true, provider: 'gemini', model: 'gemini-2.5-flash', apiKeyFile: null, baseUrl, prompt: null,
       maxPerDay: 200, skipWhenStill: false, deferAfterMinutes: 10, dailyTokens: null, dailyRequests: null,
-      fps: 0.25, resolution: 'low', skipDuplicates: false, duplicateMotion: 0.01, duplicateDistance: 12, ...analysis,
+      fps: 0.25, resolution: 'low', skipDuplicates: false, duplicateMotion: 0.001, duplicateDistance: 12, ...analysis,
     },
     dataDir: path.join(dir, 'data'),
   } as unknown as AgentConfig;
@@ -94,7 +93,7 @@ export function makeRig(
     apiKey?: string;
     timeoutMs?: number;
     clock?: Clock;
-    motion?: { timelineFor(camera: string, startMs: number, endMs: number): MotionSample[] | null };
+    motion?: AnalysisQueueDeps['motion'];
     deps?: Partial<AnalysisQueueDeps>;
   } = {},
 ): Rig {
