@@ -15,7 +15,7 @@ export const OPTIONAL_CAMERA_KEYS = ['analysis'] as const;
 
 /**
  * The checks of the analysis cost levers, shared by the global `analysis.*` keys and a camera's
- * `analysis` overrides. Gemini accepts `videoMetadata.fps` in (0, 24]; a signature has 256 bits.
+ * `analysis` overrides. Gemini accepts `videoMetadata.fps` in (0, 24]; a signature has 256 comparisons.
  */
 export const ANALYSIS_COST_CHECKS: Record<keyof AnalysisCostConfig, Check> = {
   fps: numberRange(0, 24, { aboveMin: true }),

@@ -12,7 +12,7 @@ export interface AnalysisCostConfig {
   skipDuplicates: boolean;
   /** A clip in which more than this fraction of the picture changed clearly (motion.ts changedFraction) is never a duplicate. */
   duplicateMotion: number;
-  /** Largest scene-signature distance (differing bits of 256) still counted as the same scene. */
+  /** Largest scene-signature distance (changed neighbour comparisons of 256, scene.ts) still counted as the same scene. */
   duplicateDistance: number;
 }
 

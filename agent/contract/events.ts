@@ -40,8 +40,9 @@ export interface AgentEvents {
   'analysis.failed': { camera: string; archive: string; reason: string };
   /**
    * An archive not sent for analysis: `analysis.skipWhenStill` and no motion in it, `retention`
-   * (deleted first), or `duplicate` (still, and `distance` bits from the scene of `sameAs`, the
-   * last archive of that camera the model analysed).
+   * (deleted first), or `duplicate`: still, and only `distance` of the 256 comparisons of its
+   * scene signature changed from that of `sameAs`, the last archive of that camera the model
+   * analysed.
    */
   'analysis.skipped': { camera: string; archive: string; reason: string; distance?: number; sameAs?: string };
   /**

@@ -1,9 +1,10 @@
 /**
  * The cost levers on the real agent (issue 18, item 3): a camera filming a still scene (a looped
  * clip in the media folder) with its own `analysis` overrides, and the moving test pattern on the
- * global levers. Requests carry each camera's videoMetadata.fps and media resolution; the still
- * camera's repeated scene is skipped with `analysis.skipped` (reason `duplicate`) once its first
- * clip was analysed, while every moving clip is analysed.
+ * global levers (skipDuplicates off there: only the still camera turns it on). Requests carry
+ * each camera's videoMetadata.fps and media resolution; the still camera's repeated scene is
+ * skipped with `analysis.skipped` (reason `duplicate`) once its first clip was analysed, while
+ * every moving clip is analysed.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -35,7 +36,7 @@ t.test('per-camera fps and resolution reach the API; a still camera\'s repeated 
 
   const config = testConfig(dir, {
     mqtt: { url: broker.url },
-    analysis: { enabled: true, baseUrl: gemini.url, maxPerDay: 100, fps: 0.5, resolution: 'low' },
+    analysis: { enabled: true, baseUrl: gemini.url, maxPerDay: 100, fps: 0.5, resolution: 'low', skipDuplicates: false },
   });
   config.archive = { ...(config.archive as object), segmentSeconds: 6 };
   config.cameras = [

@@ -6,10 +6,10 @@ import { validateConfig } from '../../../agent/config/validate.js';
 t.test('costsFor: the global levers, overridden key by key by the camera\'s own', async (t) => {
   const config: AgentConfig = validateConfig({
     analysis: { fps: 0.5 },
-    cameras: [{ id: 'gate', source: 'test', analysis: { fps: 1, skipDuplicates: true } }, { id: 'yard', source: 'test' }],
+    cameras: [{ id: 'gate', source: 'test', analysis: { fps: 1, skipDuplicates: false } }, { id: 'yard', source: 'test' }],
   });
-  t.same(costsFor(config, 'gate'), { fps: 1, resolution: 'low', skipDuplicates: true, duplicateMotion: 0.001, duplicateDistance: 12 });
-  t.same(costsFor(config, 'yard'), { fps: 0.5, resolution: 'low', skipDuplicates: false, duplicateMotion: 0.001, duplicateDistance: 12 });
+  t.same(costsFor(config, 'gate'), { fps: 1, resolution: 'low', skipDuplicates: false, duplicateMotion: 0.001, duplicateDistance: 8 });
+  t.same(costsFor(config, 'yard'), { fps: 0.5, resolution: 'low', skipDuplicates: true, duplicateMotion: 0.001, duplicateDistance: 8 });
   t.same(costsFor(config, 'gone'), costsFor(config, 'yard'), 'a camera no longer configured (an old job) gets the global levers');
 });
 

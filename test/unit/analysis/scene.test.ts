@@ -3,7 +3,7 @@ import { chmod } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { differenceHash, sceneSignature, SIGNATURE_BITS, signatureArgs, signatureDistance } from '../../../agent/analysis/scene.js';
+import { sceneSignature, SIGNATURE_COMPARISONS, signatureArgs, signatureDistance, signatureOf } from '../../../agent/analysis/scene.js';
 
 const run = promisify(execFile);
 
@@ -21,38 +21,40 @@ t.test('signatureArgs: one keyframe-only input per frame at the midpoints of equ
   t.equal(signatureArgs('a.mp4', 3, 2).filter((a) => a === '-i').length, 2);
 });
 
-/** Four 9×8 grey frames side by side, filled by `pixel(frame, row, col)`. */
+/** Four 9×8 grey frames side by side (FFmpeg's output), filled by `pixel(frame, row, col)`. */
 function frames(pixel: (frame: number, row: number, col: number) => number): Uint8Array {
   const out = new Uint8Array(36 * 8);
-  for (let row = 0; row < 8; row++) for (let f = 0; f < 4; f++) for (let col = 0; col < 9; col++) out[row * 36 + f * 9 + col] = pixel(f, row, col);
+  for (let row = 0; row < 8; row++) for (let f = 0; f < 4; f++) for (let col = 0; col < 9; col++) out[row * 36 + f * 9 + col] = Math.max(0, Math.min(255, Math.round(pixel(f, row, col))));
   return out;
 }
 
-t.test('differenceHash: a bit per cell darker than its right neighbour, 16 hex digits a frame', async (t) => {
-  const cases: [string, Uint8Array, string][] = [
-    ['flat: no cell darker than the next', frames(() => 128), '0'.repeat(64)],
-    ['brightening to the right: every bit', frames((_f, _r, c) => c * 20), 'f'.repeat(64)],
-    ['darkening to the right: no bit', frames((_f, _r, c) => 200 - c * 20), '0'.repeat(64)],
-    ['one step up between columns 3 and 4 of frame 0 only', frames((f, _r, c) => (f === 0 && c >= 4 ? 200 : 100)), `${'10'.repeat(8)}${'0'.repeat(48)}`],
-  ];
-  for (const [name, grey, hex] of cases) t.equal(differenceHash(grey), hex, name);
-  const lighter = frames((f, r, c) => (f * 31 + r * 17 + c * 29) % 200);
-  const brighter = lighter.map((v) => v + 40);
-  t.equal(differenceHash(brighter), differenceHash(lighter), 'a global change of light changes no bit');
-  t.throws(() => differenceHash(new Uint8Array(10)), { code: 'analysis_failed', message: /10 bytes, expected 288/ });
+/** A still scene with edges and flat areas, as cells. */
+const scene = (f: number, r: number, c: number) => (c < 3 ? 60 : c < 6 ? 140 : 90) + r * 4 + f;
+
+t.test('signatureOf: the cells, frame by frame and row by row, as hex', async (t) => {
+  const sig = signatureOf(frames((f, r, c) => f * 100 + r * 10 + c));
+  t.equal(sig.length, 4 * 72 * 2);
+  t.equal(sig.slice(0, 18), '000102030405060708', 'frame 0, row 0');
+  t.equal(sig.slice(18, 20), '0a', 'then frame 0, row 1');
+  t.equal(sig.slice(144, 146), '64', 'then frame 1');
+  t.throws(() => signatureOf(new Uint8Array(10)), { code: 'analysis_failed', message: /10 bytes, expected 288/ });
 });
 
-t.test('signatureDistance: differing bits; signatures of another length are never alike', async (t) => {
-  const zero = '0'.repeat(64);
-  const cases: [string, string, string, number][] = [
-    ['equal', zero, zero, 0],
-    ['one bit', zero, `1${'0'.repeat(63)}`, 1],
-    ['a whole digit', zero, `f${'0'.repeat(63)}`, 4],
-    ['all bits', zero, 'f'.repeat(64), SIGNATURE_BITS],
-    ['other length', zero, '0'.repeat(48), Infinity],
-    ['not hex', zero, `g${'0'.repeat(63)}`, Infinity],
+t.test('signatureDistance: neighbour comparisons that changed past the margin; light, contrast and noise change none', async (t) => {
+  const base = signatureOf(frames(scene));
+  const cases: [string, (f: number, r: number, c: number) => number, number][] = [
+    ['the same', scene, 0],
+    ['brighter by 30 levels', (f, r, c) => scene(f, r, c) + 30, 0],
+    ['contrast ×1.2 around the middle', (f, r, c) => 128 + (scene(f, r, c) - 128) * 1.2, 0],
+    ['noise of ±3 levels', (f, r, c) => scene(f, r, c) + (((f * 7 + r * 13 + c * 5) % 7) - 3), 0],
+    ['a dark object over two cells of frame 0, row 2: its two edges', (f, r, c) => (f === 0 && r === 2 && (c === 4 || c === 5) ? 20 : scene(f, r, c)), 2],
+    ['the same object in every frame', (f, r, c) => (r === 2 && (c === 4 || c === 5) ? 20 : scene(f, r, c)), 8],
+    ['another scene: stripes', (_f, _r, c) => (c % 2 ? 30 : 220), 256],
   ];
-  for (const [name, a, b, bits] of cases) t.equal(signatureDistance(a, b), bits, name);
+  for (const [name, pixel, distance] of cases) t.equal(signatureDistance(base, signatureOf(frames(pixel))), distance, name);
+  t.equal(SIGNATURE_COMPARISONS, 256);
+  t.equal(signatureDistance(base, base.slice(2)), Infinity, 'another length: never alike');
+  t.equal(signatureDistance(base, `zz${base.slice(2)}`), Infinity, 'not hex: never alike');
 });
 
 async function clip(dir: string, name: string, source: string, seconds = 4): Promise<string> {
@@ -67,9 +69,9 @@ t.test('sceneSignature (real FFmpeg): the same still scene under noise and light
   const a = await sceneSignature(await clip(dir, 'a.mp4', `${still},noise=alls=10:allf=t`), 4);
   const b = await sceneSignature(await clip(dir, 'b.mp4', `${still},noise=alls=10:allf=t,eq=brightness=0.06`), 4);
   const other = await sceneSignature(await clip(dir, 'c.mp4', 'testsrc=s=640x360:r=10'), 4);
-  t.match(a, /^[0-9a-f]{64}$/);
-  t.ok(signatureDistance(a, b) <= 4, `same scene, noise and +6 % light: ${signatureDistance(a, b)} bits`);
-  t.ok(signatureDistance(a, other) > 40, `another scene: ${signatureDistance(a, other)} bits`);
+  t.match(a, /^[0-9a-f]{576}$/);
+  t.equal(signatureDistance(a, b), 0, 'same scene, noise and +6 % light');
+  t.ok(signatureDistance(a, other) > 40, `another scene: ${signatureDistance(a, other)} comparisons changed`);
 });
 
 t.test('sceneSignature: a file FFmpeg cannot read fails with its reason; an abort or the timeout kills it', async (t) => {
