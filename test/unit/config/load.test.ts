@@ -158,3 +158,17 @@ t.test('the daily analysis budget: config keys, the old environment variable sti
   t.throws(() => loadConfig({ file: null, env: {}, sets: ['analysis.dailyRequests=-1'] }), /analysis.dailyRequests must be null or an integer between 0 and/);
   t.throws(() => loadConfig({ file: null, env: {}, sets: ['analysis.deferAfterMinutes=0'] }), /analysis.deferAfterMinutes must be an integer between 1 and 1440/);
 });
+
+t.test('the analysis cost levers: environment, --set, and a camera\'s own through --set', async (t) => {
+  const { config } = loadConfig({
+    file: null,
+    env: { EDGE_AGENT_ANALYSIS_FPS: '0.5', EDGE_AGENT_ANALYSIS_SKIP_DUPLICATES: 'false' },
+    sets: ['analysis.resolution=medium', 'cameras[0].analysis.fps=1', 'cameras[0].analysis.duplicateDistance=4'],
+  });
+  t.match(config.analysis, { fps: 0.5, resolution: 'medium', skipDuplicates: false, duplicateMotion: 0.001, duplicateDistance: 8 });
+  t.same(config.cameras[0]!.analysis, { fps: 1, duplicateDistance: 4 });
+  t.same(problemsOf(() => loadConfig({ file: null, env: {}, sets: ['cameras[0].analysis.zoom=2', 'analysis.fps=25'] })), [
+    'cameras[0].analysis.zoom is not a known key; a camera\'s analysis has fps, resolution, skipDuplicates, duplicateMotion, duplicateDistance',
+    'analysis.fps must be a number above 0 up to 24, got 25',
+  ], 'in schema order');
+});
