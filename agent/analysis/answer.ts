@@ -55,6 +55,11 @@ export interface MotionSummary {
   threshold: number;
   /** One score per second from the archive's start, 3 decimals; null where no frames were seen. */
   perSecond: Array<number | null>;
+  /**
+   * The largest fraction of the picture that changed clearly (motion.ts CHANGE_LEVEL) between two
+   * motion frames, 4 decimals; absent when the meter cannot say (then no clip is a duplicate).
+   */
+  changed?: number;
 }
 
 /** Summarises a timeline; null when fewer than half its seconds were measured (no basis to judge). */

@@ -25,11 +25,31 @@ export class AnalysisError extends AgentError {
   }
 }
 
-/** The archive was deleted (by retention) before it could be analysed: skipped, not failed. */
-export class ArchiveGoneError extends AnalysisError {
+/** A job that ends skipped, not failed: `analysis.skipped` with `reason` and `details` on the event. */
+export class SkipError extends AnalysisError {
+  constructor(
+    message: string,
+    readonly reason: string,
+    readonly details: { distance?: number; sameAs?: string } = {},
+  ) {
+    super(message, { retryable: false });
+    this.name = 'SkipError';
+  }
+}
+
+/** The archive was deleted (by retention) before it could be analysed. */
+export class ArchiveGoneError extends SkipError {
   constructor(file: string) {
-    super(`archive ${file} no longer exists`, { retryable: false });
+    super(`archive ${file} no longer exists`, 'retention');
     this.name = 'ArchiveGoneError';
+  }
+}
+
+/** A still clip whose scene matches the last clip of its camera the model analysed (duplicates.ts). */
+export class DuplicateClipError extends SkipError {
+  constructor(file: string, distance: number, sameAs: string) {
+    super(`archive ${file} is still and its scene matches ${sameAs} (${distance} of 256 comparisons changed)`, 'duplicate', { distance, sameAs });
+    this.name = 'DuplicateClipError';
   }
 }
 

@@ -5,6 +5,7 @@
  * classified here for the queue, which retries with its own durable backoff.
  */
 import { ApiError, GoogleGenAI, MediaResolution, createPartFromUri, type File as GenaiFile } from '@google/genai';
+import type { AnalysisResolution } from '../config/types.js';
 import type { Logger } from '../util/logger.js';
 import { RESPONSE_SCHEMA } from './answer.js';
 import { AbortedError, AnalysisError } from './errors.js';
@@ -38,6 +39,18 @@ export interface Answer {
   usage: Usage | null;
 }
 
+/** How the model is to look at the video: the frames per second it samples and its media resolution. */
+export interface MediaOptions {
+  fps: number;
+  resolution: AnalysisResolution;
+}
+
+const MEDIA_RESOLUTION: Readonly<Record<AnalysisResolution, MediaResolution>> = {
+  low: MediaResolution.MEDIA_RESOLUTION_LOW,
+  medium: MediaResolution.MEDIA_RESOLUTION_MEDIUM,
+  high: MediaResolution.MEDIA_RESOLUTION_HIGH,
+};
+
 /** What the queue needs from a video model; GeminiClient is the one implementation. */
 export interface VideoModel {
   /** The model id that goes into each result. */
@@ -45,7 +58,7 @@ export interface VideoModel {
   upload(file: string, displayName: string, signal: AbortSignal): Promise<RemoteFile>;
   /** The file's current state, or null when the API no longer has it. */
   get(name: string, signal: AbortSignal): Promise<RemoteFile | null>;
-  generate(file: RemoteFile, prompt: string, signal: AbortSignal): Promise<Answer>;
+  generate(file: RemoteFile, prompt: string, media: MediaOptions, signal: AbortSignal): Promise<Answer>;
   /** Deletes an uploaded file; one already gone is not an error. */
   remove(name: string): Promise<void>;
 }
@@ -183,16 +196,18 @@ export class GeminiClient implements VideoModel {
     }
   }
 
-  async generate(file: RemoteFile, prompt: string, signal: AbortSignal): Promise<Answer> {
+  async generate(file: RemoteFile, prompt: string, media: MediaOptions, signal: AbortSignal): Promise<Answer> {
+    // Without videoMetadata the API samples at its default 1 fps, whatever rate the proxy has.
+    const video = { ...createPartFromUri(file.uri, file.mimeType), videoMetadata: { fps: media.fps } };
     try {
       const response = await this.client().models.generateContent({
         model: this.model,
-        contents: [{ role: 'user', parts: [createPartFromUri(file.uri, file.mimeType), { text: prompt }] }],
+        contents: [{ role: 'user', parts: [video, { text: prompt }] }],
         config: {
           responseMimeType: 'application/json',
           responseSchema: RESPONSE_SCHEMA as unknown as Record<string, unknown>,
-          // ~66 tokens a frame instead of ~258: a 10-minute clip costs ~40k tokens, not ~160k.
-          mediaResolution: MediaResolution.MEDIA_RESOLUTION_LOW,
+          // Whole request (all 2.x models); low is ~66 tokens a frame instead of ~258.
+          mediaResolution: MEDIA_RESOLUTION[media.resolution],
           temperature: 0.2,
           abortSignal: signal,
         },

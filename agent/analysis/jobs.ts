@@ -1,6 +1,6 @@
 /**
- * Analysis jobs and daily totals in the agent's SQLite store (tables `analysis_jobs`,
- * `analysis_days`). Every step a job takes that costs money or bandwidth (upload, answer) is
+ * Analysis jobs, daily totals and each camera's last analysed scene in the agent's SQLite store
+ * (tables `analysis_jobs`, `analysis_days`, `analysis_scenes`). Every step a job takes that costs money or bandwidth (upload, answer) is
  * written here before the next one starts, so a kill -9 resumes where it stopped.
  */
 import type { SqlValue, Store } from '../store/store.js';
@@ -36,6 +36,10 @@ export interface Job {
   deferredAt: number | null;
   /** Why its last try failed, in `analysis.deferred` terms (quota, offline, error), or null. */
   waitReason: string | null;
+  /** The clip's scene signature (scene.ts), once taken; it becomes its camera's last scene when the job is done. */
+  scene: string | null;
+  /** 1 when a person asked for it (the `analyze` command): no gate skips it. */
+  requested: number;
   /** The finished R/analysis payload (JSON), stored before it is written and published. */
   result: string | null;
   lastError: string | null;
@@ -57,7 +61,7 @@ export interface DayTotals {
 
 const COLUMNS = `id, camera, file, start_ms AS startMs, seconds, state, attempts, next_at AS nextAt,
   upload_name AS uploadName, upload_uri AS uploadUri, upload_expires AS uploadExpires,
-  counted_day AS countedDay, motion, score, deferred_at AS deferredAt, wait_reason AS waitReason, result,
+  counted_day AS countedDay, motion, score, deferred_at AS deferredAt, wait_reason AS waitReason, scene, requested, result,
   last_error AS lastError, created`;
 
 /** Columns added after the first release: added to an existing database at init. */
@@ -66,6 +70,8 @@ const ADDED_COLUMNS: Array<[table: string, column: string, type: string]> = [
   ['analysis_jobs', 'deferred_at', 'INTEGER'],
   ['analysis_jobs', 'wait_reason', 'TEXT'],
   ['analysis_days', 'requests', 'INTEGER NOT NULL DEFAULT 0'],
+  ['analysis_jobs', 'scene', 'TEXT'],
+  ['analysis_jobs', 'requested', 'INTEGER NOT NULL DEFAULT 0'],
 ];
 
 const DAY_KEYS = ['sent', 'done', 'failed', 'skipped', 'tokens', 'requests'];
@@ -105,6 +111,12 @@ export class JobStore {
         failed INTEGER NOT NULL DEFAULT 0, skipped INTEGER NOT NULL DEFAULT 0,
         tokens INTEGER NOT NULL DEFAULT 0
       );
+      CREATE TABLE IF NOT EXISTS analysis_scenes (
+        camera TEXT PRIMARY KEY,
+        signature TEXT NOT NULL,
+        file TEXT NOT NULL,
+        updated INTEGER NOT NULL
+      );
     `);
     for (const [table, column, type] of ADDED_COLUMNS) {
       const columns = this.db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>;
@@ -113,10 +125,10 @@ export class JobStore {
   }
 
   /** Adds a job; `state` other than pending records a decision already taken (skipped). */
-  insert(job: { camera: string; file: string; startMs: number; seconds: number | null; motion: string | null; score?: number | null; state?: JobState; now: number }): Job {
+  insert(job: { camera: string; file: string; startMs: number; seconds: number | null; motion: string | null; score?: number | null; state?: JobState; requested?: boolean; now: number }): Job {
     const info = this.db
-      .prepare(`INSERT INTO analysis_jobs (camera, file, start_ms, seconds, state, motion, score, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(job.camera, job.file, job.startMs, job.seconds, job.state ?? 'pending', job.motion, job.score ?? null, job.now, job.now);
+      .prepare(`INSERT INTO analysis_jobs (camera, file, start_ms, seconds, state, motion, score, requested, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(job.camera, job.file, job.startMs, job.seconds, job.state ?? 'pending', job.motion, job.score ?? null, job.requested ? 1 : 0, job.now, job.now);
     return this.get(Number(info.lastInsertRowid))!;
   }
 
@@ -157,6 +169,7 @@ export class JobStore {
       seconds: 'seconds', state: 'state', attempts: 'attempts', nextAt: 'next_at', uploadName: 'upload_name',
       uploadUri: 'upload_uri', uploadExpires: 'upload_expires', countedDay: 'counted_day', motion: 'motion',
       result: 'result', lastError: 'last_error', score: 'score', deferredAt: 'deferred_at', waitReason: 'wait_reason',
+      scene: 'scene',
     };
     const keys = Object.keys(fields).filter((k) => k in map);
     if (keys.length === 0) return;
@@ -193,6 +206,19 @@ export class JobStore {
   /** Deletes finished jobs last touched before `beforeMs` (pending ones are never pruned). */
   pruneFinished(beforeMs: number): void {
     this.db.prepare("DELETE FROM analysis_jobs WHERE state != 'pending' AND updated < ?").run(beforeMs);
+  }
+
+  /** The scene of the last clip of `camera` the model analysed, or null before the first. */
+  lastScene(camera: string): { signature: string; file: string } | null {
+    const row = this.db.prepare('SELECT signature, file FROM analysis_scenes WHERE camera = ?').get(camera) as { signature: string; file: string } | undefined;
+    return row ? { ...row } : null;
+  }
+
+  /** Makes a clip's scene its camera's last analysed one (in the transaction that marks the job done). */
+  setLastScene(camera: string, signature: string, file: string, now: number): void {
+    this.db
+      .prepare('INSERT INTO analysis_scenes (camera, signature, file, updated) VALUES (?, ?, ?, ?) ON CONFLICT(camera) DO UPDATE SET signature = excluded.signature, file = excluded.file, updated = excluded.updated')
+      .run(camera, signature, file, now);
   }
 
   /** Runs `fn` in one transaction (publishing a result and marking its job done together). */

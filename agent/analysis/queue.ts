@@ -4,8 +4,10 @@
  * with a small concurrency, held by the daily cap (`analysis.maxPerDay`), the daily token and
  * request budgets and the API's own 429 back-off; never dropped for any of them. A job without
  * a result `analysis.deferAfterMinutes` after it was queued sends `analysis.deferred` (once);
- * the result still follows. Still archives are skipped when `analysis.skipWhenStill` is on, and
- * archives retention deletes before their turn are skipped with reason `retention`.
+ * the result still follows. Still archives are skipped when `analysis.skipWhenStill` is on, still
+ * ones whose scene matches the last analysed clip of their camera when `skipDuplicates` is
+ * (the worker's first step, reason `duplicate`), and archives retention deletes before their turn
+ * with reason `retention`.
  */
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -22,7 +24,7 @@ import type { Logger } from '../util/logger.js';
 import { summariseMotion } from './answer.js';
 import { budgetHold, budgetMessage, dailyLimit, nextUtcMidnight, type BudgetLimits } from './budget.js';
 import { Deferral, failureReason } from './deferral.js';
-import { AbortedError, AnalysisError, ArchiveGoneError } from './errors.js';
+import { AbortedError, AnalysisError, ArchiveGoneError, SkipError } from './errors.js';
 import { classify, type VideoModel } from './gemini.js';
 import { JobStore, utcDay, type Job } from './jobs.js';
 import type { MotionSample } from './motion.js';
@@ -52,7 +54,11 @@ export interface AnalysisQueueDeps {
   /** Where the local copy of a result goes (the archive module's analysisPathFor). */
   resultPathFor: (archivePath: string) => string;
   /** The motion meters (MotionMeters); absent: no gate, no motion in results. */
-  motion?: { timelineFor(camera: string, startMs: number, endMs: number): MotionSample[] | null };
+  motion?: {
+    timelineFor(camera: string, startMs: number, endMs: number): MotionSample[] | null;
+    /** The largest changed fraction in the interval (the duplicate gate's motion figure). */
+    peakChange?(camera: string, startMs: number, endMs: number): number | null;
+  };
   clock?: Clock;
   /** Jobs worked at once (1–2: the proxy competes with the live pipeline for CPU). */
   concurrency?: number;
@@ -211,7 +217,7 @@ export class AnalysisQueue {
     const seconds = entry && entry.seconds > 0 ? entry.seconds : null;
     // Asked for by a person: no motion gate, but the hint if the meter still has that time.
     const motion = seconds ? this.motionOf(camera, startMs, seconds) : null;
-    this.jobs.insert({ camera, file, startMs, seconds, motion: motion ? JSON.stringify(motion) : null, score: motion?.max ?? null, now: this.clock.now() });
+    this.jobs.insert({ camera, file, startMs, seconds, motion: motion ? JSON.stringify(motion) : null, score: motion?.max ?? null, requested: true, now: this.clock.now() });
     this.deps.log.info({ camera, file }, 'archive queued for analysis (command)');
     this.pump();
   }
@@ -247,8 +253,10 @@ export class AnalysisQueue {
   }
 
   private motionOf(camera: string, startMs: number, seconds: number) {
-    const timeline = this.deps.motion?.timelineFor(camera, startMs, startMs + seconds * 1000) ?? null;
-    return summariseMotion(timeline, this.deps.stillThreshold ?? DEFAULT_STILL_THRESHOLD);
+    const endMs = startMs + seconds * 1000;
+    const summary = summariseMotion(this.deps.motion?.timelineFor(camera, startMs, endMs) ?? null, this.deps.stillThreshold ?? DEFAULT_STILL_THRESHOLD);
+    const changed = this.deps.motion?.peakChange?.(camera, startMs, endMs) ?? null;
+    return summary && changed !== null ? { ...summary, changed: Math.round(changed * 10_000) / 10_000 } : summary;
   }
 
   private onArchive(event: AgentEvent<'archive.finished'> | AgentEvent<'archive.recovered'>): void {
@@ -274,17 +282,19 @@ export class AnalysisQueue {
   private onPruned(file: string): void {
     const job = this.running ? this.jobs.pendingFor(file) : undefined;
     if (!job || this.active.has(job.id) || job.result) return;
-    void this.skipGone(job).catch((error: unknown) => this.deps.log.error({ file, err: error }, 'analysis bookkeeping failed'));
+    void this.skip(job, new ArchiveGoneError(file)).catch((error: unknown) => this.deps.log.error({ file, err: error }, 'analysis bookkeeping failed'));
   }
 
-  /** Marks a job whose archive retention removed as skipped, and says so (`analysis.skipped`, reason `retention`). */
-  private async skipGone(job: Job): Promise<void> {
+  /** Marks a job skipped and says so: `analysis.skipped` with the reason (`retention`, `duplicate`) and its details. */
+  private async skip(job: Job, why: SkipError): Promise<void> {
     await this.worker?.dropUpload(job);
     const now = this.clock.now();
-    this.jobs.update(job.id, { state: 'skipped', lastError: 'archive removed by retention' }, now);
+    this.jobs.update(job.id, { state: 'skipped', lastError: why.message }, now);
     this.jobs.count(utcDay(now), { skipped: 1 });
-    this.deps.log.warn({ file: job.file }, 'archive removed by retention before its analysis; skipped');
-    this.deps.bus.emit('analysis.skipped', { camera: job.camera, archive: job.file, reason: 'retention' });
+    // Retention reaching an archive before its analysis means analysis lags: worth a warning.
+    const level = why instanceof ArchiveGoneError ? 'warn' : 'info';
+    this.deps.log[level]({ file: job.file, reason: why.reason, ...why.details }, `${why.message}; skipped`);
+    this.deps.bus.emit('analysis.skipped', { camera: job.camera, archive: job.file, reason: why.reason, ...why.details });
     this.reportBudget();
   }
 
@@ -398,7 +408,7 @@ export class AnalysisQueue {
   private async failed(id: number, error: AnalysisError): Promise<void> {
     if (error instanceof AbortedError) return;
     const job = this.jobs.get(id)!;
-    if (error instanceof ArchiveGoneError) return this.skipGone(job);
+    if (error instanceof SkipError) return this.skip(job, error);
     const now = this.clock.now();
     this.lastError = error.message;
     const waitReason = failureReason(error);

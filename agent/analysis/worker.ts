@@ -1,7 +1,8 @@
 /**
- * One job's steps: proxy → upload (or reuse the stored upload) → wait ACTIVE → generateContent
- * → store the answer → delete the upload → write the result beside the archive → publish and
- * mark done in one transaction. Each step's outcome is stored before the next starts.
+ * One job's steps: duplicate gate (scene signature stored) → proxy → upload (or reuse the stored
+ * upload) → wait ACTIVE → generateContent → store the answer → delete the upload → write the
+ * result beside the archive → publish, mark done and make its scene the camera's last, in one
+ * transaction. Each step's outcome is stored before the next starts.
  */
 import path from 'node:path';
 import type { AgentConfig } from '../config/types.js';
@@ -12,10 +13,13 @@ import type { Clock } from '../util/clock.js';
 import { writeFileAtomic } from '../util/files.js';
 import type { Logger } from '../util/logger.js';
 import { buildPrompt, parseAnswer, type MotionSummary } from './answer.js';
-import { AbortedError, AnalysisError, ArchiveGoneError, MalformedAnswerError } from './errors.js';
-import type { RemoteFile, VideoModel } from './gemini.js';
+import { costsFor, PROXY_WIDTH } from './costs.js';
+import { judgeDuplicate } from './duplicates.js';
+import { AbortedError, AnalysisError, ArchiveGoneError, DuplicateClipError, MalformedAnswerError } from './errors.js';
+import type { MediaOptions, RemoteFile, VideoModel } from './gemini.js';
 import { utcDay, type Job, type JobStore } from './jobs.js';
 import { makeProxy, type ProxyOptions } from './proxy.js';
+import { sceneSignature } from './scene.js';
 
 /** An upload this close to its expiry is not reused: it could vanish mid-request. */
 export const REUSE_MARGIN_MS = 60 * 60_000;
@@ -67,13 +71,16 @@ export class Worker {
     const absolute = await this.deps.archives.resolve(job.file);
     if (job.result) return this.finish(job, absolute);
     if (!absolute) throw new ArchiveGoneError(job.file);
+    // Once counted or uploaded the clip was judged worth sending; a retry does not judge again.
+    if (!job.uploadName && !job.countedDay) await this.skipIfDuplicate(job, absolute, signal);
     let remote = await this.reuseUpload(job, signal);
     remote ??= await this.uploadProxy(job, absolute, signal);
     remote = await this.waitActive(job, remote, signal);
     const current = this.deps.jobs.get(job.id)!;
     const motion = current.motion ? (JSON.parse(current.motion) as MotionSummary) : null;
     const prompt = buildPrompt(this.deps.config.analysis.prompt, motion);
-    const { parsed, usage } = await this.ask(current, remote, prompt, signal);
+    const { fps, resolution } = costsFor(this.deps.config, job.camera);
+    const { parsed, usage } = await this.ask(current, remote, prompt, { fps, resolution }, signal);
     const seconds = current.seconds ?? 0;
     const result: AnalysisResult = {
       camera: job.camera,
@@ -104,9 +111,9 @@ export class Worker {
   }
 
   /** generateContent; a malformed answer is asked again once. Tokens of every answer are counted. */
-  private async ask(job: Job, remote: RemoteFile, prompt: string, signal: AbortSignal) {
+  private async ask(job: Job, remote: RemoteFile, prompt: string, media: MediaOptions, signal: AbortSignal) {
     for (let attempt = 1; ; attempt++) {
-      const answer = await this.deps.model.generate(remote, prompt, signal);
+      const answer = await this.deps.model.generate(remote, prompt, media, signal);
       this.deps.jobs.count(utcDay(this.deps.clock.now()), { requests: 1, tokens: answer.usage?.totalTokenCount ?? 0 });
       this.deps.onRequest?.();
       try {
@@ -132,8 +139,35 @@ export class Worker {
       this.deps.index?.(result);
       this.deps.jobs.update(job.id, { state: 'done', lastError: null }, now);
       this.deps.jobs.count(utcDay(now), { done: 1 });
+      if (job.scene) this.deps.jobs.setLastScene(job.camera, job.scene, job.file, now);
     });
     this.deps.log.info({ file: job.file, events: result.events.length, usage: result.usage }, 'archive analysed');
+  }
+
+  /**
+   * The duplicate gate (duplicates.ts): takes the clip's scene signature (stored with the job, so
+   * it becomes the camera's reference once analysed) and throws DuplicateClipError for a still
+   * clip that matches the last one analysed. A clip a person asked for is never skipped, but
+   * becomes the reference all the same; a signature FFmpeg cannot take only means no skip.
+   */
+  private async skipIfDuplicate(job: Job, absolute: string, signal: AbortSignal): Promise<void> {
+    const costs = costsFor(this.deps.config, job.camera);
+    if (!costs.skipDuplicates) return;
+    let signature = job.scene;
+    if (signature === null) {
+      try {
+        signature = await sceneSignature(absolute, job.seconds ?? 0, { signal, ...(this.deps.proxy?.ffmpegPath ? { ffmpegPath: this.deps.proxy.ffmpegPath } : {}) });
+        this.deps.jobs.update(job.id, { scene: signature }, this.deps.clock.now());
+      } catch (error) {
+        if (signal.aborted) throw new AbortedError();
+        this.deps.log.warn({ file: job.file, err: (error as Error).message }, 'no scene signature; the clip is analysed');
+      }
+    }
+    if (job.requested) return;
+    const motion = job.motion ? (JSON.parse(job.motion) as MotionSummary) : null;
+    const verdict = judgeDuplicate({ costs, motion, signature, last: this.deps.jobs.lastScene(job.camera) });
+    if (verdict.duplicate) throw new DuplicateClipError(job.file, verdict.distance, verdict.sameAs);
+    this.deps.log.debug({ file: job.file, why: verdict.why }, 'not a duplicate');
   }
 
   /** The id of the archive's event (`archive.finished` / `archive.recovered`), which the result carries. */
@@ -160,7 +194,10 @@ export class Worker {
 
   private async uploadProxy(job: Job, absolute: string, signal: AbortSignal): Promise<RemoteFile> {
     const { jobs, clock, log } = this.deps;
-    const proxy = await makeProxy(absolute, this.deps.workDir, `job-${job.id}`, this.deps.proxy, signal);
+    // The proxy carries exactly the frames the model samples, at the size its resolution can use.
+    const { fps, resolution } = costsFor(this.deps.config, job.camera);
+    const options = { fps, width: PROXY_WIDTH[resolution], ...this.deps.proxy };
+    const proxy = await makeProxy(absolute, this.deps.workDir, `job-${job.id}`, options, signal);
     try {
       if (job.seconds === null && proxy.durationSeconds !== null) jobs.update(job.id, { seconds: proxy.durationSeconds }, clock.now());
       if (!job.countedDay) {

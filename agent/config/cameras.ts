@@ -1,14 +1,41 @@
 /** The `cameras` list: its default, the check of each entry, and where frames may come from. */
-import type { CameraConfig } from './types.js';
-import { type Check, got, intRange, isPlainObject, isUrlWithHost, keyName, problem } from './checks.js';
+import type { AnalysisCostConfig, CameraConfig } from './types.js';
+import { type Check, bool, got, intRange, isPlainObject, isUrlWithHost, keyName, numberRange, oneOf, problem } from './checks.js';
 
 /** What a fresh machine gets: one camera, picked automatically (USB if any, else the test pattern). */
 export const DEFAULT_CAMERAS: readonly CameraConfig[] = [
   { id: 'cam1', source: 'auto', width: 1280, height: 720, fps: 30 },
 ];
 
-/** The keys one camera entry may have, in the order the contract lists them. */
+/** The keys one camera entry must have (the default camera fills all but id), in the order the contract lists them. */
 export const CAMERA_KEYS = ['id', 'source', 'width', 'height', 'fps'] as const;
+
+/** Keys a camera entry may add: its own analysis cost levers. */
+export const OPTIONAL_CAMERA_KEYS = ['analysis'] as const;
+
+/**
+ * The checks of the analysis cost levers, shared by the global `analysis.*` keys and a camera's
+ * `analysis` overrides. Gemini accepts `videoMetadata.fps` in (0, 24]; a signature has 256 comparisons.
+ */
+export const ANALYSIS_COST_CHECKS: Record<keyof AnalysisCostConfig, Check> = {
+  fps: numberRange(0, 24, { aboveMin: true }),
+  resolution: oneOf(['low', 'medium', 'high']),
+  skipDuplicates: bool,
+  duplicateMotion: numberRange(0, 1),
+  duplicateDistance: intRange(0, 256),
+};
+
+function checkCameraAnalysis(value: unknown, key: string): string[] {
+  const keys = Object.keys(ANALYSIS_COST_CHECKS);
+  if (!isPlainObject(value)) return [problem(key, `an object with some of ${keys.join(', ')}`, value)];
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(value)) {
+    const check = Object.hasOwn(ANALYSIS_COST_CHECKS, k) ? ANALYSIS_COST_CHECKS[k as keyof AnalysisCostConfig] : undefined;
+    if (check) out.push(...check(v, `${key}.${k}`));
+    else out.push(`${keyName([k], key)} is not a known key; a camera's analysis has ${keys.join(', ')}`);
+  }
+  return out;
+}
 
 /** At most this many cameras: each is a full FFmpeg encode, and no supported board runs more. */
 export const MAX_CAMERAS = 8;
@@ -35,11 +62,11 @@ export function isValidSource(source: string): boolean {
 
 function checkCamera(cam: Record<string, unknown>, key: string): string[] {
   const out: string[] = [];
+  const known: readonly string[] = [...CAMERA_KEYS, ...OPTIONAL_CAMERA_KEYS];
   for (const k of Object.keys(cam)) {
-    if (!(CAMERA_KEYS as readonly string[]).includes(k)) {
-      out.push(`${keyName([k], key)} is not a known key; a camera has ${CAMERA_KEYS.join(', ')}`);
-    }
+    if (!known.includes(k)) out.push(`${keyName([k], key)} is not a known key; a camera has ${known.join(', ')}`);
   }
+  if ('analysis' in cam) out.push(...checkCameraAnalysis(cam.analysis, `${key}.analysis`));
   if (typeof cam.id !== 'string' || !CAMERA_ID.test(cam.id)) {
     out.push(problem(`${key}.id`, '1 to 32 letters, digits, _ or -, starting with a letter or digit', cam.id));
   }

@@ -62,6 +62,15 @@ export function intRange(min: number, max: number, opts: { even?: boolean } = {}
   };
 }
 
+/** A finite number in [min, max]; `aboveMin` leaves out min itself (a frame rate of 0 samples nothing). */
+export function numberRange(min: number, max: number, opts: { aboveMin?: boolean } = {}): Check {
+  const what = `a number ${opts.aboveMin ? 'above' : 'from'} ${min} ${opts.aboveMin ? 'up to' : 'to'} ${max}`;
+  return (value, key) => {
+    const ok = typeof value === 'number' && Number.isFinite(value) && (opts.aboveMin ? value > min : value >= min) && value <= max;
+    return ok ? [] : [problem(key, what, value)];
+  };
+}
+
 /** true or false. */
 export const bool: Check = (value, key) =>
   typeof value === 'boolean' ? [] : [problem(key, 'true or false', value)];

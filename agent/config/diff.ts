@@ -3,7 +3,7 @@
  * changed, as mediamtx does on reload: changing the broker must not interrupt a recording.
  */
 import { isPlainObject } from './checks.js';
-import type { AgentConfig } from './types.js';
+import type { AgentConfig, CameraConfig } from './types.js';
 
 /**
  * A part of the agent a change can touch. `device` means the agent's identity or shared state
@@ -52,12 +52,26 @@ export function changedKeys(a: AgentConfig, b: AgentConfig): string[] {
   return out;
 }
 
-/** Camera ids added, removed or changed between two configs (a renamed camera is both). */
+/** A camera entry as its pipeline sees it: without its analysis overrides, which only the analysis module reads. */
+function capturePart(camera: CameraConfig | undefined): Omit<CameraConfig, 'analysis'> | undefined {
+  if (!camera) return undefined;
+  const { analysis: _analysis, ...rest } = camera;
+  return rest;
+}
+
+/** Camera ids added, removed or changed between two configs (a renamed camera is both); analysis overrides alone change none. */
 export function changedCameras(a: AgentConfig, b: AgentConfig): string[] {
   const before = new Map(a.cameras.map((c) => [c.id, c]));
   const after = new Map(b.cameras.map((c) => [c.id, c]));
   const ids = new Set([...before.keys(), ...after.keys()]);
-  return [...ids].filter((id) => !jsonEqual(before.get(id), after.get(id)));
+  return [...ids].filter((id) => !jsonEqual(capturePart(before.get(id)), capturePart(after.get(id))));
+}
+
+/** Whether any camera's `analysis` overrides differ (cameras matched by id). */
+function cameraAnalysisChanged(a: AgentConfig, b: AgentConfig): boolean {
+  const before = new Map(a.cameras.map((c) => [c.id, c.analysis]));
+  const after = new Map(b.cameras.map((c) => [c.id, c.analysis]));
+  return [...new Set([...before.keys(), ...after.keys()])].some((id) => !jsonEqual(before.get(id), after.get(id)));
 }
 
 // Longest matching prefix wins. Directories appear under every module that reads or writes them:
@@ -115,5 +129,9 @@ export function planChange(a: AgentConfig, b: AgentConfig): ChangePlan {
   if (a.analysis.enabled !== b.analysis.enabled) modules.add('pipeline');
   const pipelineKeys = keys.filter((k) => affectedModules([k]).has('pipeline') || k === 'analysis.enabled');
   const camerasOnly = pipelineKeys.every((k) => k === 'cameras');
-  return { keys, modules, cameras: camerasOnly ? changedCameras(a, b) : 'all' };
+  const cameras = camerasOnly ? changedCameras(a, b) : 'all';
+  if (keys.includes('cameras') && cameraAnalysisChanged(a, b)) modules.add('analysis');
+  // Only a camera's analysis overrides changed: no recording is interrupted for them.
+  if (pipelineKeys.length > 0 && camerasOnly && cameras.length === 0) modules.delete('pipeline');
+  return { keys, modules, cameras };
 }

@@ -17,7 +17,7 @@ export type RemoteAccess = 'open' | 'signed' | 'local';
  * `mqtt.topicPrefix`, `dataDir`, `hls.dir`, `archive.dir`, and any key added later.
  */
 export const REMOTE_KEYS: readonly string[] = [
-  'cameras', // except file: sources, see remoteRefusals
+  'cameras', // except file: sources (protectedKeys); a camera's analysis overrides are cost levers like analysis.fps
   'encoder.prefer', 'encoder.bitrateKbps',
   'hls.segmentSeconds', 'hls.listSize',
   'archive.segmentSeconds', 'archive.maxAgeHours', 'archive.minFreePercent',
@@ -26,6 +26,8 @@ export const REMOTE_KEYS: readonly string[] = [
   'mqtt.homeAssistant.snapshotSeconds',
   'analysis.enabled', 'analysis.provider', 'analysis.model', 'analysis.prompt', 'analysis.maxPerDay', 'analysis.skipWhenStill',
   'analysis.deferAfterMinutes', 'analysis.dailyTokens', 'analysis.dailyRequests',
+  // Cost levers: they change what a request costs and what the model sees, never where anything goes.
+  'analysis.fps', 'analysis.resolution', 'analysis.skipDuplicates', 'analysis.duplicateMotion', 'analysis.duplicateDistance',
 ];
 
 /**

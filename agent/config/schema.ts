@@ -6,7 +6,7 @@
 import os from 'node:os';
 import convict from 'convict';
 import type { AgentConfig } from './types.js';
-import { DEFAULT_CAMERAS, camerasCheck } from './cameras.js';
+import { ANALYSIS_COST_CHECKS, DEFAULT_CAMERAS, camerasCheck } from './cameras.js';
 import {
   type Check,
   absoluteDir,
@@ -92,7 +92,7 @@ function buildSpec(): Record<string, unknown> {
       ),
     },
     cameras: leaf(
-      'Cameras: id, source (auto, test, v4l2:/dev/..., csi, csi:N, rtsp/http(s)/file url), width, height, fps.',
+      'Cameras: id, source (auto, test, v4l2:/dev/..., csi, csi:N, rtsp/http(s)/file url), width, height, fps; optional analysis: the camera\'s own fps, resolution, skipDuplicates, duplicateMotion, duplicateDistance.',
       DEFAULT_CAMERAS.map((c) => ({ ...c })),
       camerasCheck,
     ),
@@ -163,6 +163,13 @@ function buildSpec(): Record<string, unknown> {
       deferAfterMinutes: leaf('Minutes after an archive closes without a result before analysis.deferred is sent.', 10, intRange(1, 1440)),
       dailyTokens: leaf('Gemini tokens per UTC day; null or 0 = no limit. Over it, archives wait.', null, optionalInt(0, 1e12)),
       dailyRequests: leaf('Gemini requests per UTC day; null or 0 = no limit. Over it, archives wait.', null, optionalInt(0, 1e9)),
+      // 0.25 fps at low resolution: 150 frames × 66 tokens, ~10k input tokens per 10-minute clip (target 15k).
+      fps: leaf('Frames per second the model sees (Gemini videoMetadata.fps, 0 < fps <= 24); the proxy is made at this rate.', 0.25, ANALYSIS_COST_CHECKS.fps),
+      resolution: str('Gemini media resolution: "low" (~66 tokens a frame), "medium" or "high" (~258); sizes the proxy too.', 'low', ANALYSIS_COST_CHECKS.resolution),
+      skipDuplicates: leaf('Skip a clip with motion under duplicateMotion whose scene matches the last clip of that camera the model analysed.', true, ANALYSIS_COST_CHECKS.skipDuplicates),
+      // A person of 0.2 % of the view walking changed 0.0035 of the picture; still scenes 0.
+      duplicateMotion: leaf('A clip in which more than this fraction (0..1) of the picture changed clearly between two motion frames is never skipped as a duplicate.', 0.001, ANALYSIS_COST_CHECKS.duplicateMotion),
+      duplicateDistance: leaf('Most neighbour comparisons (of 256) that may change between two scene signatures still counted as the same scene.', 8, ANALYSIS_COST_CHECKS.duplicateDistance),
     },
     http: {
       listen: str('host:port of the local status page and API; off loopback it needs tokenFile.', '127.0.0.1:8080', hostPort),

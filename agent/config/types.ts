@@ -1,5 +1,21 @@
 /** The effective configuration, as the contract (shared/docs/contract.md) defines it. */
 
+/** How finely the model looks at each frame: Gemini's `mediaResolution` (LOW, MEDIUM, HIGH). */
+export type AnalysisResolution = 'low' | 'medium' | 'high';
+
+/** The cost levers of analysis, set for all cameras under `analysis` and per camera under `cameras[i].analysis`. */
+export interface AnalysisCostConfig {
+  /** Frames per second the model samples (Gemini's `videoMetadata.fps`); the proxy carries exactly these. */
+  fps: number;
+  resolution: AnalysisResolution;
+  /** Skip a still clip whose scene matches the last clip of that camera the model analysed. */
+  skipDuplicates: boolean;
+  /** A clip in which more than this fraction of the picture changed clearly (motion.ts changedFraction) is never a duplicate. */
+  duplicateMotion: number;
+  /** Largest scene-signature distance (changed neighbour comparisons of 256, scene.ts) still counted as the same scene. */
+  duplicateDistance: number;
+}
+
 /** One camera: where frames come from and the size and rate wanted. */
 export interface CameraConfig {
   id: string;
@@ -8,6 +24,8 @@ export interface CameraConfig {
   width: number;
   height: number;
   fps: number;
+  /** This camera's own cost levers; the keys it leaves out follow `analysis.*`. */
+  analysis?: Partial<AnalysisCostConfig>;
 }
 
 export interface EncoderConfig {
@@ -54,7 +72,7 @@ export interface MqttConfig {
   homeAssistant?: { enabled: boolean; snapshotSeconds: number };
 }
 
-export interface AnalysisConfig {
+export interface AnalysisConfig extends AnalysisCostConfig {
   enabled: boolean;
   provider: 'gemini';
   model: string;

@@ -38,8 +38,13 @@ export interface AgentEvents {
   'archive.recovered': ArchiveInfo & { reason: string };
   'disk.pruned': { camera: string; file: string; bytes: number; reason: 'age' | 'space' };
   'analysis.failed': { camera: string; archive: string; reason: string };
-  /** An archive not sent for analysis (e.g. `analysis.skipWhenStill` and no motion in it). */
-  'analysis.skipped': { camera: string; archive: string; reason: string };
+  /**
+   * An archive not sent for analysis: `analysis.skipWhenStill` and no motion in it, `retention`
+   * (deleted first), or `duplicate`: still, and only `distance` of the 256 comparisons of its
+   * scene signature changed from that of `sameAs`, the last archive of that camera the model
+   * analysed.
+   */
+  'analysis.skipped': { camera: string; archive: string; reason: string; distance?: number; sameAs?: string };
   /**
    * No result yet `analysis.deferAfterMinutes` after the archive was queued; the result still
    * follows when it comes. `eventId` is the archive event's `id`.

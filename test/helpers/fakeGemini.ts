@@ -2,11 +2,26 @@
  * A local fake of the Gemini API (v1beta) speaking the REST shape @google/genai uses: resumable
  * upload (start → upload, finalize), files.get moving PROCESSING → ACTIVE, generateContent,
  * files.delete. It checks what it receives (API key header, a real MP4 of the announced size,
- * the response schema) and fails on purpose when a test scripts it.
+ * the response schema) and fails on purpose when a test scripts it. Each generateContent is
+ * recorded with the frame rate and media resolution it asked for; with `usage: 'counted'` the
+ * answer's usageMetadata is counted the way Google documents it, from the uploaded video itself.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+// Google's video-understanding guide (2.x models): a sampled frame is 66 tokens at low media
+// resolution and 258 otherwise; audio 32 tokens a second; about 4 characters a token of text.
+const FRAME_TOKENS: Record<string, number> = { MEDIA_RESOLUTION_LOW: 66 };
+const DEFAULT_FRAME_TOKENS = 258;
+const AUDIO_TOKENS_PER_SECOND = 32;
 
 /** One scripted failure of generateContent (or of the upload start). */
 export type Fault =
@@ -30,10 +45,27 @@ export interface FakeFile {
 /** Options of the fake. */
 export interface FakeGeminiOptions {
   apiKey?: string;
-  /** files.get answers PROCESSING this many times before ACTIVE. */
+  /** files.get answers PROCESSING this many times before ACTIVE; 0: the upload itself answers ACTIVE. */
   processingPolls?: number;
   /** The JSON the model "answers" (default: one person event). */
   answer?: (request: Record<string, unknown>) => unknown;
+  /**
+   * `fixed` (default): every answer reports 1200 + 80 + 20 tokens. `counted`: prompt tokens are
+   * the uploaded video's sampled frames (its length × videoMetadata.fps, default 1) at the
+   * resolution's rate, its audio seconds, and the text.
+   */
+  usage?: 'fixed' | 'counted';
+}
+
+/** One generateContent call as the fake saw it. */
+export interface GenerateCall {
+  /** The uploaded file's display name (`<camera> <archive file name>` from the agent). */
+  displayName: string;
+  /** `videoMetadata.fps` of the file part, if sent. */
+  fps: number | undefined;
+  /** `generationConfig.mediaResolution`, if sent. */
+  mediaResolution: string | undefined;
+  promptTokenCount: number;
 }
 
 /** One request as the fake saw it. */
@@ -63,6 +95,8 @@ export class FakeGemini {
   readonly counts = { uploadStarts: 0, uploads: 0, gets: 0, generates: 0, deletes: 0 };
   /** The last generateContent body. */
   lastGenerate: Record<string, unknown> | null = null;
+  /** Every answered generateContent, in order. */
+  readonly generateCalls: GenerateCall[] = [];
   /** Faults for the next generateContent calls, in order. */
   readonly generateFaults: Fault[] = [];
   /** Faults for the next upload starts, in order. */
@@ -78,11 +112,13 @@ export class FakeGemini {
   private readonly sockets = new Set<Socket>();
   private readonly uploads = new Map<string, FakeFile>();
   private answer: (request: Record<string, unknown>) => unknown;
+  private readonly usage: 'fixed' | 'counted';
   url = '';
 
   constructor(options: FakeGeminiOptions = {}) {
     this.apiKey = options.apiKey ?? 'test-key';
     this.processingPolls = options.processingPolls ?? 1;
+    this.usage = options.usage ?? 'fixed';
     this.answer =
       options.answer ??
       (() => ({
@@ -151,7 +187,7 @@ export class FakeGemini {
     if (fileMatch && req.method === 'GET') return this.getFile(fileMatch[1]!, res);
     if (fileMatch && req.method === 'DELETE') return this.deleteFile(fileMatch[1]!, res);
     const generate = /^\/v1beta\/models\/([^/:]+):generateContent$/.exec(url.pathname);
-    if (generate && req.method === 'POST') return this.generate(res, body);
+    if (generate && req.method === 'POST') return void (await this.generate(res, body));
     apiError(res, 404, `no route ${req.method} ${url.pathname}`);
   }
 
@@ -213,6 +249,8 @@ export class FakeGemini {
     if (this.failNextFiles > 0) {
       this.failNextFiles -= 1;
       file.state = 'FAILED';
+    } else if (this.processingPolls === 0) {
+      file.state = 'ACTIVE';
     }
     file.finalized = true;
     this.files.set(file.name, file);
@@ -238,7 +276,7 @@ export class FakeGemini {
     sendJson(res, 200, {});
   }
 
-  private generate(res: http.ServerResponse, body: Buffer): void {
+  private async generate(res: http.ServerResponse, body: Buffer): Promise<void> {
     this.counts.generates += 1;
     const request = JSON.parse(body.toString()) as Record<string, unknown>;
     this.lastGenerate = request;
@@ -246,17 +284,51 @@ export class FakeGemini {
     if (fault && this.fault(res, fault)) return;
     const config = (request.generationConfig ?? {}) as Record<string, unknown>;
     if (config.responseMimeType !== 'application/json' || !config.responseSchema) this.problems.push('generateContent without a JSON response schema');
-    const contents = (request.contents ?? []) as Array<{ parts?: Array<{ fileData?: { fileUri?: string } }> }>;
-    const uri = contents.flatMap((c) => c.parts ?? []).find((p) => p.fileData)?.fileData?.fileUri;
+    type Part = { fileData?: { fileUri?: string }; videoMetadata?: { fps?: number }; text?: string };
+    const parts = ((request.contents ?? []) as Array<{ parts?: Part[] }>).flatMap((c) => c.parts ?? []);
+    const video = parts.find((p) => p.fileData);
+    const uri = video?.fileData?.fileUri;
     const file = uri ? this.files.get(uri.replace(`${this.url}/v1beta/`, '')) : undefined;
     if (!file || file.deleted) return apiError(res, 400, `file ${uri ?? '(none)'} not found`);
     if (file.state !== 'ACTIVE') return apiError(res, 400, `The File ${file.name} is not in an ACTIVE state and usage is not allowed.`);
+    const fps = video?.videoMetadata?.fps;
+    if (fps !== undefined && !(fps > 0 && fps <= 24)) return apiError(res, 400, `videoMetadata.fps must be in (0, 24], got ${fps}`);
+    const mediaResolution = typeof config.mediaResolution === 'string' ? config.mediaResolution : undefined;
     const text = fault?.kind === 'malformed' ? '{"summary": "cut off' : JSON.stringify(this.answer(request));
+    const textChars = parts.reduce((n, p) => n + (p.text?.length ?? 0), 0) + JSON.stringify(config.responseSchema ?? '').length;
+    const usage = this.usage === 'counted'
+      ? await countedUsage(Buffer.concat(file.received), fps ?? 1, mediaResolution, textChars, text.length)
+      : { promptTokenCount: 1200, candidatesTokenCount: 80, thoughtsTokenCount: 20, totalTokenCount: 1300 };
+    this.generateCalls.push({ displayName: file.displayName, fps, mediaResolution, promptTokenCount: usage.promptTokenCount });
     sendJson(res, 200, {
       candidates: [{ content: { parts: [{ text }], role: 'model' }, finishReason: 'STOP', index: 0 }],
-      usageMetadata: { promptTokenCount: 1200, candidatesTokenCount: 80, thoughtsTokenCount: 20, totalTokenCount: 1300 },
+      usageMetadata: usage,
       modelVersion: 'gemini-2.5-flash',
       responseId: randomBytes(4).toString('hex'),
     });
   }
+}
+
+/** The video's length and whether it has sound, as ffprobe reads the uploaded bytes. */
+async function probe(mp4: Buffer): Promise<{ seconds: number; audio: boolean }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'fake-gemini-'));
+  try {
+    const file = path.join(dir, 'upload.mp4');
+    await writeFile(file, mp4);
+    const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=duration:stream=codec_type', '-of', 'json', file]);
+    const info = JSON.parse(stdout) as { format?: { duration?: string }; streams?: Array<{ codec_type?: string }> };
+    return { seconds: Number(info.format?.duration ?? 0), audio: (info.streams ?? []).some((s) => s.codec_type === 'audio') };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** usageMetadata by the documented rates: frames sampled at `fps` over the video, its audio, the text. */
+async function countedUsage(mp4: Buffer, fps: number, mediaResolution: string | undefined, textChars: number, answerChars: number) {
+  const { seconds, audio } = await probe(mp4);
+  const frames = Math.max(1, Math.ceil(seconds * fps - 1e-9));
+  const perFrame = (mediaResolution && FRAME_TOKENS[mediaResolution]) || DEFAULT_FRAME_TOKENS;
+  const promptTokenCount = frames * perFrame + (audio ? Math.ceil(seconds * AUDIO_TOKENS_PER_SECOND) : 0) + Math.ceil(textChars / 4);
+  const candidatesTokenCount = Math.ceil(answerChars / 4);
+  return { promptTokenCount, candidatesTokenCount, totalTokenCount: promptTokenCount + candidatesTokenCount };
 }

@@ -8,7 +8,6 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { GeminiClient } from '../../agent/analysis/gemini.js';
-import type { MotionSample } from '../../agent/analysis/motion.js';
 import { AnalysisQueue, type AnalysisQueueDeps } from '../../agent/analysis/queue.js';
 import { analysisPathFor, DiskArchiveCatalog } from '../../agent/archive/catalog.js';
 import type { AgentConfig } from '../../agent/config/types.js';
@@ -31,13 +30,14 @@ function stamp(ms: number): string {
 
 /**
  * A finished archive `<camera>/<date>/archive_<stamp>.mp4` under `root`: `moving` is FFmpeg's
- * test pattern, otherwise a still grey picture. Keyframes every second, like the pipeline's.
+ * test pattern, otherwise a still grey picture; `source` is any other lavfi graph (its `s` and
+ * `r` given). Keyframes every second, like the pipeline's.
  */
 export async function makeArchive(
   root: string,
   camera: string,
   startMs: number,
-  options: { seconds?: number; moving?: boolean; size?: string; fps?: number; bitrate?: string } = {},
+  options: { seconds?: number; moving?: boolean; source?: string; size?: string; fps?: number; bitrate?: string } = {},
 ): Promise<AgentEvent<'archive.finished'>> {
   const seconds = options.seconds ?? 3;
   const size = options.size ?? '160x120';
@@ -45,7 +45,7 @@ export async function makeArchive(
   const date = new Date(startMs).toISOString().slice(0, 10);
   const file = `${camera}/${date}/archive_${stamp(startMs)}.mp4`;
   await mkdir(path.join(root, camera, date), { recursive: true });
-  const source = options.moving === false ? `color=c=gray:s=${size}:r=${fps}` : `testsrc2=s=${size}:r=${fps}`;
+  const source = options.source ?? (options.moving === false ? `color=c=gray:s=${size}:r=${fps}` : `testsrc2=s=${size}:r=${fps}`);
   await run('ffmpeg', [
     '-v', 'error', '-nostdin', '-y', '-f', 'lavfi', '-i', source, '-t', String(seconds),
     '-c:v', 'libx264', '-preset', 'ultrafast', ...(options.bitrate ? ['-b:v', options.bitrate] : []),
@@ -64,7 +64,10 @@ export function analysisConfig(dir: string, baseUrl: string, analysis: Partial<A
     archive: { dir: path.join(dir, 'archive'), segmentSeconds: 600, maxAgeHours: 168, minFreePercent: 1 },
     analysis: {
       enabled: true, provider: 'gemini', model: 'gemini-2.5-flash', apiKeyFile: null, baseUrl, prompt: null,
-      maxPerDay: 200, skipWhenStill: false, deferAfterMinutes: 10, dailyTokens: null, dailyRequests: null, ...analysis,
+      maxPerDay: 200, skipWhenStill: false, deferAfterMinutes: 10, dailyTokens: null, dailyRequests: null,
+      // The duplicate gate's FFmpeg step is off unless a test turns it on: tests timed to the
+      // sub-second (deferral after 0.8 s) would otherwise measure it too.
+      fps: 0.25, resolution: 'low', skipDuplicates: false, duplicateMotion: 0.001, duplicateDistance: 8, ...analysis,
     },
     dataDir: path.join(dir, 'data'),
   } as unknown as AgentConfig;
@@ -92,7 +95,7 @@ export function makeRig(
     apiKey?: string;
     timeoutMs?: number;
     clock?: Clock;
-    motion?: { timelineFor(camera: string, startMs: number, endMs: number): MotionSample[] | null };
+    motion?: AnalysisQueueDeps['motion'];
     deps?: Partial<AnalysisQueueDeps>;
   } = {},
 ): Rig {

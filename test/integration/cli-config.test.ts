@@ -51,7 +51,7 @@ t.test('config check: 2 and one line per problem for an invalid file', async (t)
   t.equal(r.stdout, '');
   t.same(r.stderr.trimEnd().split('\n'), [
     'extra is not a known key; known keys: device, cameras, encoder, hls, archive, mqtt, analysis, http, dataDir',
-    'cameras[0].zoom is not a known key; a camera has id, source, width, height, fps',
+    'cameras[0].zoom is not a known key; a camera has id, source, width, height, fps, analysis',
     'cameras[0].source must be auto, test, v4l2:/dev/<device>, csi, csi:<n>, or an rtsp://, rtsps://, http://, https:// or file: url, got "usb"',
     'cameras[0].fps must be an integer between 1 and 120, got 0',
     'archive.segmentSeconds must be a whole multiple of hls.segmentSeconds (4) so cuts fall on keyframes, got 10',

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
-import { frameDifference, MotionMeter, MotionMeters } from '../../../agent/analysis/motion.js';
+import { changedFraction, CHANGE_LEVEL, frameDifference, MotionMeter, MotionMeters } from '../../../agent/analysis/motion.js';
 
 function fakeClock(start: number) {
   let now = start;
@@ -13,6 +13,40 @@ t.test('frameDifference is the mean absolute difference scaled to 0..1', async (
   t.equal(frameDifference(Buffer.from([0, 0]), Buffer.from([255, 255])), 1, 'black to white');
   t.equal(frameDifference(Buffer.from([10, 20]), Buffer.from([20, 10])), 10 / 255, 'both directions count');
   t.equal(frameDifference(Buffer.alloc(0), Buffer.alloc(0)), 0, 'empty');
+});
+
+t.test('changedFraction counts only pixels that moved past the noise level', async (t) => {
+  const cases: [string, number[], number[], number][] = [
+    ['equal', [0, 0, 0, 0], [0, 0, 0, 0], 0],
+    ['noise under the level everywhere', [100, 100, 100, 100], [100 + CHANGE_LEVEL, 100 - CHANGE_LEVEL, 110, 90], 0],
+    ['one pixel of four past it', [100, 100, 100, 100], [100 + CHANGE_LEVEL + 1, 100, 100, 100], 0.25],
+    ['both directions', [0, 255, 0, 255], [255, 0, 0, 255], 0.5],
+  ];
+  for (const [name, a, b, fraction] of cases) t.equal(changedFraction(Buffer.from(a), Buffer.from(b)), fraction, name);
+  t.equal(changedFraction(Buffer.alloc(0), Buffer.alloc(0)), 0, 'empty');
+});
+
+t.test('peakChange: the largest changed fraction of the measured seconds, null when none', async (t) => {
+  const { clock, set } = fakeClock(0);
+  const meter = new MotionMeter({ width: 4, height: 1, fps: 4, keepSeconds: 3, clock });
+  const frame = (...v: number[]) => Buffer.from(v);
+  set(0);
+  meter.addFrame(frame(0, 0, 0, 0));
+  set(500);
+  meter.addFrame(frame(200, 0, 0, 0)); // a quarter changed
+  set(1000);
+  meter.addFrame(frame(200, 0, 0, 5)); // noise only
+  t.equal(meter.peakChange(0, 2000), 0.25);
+  t.equal(meter.peakChange(1000, 2000), 0, 'a still second measures 0, not null');
+  t.equal(meter.peakChange(5000, 6000), null, 'nothing measured');
+  t.same(meter.timelineFor(0, 2000).map((s) => s.score), [200 / 4 / 255, 5 / 4 / 255], 'the mean score of the same frames');
+  for (let s = 2; s < 8; s++) {
+    set(s * 1000);
+    meter.addFrame(frame(s, s, s, s));
+  }
+  t.equal(meter.peakChange(0, 2000), null, 'pruned with the scores');
+  const meters = new MotionMeters({ clock });
+  t.equal(meters.peakChange('nope', 0, 1000), null, 'no meter for that camera');
 });
 
 t.test('frames split across chunks are reassembled; per second the largest difference wins', async (t) => {
@@ -86,4 +120,6 @@ t.test('real FFmpeg frames: the test pattern moves, a still picture does not', a
   const scores = (m: MotionMeter) => m.timelineFor(0, 4000).map((s) => s.score ?? 0);
   t.ok(Math.max(...scores(moving)) > 0.01, `moving: ${scores(moving).join(' ')}`);
   t.equal(Math.max(...scores(still)), 0, 'still: 0');
+  t.ok(moving.peakChange(0, 4000)! > 0.01, `moving: ${moving.peakChange(0, 4000)} of the picture changed`);
+  t.equal(still.peakChange(0, 4000), 0, 'still: nothing changed');
 });

@@ -19,6 +19,7 @@ t.test('changedCameras names the cameras added, removed or edited', async (t) =>
   t.same(changedCameras(base, two), ['b']);
   t.same(changedCameras(two, base), ['b']);
   t.same(changedCameras(two, edit({ cameras: [{ id: 'cam1', source: 'auto', fps: 10 }, { id: 'b', source: 'test' }] })), ['cam1']);
+  t.same(changedCameras(two, edit({ cameras: [{ id: 'cam1', source: 'auto', analysis: { fps: 1 } }, { id: 'b', source: 'test' }] })), [], 'analysis overrides are not the pipeline\'s');
 });
 
 t.test('affectedModules maps keys to the modules to restart', async (t) => {
@@ -64,6 +65,10 @@ t.test('planChange: only what a change touches restarts', async (t) => {
     ['health interval: in place, no link restart', base, edit({ mqtt: { healthIntervalSeconds: 7 } }), { modules: ['health'], cameras: [] }],
     ['gate deadline: nothing restarts', base, edit({ mqtt: { configGateSeconds: 9 } }), { modules: [], cameras: [] }],
     ['broker url: the link', base, edit({ mqtt: { url: 'mqtt://b:1883' } }), { modules: ['mqtt'], cameras: [] }],
+    ['a camera\'s analysis overrides only: the analysis module, no recording restarts', two, edit({ cameras: [{ id: 'cam1', source: 'test', analysis: { fps: 1 } }, { id: 'b', source: 'test' }] }), { modules: ['analysis'], cameras: [] }],
+    ['a camera edited and its overrides: that camera and analysis', two, edit({ cameras: [{ id: 'cam1', source: 'test', fps: 10, analysis: { resolution: 'medium' } }, { id: 'b', source: 'test' }] }), { modules: ['analysis', 'pipeline'], cameras: ['cam1'] }],
+    ['a camera added with overrides: that camera and analysis', two, edit({ cameras: [{ id: 'cam1', source: 'test' }, { id: 'b', source: 'test' }, { id: 'c', source: 'test', analysis: { skipDuplicates: false } }] }), { modules: ['analysis', 'pipeline'], cameras: ['c'] }],
+    ['global cost levers: the analysis module', base, edit({ analysis: { fps: 1, resolution: 'medium', duplicateDistance: 8 } }), { modules: ['analysis'], cameras: [] }],
   ];
   for (const [name, a, b, want] of cases) {
     const plan = planChange(a, b);

@@ -102,7 +102,7 @@ t.test('--set errors', async (t) => {
     ['inside a plain value', ['hls.dir.x=1'], ['hls.dir.x is not a known key: hls.dir has no parts to set']],
     ['prototype pollution', ['__proto__.x=1'], ['--set "__proto__.x=1" must look like key.path=value, e.g. mqtt.url=mqtt://broker:1883 or cameras[0].fps=15']],
     ['index past the end', ['cameras[3].fps=1'], ['cameras[3] cannot be set: the list has 1 item(s), so the next index is 1']],
-    ['unknown camera key', ['cameras[0].zoom=2'], ['cameras[0].zoom is not a known key; a camera has id, source, width, height, fps']],
+    ['unknown camera key', ['cameras[0].zoom=2'], ['cameras[0].zoom is not a known key; a camera has id, source, width, height, fps, analysis']],
     ['bad value', ['cameras[0].fps=0'], ['cameras[0].fps must be an integer between 1 and 120, got 0']],
   ];
   for (const [name, sets, expected] of cases) t.same(problemsOf(() => loadConfig({ file: null, env: {}, sets })), expected, name);
@@ -157,4 +157,18 @@ t.test('the daily analysis budget: config keys, the old environment variable sti
   t.equal(loadConfig({ file, env: { EDGE_AGENT_ANALYSIS_DAILY_TOKENS: '0' } }).config.analysis.dailyTokens, 0, '0 (no limit) as before');
   t.throws(() => loadConfig({ file: null, env: {}, sets: ['analysis.dailyRequests=-1'] }), /analysis.dailyRequests must be null or an integer between 0 and/);
   t.throws(() => loadConfig({ file: null, env: {}, sets: ['analysis.deferAfterMinutes=0'] }), /analysis.deferAfterMinutes must be an integer between 1 and 1440/);
+});
+
+t.test('the analysis cost levers: environment, --set, and a camera\'s own through --set', async (t) => {
+  const { config } = loadConfig({
+    file: null,
+    env: { EDGE_AGENT_ANALYSIS_FPS: '0.5', EDGE_AGENT_ANALYSIS_SKIP_DUPLICATES: 'false' },
+    sets: ['analysis.resolution=medium', 'cameras[0].analysis.fps=1', 'cameras[0].analysis.duplicateDistance=4'],
+  });
+  t.match(config.analysis, { fps: 0.5, resolution: 'medium', skipDuplicates: false, duplicateMotion: 0.001, duplicateDistance: 8 });
+  t.same(config.cameras[0]!.analysis, { fps: 1, duplicateDistance: 4 });
+  t.same(problemsOf(() => loadConfig({ file: null, env: {}, sets: ['cameras[0].analysis.zoom=2', 'analysis.fps=25'] })), [
+    'cameras[0].analysis.zoom is not a known key; a camera\'s analysis has fps, resolution, skipDuplicates, duplicateMotion, duplicateDistance',
+    'analysis.fps must be a number above 0 up to 24, got 25',
+  ], 'in schema order');
 });

@@ -19,7 +19,7 @@ const cam = (over: Record<string, unknown> = {}) => ({ id: 'cam1', source: 'test
 const cases: [name: string, raw: unknown, expected: string][] = [
   ['top-level unknown key', { colour: 'red' }, 'colour is not a known key; known keys: device, cameras, encoder, hls, archive, mqtt, analysis, http, dataDir'],
   ['unknown key inside a section', { hls: { dir: '/x', speed: 2 } }, 'hls.speed is not a known key; known keys in hls: dir, segmentSeconds, listSize'],
-  ['unknown key inside a camera', { cameras: [cam({ zoom: 2 })] }, 'cameras[0].zoom is not a known key; a camera has id, source, width, height, fps'],
+  ['unknown key inside a camera', { cameras: [cam({ zoom: 2 })] }, 'cameras[0].zoom is not a known key; a camera has id, source, width, height, fps, analysis'],
   ['__proto__ key', JSON.parse('{"__proto__": {"polluted": true}}'), '__proto__ is not a known key; known keys: device, cameras, encoder, hls, archive, mqtt, analysis, http, dataDir'],
   ['section given as a number', { hls: 5 }, 'hls must be an object with dir, segmentSeconds, listSize, got 5'],
   ['section given as a list', { mqtt: [] }, 'mqtt must be an object with url, topicPrefix, healthIntervalSeconds, configGateSeconds, username, passwordFile, ca, cert, key, commandKeyFile, requireScopedSignatures, allowInsecure, unsignedSensitiveChanges, homeAssistant, got []'],
@@ -51,6 +51,15 @@ const cases: [name: string, raw: unknown, expected: string][] = [
   ['mqtt.url password never echoed', { mqtt: { url: 'tcp://user:hunter2@broker' } }, 'mqtt.url must be "embedded" or an mqtt://, mqtts://, ws:// or wss:// url with a host, got "tcp://user:[redacted]@broker"'],
   ['analysis.baseUrl ftp', { analysis: { baseUrl: 'ftp://x' } }, 'analysis.baseUrl must be null or a http:// or https:// url with a host, got "ftp://x"'],
   ['analysis.provider other', { analysis: { provider: 'openai' } }, 'analysis.provider must be "gemini", got "openai"'],
+  ['analysis.fps zero (Gemini takes 0 < fps <= 24)', { analysis: { fps: 0 } }, 'analysis.fps must be a number above 0 up to 24, got 0'],
+  ['analysis.fps above 24', { analysis: { fps: 30 } }, 'analysis.fps must be a number above 0 up to 24, got 30'],
+  ['analysis.resolution unknown', { analysis: { resolution: 'ultra' } }, 'analysis.resolution must be one of "low", "medium", "high", got "ultra"'],
+  ['analysis.duplicateMotion above 1', { analysis: { duplicateMotion: 2 } }, 'analysis.duplicateMotion must be a number from 0 to 1, got 2'],
+  ['analysis.duplicateDistance past the 256 bits', { analysis: { duplicateDistance: 300 } }, 'analysis.duplicateDistance must be an integer between 0 and 256, got 300'],
+  ['a camera\'s analysis not an object', { cameras: [cam({ analysis: 1 })] }, 'cameras[0].analysis must be an object with some of fps, resolution, skipDuplicates, duplicateMotion, duplicateDistance, got 1'],
+  ['a camera\'s analysis with an unknown key', { cameras: [cam({ analysis: { model: 'x' } })] }, 'cameras[0].analysis.model is not a known key; a camera\'s analysis has fps, resolution, skipDuplicates, duplicateMotion, duplicateDistance'],
+  ['a camera\'s analysis fps out of range', { cameras: [cam({ analysis: { fps: -1 } })] }, 'cameras[0].analysis.fps must be a number above 0 up to 24, got -1'],
+  ['a camera\'s analysis resolution unknown', { cameras: [cam({ analysis: { resolution: 'LOW' } })] }, 'cameras[0].analysis.resolution must be one of "low", "medium", "high", got "LOW"'],
   ['http.listen without port', { http: { listen: '127.0.0.1' } }, 'http.listen must be host:port, e.g. "127.0.0.1:8080" or "[::1]:8080", with a port up to 65535, got "127.0.0.1"'],
   ['http.listen port too big', { http: { listen: 'localhost:70000' } }, 'http.listen must be host:port, e.g. "127.0.0.1:8080" or "[::1]:8080", with a port up to 65535, got "localhost:70000"'],
   ['relative hls.dir', { hls: { dir: 'hls' } }, 'hls.dir must be an absolute path, got "hls"'],
@@ -115,10 +124,14 @@ t.test('valid configs pass', async (t) => {
     ['encoder list', { encoder: { prefer: ['h264_v4l2m2m', 'libx264'] } }],
     ['hls equal to archive', { hls: { segmentSeconds: 5 }, archive: { segmentSeconds: 5 } }],
     ['ws broker', { mqtt: { url: 'wss://broker/mqtt', topicPrefix: 'site/a' } }],
+    ['cost levers', { analysis: { fps: 24, resolution: 'high', skipDuplicates: false, duplicateMotion: 0, duplicateDistance: 0 } }],
+    ['a camera with some analysis overrides', { cameras: [cam({ analysis: { fps: 0.1, resolution: 'medium' } }), cam({ id: 'b', analysis: {} })] }],
   ];
   for (const [name, raw] of good) t.same(problemsOf(raw), [], name);
   const config = validateConfig({ cameras: [{ id: 'door', source: 'v4l2:/dev/video0' }] });
   t.same(config.cameras, [{ id: 'door', source: 'v4l2:/dev/video0', width: 1280, height: 720, fps: 30 }]);
+  const overridden = validateConfig({ cameras: [{ analysis: { fps: 1 }, id: 'door' }] });
+  t.same(overridden.cameras, [{ id: 'door', source: 'auto', width: 1280, height: 720, fps: 30, analysis: { fps: 1 } }], 'overrides kept, after the contract\'s keys');
 });
 
 t.test('a string that looks like a number is a wrong type, not silently coerced', async (t) => {
