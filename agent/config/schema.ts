@@ -166,7 +166,7 @@ function buildSpec(): Record<string, unknown> {
       // 0.25 fps at low resolution: 150 frames × 66 tokens, ~10k input tokens per 10-minute clip (target 15k).
       fps: leaf('Frames per second the model sees (Gemini videoMetadata.fps, 0 < fps <= 24); the proxy is made at this rate.', 0.25, ANALYSIS_COST_CHECKS.fps),
       resolution: str('Gemini media resolution: "low" (~66 tokens a frame), "medium" or "high" (~258); sizes the proxy too.', 'low', ANALYSIS_COST_CHECKS.resolution),
-      skipDuplicates: leaf('Skip a clip with motion under duplicateMotion whose scene matches the last clip of that camera the model analysed.', true, ANALYSIS_COST_CHECKS.skipDuplicates),
+      skipDuplicates: leaf('Skip a clip with motion under duplicateMotion whose scene matches the last clip of that camera the model analysed (off: every archive gets a result).', false, ANALYSIS_COST_CHECKS.skipDuplicates),
       // A person of 0.2 % of the view walking changed 0.0035 of the picture; still scenes 0.
       duplicateMotion: leaf('A clip in which more than this fraction (0..1) of the picture changed clearly between two motion frames is never skipped as a duplicate.', 0.001, ANALYSIS_COST_CHECKS.duplicateMotion),
       duplicateDistance: leaf('Most neighbour comparisons (of 256) that may change between two scene signatures still counted as the same scene.', 8, ANALYSIS_COST_CHECKS.duplicateDistance),

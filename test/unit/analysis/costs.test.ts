@@ -5,7 +5,7 @@ import { validateConfig } from '../../../agent/config/validate.js';
 
 t.test('costsFor: the global levers, overridden key by key by the camera\'s own', async (t) => {
   const config: AgentConfig = validateConfig({
-    analysis: { fps: 0.5 },
+    analysis: { fps: 0.5, skipDuplicates: true },
     cameras: [{ id: 'gate', source: 'test', analysis: { fps: 1, skipDuplicates: false } }, { id: 'yard', source: 'test' }],
   });
   t.same(costsFor(config, 'gate'), { fps: 1, resolution: 'low', skipDuplicates: false, duplicateMotion: 0.001, duplicateDistance: 8 });

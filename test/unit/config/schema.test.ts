@@ -39,7 +39,7 @@ t.test('the defaults are the contract\'s', async (t) => {
     hls: { dir: '/run/edge-agent/hls', segmentSeconds: 1, listSize: 6 },
     archive: { dir: '/var/lib/edge-agent/archive', segmentSeconds: 600, maxAgeHours: 168, minFreePercent: 10 },
     mqtt: { url: 'embedded', topicPrefix: 'edge', healthIntervalSeconds: 30, configGateSeconds: 60, username: null, passwordFile: null, ca: null, cert: null, key: null, commandKeyFile: null, requireScopedSignatures: false, allowInsecure: false, unsignedSensitiveChanges: false, homeAssistant: { enabled: false, snapshotSeconds: 10 } },
-    analysis: { enabled: false, provider: 'gemini', model: 'gemini-2.5-flash', apiKeyFile: null, baseUrl: null, allowInsecure: false, prompt: null, maxPerDay: 200, skipWhenStill: false, deferAfterMinutes: 10, dailyTokens: null, dailyRequests: null, fps: 0.25, resolution: 'low', skipDuplicates: true, duplicateMotion: 0.001, duplicateDistance: 8 },
+    analysis: { enabled: false, provider: 'gemini', model: 'gemini-2.5-flash', apiKeyFile: null, baseUrl: null, allowInsecure: false, prompt: null, maxPerDay: 200, skipWhenStill: false, deferAfterMinutes: 10, dailyTokens: null, dailyRequests: null, fps: 0.25, resolution: 'low', skipDuplicates: false, duplicateMotion: 0.001, duplicateDistance: 8 },
     http: { listen: '127.0.0.1:8080', tokenFile: null, allowedHosts: [] },
     dataDir: '/var/lib/edge-agent',
   });

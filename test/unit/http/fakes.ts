@@ -19,7 +19,7 @@ export function testConfig(opts: { archiveDir: string; hlsDir: string; cameras?:
     analysis: {
       enabled: false, provider: 'gemini', model: 'gemini-2.5-flash', apiKeyFile: null, baseUrl: null, prompt: null,
       maxPerDay: 200, skipWhenStill: false, allowInsecure: false, deferAfterMinutes: 10, dailyTokens: null, dailyRequests: null,
-      fps: 0.25, resolution: 'low', skipDuplicates: true, duplicateMotion: 0.001, duplicateDistance: 8,
+      fps: 0.25, resolution: 'low', skipDuplicates: false, duplicateMotion: 0.001, duplicateDistance: 8,
     },
     http: { listen: opts.listen ?? '127.0.0.1:0', tokenFile: null, allowedHosts: [] },
     dataDir: opts.archiveDir,
