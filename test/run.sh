@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `npm test`: type-check, build, then every test file under test/unit and test/integration.
 # The files that mostly wait on the wall clock or on the broker (a dead camera watched for two
-# minutes, broker outages, config health gates, kill-and-restart) run one at a time in a pool of
+# minutes, broker outages, config and update health gates, deferral deadlines, kill-and-restart) run one at a time in a pool of
 # their own beside the rest (two files at a time): on two cores that takes ~3 minutes off the run.
 # The soak stays with the rest: beside two busy files its FFmpeg children grew 8-13 MB/min in
 # RSS (disk and CPU contention), against -0.06 alone and flat beside one. Given file arguments (`npm test -- test/unit/x.test.ts`), runs just those.
@@ -20,6 +20,9 @@ waiting=(
   test/integration/reliability-link.test.ts
   test/integration/config-desired.test.ts
   test/integration/startup-order.test.ts
+  test/integration/analysis-deferred.test.ts
+  test/integration/update.test.ts
+  test/integration/update-kill.test.ts
 )
 busy=()
 for file in test/unit/**/*.test.ts test/integration/**/*.test.ts; do
