@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # `npm test`: type-check, build, then every test file under test/unit and test/integration.
 # The files that mostly wait on the wall clock or on the broker (a dead camera watched for two
-# minutes, broker outages, config and update health gates, deferral deadlines, kill-and-restart) run one at a time in a pool of
-# their own beside the rest (two files at a time): on two cores that takes ~3 minutes off the run.
-# The soak stays with the rest: beside two busy files its FFmpeg children grew 8-13 MB/min in
-# RSS (disk and CPU contention), against -0.06 alone and flat beside one. Given file arguments (`npm test -- test/unit/x.test.ts`), runs just those.
+# minutes, broker outages, config and update health gates, deferral deadlines, kill-and-restart)
+# run one at a time in a pool of their own beside the rest (two files at a time): on two cores
+# that takes minutes off the run. The soak stays with the rest: beside two busy files its FFmpeg
+# children grew 8-13 MB/min in RSS (disk and CPU contention), against -0.06 alone and flat beside
+# one. Given file arguments (`npm test -- test/unit/x.test.ts`), runs just those.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 npm run --silent typecheck || exit 1
