@@ -87,6 +87,16 @@ export function crossFieldProblems(config: AgentConfig, valid: (key: string) => 
     // would let one delete the other's files.
     out.push(`archive.dir must not be hls.dir or contain it or lie inside it (${got(config.hls.dir)}), got ${got(config.archive.dir)}`);
   }
+  if (valid('hls.dir') && valid('dataDir') && overlaps(config.hls.dir, config.dataDir)) {
+    // The HLS reset of a restarting camera deletes files in hls.dir: never the agent's own state.
+    out.push(`hls.dir must not be dataDir or contain it or lie inside it (${got(config.dataDir)}), got ${got(config.hls.dir)}`);
+  }
+  for (const key of ['dataDir', 'hls.dir', 'archive.dir'] as const) {
+    const value = key === 'dataDir' ? config.dataDir : key === 'hls.dir' ? config.hls.dir : config.archive.dir;
+    if (valid(key) && isSystemPath(value)) {
+      out.push(`${key} must be a folder of its own, not a system folder or one inside /proc, /sys, /dev, /boot, /usr, /bin, /sbin or /lib, got ${got(value)}`);
+    }
+  }
   const listen = splitHostPort(config.http.listen);
   if (listen && valid('http.tokenFile') && !isLoopback(listen.host) && config.http.tokenFile === null) {
     out.push(`http.tokenFile must be set when http.listen is off loopback (${got(config.http.listen)}), got null`);
@@ -101,6 +111,16 @@ export function crossFieldProblems(config: AgentConfig, valid: (key: string) => 
     out.push(`mqtt.${missing} must be set when mqtt.${present} is (tls client auth needs both), got null`);
   }
   return out;
+}
+
+// Folders of the system itself: the agent writes (and prunes, and resets) inside the folders it is
+// given, so none of them may be one of these or lie in the kernel's, the devices' or the OS's trees.
+const SYSTEM_FOLDERS = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/media', '/mnt', '/opt', '/proc', '/root', '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/var', '/var/lib', '/var/log', '/var/tmp']);
+const SYSTEM_TREES = ['/proc', '/sys', '/dev', '/boot', '/usr', '/bin', '/sbin', '/lib'];
+
+function isSystemPath(folder: string): boolean {
+  const resolved = path.posix.resolve(folder);
+  return SYSTEM_FOLDERS.has(resolved) || SYSTEM_TREES.some((tree) => resolved.startsWith(`${tree}/`));
 }
 
 function overlaps(a: string, b: string): boolean {

@@ -73,6 +73,12 @@ const cases: [name: string, raw: unknown, expected: string][] = [
   ['two cameras on one device', { cameras: [cam({ source: 'csi' }), cam({ id: 'b', source: 'csi:0' })] }, 'cameras[1].source must not open the same device as cameras[0] (a capture device serves one reader), got "csi:0"'],
   ['two auto cameras', { cameras: [cam({ source: 'auto' }), cam({ id: 'b', source: 'auto' })] }, 'cameras[1].source must not open the same device as cameras[0] (a capture device serves one reader), got "auto"'],
   ['archive inside hls', { hls: { dir: '/srv/edge' }, archive: { dir: '/srv/edge/archive/' } }, 'archive.dir must not be hls.dir or contain it or lie inside it ("/srv/edge"), got "/srv/edge/archive/"'],
+  // Issue 15: hls.dir on dataDir let one camera restart delete the agent's state.
+  ['hls on dataDir', { hls: { dir: '/var/lib/edge-agent' }, archive: { dir: '/srv/archive' } }, 'hls.dir must not be dataDir or contain it or lie inside it ("/var/lib/edge-agent"), got "/var/lib/edge-agent"'],
+  ['hls around dataDir', { hls: { dir: '/srv/edge' }, dataDir: '/srv/edge/state' }, 'hls.dir must not be dataDir or contain it or lie inside it ("/srv/edge/state"), got "/srv/edge"'],
+  ['dataDir a system folder', { dataDir: '/etc' }, 'dataDir must be a folder of its own, not a system folder or one inside /proc, /sys, /dev, /boot, /usr, /bin, /sbin or /lib, got "/etc"'],
+  ['archive in the kernel tree', { archive: { dir: '/sys/kernel/x' } }, 'archive.dir must be a folder of its own, not a system folder or one inside /proc, /sys, /dev, /boot, /usr, /bin, /sbin or /lib, got "/sys/kernel/x"'],
+  ['hls in /usr after ..', { hls: { dir: '/run/../usr/share/x' } }, 'hls.dir must be a folder of its own, not a system folder or one inside /proc, /sys, /dev, /boot, /usr, /bin, /sbin or /lib, got "/run/../usr/share/x"'],
   ['infinite number', { encoder: { bitrateKbps: Infinity } }, 'encoder.bitrateKbps must be an integer between 64 and 50000, got Infinity'],
   ['tls cert without key', { mqtt: { cert: '/etc/c.pem' } }, 'mqtt.key must be set when mqtt.cert is (tls client auth needs both), got null'],
   ['config not an object', [1, 2], 'the config must be a json object, got [1,2]'],
