@@ -9,7 +9,7 @@ import { signCommand } from '../link/signature.js';
 import { MqttFleet } from '../fleet/mqttFleet.js';
 import { parseStages, planStages } from '../fleet/plan.js';
 import { runRollout } from '../fleet/rollout.js';
-import { formatStatus, loadRollout, saveRollout, type RolloutState } from '../fleet/state.js';
+import { formatLiveStatus, formatStatus, loadRollout, saveRollout, type RolloutState } from '../fleet/state.js';
 
 const USAGE = `usage:
   edge-agent fleet rollout --manifest FILE [--sig FILE] --url URL --broker URL (--devices FILE | --group PREFIX)
@@ -18,6 +18,9 @@ const USAGE = `usage:
   edge-agent fleet rollback --state FILE --manifest FILE [--sig FILE] --url URL --broker URL [options as rollout]
       the boards the roll-out in --state updated get the release given (the one they ran before)
   edge-agent fleet status --state FILE
+      how each board of a roll-out ended, from its state file
+  edge-agent fleet status --broker URL (--devices FILE | --group PREFIX | --state FILE) [--topic-prefix edge] [--username U] [--password-file F]
+      live, from the broker: each board's release, update state, link and when it was last seen
 `;
 
 const OPTIONS = {
@@ -64,11 +67,38 @@ export async function fleetCommand(argv: string[], print: (line: string) => void
 }
 
 async function status(values: Values, print: (line: string) => void): Promise<number> {
-  if (!values.state) throw new Error('--state FILE is required');
+  if (values.broker) return liveStatus(values, print);
+  if (!values.state) throw new Error('--state FILE (or --broker URL) is required');
   const state = await loadRollout(values.state);
   if (!state) throw new Error(`no roll-out state in ${values.state}`);
   print(formatStatus(state).trimEnd());
   return state.status === 'aborted' ? 1 : 0;
+}
+
+/** The boards of --devices, --group or a roll-out's --state, read from their retained topics. */
+async function liveStatus(values: Values, print: (line: string) => void): Promise<number> {
+  const fleet = await connectFleet(values);
+  try {
+    let devices: string[];
+    if (values.state && !values.devices && values.group === undefined) {
+      const state = await loadRollout(values.state);
+      if (!state) throw new Error(`no roll-out state in ${values.state}`);
+      devices = Object.keys(state.boards).sort();
+    } else {
+      devices = await boardsFor(values, null, fleet);
+    }
+    // Retained messages come in one burst after subscribing; a board never seen stays "unknown".
+    await fleet.seenAll(devices, 3000);
+    print(formatLiveStatus(devices.map((id) => ({ id, report: fleet.report(id), link: fleet.link(id) }))).trimEnd());
+    return 0;
+  } finally {
+    await fleet.end();
+  }
+}
+
+function connectFleet(values: Values): Promise<MqttFleet> {
+  const password = values['password-file'] ? readFileSync(values['password-file'], 'utf8').trim() : undefined;
+  return MqttFleet.connect({ url: need(values.broker, '--broker'), topicPrefix: values['topic-prefix']!, username: values.username, password });
 }
 
 function need(value: string | undefined, name: string): string {
@@ -98,7 +128,7 @@ async function rollout(values: Values, print: (line: string) => void, rollbackOf
     return state.status === 'done' ? 0 : 1;
   }
   const needsBroker = !values['dry-run'] || (!state && values.group);
-  const fleet = needsBroker ? await MqttFleet.connect({ url: need(values.broker, '--broker'), topicPrefix: values['topic-prefix']!, username: values.username, password: values['password-file'] ? readFileSync(values['password-file'], 'utf8').trim() : undefined }) : null;
+  const fleet = needsBroker ? await connectFleet(values) : null;
   try {
     if (!state) {
       const devices = await boardsFor(values, rollbackOf, fleet);

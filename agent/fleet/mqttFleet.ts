@@ -6,6 +6,12 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { FleetLink, ReleaseReportLike } from './rollout.js';
 
+/** A board's retained `R/status`: `online`/`offline` and its `ts`. */
+export interface BoardLink {
+  state: string | null;
+  ts: string | null;
+}
+
 /** How to reach the broker. */
 export interface FleetBrokerOptions {
   url: string;
@@ -18,6 +24,7 @@ export interface FleetBrokerOptions {
 export class MqttFleet implements FleetLink {
   private readonly reports = new Map<string, ReleaseReportLike>();
   private readonly online = new Set<string>();
+  private readonly statuses = new Map<string, BoardLink>();
   private readonly seen = new Set<string>();
   private waiters: Array<() => void> = [];
 
@@ -57,14 +64,27 @@ export class MqttFleet implements FleetLink {
     this.seen.add(device);
     if (kind === 'release') this.reports.set(device, json as ReleaseReportLike);
     if (kind === 'status') {
-      if ((json as { state?: string }).state === 'online') this.online.add(device);
+      const { state, ts } = json as { state?: unknown; ts?: unknown };
+      if (state === 'online') this.online.add(device);
       else this.online.delete(device);
+      this.statuses.set(device, { state: typeof state === 'string' ? state : null, ts: typeof ts === 'string' ? ts : null });
     }
     for (const wake of this.waiters.splice(0)) wake();
   }
 
   report(device: string): ReleaseReportLike | null {
     return this.reports.get(device) ?? null;
+  }
+
+  /** A board's retained `R/status` as last read: its link state and when it was published. */
+  link(device: string): BoardLink | null {
+    return this.statuses.get(device) ?? null;
+  }
+
+  /** Waits until every board named has shown a retained message, or `ms` passed (one never seen stays unknown). */
+  async seenAll(devices: string[], ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (devices.some((d) => !this.seen.has(d)) && Date.now() < deadline) await this.changed(deadline - Date.now());
   }
 
   async publishDesired(device: string, doc: Record<string, unknown>): Promise<void> {

@@ -81,3 +81,40 @@ export function formatStatus(state: RolloutState): string {
   lines.push('', Object.entries(counts).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', '));
   return `${lines.join('\n')}\n`;
 }
+
+/** One board as the broker shows it now. */
+export interface LiveBoard {
+  id: string;
+  report: { running?: string; update?: { state?: string; version?: string | null; reason?: string | null } | null } | null;
+  link: { state: string | null; ts: string | null } | null;
+}
+
+/**
+ * `fleet status --broker`: the release each board runs, its update state, and when it was last
+ * seen (its retained `R/status`: online since, or offline since its will or clean stop).
+ */
+export function formatLiveStatus(boards: LiveBoard[], now = Date.now()): string {
+  const width = Math.max(6, ...boards.map((b) => b.id.length));
+  const rows = boards.map((b) => {
+    const update = b.report?.update;
+    const seen = b.link?.ts ? `${b.link.ts} (${ago(now - Date.parse(b.link.ts))})` : 'never';
+    return [
+      b.id.padEnd(width),
+      (b.report?.running ?? '?').padEnd(9),
+      (update?.state ? `${update.state} ${update.version ?? ''}`.trim() : '-').padEnd(24),
+      (b.link?.state ?? 'unknown').padEnd(8),
+      seen,
+    ].join('  ');
+  });
+  const online = boards.filter((b) => b.link?.state === 'online').length;
+  const header = [`${'board'.padEnd(width)}`, 'release  ', 'update'.padEnd(24), 'link    ', 'last seen'].join('  ');
+  return `${[header, ...rows, '', `${boards.length} board(s), ${online} online`].join('\n')}\n`;
+}
+
+function ago(ms: number): string {
+  if (!Number.isFinite(ms)) return '?';
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s} s ago`;
+  if (s < 7200) return `${Math.round(s / 60)} min ago`;
+  return `${Math.round(s / 3600)} h ago`;
+}
