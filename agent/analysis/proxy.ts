@@ -3,12 +3,10 @@
  * at low media resolution, sees ~66 tokens a frame whatever the size, so 1 fps at 480 px wide
  * loses nothing the model would have used; the upload shrinks to ~1–5 % of the archive.
  */
-import { spawn } from 'node:child_process';
 import { rm, stat } from 'node:fs/promises';
-import { setPriority } from 'node:os';
 import path from 'node:path';
 import { AgentError } from '../contract/errors.js';
-import { childEnv } from '../util/childEnv.js';
+import { runCommand } from '../util/run.js';
 
 /** How the proxy is made; the defaults are what the benchmark measured. */
 export interface ProxyOptions {
@@ -79,15 +77,10 @@ export function parseBenchCpu(stderr: string): number | null {
 
 /** Frames in a video file (ffprobe reads the MP4 index, no decoding). */
 export async function countFrames(file: string, ffprobePath = 'ffprobe'): Promise<number> {
-  const child = spawn(ffprobePath, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=nb_frames', '-of', 'csv=p=0', file], {
-    env: childEnv(),
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  let out = '';
-  child.stdout!.setEncoding('utf8');
-  child.stdout!.on('data', (chunk: string) => (out += chunk));
-  await new Promise((resolve) => child.once('close', resolve).once('error', resolve));
-  const n = Number.parseInt(out.trim(), 10);
+  const { stdout } = await runCommand(ffprobePath, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=nb_frames', '-of', 'csv=p=0', file], {
+    timeoutMs: 30_000,
+  }).catch(() => ({ stdout: '' }));
+  const n = Number.parseInt(stdout.trim(), 10);
   return Number.isFinite(n) ? n : 0;
 }
 
@@ -118,26 +111,10 @@ export async function makeProxy(
 async function runProxy(input: string, workDir: string, name: string, opts: ProxyOptions, signal?: AbortSignal): Promise<Proxy> {
   const output = path.join(workDir, `${name}.proxy.mp4`);
   const remove = () => rm(output, { force: true });
-  const child = spawn(opts.ffmpegPath, proxyArgs(input, output, opts), { env: childEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
-  try {
-    if (child.pid) setPriority(child.pid, 10);
-  } catch {
-    // Not allowed to renice (some containers): it then simply runs at normal priority.
-  }
-  let stderr = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => {
-    stderr = (stderr + chunk).slice(-16_384);
-  });
-  const kill = () => child.kill('SIGKILL');
-  const timer = setTimeout(kill, opts.timeoutMs);
-  signal?.addEventListener('abort', kill, { once: true });
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (exitCode) => resolve(exitCode));
-  }).finally(() => {
-    clearTimeout(timer);
-    signal?.removeEventListener('abort', kill);
+  const { code, stderr } = await runCommand(opts.ffmpegPath, proxyArgs(input, output, opts), {
+    timeoutMs: opts.timeoutMs,
+    priority: 10,
+    ...(signal ? { signal } : {}),
   });
   if (code !== 0) {
     await remove();

@@ -8,11 +8,9 @@
  * light and contrast changes (+10 % brightness, contrast ×1.25, gamma 1.3) changed none, a
  * person standing (1.4 % of the view) 16, a van 48.
  */
-import { spawn } from 'node:child_process';
-import { setPriority } from 'node:os';
 import path from 'node:path';
 import { AgentError } from '../contract/errors.js';
-import { childEnv } from '../util/childEnv.js';
+import { runCheckedBytes } from '../util/run.js';
 
 /** Frames a signature is made of. */
 export const SIGNATURE_FRAMES = 4;
@@ -97,31 +95,14 @@ export interface SignatureOptions {
 
 /** The scene signature of an archive `seconds` long; FFmpeg at low priority, like the proxy. */
 export async function sceneSignature(input: string, seconds: number, options: SignatureOptions = {}): Promise<string> {
-  const child = spawn(options.ffmpegPath ?? 'ffmpeg', signatureArgs(input, seconds), { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   try {
-    if (child.pid) setPriority(child.pid, 10);
-  } catch {
-    // Not allowed to renice (some containers): it then runs at normal priority.
+    const pixels = await runCheckedBytes(options.ffmpegPath ?? 'ffmpeg', signatureArgs(input, seconds), {
+      timeoutMs: options.timeoutMs ?? 30_000,
+      priority: 10,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    return signatureOf(pixels);
+  } catch (error) {
+    throw new AgentError('analysis_failed', `scene signature of ${path.basename(input)} failed: ${(error as Error).message}`, { cause: error });
   }
-  const out: Buffer[] = [];
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => out.push(chunk));
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => (stderr = (stderr + chunk).slice(-4096)));
-  const kill = () => child.kill('SIGKILL');
-  const timer = setTimeout(kill, options.timeoutMs ?? 30_000);
-  options.signal?.addEventListener('abort', kill, { once: true });
-  if (options.signal?.aborted) kill();
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  }).finally(() => {
-    clearTimeout(timer);
-    options.signal?.removeEventListener('abort', kill);
-  });
-  if (code !== 0) {
-    const last = stderr.trim().split('\n').pop() ?? '';
-    throw new AgentError('analysis_failed', `scene signature of ${path.basename(input)} failed (ffmpeg exit ${code}): ${last}`);
-  }
-  return signatureOf(Buffer.concat(out));
 }

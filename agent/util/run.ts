@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
+import { setPriority } from 'node:os';
 import path from 'node:path';
 import { childEnv } from './childEnv.js';
 
@@ -22,6 +23,10 @@ const MAX_OUTPUT = 1 << 20;
 /** How long a program may run and how much of its output is kept. */
 export interface RunOptions {
   timeoutMs?: number;
+  /** Stops the program (and what it started) when aborted, as a timeout does. */
+  signal?: AbortSignal;
+  /** Niceness: background work (analysis proxies) yields the CPU to the live pipeline. */
+  priority?: number;
   /** Bytes of stdout kept (default 1 MiB); stderr keeps its last MiB. */
   maxOutputBytes?: number;
 }
@@ -42,6 +47,13 @@ interface Collected {
 function collect(command: string, args: string[], opts: RunOptions = {}): Promise<Collected> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    if (opts.priority !== undefined && child.pid) {
+      try {
+        setPriority(child.pid, opts.priority);
+      } catch {
+        // Not allowed to renice (some containers): it then runs at normal priority.
+      }
+    }
     const limit = opts.maxOutputBytes ?? MAX_OUTPUT;
     const chunks: Buffer[] = [];
     let kept = 0;
@@ -62,12 +74,19 @@ function collect(command: string, args: string[], opts: RunOptions = {}): Promis
             timedOut = true;
             killGroup(child.pid);
           }, opts.timeoutMs);
-    child.on('error', (error) => {
+    const abort = () => killGroup(child.pid);
+    opts.signal?.addEventListener('abort', abort, { once: true });
+    if (opts.signal?.aborted) abort();
+    const settle = () => {
       clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', abort);
+    };
+    child.on('error', (error) => {
+      settle();
       reject(error);
     });
     child.on('close', (code, signal) => {
-      clearTimeout(timer);
+      settle();
       resolve({ code, signal, stdout: Buffer.concat(chunks), stderr, timedOut });
     });
   });

@@ -77,9 +77,9 @@ t.test('sceneSignature (real FFmpeg): the same still scene under noise and light
 t.test('sceneSignature: a file FFmpeg cannot read fails with its reason; an abort or the timeout kills it', async (t) => {
   const dir = t.testdir({ 'bad.mp4': 'not a video', 'hang.sh': '#!/bin/sh\nexec sleep 30\n' });
   await chmod(path.join(dir, 'hang.sh'), 0o755);
-  await t.rejects(sceneSignature(path.join(dir, 'bad.mp4'), 4), { code: 'analysis_failed', message: /scene signature of bad.mp4 failed \(ffmpeg exit 1\)/ });
+  await t.rejects(sceneSignature(path.join(dir, 'bad.mp4'), 4), { code: 'analysis_failed', message: /scene signature of bad.mp4 failed: ffmpeg exited 1/ });
   const controller = new AbortController();
   setTimeout(() => controller.abort(), 100);
-  await t.rejects(sceneSignature('x.mp4', 4, { signal: controller.signal, ffmpegPath: path.join(dir, 'hang.sh') }), { message: /ffmpeg exit null/ });
-  await t.rejects(sceneSignature('x.mp4', 4, { timeoutMs: 100, ffmpegPath: path.join(dir, 'hang.sh') }), { message: /ffmpeg exit null/ });
+  await t.rejects(sceneSignature('x.mp4', 4, { signal: controller.signal, ffmpegPath: path.join(dir, 'hang.sh') }), { message: /hang\.sh was killed \(SIGKILL\)/ });
+  await t.rejects(sceneSignature('x.mp4', 4, { timeoutMs: 100, ffmpegPath: path.join(dir, 'hang.sh') }), { message: /hang\.sh timed out after 0\.1 s/ });
 });
