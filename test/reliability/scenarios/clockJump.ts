@@ -82,9 +82,13 @@ export async function clockJumps(t: Test, options: { archivesPerPhase: number; m
   t.ok(suffixed.length > 0, `names already taken got a -N suffix (${suffixed.map((a) => path.basename(a.file)).join(', ')})`);
   const recorded = archives.reduce((s, a) => s + a.seconds, 0);
   const elapsed = (stoppedAt - firstRunAt) / 1000;
-  const restarts = agent.logs('restarting pipeline').length;
-  // Each jump costs one clean restart (no backoff): spawn to first frame.
-  t.ok(elapsed - recorded <= 2 + restarts * 3, `recorded ${recorded.toFixed(1)} s of ${elapsed.toFixed(1)} s across ${restarts} restarts`);
+  const restartLogs = agent.logs('restarting pipeline');
+  const restarts = restartLogs.length;
+  // Each jump costs one clean restart, never a backoff: the restart decision says so itself.
+  t.same(restartLogs.map((r) => r.delayMs), restartLogs.map(() => 0), 'every restart after a jump is immediate (no backoff)');
+  // What is lost is start-up plus, per restart, FFmpeg's stop and spawn to its first frame: a few
+  // seconds each on a machine running other test files beside this one.
+  t.ok(elapsed - recorded <= 3 + restarts * 4, `recorded ${recorded.toFixed(1)} s of ${elapsed.toFixed(1)} s across ${restarts} restarts`);
   recordResult({
     id: 'i-clock-jump',
     scenario: 'wall clock +1 h, then back to the first recorded interval (libfaketime, agent and FFmpeg)',
