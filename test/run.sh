@@ -2,10 +2,10 @@
 # `npm test`: type-check, build, then every test file under test/unit and test/integration.
 # The files that mostly wait on the wall clock or on the broker (a dead camera watched for two
 # minutes, broker outages, config and update health gates, deferral deadlines, kill-and-restart)
-# run one at a time in a pool of their own beside the rest (two files at a time): on two cores
-# that takes minutes off the run. The soak stays with the rest: beside two busy files its FFmpeg
-# children grew 8-13 MB/min in RSS (disk and CPU contention), against -0.06 alone and flat beside
-# one. Given file arguments (`npm test -- test/unit/x.test.ts`), runs just those.
+# run in a pool of their own beside the rest, two at a time in each pool: they use little CPU, so
+# on two cores that takes minutes off the run. The soak stays with the busy files: its resource
+# figures were measured there. Given file arguments (`npm test -- test/unit/x.test.ts`), runs
+# just those.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 npm run --silent typecheck || exit 1
@@ -31,7 +31,7 @@ for file in test/unit/**/*.test.ts test/integration/**/*.test.ts; do
 done
 side_log="$(mktemp)"
 trap 'rm -f "$side_log"' EXIT
-npx tap --jobs=1 "${waiting[@]}" >"$side_log" 2>&1 &
+npx tap --jobs=2 "${waiting[@]}" >"$side_log" 2>&1 &
 side=$!
 npx tap "${busy[@]}"
 main_status=$?
