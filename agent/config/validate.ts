@@ -115,7 +115,8 @@ export function crossFieldProblems(config: AgentConfig, valid: (key: string) => 
 
 // Folders of the system itself: the agent writes (and prunes, and resets) inside the folders it is
 // given, so none of them may be one of these or lie in the kernel's, the devices' or the OS's trees.
-const SYSTEM_FOLDERS = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/media', '/mnt', '/opt', '/proc', '/root', '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/var', '/var/lib', '/var/log', '/var/tmp']);
+// (/mnt, /media, /srv and /opt are left alone: a disk for the archives is often mounted right there.)
+const SYSTEM_FOLDERS = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/proc', '/root', '/run', '/sbin', '/sys', '/tmp', '/usr', '/var', '/var/lib', '/var/log', '/var/tmp']);
 const SYSTEM_TREES = ['/proc', '/sys', '/dev', '/boot', '/usr', '/bin', '/sbin', '/lib'];
 
 function isSystemPath(folder: string): boolean {
