@@ -216,12 +216,15 @@ export class ConfigService implements ConfigControl {
 }
 
 /** Producing fresh frames, or down as it already was before the change. */
-function cameraPasses(before: CameraStats | undefined, after: CameraStats | undefined): boolean {
+/** The health gate's rule for one camera the change touched. */
+export function cameraPasses(before: CameraStats | undefined, after: CameraStats | undefined): boolean {
   if (!after) return false;
   if (after.state === 'running' && (after.lastFrameAgeSeconds ?? Infinity) < FRESH_FRAME_SECONDS) return true;
-  // A camera already failing before the change is not the change's fault. 'starting' is not
-  // failing: right after an earlier change or revert every camera starts, and must then run.
-  return before !== undefined && (before.state === 'restarting' || before.state === 'failed');
+  // A camera already failing before the change is not the change's fault. A first 'starting' is
+  // not failing (right after an earlier change or revert every camera starts, and must then
+  // run), but one starting again after failing is: a dead IP camera is 'starting' between tries.
+  if (before === undefined) return false;
+  return before.state === 'restarting' || before.state === 'failed' || (before.state === 'starting' && before.restarts > 0 && before.lastError !== null);
 }
 
 function describe(stats: CameraStats | undefined): string {

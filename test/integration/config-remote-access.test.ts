@@ -49,10 +49,12 @@ t.test('without a command key, an unsigned set-config cannot redirect the board,
   }
   t.equal(readFileSync(configFile, 'utf8'), before, 'the config file is untouched');
   t.ok(existsSync(path.join(dataDir, 'agent.db')), 'dataDir still holds the store');
+  // The IP camera is dead from the start: once it is known lost, the change's health gate does
+  // not hold its failure against the change.
+  await client.waitFor((m) => m.topic === `${ROOT}/events` && (m.json as { type?: string }).type === 'camera.lost', 30_000);
   t.match(await setConfig({ 'hls.listSize': 5 }), { ok: true }, 'an allow-listed key still changes');
 
   const shown = (await client.command(`${ROOT}/cmd/get-config`, {}, 'v5', 'replies/get')).json;
-  await client.waitFor((m) => m.topic === `${ROOT}/events` && (m.json as { type?: string }).type === 'camera.lost', 30_000);
   await client.waitFor((m) => m.topic === `${ROOT}/health` && JSON.stringify(m.json).includes('ipcam'), 30_000);
   const apiStatus = await (await fetch(`http://127.0.0.1:${httpPort}/api/status`)).json();
   const everything = JSON.stringify([shown, apiStatus, client.inbox.map((m) => m.json)]);

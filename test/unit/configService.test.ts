@@ -9,7 +9,8 @@ import type { ChangePlan } from '../../agent/config/diff.js';
 import { loadConfig } from '../../agent/config/load.js';
 import type { AgentConfig } from '../../agent/config/types.js';
 import { DesiredConfig } from '../../agent/config/desired.js';
-import { ConfigService } from '../../agent/configService.js';
+import { cameraPasses, ConfigService } from '../../agent/configService.js';
+import type { CameraStats } from '../../agent/contract/services.js';
 import type { ReportedConfigMessage } from '../../agent/contract/messages.js';
 import { signCommand, SignatureVerifier } from '../../agent/link/signature.js';
 import { SeenSignatures } from '../../agent/store/kv.js';
@@ -192,4 +193,21 @@ t.test('the replay cache survives a restart', async (t) => {
   t.throws(() => afterRestart.verify('ping', body), { code: 'unauthorized', message: /replayed/ }, 'refused by a new verifier on the same store');
   const unpersisted = new SignatureVerifier({ key: () => key });
   t.doesNotThrow(() => unpersisted.verify('ping', body), 'without the store a restart would have accepted it');
+});
+
+t.test('the gate\'s camera rule: running with a fresh frame passes; a camera failing before is not the change\'s fault', async (t) => {
+  const stats = (over: Partial<CameraStats>): CameraStats => ({ camera: 'c', state: 'running', encoder: 'libx264', source: 'test', fps: 15, droppedFrames: 0, restarts: 0, lastFrameAgeSeconds: 0.1, recordingSince: null, lastError: null, ...over });
+  const dead = stats({ state: 'starting', lastFrameAgeSeconds: null });
+  const cases: Array<[string, CameraStats | undefined, CameraStats | undefined, boolean]> = [
+    ['running after, a fresh frame', stats({ state: 'starting' }), stats({}), true],
+    ['running after, but its last frame is old', stats({}), stats({ lastFrameAgeSeconds: 30 }), false],
+    ['gone after the change', stats({}), undefined, false],
+    ['dead after, running before', stats({}), dead, false],
+    ['dead after, a first start before (after an earlier change): must run', stats({ state: 'starting' }), dead, false],
+    ['dead after, restarting before', stats({ state: 'restarting', lastError: 'refused' }), dead, true],
+    ['dead after, failed before', stats({ state: 'failed', lastError: 'refused' }), dead, true],
+    ['dead after, starting again after failing before (a dead IP camera between tries)', stats({ state: 'starting', restarts: 3, lastError: 'Connection refused' }), dead, true],
+    ['dead after, new camera', undefined, dead, false],
+  ];
+  for (const [name, before, after, passes] of cases) t.equal(cameraPasses(before, after), passes, name);
 });
