@@ -87,9 +87,10 @@ export function crossFieldProblems(config: AgentConfig, valid: (key: string) => 
     // would let one delete the other's files.
     out.push(`archive.dir must not be hls.dir or contain it or lie inside it (${got(config.hls.dir)}), got ${got(config.archive.dir)}`);
   }
-  if (valid('hls.dir') && valid('dataDir') && overlaps(config.hls.dir, config.dataDir)) {
-    // The HLS reset of a restarting camera deletes files in hls.dir: never the agent's own state.
-    out.push(`hls.dir must not be dataDir or contain it or lie inside it (${got(config.dataDir)}), got ${got(config.hls.dir)}`);
+  if (valid('hls.dir') && valid('dataDir') && contains(config.hls.dir, config.dataDir)) {
+    // The HLS reset of a restarting camera deletes files in hls.dir (its own names only): never
+    // let that folder be the agent's state folder or hold it. A folder inside dataDir is fine.
+    out.push(`hls.dir must not be dataDir or contain it (${got(config.dataDir)}), got ${got(config.hls.dir)}`);
   }
   for (const key of ['dataDir', 'hls.dir', 'archive.dir'] as const) {
     const value = key === 'dataDir' ? config.dataDir : key === 'hls.dir' ? config.hls.dir : config.archive.dir;
@@ -122,6 +123,12 @@ const SYSTEM_TREES = ['/proc', '/sys', '/dev', '/boot', '/usr', '/bin', '/sbin',
 function isSystemPath(folder: string): boolean {
   const resolved = path.posix.resolve(folder);
   return SYSTEM_FOLDERS.has(resolved) || SYSTEM_TREES.some((tree) => resolved.startsWith(`${tree}/`));
+}
+
+/** True when `outer` is `inner` or one of the folders above it. */
+function contains(outer: string, inner: string): boolean {
+  const [o, i] = [path.posix.resolve(outer), path.posix.resolve(inner)];
+  return o === i || o === '/' || i.startsWith(`${o}/`);
 }
 
 function overlaps(a: string, b: string): boolean {

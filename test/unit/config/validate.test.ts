@@ -74,8 +74,8 @@ const cases: [name: string, raw: unknown, expected: string][] = [
   ['two auto cameras', { cameras: [cam({ source: 'auto' }), cam({ id: 'b', source: 'auto' })] }, 'cameras[1].source must not open the same device as cameras[0] (a capture device serves one reader), got "auto"'],
   ['archive inside hls', { hls: { dir: '/srv/edge' }, archive: { dir: '/srv/edge/archive/' } }, 'archive.dir must not be hls.dir or contain it or lie inside it ("/srv/edge"), got "/srv/edge/archive/"'],
   // Issue 15: hls.dir on dataDir let one camera restart delete the agent's state.
-  ['hls on dataDir', { hls: { dir: '/var/lib/edge-agent' }, archive: { dir: '/srv/archive' } }, 'hls.dir must not be dataDir or contain it or lie inside it ("/var/lib/edge-agent"), got "/var/lib/edge-agent"'],
-  ['hls around dataDir', { hls: { dir: '/srv/edge' }, dataDir: '/srv/edge/state' }, 'hls.dir must not be dataDir or contain it or lie inside it ("/srv/edge/state"), got "/srv/edge"'],
+  ['hls on dataDir', { hls: { dir: '/var/lib/edge-agent' }, archive: { dir: '/srv/archive' } }, 'hls.dir must not be dataDir or contain it ("/var/lib/edge-agent"), got "/var/lib/edge-agent"'],
+  ['hls around dataDir', { hls: { dir: '/srv/edge' }, dataDir: '/srv/edge/state' }, 'hls.dir must not be dataDir or contain it ("/srv/edge/state"), got "/srv/edge"'],
   ['dataDir a system folder', { dataDir: '/etc' }, 'dataDir must be a folder of its own, not a system folder or one inside /proc, /sys, /dev, /boot, /usr, /bin, /sbin or /lib, got "/etc"'],
   ['archive in the kernel tree', { archive: { dir: '/sys/kernel/x' } }, 'archive.dir must be a folder of its own, not a system folder or one inside /proc, /sys, /dev, /boot, /usr, /bin, /sbin or /lib, got "/sys/kernel/x"'],
   ['hls in /usr after ..', { hls: { dir: '/run/../usr/share/x' } }, 'hls.dir must be a folder of its own, not a system folder or one inside /proc, /sys, /dev, /boot, /usr, /bin, /sbin or /lib, got "/run/../usr/share/x"'],
@@ -131,6 +131,7 @@ t.test('valid configs pass', async (t) => {
     ['hls equal to archive', { hls: { segmentSeconds: 5 }, archive: { segmentSeconds: 5 } }],
     ['ws broker', { mqtt: { url: 'wss://broker/mqtt', topicPrefix: 'site/a' } }],
     ['cost levers', { analysis: { fps: 24, resolution: 'high', skipDuplicates: false, duplicateMotion: 0, duplicateDistance: 0 } }],
+    ['hls inside dataDir (the reset deletes only its own files)', { dataDir: '/srv/edge', hls: { dir: '/srv/edge/hls' }, archive: { dir: '/srv/edge/archive' } }],
     ['a camera with some analysis overrides', { cameras: [cam({ analysis: { fps: 0.1, resolution: 'medium' } }), cam({ id: 'b', analysis: {} })] }],
   ];
   for (const [name, raw] of good) t.same(problemsOf(raw), [], name);
