@@ -120,21 +120,13 @@ export class LinkPublisher {
   /** Publishes R/analysis/budget (retained, QoS 1) now if connected, and again on every connect. */
   async publishBudget(budget: AnalysisBudgetMessage): Promise<void> {
     this.budget = budget;
-    try {
-      await this.deps.link.publish(this.deps.link.topics.analysisBudget, budget, { qos: 1, retain: true });
-    } catch (error) {
-      this.deps.log.warn({ err: (error as Error).message }, 'analysis budget not published');
-    }
+    await this.retained(this.deps.link.topics.analysisBudget, budget, 'analysis budget');
   }
 
   /** Publishes R/release (retained, QoS 1) now if connected, and again on every connect. */
   async publishRelease(release: ReleaseMessage): Promise<void> {
     this.release = release;
-    try {
-      await this.deps.link.publish(this.deps.link.topics.release, release, { qos: 1, retain: true });
-    } catch (error) {
-      this.deps.log.warn({ err: (error as Error).message }, 'release report not published');
-    }
+    await this.retained(this.deps.link.topics.release, release, 'release report');
   }
 
   /** Publishes one health report now (skipped while disconnected: a stale report is useless). */
@@ -162,10 +154,15 @@ export class LinkPublisher {
   /** Publishes R/config/reported (retained, QoS 1) now if connected, and again on every connect. */
   async publishReported(report: ReportedConfigMessage): Promise<void> {
     this.reported = report;
+    await this.retained(this.deps.link.topics.configReported, report, 'config report');
+  }
+
+  /** One retained QoS 1 message; a failure is logged, never thrown (the next connect re-sends). */
+  private async retained(topic: string, message: object, what: string): Promise<void> {
     try {
-      await this.deps.link.publish(this.deps.link.topics.configReported, report, { qos: 1, retain: true });
+      await this.deps.link.publish(topic, message, { qos: 1, retain: true });
     } catch (error) {
-      this.deps.log.warn({ err: (error as Error).message }, 'config report not published');
+      this.deps.log.warn({ err: (error as Error).message }, `${what} not published`);
     }
   }
 
