@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { listCameras } from '../device/cameras.js';
 import { detectBoard, hostRoot } from '../device/board.js';
@@ -34,7 +34,7 @@ import { LinkPublisher } from './link/publisher.js';
 import { CommandRouter } from './link/router.js';
 import { SignatureVerifier } from './link/signature.js';
 import { Outbox } from './outbox/outbox.js';
-import { PipelineManager } from './pipeline/manager.js';
+import { notYetStarted, PipelineManager } from './pipeline/manager.js';
 import { withAllowLists } from './pipeline/sourcePolicy.js';
 import { CameraSupervisor } from './pipeline/supervisor.js';
 import { KeyValue, SeenSignatures } from './store/kv.js';
@@ -45,49 +45,51 @@ import { removeStaleTemps } from './util/files.js';
 import type { Logger } from './util/logger.js';
 import { VERSION } from './version.js';
 import { ConfigService } from './configService.js';
+import { ModuleTable, type AgentModule } from './modules.js';
 import { createUpdateModule, type UpdateModule } from './update/index.js';
 import type { DesiredReleaseMemory } from './update/updates.js';
 
-/** How often retention looks at the disk besides after every finished archive. */
-const RETENTION_INTERVAL_MS = 60_000;
+/** What start() opened before any module: the store and the modules' shared state. */
+interface Core {
+  store: Store;
+  kv: KeyValue;
+  announced: AnnouncedArchives;
+  outbox: Outbox;
+  search: SearchIndex;
+  health: HealthCollector;
+  metrics: AgentMetrics;
+}
 
 /**
- * The running agent: every module, built from one config. Only this file and main.ts construct
- * modules; a config change rebuilds only the modules whose slice changed.
+ * The running agent. It builds every module from the config (only this file and main.ts
+ * construct modules) and runs the start-up sequence (README "Start-up"); the module table
+ * (modules.ts) starts, stops and reconfigures them. Every module reads the running config
+ * through a getter, `() => this.config`, so a restarted module sees the change and one left
+ * running never holds a stale copy.
  */
 export class Agent {
   readonly bus = new EventBus();
   readonly startedAt = new Date();
-  readonly archives: DiskArchiveCatalog;
-  private board!: BoardInfo;
-  private credentials: Credentials;
-  private manager: PipelineManager | null = null;
-  private retention: Retention | null = null;
-  private retentionOff: (() => void) | null = null;
-  private recordingHoursLeft: number | null = null;
-  private store: Store | null = null;
-  private kv: KeyValue | null = null;
-  private announced: AnnouncedArchives | null = null;
-  private desired: DesiredConfig | null = null;
-  private unrecoverable: ((reason: string) => void) | null = null;
-  private outbox: Outbox | null = null;
-  private link: MqttLink | null = null;
-  private publisher: LinkPublisher | null = null;
-  private http: HttpServer | null = null;
-  private health: HealthCollector | null = null;
-  private analysis: AnalysisQueue | null = null;
-  private metrics: AgentMetrics | null = null;
-  private homeAssistant: HomeAssistantDiscovery | null = null;
-  private search: SearchIndex | null = null;
-  private update: UpdateModule | null = null;
-  // Motion meters outlive pipeline restarts; each FFmpeg run feeds its camera's meter.
-  private readonly motion = new MotionMeters();
+  readonly archives = new DiskArchiveCatalog(() => this.config.archive.dir);
   readonly configService: ConfigService;
   readonly log: Logger;
+  private credentials: Credentials;
+  private core: Core | null = null;
+  private table: ModuleTable | null = null;
+  private update: UpdateModule | null = null;
+  // The modules other modules call into; null while stopped (or, for analysis, when disabled).
+  private manager: PipelineManager | null = null;
+  private analysis: AnalysisQueue | null = null;
+  private link: MqttLink | null = null;
+  private http: HttpServer | null = null;
+  private retention: Retention | null = null;
+  private unrecoverable: ((reason: string) => void) | null = null;
+  // Motion meters outlive pipeline restarts; each FFmpeg run feeds its camera's meter.
+  private readonly motion = new MotionMeters();
 
   /** PipelineControl that stays valid while the pipeline itself is rebuilt on a config change. */
   readonly pipeline: PipelineControl = {
-    stats: () => this.manager?.stats() ?? [],
+    stats: () => this.manager?.stats() ?? this.config.cameras.map(notYetStarted),
     restart: (camera) => this.requireManager().restart(camera),
     snapshot: (camera) => this.requireManager().snapshot(camera),
     hlsDir: (camera) => this.requireManager().hlsDir(camera),
@@ -102,7 +104,6 @@ export class Agent {
     this.log = rootLog.child({ component: 'agent' });
     const { log } = this;
     this.bus.onListenerError((error, event) => log.error({ err: error, event: event.type }, 'event listener failed'));
-    this.archives = new DiskArchiveCatalog(config.archive.dir);
     this.credentials = loadCredentials(config);
     // Secrets from systemd credentials or $GEMINI_API_KEY are invisible to `config check`: check here too.
     assertSecureTransports(config, this.credentials);
@@ -131,70 +132,37 @@ export class Agent {
     this.unrecoverable = handler;
   }
 
-  /** Builds and starts every module. */
+  /** The start-up sequence, README "Start-up" steps 1-11 (step 1's config is main's). */
   async start(): Promise<void> {
     const { config, log } = this;
     for (const dir of [config.dataDir, config.archive.dir, config.hls.dir]) await mkdir(dir, { recursive: true });
     // A kill during a set-config write can leave the temp file of its atomic write behind.
     if (this.configFile) await removeStaleTemps(this.configFile);
-    this.board = await detectBoard(hostRoot());
-    log.info({ board: this.board.model, family: this.board.family }, 'board detected');
-    // Start-up order (README "Start-up"): the bus holds every event until the outbox publisher,
-    // the analysis queue and retention are all attached, so the archives recovered by the
-    // pipeline's start, and retention's first pass, are announced, queued and protected like any.
-    this.bus.hold();
-    try {
-      this.startStoreAndOutbox();
-      this.startRetention();
-      await this.startPipeline();
-      await this.startLink();
-      await this.startAnalysis();
-      await this.startHttp();
-    } finally {
-      this.bus.release();
-    }
-    await this.catchUp();
+    const board = await detectBoard(hostRoot());
+    log.info({ board: board.model, family: board.family }, 'board detected');
+    // Step 3: the store, and what every module shares through it.
+    const core = this.openCore();
+    this.core = core;
+    // Steps 2 and 4-8: the bus is held while the table starts every module in order.
+    this.table = new ModuleTable(this.buildModules(core, board), { bus: this.bus, log });
+    await this.table.start();
+    // Step 9.
+    await this.catchUp(core.announced);
     log.info({ hls: config.hls.dir, archive: config.archive.dir, cameras: config.cameras.map((c) => c.id) }, 'agent running');
+    // Step 10.
     this.configService.open();
-    // Step 11 (README "Start-up"): the release an update just switched to checks its own health.
+    // Step 11: the release an update just switched to checks its own health.
     await this.update?.gate.start();
   }
 
-  /**
-   * Start-up step 9 (README "Start-up"): announces the finished archives a crash left
-   * unannounced. After the bus is released, so every archive recovered in step 5 is in the ledger
-   * already; an archive found twice (its pipeline announcing it meanwhile) is still sent once.
-   */
-  private async catchUp(): Promise<void> {
-    const announced = this.announced!;
-    try {
-      announced.prune();
-      const found = await unannouncedArchives(this.config.archive.dir, { since: announced.since(), now: Date.now(), announced: (file) => announced.has(file) });
-      for (const { type, payload } of found) {
-        this.log.warn({ file: payload.file, event: type }, 'archive was never announced; announcing it now');
-        this.bus.emit(type, payload);
-      }
-    } catch (error) {
-      this.log.error({ err: error }, 'start-up catch-up of unannounced archives failed');
-    }
-  }
-
-  /** Stops every module; the pipelines finish the archives being written, offline is published. */
+  /** Stops every module (the pipelines finish the archives being written, offline is published), then the store. */
   async stop(): Promise<void> {
     // A change in progress is cut short and reverted before the modules it touches are stopped.
     await this.configService.close();
     await this.update?.gate.stop();
-    this.update?.updates.stop();
-    await this.http?.stop().catch((error: unknown) => this.log.warn({ err: error }, 'http stop failed'));
-    await this.manager?.stop();
-    await this.analysis?.stop().catch((error: unknown) => this.log.warn({ err: error }, 'analysis stop failed'));
-    this.stopRetention();
-    this.publisher?.stop();
-    await this.homeAssistant?.stop();
-    await this.link?.stop().catch((error: unknown) => this.log.warn({ err: error }, 'mqtt stop failed'));
-    this.outbox?.stop();
-    this.metrics?.stop();
-    this.store?.close();
+    await this.table?.stop();
+    this.core?.store.close();
+    this.core = null;
   }
 
   /**
@@ -212,162 +180,95 @@ export class Agent {
     return this.manager;
   }
 
-  /** Applies a validated new config, restarting only the modules (and cameras) it touches. */
+  /** Applies a validated new config: the table restarts only the modules (and cameras) it touches. */
   private async reconfigure(next: AgentConfig, plan: ChangePlan): Promise<void> {
-    // Events of the modules restarted below wait for their consumers to be back (see start()).
-    this.bus.hold();
-    try {
-      await this.applyPlan(next, plan);
-    } finally {
-      this.bus.release();
-    }
-  }
-
-  private async applyPlan(next: AgentConfig, plan: ChangePlan): Promise<void> {
-    const { modules, cameras } = plan;
     this.config = next;
     this.credentials = loadCredentials(next);
-    if (modules.has('device') || (modules.has('pipeline') && cameras === 'all')) {
-      await this.manager?.stop();
-      await this.startPipeline();
-    } else if (modules.has('pipeline') && this.manager && cameras !== 'all') {
-      const byId = new Map(next.cameras.map((c) => [c.id, c]));
-      await this.manager.replace(
-        cameras,
-        async (id) => {
-          const camera = byId.get(id);
-          return camera ? this.makeSupervisor(camera) : null;
-        },
-        next.cameras.map((c) => c.id),
-      );
-    }
-    if (modules.has('health')) this.publisher?.reschedule();
-    if (modules.has('archive')) {
-      this.stopRetention();
-      this.startRetention();
-    }
-    if (modules.has('mqtt')) {
-      await this.link?.stop();
-      await this.link?.start();
-    }
-    if (modules.has('analysis')) {
-      await this.analysis?.stop();
-      await this.startAnalysis();
-    }
-    if (modules.has('http')) {
-      await this.http?.stop();
-      await this.startHttp();
+    if (!this.table) throw new Error('the agent is not running');
+    await this.table.apply(plan);
+  }
+
+  /**
+   * Start-up step 9 (README "Start-up"): announces the finished archives a crash left
+   * unannounced. After the bus is released, so every archive recovered in step 7 is in the ledger
+   * already; an archive found twice (its pipeline announcing it meanwhile) is still sent once.
+   */
+  private async catchUp(announced: AnnouncedArchives): Promise<void> {
+    try {
+      announced.prune();
+      const found = await unannouncedArchives(this.config.archive.dir, { since: announced.since(), now: Date.now(), announced: (file) => announced.has(file) });
+      for (const { type, payload } of found) {
+        this.log.warn({ file: payload.file, event: type }, 'archive was never announced; announcing it now');
+        this.bus.emit(type, payload);
+      }
+    } catch (error) {
+      this.log.error({ err: error }, 'start-up catch-up of unannounced archives failed');
     }
   }
 
-  private async startPipeline(): Promise<void> {
-    const supervisors = new Map<string, CameraSupervisor>();
-    for (const camera of this.config.cameras) supervisors.set(camera.id, await this.makeSupervisor(camera));
-    this.manager = new PipelineManager(supervisors);
-    await this.manager.start();
-  }
-
-  private async makeSupervisor(camera: CameraConfig): Promise<CameraSupervisor> {
-    const log = this.rootLog.child({ component: 'pipeline', camera: camera.id });
-    const encoders = await this.encodersFor(camera);
-    log.info({ encoders: encoders.map((e) => e.name) }, 'encoder ladder');
-    return new CameraSupervisor({
-      camera,
-      config: this.config,
-      bus: this.bus,
-      log,
-      encoders,
-      resolveCapture: (cam, encoder) => this.resolveCapture(cam, encoder),
-      clockSynced: isClockSynced,
-      // The tiny grey frame branch (4 fps) feeds the motion gate; only worth it when analysing.
-      ...(this.config.analysis.enabled ? { motion: this.motion.forCamera(camera) } : {}),
-    });
-  }
-
-  /** The camera's encoder ladder, hardware candidates proven by a cached test encode. */
-  private encodersFor(camera: CameraConfig): Promise<EncoderCandidate[]> {
-    const settings = { width: camera.width, height: camera.height, fps: camera.fps, bitrateKbps: this.config.encoder.bitrateKbps, keyframeSeconds: this.config.hls.segmentSeconds };
-    return planEncoders(
-      this.config,
-      this.board,
-      async (candidates) => (await chooseEncoders(candidates, settings, this.board, { cacheFile: path.join(this.config.dataDir, 'encoder-probe.json') })).working,
-      (board) => candidatesForSource(encoderLadder(board), camera.source),
-    );
-  }
-
-  private async resolveCapture(camera: CameraConfig, encoder: EncoderCandidate) {
-    // Enumerated at every start, so a camera plugged in later is found by `auto`.
-    const cameras = camera.source === 'test' ? [] : await listCameras().catch(() => []);
-    const capture = captureInput(camera.source, camera, encoder, this.board, cameras, {
-      bitrateKbps: this.config.encoder.bitrateKbps,
-      keyframeSeconds: this.config.hls.segmentSeconds,
-    });
-    return withAllowLists(camera.source, capture);
-  }
-
-  private startRetention(): void {
-    const { config } = this;
-    const retention = new Retention({
-      archiveRoot: config.archive.dir,
-      maxAgeHours: config.archive.maxAgeHours,
-      minFreePercent: config.archive.minFreePercent,
-      bus: this.bus,
-      log: this.rootLog.child({ component: 'retention' }),
-      isPendingAnalysis: (file) => this.analysis?.isPending(file) ?? false,
-    });
-    this.retention = retention;
-    const enforce = () =>
-      void retention
-        .enforce()
-        .then(() => retention.hoursLeft())
-        .then((hours) => {
-          this.recordingHoursLeft = hours === null ? null : Math.round(hours * 10) / 10;
-        })
-        .catch((error: unknown) => this.log.error({ err: error }, 'retention failed'));
-    const offs = [this.bus.on('archive.finished', enforce), this.bus.on('archive.recovered', enforce)];
-    const timer = setInterval(enforce, RETENTION_INTERVAL_MS);
-    this.retentionOff = () => {
-      for (const off of offs) off();
-      clearInterval(timer);
-    };
-    enforce();
-  }
-
-  private stopRetention(): void {
-    this.retentionOff?.();
-    this.retentionOff = null;
-  }
-
-  private startStoreAndOutbox(): void {
-    this.store = openStore(this.config.dataDir);
-    this.kv = new KeyValue(this.store);
-    this.announced = new AnnouncedArchives(this.store);
-    this.outbox = new Outbox({ db: this.store, log: this.rootLog.child({ component: 'outbox' }) });
-    this.outbox.start();
+  private openCore(): Core {
+    const store = openStore(this.config.dataDir);
     // Searchable whether or not analysis runs now; a hit must play, so a pruned archive leaves it.
-    const search = new SearchIndex(this.store);
+    const search = new SearchIndex(store);
     search.init();
-    this.search = search;
     this.bus.on('disk.pruned', (e) => search.remove(e.file));
-    this.health = new HealthCollector({
-      config: this.config,
+    const outbox = new Outbox({ db: store, log: this.rootLog.child({ component: 'outbox' }) });
+    const health = new HealthCollector({
+      config: () => this.config,
       pipeline: this.pipeline,
       sensors: new Sensors({ sysRoot: path.join(hostRoot(), 'sys') }),
       extra: () => ({
-        outbox: this.outbox?.stats(),
+        outbox: outbox.stats(),
         // Hours of recording the free space above archive.minFreePercent still holds.
-        recordingHoursLeft: this.recordingHoursLeft,
+        recordingHoursLeft: this.retention?.recordingHoursLeft() ?? null,
         mqtt: this.link?.status() ?? null,
         analysis: this.analysis?.stats() ?? null,
       }),
     });
-    const health = this.health;
-    this.metrics ??= new AgentMetrics({ bus: this.bus, health: () => health.snapshot() });
-    this.metrics.start();
+    const metrics = new AgentMetrics({ bus: this.bus, health: () => health.snapshot() });
+    return { store, kv: new KeyValue(store), announced: new AnnouncedArchives(store), outbox, search, health, metrics };
   }
 
-  private async startLink(): Promise<void> {
-    const log = this.rootLog.child({ component: 'mqtt' });
+  /** Every module, in start-up order (README "Start-up" steps 3-8); the table stops them in reverse. */
+  private buildModules(core: Core, board: BoardInfo): AgentModule[] {
+    const { bus, rootLog } = this;
+    const config = () => this.config;
+    const mqttLog = rootLog.child({ component: 'mqtt' });
+    const topics = () => buildTopics(this.config.mqtt.topicPrefix, this.config.device.id);
+    const verifier = new SignatureVerifier({
+      key: () => this.credentials.commandKey,
+      deviceId: () => this.config.device.id,
+      requireScoped: () => this.config.mqtt.requireScopedSignatures,
+      persist: new SeenSignatures(core.store),
+    });
+    // The link and its publisher refer to each other's products (the update module publishes
+    // R/release through the publisher, the link hands desired releases to the update module).
+    let publisher: LinkPublisher | null = null;
+    const update = createUpdateModule({
+      version: VERSION,
+      configFile: this.configFile,
+      dataDir: () => this.config.dataDir,
+      stats: () => this.pipeline.stats(),
+      hlsDir: (camera) => this.pipeline.hlsDir(camera),
+      mqttConnected: () => this.link?.isConnected() ?? false,
+      roundTrip: () => this.link?.roundTrip() ?? Promise.resolve('the mqtt link is not running'),
+      publish: (message) => void publisher?.publishRelease(message),
+      memory: { load: () => core.kv.get<DesiredReleaseMemory>('release.desired'), save: (value) => core.kv.set('release.desired', value) },
+      signingRequired: () => this.credentials.commandKey !== null,
+      desiredSigned: (doc) => verifier.verifyDocument('release/desired', doc, topics().releaseDesired),
+      startedAt: this.startedAt.getTime(),
+      log: rootLog.child({ component: 'update' }),
+    });
+    this.update = update;
+    const desired = new DesiredConfig({
+      change: (request) => this.configService.change(request),
+      load: () => core.kv.get<DesiredState>('config.desired'),
+      save: (state) => core.kv.set('config.desired', state),
+      report: (message) => void publisher?.publishReported(message),
+      config: () => redactConfig(this.config),
+      signed: (doc) => verifier.verifyDocument('config/desired', doc, topics().configDesired),
+      log: rootLog.child({ component: 'config' }),
+    });
     const commands = createCommands({
       version: VERSION,
       startedAt: this.startedAt.toISOString(),
@@ -380,97 +281,171 @@ export class Agent {
           this.analysis ? this.analysis.enqueue(camera, file) : Promise.reject(new AgentError('bad_request', 'analysis is disabled (analysis.enabled is false)')),
       },
       probe: () => probeReport({ config: this.config, cacheFile: path.join(this.config.dataDir, 'encoder-probe.json') }),
-      search: this.search!,
-      updates: { request: (body) => this.update!.control.request(body) },
-    });
-    const verifier = new SignatureVerifier({
-      key: () => this.credentials.commandKey,
-      deviceId: () => this.config.device.id,
-      requireScoped: () => this.config.mqtt.requireScopedSignatures,
-      persist: new SeenSignatures(this.store!),
+      search: core.search,
+      updates: { request: (body) => update.control.request(body) },
     });
     const router = new CommandRouter({
       commands,
-      log,
+      log: mqttLog,
       verifier,
-      replyTopicAllowed: (topic) => isSafeReplyTopic(buildTopics(this.config.mqtt.topicPrefix, this.config.device.id), topic),
+      replyTopicAllowed: (topic) => isSafeReplyTopic(topics(), topic),
     });
-    const kv = this.kv!;
-    this.update = createUpdateModule({
-      version: VERSION,
-      configFile: this.configFile,
-      dataDir: () => this.config.dataDir,
-      stats: () => this.pipeline.stats(),
-      hlsDir: (camera) => this.pipeline.hlsDir(camera),
-      mqttConnected: () => this.link?.isConnected() ?? false,
-      roundTrip: () => this.link?.roundTrip() ?? Promise.resolve('the mqtt link is not running'),
-      publish: (message) => void this.publisher?.publishRelease(message),
-      memory: { load: () => kv.get<DesiredReleaseMemory>('release.desired'), save: (value) => kv.set('release.desired', value) },
-      signingRequired: () => this.credentials.commandKey !== null,
-      desiredSigned: (doc) => verifier.verifyDocument('release/desired', doc, buildTopics(this.config.mqtt.topicPrefix, this.config.device.id).releaseDesired),
-      startedAt: this.startedAt.getTime(),
-      log: this.rootLog.child({ component: 'update' }),
-    });
-    const updates = this.update.updates;
-    this.desired = new DesiredConfig({
-      change: (request) => this.configService.change(request),
-      load: () => kv.get<DesiredState>('config.desired'),
-      save: (state) => kv.set('config.desired', state),
-      report: (message) => void this.publisher?.publishReported(message),
-      config: () => redactConfig(this.config),
-      signed: (doc) => verifier.verifyDocument('config/desired', doc, buildTopics(this.config.mqtt.topicPrefix, this.config.device.id).configDesired),
-      log: this.rootLog.child({ component: 'config' }),
-    });
-    const desired = this.desired;
-    this.link = new MqttLink({
-      config: () => this.config,
+    const link = new MqttLink({
+      config,
       password: () => this.credentials.mqttPassword,
-      log,
+      log: mqttLog,
       version: VERSION,
       startedAt: this.startedAt.toISOString(),
-      outbox: this.outbox!,
+      outbox: core.outbox,
       router,
-      nextSession: () => kv.next('mqtt.session'),
+      nextSession: () => core.kv.next('mqtt.session'),
       onDesired: (payload) => desired.handle(payload),
-      onReleaseDesired: (payload) => updates.handleDesired(payload),
+      onReleaseDesired: (payload) => update.updates.handleDesired(payload),
     });
-    this.publisher = new LinkPublisher({
-      link: this.link,
-      outbox: this.outbox!,
-      announced: this.announced!,
-      bus: this.bus,
-      health: this.health!,
-      config: () => this.config,
+    this.link = link;
+    const linkPublisher = new LinkPublisher({
+      link,
+      outbox: core.outbox,
+      announced: core.announced,
+      bus,
+      health: core.health,
+      config,
       redact: redactConfig,
-      log,
+      log: mqttLog,
       motionScore: (camera, startMs, endMs) => motionScore(this.motion.timelineFor(camera, startMs, endMs)),
     });
-    this.publisher.start();
-    await updates.start();
-    const memory = { load: () => kv.get<PublishedDiscovery>('homeassistant.published'), save: (state: PublishedDiscovery | null) => kv.set('homeassistant.published', state) };
-    this.homeAssistant = new HomeAssistantDiscovery({ link: this.link, pipeline: this.pipeline, config: () => this.config, bus: this.bus, version: VERSION, log, memory });
-    this.homeAssistant.start();
-    await this.link.start();
+    publisher = linkPublisher;
+    const homeAssistant = new HomeAssistantDiscovery({
+      link,
+      pipeline: this.pipeline,
+      config,
+      bus,
+      version: VERSION,
+      log: mqttLog,
+      memory: { load: () => core.kv.get<PublishedDiscovery>('homeassistant.published'), save: (state) => core.kv.set('homeassistant.published', state) },
+    });
+    const retention = new Retention({
+      config,
+      bus,
+      log: rootLog.child({ component: 'retention' }),
+      isPendingAnalysis: (file) => this.analysis?.isPending(file) ?? false,
+    });
+    this.retention = retention;
+    return [
+      { name: 'metrics', slice: 'device', start: () => core.metrics.start(), stop: () => core.metrics.stop() },
+      { name: 'outbox', slice: 'device', start: () => core.outbox.start(), stop: () => core.outbox.stop() },
+      // The event consumers, attached before anything can emit (step 4).
+      {
+        name: 'publisher',
+        slice: 'health',
+        start: () => linkPublisher.start(),
+        stop: () => linkPublisher.stop(),
+        applyInPlace: () => {
+          linkPublisher.reschedule();
+          return true;
+        },
+      },
+      { name: 'home assistant', slice: 'device', start: () => homeAssistant.start(), stop: () => homeAssistant.stop() },
+      // Step 5: the link takes the agent's lock before anything records.
+      { name: 'mqtt link', slice: 'mqtt', start: () => link.start(), stop: () => link.stop() },
+      { name: 'retention', slice: 'archive', start: () => retention.start(), stop: () => retention.stop() },
+      { name: 'analysis', slice: 'analysis', start: () => this.startAnalysis(core, linkPublisher), stop: () => this.stopAnalysis() },
+      // Step 7: the pipelines start after every consumer and stop before them, so what they finish at shut-down is announced.
+      {
+        name: 'pipeline',
+        slice: 'pipeline',
+        start: () => this.startPipeline(board),
+        stop: () => this.stopPipeline(),
+        applyInPlace: (plan) => this.replaceCameras(plan, board),
+      },
+      { name: 'http', slice: 'http', start: () => this.startHttp(core), stop: () => this.stopHttp() },
+      { name: 'release updates', slice: 'device', start: () => update.updates.start(), stop: () => update.updates.stop() },
+    ];
   }
 
-  private async startAnalysis(): Promise<void> {
+  private async startPipeline(board: BoardInfo): Promise<void> {
+    const supervisors = new Map<string, CameraSupervisor>();
+    for (const camera of this.config.cameras) supervisors.set(camera.id, await this.makeSupervisor(camera, board));
+    this.manager = new PipelineManager(supervisors);
+    await this.manager.start();
+  }
+
+  // The stopped manager stays: its cameras report `stopped` (/healthz 503) until a start replaces it.
+  private async stopPipeline(): Promise<void> {
+    await this.manager?.stop();
+  }
+
+  /** A change to some cameras only: those restart, the others keep recording. */
+  private async replaceCameras(plan: ChangePlan, board: BoardInfo): Promise<boolean> {
+    const { manager } = this;
+    if (plan.cameras === 'all' || !manager) return false;
+    const byId = new Map(this.config.cameras.map((c) => [c.id, c]));
+    await manager.replace(
+      plan.cameras,
+      async (id) => {
+        const camera = byId.get(id);
+        return camera ? this.makeSupervisor(camera, board) : null;
+      },
+      this.config.cameras.map((c) => c.id),
+    );
+    return true;
+  }
+
+  private async makeSupervisor(camera: CameraConfig, board: BoardInfo): Promise<CameraSupervisor> {
+    const log = this.rootLog.child({ component: 'pipeline', camera: camera.id });
+    const encoders = await this.encodersFor(camera, board);
+    log.info({ encoders: encoders.map((e) => e.name) }, 'encoder ladder');
+    return new CameraSupervisor({
+      camera,
+      config: this.config,
+      bus: this.bus,
+      log,
+      encoders,
+      resolveCapture: (cam, encoder) => this.resolveCapture(cam, encoder, board),
+      clockSynced: isClockSynced,
+      // The tiny grey frame branch (4 fps) feeds the motion gate; only worth it when analysing.
+      ...(this.config.analysis.enabled ? { motion: this.motion.forCamera(camera) } : {}),
+    });
+  }
+
+  /** The camera's encoder ladder, hardware candidates proven by a cached test encode. */
+  private encodersFor(camera: CameraConfig, board: BoardInfo): Promise<EncoderCandidate[]> {
+    const settings = { width: camera.width, height: camera.height, fps: camera.fps, bitrateKbps: this.config.encoder.bitrateKbps, keyframeSeconds: this.config.hls.segmentSeconds };
+    return planEncoders(
+      this.config,
+      board,
+      async (candidates) => (await chooseEncoders(candidates, settings, board, { cacheFile: path.join(this.config.dataDir, 'encoder-probe.json') })).working,
+      (b) => candidatesForSource(encoderLadder(b), camera.source),
+    );
+  }
+
+  private async resolveCapture(camera: CameraConfig, encoder: EncoderCandidate, board: BoardInfo) {
+    // Enumerated at every start, so a camera plugged in later is found by `auto`.
+    const cameras = camera.source === 'test' ? [] : await listCameras().catch(() => []);
+    const capture = captureInput(camera.source, camera, encoder, board, cameras, {
+      bitrateKbps: this.config.encoder.bitrateKbps,
+      keyframeSeconds: this.config.hls.segmentSeconds,
+    });
+    return withAllowLists(camera.source, capture);
+  }
+
+  private async startAnalysis(core: Core, publisher: LinkPublisher): Promise<void> {
     const { config } = this;
-    this.analysis = null;
     // Loaded only when wanted: @google/genai alone costs a board ~20 MB of memory.
     if (!config.analysis.enabled) return;
     const [{ AnalysisQueue }, { GeminiClient }] = await Promise.all([import('./analysis/queue.js'), import('./analysis/gemini.js')]);
     const log = this.rootLog.child({ component: 'analysis' });
     const key = this.credentials.geminiApiKey;
     this.analysis = new AnalysisQueue({
-      db: this.store!,
+      db: core.store,
       bus: this.bus,
       log,
-      config,
+      config: () => this.config,
       archives: this.archives,
       // Synchronous on purpose: the outbox row and the job's done mark share one transaction.
-      publish: (result) => this.publisher!.publishAnalysis(result),
-      publishBudget: (budget) => void this.publisher?.publishBudget(budget),
-      index: this.search!,
+      publish: (result) => publisher.publishAnalysis(result),
+      publishBudget: (budget) => void publisher.publishBudget(budget),
+      index: core.search,
       model: key ? new GeminiClient({ apiKey: key, model: config.analysis.model, baseUrl: config.analysis.baseUrl, log }) : null,
       resultPathFor: analysisPathFor,
       motion: this.motion,
@@ -478,16 +453,22 @@ export class Agent {
     await this.analysis.start();
   }
 
-  private async startHttp(): Promise<void> {
+  private async stopAnalysis(): Promise<void> {
+    const analysis = this.analysis;
+    this.analysis = null;
+    await analysis?.stop();
+  }
+
+  private async startHttp(core: Core): Promise<void> {
     this.http = new HttpServer({
-      config: this.config,
+      config: () => this.config,
       log: this.rootLog.child({ component: 'http' }),
       pipeline: this.pipeline,
       archives: this.archives,
-      health: this.health!,
+      health: core.health,
       token: this.credentials.httpToken,
-      metrics: () => this.metrics!.scrape(),
-      search: this.search!,
+      metrics: () => core.metrics.scrape(),
+      search: core.search,
       status: async () => ({
         device: this.config.device.id,
         version: VERSION,
@@ -495,11 +476,13 @@ export class Agent {
         uptime: Math.round(process.uptime()),
         mqtt: this.link?.status() ?? null,
       }),
-      analysisFor: (file) =>
-        readFile(analysisPathFor(path.join(this.config.archive.dir, file)), 'utf8')
-          .then((text) => JSON.parse(text) as object)
-          .catch(() => null),
     });
     await this.http.start();
+  }
+
+  private async stopHttp(): Promise<void> {
+    const http = this.http;
+    this.http = null;
+    await http?.stop();
   }
 }

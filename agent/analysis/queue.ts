@@ -41,7 +41,8 @@ export interface AnalysisQueueDeps {
   db: Store;
   bus: EventBus;
   log: Logger;
-  config: AgentConfig;
+  /** The running config, read when it is needed. */
+  config: () => AgentConfig;
   archives: ArchiveCatalog;
   /** Stores a result for R/analysis (LinkPublisher.publishAnalysis: an outbox row, synchronous). */
   publish: (result: AnalysisResult) => void;
@@ -133,7 +134,7 @@ export class AnalysisQueue {
   }
 
   private get workDir(): string {
-    return path.join(this.deps.config.dataDir, 'analysis-tmp');
+    return path.join(this.deps.config().dataDir, 'analysis-tmp');
   }
 
   /** Whether the queue is working (enabled and a key present). */
@@ -143,7 +144,8 @@ export class AnalysisQueue {
 
   /** Subscribes to finished archives and starts working the stored jobs; off without a key. */
   async start(): Promise<void> {
-    const { config, log, model } = this.deps;
+    const { log, model } = this.deps;
+    const config = this.deps.config();
     if (!config.analysis.enabled) return;
     if (!model) {
       log.warn('analysis.enabled is true but no Gemini API key was found (analysis.apiKeyFile or GEMINI_API_KEY): analysis is off; run `edge-agent doctor`');
@@ -160,7 +162,7 @@ export class AnalysisQueue {
       archives: this.deps.archives,
       publish: this.deps.publish,
       resultPathFor: this.deps.resultPathFor,
-      config,
+      config: this.deps.config,
       log,
       clock: this.clock,
       workDir: this.workDir,
@@ -265,7 +267,7 @@ export class AnalysisQueue {
     const motion = this.motionOf(event.camera, startMs, event.seconds);
     const now = this.clock.now();
     const base = { camera: event.camera, file: event.file, startMs, seconds: event.seconds, motion: motion ? JSON.stringify(motion) : null, score: motion?.max ?? null, now };
-    if (this.deps.config.analysis.skipWhenStill && motion && motion.max < motion.threshold) {
+    if (this.deps.config().analysis.skipWhenStill && motion && motion.max < motion.threshold) {
       const reason = `no motion (largest score ${motion.max} under ${motion.threshold})`;
       this.jobs.insert({ ...base, state: 'skipped' });
       this.jobs.count(utcDay(now), { skipped: 1 });
@@ -301,7 +303,7 @@ export class AnalysisQueue {
   /** Today's limits: the config keys (the environment overrides them as any key), or the test overrides. */
   private limits(): BudgetLimits {
     const { deps } = this;
-    const { analysis } = deps.config;
+    const { analysis } = deps.config();
     return {
       tokens: dailyLimit(deps.dailyTokenBudget !== undefined ? deps.dailyTokenBudget : analysis.dailyTokens),
       requests: dailyLimit(deps.dailyRequestBudget !== undefined ? deps.dailyRequestBudget : analysis.dailyRequests),

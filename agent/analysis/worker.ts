@@ -31,7 +31,7 @@ export interface WorkerDeps {
   archives: ArchiveCatalog;
   publish: (result: AnalysisResult) => void;
   resultPathFor: (archivePath: string) => string;
-  config: AgentConfig;
+  config: () => AgentConfig;
   log: Logger;
   clock: Clock;
   /** Where proxies are made (removed after upload). */
@@ -78,8 +78,8 @@ export class Worker {
     remote = await this.waitActive(job, remote, signal);
     const current = this.deps.jobs.get(job.id)!;
     const motion = current.motion ? (JSON.parse(current.motion) as MotionSummary) : null;
-    const prompt = buildPrompt(this.deps.config.analysis.prompt, motion);
-    const { fps, resolution } = costsFor(this.deps.config, job.camera);
+    const prompt = buildPrompt(this.deps.config().analysis.prompt, motion);
+    const { fps, resolution } = costsFor(this.deps.config(), job.camera);
     const { parsed, usage } = await this.ask(current, remote, prompt, { fps, resolution }, signal);
     const seconds = current.seconds ?? 0;
     const result: AnalysisResult = {
@@ -151,7 +151,7 @@ export class Worker {
    * becomes the reference all the same; a signature FFmpeg cannot take only means no skip.
    */
   private async skipIfDuplicate(job: Job, absolute: string, signal: AbortSignal): Promise<void> {
-    const costs = costsFor(this.deps.config, job.camera);
+    const costs = costsFor(this.deps.config(), job.camera);
     if (!costs.skipDuplicates) return;
     let signature = job.scene;
     if (signature === null) {
@@ -172,7 +172,7 @@ export class Worker {
 
   /** The id of the archive's event (`archive.finished` / `archive.recovered`), which the result carries. */
   private eventId(job: Job): string {
-    return archiveEventId(this.deps.config.device.id, job.file);
+    return archiveEventId(this.deps.config().device.id, job.file);
   }
 
   /** The stored upload if the API still has it and it is not about to expire; else null. */
@@ -195,7 +195,7 @@ export class Worker {
   private async uploadProxy(job: Job, absolute: string, signal: AbortSignal): Promise<RemoteFile> {
     const { jobs, clock, log } = this.deps;
     // The proxy carries exactly the frames the model samples, at the size its resolution can use.
-    const { fps, resolution } = costsFor(this.deps.config, job.camera);
+    const { fps, resolution } = costsFor(this.deps.config(), job.camera);
     const options = { fps, width: PROXY_WIDTH[resolution], ...this.deps.proxy };
     const proxy = await makeProxy(absolute, this.deps.workDir, `job-${job.id}`, options, signal);
     try {

@@ -1,4 +1,4 @@
-import { readdir, realpath, stat } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { exists } from '../util/files.js';
 import path from 'node:path';
 import type { ArchiveCatalog, ArchiveEntry } from '../contract/services.js';
@@ -67,9 +67,13 @@ export async function newestArchives(root: string, count: number, camera?: strin
   return found.slice(-count);
 }
 
-/** Lists and resolves the finished archives under `archive.dir`. */
+/** Lists and resolves the finished archives under `archive.dir`, read at every call (it follows a config change). */
 export class DiskArchiveCatalog implements ArchiveCatalog {
-  constructor(private readonly root: string) {}
+  constructor(private readonly archiveDir: () => string) {}
+
+  private get root(): string {
+    return this.archiveDir();
+  }
 
   async list(query: { camera?: string; limit?: number }): Promise<ArchiveEntry[]> {
     const files = (await newestArchives(this.root, query.limit ?? 100, query.camera)).reverse();
@@ -86,6 +90,17 @@ export class DiskArchiveCatalog implements ArchiveCatalog {
       // A symlink planted in the tree must not lead outside it.
       const [real, realRoot] = await Promise.all([realpath(candidate), realpath(this.root)]);
       return real.startsWith(realRoot + path.sep) ? real : null;
+    } catch {
+      return null;
+    }
+  }
+
+  async analysis(file: string): Promise<object | null> {
+    const archive = await this.resolve(file);
+    if (!archive) return null;
+    try {
+      const parsed: unknown = JSON.parse(await readFile(analysisPathFor(archive), 'utf8'));
+      return typeof parsed === 'object' && parsed !== null ? parsed : null;
     } catch {
       return null;
     }

@@ -1,5 +1,6 @@
 import { rm, stat } from 'node:fs/promises';
 import { diskSpace, type DiskSpace } from '../util/disk.js';
+import type { AgentConfig } from '../config/types.js';
 import type { EventBus } from '../util/bus.js';
 
 export type { DiskSpace } from '../util/disk.js';
@@ -12,11 +13,15 @@ const RATE_ARCHIVES = 12;
 /** Slack past two archive lengths before a camera with no new archive counts as not recording. */
 const RECORDING_MARGIN_MS = 5 * 60_000;
 
+/** How often retention looks at the disk besides after every finished or recovered archive. */
+const PASS_INTERVAL_MS = 60_000;
+
+/** The archive keys retention reads, at every pass (a change applies at the next one). */
+export type RetentionSettings = Pick<AgentConfig['archive'], 'dir' | 'maxAgeHours' | 'minFreePercent'>;
+
 /** What retention is given. */
 export interface RetentionDeps {
-  archiveRoot: string;
-  maxAgeHours: number;
-  minFreePercent: number;
+  config: () => { archive: RetentionSettings };
   bus: EventBus;
   log: Logger;
   now?: () => number;
@@ -31,7 +36,47 @@ export interface RetentionDeps {
  * while free space is under `minFreePercent`. Partial recordings are never in its view.
  */
 export class Retention {
+  private stopListening: (() => void) | null = null;
+  private passes: Promise<void> = Promise.resolve();
+  private hours: number | null = null;
+
   constructor(private readonly deps: RetentionDeps) {}
+
+  /** Runs a pass now, after every finished or recovered archive, and every minute. */
+  start(): void {
+    const { bus } = this.deps;
+    const pass = () => this.schedulePass();
+    const offs = [bus.on('archive.finished', pass), bus.on('archive.recovered', pass)];
+    const timer = setInterval(pass, PASS_INTERVAL_MS);
+    this.stopListening = () => {
+      for (const off of offs) off();
+      clearInterval(timer);
+    };
+    pass();
+  }
+
+  /** Stops listening; resolves when the pass under way has ended. */
+  async stop(): Promise<void> {
+    this.stopListening?.();
+    this.stopListening = null;
+    await this.passes;
+  }
+
+  /** Hours of recording left as of the last pass (see hoursLeft), to one decimal; null before one or with nothing recording. */
+  recordingHoursLeft(): number | null {
+    return this.hours;
+  }
+
+  // One pass at a time: two deleting the same oldest archive would announce it pruned twice.
+  private schedulePass(): void {
+    this.passes = this.passes
+      .then(() => this.enforce())
+      .then(() => this.hoursLeft())
+      .then((hours) => {
+        this.hours = hours === null ? null : Math.round(hours * 10) / 10;
+      })
+      .catch((error: unknown) => this.deps.log.error({ err: error }, 'retention failed'));
+  }
 
   /**
    * One pass; returns the files deleted. Reads a day folder at a time, oldest first, and stops at
@@ -39,7 +84,7 @@ export class Retention {
    * a statfs and a few readdirs, not a walk of months of archives.
    */
   async enforce(): Promise<string[]> {
-    const { archiveRoot, maxAgeHours } = this.deps;
+    const { dir: archiveRoot, maxAgeHours } = this.deps.config().archive;
     const now = (this.deps.now ?? Date.now)();
     const maxAgeMs = maxAgeHours * 3_600_000;
     const pending = this.deps.isPendingAnalysis ?? (() => false);
@@ -83,12 +128,12 @@ export class Retention {
   async hoursLeft(): Promise<number | null> {
     const now = (this.deps.now ?? Date.now)();
     let bytesPerSecond = 0;
-    for (const camera of await archiveCameras(this.deps.archiveRoot)) {
+    for (const camera of await archiveCameras(this.deps.config().archive.dir)) {
       bytesPerSecond += await this.cameraByteRate(camera, now);
     }
     if (bytesPerSecond === 0) return null;
     const space = await this.space();
-    const usable = space.freeBytes - (space.totalBytes * this.deps.minFreePercent) / 100;
+    const usable = space.freeBytes - (space.totalBytes * this.deps.config().archive.minFreePercent) / 100;
     return Math.max(0, usable / bytesPerSecond / 3600);
   }
 
@@ -98,7 +143,7 @@ export class Retention {
     let seconds = 0;
     let newestEnd = -Infinity;
     let longest = 0;
-    for (const archive of await newestArchives(this.deps.archiveRoot, RATE_ARCHIVES, camera)) {
+    for (const archive of await newestArchives(this.deps.config().archive.dir, RATE_ARCHIVES, camera)) {
       const s = await stat(archive.absolute).catch(() => null);
       if (!s) continue;
       const meta = (await readArchiveMeta(archive.absolute)) ?? {};
@@ -117,7 +162,7 @@ export class Retention {
   /** Free space under the floor; a file system that reports no size says nothing: never low. */
   private async spaceLow(): Promise<boolean> {
     const space = await this.space();
-    return space.totalBytes > 0 && (space.freeBytes / space.totalBytes) * 100 < this.deps.minFreePercent;
+    return space.totalBytes > 0 && (space.freeBytes / space.totalBytes) * 100 < this.deps.config().archive.minFreePercent;
   }
 
   /**
@@ -130,7 +175,7 @@ export class Retention {
   }
 
   private space(): Promise<DiskSpace> {
-    return (this.deps.space ?? (() => diskSpace(this.deps.archiveRoot)))();
+    return (this.deps.space ?? (() => diskSpace(this.deps.config().archive.dir)))();
   }
 
   private async remove(archive: ArchiveFile, reason: 'age' | 'space'): Promise<void> {

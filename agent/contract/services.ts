@@ -71,6 +71,8 @@ export interface ArchiveCatalog {
   list(query: { camera?: string; limit?: number }): Promise<ArchiveEntry[]>;
   /** Absolute path of an archive given its relative name, or null if outside `archive.dir` or absent. */
   resolve(file: string): Promise<string | null>;
+  /** The analysis result saved beside an archive (its `.analysis.json`), or null if none or unreadable. */
+  analysis(file: string): Promise<object | null>;
 }
 
 /** One config change, from set-config or R/config/desired. */

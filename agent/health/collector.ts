@@ -47,7 +47,8 @@ export interface SensorSource {
 
 /** What the collector needs; agent.ts builds it. */
 export interface HealthCollectorDeps {
-  config: AgentConfig;
+  /** The running config, read at every snapshot (a changed archive.dir is measured at once). */
+  config: () => AgentConfig;
   pipeline: PipelineControl;
   sensors: SensorSource;
   /** Figures other modules own (outbox depth, mqtt state, analysis totals), merged in at the top level. */
@@ -102,7 +103,8 @@ export class HealthCollector {
 
   /** One full snapshot; a sensor or disk that cannot be read is reported as null, never thrown. */
   async snapshot(): Promise<HealthReport> {
-    const { config, pipeline, sensors, extra, now = () => new Date() } = this.deps;
+    const { pipeline, sensors, extra, now = () => new Date() } = this.deps;
+    const config = this.deps.config();
     const [sensorReadings, disk] = await Promise.all([
       sensors.read().catch((): SensorReadings => NO_SENSORS),
       diskUsage(config.archive.dir),

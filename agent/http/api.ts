@@ -13,7 +13,6 @@ export interface ApiDeps {
   archives: ArchiveCatalog;
   health: { snapshot(): Promise<object> };
   status: () => Promise<object>;
-  analysisFor?: (file: string) => Promise<object | null>;
 }
 
 /** Camera ids as they may appear in URLs and queries: no dots or slashes, so never a path trick. */
@@ -55,7 +54,7 @@ export async function apiArchives(deps: ApiDeps, query: URLSearchParams): Promis
   const entries = await deps.archives.list(camera ? { camera, limit } : { limit });
   const body = await Promise.all(
     entries.map(async (entry) => {
-      const analysis = entry.analysed && deps.analysisFor ? await deps.analysisFor(entry.file).catch(() => null) : null;
+      const analysis = entry.analysed ? await deps.archives.analysis(entry.file).catch(() => null) : null;
       const url = '/archives/' + entry.file.split('/').map(encodeURIComponent).join('/');
       return { ...entry, url, analysis };
     }),

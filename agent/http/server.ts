@@ -22,7 +22,8 @@ import { apiSearch } from './search.js';
 
 /** What the server needs; agent.ts builds it. */
 export interface HttpServerDeps {
-  config: AgentConfig;
+  /** The running config, read when it is needed (the server restarts when its slice changes). */
+  config: () => AgentConfig;
   log: Logger;
   pipeline: PipelineControl;
   archives: ArchiveCatalog;
@@ -31,8 +32,6 @@ export interface HttpServerDeps {
   status: () => Promise<object>;
   /** The contents of `http.tokenFile`, or null; required when `http.listen` is not loopback. */
   token: string | null;
-  /** The stored analysis result of an archive (relative name), for the page's archive list. */
-  analysisFor?: (file: string) => Promise<object | null>;
   /** The analysis search index, for /api/search. */
   search?: SearchService;
   /** A frame older than this makes /healthz fail; default 5 s. */
@@ -77,11 +76,11 @@ export class HttpServer {
   private readonly access: AccessControl;
 
   constructor(private readonly deps: HttpServerDeps) {
-    const { host } = parseListen(deps.config.http.listen);
+    const { host } = parseListen(deps.config().http.listen);
     this.access = new AccessControl({
       listenHost: host,
       token: deps.token,
-      allowedHosts: deps.config.http.allowedHosts ?? [],
+      allowedHosts: deps.config().http.allowedHosts ?? [],
       ...(deps.now ? { now: deps.now } : {}),
       ...(deps.hostFacts ? { hostFacts: deps.hostFacts } : {}),
     });
@@ -95,7 +94,7 @@ export class HttpServer {
 
   /** Listens on `http.listen`; refuses to bind off loopback without a token. */
   async start(): Promise<void> {
-    const { host, port } = parseListen(this.deps.config.http.listen);
+    const { host, port } = parseListen(this.deps.config().http.listen);
     if (!isLoopback(host) && !this.deps.token) {
       throw new AgentError('config_invalid', `http.tokenFile is required when http.listen is not loopback, got ${host}:${port}`);
     }
@@ -196,7 +195,7 @@ export class HttpServer {
     const segments = safeSegments(rest);
     if (!segments || segments.length !== 2) return this.badPath(req, res);
     const [camera, name] = segments as [string, string];
-    const known = this.deps.pipeline.stats().some((c) => c.camera === camera) || this.deps.config.cameras.some((c) => c.id === camera);
+    const known = this.deps.pipeline.stats().some((c) => c.camera === camera) || this.deps.config().cameras.some((c) => c.id === camera);
     if (!CAMERA_ID.test(camera) || !known) return this.notFound(req, res);
     let cameraDir: string;
     try {
@@ -206,7 +205,7 @@ export class HttpServer {
     }
     const file = await resolveSegments(cameraDir, [name]);
     // Both checks: the pipeline's directory, and hls.dir itself, which the contract promises.
-    if (!file || !(await fileInside(this.deps.config.hls.dir, file.path))) return this.notFound(req, res);
+    if (!file || !(await fileInside(this.deps.config().hls.dir, file.path))) return this.notFound(req, res);
     const playlist = name.endsWith('.m3u8');
     // The playlist changes every segment; segments never change once listed, and the window
     // is seconds long, so a short max-age lets a proxy help without serving a stale restart.
@@ -221,7 +220,7 @@ export class HttpServer {
     if (!CAMERA_ID.test(camera) || !/^\d{4}-\d{2}-\d{2}$/.test(date)) return this.badPath(req, res);
     const resolved = await this.deps.archives.resolve(segments.join('/'));
     // Never trust the catalog alone: the real path must lie inside archive.dir.
-    const file = resolved ? await fileInside(this.deps.config.archive.dir, resolved) : null;
+    const file = resolved ? await fileInside(this.deps.config().archive.dir, resolved) : null;
     if (!file) return this.notFound(req, res);
     await sendFile(req, res, file, { contentType: contentTypeFor(file.path), cacheControl: 'private, max-age=3600' });
   }

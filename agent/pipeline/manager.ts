@@ -1,7 +1,29 @@
 import { AgentError } from '../contract/errors.js';
+import type { CameraConfig } from '../config/types.js';
 import type { CameraStats, PipelineControl, Snapshot } from '../contract/services.js';
+import { redactSecrets } from '../util/redact.js';
 import type { CameraSupervisor } from './supervisor.js';
 import { jpegSize, snapshotFromHls } from './snapshot.js';
+
+/**
+ * A configured camera before its supervisor exists (while start-up detects encoders): it is
+ * there, being started, so R/health and the page list it from the first message on.
+ */
+export function notYetStarted(camera: CameraConfig): CameraStats {
+  return {
+    camera: camera.id,
+    state: 'starting',
+    encoder: null,
+    source: redactSecrets(camera.source),
+    fps: 0,
+    droppedFrames: 0,
+    restarts: 0,
+    lastFrameAgeSeconds: null,
+    recordingSince: null,
+    lastError: null,
+    supervised: true,
+  };
+}
 
 /** All cameras' supervisors behind the one PipelineControl interface other modules use. */
 export class PipelineManager implements PipelineControl {

@@ -79,6 +79,7 @@ export function fakeArchives(): ArchiveCatalog {
   return {
     list: async ({ camera, limit }) => ARCHIVES.filter((a) => !camera || a.camera === camera).slice(0, limit ?? 100),
     resolve: async (file) => (ARCHIVES.some((a) => a.file === file) ? `/tmp/archive/${file}` : null),
+    analysis: async () => null,
   };
 }
 

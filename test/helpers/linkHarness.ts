@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     startedAt: deps.startedAt, outbox, router, reconnect: input.reconnect, embeddedPort: input.embeddedPort, protocolVersion: input.protocolVersion,
   });
   const health = new HealthCollector({
-    config: config.current(), pipeline: deps.pipeline, sensors: new Sensors(), extra: () => ({ mqtt: link.status() }),
+    config: () => config.current(), pipeline: deps.pipeline, sensors: new Sensors(), extra: () => ({ mqtt: link.status() }),
   });
   const publisher = new LinkPublisher({ link, outbox, bus, health, config: () => config.current(), redact: fakeRedact, log });
   publisher.start();

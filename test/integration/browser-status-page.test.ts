@@ -38,21 +38,20 @@ if (blocked) {
     const config = testConfig({ archiveDir: archiveRoot, hlsDir: hlsRoot });
     const pipeline = new FakePipeline([runningCamera('cam1', { fps: 15, restarts: 1 })], hlsRoot);
     const health = new HealthCollector({
-      config,
+      config: () => config,
       pipeline,
       sensors: new Sensors({ sysRoot: join(FIXTURES, 'pi4'), vcgencmd: async () => 'throttled=0x50000' }),
       extra: () => ({ outbox: { depth: 0 } }),
     });
     const analysis = { summary: 'A test pattern moves across the frame.', events: [{ start: '00:00', end: '00:04', label: 'motion', description: 'pattern moves', severity: 'low' }] };
     const serverDeps = {
-      config,
+      config: () => config,
       log: silentLogger(),
       pipeline,
-      archives: new FakeCatalog(archiveRoot),
+      archives: new FakeCatalog(archiveRoot, async () => analysis),
       health,
       status: async () => ({ device: 'gate-01', version: '0.1.0', uptime: 3723, mqtt: { connected: true, url: 'embedded' } }),
       token: null,
-      analysisFor: async () => analysis,
     };
     let server = new HttpServer(serverDeps);
     await server.start();
@@ -121,7 +120,7 @@ if (blocked) {
     await mkdir(join(hlsRoot, 'cam1'), { recursive: true });
     await new Promise((r) => setTimeout(r, 2000));
     ffmpeg = await startLive();
-    server = new HttpServer({ ...serverDeps, config: { ...config, http: { ...config.http, listen: `127.0.0.1:${port}` } } });
+    server = new HttpServer({ ...serverDeps, config: () => ({ ...config, http: { ...config.http, listen: `127.0.0.1:${port}` } }) });
     await server.start();
     await waitUntil(async () => /online/.test((await link.textContent()) ?? ''), 10000, 'the page sees the agent back');
     const t2 = await liveTime();

@@ -35,7 +35,7 @@ if (blocked) {
 
     const config = testConfig({ archiveDir: archiveRoot, hlsDir: hlsRoot, listen: '0.0.0.0:0' });
     const server = new HttpServer({
-      config,
+      config: () => config,
       log: silentLogger(),
       pipeline: new FakePipeline([runningCamera('cam1')], hlsRoot),
       archives: new FakeCatalog(archiveRoot),

@@ -25,11 +25,11 @@ t.test('http server on a running agent', { skip: hasFfmpeg() ? false : 'ffmpeg m
   let agentRunning = true;
   t.teardown(() => (agentRunning ? agent.stop() : undefined));
   const server = new HttpServer({
-    config,
+    config: () => config,
     log: silentLogger(),
     pipeline: agent.pipeline,
     archives: agent.archives,
-    health: new HealthCollector({ config, pipeline: agent.pipeline, sensors: new Sensors() }),
+    health: new HealthCollector({ config: () => config, pipeline: agent.pipeline, sensors: new Sensors() }),
     status: async () => ({ device: config.device.id, version: 'test', uptime: 1, mqtt: null }),
     token: null,
   });

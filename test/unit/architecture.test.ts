@@ -45,7 +45,7 @@ const SHARED = new Set(['agent/contract', 'agent/util']);
 /** Which feature may import which other feature, with the reason. `agent` (its top files) builds everything. */
 const ALLOWED: Record<string, Record<string, string>> = {
   'agent/analysis': { 'agent/archive': 'archive names', 'agent/config': 'its config slice', 'agent/store': 'the durable job queue' },
-  'agent/archive': { 'agent/store': 'the announced-archives ledger' },
+  'agent/archive': { 'agent/config': 'its config slice', 'agent/store': 'the announced-archives ledger' },
   'agent/cli': { 'agent/config': 'loads and checks config', 'agent/doctor': 'runs the checks', 'agent/fleet': 'fleet rollout|rollback|status', 'agent/link': 'fleet signs desired releases as the agent checks them', device: 'probe lists cameras and the board', 'device/encoders': 'probe' },
   'agent/commands': { 'agent/config': 'AgentConfig in get-config' },
   'agent/config': { 'device/encoders': 'validates encoder names against the ladder' },

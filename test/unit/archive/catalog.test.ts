@@ -39,7 +39,7 @@ const TREE = {
 };
 
 t.test('list', async (t) => {
-  const catalog = new DiskArchiveCatalog(t.testdir(TREE));
+  const catalog = new DiskArchiveCatalog(() => t.testdir(TREE));
   const cases: Array<[string, { camera?: string; limit?: number }, string[]]> = [
     ['every camera, newest first; partials, temp files and stray folders left out', {}, [
       'cam0/2024-06-10/archive_20240610T001000Z.mp4',
@@ -78,12 +78,12 @@ t.test('list', async (t) => {
 
   t.test('a broken sidecar counts as none', async (t) => {
     const root = t.testdir({ cam0: { '2024-06-10': { 'archive_20240610T000000Z.mp4': 'x', 'archive_20240610T000000Z.json': '{not json' } } });
-    const [entry] = await new DiskArchiveCatalog(root).list({});
+    const [entry] = await new DiskArchiveCatalog(() => root).list({});
     t.match(entry, { start: '2024-06-10T00:00:00.000Z', seconds: 0, clockSynced: true, bytes: 1 });
   });
 
   t.test('a missing root lists nothing', async (t) => {
-    t.same(await new DiskArchiveCatalog(path.join(t.testdir(), 'absent')).list({}), []);
+    t.same(await new DiskArchiveCatalog(() => path.join(t.testdir(), 'absent')).list({}), []);
   });
 });
 
@@ -99,7 +99,7 @@ t.test('resolve', async (t) => {
   await symlink(path.join(base, 'outside', '2024-06-10'), path.join(root, 'cam2', '2024-06-11'));
   await symlink(path.join(base, 'outside'), path.join(root, 'cam3'));
   await symlink(path.join(root, 'cam0', '2024-06-10', 'archive_20240610T001000Z.mp4'), path.join(root, 'cam2', '2024-06-10', 'archive_20240610T001000Z.mp4'));
-  const catalog = new DiskArchiveCatalog(root);
+  const catalog = new DiskArchiveCatalog(() => root);
   const real = await realpath(root);
 
   const cases: Array<[string, string, string | null]> = [
@@ -129,7 +129,7 @@ t.test('resolve', async (t) => {
   t.test('a root reached through a symlink still resolves its own archives', async (t) => {
     const link = path.join(base, 'archive-link');
     await symlink(root, link);
-    t.equal(await new DiskArchiveCatalog(link).resolve('cam1/2024-06-10/archive_20240610T000500Z.mp4'), path.join(real, 'cam1/2024-06-10/archive_20240610T000500Z.mp4'));
+    t.equal(await new DiskArchiveCatalog(() => link).resolve('cam1/2024-06-10/archive_20240610T000500Z.mp4'), path.join(real, 'cam1/2024-06-10/archive_20240610T000500Z.mp4'));
   });
 
   t.test('a sibling folder sharing the root\'s prefix is outside', async (t) => {

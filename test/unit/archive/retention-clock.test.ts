@@ -29,9 +29,7 @@ t.test('an archive recorded before the clock synced is not aged out by its stale
   const file = path.join(root, 'cam0', '2024-06-03', 'archive_20240603T120000Z.mp4');
   await utimes(file, new Date(NOW - 60_000), new Date(NOW - 60_000));
   const retention = new Retention({
-    archiveRoot: root,
-    maxAgeHours: 72,
-    minFreePercent: 0,
+    config: () => ({ archive: { dir: root, maxAgeHours: 72, minFreePercent: 0 } }),
     bus: new EventBus(),
     log: silentLogger(),
     now: () => NOW,

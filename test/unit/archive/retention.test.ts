@@ -1,4 +1,4 @@
-import { access, readdir, stat, utimes } from 'node:fs/promises';
+import { access, mkdir, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t, { type Test } from 'tap';
 import { Retention, type DiskSpace } from '../../../agent/archive/retention.js';
@@ -68,9 +68,7 @@ function setup(t: Test, archives: Spec[], options: { totalBytes?: number; maxAge
   const events: Array<AgentEvent<'disk.pruned'>> = [];
   bus.on('disk.pruned', (e) => events.push(e));
   const retention = new Retention({
-    archiveRoot: root,
-    maxAgeHours: options.maxAgeHours ?? 24,
-    minFreePercent: options.minFreePercent ?? 10,
+    config: () => ({ archive: { dir: root, maxAgeHours: options.maxAgeHours ?? 24, minFreePercent: options.minFreePercent ?? 10 } }),
     bus,
     log: silentLogger(),
     now: () => NOW,
@@ -202,7 +200,7 @@ t.test('a listener that throws does not stop pruning', async (t) => {
   bus.on('disk.pruned', () => {
     throw new Error('listener broke');
   });
-  const retention = new Retention({ archiveRoot: root, maxAgeHours: 24, minFreePercent: 0, bus, log: silentLogger(), now: () => NOW, space: fakeDisk(root, 1e6) });
+  const retention = new Retention({ config: () => ({ archive: { dir: root, maxAgeHours: 24, minFreePercent: 0 } }), bus, log: silentLogger(), now: () => NOW, space: fakeDisk(root, 1e6) });
   t.equal((await retention.enforce()).length, 2);
   t.equal(errors.length, 2);
 });
@@ -257,4 +255,37 @@ t.test('hoursLeft', async (t) => {
     const { retention } = setup(t, []);
     t.equal(await retention.hoursLeft(), null);
   });
+});
+
+t.test('start() and stop(): a pass at start, after every finished or recovered archive, none once stopped', async (t) => {
+  const old: Spec = { cam: 'cam0', startMs: NOW - 30 * HOUR, size: 100 };
+  const young = recent('cam0', 3, 100);
+  const { root, retention, events } = setup(t, [old, ...young], { maxAgeHours: 24, minFreePercent: 0 });
+  const bus = (retention as unknown as { deps: { bus: EventBus } }).deps.bus;
+  const pruned = () => new Promise<void>((resolve) => { const off = bus.on('disk.pruned', () => { off(); resolve(); }); });
+  const first = pruned();
+  retention.start();
+  await first;
+  t.same(events.map((e) => e.file), [relative(old)], 'the pass at start deleted the archive older than maxAgeHours');
+
+  // Archives are named by their start; a second old one appears, and an event asks for a pass.
+  const second: Spec = { cam: 'cam1', startMs: NOW - 40 * HOUR, size: 100 };
+  const [cam, date, name] = relative(second).split('/') as [string, string, string];
+  await mkdir(path.join(root, cam, date), { recursive: true });
+  await writeFile(path.join(root, cam, date, name), 'x');
+  const next = pruned();
+  bus.emit('archive.recovered', { camera: cam, file: relative(second), start: new Date(second.startMs).toISOString(), seconds: 600, bytes: 1, clockSynced: true, reason: 'unclean stop' });
+  await next;
+  t.same(events.map((e) => e.file), [relative(old), relative(second)], 'archive.recovered ran a pass');
+
+  await retention.stop();
+  t.type(retention.recordingHoursLeft(), 'number', 'each pass measures the hours of recording left');
+  const third: Spec = { cam: 'cam2', startMs: NOW - 50 * HOUR, size: 100 };
+  const [cam3, date3, name3] = relative(third).split('/') as [string, string, string];
+  await mkdir(path.join(root, cam3, date3), { recursive: true });
+  await writeFile(path.join(root, cam3, date3, name3), 'x');
+  bus.emit('archive.finished', { camera: cam3, file: relative(third), start: new Date(third.startMs).toISOString(), seconds: 600, bytes: 1, clockSynced: true });
+  await retention.stop(); // resolves once any pass the event could have started has ended
+  t.ok(await exists(path.join(root, cam3, date3, name3)), 'stopped: an archive event runs no pass');
+  t.equal(events.length, 2);
 });

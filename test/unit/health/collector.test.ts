@@ -12,7 +12,7 @@ t.test('snapshot carries board, sensors, disk, cameras, process and extra figure
   const config = testConfig({ archiveDir: join(dir, 'archive'), hlsDir: join(dir, 'hls') });
   const cam = runningCamera('cam1', { fps: 14.8, droppedFrames: 3, restarts: 2 });
   const collector = new HealthCollector({
-    config,
+    config: () => config,
     pipeline: new FakePipeline([cam], join(dir, 'hls')),
     sensors: new Sensors({ sysRoot: join(fixtures, 'pi4'), vcgencmd: async () => 'throttled=0x50005' }),
     extra: () => ({ outbox: { depth: 4 }, mqtt: { connected: true }, device: 'must-not-win' }),
@@ -45,7 +45,7 @@ t.test('snapshot carries board, sensors, disk, cameras, process and extra figure
 t.test('a failing sensor source still yields a report', async (t) => {
   const dir = t.testdir();
   const collector = new HealthCollector({
-    config: testConfig({ archiveDir: dir, hlsDir: dir }),
+    config: () => testConfig({ archiveDir: dir, hlsDir: dir }),
     pipeline: new FakePipeline([], dir),
     sensors: { read: async () => { throw new Error('sysfs gone'); } },
   });

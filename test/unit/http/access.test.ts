@@ -76,7 +76,7 @@ async function setup(t: Test, over: { listen?: string; token?: string | null; al
   config.http.allowedHosts = over.allowedHosts ?? [];
   const clock = { now: Date.parse('2026-11-01T10:00:00Z') };
   const deps: HttpServerDeps = {
-    config,
+    config: () => config,
     log: silentLogger(),
     pipeline: new FakePipeline([runningCamera('cam1')], join(dir, 'hls')),
     archives: new FakeCatalog(join(dir, 'archive')),

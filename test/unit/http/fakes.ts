@@ -54,7 +54,13 @@ export class FakePipeline implements PipelineControl {
 /** ArchiveCatalog over a real tree, listing every .mp4 newest first by name. */
 export class FakeCatalog implements ArchiveCatalog {
   lastQuery: { camera?: string; limit?: number } | null = null;
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    private readonly analyses: (file: string) => Promise<object | null> = async () => null,
+  ) {}
+  analysis(file: string): Promise<object | null> {
+    return this.analyses(file);
+  }
   async list(query: { camera?: string; limit?: number }): Promise<ArchiveEntry[]> {
     this.lastQuery = query;
     const out: ArchiveEntry[] = [];

@@ -61,16 +61,15 @@ async function setup(t: Test, over: Partial<HttpServerDeps> & { listen?: string 
   await symlink(join(archiveDir, 'cam1', '2026-11-01', ARCHIVE), join(archiveDir, 'cam1', '2026-11-01', 'latest.mp4'));
   const config = testConfig({ archiveDir, hlsDir, listen: over.listen });
   const pipeline = new FakePipeline([runningCamera('cam1')], hlsDir);
-  const catalog = new FakeCatalog(archiveDir);
+  const catalog = new FakeCatalog(archiveDir, async (file) => (file.endsWith(ARCHIVE) ? { summary: 'a person walks by', events: [] } : null));
   const deps: HttpServerDeps = {
-    config,
+    config: () => config,
     log: silentLogger(),
     pipeline,
     archives: catalog,
     health: { snapshot: async () => ({ disk: { path: archiveDir, totalBytes: 100, freeBytes: 50, freePercent: 50 }, temperatures: [] }) },
     status: async () => ({ device: 'test-board', version: '0.1.0', uptime: 12, mqtt: { connected: true } }),
     token: null,
-    analysisFor: async (file) => (file.endsWith(ARCHIVE) ? { summary: 'a person walks by', events: [] } : null),
     ...over,
   };
   const server = new HttpServer(deps);
@@ -291,7 +290,7 @@ t.test('/healthz names each camera\'s state; ?camera= answers for one', async (t
 });
 
 t.test('bound off loopback: a token is required and checked', async (t) => {
-  const noToken = new HttpServer({ ...(await setup(t)).deps, config: testConfig({ archiveDir: '/x', hlsDir: '/y', listen: '0.0.0.0:0' }), token: null });
+  const noToken = new HttpServer({ ...(await setup(t)).deps, config: () => testConfig({ archiveDir: '/x', hlsDir: '/y', listen: '0.0.0.0:0' }), token: null });
   await t.rejects(noToken.start(), { code: 'config_invalid', message: /http.tokenFile is required/ });
 
   const { port } = await setup(t, { listen: '0.0.0.0:0', token: 's3cret-token' });
@@ -333,7 +332,7 @@ t.test('oversized requests are refused and the server keeps serving', async (t) 
 
 t.test('stop closes keep-alive connections and start fails on a busy port', async (t) => {
   const { server, port, deps } = await setup(t);
-  const clash = new HttpServer({ ...deps, config: { ...deps.config, http: { listen: `127.0.0.1:${port}`, tokenFile: null, allowedHosts: [] } } });
+  const clash = new HttpServer({ ...deps, config: () => ({ ...deps.config(), http: { listen: `127.0.0.1:${port}`, tokenFile: null, allowedHosts: [] } }) });
   await t.rejects(clash.start(), { code: 'EADDRINUSE' });
   await server.stop();
   await t.rejects(get(port, '/healthz'));
