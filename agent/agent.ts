@@ -104,6 +104,9 @@ export class Agent {
     this.log = rootLog.child({ component: 'agent' });
     const { log } = this;
     this.bus.onListenerError((error, event) => log.error({ err: error, event: event.type }, 'event listener failed'));
+    // Every event as its consumers get it: for a technician at debug level, and the typed record
+    // the process tests wait on (test/helpers/agentProcess.ts waitEvent), not a log sentence.
+    this.bus.onAny((event) => log.debug({ event }, 'event'));
     this.credentials = loadCredentials(config);
     // Secrets from systemd credentials or $GEMINI_API_KEY are invisible to `config check`: check here too.
     assertSecureTransports(config, this.credentials);

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { unitNodeFlags } from './nodeFlags.js';
+import type { AgentEvent, AgentEventType } from '../../agent/contract/events.js';
 
 /** Repository root, for spawning the CLI from source. */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -99,6 +100,23 @@ export class AgentProcess {
     return waitFor(`${count} log line(s) '${String(msg)}'`, () => {
       if (this.child.exitCode !== null) throw new Error(`agent exited (${this.child.exitCode}) while waiting for '${String(msg)}': ${this.stderr}`);
       const found = this.logs(msg);
+      return found.length >= count ? found : null;
+    }, timeoutMs);
+  }
+
+  /** The events delivered so far of one type, as the agent's consumers got them (its debug `event` records). */
+  events<K extends AgentEventType>(type: K): Array<AgentEvent<K>> {
+    return this.records.flatMap((r) => {
+      const event = r.msg === 'event' ? (r.event as { type?: string } | undefined) : undefined;
+      return event?.type === type ? [event as unknown as AgentEvent<K>] : [];
+    });
+  }
+
+  /** Waits until `count` events of this type were delivered; returns them. */
+  async waitEvent<K extends AgentEventType>(type: K, count = 1, timeoutMs = 30_000): Promise<Array<AgentEvent<K>>> {
+    return waitFor(`${count} ${type} event(s)`, () => {
+      if (this.child.exitCode !== null) throw new Error(`agent exited (${this.child.exitCode}) while waiting for ${type}: ${this.stderr}`);
+      const found = this.events(type);
       return found.length >= count ? found : null;
     }, timeoutMs);
   }

@@ -53,11 +53,11 @@ t.test('the real agent over MQTT', async (t) => {
   const unknown = await client.command(`${root}/cmd/self-destruct`, {}, 'v5', 'replies/e');
   t.match(unknown.json, { ok: false, error: { code: String } }, 'unknown command refused');
 
-  const restarts = agent.logs('pipeline started').length;
+  const restarts = agent.events('pipeline.started').length;
   const good = await client.command(`${root}/cmd/set-config`, { set: { 'encoder.bitrateKbps': 300 } }, 'v5', 'replies/f', 30_000);
   t.match(good.json, { ok: true }, 'valid set-config accepted');
   t.match(JSON.parse(await readFile(configFile, 'utf8')), { encoder: { bitrateKbps: 300 } }, 'persisted to the config file');
-  await agent.waitLog('pipeline started', restarts + 1);
+  await agent.waitEvent('pipeline.started', restarts + 1);
   t.pass('the pipeline restarted with the new bitrate');
   await watcher.waitFor((m) => m.topic === `${root}/events` && (m.json as { type?: string }).type === 'config.changed', 10_000);
 

@@ -42,7 +42,7 @@ t.test('set-config: apply, prove, commit, or revert', async (t) => {
   await client.subscribe(`${ROOT}/status`);
   await client.subscribe(`${ROOT}/events`);
   await client.waitFor((m) => m.topic === `${ROOT}/status` && (m.json as { state?: string }).state === 'online', 30_000);
-  await agent.waitLog('pipeline started', 2, 30_000);
+  await agent.waitEvent('pipeline.started', 2, 30_000);
   await client.command(`${ROOT}/cmd/ping`, {}, 'v5', 'replies/p', 20_000);
 
   // Sends set-config and measures how long the reply took.
@@ -62,14 +62,14 @@ t.test('set-config: apply, prove, commit, or revert', async (t) => {
   });
 
   await t.test('the old 3.1.1 form still works and changes one camera only', async (t) => {
-    const started = agent.logs('pipeline started').length;
-    const cam2Starts = () => agent.logs('pipeline started').filter((r) => r.camera === 'cam2').length;
+    const started = agent.events('pipeline.started').length;
+    const cam2Starts = () => agent.events('pipeline.started').filter((r) => r.camera === 'cam2').length;
     const cam2Before = cam2Starts();
     const { reply, message } = await setConfig({ 'cameras[0].fps': 10 }, 'v311');
     t.match(reply, { ok: true, result: { changed: ['cameras'] } }, 'reply with id echoed');
     t.ok((message.json as { id?: string }).id, 'the id comes back');
-    await agent.waitLog('pipeline started', started + 1);
-    t.same(agent.logs('pipeline started').slice(started).map((r) => r.camera), ['cam1'], 'only cam1 restarted');
+    await agent.waitEvent('pipeline.started', started + 1);
+    t.same(agent.events('pipeline.started').slice(started).map((r) => r.camera), ['cam1'], 'only cam1 restarted');
     // The gate waits for every restarted camera's frames, so a cam2 restart would show by now.
     t.equal(cam2Starts(), cam2Before, 'cam2 was not restarted');
   });

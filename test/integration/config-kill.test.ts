@@ -41,6 +41,6 @@ t.test('kill -9 in the middle of a change', async (t) => {
   await answering();
   const reply = await client.command(`${ROOT}/cmd/get-config`, {}, 'v5', 'replies/g', 30_000);
   t.match(reply.json, { ok: true, result: { cameras: [{ id: 'cam1', source: 'test' }], encoder: { bitrateKbps: 400 } } }, 'the agent runs the committed config');
-  const started = await agent.waitLog('pipeline started');
+  const started = await agent.waitEvent('pipeline.started');
   t.match(started[0], { camera: 'cam1', source: /test pattern/ }, 'and records from the committed camera');
 });

@@ -30,7 +30,7 @@ t.test('without a command key, an unsigned set-config cannot redirect the board,
   t.teardown(() => client.end());
   await client.subscribe(`${ROOT}/#`);
   await client.waitFor((m) => m.topic === `${ROOT}/status` && (m.json as { state?: string }).state === 'online', 30_000);
-  await agent.waitLog('pipeline started', 1, 30_000);
+  await agent.waitEvent('pipeline.started', 1, 30_000);
   const configFile = path.join(dir, 'config.json');
   const before = readFileSync(configFile, 'utf8');
   const dataDir = path.join(dir, 'data');

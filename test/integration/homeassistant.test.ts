@@ -110,10 +110,10 @@ t.test('home assistant discovery on the real agent', async (t) => {
 
   // The button restarts the pipeline through restart-pipeline.
   const button = components.cam1_restart!;
-  const started = agent.logs('pipeline started').length;
+  const started = agent.events('pipeline.started').length;
   await ha.raw(button.command_topic as string, button.payload_press as string);
-  await agent.waitLog('pipeline started', started + 1, 30_000);
-  t.equal(agent.logs('pipeline started').filter((r) => r.camera === 'cam2').length, 1, 'only cam1 restarted');
+  await agent.waitEvent('pipeline.started', started + 1, 30_000);
+  t.equal(agent.events('pipeline.started').filter((r) => r.camera === 'cam2').length, 1, 'only cam1 restarted');
 
   // A removed camera: its components go as {platform}, then the payload without them; its snapshot is cleared.
   const before = configs(watcher).length;

@@ -41,7 +41,7 @@ t.test('/metrics on the real agent', async (t) => {
   t.equal(denied.status, 401, 'no token: 401, as on /api/status');
   t.equal((await scrape(p, 'wrong')).status, 401, 'a wrong token: 401');
 
-  await agent.waitLog('archive finished', 1, 60_000);
+  await agent.waitEvent('archive.finished', 1, 60_000);
   const first = await scrape(p);
   t.equal(first.status, 200);
   t.match(first.type, /^text\/plain; version=0\.0\.4/, 'the text format content type');
@@ -87,7 +87,7 @@ t.test('/metrics on the real agent', async (t) => {
   t.equal(value(before, 'edge_agent_archive_finish_duration_seconds_count', { camera: 'cam1' }), finished0, 'one finish duration per finished archive');
 
   // Two more 4-s archives.
-  await agent.waitLog('archive finished', finished0 + 2, 60_000);
+  await agent.waitEvent('archive.finished', finished0 + 2, 60_000);
   const after = await waitFor('counters to move', async () => {
     const f = await families(p);
     return value(f, 'edge_agent_archives_finished_total', { camera: 'cam1' }) >= finished0 + 2 ? f : null;
@@ -106,7 +106,7 @@ t.test('/metrics on the real agent', async (t) => {
   await agent.exited;
   agent = AgentProcess.start(dir, config);
   p = await port(agent);
-  await agent.waitLog('archive recovered', 1, 60_000);
+  await agent.waitEvent('archive.recovered', 1, 60_000);
   const recovered = await waitFor('the recovered archive counted', async () => {
     const f = await families(p);
     return value(f, 'edge_agent_archives_recovered_total', { camera: 'cam1' }) >= 1 ? f : null;

@@ -46,10 +46,10 @@ t.test('a power cut mid-archive loses at most the last second or so; finished ar
 
   const agent = AgentProcess.start(dir, config, powercutEnv(built.library, disk, store));
   t.teardown(() => agent.stop());
-  await agent.waitLog('archive finished', 2, 60_000);
+  await agent.waitEvent('archive.finished', 2, 60_000);
   // Cut in the middle of an archive: 2 s into a 4-s period.
   await waitFor('the middle of an archive period', () => Date.now() % 4000 >= 1800 && Date.now() % 4000 < 2200, 6000, 20);
-  const finishedBefore = agent.logs('archive finished').map((r) => String(r.file));
+  const finishedBefore = agent.events('archive.finished').map((r) => String(r.file));
   const cutMs = Date.now();
   agent.child.kill('SIGKILL');
   await agent.exited;
@@ -65,7 +65,7 @@ t.test('a power cut mid-archive loses at most the last second or so; finished ar
 
   const restarted = AgentProcess.start(dir, config);
   t.teardown(() => restarted.stop());
-  const [recovered] = await restarted.waitLog('archive recovered', 1, 60_000);
+  const [recovered] = await restarted.waitEvent('archive.recovered', 1, 60_000);
   t.ok(recovered, `the archive in progress was recovered: ${String(recovered?.file)}`);
   await restarted.stop();
 

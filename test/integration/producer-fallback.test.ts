@@ -31,16 +31,16 @@ function startOnBoard(t: Test, board: Parameters<typeof fakeBoard>[1], prefer: s
 }
 
 async function fallsBackAndRecords(t: Test, agent: AgentProcess, from: string, rawSource: RegExp): Promise<void> {
-  const [first] = await agent.waitLog('pipeline started', 1, 60_000);
+  const [first] = await agent.waitEvent('pipeline.started', 1, 60_000);
   t.equal(first!.encoder, from, `starts with the camera-side encoder ${from}`);
-  const [fallback] = await agent.waitLog('encoder failed: falling back one step', 1, 30_000);
+  const [fallback] = await agent.waitEvent('encoder.fallback', 1, 30_000);
   t.match(fallback, { from, to: 'libx264' }, `encoder.fallback ${from} → libx264 (${String(fallback!.reason)})`);
-  const second = (await agent.waitLog('pipeline started', 2, 60_000))[1];
+  const second = (await agent.waitEvent('pipeline.started', 2, 60_000))[1];
   t.equal(second!.encoder, 'libx264');
   t.match(String(second!.source), rawSource, 'raw frames from the producer, encoded by FFmpeg');
-  await agent.waitLog('archive finished', 1, 60_000);
-  t.equal(agent.logs('camera lost').length, 0, 'a failing encoder is not a lost camera');
-  t.equal(agent.logs('encoder failed: falling back one step').length, 1, 'one step down, then it stays');
+  await agent.waitEvent('archive.finished', 1, 60_000);
+  t.equal(agent.events('camera.lost').length, 0, 'a failing encoder is not a lost camera');
+  t.equal(agent.events('encoder.fallback').length, 1, 'one step down, then it stays');
 }
 
 t.test('Pi 4 CSI: rpicam-vid --codec h264 without its encoder falls back to raw YUV420 + libx264', async (t) => {
@@ -55,12 +55,12 @@ t.test('Jetson CSI: nvv4l2h264enc without NVENC falls back to raw I420 + libx264
 
 t.test('Jetson CSI with NVENC: FFmpeg copies the GStreamer producer\'s H.264 into HLS and archives', { skip: NO_GST }, async (t) => {
   const agent = startOnBoard(t, 'jetson-orin-nx', ['nvv4l2h264enc', 'libx264'], (bin, tag) => fakeGstLaunch(bin, tag, { nvenc: true }));
-  const [started] = await agent.waitLog('pipeline started', 1, 60_000);
+  const [started] = await agent.waitEvent('pipeline.started', 1, 60_000);
   t.equal(started!.encoder, 'nvv4l2h264enc');
   t.match(String(started!.source), /h264 \(nvv4l2h264enc\)$/);
-  const archives = await agent.waitLog('archive finished', 3, 60_000);
+  const archives = await agent.waitEvent('archive.finished', 3, 60_000);
   t.ok(Number(archives[0]!.seconds) > 0, `an archive from the copied stream: ${String(archives[0]!.file)} (${String(archives[0]!.seconds)} s)`);
-  t.equal(agent.logs('encoder failed: falling back one step').length, 0, 'no fallback while NVENC works');
+  t.equal(agent.events('encoder.fallback').length, 0, 'no fallback while NVENC works');
   // The producer's GOP is 1 s but not on the wall-clock grid: each archive after the first begins
   // at the first keyframe past its boundary (within a GOP, plus slack for a loaded machine), and
   // its name says when that was.

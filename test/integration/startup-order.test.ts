@@ -67,14 +67,14 @@ t.test('kill -9 and a restart: every archive on disk announced exactly once, the
   const config = testConfig(dir, { mqtt: { url: broker.url } });
   const first = AgentProcess.start(dir, config);
   t.teardown(() => first.stop());
-  await first.waitLog('archive finished', 2, 60_000);
+  await first.waitEvent('archive.finished', 2, 60_000);
   first.child.kill('SIGKILL');
   await first.exited;
 
   const second = AgentProcess.start(dir, config);
   t.teardown(() => second.stop());
-  const recovered = await second.waitLog('archive recovered', 1, 60_000);
-  await second.waitLog('archive finished', 1, 60_000);
+  const recovered = await second.waitEvent('archive.recovered', 1, 60_000);
+  await second.waitEvent('archive.finished', 1, 60_000);
   t.equal((await second.stop()).code, 0, 'clean stop');
 
   const onDisk = await assertEachAnnouncedOnce(t, path.join(dir, 'archive'), events);
@@ -102,7 +102,7 @@ for (const point of ['archive.made', 'archive.partial-removed']) {
     t.teardown(() => second.stop());
     const caught = await second.waitLog('archive was never announced; announcing it now', 1, 60_000);
     t.same(caught.map((r) => r.file), made, 'the catch-up found exactly it');
-    await second.waitLog('archive finished', 1, 60_000);
+    await second.waitEvent('archive.finished', 1, 60_000);
     t.equal((await second.stop()).code, 0, 'clean stop');
     await assertEachAnnouncedOnce(t, path.join(dir, 'archive'), events);
     t.same(

@@ -48,7 +48,7 @@ t.test('one camera that never answers: WATCHDOG=1 keeps coming, the other camera
 
   await waitFor('READY=1', () => notify.messages.some((m) => m.startsWith('READY=1')), 60_000);
   const readyAt = Date.now();
-  await agent.waitLog('camera lost', 1, 60_000);
+  await agent.waitEvent('camera.lost', 1, 60_000);
   await waitFor(`${WATCH_MS / 1000} s of watching`, () => Date.now() - readyAt >= WATCH_MS, WATCH_MS + 5000, 500);
 
   const pings = notify.arrivedAt.filter((_, i) => notify.messages[i] === 'WATCHDOG=1').filter((at) => at >= readyAt);
@@ -58,7 +58,7 @@ t.test('one camera that never answers: WATCHDOG=1 keeps coming, the other camera
   t.ok(Date.now() - pings.at(-1)! < 6000, 'still pinging at the end');
   t.equal(agent.logs(/unhealthy: withholding watchdog pings/).length, 0, 'never withheld');
   t.ok(agent.logs('restarting pipeline').every((r) => r.camera === 'dead'), 'only the dead camera was restarted');
-  t.ok(agent.logs('archive finished').filter((r) => String(r.file).startsWith('cam1/')).length >= 10, 'the live camera kept recording');
+  t.ok(agent.events('archive.finished').filter((r) => String(r.file).startsWith('cam1/')).length >= 10, 'the live camera kept recording');
 
   const health = [...watcher.on('edge/test-device/health')].at(-1)!.json as { cameras: Array<{ camera: string; state: string; supervised?: boolean }> };
   const dead = health.cameras.find((c) => c.camera === 'dead');
