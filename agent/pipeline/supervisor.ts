@@ -56,6 +56,21 @@ export class CameraSupervisor {
   private cameraLost = false;
   /** The source as the current run opened it, secrets hidden. */
   private runSource = '';
+  /** How each run reports to the loop. */
+  private readonly parent: RunParent = {
+    spawning: () => this.counters.newRun(),
+    started: ({ pid, encoder, source }) => {
+      this.runSource = source;
+      this.deps.bus.emit('pipeline.started', { camera: this.deps.camera.id, encoder, source, pid: pid ?? 0 });
+      this.deps.log.info({ pid, encoder, source, hls: this.hlsDir, archive: this.deps.config.archive.dir }, 'pipeline started');
+    },
+    progress: (progress) => this.progress(progress),
+    exited: () => {
+      this.recordingSince = null;
+      this.state = this.stopping ? 'stopped' : 'restarting';
+    },
+    finished: (finished) => this.announce(finished),
+  };
 
   constructor(private readonly deps: CameraSupervisorDeps) {
     this.timing = { ...DEFAULT_TIMING, ...deps.timing };
@@ -198,22 +213,6 @@ export class CameraSupervisor {
     this.deps.log.warn({ from, to, reason: detail }, 'encoder failed: falling back one step');
     return { reason: `encoder ${from} failed: ${detail}`, delay: false };
   }
-
-  /** How each run reports to the loop. */
-  private readonly parent: RunParent = {
-    spawning: () => this.counters.newRun(),
-    started: ({ pid, encoder, source }) => {
-      this.runSource = source;
-      this.deps.bus.emit('pipeline.started', { camera: this.deps.camera.id, encoder, source, pid: pid ?? 0 });
-      this.deps.log.info({ pid, encoder, source, hls: this.hlsDir, archive: this.deps.config.archive.dir }, 'pipeline started');
-    },
-    progress: (progress) => this.progress(progress),
-    exited: () => {
-      this.recordingSince = null;
-      this.state = this.stopping ? 'stopped' : 'restarting';
-    },
-    finished: (finished) => this.announce(finished),
-  };
 
   private progress(progress: FfmpegProgress): void {
     const seen = this.counters.add(progress, this.clock.now());
