@@ -90,9 +90,41 @@ export class PipelineRun implements Run {
   constructor(private readonly deps: PipelineRunDeps) {}
 
   async run(): Promise<RunEnd> {
-    const { camera, config, log, clock, clockSteps } = this.deps;
     const capture = await this.openCapture();
-    if (capture.prepare) log.info({ prepared: await capture.prepare() }, 'capture prepared');
+    if (capture.prepare) this.deps.log.info({ prepared: await capture.prepare() }, 'capture prepared');
+    const { recording, baseMs, offsetSeconds, planSkew } = await this.planRecording(capture);
+    await this.resetHlsDir();
+    const args = this.args(capture, recording.dir, baseMs, offsetSeconds);
+    const proc = new FfmpegProcess({
+      ffmpegPath: this.deps.ffmpegPath ?? 'ffmpeg',
+      args,
+      workDir: recording.dir,
+      motion: Boolean(this.deps.motion),
+      ...(capture.producer ? { producer: capture.producer } : {}),
+    });
+    this.deps.log.debug({ args }, 'ffmpeg command');
+    return this.watch(proc, recording, capture, planSkew);
+  }
+
+  async stop(): Promise<void> {
+    this.stopAsked = true;
+    await this.proc?.stop(this.deps.timing.stopGraceMs);
+  }
+
+  /** The capture for this run's encoder; the device layer's description loses its secrets here. */
+  private async openCapture(): Promise<CaptureInput> {
+    const { camera, encoder } = this.deps;
+    const resolved = await this.deps.resolveCapture(camera, encoder).catch((error: unknown) => {
+      const message = redactSecrets(error instanceof Error ? error.message : String(error));
+      throw new AgentError('source_unavailable', message, { cause: error });
+    });
+    // The device layer describes the source as configured; from here on it reaches logs and events.
+    return { ...resolved, description: redactSecrets(resolved.description) };
+  }
+
+  /** Plans the run's wall-clock timeline and creates its partial recording folder. */
+  private async planRecording(capture: CaptureInput) {
+    const { camera, config, log, clock, clockSteps } = this.deps;
     // A step since the last run is simply the timeline this run is planned on; one after this
     // point (while the run is being prepared) is caught by watch() against planSkew.
     if (clockSteps.stepped()) log.warn(CLOCK_JUMPED);
@@ -117,33 +149,7 @@ export class PipelineRun implements Run {
       clockSynced: this.deps.clockSynced,
     });
     await recording.prepare();
-    await this.resetHlsDir();
-    const args = this.args(capture, recording.dir, baseMs, offsetSeconds);
-    const proc = new FfmpegProcess({
-      ffmpegPath: this.deps.ffmpegPath ?? 'ffmpeg',
-      args,
-      workDir: recording.dir,
-      motion: Boolean(this.deps.motion),
-      ...(capture.producer ? { producer: capture.producer } : {}),
-    });
-    log.debug({ args }, 'ffmpeg command');
-    return this.watch(proc, recording, capture, planSkew);
-  }
-
-  async stop(): Promise<void> {
-    this.stopAsked = true;
-    await this.proc?.stop(this.deps.timing.stopGraceMs);
-  }
-
-  /** The capture for this run's encoder; the device layer's description loses its secrets here. */
-  private async openCapture(): Promise<CaptureInput> {
-    const { camera, encoder } = this.deps;
-    const resolved = await this.deps.resolveCapture(camera, encoder).catch((error: unknown) => {
-      const message = redactSecrets(error instanceof Error ? error.message : String(error));
-      throw new AgentError('source_unavailable', message, { cause: error });
-    });
-    // The device layer describes the source as configured; from here on it reaches logs and events.
-    return { ...resolved, description: redactSecrets(resolved.description) };
+    return { recording, baseMs, offsetSeconds, planSkew };
   }
 
   private async watch(proc: FfmpegProcess, recording: RecordingRun, capture: CaptureInput, planSkew: number): Promise<RunEnd> {
