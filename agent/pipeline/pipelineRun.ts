@@ -115,6 +115,7 @@ export class PipelineRun implements Run {
   private async openCapture(): Promise<CaptureInput> {
     const { camera, encoder } = this.deps;
     const resolved = await this.deps.resolveCapture(camera, encoder).catch((error: unknown) => {
+      // Whatever the device layer threw, a source that cannot be resolved is a missing camera to the loop.
       const message = redactSecrets(error instanceof Error ? error.message : String(error));
       throw new AgentError('source_unavailable', message, { cause: error });
     });
