@@ -38,8 +38,15 @@ export class ConfigError extends AgentError {
   }
 }
 
+/**
+ * Why a run ended, as the supervisor decides on it: a stall or a camera problem (the camera is
+ * lost), an encoder that cannot run (the next one is tried), or any other exit (plain backoff).
+ */
+export type PipelineExitCode = 'pipeline_stalled' | 'source_unavailable' | 'encoder_failed' | 'pipeline_exit';
+
 /** FFmpeg (or its capture producer) ended or stalled; carries what a technician needs to see why. */
 export class PipelineExitError extends AgentError {
+  declare readonly code: PipelineExitCode;
   readonly camera: string;
   readonly exitCode: number | null;
   readonly signal: string | null;
@@ -48,7 +55,7 @@ export class PipelineExitError extends AgentError {
   constructor(
     fields: { camera: string; exitCode: number | null; signal: string | null; stderrTail: string; runSeconds: number },
     message: string,
-    code: AgentErrorCode = 'pipeline_exit',
+    code: PipelineExitCode = 'pipeline_exit',
   ) {
     super(code, message);
     this.name = 'PipelineExitError';
