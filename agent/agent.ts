@@ -400,7 +400,7 @@ export class Agent {
     log.info({ encoders: encoders.map((e) => e.name) }, 'encoder ladder');
     return new CameraSupervisor({
       camera,
-      config: this.config,
+      config: () => this.config,
       bus: this.bus,
       log,
       encoders,

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { EncoderCandidate } from '../../device/types.js';
+import type { AgentConfig } from '../config/types.js';
 import { recoverPartialRecordings, type Finished } from '../archive/recorder.js';
 import { AgentError } from '../contract/errors.js';
 import type { CameraStats, PipelineState } from '../contract/services.js';
@@ -12,8 +13,12 @@ import type { FfmpegProgress } from './progress.js';
 import { ClockSteps, systemPipelineClock, type PipelineClock } from './runClock.js';
 import { DEFAULT_TIMING, livenessBoundSeconds, type SupervisorTiming } from './timing.js';
 
-/** Everything one camera's supervisor is given. */
-export interface CameraSupervisorDeps extends RunSetup {
+/**
+ * Everything one camera's supervisor is given. It reads the running config through a getter,
+ * like every module; each run is built from the config of its start.
+ */
+export interface CameraSupervisorDeps extends Omit<RunSetup, 'config'> {
+  config: () => AgentConfig;
   bus: EventBus;
   /** Where the one encode can happen, best first; the last is libx264. */
   encoders: EncoderCandidate[];
@@ -62,7 +67,7 @@ export class CameraSupervisor {
     started: ({ pid, encoder, source }) => {
       this.runSource = source;
       this.deps.bus.emit('pipeline.started', { camera: this.deps.camera.id, encoder, source, pid: pid ?? 0 });
-      this.deps.log.info({ pid, encoder, source, hls: this.hlsDir, archive: this.deps.config.archive.dir }, 'pipeline started');
+      this.deps.log.info({ pid, encoder, source, hls: this.hlsDir, archive: this.deps.config().archive.dir }, 'pipeline started');
     },
     progress: (progress) => this.progress(progress),
     exited: () => {
@@ -80,19 +85,19 @@ export class CameraSupervisor {
     this.lastProgressAt = clock.monotonic();
     const clockSteps = new ClockSteps(clock, this.timing.clockJumpSeconds * 1000);
     this.startRun =
-      deps.startRun ?? ((encoder, parent) => new PipelineRun({ ...deps, encoder, parent, timing: this.timing, clock, clockSteps, hlsDir: this.hlsDir }));
+      deps.startRun ?? ((encoder, parent) => new PipelineRun({ ...deps, config: deps.config(), encoder, parent, timing: this.timing, clock, clockSteps, hlsDir: this.hlsDir }));
   }
 
   /** The camera's HLS folder. */
   get hlsDir(): string {
-    return path.join(this.deps.config.hls.dir, this.deps.camera.id);
+    return path.join(this.deps.config().hls.dir, this.deps.camera.id);
   }
 
   /** Recovers what an earlier run left half-written, then starts supervising. */
   async start(): Promise<void> {
     this.stopping = false;
     await recoverPartialRecordings({
-      archiveRoot: this.deps.config.archive.dir,
+      archiveRoot: this.deps.config().archive.dir,
       camera: this.deps.camera.id,
       log: this.deps.log,
       onFinished: (finished) => this.announce(finished),

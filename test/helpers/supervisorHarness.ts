@@ -153,7 +153,7 @@ export class World {
     this.bus.onAny((event) => void this.events.push(event));
     this.supervisor = new CameraSupervisor({
       camera: { ...camera, ...options.camera },
-      config,
+      config: () => config,
       bus: this.bus,
       log: silentLogger(),
       encoders: (options.encoders ?? ['h264_v4l2m2m', 'libx264']).map((name) => ({ name, where: 'ffmpeg' as const })),

@@ -26,7 +26,7 @@ async function meterScores(t: Test, dir: string, capture: (camera: CameraConfig)
   t.match(meter, { width: 160, height: 120, fps: 4 });
   const supervisor = new CameraSupervisor({
     camera,
-    config,
+    config: () => config,
     bus: new EventBus(),
     log: silentLogger(),
     encoders: [encoder],

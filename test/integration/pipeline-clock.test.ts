@@ -31,7 +31,7 @@ t.test('a clock step between planning a run and starting FFmpeg restarts the run
   let asked = 0;
   const supervisor = new CameraSupervisor({
     camera,
-    config,
+    config: () => config,
     bus,
     log: silentLogger(),
     encoders: [{ name: 'libx264', where: 'ffmpeg' }],

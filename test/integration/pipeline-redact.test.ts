@@ -23,7 +23,7 @@ t.test('camera.lost, pipeline events and stats never carry the camera password o
   for (const type of ['camera.lost', 'pipeline.started', 'pipeline.restarted'] as const) bus.on(type, (e) => void events.push({ ...e, type }));
   const supervisor = new CameraSupervisor({
     camera,
-    config: { ...config, cameras: [camera] },
+    config: () => ({ ...config, cameras: [camera] }),
     bus,
     log: silentLogger(),
     encoders: [{ name: 'libx264', where: 'ffmpeg' }],
