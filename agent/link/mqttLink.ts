@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { AgentConfig } from '../config/types.js';
-import type { StatusMessage } from '../contract/messages.js';
-import { buildTopics, commandName, isSafeReplyTopic, type Topics } from '../contract/topics.js';
+import type { StatusMessage, TopicPayloads } from '../contract/messages.js';
+import { buildTopics, commandName, isSafeReplyTopic, type Topic, type TopicKind, type Topics } from '../contract/topics.js';
 import type { Outbox } from '../outbox/outbox.js';
 import { OutboxSender } from '../outbox/sender.js';
 import { systemClock, type Clock } from '../util/clock.js';
@@ -219,11 +219,22 @@ export class MqttLink {
     return this.session;
   }
 
-  /** Publishes directly (not durable): health, config, replies. Resolves false when not connected. */
-  async publish(topic: string, payload: unknown, options: PublishOptions): Promise<boolean> {
+  /**
+   * Publishes directly (not durable): health, config, replies. A Buffer goes as is, anything else
+   * as JSON. Resolves false when not connected.
+   */
+  async publish<K extends TopicKind>(topic: Topic<K>, payload: TopicPayloads[K], options: PublishOptions): Promise<boolean> {
+    return this.send(topic, Buffer.isBuffer(payload) ? payload : JSON.stringify(payload), options);
+  }
+
+  /** Empties a retained topic (an empty retained payload is MQTT's delete); false when not connected. */
+  async clearRetained(topic: string): Promise<boolean> {
+    return this.send(topic, '', { qos: 1, retain: true });
+  }
+
+  private async send(topic: string, text: string | Buffer, options: PublishOptions): Promise<boolean> {
     const client = this.client;
     if (!client?.connected) return false;
-    const text = typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload);
     const properties = options.correlationData && this.protocolVersion === 5 ? { correlationData: options.correlationData } : undefined;
     await client.publishAsync(topic, text, { qos: options.qos, retain: options.retain ?? false, properties });
     return true;
