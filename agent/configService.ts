@@ -100,7 +100,7 @@ export class ConfigService implements ConfigControl {
       checked = await this.validate(request);
     } catch (error) {
       const agentError = error instanceof AgentError ? error : new AgentError('internal', String(error), { cause: error });
-      log.warn({ origin: request.origin, code: agentError.code, err: agentError.message }, 'config change rejected');
+      log.warn({ origin: request.origin, err: agentError }, 'config change rejected');
       return { status: 'rejected', code: 400, errorCode: agentError.code, message: agentError.message, changed: [], error: agentError };
     }
     const { next, plan, prepared } = checked;

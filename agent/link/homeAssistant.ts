@@ -97,7 +97,7 @@ export class HomeAssistantDiscovery {
   private sync(why: string): void {
     this.queue = this.queue
       .then(() => (this.running ? this.syncNow() : undefined))
-      .catch((error: unknown) => this.deps.log.warn({ err: (error as Error).message, why }, 'home assistant discovery not published'));
+      .catch((error: unknown) => this.deps.log.warn({ err: error, why }, 'home assistant discovery not published'));
   }
 
   private async syncNow(): Promise<void> {
@@ -182,7 +182,7 @@ export class HomeAssistantDiscovery {
         if (this.snapshotEvery === 0) return; // switched off meanwhile
         if (!(await link.publish(link.topics.snapshot(camera.camera), snapshot.jpeg, { qos: 0, retain: true }))) return;
       } catch (error) {
-        log.debug({ camera: camera.camera, err: (error as Error).message }, 'home assistant snapshot skipped');
+        log.debug({ camera: camera.camera, err: error }, 'home assistant snapshot skipped');
       }
     }
   }

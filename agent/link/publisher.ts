@@ -72,7 +72,7 @@ export class LinkPublisher {
         try {
           this.storeEvent(event);
         } catch (error) {
-          this.deps.log.error({ err: (error as Error).message, type: event.type }, 'event not stored in outbox');
+          this.deps.log.error({ err: error, type: event.type }, 'event not stored in outbox');
         }
       }),
       this.deps.bus.on('config.changed', () => void this.publishConfig()),
@@ -137,7 +137,7 @@ export class LinkPublisher {
       const message = { ...snapshot, outbox: this.deps.outbox.stats(), ts };
       await this.deps.link.publish(this.deps.link.topics.health, message, { qos: 0, retain: true });
     } catch (error) {
-      this.deps.log.warn({ err: (error as Error).message }, 'health not published');
+      this.deps.log.warn({ err: error }, 'health not published');
     }
   }
 
@@ -148,7 +148,7 @@ export class LinkPublisher {
       const message = { ...this.deps.redact(this.deps.config()) };
       await this.deps.link.publish(this.deps.link.topics.config, message, { qos: 1, retain: true });
     } catch (error) {
-      this.deps.log.warn({ err: (error as Error).message }, 'config not published');
+      this.deps.log.warn({ err: error }, 'config not published');
     }
   }
 
@@ -163,7 +163,7 @@ export class LinkPublisher {
     try {
       await this.deps.link.publish(topic, message, { qos: 1, retain: true });
     } catch (error) {
-      this.deps.log.warn({ err: (error as Error).message }, `${what} not published`);
+      this.deps.log.warn({ err: error }, `${what} not published`);
     }
   }
 
