@@ -44,7 +44,7 @@ import { isClockSynced } from './util/clockSync.js';
 import { removeStaleTemps } from './util/files.js';
 import type { Logger } from './util/logger.js';
 import { VERSION } from './version.js';
-import { ConfigService } from './configService.js';
+import { ConfigService } from './config/configService.js';
 import { ModuleTable, type AgentModule } from './modules.js';
 import { createUpdateModule, type UpdateModule } from './update/index.js';
 import type { DesiredReleaseMemory } from './update/updates.js';

@@ -5,7 +5,7 @@ import type { AgentConfig } from './config/types.js';
 import { ConfigError } from './contract/errors.js';
 import { systemClock } from './util/clock.js';
 import { createRootLogger } from './util/logger.js';
-import { SystemdNotifier, WatchdogPetter } from './util/notify.js';
+import { SystemdNotifier, WatchdogPetter } from './systemd/notify.js';
 import { VERSION } from './version.js';
 
 /** Longest a clean stop may take (FFmpeg finishing its files, the archive remux, offline sent). */

@@ -327,7 +327,7 @@ export class AnalysisQueue {
     try {
       this.deps.publishBudget(message);
     } catch (error) {
-      this.deps.log.warn({ err: (error as Error).message }, 'analysis budget not published');
+      this.deps.log.warn({ err: error }, 'analysis budget not published');
     }
   }
 
@@ -419,7 +419,7 @@ export class AnalysisQueue {
     if (decision.retry) {
       const { attempts, delayMs } = decision;
       this.jobs.update(id, { attempts, nextAt: now + delayMs, lastError: error.message, waitReason }, now);
-      this.deps.log.warn({ file: job.file, attempts, delayMs, err: error.message }, 'analysis try failed, will retry');
+      this.deps.log.warn({ file: job.file, attempts, delayMs, err: error }, 'analysis try failed, will retry');
       return;
     }
     await this.worker!.dropUpload(job);

@@ -105,7 +105,7 @@ export class Worker {
     try {
       await this.deps.model.remove(job.uploadName);
     } catch (error) {
-      this.deps.log.warn({ file: job.file, upload: job.uploadName, err: (error as Error).message }, 'uploaded proxy not deleted (the API expires it in 48 h)');
+      this.deps.log.warn({ file: job.file, upload: job.uploadName, err: error }, 'uploaded proxy not deleted (the API expires it in 48 h)');
     }
     this.deps.jobs.update(job.id, { uploadName: null, uploadUri: null, uploadExpires: null }, this.deps.clock.now());
   }
@@ -120,7 +120,7 @@ export class Worker {
         return { parsed: parseAnswer(answer.text, job.startMs, job.seconds), usage: answer.usage };
       } catch (error) {
         if (!(error instanceof MalformedAnswerError) || attempt >= 2) throw error;
-        this.deps.log.warn({ file: job.file, err: error.message }, 'malformed model answer, asking once more');
+        this.deps.log.warn({ file: job.file, err: error }, 'malformed model answer, asking once more');
       }
     }
   }
@@ -160,7 +160,7 @@ export class Worker {
         this.deps.jobs.update(job.id, { scene: signature }, this.deps.clock.now());
       } catch (error) {
         if (signal.aborted) throw new AbortedError();
-        this.deps.log.warn({ file: job.file, err: (error as Error).message }, 'no scene signature; the clip is analysed');
+        this.deps.log.warn({ file: job.file, err: error }, 'no scene signature; the clip is analysed');
       }
     }
     if (job.requested) return;

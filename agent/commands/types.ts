@@ -2,8 +2,6 @@
 import type { AgentConfig } from '../config/types.js';
 import type { SearchService } from '../contract/search.js';
 import type { ArchiveCatalog, PipelineControl } from '../contract/services.js';
-
-export type { ChangeOutcome, ChangeRequest } from '../contract/services.js';
 import type { Clock } from '../util/clock.js';
 
 /** Read and change the effective config. */

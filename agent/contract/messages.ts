@@ -120,6 +120,17 @@ export type CommandReply =
 /** A command request body: a JSON object; `replyTo`, `id`, `ts` and `sig` are envelope fields. */
 export type CommandRequest = Record<string, unknown>;
 
+/** One component of the Home Assistant device payload: its platform and HA options. */
+export type HomeAssistantComponent = { platform: string } & Record<string, unknown>;
+
+/** `homeassistant/device/<object id>/config`, retained: HA's single-payload device discovery. */
+export interface HomeAssistantDiscoveryMessage {
+  device: { identifiers: string[]; name: string; manufacturer: string; model: string; sw_version: string };
+  origin: { name: string; sw_version: string; support_url?: string };
+  availability: Array<{ topic: string; value_template: string; payload_available: string; payload_not_available: string }>;
+  components: Record<string, HomeAssistantComponent>;
+}
+
 /** Topic kind → payload type. */
 export interface TopicPayloads {
   status: StatusMessage;
@@ -134,4 +145,17 @@ export interface TopicPayloads {
   releaseDesired: UpdateRequestMessage;
   command: CommandRequest;
   reply: CommandReply;
+  /** `R/snapshot/<camera>`, retained: JPEG bytes for the camera's Home Assistant entity. */
+  snapshot: Buffer;
+  homeAssistantDiscovery: HomeAssistantDiscoveryMessage;
 }
+
+/** The topics whose messages go through the durable outbox. */
+export type DurableTopicKind = 'events' | 'analysis';
+
+/**
+ * A durable message as handed to the outbox: the topic's payload whose `id` the outbox assigns
+ * unless the message brings its own (an archive event's stable id). Distributes over the event
+ * union so each event type keeps its own fields.
+ */
+export type Unsent<T> = T extends { id: string } ? Omit<T, 'id'> & { id?: string } : never;

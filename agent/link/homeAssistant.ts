@@ -14,7 +14,8 @@
  *      (or a camera dropped from the file while the agent was down) is done after a restart too.
  */
 import type { AgentConfig } from '../config/types.js';
-import { homeAssistantTopics, type Topics } from '../contract/topics.js';
+import type { TopicPayloads } from '../contract/messages.js';
+import { homeAssistantTopics, type Topic, type TopicKind, type Topics } from '../contract/topics.js';
 import type { PipelineControl } from '../contract/services.js';
 import type { EventBus } from '../util/bus.js';
 import type { Logger } from '../util/logger.js';
@@ -31,7 +32,8 @@ export interface PublishedDiscovery {
 /** The part of MqttLink discovery uses. */
 export interface DiscoveryLink {
   readonly topics: Topics;
-  publish(topic: string, payload: unknown, options: PublishOptions): Promise<boolean>;
+  publish<K extends TopicKind>(topic: Topic<K>, payload: TopicPayloads[K], options: PublishOptions): Promise<boolean>;
+  clearRetained(topic: string): Promise<boolean>;
   onConnect(listener: () => void): () => void;
   subscribe(topic: string, handler: (payload: Buffer) => void): () => void;
 }
@@ -95,7 +97,7 @@ export class HomeAssistantDiscovery {
   private sync(why: string): void {
     this.queue = this.queue
       .then(() => (this.running ? this.syncNow() : undefined))
-      .catch((error: unknown) => this.deps.log.warn({ err: (error as Error).message, why }, 'home assistant discovery not published'));
+      .catch((error: unknown) => this.deps.log.warn({ err: error, why }, 'home assistant discovery not published'));
   }
 
   private async syncNow(): Promise<void> {
@@ -123,14 +125,14 @@ export class HomeAssistantDiscovery {
     const { device, cameras } = config();
     const topic = homeAssistantTopics(device.id).discovery;
     const payload = discoveryPayload({ deviceId: device.id, version, topics: link.topics, cameras: cameras.map((c) => c.id) });
-    const snapshotTopics = cameras.map((c) => link.topics.snapshot(c.id));
+    const snapshotTopics: string[] = cameras.map((c) => link.topics.snapshot(c.id));
     const before = memory.load();
     if (before && before.topic !== topic) await this.clear(before);
     const known = before?.topic === topic ? before : null;
     const gone = Object.fromEntries(Object.entries(known?.components ?? {}).filter(([id]) => !(id in payload.components)));
     if (Object.keys(gone).length > 0) {
       if (!(await link.publish(topic, withRemovals(payload, gone), RETAINED))) return;
-      for (const old of known!.snapshotTopics.filter((t) => !snapshotTopics.includes(t))) await link.publish(old, '', RETAINED);
+      for (const old of known!.snapshotTopics.filter((t) => !snapshotTopics.includes(t))) await link.clearRetained(old);
       this.deps.log.info({ removed: Object.keys(gone) }, 'home assistant entities removed');
     }
     if (!(await link.publish(topic, payload, RETAINED))) return; // not connected: done at the next connect
@@ -150,8 +152,8 @@ export class HomeAssistantDiscovery {
 
   /** Empties the retained discovery and snapshots; false when not connected. */
   private async clear(published: PublishedDiscovery): Promise<boolean> {
-    if (!(await this.deps.link.publish(published.topic, '', RETAINED))) return false;
-    for (const topic of published.snapshotTopics) await this.deps.link.publish(topic, '', RETAINED);
+    if (!(await this.deps.link.clearRetained(published.topic))) return false;
+    for (const topic of published.snapshotTopics) await this.deps.link.clearRetained(topic);
     return true;
   }
 
@@ -180,7 +182,7 @@ export class HomeAssistantDiscovery {
         if (this.snapshotEvery === 0) return; // switched off meanwhile
         if (!(await link.publish(link.topics.snapshot(camera.camera), snapshot.jpeg, { qos: 0, retain: true }))) return;
       } catch (error) {
-        log.debug({ camera: camera.camera, err: (error as Error).message }, 'home assistant snapshot skipped');
+        log.debug({ camera: camera.camera, err: error }, 'home assistant snapshot skipped');
       }
     }
   }

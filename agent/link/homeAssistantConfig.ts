@@ -5,18 +5,8 @@
  * `unique_id` each). States come from topics the agent already publishes: `R/status` for
  * availability, `R/health` for the sensors; the cameras from `R/snapshot/<camera>` (JPEG bytes).
  */
+import type { HomeAssistantComponent, HomeAssistantDiscoveryMessage } from '../contract/messages.js';
 import type { Topics } from '../contract/topics.js';
-
-/** One component of the device payload: its platform and HA options. */
-export type Component = { platform: string } & Record<string, unknown>;
-
-/** The discovery document. */
-export interface DiscoveryPayload {
-  device: { identifiers: string[]; name: string; manufacturer: string; model: string; sw_version: string };
-  origin: { name: string; sw_version: string; support_url?: string };
-  availability: Array<{ topic: string; value_template: string; payload_available: string; payload_not_available: string }>;
-  components: Record<string, Component>;
-}
 
 /** What the payload is built from. */
 export interface DiscoveryInput {
@@ -41,7 +31,7 @@ export function objectId(text: string): string {
 }
 
 /** The components of one camera: its picture, fps, last-frame age, up, and a restart button. */
-function cameraComponents(deviceKey: string, camera: string, topics: Topics): Record<string, Component> {
+function cameraComponents(deviceKey: string, camera: string, topics: Topics): Record<string, HomeAssistantComponent> {
   const key = `${objectId(camera)}`;
   const id = (what: string) => `${deviceKey}_${key}_${what}`;
   const sensor = { platform: 'sensor', state_topic: topics.health, state_class: 'measurement' };
@@ -80,7 +70,7 @@ function cameraComponents(deviceKey: string, camera: string, topics: Topics): Re
 }
 
 /** The board's sensors: SoC temperature, disk free, recording hours left. */
-function boardComponents(deviceKey: string, topics: Topics): Record<string, Component> {
+function boardComponents(deviceKey: string, topics: Topics): Record<string, HomeAssistantComponent> {
   const sensor = { platform: 'sensor', state_topic: topics.health, state_class: 'measurement' };
   return {
     temperature: {
@@ -111,9 +101,9 @@ function boardComponents(deviceKey: string, topics: Topics): Record<string, Comp
 }
 
 /** The whole discovery document for the current cameras. */
-export function discoveryPayload(input: DiscoveryInput): DiscoveryPayload {
+export function discoveryPayload(input: DiscoveryInput): HomeAssistantDiscoveryMessage {
   const deviceKey = `edge_agent_${objectId(input.deviceId)}`;
-  const components: Record<string, Component> = {};
+  const components: Record<string, HomeAssistantComponent> = {};
   for (const camera of input.cameras) Object.assign(components, cameraComponents(deviceKey, camera, input.topics));
   Object.assign(components, boardComponents(deviceKey, input.topics));
   return {
@@ -128,12 +118,12 @@ export function discoveryPayload(input: DiscoveryInput): DiscoveryPayload {
  * The document that removes `gone` components (HA: a component reduced to its platform is
  * deleted), to be followed by the plain document without them.
  */
-export function withRemovals(payload: DiscoveryPayload, gone: Record<string, string>): DiscoveryPayload {
+export function withRemovals(payload: HomeAssistantDiscoveryMessage, gone: Record<string, string>): HomeAssistantDiscoveryMessage {
   const removals = Object.fromEntries(Object.entries(gone).map(([id, platform]) => [id, { platform }]));
   return { ...payload, components: { ...payload.components, ...removals } };
 }
 
 /** Component id → platform, what must be remembered to remove them later. */
-export function platformsOf(payload: DiscoveryPayload): Record<string, string> {
+export function platformsOf(payload: HomeAssistantDiscoveryMessage): Record<string, string> {
   return Object.fromEntries(Object.entries(payload.components).map(([id, c]) => [id, c.platform]));
 }

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { AgentConfig } from '../config/types.js';
-import type { StatusMessage } from '../contract/messages.js';
-import { buildTopics, commandName, isSafeReplyTopic, type Topics } from '../contract/topics.js';
+import type { StatusMessage, TopicPayloads } from '../contract/messages.js';
+import { buildTopics, commandName, isSafeReplyTopic, type Topic, type TopicKind, type Topics } from '../contract/topics.js';
 import type { Outbox } from '../outbox/outbox.js';
 import { OutboxSender } from '../outbox/sender.js';
 import { systemClock, type Clock } from '../util/clock.js';
@@ -163,7 +163,7 @@ export class MqttLink {
         await withTimeout(
           client.publishAsync(this.topicSet.status, JSON.stringify(this.statusMessage('offline')), { qos: 1, retain: true }),
           2000,
-        ).catch((error: Error) => this.deps.log.warn({ err: error.message }, 'offline status not sent'));
+        ).catch((error: Error) => this.deps.log.warn({ err: error }, 'offline status not sent'));
       }
       const ended = await withTimeout(client.endAsync(false), 2000).then(() => true, () => false);
       if (!ended) await client.endAsync(true).catch(() => undefined);
@@ -219,11 +219,22 @@ export class MqttLink {
     return this.session;
   }
 
-  /** Publishes directly (not durable): health, config, replies. Resolves false when not connected. */
-  async publish(topic: string, payload: unknown, options: PublishOptions): Promise<boolean> {
+  /**
+   * Publishes directly (not durable): health, config, replies. A Buffer goes as is, anything else
+   * as JSON. Resolves false when not connected.
+   */
+  async publish<K extends TopicKind>(topic: Topic<K>, payload: TopicPayloads[K], options: PublishOptions): Promise<boolean> {
+    return this.send(topic, Buffer.isBuffer(payload) ? payload : JSON.stringify(payload), options);
+  }
+
+  /** Empties a retained topic (an empty retained payload is MQTT's delete); false when not connected. */
+  async clearRetained(topic: string): Promise<boolean> {
+    return this.send(topic, '', { qos: 1, retain: true });
+  }
+
+  private async send(topic: string, text: string | Buffer, options: PublishOptions): Promise<boolean> {
     const client = this.client;
     if (!client?.connected) return false;
-    const text = typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload);
     const properties = options.correlationData && this.protocolVersion === 5 ? { correlationData: options.correlationData } : undefined;
     await client.publishAsync(topic, text, { qos: options.qos, retain: options.retain ?? false, properties });
     return true;
@@ -278,7 +289,7 @@ export class MqttLink {
         log.info('broker refused mqtt 5, using 3.1.1');
         return;
       }
-      log.warn({ err: error.message, code: error.code }, 'mqtt error');
+      log.warn({ err: error }, 'mqtt error');
     });
     client.on('connect', (connack) => {
       if (this.client !== client) return;
@@ -297,7 +308,7 @@ export class MqttLink {
       ];
       client.subscribe(filters, { qos: 1 }, (error, granted) => {
         if (error || granted?.some((g) => g.qos >= 128)) {
-          log.error({ err: error?.message, filters }, 'broker refused a subscription');
+          log.error({ err: error ?? undefined, filters }, 'broker refused a subscription');
           return;
         }
         // The moment commands can arrive: a command sent before this on a clean session is lost.
@@ -308,7 +319,7 @@ export class MqttLink {
         try {
           listener();
         } catch (error) {
-          log.error({ err: (error as Error).message }, 'connect listener failed');
+          log.error({ err: error }, 'connect listener failed');
         }
       }
       this.sender?.kick();
@@ -333,7 +344,7 @@ export class MqttLink {
       for (const k of changed) client.options[k] = material[k];
       this.deps.log.info({ files: changed.map((k) => `mqtt.${k}`) }, 'tls files changed on disk; the next connect uses them');
     } catch (error) {
-      this.deps.log.warn({ err: (error as Error).message }, 'tls files not reloaded; keeping the ones in use');
+      this.deps.log.warn({ err: error }, 'tls files not reloaded; keeping the ones in use');
     }
   }
 
@@ -363,7 +374,7 @@ export class MqttLink {
     this.deps.router
       .handle({ name, topic, payload, responseTopic: props.responseTopic, correlationData: props.correlationData })
       .then((reply) => (reply ? this.sendReply(reply) : undefined))
-      .catch((error: Error) => this.deps.log.error({ err: error.message, command: name }, 'command reply failed'));
+      .catch((error: Error) => this.deps.log.error({ err: error, command: name }, 'command reply failed'));
   }
 
   private async sendReply(reply: OutgoingReply): Promise<void> {
@@ -375,7 +386,7 @@ export class MqttLink {
     try {
       sent = await this.publish(reply.topic, reply.body, { qos: 1, correlationData: reply.correlationData });
     } catch (error) {
-      this.deps.log.warn({ err: (error as Error).message }, 'reply not sent; keeping it for the next connection');
+      this.deps.log.warn({ err: error }, 'reply not sent; keeping it for the next connection');
     }
     if (sent) return;
     // The command may have restarted the link (a new broker URL): the reply goes out on the new one.
@@ -387,7 +398,7 @@ export class MqttLink {
     const now = (this.deps.clock ?? systemClock).now();
     const due = this.pendingReplies.splice(0).filter((p) => p.until > now);
     for (const { reply } of due) {
-      void this.sendReply(reply).catch((error: Error) => this.deps.log.error({ err: error.message }, 'command reply failed'));
+      void this.sendReply(reply).catch((error: Error) => this.deps.log.error({ err: error }, 'command reply failed'));
     }
   }
 }

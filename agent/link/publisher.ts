@@ -6,8 +6,8 @@
 import type { AgentConfig } from '../config/types.js';
 import type { AgentEvent } from '../contract/events.js';
 import { archiveEventId } from '../contract/ids.js';
-import type { AnalysisBudgetMessage, AnalysisResult, ReleaseMessage, ReportedConfigMessage } from '../contract/messages.js';
-import type { Topics } from '../contract/topics.js';
+import type { AnalysisBudgetMessage, AnalysisResult, ReleaseMessage, ReportedConfigMessage, TopicPayloads } from '../contract/messages.js';
+import type { Topic, TopicKind, Topics } from '../contract/topics.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { EventBus } from '../util/bus.js';
 import { systemClock, type Clock } from '../util/clock.js';
@@ -17,7 +17,7 @@ import type { PublishOptions } from './mqttLink.js';
 /** The part of MqttLink the publisher uses. */
 export interface PublishLink {
   readonly topics: Topics;
-  publish(topic: string, payload: unknown, options: PublishOptions): Promise<boolean>;
+  publish<K extends TopicKind>(topic: Topic<K>, payload: TopicPayloads[K], options: PublishOptions): Promise<boolean>;
   onConnect(listener: () => void): () => void;
 }
 
@@ -30,7 +30,7 @@ export interface LinkPublisherDeps {
   health: { snapshot(): Promise<object> };
   config: () => AgentConfig;
   /** The config module's redactConfig. */
-  redact: (config: AgentConfig) => unknown;
+  redact: (config: AgentConfig) => AgentConfig;
   log: Logger;
   clock?: Clock;
   /**
@@ -72,7 +72,7 @@ export class LinkPublisher {
         try {
           this.storeEvent(event);
         } catch (error) {
-          this.deps.log.error({ err: (error as Error).message, type: event.type }, 'event not stored in outbox');
+          this.deps.log.error({ err: error, type: event.type }, 'event not stored in outbox');
         }
       }),
       this.deps.bus.on('config.changed', () => void this.publishConfig()),
@@ -137,17 +137,18 @@ export class LinkPublisher {
       const message = { ...snapshot, outbox: this.deps.outbox.stats(), ts };
       await this.deps.link.publish(this.deps.link.topics.health, message, { qos: 0, retain: true });
     } catch (error) {
-      this.deps.log.warn({ err: (error as Error).message }, 'health not published');
+      this.deps.log.warn({ err: error }, 'health not published');
     }
   }
 
   /** Publishes the redacted effective config, retained. */
   async publishConfig(): Promise<void> {
     try {
-      const message = this.deps.redact(this.deps.config());
+      // A plain copy: the contract types R/config as a record, without knowing AgentConfig.
+      const message = { ...this.deps.redact(this.deps.config()) };
       await this.deps.link.publish(this.deps.link.topics.config, message, { qos: 1, retain: true });
     } catch (error) {
-      this.deps.log.warn({ err: (error as Error).message }, 'config not published');
+      this.deps.log.warn({ err: error }, 'config not published');
     }
   }
 
@@ -158,11 +159,11 @@ export class LinkPublisher {
   }
 
   /** One retained QoS 1 message; a failure is logged, never thrown (the next connect re-sends). */
-  private async retained(topic: string, message: object, what: string): Promise<void> {
+  private async retained<K extends TopicKind>(topic: Topic<K>, message: TopicPayloads[K], what: string): Promise<void> {
     try {
       await this.deps.link.publish(topic, message, { qos: 1, retain: true });
     } catch (error) {
-      this.deps.log.warn({ err: (error as Error).message }, `${what} not published`);
+      this.deps.log.warn({ err: error }, `${what} not published`);
     }
   }
 

@@ -79,7 +79,7 @@ export class CommandRouter implements CommandDispatcher {
       body = { ok: true, result: result ?? null };
     } catch (error) {
       body = { ok: false, error: toReplyError(error) };
-      this.deps.log.warn({ command: command.name.slice(0, 64), code: body.error.code, err: body.error.message }, 'command refused');
+      this.deps.log.warn({ command: command.name.slice(0, 64), code: body.error.code, err: error }, 'command refused');
     } finally {
       this.running -= 1;
     }

@@ -5,7 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../util/logger.js';
 import type { Store } from '../store/store.js';
-import type { OutboxStats } from '../contract/messages.js';
+import type { DurableTopicKind, OutboxStats, TopicPayloads, Unsent } from '../contract/messages.js';
+import type { Topic } from '../contract/topics.js';
 
 /** One stored message, oldest first by `seq`. */
 export interface OutboxRow {
@@ -58,8 +59,8 @@ export class Outbox {
    * Stores one message (adding a stable `id` field consumers dedupe on) and tells listeners.
    * Returns the row. Written before anyone tries to send it.
    */
-  enqueue(topic: string, payload: object): OutboxRow {
-    const given = (payload as { id?: unknown }).id;
+  enqueue<K extends DurableTopicKind>(topic: Topic<K>, payload: Unsent<TopicPayloads[K]>): OutboxRow {
+    const given = payload.id;
     const id = typeof given === 'string' ? given : (this.deps.newId ?? randomUUID)();
     const text = JSON.stringify({ ...payload, id });
     const cap = this.deps.cap ?? DEFAULT_OUTBOX_CAP;

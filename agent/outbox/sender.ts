@@ -82,12 +82,12 @@ export class OutboxSender {
     }
     if (typeof error.code === 'number' && error.code >= 0x80) {
       // An MQTT 5 PUBACK reason code (e.g. 0x87 not authorised): retrying would block the queue forever.
-      this.deps.log.error({ topic: row.topic, id: row.id, code: error.code, err: error.message }, 'broker refused outbox message, dropped');
+      this.deps.log.error({ topic: row.topic, id: row.id, err: error }, 'broker refused outbox message, dropped');
       this.deps.outbox.reject(row.seq);
       this.kick();
       return;
     }
-    this.deps.log.warn({ topic: row.topic, id: row.id, err: error.message }, 'outbox send failed, will retry');
+    this.deps.log.warn({ topic: row.topic, id: row.id, err: error }, 'outbox send failed, will retry');
     // Retry later rather than now: an error that repeats at once must not spin the event loop.
     if (!this.retryTimer) {
       this.retryTimer = setTimeout(() => {

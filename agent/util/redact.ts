@@ -53,21 +53,40 @@ export function redactSecrets(text: string): string {
 
 /**
  * A copy of a log argument with redactSecrets applied to every string in it, a few levels deep
- * (records are flat; FFmpeg's argument list is an array). Errors keep their type, code and stack.
+ * (records are flat; FFmpeg's argument list is an array). Errors keep their type, code, stack and
+ * `cause` chain.
  */
 export function redactDeep(value: unknown, depth = 3): unknown {
   if (typeof value === 'string') return redactSecrets(value);
   if (depth <= 0 || value === null || typeof value !== 'object') return value;
-  if (value instanceof Error) {
-    const copy = new Error(redactSecrets(value.message));
-    copy.name = value.name;
-    copy.stack = value.stack === undefined ? undefined : redactSecrets(value.stack);
-    for (const [k, v] of Object.entries(value)) (copy as unknown as Record<string, unknown>)[k] = redactDeep(v, depth - 1);
-    return copy;
-  }
+  if (value instanceof Error) return redactError(value, depth, new Map());
   if (Array.isArray(value)) return value.map((item) => redactDeep(item, depth - 1));
   if (Buffer.isBuffer(value) || !isPlain(value)) return value;
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v, depth - 1)]));
+}
+
+/**
+ * The error with every own property copied and redacted, `message`, `stack` and `cause` included
+ * (they are not enumerable). The copy keeps the prototype, so pino still names its type
+ * (`AgentError`, not `Error`), and a cause stays an error, so pino appends its message and stack.
+ * `copies` maps each error of the chain to its copy: a chain that loops loops the same way, which
+ * pino's serializer cuts short.
+ */
+function redactError(error: Error, depth: number, copies: Map<Error, Error>): Error {
+  const done = copies.get(error);
+  if (done) return done;
+  const copy = Object.create(Object.getPrototypeOf(error) as object) as Error;
+  copies.set(error, copy);
+  for (const key of Object.getOwnPropertyNames(error)) {
+    const value = (error as unknown as Record<string, unknown>)[key];
+    let shown: unknown;
+    if (key === 'cause' && value instanceof Error) shown = redactError(value, depth, copies);
+    else if (key === 'message' || key === 'stack') shown = typeof value === 'string' ? redactSecrets(value) : value;
+    else shown = redactDeep(value, depth - 1);
+    const enumerable = Object.getOwnPropertyDescriptor(error, key)?.enumerable ?? false;
+    Object.defineProperty(copy, key, { value: shown, enumerable, writable: true, configurable: true });
+  }
+  return copy;
 }
 
 function isPlain(value: object): boolean {

@@ -34,7 +34,7 @@ write_dropins() {
   dropin node.conf no </dev/null
 
   # Without node-unix-socket's native binary the agent notifies through a perl helper, which
-  # is not the main PID (agent/util/notify.ts explains why not systemd-notify).
+  # is not the main PID (agent/systemd/notify.ts explains why not systemd-notify).
   want=yes
   [[ -f "$rel/node_modules/node-unix-socket/package.json" ]] && want=no
   dropin notify.conf "$want" < <(printf '[Service]\nNotifyAccess=all\n')

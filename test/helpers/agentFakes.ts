@@ -23,7 +23,7 @@ export function testConfig(over: { deviceId?: string; url?: string; dataDir?: st
 }
 
 /** Redaction for tests: the secret-bearing file names become "[redacted]". */
-export function fakeRedact(config: AgentConfig): unknown {
+export function fakeRedact(config: AgentConfig): AgentConfig {
   return { ...config, mqtt: { ...config.mqtt, passwordFile: config.mqtt.passwordFile && '[redacted]' } };
 }
 

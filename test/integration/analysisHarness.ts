@@ -13,6 +13,7 @@ import { analysisPathFor, DiskArchiveCatalog } from '../../agent/archive/catalog
 import type { AgentConfig } from '../../agent/config/types.js';
 import type { AgentEvent } from '../../agent/contract/events.js';
 import type { AnalysisResult } from '../../agent/contract/messages.js';
+import { buildTopics } from '../../agent/contract/topics.js';
 import { Outbox } from '../../agent/outbox/outbox.js';
 import { openStore, type Store } from '../../agent/store/store.js';
 import { EventBus } from '../../agent/util/bus.js';
@@ -22,7 +23,7 @@ import { silentLogger } from '../../agent/util/logger.js';
 const run = promisify(execFile);
 
 /** The R/analysis topic the tests' outbox rows use. */
-export const ANALYSIS_TOPIC = 'edge/test-device/analysis';
+export const ANALYSIS_TOPIC = buildTopics('edge', 'test-device').analysis;
 
 function stamp(ms: number): string {
   return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');

@@ -32,7 +32,7 @@ t.test('set-config: apply, prove, commit, or revert', async (t) => {
   const agent = AgentProcess.start(
     dir,
     // The bricks below move the broker and the HTTP port over unsigned MQTT: since issue 15 only a
-    // config file that opts into the old behaviour allows that (test/unit/configService.test.ts has the refusals).
+    // config file that opts into the old behaviour allows that (test/unit/config/configService.test.ts has the refusals).
     testConfig(dir, { mqtt: { url: broker.url, healthIntervalSeconds: 30, configGateSeconds: GATE_SECONDS, unsignedSensitiveChanges: true }, encoder: { prefer: ['libx264'], bitrateKbps: 400 } }, ['cam1', 'cam2']),
     { EDGE_AGENT_TRUST_ENCODERS: '1' },
   );

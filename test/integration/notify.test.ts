@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import t from 'tap';
 import { FakeNotifySocket } from '../helpers/fakeNotifySocket.js';
 
-const notifyModule = resolve(import.meta.dirname, '../../agent/util/notify.ts');
+const notifyModule = resolve(import.meta.dirname, '../../agent/systemd/notify.ts');
 const clockModule = resolve(import.meta.dirname, '../../agent/util/clock.ts');
 
 // The child: healthy for STALL_AFTER_MS, then "a pipeline stops producing frames".

@@ -10,7 +10,7 @@ import { DesiredConfig, type DesiredState } from '../../../agent/config/desired.
 import { loadConfig } from '../../../agent/config/load.js';
 import type { AgentConfig } from '../../../agent/config/types.js';
 import type { ReportedConfigMessage } from '../../../agent/contract/messages.js';
-import { ConfigService } from '../../../agent/configService.js';
+import { ConfigService } from '../../../agent/config/configService.js';
 import { EventBus } from '../../../agent/util/bus.js';
 import { silentLogger } from '../../../agent/util/logger.js';
 import { randomSet } from '../../helpers/randomDesired.js';

@@ -49,7 +49,7 @@ t.test('on connect: retained redacted config (QoS 1) and health (QoS 0, retained
   const { db, published, connectListeners, publisher, outbox } = setup(t.testdir());
   t.teardown(() => (publisher.stop(), db.close()));
   publisher.start();
-  outbox.enqueue('x', {});
+  outbox.enqueue(buildTopics('edge', 'gate-01').events, { type: 'config.changed', keys: [], ts: '2025-01-01T00:00:00.000Z' });
   connectListeners.forEach((listener) => listener());
   await flush();
   const config = published.find((p) => p.topic === 'edge/gate-01/config');

@@ -1,10 +1,17 @@
 import t from 'tap';
+import type { AgentEvent } from '../../../agent/contract/events.js';
+import { buildTopics } from '../../../agent/contract/topics.js';
 import { Outbox } from '../../../agent/outbox/outbox.js';
 import { OutboxSender } from '../../../agent/outbox/sender.js';
 import { openStore } from '../../../agent/store/store.js';
 import { silentLogger } from '../../../agent/util/logger.js';
 
 type Done = (error?: Error & { code?: number }) => void;
+
+const topics = buildTopics('edge', 'a');
+
+/** An event numbered by its `bytes`, to tell the messages sent apart. */
+const pruned = (n: number): AgentEvent<'disk.pruned'> => ({ type: 'disk.pruned', camera: 'cam1', file: `f${n}`, bytes: n, reason: 'age', ts: '2025-01-01T00:00:00.000Z' });
 
 function setup(dir: string, window = 2) {
   const db = openStore(dir);
@@ -16,13 +23,13 @@ function setup(dir: string, window = 2) {
   return { db, outbox, sent, channel, sender };
 }
 
-const ids = (sent: Array<{ payload: string }>) => sent.map((s) => JSON.parse(s.payload).n as number);
+const ids = (sent: Array<{ payload: string }>) => sent.map((s) => JSON.parse(s.payload).bytes as number);
 
 t.test('sends in order within the window and deletes only on PUBACK', async (t) => {
   const { db, outbox, sent, sender } = setup(t.testdir());
   t.teardown(() => db.close());
   sender.start();
-  for (let n = 1; n <= 4; n += 1) outbox.enqueue('t', { n });
+  for (let n = 1; n <= 4; n += 1) outbox.enqueue(topics.events, pruned(n));
   t.same(ids(sent), [1, 2], 'window of 2');
   t.equal(outbox.depth(), 4);
   sent[0]!.done();
@@ -41,8 +48,8 @@ t.test('sends nothing while disconnected, then everything on kick', async (t) =>
   t.teardown(() => db.close());
   channel.connected = false;
   sender.start();
-  outbox.enqueue('t', { n: 1 });
-  outbox.enqueue('t', { n: 2 });
+  outbox.enqueue(topics.events, pruned(1));
+  outbox.enqueue(topics.events, pruned(2));
   t.equal(sent.length, 0);
   channel.connected = true;
   sender.kick();
@@ -54,8 +61,8 @@ t.test('a refused message (reason code >= 0x80) is dropped and counted; a transi
   const { db, outbox, sent, sender } = setup(t.testdir(), 1);
   t.teardown(() => db.close());
   sender.start();
-  outbox.enqueue('t', { n: 1 });
-  outbox.enqueue('t', { n: 2 });
+  outbox.enqueue(topics.events, pruned(1));
+  outbox.enqueue(topics.events, pruned(2));
   sent[0]!.done(Object.assign(new Error('Not authorized'), { code: 0x87 }));
   t.same(outbox.stats(), { depth: 1, dropped: 1 });
   t.same(ids(sent), [1, 2]);
@@ -72,8 +79,8 @@ t.test('a new sender (agent restart) re-sends what was never acknowledged', asyn
   const dir = t.testdir();
   const first = setup(dir);
   first.sender.start();
-  first.outbox.enqueue('t', { n: 1 });
-  first.outbox.enqueue('t', { n: 2 });
+  first.outbox.enqueue(topics.events, pruned(1));
+  first.outbox.enqueue(topics.events, pruned(2));
   first.sent[0]!.done();
   first.sender.stop();
   first.sent[1]!.done(); // late PUBACK after stop: ignored, the row stays

@@ -95,7 +95,7 @@ t.test('every module that starts a program gives it childEnv()', async (t) => {
   // notify helper live as long as the agent and have their own homes.
   t.same(
     spawning.map((f) => f.slice(root.length)).sort(),
-    ['agent/pipeline/childProcess.ts', 'agent/util/notify.ts', 'agent/util/run.ts'],
+    ['agent/pipeline/childProcess.ts', 'agent/systemd/notify.ts', 'agent/util/run.ts'],
     'only the runner and the long-lived children start programs',
   );
   for (const file of spawning) {

@@ -57,3 +57,19 @@ log.warn('camera lost at ' + url);`;
   t.match(r.stdout, 'rtsp://admin:[redacted]@10.0.0.9/live?channel=1&token=[redacted]', 'the rest of the URL is kept');
   t.match(JSON.parse(lines[2]!), { err: { type: 'Error', message: /Connection refused/ } }, 'errors stay errors');
 });
+
+t.test('an error logged as { err } keeps its class, code and cause chain, redacted', async (t) => {
+  const script = `import { createRootLogger } from './agent/util/logger.ts';
+import { AgentError } from './agent/contract/errors.ts';
+const cause = new Error('connect rtsp://admin:camsecret@10.0.0.9/live refused');
+createRootLogger('info').error({ err: new AgentError('source_unavailable', 'camera cam1 lost', { cause }) }, 'failed');`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    cwd: repo,
+    env: { ...process.env, EDGE_AGENT_LOG_FORMAT: 'json' },
+    encoding: 'utf8',
+  });
+  t.notMatch(r.stdout, /camsecret/, r.stderr);
+  const record = JSON.parse(r.stdout) as { err: { type: string; code: string; message: string; stack: string } };
+  t.match(record.err, { type: 'AgentError', code: 'source_unavailable', message: 'camera cam1 lost: connect rtsp://admin:[redacted]@10.0.0.9/live refused' });
+  t.match(record.err.stack, /caused by: Error: connect rtsp:\/\/admin:\[redacted\]@/);
+});

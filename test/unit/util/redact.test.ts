@@ -1,5 +1,6 @@
 /** util/redact.ts: the one redaction of URL secrets (issue 15: query-string passwords were never redacted). */
 import t from 'tap';
+import { AgentError } from '../../../agent/contract/errors.js';
 import { redactDeep, redactSecrets } from '../../../agent/util/redact.js';
 
 const cases: Array<[string, string, string]> = [
@@ -27,4 +28,22 @@ t.test('redactDeep walks records, arrays and errors without touching the input',
   t.equal(out.e.message, 'rtsp://u:[redacted]@h/ failed');
   t.equal((out.e as Error & { code: string }).code, 'E1');
   t.equal(input.a[1], 'rtsp://u:p@h/', 'input untouched');
+});
+
+t.test('an error keeps its class and its cause chain, each link redacted; a looping chain stays finite', async (t) => {
+  const inner = Object.assign(new Error('connect rtsp://u:p@h/ refused'), { code: 'ECONNREFUSED' });
+  const outer = new AgentError('source_unavailable', 'camera cam1 lost', { cause: inner });
+  const out = redactDeep(outer) as AgentError & { cause: Error & { code: string } };
+  t.ok(out instanceof AgentError, 'pino names the type from the constructor');
+  t.equal(out.code, 'source_unavailable');
+  t.ok(out.cause instanceof Error);
+  t.equal(out.cause.message, 'connect rtsp://u:[redacted]@h/ refused');
+  t.equal(out.cause.code, 'ECONNREFUSED');
+  t.notMatch(out.cause.stack ?? '', 'u:p@', 'the stack is redacted too');
+  t.equal(inner.message, 'connect rtsp://u:p@h/ refused', 'input untouched');
+
+  const loop = new Error('a');
+  loop.cause = new Error('b', { cause: loop });
+  const copy = redactDeep(loop) as Error & { cause: Error & { cause: unknown } };
+  t.equal(copy.cause.cause, copy, 'the loop is copied as a loop');
 });

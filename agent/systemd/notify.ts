@@ -20,9 +20,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import type { Clock } from './clock.js';
-import type { Logger } from './logger.js';
-import { childEnv } from './childEnv.js';
+import type { Clock } from '../util/clock.js';
+import type { Logger } from '../util/logger.js';
+import { childEnv } from '../util/childEnv.js';
 
 /** Sends one sd_notify datagram (`KEY=VALUE` lines). */
 export interface NotifyTransport {

@@ -11,7 +11,7 @@ import {
   WatchdogPetter,
   watchdogIntervalMs,
   type NotifyTransport,
-} from '../../../agent/util/notify.js';
+} from '../../../agent/systemd/notify.js';
 import type { Clock } from '../../../agent/util/clock.js';
 import { FakeNotifySocket } from '../../helpers/fakeNotifySocket.js';
 

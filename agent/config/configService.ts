@@ -2,17 +2,16 @@
  * The one owner of a config change's sequence: validate → apply → health gate → commit, or revert.
  * The steps are numbered in README "Config over MQTT"; set-config and R/config/desired both run here.
  */
-import { planChange, RESTART_REQUIRED_KEYS, type ChangePlan } from './config/diff.js';
-import { runGate, type GateCheck } from './config/gate.js';
-import { applySets, mergeSets, prepareConfigFile, writeConfigFile, type PreparedConfigFile } from './config/persist.js';
-import { DEFAULT_CONFIG_PATH } from './config/load.js';
-import { keysNamed, protectedKeys, remoteLimitProblems } from './config/remote.js';
-import type { AgentConfig, CameraConfig } from './config/types.js';
-import type { ChangeOutcome, ChangeRequest, ConfigControl } from './commands/types.js';
-import { AgentError, ConfigError } from './contract/errors.js';
-import type { CameraStats } from './contract/services.js';
-import type { EventBus } from './util/bus.js';
-import type { Logger } from './util/logger.js';
+import { AgentError, ConfigError } from '../contract/errors.js';
+import type { CameraStats, ChangeOutcome, ChangeRequest } from '../contract/services.js';
+import type { EventBus } from '../util/bus.js';
+import type { Logger } from '../util/logger.js';
+import { planChange, RESTART_REQUIRED_KEYS, type ChangePlan } from './diff.js';
+import { runGate, type GateCheck } from './gate.js';
+import { applySets, mergeSets, prepareConfigFile, writeConfigFile, type PreparedConfigFile } from './persist.js';
+import { DEFAULT_CONFIG_PATH } from './load.js';
+import { keysNamed, protectedKeys, remoteLimitProblems } from './remote.js';
+import type { AgentConfig, CameraConfig } from './types.js';
 
 /** What the health gate can look at after a change was applied; each says why not, or null. */
 export interface GateProbes {
@@ -46,8 +45,12 @@ export interface ConfigServiceDeps {
 // A camera counts as producing frames when its last one is younger than this.
 const FRESH_FRAME_SECONDS = 5;
 
-/** Runs config changes one at a time through the apply → check → commit → revert protocol. */
-export class ConfigService implements ConfigControl {
+/**
+ * Runs config changes one at a time through the apply → check → commit → revert protocol. It is
+ * the commands' ConfigControl; not declared here, since config/ must not import commands/ (which
+ * imports config/): agent.ts handing it to the commands checks the shape.
+ */
+export class ConfigService {
   private queue: Promise<unknown>;
   private opened!: () => void;
   private closing = false;
@@ -100,7 +103,7 @@ export class ConfigService implements ConfigControl {
       checked = await this.validate(request);
     } catch (error) {
       const agentError = error instanceof AgentError ? error : new AgentError('internal', String(error), { cause: error });
-      log.warn({ origin: request.origin, code: agentError.code, err: agentError.message }, 'config change rejected');
+      log.warn({ origin: request.origin, err: agentError }, 'config change rejected');
       return { status: 'rejected', code: 400, errorCode: agentError.code, message: agentError.message, changed: [], error: agentError };
     }
     const { next, plan, prepared } = checked;

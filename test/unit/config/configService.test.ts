@@ -5,18 +5,18 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import type { ChangePlan } from '../../agent/config/diff.js';
-import { loadConfig } from '../../agent/config/load.js';
-import type { AgentConfig } from '../../agent/config/types.js';
-import { DesiredConfig } from '../../agent/config/desired.js';
-import { cameraPasses, ConfigService } from '../../agent/configService.js';
-import type { CameraStats } from '../../agent/contract/services.js';
-import type { ReportedConfigMessage } from '../../agent/contract/messages.js';
-import { signCommand, SignatureVerifier } from '../../agent/link/signature.js';
-import { SeenSignatures } from '../../agent/store/kv.js';
-import { openStore } from '../../agent/store/store.js';
-import { EventBus } from '../../agent/util/bus.js';
-import { silentLogger } from '../../agent/util/logger.js';
+import type { ChangePlan } from '../../../agent/config/diff.js';
+import { loadConfig } from '../../../agent/config/load.js';
+import type { AgentConfig } from '../../../agent/config/types.js';
+import { DesiredConfig } from '../../../agent/config/desired.js';
+import { cameraPasses, ConfigService } from '../../../agent/config/configService.js';
+import type { CameraStats } from '../../../agent/contract/services.js';
+import type { ReportedConfigMessage } from '../../../agent/contract/messages.js';
+import { signCommand, SignatureVerifier } from '../../../agent/link/signature.js';
+import { SeenSignatures } from '../../../agent/store/kv.js';
+import { openStore } from '../../../agent/store/store.js';
+import { EventBus } from '../../../agent/util/bus.js';
+import { silentLogger } from '../../../agent/util/logger.js';
 
 function setup(t: Test, options: { signing?: boolean; failApply?: (next: AgentConfig) => boolean; mqtt?: Record<string, unknown>; cameras?: unknown[] } = {}) {
   const dir = t.testdir();
