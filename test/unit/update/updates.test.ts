@@ -153,6 +153,8 @@ t.test('a request no updater takes is withdrawn and reported (no path unit insta
   const { updates, published, requestFile } = setup(t, { requestTimeoutMs: 100 });
   await updates.start();
   await updates.request(release('2.0.0'));
-  await waitFor('the request withdrawn', () => !existsSync(requestFile), 5000, 10);
+  // The file goes first, the report follows: wait for both.
+  await waitFor('the request withdrawn and reported', () => !existsSync(requestFile) && published.at(-1)?.update?.state === 'failed', 5000, 10);
+  t.notOk(existsSync(requestFile), 'the request file is gone');
   t.match(published.at(-1)?.update, { state: 'failed', reason: /no updater took the request/ });
 });
