@@ -68,6 +68,8 @@ export interface CameraSupervisorDeps {
   ffmpegPath?: string;
   /** Receives the motion frame stream of each run, when motion metering is wanted. */
   motion?: { width: number; height: number; fps: number; attach: (stream: NodeJS.ReadableStream) => void };
+  /** Receives the live view's fragmented MP4 of each run, when the live view is on. */
+  live?: { attach: (stream: NodeJS.ReadableStream) => void };
 }
 
 /**
@@ -245,12 +247,14 @@ export class CameraSupervisor {
       hls: { dir: this.hlsDir, segmentSeconds: config.hls.segmentSeconds, listSize: config.hls.listSize },
       recording: { dir: recording.dir, segmentSeconds: config.archive.segmentSeconds },
       ...(motion ? { motion: { width: motion.width, height: motion.height, fps: motion.fps } } : {}),
+      live: Boolean(this.deps.live),
     });
     const proc = new FfmpegProcess({
       ffmpegPath: this.deps.ffmpegPath ?? 'ffmpeg',
       args,
       workDir: recording.dir,
       motion: Boolean(motion),
+      live: Boolean(this.deps.live),
       ...(capture.producer ? { producer: capture.producer } : {}),
     });
     log.debug({ args }, 'ffmpeg command');
@@ -295,6 +299,7 @@ export class CameraSupervisor {
     this.deps.bus.emit('pipeline.started', { camera: camera.id, encoder: encoder.name, source: capture.description, pid: proc.pid ?? 0 });
     log.info({ pid: proc.pid, encoder: encoder.name, source: capture.description, hls: this.hlsDir, archive: this.deps.config.archive.dir }, 'pipeline started');
     if (this.deps.motion && proc.motionStream) this.deps.motion.attach(proc.motionStream);
+    if (this.deps.live && proc.liveStream) this.deps.live.attach(proc.liveStream);
     // FFmpeg stamps frames with the clock as it is now, against a timeline planned with planSkew.
     const checkClock = () => {
       if (jumped || Math.abs(Date.now() - performance.now() - planSkew) <= this.timing.clockJumpSeconds * 1000) return;
