@@ -30,6 +30,7 @@ import { AgentMetrics } from './http/metrics.js';
 import { HttpServer } from './http/server.js';
 import { HomeAssistantDiscovery, type PublishedDiscovery } from './link/homeAssistant.js';
 import { MqttLink } from './link/mqttLink.js';
+import { LiveRelays } from './live/relay.js';
 import { LinkPublisher } from './link/publisher.js';
 import { CommandRouter } from './link/router.js';
 import { SignatureVerifier } from './link/signature.js';
@@ -82,6 +83,8 @@ export class Agent {
   private update: UpdateModule | null = null;
   // Motion meters outlive pipeline restarts; each FFmpeg run feeds its camera's meter.
   private readonly motion = new MotionMeters();
+  // Likewise the live view's relays: a viewer's socket outlives a pipeline restart's stream.
+  private readonly live: LiveRelays;
   readonly configService: ConfigService;
   readonly log: Logger;
 
@@ -103,6 +106,7 @@ export class Agent {
     const { log } = this;
     this.bus.onListenerError((error, event) => log.error({ err: error, event: event.type }, 'event listener failed'));
     this.archives = new DiskArchiveCatalog(config.archive.dir);
+    this.live = new LiveRelays(rootLog.child({ component: 'live' }));
     this.credentials = loadCredentials(config);
     // Secrets from systemd credentials or $GEMINI_API_KEY are invisible to `config check`: check here too.
     assertSecureTransports(config, this.credentials);
@@ -281,6 +285,7 @@ export class Agent {
       clockSynced: isClockSynced,
       // The tiny grey frame branch (4 fps) feeds the motion gate; only worth it when analysing.
       ...(this.config.analysis.enabled ? { motion: this.motion.forCamera(camera) } : {}),
+      ...(this.config.http.liveView ? { live: this.live.forCamera(camera.id) } : {}),
     });
   }
 
@@ -488,6 +493,7 @@ export class Agent {
       token: this.credentials.httpToken,
       metrics: () => this.metrics!.scrape(),
       search: this.search!,
+      ...(this.config.http.liveView ? { live: this.live } : {}),
       status: async () => ({
         device: this.config.device.id,
         version: VERSION,
