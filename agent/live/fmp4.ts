@@ -101,9 +101,9 @@ export function startsWithKeyframe(moof: Buffer): boolean {
         at += 4;
       } else if (inner === 'trun' && body.length >= 8) {
         const flags = body.readUInt32BE(0) & 0xffffff;
+        if (body.readUInt32BE(4) === 0) return false;
         let at = 8 + (flags & 0x1 ? 4 : 0);
         if (flags & 0x4) return body.length >= at + 4 && (body.readUInt32BE(at) & NON_SYNC) === 0;
-        if (body.readUInt32BE(4) === 0) return false;
         at += (flags & 0x100 ? 4 : 0) + (flags & 0x200 ? 4 : 0);
         if (flags & 0x400) return body.length >= at + 4 && (body.readUInt32BE(at) & NON_SYNC) === 0;
         return defaultFlags !== null && (defaultFlags & NON_SYNC) === 0;
