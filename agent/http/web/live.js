@@ -7,7 +7,7 @@
   const JUMP_LAG_S = 0.5; // further behind the newest frame than this: jump to it
   const CATCH_UP_LAG_S = 0.15; // further behind than this: play slightly fast until caught up
   const KEEP_S = 10; // decoded video kept behind the playhead
-  const MAX_QUEUED = 90; // fragments waiting for the SourceBuffer (~3 s): start over instead
+  const MAX_QUEUED = 150; // fragments waiting for one append to finish (~5 s): start over instead
 
   // The codec string MSE wants, from the init segment's avcC box (profile, compatibility, level).
   function codecOf(init) {
@@ -19,6 +19,13 @@
       }
     }
     return null;
+  }
+
+  function concat(parts) {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+    let at = 0;
+    for (const p of parts) { out.set(new Uint8Array(p), at); at += p.byteLength; }
+    return out;
   }
 
   function supported() {
@@ -75,8 +82,11 @@
         buffer.remove(0, video.currentTime - KEEP_S);
         return;
       }
-      const next = queue.shift();
-      if (!next) return;
+      if (!queue.length) return;
+      // Everything that came while the last append ran goes in as one: a busy page appends less
+      // often instead of falling further behind.
+      const next = queue.length === 1 ? queue[0] : concat(queue);
+      queue.length = 0;
       try {
         buffer.appendBuffer(next);
       } catch {
