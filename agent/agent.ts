@@ -83,7 +83,8 @@ export class Agent {
   private update: UpdateModule | null = null;
   // Motion meters outlive pipeline restarts; each FFmpeg run feeds its camera's meter.
   private readonly motion = new MotionMeters();
-  // Likewise the live view's relays: a viewer's socket outlives a pipeline restart's stream.
+  // Likewise the live view's relays: the pipelines attach each run, the server subscribes viewers,
+  // and either can be rebuilt by a config change without the other.
   private readonly live: LiveRelays;
   readonly configService: ConfigService;
   readonly log: Logger;

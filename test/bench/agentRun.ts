@@ -91,14 +91,15 @@ export async function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTER
   await done;
 }
 
-/** CPU seconds per second of a process tree over `seconds`, after `warmupSeconds`. */
-export async function cpuPerSecond(root: number, warmupSeconds: number, seconds: number): Promise<number> {
+/** CPU seconds per second of a process tree, and of its root alone, over `seconds` after `warmupSeconds`. */
+export async function cpuPerSecond(root: number, warmupSeconds: number, seconds: number): Promise<{ tree: number; root: number }> {
   await sleep(warmupSeconds * 1000);
   const start = await treeSample(root);
   const t0 = Date.now();
   await sleep(seconds * 1000);
   const end = await treeSample(root);
-  return (end.cpu - start.cpu) / ((Date.now() - t0) / 1000);
+  const wall = (Date.now() - t0) / 1000;
+  return { tree: (end.cpu - start.cpu) / wall, root: ((end.perPid.get(root) ?? 0) - (start.perPid.get(root) ?? 0)) / wall };
 }
 
 /** Where a process's resident memory goes (MB): all of it, file-backed (code: node, libraries), and anonymous (heaps, buffers, SQLite's cache). */
