@@ -66,7 +66,7 @@ export async function startAgent(dir: string, dataDir: string, opts: { liveView:
   return { child, port, firstSegmentSeconds: (Date.now() - started) / 1000 };
 }
 
-/** The FFmpeg command the agent runs for one camera, started by hand (no Node). */
+/** The FFmpeg command the agent runs for one camera, started by hand (no Node); its progress goes to `<dir>/progress`. */
 export function startBareFfmpeg(dir: string): ChildProcess {
   mkdirSync(path.join(dir, 'hls'), { recursive: true });
   mkdirSync(path.join(dir, 'rec'), { recursive: true });
@@ -79,7 +79,7 @@ export function startBareFfmpeg(dir: string): ChildProcess {
     timeline: { baseSeconds: base, offsetSeconds: now - base },
     hls: { dir: path.join(dir, 'hls'), segmentSeconds: 1, listSize: 6 },
     recording: { dir: path.join(dir, 'rec'), segmentSeconds: 600 },
-  }).map((a) => (a === 'pipe:1' ? '/dev/null' : a));
+  }).map((a) => (a === 'pipe:1' ? path.join(dir, 'progress') : a));
   return spawn('ffmpeg', args, { stdio: 'ignore', env: { ...process.env, TZ: 'UTC' } });
 }
 
@@ -91,15 +91,47 @@ export async function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTER
   await done;
 }
 
-/** CPU seconds per second of a process tree, and of its root alone, over `seconds` after `warmupSeconds`. */
-export async function cpuPerSecond(root: number, warmupSeconds: number, seconds: number): Promise<{ tree: number; root: number }> {
+/** What one CPU run measured: CPU seconds per second of video made, and how close to real time it ran. */
+export interface CpuFigures {
+  /** The whole process tree (Node and FFmpeg, or FFmpeg alone). */
+  tree: number;
+  /** The root process alone (Node, for the agent). */
+  root: number;
+  /** Video seconds made per wall second: under 1 when the machine starved the run. */
+  realtime: number;
+}
+
+/**
+ * CPU per second of video over `seconds` after `warmupSeconds`. Per video second (frames made /
+ * fps), not per wall second: on a machine busy with other work a starved run makes fewer frames
+ * and would look cheaper per wall second than it is.
+ */
+export async function cpuPerVideoSecond(root: number, frames: () => Promise<number>, warmupSeconds: number, seconds: number): Promise<CpuFigures> {
   await sleep(warmupSeconds * 1000);
-  const start = await treeSample(root);
+  const [start, frames0] = [await treeSample(root), await frames()];
   const t0 = Date.now();
   await sleep(seconds * 1000);
-  const end = await treeSample(root);
+  const [end, frames1] = [await treeSample(root), await frames()];
   const wall = (Date.now() - t0) / 1000;
-  return { tree: (end.cpu - start.cpu) / wall, root: ((end.perPid.get(root) ?? 0) - (start.perPid.get(root) ?? 0)) / wall };
+  const video = (frames1 - frames0) / SPEC.fps;
+  return { tree: (end.cpu - start.cpu) / video, root: ((end.perPid.get(root) ?? 0) - (start.perPid.get(root) ?? 0)) / video, realtime: video / wall };
+}
+
+/** Frames the agent's first camera has made, from /api/status. */
+export function agentFrames(agent: BenchAgent): () => Promise<number> {
+  return async () => {
+    const status = (await (await fetch(`http://127.0.0.1:${agent.port}/api/status`)).json()) as { cameras: Array<{ framesTotal?: number }> };
+    return status.cameras[0]?.framesTotal ?? 0;
+  };
+}
+
+/** Frames a bare FFmpeg has made, from the last block of its -progress file. */
+export function progressFrames(file: string): () => Promise<number> {
+  return async () => {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    const all = [...text.matchAll(/^frame=(\d+)$/gm)];
+    return Number(all.at(-1)?.[1] ?? 0);
+  };
 }
 
 /** Where a process's resident memory goes (MB): all of it, file-backed (code: node, libraries), and anonymous (heaps, buffers, SQLite's cache). */

@@ -15,7 +15,7 @@ import type { Browser } from 'playwright-core';
 import WebSocket from 'ws';
 import { timeBand } from '../../device/sources/test.js';
 import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/browser.js';
-import { cpuPerSecond, memoryOf, sleep, SPEC, startAgent, startBareFfmpeg, stop, type BenchAgent } from './agentRun.js';
+import { agentFrames, cpuPerVideoSecond, memoryOf, progressFrames, sleep, SPEC, startAgent, startBareFfmpeg, stop, type BenchAgent } from './agentRun.js';
 import { displayedLatencies, percentile } from './glass.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
@@ -58,6 +58,7 @@ interface Round {
   cpu: number;
   /** The Node process alone (the agent runs; for bare FFmpeg the same as cpu). */
   nodeCpu: number;
+  realtime: number;
   nodeRss?: number;
   firstSegment?: number;
 }
@@ -89,15 +90,16 @@ async function main(): Promise<void> {
       for (const liveView of [true, false]) {
         const run = await startAgent(dir(), dataDir, { liveView });
         const ws = liveView ? viewer(run) : null;
-        const cpu = await cpuPerSecond(run.child.pid!, WARMUP, SECONDS);
+        const cpu = await cpuPerVideoSecond(run.child.pid!, agentFrames(run), WARMUP, SECONDS);
         const nodeRss = (await memoryOf(run.child.pid!)).rss;
         ws?.terminate();
         await stop(run.child);
-        (liveView ? runs.liveOn : runs.liveOff).push({ cpu: cpu.tree, nodeCpu: cpu.root, nodeRss, firstSegment: run.firstSegmentSeconds });
+        (liveView ? runs.liveOn : runs.liveOff).push({ cpu: cpu.tree, nodeCpu: cpu.root, realtime: cpu.realtime, nodeRss, firstSegment: run.firstSegmentSeconds });
       }
-      const bare = startBareFfmpeg(dir());
-      const cpu = await cpuPerSecond(bare.pid!, WARMUP, SECONDS);
-      runs.bare.push({ cpu: cpu.tree, nodeCpu: cpu.root });
+      const bareDir = dir();
+      const bare = startBareFfmpeg(bareDir);
+      const cpu = await cpuPerVideoSecond(bare.pid!, progressFrames(path.join(bareDir, 'progress')), WARMUP, SECONDS);
+      runs.bare.push({ cpu: cpu.tree, nodeCpu: cpu.root, realtime: cpu.realtime });
       await stop(bare, 'SIGINT');
     }
     const two = await startAgent(dir(), dataDir, { liveView: true, cameras: 2 });
@@ -120,10 +122,11 @@ async function main(): Promise<void> {
     console.log('\n| figure | measured | target | |\n|---|---|---|---|');
     row('glass to glass, live view (MSE)', `median ${live.median.toFixed(2)} s, p95 ${live.p95.toFixed(2)} s (${live.n} frames)`, '≤ 0.5 s', live.median <= 0.5);
     row('glass to glass, HLS (hls.js)', `median ${hls.median.toFixed(2)} s, p95 ${hls.p95.toFixed(2)} s (${hls.n} frames)`, '', null);
-    const nodeCpu = (rounds: Round[]) => `; Node ${(median(rounds.map((r) => r.nodeCpu)) * 100).toFixed(1)} % of a core`;
-    row('CPU, agent with live view on (1 viewer)', `${on.toFixed(3)} CPU-s/s (${spread(cpu(runs.liveOn))})${nodeCpu(runs.liveOn)}`, '', null);
-    row('CPU, agent with live view off', `${off.toFixed(3)} CPU-s/s (${spread(cpu(runs.liveOff))})${nodeCpu(runs.liveOff)}`, '', null);
-    row('CPU, bare FFmpeg (HLS + recording)', `${bare.toFixed(3)} CPU-s/s (${spread(cpu(runs.bare))})`, '', null);
+    const pace = (rounds: Round[]) => `, ${median(rounds.map((r) => r.realtime)).toFixed(2)}× real time`;
+    const nodeCpu = (rounds: Round[]) => `; Node ${median(rounds.map((r) => r.nodeCpu)).toFixed(4)}`;
+    row('CPU per video-s, agent with live view on (1 viewer)', `${on.toFixed(3)} (${spread(cpu(runs.liveOn))})${nodeCpu(runs.liveOn)}${pace(runs.liveOn)}`, '', null);
+    row('CPU per video-s, agent with live view off', `${off.toFixed(3)} (${spread(cpu(runs.liveOff))})${nodeCpu(runs.liveOff)}${pace(runs.liveOff)}`, '', null);
+    row('CPU per video-s, bare FFmpeg (HLS + recording)', `${bare.toFixed(3)} (${spread(cpu(runs.bare))})${pace(runs.bare)}`, '', null);
     row('live view on / off', `${(on / off).toFixed(2)}×`, '≤ 1.05×', on / off <= 1.05);
     row('agent (live off) / bare FFmpeg', `${(off / bare).toFixed(2)}×`, '≤ 1.05×', off / bare <= 1.05);
     row('agent (live on) / bare FFmpeg', `${(on / bare).toFixed(2)}×`, '', null);
@@ -131,6 +134,7 @@ async function main(): Promise<void> {
     row('Node RSS, one camera (after 25 s)', `${oneMemory.rss.toFixed(0)} MB: ${oneMemory.file.toFixed(0)} file-backed (code), ${oneMemory.anon.toFixed(0)} anonymous (heaps, buffers)`, '≤ 60 MB', oneMemory.rss <= 60);
     row('Node RSS, two cameras (after 25 s)', `${twoMemory.rss.toFixed(0)} MB: ${twoMemory.file.toFixed(0)} file-backed, ${twoMemory.anon.toFixed(0)} anonymous`, '≤ 70 MB', twoMemory.rss <= 70);
     row('start → first HLS segment', `median ${median(starts).toFixed(2)} s (${spread(starts)})`, '≤ 1.5 s', median(starts) <= 1.5);
+    console.log(`\nload average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores`);
   } finally {
     rmSync(base, { recursive: true, force: true });
   }
