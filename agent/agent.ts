@@ -30,6 +30,7 @@ import { AgentMetrics } from './http/metrics.js';
 import { HttpServer } from './http/server.js';
 import { HomeAssistantDiscovery, type PublishedDiscovery } from './link/homeAssistant.js';
 import { MqttLink } from './link/mqttLink.js';
+import { LiveRelays } from './live/relay.js';
 import { LinkPublisher } from './link/publisher.js';
 import { CommandRouter } from './link/router.js';
 import { SignatureVerifier } from './link/signature.js';
@@ -86,6 +87,9 @@ export class Agent {
   private unrecoverable: ((reason: string) => void) | null = null;
   // Motion meters outlive pipeline restarts; each FFmpeg run feeds its camera's meter.
   private readonly motion = new MotionMeters();
+  // Likewise the live view's relays: the pipelines attach each run, the server subscribes viewers,
+  // and either can be rebuilt by a config change without the other.
+  private readonly live: LiveRelays;
 
   /** PipelineControl that stays valid while the pipeline itself is rebuilt on a config change. */
   readonly pipeline: PipelineControl = {
@@ -107,6 +111,7 @@ export class Agent {
     // Every event as its consumers get it: for a technician at debug level, and the typed record
     // the process tests wait on (test/helpers/agentProcess.ts waitEvent), not a log sentence.
     this.bus.onAny((event) => log.debug({ event }, 'event'));
+    this.live = new LiveRelays(rootLog.child({ component: 'live' }));
     this.credentials = loadCredentials(config);
     // Secrets from systemd credentials or $GEMINI_API_KEY are invisible to `config check`: check here too.
     assertSecureTransports(config, this.credentials);
@@ -408,6 +413,7 @@ export class Agent {
       clockSynced: isClockSynced,
       // The tiny grey frame branch (4 fps) feeds the motion gate; only worth it when analysing.
       ...(this.config.analysis.enabled ? { motion: this.motion.forCamera(camera) } : {}),
+      ...(this.config.http.liveView ? { live: this.live.forCamera(camera.id) } : {}),
     });
   }
 
@@ -472,6 +478,7 @@ export class Agent {
       token: this.credentials.httpToken,
       metrics: () => core.metrics.scrape(),
       search: core.search,
+      ...(this.config.http.liveView ? { live: this.live } : {}),
       status: async () => ({
         device: this.config.device.id,
         version: VERSION,

@@ -96,6 +96,8 @@ const TABLE: [prefix: string, modules: ModuleName[]][] = [
   ['mqtt.homeAssistant', []],
   ['analysis', ['analysis']],
   ['http', ['http']],
+  // The live view is a third output of every FFmpeg command as well as a path of the server.
+  ['http.liveView', ['pipeline', 'http']],
 ];
 
 /** The modules to restart for a set of changed keys (as changedKeys returns them). */

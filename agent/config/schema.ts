@@ -179,6 +179,11 @@ function buildSpec(): Record<string, unknown> {
         [],
         hostNames,
       ),
+      liveView: leaf(
+        'Serve the low-latency live view (/live/<camera id>: fragmented MP4 over a WebSocket) from the same encode; false leaves the page on HLS.',
+        true,
+        bool,
+      ),
     },
     dataDir: str('Agent state: outbox, encoder probe cache, analysis state.', '/var/lib/edge-agent', absoluteDir),
   };

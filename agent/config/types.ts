@@ -96,6 +96,8 @@ export interface HttpConfig {
   tokenFile: string | null;
   /** Host names besides loopback, the board's own name and addresses that requests may carry in Host. */
   allowedHosts: string[];
+  /** Whether FFmpeg also writes fragmented MP4 for /live/<camera id> (the page's low-latency view). */
+  liveView: boolean;
 }
 
 export interface AgentConfig {

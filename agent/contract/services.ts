@@ -45,6 +45,26 @@ export interface PipelineControl {
   hlsDir(camera: string): string;
 }
 
+/** One viewer of the live view (a WebSocket), as the relay sees it. */
+export interface LiveClient {
+  /** Queues one message (the init segment, or one fragment). */
+  send(data: Buffer): void;
+  /** Bytes queued and not yet handed to the network: how far behind the viewer is. */
+  bufferedBytes(): number;
+  close(code: number, reason: string): void;
+}
+
+/** A live view client's place in a camera's stream. */
+export interface LiveSubscription {
+  unsubscribe(): void;
+}
+
+/** The live view's fragmented MP4 per camera, for the HTTP server. */
+export interface LiveSource {
+  /** Adds a client to a camera's stream; null when the camera has its fill of clients. */
+  subscribe(camera: string, client: LiveClient): LiveSubscription | null;
+}
+
 export interface Snapshot {
   camera: string;
   jpeg: Buffer;

@@ -157,7 +157,7 @@ export class AccessControl {
 }
 
 /** True when an Origin header names the host the request was sent to. */
-function sameOrigin(origin: string, host: string | undefined): boolean {
+export function sameOrigin(origin: string, host: string | undefined): boolean {
   try {
     const url = new URL(origin);
     return host !== undefined && (url.protocol === 'http:' || url.protocol === 'https:') && url.host.toLowerCase() === host.toLowerCase();

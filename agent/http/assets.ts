@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The page's own files, by the name they are served under (`/static/<name>`, `/` for index.html). */
-export const PAGE_FILES = ['index.html', 'dom.js', 'app.js', 'style.css', 'search.js', 'search.css'] as const;
+export const PAGE_FILES = ['index.html', 'dom.js', 'live.js', 'app.js', 'style.css', 'search.js', 'search.css'] as const;
 
 /**
  * The directory holding index.html: `./web/` next to this module when running from source,

@@ -5,17 +5,20 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import type { AgentConfig } from '../config/types.js';
 import { AgentError } from '../contract/errors.js';
 import type { SearchService } from '../contract/search.js';
-import type { ArchiveCatalog, PipelineControl } from '../contract/services.js';
+import type { ArchiveCatalog, LiveSource, PipelineControl } from '../contract/services.js';
 import type { Logger } from '../util/logger.js';
 import { AccessControl, type AccessReply } from './access.js';
+import { RAW_SECURITY_HEADERS, SECURITY_HEADERS } from './headers.js';
 import { apiArchives, apiStatus, CAMERA_ID, errorReply, healthz } from './api.js';
 import { hlsJsDir, PAGE_FILES, webDir } from './assets.js';
 import type { HostFacts } from './hosts.js';
 import { isLoopback, parseListen } from './listen.js';
+import { LIVE_PREFIX, LiveEndpoint } from './live.js';
 import { contentTypeFor, fileInside, resolveSegments, safeSegments, sendFile } from './files.js';
 import { serveMetrics, type MetricsScrape } from './metrics.js';
 import { apiSearch } from './search.js';
@@ -42,27 +45,14 @@ export interface HttpServerDeps {
   hostFacts?: HostFacts;
   /** The Prometheus exposition for /metrics (AgentMetrics.scrape); without it /metrics is 404. */
   metrics?: MetricsScrape;
+  /** The live view's relays (`/live/<camera id>`); without them the live view is 404 and the page plays HLS. */
+  live?: LiveSource;
 }
 
 // Node rejects header blocks past maxHeaderSize with 431 itself; a URL that fits but is longer
 // than any of ours gets 414, so no handler ever sees a multi-kilobyte path.
 const MAX_HEADER_BYTES = 16 * 1024;
 const MAX_URL_CHARS = 4096;
-
-// On every response. No inline script or style anywhere (the page's are files); hls.js runs its
-// transmuxer in a blob: worker and feeds MSE through blob: URLs.
-const SECURITY_HEADERS: Record<string, string> = {
-  'Content-Security-Policy':
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' blob:; " +
-    "worker-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-  'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
-  'X-Frame-Options': 'DENY',
-  // Other sites may not embed our video or JSON, even without reading it.
-  'Cross-Origin-Resource-Policy': 'same-origin',
-  'Cross-Origin-Opener-Policy': 'same-origin',
-};
-const RAW_SECURITY_HEADERS = Object.entries(SECURITY_HEADERS).map(([k, v]) => `${k}: ${v}\r\n`).join('');
 
 /** The page shell and its assets: served without credentials (they hold no data) so the page can ask for the token. */
 function isPublic(path: string): boolean {
@@ -74,6 +64,7 @@ export class HttpServer {
   private server: Server | null = null;
   private readonly sockets = new Set<Socket>();
   private readonly access: AccessControl;
+  private readonly live: LiveEndpoint;
 
   constructor(private readonly deps: HttpServerDeps) {
     const { host } = parseListen(deps.config().http.listen);
@@ -84,6 +75,18 @@ export class HttpServer {
       ...(deps.now ? { now: deps.now } : {}),
       ...(deps.hostFacts ? { hostFacts: deps.hostFacts } : {}),
     });
+    this.live = new LiveEndpoint({
+      access: this.access,
+      live: deps.live ?? null,
+      knownCamera: (camera) => this.knownCamera(camera),
+      log: deps.log,
+      maxUrlChars: MAX_URL_CHARS,
+    });
+  }
+
+  /** A camera the pipeline runs or the config names. */
+  private knownCamera(camera: string): boolean {
+    return this.deps.pipeline.stats().some((c) => c.camera === camera) || this.deps.config().cameras.some((c) => c.id === camera);
   }
 
   /** The port actually bound (useful with port 0 in tests); null before start. */
@@ -102,6 +105,12 @@ export class HttpServer {
     server.on('connection', (socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
+    });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.live.upgrade(req, socket, head).catch((error: unknown) => {
+        this.deps.log.warn({ err: error }, 'live view upgrade failed');
+        socket.destroy();
+      });
     });
     server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
       // Replacing Node's default handler, so answer the way it would; a broken client never reaches a handler.
@@ -170,6 +179,7 @@ export class HttpServer {
     if (path === '/favicon.ico') return void res.writeHead(204).end();
     if (path.startsWith('/static/')) return this.asset(req, res, path.slice('/static/'.length));
     if (path.startsWith('/hls/')) return this.hls(req, res, path.slice('/hls/'.length));
+    if (path.startsWith(LIVE_PREFIX)) return this.json(req, res, this.live.plain(path));
     if (path.startsWith('/archives/')) return this.archive(req, res, path.slice('/archives/'.length));
     return this.notFound(req, res);
   }
@@ -195,8 +205,7 @@ export class HttpServer {
     const segments = safeSegments(rest);
     if (!segments || segments.length !== 2) return this.badPath(req, res);
     const [camera, name] = segments as [string, string];
-    const known = this.deps.pipeline.stats().some((c) => c.camera === camera) || this.deps.config().cameras.some((c) => c.id === camera);
-    if (!CAMERA_ID.test(camera) || !known) return this.notFound(req, res);
+    if (!CAMERA_ID.test(camera) || !this.knownCamera(camera)) return this.notFound(req, res);
     let cameraDir: string;
     try {
       cameraDir = this.deps.pipeline.hlsDir(camera);

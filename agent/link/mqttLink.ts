@@ -14,7 +14,7 @@ import { systemClock, type Clock } from '../util/clock.js';
 import type { Logger } from '../util/logger.js';
 import { connectPlan, safeUrl } from './connectOptions.js';
 import { loadBrokerUsers } from './brokerUsers.js';
-import { EmbeddedBroker } from './embeddedBroker.js';
+import type { EmbeddedBroker } from './embeddedBroker.js';
 import { LockFile } from './lockFile.js';
 import { PacketLimitStream, type OversizedPacket } from './packetLimit.js';
 import { ReconnectPolicy, type ReconnectOptions } from './reconnect.js';
@@ -123,6 +123,8 @@ export class MqttLink {
         // Every client logs in, the agent too, with the login it made at its first start (brokerUsers.ts).
         const users = loadBrokerUsers(config.dataDir, process.env, this.deps.log);
         const auth = { users, root: this.topicSet.root, agentClientId: config.device.id };
+        // aedes is loaded only here: an agent on a central broker never needs it (issue 20, memory).
+        const { EmbeddedBroker } = await import('./embeddedBroker.js');
         this.broker = new EmbeddedBroker({ log: this.deps.log, port: this.deps.embeddedPort, auth });
         await this.broker.start();
         url = this.broker.url();

@@ -34,6 +34,8 @@ export interface SupervisedSpawnOptions {
   stdoutPath?: string;
   /** Also open fd 3 as a pipe (the motion frames). */
   extraPipe?: boolean;
+  /** Also open fd 4 as a pipe (the live view's fragmented MP4). */
+  livePipe?: boolean;
   /** The child's environment; childEnv() (the allow-list, never the agent's own) when not given. */
   env?: NodeJS.ProcessEnv;
   /** How many bytes of stderr to keep for error reports. */
@@ -54,7 +56,7 @@ export class SupervisedChild {
       'pipe',
       'pipe',
       options.extraPipe ? 'pipe' : 'ignore',
-      'ignore',
+      options.livePipe ? 'pipe' : 'ignore',
       'pipe',
     ];
     this.process = spawn('/bin/sh', ['-c', SHIM, 'edge-agent-child', options.command, ...options.args], {

@@ -21,6 +21,8 @@ export interface PipelineArgsInput {
   recording: { dir: string; segmentSeconds: number };
   /** Optional tiny grey frames written raw to file descriptor 3 (the motion meter's pipe). */
   motion?: { width: number; height: number; fps: number };
+  /** Also write the encode as fragmented MP4 to file descriptor 4 (the live view's pipe). */
+  live?: boolean;
 }
 
 /**
@@ -34,6 +36,8 @@ export const RECORDING_LIST = 'segments.csv';
 export const HLS_PLAYLIST = 'index.m3u8';
 /** The live segments' file pattern (epoch-numbered). */
 export const HLS_SEGMENT_PATTERN = 'seg-%d.ts';
+/** The file descriptor FFmpeg writes the live view's fragmented MP4 to. */
+export const LIVE_FD = 4;
 
 /**
  * Whether a file in an HLS folder is one FFmpeg's HLS muxer made for us: a segment, the playlist,
@@ -133,9 +137,24 @@ function teeTarget(input: PipelineArgsInput): string {
   ];
   return (
     `[${hlsOptions.join(':')}]${teeOutput(path.join(hls.dir, HLS_PLAYLIST))}` +
-    `|[${recordingOptions.join(':')}]${teeOutput(path.join(patternDir(recording.dir), RECORDING_PATTERN))}`
+    `|[${recordingOptions.join(':')}]${teeOutput(path.join(patternDir(recording.dir), RECORDING_PATTERN))}` +
+    (input.live ? `|[${LIVE_OPTIONS.join(':')}]pipe:${LIVE_FD}` : '')
   );
 }
+
+/**
+ * The live view's slave: the same packets muxed again as fragmented MP4, one fragment per frame
+ * (a frame waits for nothing but itself), written to the agent's pipe as each is made. It may fail
+ * (the agent closed the pipe) without taking HLS and the recording down with it.
+ */
+const LIVE_OPTIONS = [
+  'f=mp4',
+  // empty_moov: the init segment comes first, before any frame; default_base_moof: what MSE wants;
+  // skip_trailer: nothing to seek back to on a pipe.
+  'movflags=empty_moov+default_base_moof+frag_every_frame+skip_trailer',
+  'flush_packets=1',
+  'onfail=ignore',
+];
 
 function videoArgs(input: PipelineArgsInput, videoLabel: string): string[] {
   if (input.encoder === null) return ['-map', videoLabel, '-c:v', 'copy'];

@@ -17,6 +17,8 @@ export interface FfmpegRunOptions {
   workDir: string;
   /** Open fd 3 for the motion frames. */
   motion?: boolean;
+  /** Open fd 4 for the live view's fragmented MP4. */
+  live?: boolean;
 }
 
 /** How a run ended: FFmpeg's exit, the producer's (if any), and the stderr tails. */
@@ -51,6 +53,11 @@ export class FfmpegProcess extends EventEmitter {
     return (this.ffmpeg?.process.stdio[3] as NodeJS.ReadableStream | undefined) ?? null;
   }
 
+  /** The live view's fragmented MP4 stream (fd 4), when asked for. */
+  get liveStream(): NodeJS.ReadableStream | null {
+    return (this.ffmpeg?.process.stdio[4] as NodeJS.ReadableStream | undefined) ?? null;
+  }
+
   /** Spawns the producer (if any) and FFmpeg; resolves once both are running. */
   async start(): Promise<void> {
     const { producer, workDir } = this.options;
@@ -66,6 +73,7 @@ export class FfmpegProcess extends EventEmitter {
       args: this.options.args,
       stdinPath: fifo,
       extraPipe: this.options.motion,
+      livePipe: this.options.live,
       // FFmpeg's wall-clock segment cuts count from local midnight; archives are cut in UTC.
       env: childEnv({ TZ: 'UTC' }),
     });

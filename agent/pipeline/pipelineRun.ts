@@ -27,6 +27,8 @@ export interface RunSetup {
   ffmpegPath?: string;
   /** Receives the motion frame stream of each run, when motion metering is wanted. */
   motion?: { width: number; height: number; fps: number; attach: (stream: NodeJS.ReadableStream) => void };
+  /** Receives the live view's fragmented MP4 of each run, when the live view is on. */
+  live?: { attach: (stream: NodeJS.ReadableStream) => void };
 }
 
 /** What a run tells its supervisor as it goes (mediamtx's parent interface); the supervisor keeps figures and sends events. */
@@ -100,6 +102,7 @@ export class PipelineRun implements Run {
       args,
       workDir: recording.dir,
       motion: Boolean(this.deps.motion),
+      live: Boolean(this.deps.live),
       ...(capture.producer ? { producer: capture.producer } : {}),
     });
     this.deps.log.debug({ args }, 'ffmpeg command');
@@ -172,6 +175,7 @@ export class PipelineRun implements Run {
     if (this.stopAsked) void proc.stop(timing.stopGraceMs);
     parent.started({ pid: proc.pid, encoder: this.deps.encoder.name, source: capture.description });
     if (this.deps.motion && proc.motionStream) this.deps.motion.attach(proc.motionStream);
+    if (this.deps.live && proc.liveStream) this.deps.live.attach(proc.liveStream);
     // FFmpeg stamps frames with the clock as it is now, against a timeline planned with planSkew.
     const checkClock = () => {
       if (jumped || !this.deps.clockSteps.stepped(planSkew)) return;
@@ -225,6 +229,7 @@ export class PipelineRun implements Run {
       hls: { dir: this.deps.hlsDir, segmentSeconds: config.hls.segmentSeconds, listSize: config.hls.listSize },
       recording: { dir: recordingDir, segmentSeconds: config.archive.segmentSeconds },
       ...(motion ? { motion: { width: motion.width, height: motion.height, fps: motion.fps } } : {}),
+      live: Boolean(this.deps.live),
     });
   }
 

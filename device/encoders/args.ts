@@ -20,7 +20,12 @@ export function ffmpegEncoderArgs(name: string, s: EncodeSettings): EncoderArgs 
   switch (name) {
     case 'libx264':
       // zerolatency: no lookahead or B-frames, so a frame reaches its HLS segment ~0.1 s sooner.
-      return { outputArgs: ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', ...rate, '-g', gop, '-pix_fmt', 'yuv420p'] };
+      // fps: a capture stamped with the wall clock (-use_wallclock_as_timestamps) has no frame rate
+      // FFmpeg can guess but its microsecond time base, so x264 planned for 1,000,000 fps and gave
+      // each frame 2.5 bits: the test camera's picture was grey at 70 kb/s (issue 20).
+      return {
+        outputArgs: ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-x264-params', `fps=${s.fps}`, ...rate, '-g', gop, '-pix_fmt', 'yuv420p'],
+      };
     case 'h264_v4l2m2m':
       // The Pi's encoder: no CRF, no B-frames; SPS/PPS must repeat in-band for cuts to decode.
       return { outputArgs: ['-c:v', 'h264_v4l2m2m', ...rate.slice(0, 2), '-g', gop, '-bf', '0', '-pix_fmt', 'yuv420p'] };

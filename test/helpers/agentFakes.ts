@@ -17,7 +17,7 @@ export function testConfig(over: { deviceId?: string; url?: string; dataDir?: st
       passwordFile: '/etc/edge-agent/mqtt-password', ca: null, cert: null, key: null, commandKeyFile: null, requireScopedSignatures: false, allowInsecure: false, unsignedSensitiveChanges: false,
     },
     analysis: { enabled: false, provider: 'gemini', model: 'gemini-2.5-flash', apiKeyFile: null, baseUrl: null, prompt: null, maxPerDay: 200, skipWhenStill: false, allowInsecure: false, deferAfterMinutes: 10, dailyTokens: null, dailyRequests: null, fps: 0.25, resolution: 'low', skipDuplicates: false, duplicateMotion: 0.001, duplicateDistance: 8 },
-    http: { listen: '127.0.0.1:8080', tokenFile: null, allowedHosts: [] },
+    http: { listen: '127.0.0.1:8080', tokenFile: null, allowedHosts: [], liveView: true },
     dataDir: over.dataDir ?? '/tmp/edge-agent',
   };
 }

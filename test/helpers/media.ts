@@ -47,3 +47,16 @@ export async function keyframeTimes(file: string): Promise<number[]> {
     .filter((line) => line.includes('K'))
     .map((line) => Number.parseFloat(line.split(',')[0]!));
 }
+
+/**
+ * Fragmented MP4 as the pipeline's live slave writes it (init first, a fragment per frame), made by
+ * real FFmpeg: `seconds` of a 160x120 test pattern at 10 fps with a keyframe every `gop` frames.
+ */
+export async function liveFmp4(seconds = 2, gop = 5): Promise<Buffer> {
+  const { stdout } = await run('ffmpeg', [
+    '-v', 'error', '-nostdin', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=10', '-t', String(seconds),
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(gop), '-pix_fmt', 'yuv420p',
+    '-f', 'mp4', '-movflags', 'empty_moov+default_base_moof+frag_every_frame+skip_trailer', 'pipe:1',
+  ], { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 });
+  return stdout;
+}

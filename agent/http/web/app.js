@@ -1,4 +1,5 @@
-// The status page: polls /api/status and /api/archives, plays live HLS per camera.
+// The status page: polls /api/status and /api/archives, plays each camera live: the low-latency
+// view (live.js) where it works, HLS otherwise.
 // Plain browser JavaScript, no build step: the agent serves this file as it is.
 // Everything from the agent (analysis text comes from a model) is put in the page as text, never as HTML.
 'use strict';
@@ -7,7 +8,8 @@
   const ARCHIVES_EVERY_MS = 15000;
   const STALL_RESET_MS = 12000; // a live player whose time stands still this long is rebuilt
   const $ = (id) => document.getElementById(id);
-  const players = new Map(); // camera id -> { card, video, hls, lastTime, lastMove }
+  const RELIVE_MS = 1000; // a live view that played and ended (a pipeline restart): reconnect after this
+  const players = new Map(); // camera id -> { card, video, hls, live, liveFailed, lastTime, lastMove }
 
   const { el } = window.edgeAgentDom;
 
@@ -78,7 +80,7 @@
   async function logout() {
     await fetch(SESSION_URL, { method: 'DELETE', credentials: 'same-origin', headers: csrf ? { 'X-CSRF-Token': csrf } : {} }).catch(() => {});
     csrf = null;
-    for (const p of players.values()) { p.hls?.destroy(); p.card.remove(); }
+    for (const p of players.values()) { detach(p); p.card.remove(); }
     players.clear();
     showLogin('Signed out.');
   }
@@ -104,7 +106,7 @@
   function setLink(ok) {
     // Back after an outage means the agent (and its FFmpeg) restarted: the old stream is gone,
     // so start the players afresh instead of waiting for the stall watchdog.
-    if (ok && linkDown) for (const p of players.values()) reattach(p);
+    if (ok && linkDown) for (const p of players.values()) { p.liveFailed = false; reattach(p); }
     linkDown = !ok;
     const link = $('link');
     link.textContent = ok ? 'agent online' : 'agent unreachable, retrying…';
@@ -114,8 +116,28 @@
   // --- live players -------------------------------------------------------------------------
 
   function attach(p) {
-    const src = `/hls/${encodeURIComponent(p.camera)}/index.m3u8`;
     p.lastMove = Date.now();
+    if (!p.liveFailed && window.edgeAgentLive?.supported()) attachLive(p);
+    else attachHls(p);
+  }
+
+  // The low-latency view. One that never showed a frame (refused, unsupported codec, a proxy
+  // without WebSockets) gives way to HLS until the agent comes back from an outage; one that
+  // played and ended (a pipeline restart, too slow a link) reconnects.
+  function attachLive(p) {
+    p.video.dataset.transport = 'live';
+    const session = window.edgeAgentLive.play(p.video, p.camera, (played) => {
+      if (p.live !== session) return;
+      p.live = null;
+      if (!played) p.liveFailed = true;
+      setTimeout(() => { if (!p.live && !p.hls && players.get(p.camera) === p) reattach(p); }, played ? RELIVE_MS : 0);
+    });
+    p.live = session;
+  }
+
+  function attachHls(p) {
+    const src = `/hls/${encodeURIComponent(p.camera)}/index.m3u8`;
+    p.video.dataset.transport = 'hls';
     // hls.js first where MSE exists: it recovers from the errors an agent restart causes.
     // Native HLS (iPhone Safari without MSE) otherwise; the stall watchdog covers it.
     if (window.Hls && window.Hls.isSupported()) {
@@ -137,8 +159,15 @@
     p.video.play().catch(() => {});
   }
 
-  function reattach(p) {
+  function detach(p) {
     if (p.hls) { p.hls.destroy(); p.hls = null; }
+    const live = p.live;
+    p.live = null;
+    live?.stop();
+  }
+
+  function reattach(p) {
+    detach(p);
     p.video.removeAttribute('src');
     p.video.load();
     attach(p);
@@ -160,7 +189,7 @@
       video,
       el('dl', { class: 'figures' }),
       el('p', { class: 'error' }));
-    const p = { camera, card, video, hls: null, lastTime: -1, lastMove: Date.now(), running: false };
+    const p = { camera, card, video, hls: null, live: null, liveFailed: false, lastTime: -1, lastMove: Date.now(), running: false };
     players.set(camera, p);
     attach(p);
     return card;
@@ -175,7 +204,7 @@
     if (cameras.length === 0) { box.replaceChildren(el('p', { class: 'empty' }, 'No cameras configured.')); return; }
     box.querySelector('.empty')?.remove();
     const ids = new Set(cameras.map((c) => c.camera));
-    for (const [id, p] of players) if (!ids.has(id)) { p.hls?.destroy(); p.card.remove(); players.delete(id); }
+    for (const [id, p] of players) if (!ids.has(id)) { detach(p); p.card.remove(); players.delete(id); }
     for (const c of cameras) {
       if (!players.has(c.camera)) box.append(cameraCard(c.camera));
       const p = players.get(c.camera);

@@ -36,6 +36,8 @@ t.test('affectedModules maps keys to the modules to restart', async (t) => {
     [['mqtt.url'], ['mqtt']],
     [['analysis.model', 'analysis.enabled'], ['analysis']],
     [['http.listen'], ['http']],
+    // The live view is an output of every FFmpeg command as well as a path of the server.
+    [['http.liveView'], ['pipeline', 'http']],
     [['device.id'], ['device']],
     [['dataDir'], ['device']],
     [['cameras[0].fps'], ['pipeline']],

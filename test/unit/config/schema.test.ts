@@ -14,7 +14,7 @@ const CONTRACT_KEYS = [
   'analysis.maxPerDay', 'analysis.skipWhenStill', 'analysis.deferAfterMinutes', 'analysis.dailyTokens', 'analysis.dailyRequests',
   // Issue 18: the cost levers.
   'analysis.fps', 'analysis.resolution', 'analysis.skipDuplicates', 'analysis.duplicateMotion', 'analysis.duplicateDistance',
-  'http.listen', 'http.tokenFile', 'http.allowedHosts', 'dataDir',
+  'http.listen', 'http.tokenFile', 'http.allowedHosts', 'http.liveView', 'dataDir',
 ];
 
 t.test('every contract key has a doc, a default, a format and an env variable', async (t) => {
@@ -40,7 +40,7 @@ t.test('the defaults are the contract\'s', async (t) => {
     archive: { dir: '/var/lib/edge-agent/archive', segmentSeconds: 600, maxAgeHours: 168, minFreePercent: 10 },
     mqtt: { url: 'embedded', topicPrefix: 'edge', healthIntervalSeconds: 30, configGateSeconds: 60, username: null, passwordFile: null, ca: null, cert: null, key: null, commandKeyFile: null, requireScopedSignatures: false, allowInsecure: false, unsignedSensitiveChanges: false, homeAssistant: { enabled: false, snapshotSeconds: 10 } },
     analysis: { enabled: false, provider: 'gemini', model: 'gemini-2.5-flash', apiKeyFile: null, baseUrl: null, allowInsecure: false, prompt: null, maxPerDay: 200, skipWhenStill: false, deferAfterMinutes: 10, dailyTokens: null, dailyRequests: null, fps: 0.25, resolution: 'low', skipDuplicates: false, duplicateMotion: 0.001, duplicateDistance: 8 },
-    http: { listen: '127.0.0.1:8080', tokenFile: null, allowedHosts: [] },
+    http: { listen: '127.0.0.1:8080', tokenFile: null, allowedHosts: [], liveView: true },
     dataDir: '/var/lib/edge-agent',
   });
 });

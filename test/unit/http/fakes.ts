@@ -21,7 +21,7 @@ export function testConfig(opts: { archiveDir: string; hlsDir: string; cameras?:
       maxPerDay: 200, skipWhenStill: false, allowInsecure: false, deferAfterMinutes: 10, dailyTokens: null, dailyRequests: null,
       fps: 0.25, resolution: 'low', skipDuplicates: false, duplicateMotion: 0.001, duplicateDistance: 8,
     },
-    http: { listen: opts.listen ?? '127.0.0.1:0', tokenFile: null, allowedHosts: [] },
+    http: { listen: opts.listen ?? '127.0.0.1:0', tokenFile: null, allowedHosts: [], liveView: true },
     dataDir: opts.archiveDir,
   };
 }

@@ -332,7 +332,7 @@ t.test('oversized requests are refused and the server keeps serving', async (t) 
 
 t.test('stop closes keep-alive connections and start fails on a busy port', async (t) => {
   const { server, port, deps } = await setup(t);
-  const clash = new HttpServer({ ...deps, config: () => ({ ...deps.config(), http: { listen: `127.0.0.1:${port}`, tokenFile: null, allowedHosts: [] } }) });
+  const clash = new HttpServer({ ...deps, config: () => ({ ...deps.config(), http: { listen: `127.0.0.1:${port}`, tokenFile: null, allowedHosts: [], liveView: true } }) });
   await t.rejects(clash.start(), { code: 'EADDRINUSE' });
   await server.stop();
   await t.rejects(get(port, '/healthz'));

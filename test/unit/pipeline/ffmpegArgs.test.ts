@@ -232,6 +232,28 @@ t.test('tee target: hls and segment slaves', async (t) => {
   }
 });
 
+t.test('tee target: the live view slave, only when asked', async (t) => {
+  const cases: Array<[string, Partial<PipelineArgsInput>, boolean]> = [
+    ['encode, live asked: a third slave', { live: true }, true],
+    ['copy mode, live asked: a third slave (the copied stream muxed again)', { capture: H264_WALL, encoder: null, live: true }, true],
+    ['live not asked: two slaves', {}, false],
+    ['live false: two slaves', { live: false }, false],
+  ];
+  for (const [name, over, wanted] of cases) {
+    t.test(name, async (t) => {
+      const slaves = teeSlaves(teeTarget(buildPipelineArgs(input(over))));
+      t.equal(slaves.length, wanted ? 3 : 2);
+      if (!wanted) return;
+      const live = slaves[2]!;
+      t.equal(live.output, 'pipe:4', 'written to fd 4, the agent\'s pipe');
+      t.equal(live.options.get('f'), 'mp4');
+      t.same(live.options.get('movflags')!.split('+').sort(), ['default_base_moof', 'empty_moov', 'frag_every_frame', 'skip_trailer'], 'init first, one fragment per frame');
+      t.equal(live.options.get('onfail'), 'ignore', 'a closed live pipe never stops HLS and the recording');
+      t.equal(slaves[0]!.options.get('onfail'), 'abort', 'the others still abort');
+    });
+  }
+});
+
 t.test('copy mode: an encoded capture with no encoder', async (t) => {
   const motion = { width: 64, height: 36, fps: 2 };
   const common: Array<[string, (t: Test, args: string[]) => void]> = [
