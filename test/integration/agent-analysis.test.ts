@@ -6,7 +6,8 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { AgentProcess, testConfig, waitFor } from '../helpers/agentProcess.js';
+import { AgentProcess, testConfig } from '../helpers/agentProcess.js';
+import { waitFor } from '../helpers/waitFor.js';
 import { FakeGemini } from '../helpers/fakeGemini.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { TestClient } from '../helpers/mqttClient.js';

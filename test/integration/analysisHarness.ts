@@ -141,14 +141,3 @@ export function makeRig(
     },
   };
 }
-
-/** Polls until `check` is truthy (default 20 s). */
-export async function until<T>(what: string, check: () => T, timeoutMs = 20_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}

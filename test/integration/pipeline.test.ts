@@ -2,7 +2,8 @@ import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
 import { parseArchiveFileName } from '../../agent/archive/segmentName.js';
-import { AgentProcess, pidsMatching, testConfig, waitFor } from '../helpers/agentProcess.js';
+import { AgentProcess, pidsMatching, testConfig } from '../helpers/agentProcess.js';
+import { waitFor } from '../helpers/waitFor.js';
 import { decodeErrors, duration, keyframeTimes, topLevelBoxes } from '../helpers/media.js';
 
 async function archivesIn(root: string, camera = 'cam1'): Promise<string[]> {
