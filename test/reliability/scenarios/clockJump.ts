@@ -12,7 +12,6 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Test } from 'tap';
 import { AgentProcess, testConfig } from '../../helpers/agentProcess.js';
-import { waitFor } from '../../helpers/waitFor.js';
 import { readArchives } from '../lib/agent.js';
 import { recordResult } from '../lib/results.js';
 
