@@ -1,19 +1,21 @@
 /** Fakes of our own module boundaries (PipelineControl, ArchiveCatalog) and a config for HTTP and health tests. */
 import { realpath, readdir, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
+import { isLoopback, splitHostPort } from '../../../agent/config/checks.js';
 import type { AgentConfig } from '../../../agent/config/types.js';
 import type { ArchiveCatalog, ArchiveEntry, CameraStats, PipelineControl, Snapshot } from '../../../agent/contract/services.js';
 import { agentConfig } from '../../helpers/config.js';
 
 /** The config of the HTTP and health tests: the given folders and 320x240 test cameras. */
 export function testConfig(opts: { archiveDir: string; hlsDir: string; cameras?: string[]; listen?: string }): AgentConfig {
+  const listen = opts.listen ?? '127.0.0.1:0';
+  // Off loopback the agent requires a token file; these tests hand the token itself to the server.
   return agentConfig({
     device: { id: 'test-board' },
     cameras: (opts.cameras ?? ['cam1']).map((id) => ({ id, source: 'test', width: 320, height: 240, fps: 15 })),
     hls: { dir: opts.hlsDir },
     archive: { dir: opts.archiveDir },
-    // The tests hand the token itself to the server; the file only has to be named off loopback.
-    http: { listen: opts.listen ?? '127.0.0.1:0', tokenFile: '/etc/edge-agent/http-token' },
+    http: { listen, tokenFile: isLoopback(splitHostPort(listen)?.host ?? '') ? null : '/etc/edge-agent/http-token' },
     dataDir: opts.archiveDir,
   });
 }
