@@ -25,7 +25,8 @@ import { countFrames, makeProxy } from '../../agent/analysis/proxy.js';
 import { validateConfig } from '../../agent/config/validate.js';
 import type { AgentEvent } from '../../agent/contract/events.js';
 import { FakeGemini } from '../helpers/fakeGemini.js';
-import { makeArchive, makeRig, until } from '../integration/analysisHarness.js';
+import { makeArchive, makeRig } from '../integration/analysisHarness.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 const run = promisify(execFile);
 const CLIPS = Number(process.argv[2] ?? 6);
@@ -91,7 +92,7 @@ async function runScene(scene: (typeof SCENES)[number], gate: boolean, clips: Ag
       changed.push(meters.peakChange('yard', from, to) ?? Number.NaN);
       score = Math.max(score, ...(meters.timelineFor('yard', from, to) ?? []).map((s) => s.score ?? 0));
       rig.bus.emit('archive.finished', clip);
-      await until(`${scene.name}: ${clip.file} settled`, () => !rig.queue.isPending(clip.file), 120_000);
+      await waitFor(`${scene.name}: ${clip.file} settled`, () => !rig.queue.isPending(clip.file), 120_000);
       const skip = rig.events.find((e): e is AgentEvent<'analysis.skipped'> => e.type === 'analysis.skipped' && (e as AgentEvent<'analysis.skipped'>).archive === clip.file);
       if (skip) skipped.push(clip.file);
       if (skip?.distance !== undefined) distances.push(skip.distance);
@@ -158,7 +159,7 @@ async function tokens(work: string): Promise<void> {
   try {
     await rig.queue.start();
     rig.bus.emit('archive.finished', archive);
-    const result = await until('the 10-minute result', () => rig.published()[0], 300_000);
+    const result = await waitFor('the 10-minute result', () => rig.published()[0], 300_000);
     const counted = (result.usage as { promptTokenCount?: number } | undefined)?.promptTokenCount ?? Number.NaN;
     console.log(`stand-in API counted    ${counted} prompt tokens (its sampled frames: ${sampledFrames(TOKEN_SECONDS, fps)} by length × fps; the prompt sent had no motion hint)`);
     const worst = Math.max(per10, Math.round(counted * scale));

@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { Mosquitto, freePort } from '../helpers/mosquitto.js';
 import { TestClient, type Received } from '../helpers/mqttClient.js';
-import { Board, cache, repo, run, until } from './board.js';
+import { Board, cache, repo, notYetOnError, run } from './board.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 const arches = (process.env.EDGE_AGENT_BOARD_ARCHES || 'arm64,armhf,amd64').split(',');
 const VERSION = (JSON.parse(spawnSync('cat', [join(repo, 'package.json')], { encoding: 'utf8' }).stdout) as { version: string }).version;
@@ -195,29 +196,29 @@ t.test('arm64 board under qemu-user: install, notify, record, status page, MQTT,
   // 3. the status page and every asset it references, from the host.
   const t3 = Date.now();
   await statusPage(t, httpPort);
-  const healthz = await until('GET /healthz 200', 60_000, async () => ((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status === 200 ? true : undefined));
+  const healthz = await waitFor('GET /healthz 200', notYetOnError(async () => ((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).status === 200 ? true : undefined)), 60_000, 500);
   t.ok(healthz, '/healthz answers 200');
   prove(t, `3. GET / 200 with all its assets, /healthz 200, on 127.0.0.1:${httpPort} from the host`, Date.now() - t3);
 
   // 5. kill -9 of the whole unit mid-archive, systemd restarts it, the partial archive is recovered.
   const before = await board.unit('MainPID', 'NRestarts');
-  await until('the middle of an archive', SEGMENT * 1000 + 1000, async () => {
+  await waitFor('the middle of an archive', () => {
     const into = (Date.now() / 1000) % SEGMENT;
-    return into > SEGMENT / 2 && into < SEGMENT - 1 ? true : undefined;
-  }, 100);
+    return into > SEGMENT / 2 && into < SEGMENT - 1;
+  }, SEGMENT * 1000 + 1000);
   const t5 = Date.now();
   const killed = await board.exec(['systemctl', 'kill', '-s', 'KILL', 'edge-agent']);
   t.equal(killed.code, 0, 'systemctl kill -s KILL edge-agent');
   // The agent logs each rescued archive at start-up ("archive recovered", with its file).
-  const logged = await until('"archive recovered" in the journal', 180_000, async () => {
+  const logged = await waitFor('"archive recovered" in the journal', notYetOnError(async () => {
     const line = (await board.journal()).split('\n').find((l) => l.includes('"msg":"archive recovered"'));
     return line ? (JSON.parse(line.slice(line.indexOf('{'))) as { file: string; seconds: number }) : undefined;
-  }, 1000);
+  }), 180_000, 1000);
   const recoveredMs = Date.now() - t5;
-  const after = await until('unit active again with a new main PID', 120_000, async () => {
+  const after = await waitFor('unit active again with a new main PID', notYetOnError(async () => {
     const u = await board.unit('MainPID', 'ActiveState', 'NRestarts');
     return u.ActiveState === 'active' && u.MainPID !== before.MainPID && u.MainPID !== '0' ? u : undefined;
-  });
+  }), 120_000, 500);
   t.ok(Number(after.NRestarts) > Number(before.NRestarts), `systemd restarted it (Restart=always, NRestarts ${before.NRestarts} -> ${after.NRestarts})`);
   const rescued = `/var/lib/edge-agent/archive/${logged.file}`;
   const rescuedMp4 = await probeMp4(board, rescued);
@@ -243,11 +244,11 @@ t.test('arm64 board under qemu-user: install, notify, record, status page, MQTT,
   // /proc/<pid>/stat: "pid (comm) STATE ..."; T is stopped.
   const stat = (await board.exec(['cat', `/proc/${hung.MainPID}/stat`])).stdout;
   t.equal(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3), 'T', 'the agent is stopped (state T)');
-  const timeoutMs = await until('the watchdog timeout in the journal', 60_000, async () => (/Watchdog timeout/.test(await board.journal()) ? Date.now() - t6 : undefined), 1000);
-  const back = await until('active again after the watchdog', 180_000, async () => {
+  const timeoutMs = await waitFor('the watchdog timeout in the journal', notYetOnError(async () => (/Watchdog timeout/.test(await board.journal()) ? Date.now() - t6 : undefined)), 60_000, 1000);
+  const back = await waitFor('active again after the watchdog', notYetOnError(async () => {
     const u = await board.unit('MainPID', 'ActiveState', 'NRestarts');
     return u.ActiveState === 'active' && u.MainPID !== hung.MainPID && Number(u.NRestarts) > Number(hung.NRestarts) ? u : undefined;
-  });
+  }), 180_000, 500);
   t.ok(back, `restarted by systemd (NRestarts ${hung.NRestarts} -> ${back.NRestarts}), new main PID ${back.MainPID}`);
   t.match(await board.journal(), /Watchdog timeout \(limit 10s\)/, 'the journal names the watchdog');
   prove(t, `6. SIGSTOP'd agent: watchdog timeout after ${(timeoutMs / 1000).toFixed(1)} s, active again (new PID)`, Date.now() - t6);

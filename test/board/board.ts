@@ -40,20 +40,12 @@ export function run(cmd: string, args: string[], options: { timeoutMs?: number; 
   });
 }
 
-/** Polls `probe` until it returns a value other than undefined, or throws after `timeoutMs`. */
-export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, intervalMs = 500): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s${last ? ` (last error: ${String(last)})` : ''}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
+/**
+ * `probe` as a waitFor check on a board that is booting or restarting: a probe that throws
+ * (connection refused, a failed exec) means "not yet" there, not a failed test.
+ */
+export function notYetOnError<T>(probe: () => Promise<T | undefined>): () => Promise<T | undefined> {
+  return () => probe().catch(() => undefined);
 }
 
 const live = new Set<string>();

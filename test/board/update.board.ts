@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { freePort, Mosquitto } from '../helpers/mosquitto.js';
 import { TestClient, type Received } from '../helpers/mqttClient.js';
-import { Board, repo, run, until } from './board.js';
+import { Board, repo, notYetOnError, run } from './board.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 const VERSION = (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { version: string }).version;
 const SKIP = process.getuid?.() !== 0 ? 'needs root' : spawnSync('sh', ['-c', 'command -v systemd-nspawn && command -v mosquitto']).status !== 0 ? 'needs systemd-nspawn and mosquitto' : false;
@@ -126,7 +127,7 @@ t.test('x86_64 board under systemd: a signed update over MQTT ends done; a relea
   t.equal((await board.exec(['systemctl', 'daemon-reload'])).code, 0);
 
   await watcher.waitFor((m) => m.topic === `${root}/status` && (m.json as { version?: string }).version === VERSION, 120_000);
-  await until('the camera recording (the gate\'s baseline)', 60_000, async () => ((await board.exec(['test', '-s', '/run/edge-agent/hls/cam1/index.m3u8'])).code === 0 ? true : undefined));
+  await waitFor('the camera recording (the gate\'s baseline)', notYetOnError(async () => ((await board.exec(['test', '-s', '/run/edge-agent/hls/cam1/index.m3u8'])).code === 0 ? true : undefined)), 60_000, 500);
   const pidBefore = (await board.unit('MainPID')).MainPID;
 
   // 1. A good release.

@@ -3,23 +3,19 @@ import type { ConfigControl, CommandDeps } from '../../agent/commands/types.js';
 import type { AgentConfig } from '../../agent/config/types.js';
 import { ConfigError } from '../../agent/contract/errors.js';
 import type { ArchiveCatalog, ArchiveEntry, PipelineControl } from '../../agent/contract/services.js';
+import { agentConfig } from './config.js';
 
-/** A complete config as the contract's example has it. */
+/** The config of the link and command tests: device gate-01 with two small test cameras. */
 export function testConfig(over: { deviceId?: string; url?: string; dataDir?: string } = {}): AgentConfig {
-  return {
+  const camera = { source: 'test', width: 320, height: 240, fps: 10 };
+  return agentConfig({
     device: { id: over.deviceId ?? 'gate-01' },
-    cameras: [{ id: 'cam1', source: 'test', width: 320, height: 240, fps: 10 }, { id: 'cam2', source: 'test', width: 320, height: 240, fps: 10 }],
-    encoder: { prefer: 'auto', bitrateKbps: 2500 },
-    hls: { dir: '/tmp/hls', segmentSeconds: 1, listSize: 6 },
-    archive: { dir: '/tmp/archive', segmentSeconds: 600, maxAgeHours: 168, minFreePercent: 10 },
-    mqtt: {
-      url: over.url ?? 'embedded', topicPrefix: 'edge', healthIntervalSeconds: 30, configGateSeconds: 60, username: null,
-      passwordFile: '/etc/edge-agent/mqtt-password', ca: null, cert: null, key: null, commandKeyFile: null, requireScopedSignatures: false, allowInsecure: false, unsignedSensitiveChanges: false,
-    },
-    analysis: { enabled: false, provider: 'gemini', model: 'gemini-2.5-flash', apiKeyFile: null, baseUrl: null, prompt: null, maxPerDay: 200, skipWhenStill: false, allowInsecure: false, deferAfterMinutes: 10, dailyTokens: null, dailyRequests: null, fps: 0.25, resolution: 'low', skipDuplicates: false, duplicateMotion: 0.001, duplicateDistance: 8 },
-    http: { listen: '127.0.0.1:8080', tokenFile: null, allowedHosts: [], liveView: true },
+    cameras: [{ id: 'cam1', ...camera }, { id: 'cam2', ...camera }],
+    hls: { dir: '/tmp/hls' },
+    archive: { dir: '/tmp/archive' },
+    mqtt: { url: over.url ?? 'embedded', passwordFile: '/etc/edge-agent/mqtt-password' },
     dataDir: over.dataDir ?? '/tmp/edge-agent',
-  };
+  });
 }
 
 /** Redaction for tests: the secret-bearing file names become "[redacted]". */

@@ -4,24 +4,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { unitNodeFlags } from './nodeFlags.js';
 import type { AgentEvent, AgentEventType } from '../../agent/contract/events.js';
+import { waitFor } from './waitFor.js';
 
 /** Repository root, for spawning the CLI from source. */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** One JSON log record of the agent. */
 export type LogRecord = Record<string, unknown> & { msg?: string; level?: string };
-
-/** Polls `check` until it returns a truthy value or the deadline passes. */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 20_000, everyMs = 100): Promise<NonNullable<T>> {
-  // Monotonic: some tests step the wall clock.
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
 
 /** A small test config: one 320x240 synthetic camera per id, short archives, everything under `dir`. */
 export function testConfig(dir: string, overrides: Record<string, unknown> = {}, cameras = ['cam1']): Record<string, unknown> {

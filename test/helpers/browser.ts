@@ -3,6 +3,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { waitFor } from './waitFor.js';
 
 /** Debian's Chromium (apt-get install chromium): test/setup-machine.sh installs it. */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -32,15 +33,6 @@ export function browserTestBlocked(): string | null {
   return hasFfmpeg() ? null : 'ffmpeg missing: install it (apt-get install -y ffmpeg) to run the browser test';
 }
 
-/** Polls a condition from the test side (the page's CSP forbids string evaluation in it). */
-export async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 /**
  * What the page shows, made by FFmpeg as the agent makes it, under `dir`: a finished 4-s archive
  * (H.264 MP4, fast start) of camera cam1 and its folders.
@@ -68,6 +60,6 @@ export async function startLiveHls(hlsRoot: string): Promise<ChildProcess> {
     '-force_key_frames', 'expr:gte(t,n_forced*1)', '-sc_threshold', '0',
     '-f', 'hls', '-hls_time', '1', '-hls_list_size', '6', '-hls_flags', 'delete_segments+temp_file', playlist,
   ], { stdio: ['ignore', 'ignore', 'inherit'] });
-  await waitUntil(async () => ((await readFile(playlist, 'utf8').catch(() => '')).match(/#EXTINF/g) ?? []).length >= 2, 15000, 'the live playlist has two segments');
+  await waitFor('the live playlist has two segments', async () => ((await readFile(playlist, 'utf8').catch(() => '')).match(/#EXTINF/g) ?? []).length >= 2, 15000);
   return child;
 }

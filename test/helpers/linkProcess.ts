@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { AgentConfig } from '../../agent/config/types.js';
 import type { AgentEventType, AgentEvents } from '../../agent/contract/events.js';
 import type { HarnessInput } from './linkHarness.js';
+import { waitFor } from './waitFor.js';
 
 /** The harness's answer to `state`. */
 export interface HarnessState {
@@ -48,12 +49,10 @@ export class LinkProcess {
 
   /** Resolves once the link has connected `count` times in total. */
   async connected(count = 1, timeoutMs = 15_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.connectedCount < count) {
-      if (Date.now() > deadline) throw new Error(`link did not connect: ${this.stderr}`);
+    await waitFor(() => `link connection ${count}: ${this.stderr}`, () => {
       if (this.child.exitCode !== null) throw new Error(`harness exited: ${this.stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+      return this.connectedCount >= count;
+    }, timeoutMs, 20);
   }
 
   /** Emits a bus event inside the link process. */

@@ -7,6 +7,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
+import { waitFor } from './waitFor.js';
 
 /** A free TCP port on loopback (asked of the kernel, then released). */
 export async function freePort(): Promise<number> {
@@ -173,11 +174,11 @@ export class Mosquitto {
   }
 }
 
+/** Resolves once `port` accepts a connection; fails at once if mosquitto exits. */
 async function waitForPort(port: number, timeoutMs: number, died: () => boolean, stderr: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  await waitFor(() => `mosquitto listening on ${port}: ${stderr()}`, async () => {
     if (died()) throw new Error(`mosquitto exited: ${stderr()}`);
-    const open = await new Promise<boolean>((resolve) => {
+    return new Promise<boolean>((resolve) => {
       const socket = connect(port, '127.0.0.1');
       socket.once('connect', () => {
         socket.destroy();
@@ -185,8 +186,5 @@ async function waitForPort(port: number, timeoutMs: number, died: () => boolean,
       });
       socket.once('error', () => resolve(false));
     });
-    if (open) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`mosquitto did not listen on ${port} within ${timeoutMs} ms: ${stderr()}`);
+  }, timeoutMs, 50);
 }

@@ -1,6 +1,7 @@
 /** A test-side MQTT.js client: collects messages, waits for them, and sends commands in both reply forms. */
 import { randomUUID } from 'node:crypto';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { waitFor } from './waitFor.js';
 
 /** One received message. */
 export interface Received {
@@ -40,13 +41,7 @@ export class TestClient {
 
   /** Waits until a message matches, returning it. */
   async waitFor(match: (m: Received) => boolean, timeoutMs = 10_000): Promise<Received> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.inbox.find(match);
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no matching message within ${timeoutMs} ms; inbox: ${this.inbox.map((m) => `${m.topic} ${m.text.slice(0, 120)}`).join('\n')}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    return waitFor(() => `a matching message; inbox: ${this.inbox.map((m) => `${m.topic} ${m.text.slice(0, 120)}`).join('\n')}`, () => this.inbox.find(match), timeoutMs, 20);
   }
 
   /** Messages on one topic. */

@@ -11,7 +11,7 @@ import { CameraSupervisor } from '../../agent/pipeline/supervisor.js';
 import type { SupervisorTiming } from '../../agent/pipeline/timing.js';
 import { EventBus } from '../../agent/util/bus.js';
 import { silentLogger } from '../../agent/util/logger.js';
-import { waitFor } from './agentProcess.js';
+import { waitFor } from './waitFor.js';
 import { supervisorSetup } from './supervisorSetup.js';
 
 /** Wall and monotonic time that move only when the test says; timers fire as time passes them. */

@@ -12,7 +12,8 @@ import { createServer, type Server } from 'node:http';
 import { arch } from 'node:os';
 import path from 'node:path';
 import type { Test } from 'tap';
-import { ROOT, testConfig, waitFor } from './agentProcess.js';
+import { ROOT, testConfig } from './agentProcess.js';
+import { waitFor } from './waitFor.js';
 import { TestClient, type Received } from './mqttClient.js';
 
 /** This machine's architecture as releases name it. */

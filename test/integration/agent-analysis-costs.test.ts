@@ -10,10 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { AgentProcess, testConfig } from '../helpers/agentProcess.js';
-import { FakeGemini } from '../helpers/fakeGemini.js';
-import { Mosquitto } from '../helpers/mosquitto.js';
-import { TestClient } from '../helpers/mqttClient.js';
+import { analysisAgentWorld } from '../helpers/analysisAgent.js';
 
 t.test('per-camera fps and resolution reach the API; a still camera\'s repeated scene is skipped, moving clips are not', async (t) => {
   const dir = t.testdir();
@@ -23,28 +20,15 @@ t.test('per-camera fps and resolution reach the API; a still camera\'s repeated 
   execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'smptebars=s=320x240:r=15', '-t', '30', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '15', '-f', 'mpegts', path.join(media, 'still.ts')]);
   // Videos ACTIVE at once: two cameras' clips every 6 s must not outrun one worker (the moving
   // camera's clips go first by motion score and would starve the still one).
-  const gemini = await new FakeGemini({ processingPolls: 0 }).start();
-  t.teardown(() => gemini.close());
-  const broker = new Mosquitto({ dir: path.join(dir, 'broker') });
-  await broker.start();
-  t.teardown(() => broker.stop());
-  const root = 'edge/test-device';
-  const watcher = await TestClient.connect(broker.url, { protocolVersion: 5 });
-  t.teardown(() => watcher.end());
-  await watcher.subscribe(`${root}/analysis`);
-  await watcher.subscribe(`${root}/events`);
+  const { gemini, watcher, root, startAgent } = await analysisAgentWorld(t, dir, ['analysis', 'events'], { processingPolls: 0 });
 
-  const config = testConfig(dir, {
-    mqtt: { url: broker.url },
-    analysis: { enabled: true, baseUrl: gemini.url, maxPerDay: 100, fps: 0.5, resolution: 'low', skipDuplicates: false },
+  startAgent({ maxPerDay: 100, fps: 0.5, resolution: 'low', skipDuplicates: false }, (config) => {
+    config.archive = { ...(config.archive as object), segmentSeconds: 6 };
+    config.cameras = [
+      { id: 'cam1', source: 'test', width: 320, height: 240, fps: 15 },
+      { id: 'still', source: `file://${media}/still.ts`, width: 320, height: 240, fps: 15, analysis: { fps: 0.25, resolution: 'medium', skipDuplicates: true } },
+    ];
   });
-  config.archive = { ...(config.archive as object), segmentSeconds: 6 };
-  config.cameras = [
-    { id: 'cam1', source: 'test', width: 320, height: 240, fps: 15 },
-    { id: 'still', source: `file://${media}/still.ts`, width: 320, height: 240, fps: 15, analysis: { fps: 0.25, resolution: 'medium', skipDuplicates: true } },
-  ];
-  const agent = AgentProcess.start(dir, config, { GEMINI_API_KEY: gemini.apiKey });
-  t.teardown(() => agent.stop());
 
   const events = () => watcher.on(`${root}/events`).map((m) => m.json as { type: string; camera?: string; archive?: string; reason?: string; sameAs?: string; distance?: number });
   const results = (camera: string) => watcher.on(`${root}/analysis`).map((m) => m.json as { camera: string; archive: string }).filter((r) => r.camera === camera);

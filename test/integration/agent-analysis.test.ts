@@ -6,31 +6,15 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { AgentProcess, testConfig, waitFor } from '../helpers/agentProcess.js';
-import { FakeGemini } from '../helpers/fakeGemini.js';
-import { Mosquitto } from '../helpers/mosquitto.js';
+import { waitFor } from '../helpers/waitFor.js';
+import { analysisAgentWorld } from '../helpers/analysisAgent.js';
 import { TestClient } from '../helpers/mqttClient.js';
 
 t.test('archives are analysed and the results reach R/analysis', async (t) => {
   const dir = t.testdir();
-  const gemini = await new FakeGemini().start();
-  t.teardown(() => gemini.close());
-  const broker = new Mosquitto({ dir: path.join(dir, 'broker') });
-  await broker.start();
-  t.teardown(() => broker.stop());
-  const root = 'edge/test-device';
-  const watcher = await TestClient.connect(broker.url, { protocolVersion: 5 });
-  t.teardown(() => watcher.end());
-  await watcher.subscribe(`${root}/analysis`);
-  await watcher.subscribe(`${root}/events`);
-  await watcher.subscribe(`${root}/analysis/budget`);
+  const { gemini, broker, watcher, root, startAgent } = await analysisAgentWorld(t, dir, ['analysis', 'events', 'analysis/budget']);
 
-  const config = testConfig(dir, {
-    mqtt: { url: broker.url },
-    analysis: { enabled: true, baseUrl: gemini.url, maxPerDay: 20 },
-  });
-  const agent = AgentProcess.start(dir, config, { GEMINI_API_KEY: gemini.apiKey });
-  t.teardown(() => agent.stop());
+  startAgent({ maxPerDay: 20 });
 
   const result = await watcher.waitFor((m) => m.topic === `${root}/analysis`, 60_000);
   t.match(result.json, {
@@ -67,24 +51,15 @@ t.test('archives are analysed and the results reach R/analysis', async (t) => {
 
 t.test('Gemini unreachable: every archive.finished still reaches the broker within 2 s of its archive closing', async (t) => {
   const dir = t.testdir();
-  const gemini = await new FakeGemini().start();
-  t.teardown(() => gemini.close());
+  const { gemini, watcher, root, startAgent } = await analysisAgentWorld(t, dir, []);
   gemini.down = true;
-  const broker = new Mosquitto({ dir: path.join(dir, 'broker') });
-  await broker.start();
-  t.teardown(() => broker.stop());
-  const root = 'edge/test-device';
-  const watcher = await TestClient.connect(broker.url, { protocolVersion: 5 });
-  t.teardown(() => watcher.end());
   const arrived: Array<{ at: number; event: { type: string; file: string; start: string; seconds: number; id?: string; motion?: number } }> = [];
   watcher.client.on('message', (topic, payload) => {
     const event = JSON.parse(payload.toString()) as (typeof arrived)[number]['event'];
     if (topic === `${root}/events` && event.type === 'archive.finished') arrived.push({ at: Date.now(), event });
   });
   await watcher.subscribe(`${root}/events`);
-  const config = testConfig(dir, { mqtt: { url: broker.url }, analysis: { enabled: true, baseUrl: gemini.url, maxPerDay: 20 } });
-  const agent = AgentProcess.start(dir, config, { GEMINI_API_KEY: gemini.apiKey });
-  t.teardown(() => agent.stop());
+  const agent = startAgent({ maxPerDay: 20 });
   await waitFor('three archive.finished', () => arrived.length >= 3, 60_000);
   t.ok(gemini.seen.some((s) => s.path === 'down'), 'the agent tried the API, which was down');
   for (const { at, event } of arrived) {

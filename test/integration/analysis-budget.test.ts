@@ -9,7 +9,8 @@ import t from 'tap';
 import type { MotionSample } from '../../agent/analysis/motion.js';
 import type { AgentEvent } from '../../agent/contract/events.js';
 import { FakeGemini } from '../helpers/fakeGemini.js';
-import { makeArchive, makeRig, until } from './analysisHarness.js';
+import { makeArchive, makeRig } from './analysisHarness.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 const T0 = Date.parse('2026-03-02T10:00:00Z');
 const skipped = (events: AgentEvent[]) => events.filter((e): e is AgentEvent<'analysis.skipped'> => e.type === 'analysis.skipped');
@@ -42,7 +43,7 @@ t.test('over budget nothing is dropped; the next day the queue goes by motion sc
   const archives = [];
   for (const start of scores.keys()) archives.push(await makeArchive(rig.config.archive.dir, 'cam1', start));
   rig.bus.emit('archive.finished', archives[0]!);
-  await until('the first result', () => rig.published().length === 1);
+  await waitFor('the first result', () => rig.published().length === 1);
   for (const a of archives.slice(1)) rig.bus.emit('archive.finished', a);
   await new Promise((r) => setTimeout(r, 500));
   t.equal(rig.published().length, 1, 'the rest wait: the day allows one request');
@@ -54,7 +55,7 @@ t.test('over budget nothing is dropped; the next day the queue goes by motion sc
   const next = makeRig(dir, fake.url, { ...options, analysis: { dailyRequests: 10 } });
   t.teardown(next.close);
   await next.queue.start();
-  await until('all results', () => next.published().length === 5, 60_000);
+  await waitFor('all results', () => next.published().length === 5, 60_000);
   const order = next.published().slice(1).map((r) => scores.get(Date.parse(r.start)));
   t.same(order, [0.9, 0.9, 0.3, 0.02], 'largest motion first; of two equal, the older first');
   t.equal(Date.parse(next.published()[1]!.start), T0 + 1_200_000, 'the older 0.9 first');
@@ -73,7 +74,7 @@ t.test('retention removes a waiting archive: analysis.skipped with reason retent
   t.match(rig.queue.stats(), { held: 'cap', queued: 2 });
   await rm(path.join(rig.config.archive.dir, a.file));
   rig.bus.emit('disk.pruned', { camera: 'cam1', file: a.file, bytes: a.bytes, reason: 'age' });
-  const event = await until('analysis.skipped', () => skipped(rig.events)[0]);
+  const event = await waitFor('analysis.skipped', () => skipped(rig.events)[0]);
   t.same({ ...event, ts: undefined }, { type: 'analysis.skipped', camera: 'cam1', archive: a.file, reason: 'retention', ts: undefined });
   t.notOk(rig.queue.isPending(a.file));
   t.match(rig.queue.stats(), { queued: 1 });
@@ -84,7 +85,7 @@ t.test('retention removes a waiting archive: analysis.skipped with reason retent
   const again = makeRig(dir, fake.url);
   t.teardown(again.close);
   await again.queue.start();
-  const gone = await until('analysis.skipped', () => skipped(again.events)[0]);
+  const gone = await waitFor('analysis.skipped', () => skipped(again.events)[0]);
   t.match(gone, { archive: b.file, reason: 'retention' });
   t.notOk(again.events.some((e) => e.type === 'analysis.failed'), 'skipped, not failed');
   t.equal(fake.counts.uploads, 0);

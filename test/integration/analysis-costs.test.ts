@@ -14,7 +14,8 @@ import t from 'tap';
 import type { MotionSample } from '../../agent/analysis/motion.js';
 import type { AgentEvent } from '../../agent/contract/events.js';
 import { FakeGemini } from '../helpers/fakeGemini.js';
-import { makeArchive, makeRig, until } from './analysisHarness.js';
+import { makeArchive, makeRig } from './analysisHarness.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 const run = promisify(execFile);
 const T0 = Date.parse('2026-03-02T10:00:00Z');
@@ -51,7 +52,7 @@ t.test('each request carries the camera\'s fps and media resolution; the proxy h
   for (const camera of ['cam1', 'gate']) {
     rig.bus.emit('archive.finished', await makeArchive(rig.config.archive.dir, camera, T0, { seconds: 8, size: '960x540' }));
   }
-  await until('both results', () => rig.published().length === 2, 60_000);
+  await waitFor('both results', () => rig.published().length === 2, 60_000);
   const call = (camera: string) => fake.generateCalls.find((c) => c.displayName.startsWith(`${camera} `))!;
   t.match(call('cam1'), { fps: 0.25, mediaResolution: 'MEDIA_RESOLUTION_LOW' }, 'the global levers');
   t.match(call('gate'), { fps: 1, mediaResolution: 'MEDIA_RESOLUTION_MEDIUM' }, 'the camera\'s own');
@@ -83,29 +84,29 @@ t.test('duplicates: a still clip like the last analysed one is skipped, a moving
 
   const first = await still(0);
   rig.bus.emit('archive.finished', first);
-  await until('the first still clip analysed', () => results() === 1);
+  await waitFor('the first still clip analysed', () => results() === 1);
   for (const i of [1, 2]) {
     const clip = await still(i);
     rig.bus.emit('archive.finished', clip);
-    const event = await until(`clip ${i} skipped`, () => skipped(rig.events).find((e) => e.archive === clip.file));
+    const event = await waitFor(`clip ${i} skipped`, () => skipped(rig.events).find((e) => e.archive === clip.file));
     t.match(event, { camera: 'yard', reason: 'duplicate', distance: Number, sameAs: first.file }, `clip ${i}: compared with the last analysed clip, not the last skipped one`);
     t.ok(event.distance! <= 8, `${event.distance} of 256 comparisons changed`);
   }
   const other = await still(3, 'rgbtestsrc=s=320x240:r=10');
   rig.bus.emit('archive.finished', other);
-  await until('another still scene analysed', () => results() === 2);
+  await waitFor('another still scene analysed', () => results() === 2);
   t.equal(rig.published()[1]!.archive, other.file);
 
   // The test pattern gives the same signature in every archive (it restarts at t=0): only motion lets it through.
   for (const i of [0, 1, 2]) rig.bus.emit('archive.finished', await makeArchive(root, 'cam1', T0 + i * 600_000));
-  await until('every moving clip analysed', () => rig.published().filter((r) => r.camera === 'cam1').length === 3);
+  await waitFor('every moving clip analysed', () => rig.published().filter((r) => r.camera === 'cam1').length === 3);
   t.equal(skipped(rig.events).filter((e) => e.camera === 'cam1').length, 0, 'no moving clip skipped');
   t.equal(fake.counts.uploads, 5, 'skipped clips were never uploaded');
   t.match(rig.queue.stats(), { skippedToday: 2 });
 
   // A person asking for a skipped clip gets it analysed; it becomes the yard's reference.
   await rig.queue.enqueue('yard', skipped(rig.events)[0]!.archive);
-  await until('the requested clip analysed', () => results() === 6);
+  await waitFor('the requested clip analysed', () => results() === 6);
   await rig.close();
 
   const again = makeRig(dir, fake.url, options);
@@ -113,6 +114,6 @@ t.test('duplicates: a still clip like the last analysed one is skipped, a moving
   await again.queue.start();
   const after = await still(4);
   again.bus.emit('archive.finished', after);
-  const event = await until('skipped after the restart', () => skipped(again.events).find((e) => e.archive === after.file));
+  const event = await waitFor('skipped after the restart', () => skipped(again.events).find((e) => e.archive === after.file));
   t.match(event, { reason: 'duplicate', sameAs: skipped(rig.events)[0]!.archive }, 'the stored reference: the clip analysed last, on request');
 });

@@ -9,7 +9,8 @@ import type { AgentEvent } from '../../agent/contract/events.js';
 import { archiveEventId } from '../../agent/contract/ids.js';
 import type { AnalysisBudgetMessage } from '../../agent/contract/messages.js';
 import { FakeGemini } from '../helpers/fakeGemini.js';
-import { makeArchive, makeRig, until } from './analysisHarness.js';
+import { makeArchive, makeRig } from './analysisHarness.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 const T0 = Date.parse('2026-03-02T10:00:00Z');
 const idOf = (file: string) => archiveEventId('test-device', file);
@@ -25,16 +26,16 @@ t.test('outage: deferred once with reason offline, tries never used up, the resu
   await rig.queue.start();
   const a = await makeArchive(rig.config.archive.dir, 'cam1', T0);
   rig.bus.emit('archive.finished', a);
-  const event = await until('analysis.deferred', () => deferred(rig.events)[0]);
+  const event = await waitFor('analysis.deferred', () => deferred(rig.events)[0]);
   t.match(event, { camera: 'cam1', archive: a.file, eventId: idOf(a.file), reason: 'offline' });
   t.ok(Date.now() - Date.parse(a.ts) >= 3900, 'not before deferAfter');
   // The rig allows 5 tries; an outage must outlast them without analysis.failed.
-  await until('seven refused connections', () => fake.seen.filter((s) => s.path === 'down').length >= 7, 30_000);
+  await waitFor('seven refused connections', () => fake.seen.filter((s) => s.path === 'down').length >= 7, 30_000);
   t.notOk(rig.events.some((e) => e.type === 'analysis.failed'), 'an outage never fails the job');
   // Between two tries the queue is held 'offline'; during one it is not: only the totals are checked here.
   t.match(rig.queue.stats(), { queued: 1, failures: 0, failedToday: 0 });
   fake.down = false;
-  const result = await until('the late result', () => rig.published()[0], 30_000);
+  const result = await waitFor('the late result', () => rig.published()[0], 30_000);
   t.match(result, { archive: a.file, eventId: idOf(a.file), summary: /person/ });
   t.equal(deferred(rig.events).length, 1, 'deferred once');
   t.equal(fake.counts.uploads, 1);
@@ -51,9 +52,9 @@ t.test('a 429 storm only delays: deferred with reason quota, no failure, one upl
   await rig.queue.start();
   const a = await makeArchive(rig.config.archive.dir, 'cam1', T0);
   rig.bus.emit('archive.finished', a);
-  const event = await until('analysis.deferred', () => deferred(rig.events)[0], 30_000);
+  const event = await waitFor('analysis.deferred', () => deferred(rig.events)[0], 30_000);
   t.match(event, { archive: a.file, eventId: idOf(a.file), reason: 'quota' });
-  const result = await until('the result', () => rig.published()[0], 60_000);
+  const result = await waitFor('the result', () => rig.published()[0], 60_000);
   t.equal(result.eventId, idOf(a.file));
   t.equal(fake.counts.generates, 21, 'twenty 429s (far more than the 5 tries a job has), then the answer');
   t.equal(fake.counts.uploads, 1);
@@ -70,7 +71,7 @@ t.test('a restart in the middle of the queue: every result once, with its id; de
   const archives = [];
   for (let i = 0; i < 3; i++) archives.push(await makeArchive(first.config.archive.dir, 'cam1', T0 + i * 600_000));
   for (const a of archives) first.bus.emit('archive.finished', a);
-  await until('three deferred', () => deferred(first.events).length === 3, 30_000);
+  await waitFor('three deferred', () => deferred(first.events).length === 3, 30_000);
   t.same(deferred(first.events).map((e) => e.eventId).sort(), archives.map((a) => idOf(a.file)).sort());
   await first.close();
 
@@ -78,7 +79,7 @@ t.test('a restart in the middle of the queue: every result once, with its id; de
   const second = makeRig(dir, fake.url, { deps: { deferAfterMs: 800 } });
   t.teardown(second.close);
   await second.queue.start();
-  await until('three results', () => second.published().length === 3, 60_000);
+  await waitFor('three results', () => second.published().length === 3, 60_000);
   await new Promise((r) => setTimeout(r, 1000));
   const results = second.published();
   t.same(results.map((r) => r.archive).sort(), archives.map((a) => a.file).sort(), 'each archive once');
@@ -101,10 +102,10 @@ t.test('over the request budget: deferred with reason budget; R/analysis/budget 
   const a = await makeArchive(rig.config.archive.dir, 'cam1', T0);
   const b = await makeArchive(rig.config.archive.dir, 'cam1', T0 + 600_000);
   rig.bus.emit('archive.finished', a);
-  await until('first result', () => rig.published().length === 1);
+  await waitFor('first result', () => rig.published().length === 1);
   rig.bus.emit('archive.finished', b);
   // The first archive may be deferred too (its first try outlasting 800 ms on a busy machine).
-  const event = await until('analysis.deferred of the second archive', () => deferred(rig.events).find((e) => e.archive === b.file));
+  const event = await waitFor('analysis.deferred of the second archive', () => deferred(rig.events).find((e) => e.archive === b.file));
   t.match(event, { archive: b.file, reason: 'budget' });
   t.match(budgets.find((m) => m.requestsUsed === 1), { tokensUsed: 1300, requestLimit: 1 }, 'published after the request');
   t.match(budgets.at(-1), { requestsUsed: 1, queued: 1 });

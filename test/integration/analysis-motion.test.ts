@@ -8,7 +8,7 @@ import path from 'node:path';
 import t, { type Test } from 'tap';
 import type { CaptureInput } from '../../device/types.js';
 import { argusInput } from '../../device/sources/csi.js';
-import { waitFor } from '../helpers/agentProcess.js';
+import { waitFor } from '../helpers/waitFor.js';
 import { fakeGstLaunch } from '../helpers/standins.js';
 import { MotionMeters } from '../../agent/analysis/motion.js';
 import { CameraSupervisor } from '../../agent/pipeline/supervisor.js';

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { openStore } from '../../agent/store/store.js';
 import { FakeGemini } from '../helpers/fakeGemini.js';
-import { ANALYSIS_TOPIC, analysisConfig, makeArchive, until } from './analysisHarness.js';
+import { ANALYSIS_TOPIC, analysisConfig, makeArchive } from './analysisHarness.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'analysis-child.ts');
 
@@ -32,7 +33,7 @@ t.test('kill -9 after the upload: resumed without a second upload, published onc
   const first = startChild(dir, fake.url, event);
   t.teardown(() => first.kill('SIGKILL'));
   // The first files.get comes after the upload was stored: kill it while the file "processes".
-  await until('the first poll after the upload', () => fake.counts.gets >= 1, 30_000);
+  await waitFor('the first poll after the upload', () => fake.counts.gets >= 1, 30_000);
   first.kill('SIGKILL');
   await exited(first);
   t.equal(fake.counts.uploads, 1);
@@ -44,13 +45,13 @@ t.test('kill -9 after the upload: resumed without a second upload, published onc
   const db = openStore(config.dataDir);
   t.teardown(() => db.close());
   const rows = () => db.prepare('SELECT payload FROM outbox WHERE topic = ?').all(ANALYSIS_TOPIC) as Array<{ payload: string }>;
-  await until('the result in the outbox', () => rows().length >= 1, 30_000);
+  await waitFor('the result in the outbox', () => rows().length >= 1, 30_000);
   await new Promise((r) => setTimeout(r, 300));
   t.equal(rows().length, 1, 'published exactly once');
   t.match(JSON.parse(rows()[0]!.payload), { archive: event.file, summary: String });
   t.equal(fake.counts.uploads, 1, 'no second upload: the stored one was reused');
   t.equal(fake.counts.generates, 1);
-  await until('upload deleted', () => fake.counts.deletes === 1);
+  await waitFor('upload deleted', () => fake.counts.deletes === 1);
   t.same(fake.liveFiles(), []);
   const job = db.prepare('SELECT state, upload_name AS uploadName FROM analysis_jobs').get() as { state: string; uploadName: string | null };
   t.same(job, { state: 'done', uploadName: null });
@@ -69,14 +70,14 @@ t.test('kill -9 during the upload: the job starts over, is counted once and ends
   t.teardown(() => first.kill('SIGKILL'));
   // Hang the upload start: the child dies with nothing uploaded.
   fake.uploadFaults.push({ kind: 'hang' });
-  await until('the upload start', () => fake.counts.uploadStarts >= 1, 30_000);
+  await waitFor('the upload start', () => fake.counts.uploadStarts >= 1, 30_000);
   first.kill('SIGKILL');
   await exited(first);
   const second = startChild(dir, fake.url);
   t.teardown(() => second.kill('SIGKILL'));
   const db = openStore(config.dataDir);
   t.teardown(() => db.close());
-  await until('the result', () => (db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE topic = ?').get(ANALYSIS_TOPIC) as { n: number }).n === 1, 30_000);
+  await waitFor('the result', () => (db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE topic = ?').get(ANALYSIS_TOPIC) as { n: number }).n === 1, 30_000);
   t.equal(fake.counts.uploads, 1);
   t.match(db.prepare('SELECT value FROM outbox_meta').get(), { value: 0 });
   const day = db.prepare('SELECT sent, done FROM analysis_days').get();

@@ -9,7 +9,8 @@ import t from 'tap';
 import { MotionMeters } from '../../agent/analysis/motion.js';
 import { analysisPathFor } from '../../agent/archive/catalog.js';
 import { FakeGemini } from '../helpers/fakeGemini.js';
-import { makeArchive, makeRig, until } from './analysisHarness.js';
+import { makeArchive, makeRig } from './analysisHarness.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 const T0 = Date.parse('2026-03-02T10:00:00Z');
 
@@ -26,7 +27,7 @@ t.test('each finished archive is analysed and published exactly once; uploads de
   rig.bus.emit('archive.finished', b);
   rig.bus.emit('archive.finished', a); // announced twice: still one job
   t.ok(rig.queue.isPending(a.file), 'pending while queued (retention deletes it last)');
-  await until('two results', () => rig.published().length === 2 && rig.queue.stats().queued === 0);
+  await waitFor('two results', () => rig.published().length === 2 && rig.queue.stats().queued === 0);
   await new Promise((r) => setTimeout(r, 200));
   const results = rig.published();
   t.same(results.map((r) => r.archive).sort(), [a.file, b.file], 'one result per archive');
@@ -65,7 +66,7 @@ t.test('429 with RetryInfo is honoured, a 500 and a hung call are retried, then 
   await rig.queue.start();
   const a = await makeArchive(rig.config.archive.dir, 'cam1', T0);
   rig.bus.emit('archive.finished', a);
-  await until('the result', () => rig.published().length === 1, 30_000);
+  await waitFor('the result', () => rig.published().length === 1, 30_000);
   const calls = fake.seen.filter((s) => s.path.endsWith(':generateContent')).map((s) => s.at);
   t.equal(calls.length, 4, '429, 500, hang, success');
   t.ok(calls[1]! - calls[0]! >= 1200, `waited the API's retryDelay (${calls[1]! - calls[0]!} ms)`);
@@ -83,15 +84,15 @@ t.test('a malformed answer is asked again once; twice malformed becomes analysis
   fake.generateFaults.push({ kind: 'malformed' });
   const a = await makeArchive(rig.config.archive.dir, 'cam1', T0);
   rig.bus.emit('archive.finished', a);
-  await until('first result', () => rig.published().length === 1);
+  await waitFor('first result', () => rig.published().length === 1);
   t.equal(fake.counts.generates, 2, 'asked again once');
 
   fake.generateFaults.push({ kind: 'malformed' }, { kind: 'malformed' });
   const b = await makeArchive(rig.config.archive.dir, 'cam1', T0 + 600_000);
   rig.bus.emit('archive.finished', b);
-  const failed = await until('analysis.failed', () => rig.events.find((e) => e.type === 'analysis.failed'));
+  const failed = await waitFor('analysis.failed', () => rig.events.find((e) => e.type === 'analysis.failed'));
   t.match(failed, { camera: 'cam1', archive: b.file, reason: /not JSON/ });
-  await until('upload deleted', () => fake.counts.deletes === 2);
+  await waitFor('upload deleted', () => fake.counts.deletes === 2);
   t.equal(fake.counts.generates, 4);
   t.equal(rig.published().length, 1, 'nothing published for the failed one');
   t.notOk(existsSync(analysisPathFor(path.join(rig.config.archive.dir, b.file))));
@@ -107,7 +108,7 @@ t.test('a FAILED file and a rejected key are permanent: analysis.failed, no retr
   fake.failNextFiles = 1;
   const a = await makeArchive(rig.config.archive.dir, 'cam1', T0);
   rig.bus.emit('archive.finished', a);
-  const failed = await until('analysis.failed', () => rig.events.find((e) => e.type === 'analysis.failed'));
+  const failed = await waitFor('analysis.failed', () => rig.events.find((e) => e.type === 'analysis.failed'));
   t.match(failed, { archive: a.file, reason: /could not process the video/ });
   t.equal(fake.counts.generates, 0);
   t.equal(fake.counts.deletes, 1, 'the FAILED upload is deleted too');
@@ -118,7 +119,7 @@ t.test('a FAILED file and a rejected key are permanent: analysis.failed, no retr
   await rig2.queue.start();
   const b = await makeArchive(rig2.config.archive.dir, 'cam1', T0);
   rig2.bus.emit('archive.finished', b);
-  const refused = await until('analysis.failed', () => rig2.events.find((e) => e.type === 'analysis.failed'));
+  const refused = await waitFor('analysis.failed', () => rig2.events.find((e) => e.type === 'analysis.failed'));
   t.match(refused, { reason: /HTTP 400 .*API key not valid/ });
   await new Promise((r) => setTimeout(r, 300));
   t.same(fake.seen.slice(seenBefore).map((s) => s.path), ['/upload/v1beta/files'], 'one upload start refused, no second try for a 4xx');
@@ -135,7 +136,7 @@ t.test('the daily cap holds across a restart and lifts on the next UTC day', asy
   const archives = [];
   for (let i = 0; i < 3; i++) archives.push(await makeArchive(rig.config.archive.dir, 'cam1', T0 + i * 600_000));
   for (const a of archives) rig.bus.emit('archive.finished', a);
-  await until('two results', () => rig.published().length === 2);
+  await waitFor('two results', () => rig.published().length === 2);
   await new Promise((r) => setTimeout(r, 300));
   t.equal(rig.published().length, 2, 'the third waits');
   t.match(rig.queue.stats(), { sentToday: 2, queued: 1, held: 'cap' });
@@ -152,7 +153,7 @@ t.test('the daily cap holds across a restart and lifts on the next UTC day', asy
   const nextDay = makeRig(dir, fake.url, { analysis: { maxPerDay: 2 }, clock });
   t.teardown(nextDay.close);
   await nextDay.queue.start();
-  await until('third result', () => nextDay.published().length === 3);
+  await waitFor('third result', () => nextDay.published().length === 3);
   t.match(nextDay.queue.stats(), { sentToday: 1, doneToday: 1, held: null });
 });
 
@@ -165,7 +166,7 @@ t.test('daily token budget holds new jobs once spent', async (t) => {
   const a = await makeArchive(rig.config.archive.dir, 'cam1', T0);
   const b = await makeArchive(rig.config.archive.dir, 'cam1', T0 + 600_000);
   rig.bus.emit('archive.finished', a);
-  await until('first result', () => rig.published().length === 1);
+  await waitFor('first result', () => rig.published().length === 1);
   rig.bus.emit('archive.finished', b);
   await new Promise((r) => setTimeout(r, 300));
   t.equal(fake.counts.uploads, 1);
@@ -206,7 +207,7 @@ t.test('skipWhenStill: a still archive is skipped with an event, a moving one is
   const skipped = rig.events.find((e) => e.type === 'analysis.skipped');
   t.match(skipped, { camera: 'still', archive: a.file, reason: /no motion/ });
   t.notOk(rig.queue.isPending(a.file));
-  await until('result', () => rig.published().length === 1);
+  await waitFor('result', () => rig.published().length === 1);
   const [result] = rig.published();
   t.equal(result!.archive, b.file);
   t.match(result!.motion, { activeSeconds: 3, threshold: 0.01, perSecond: [Number, Number, Number] });
@@ -227,7 +228,7 @@ t.test('analyze command path: unknown archive refused, known one queued and anal
   await t.rejects(rig.queue.enqueue('cam1', 'cam1/2026-03-02/archive_20260302T100000Z.mp4'), { code: 'not_found' });
   const a = await makeArchive(rig.config.archive.dir, 'cam1', T0, { seconds: 2 });
   await rig.queue.enqueue('cam1', a.file);
-  await until('result', () => rig.published().length === 1);
+  await waitFor('result', () => rig.published().length === 1);
   t.match(rig.published()[0], { archive: a.file, start: '2026-03-02T10:00:00.000Z', end: '2026-03-02T10:00:02.000Z' });
 });
 

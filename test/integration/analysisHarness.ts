@@ -19,6 +19,7 @@ import { openStore, type Store } from '../../agent/store/store.js';
 import { EventBus } from '../../agent/util/bus.js';
 import type { Clock } from '../../agent/util/clock.js';
 import { silentLogger } from '../../agent/util/logger.js';
+import { agentConfig } from '../helpers/config.js';
 
 const run = promisify(execFile);
 
@@ -57,21 +58,16 @@ export async function makeArchive(
   return { type: 'archive.finished', ts: new Date().toISOString(), camera, file, start: new Date(startMs).toISOString(), seconds, bytes, clockSynced: true };
 }
 
-/** A test config (only the keys the analysis module reads matter). */
+/** A test config: analysis on against `baseUrl`, one small test camera, everything under `dir`. */
 export function analysisConfig(dir: string, baseUrl: string, analysis: Partial<AgentConfig['analysis']> = {}): AgentConfig {
-  return {
-    device: { id: 'test-device' },
+  return agentConfig({
     cameras: [{ id: 'cam1', source: 'test', width: 160, height: 120, fps: 10 }],
-    archive: { dir: path.join(dir, 'archive'), segmentSeconds: 600, maxAgeHours: 168, minFreePercent: 1 },
-    analysis: {
-      enabled: true, provider: 'gemini', model: 'gemini-2.5-flash', apiKeyFile: null, baseUrl, prompt: null,
-      maxPerDay: 200, skipWhenStill: false, deferAfterMinutes: 10, dailyTokens: null, dailyRequests: null,
-      // The duplicate gate's FFmpeg step is off unless a test turns it on: tests timed to the
-      // sub-second (deferral after 0.8 s) would otherwise measure it too.
-      fps: 0.25, resolution: 'low', skipDuplicates: false, duplicateMotion: 0.001, duplicateDistance: 8, ...analysis,
-    },
+    archive: { dir: path.join(dir, 'archive'), minFreePercent: 1 },
+    // The duplicate gate's FFmpeg step stays off (the default) unless a test turns it on: tests
+    // timed to the sub-second (deferral after 0.8 s) would otherwise measure it too.
+    analysis: { enabled: true, baseUrl, ...analysis },
     dataDir: path.join(dir, 'data'),
-  } as unknown as AgentConfig;
+  });
 }
 
 /** A queue wired like main.ts wires it, with handles for assertions. */
@@ -141,15 +137,4 @@ export function makeRig(
       db.close();
     },
   };
-}
-
-/** Polls until `check` is truthy (default 20 s). */
-export async function until<T>(what: string, check: () => T, timeoutMs = 20_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }

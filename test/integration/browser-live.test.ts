@@ -16,7 +16,8 @@ import { buildPipelineArgs } from '../../agent/pipeline/ffmpegArgs.js';
 import { FfmpegProcess } from '../../agent/pipeline/ffmpegProcess.js';
 import { silentLogger } from '../../agent/util/logger.js';
 import { displayedLatencies, percentile } from '../bench/glass.js';
-import { browserTestBlocked, CHROMIUM, CHROMIUM_ARGS, waitUntil } from '../helpers/browser.js';
+import { browserTestBlocked, CHROMIUM, CHROMIUM_ARGS } from '../helpers/browser.js';
+import { waitFor } from '../helpers/waitFor.js';
 import { FakeCatalog, FakePipeline, runningCamera, testConfig } from '../unit/http/fakes.js';
 
 const SPEC = { width: 320, height: 240, fps: 15 };
@@ -50,9 +51,9 @@ async function startPipeline(hlsDir: string, recordingDir: string, relays: LiveR
 const playback = (page: Page) => page.locator(VIDEO).evaluate((v: { currentTime: number; dataset: Record<string, string> }) => ({ time: v.currentTime, transport: v.dataset.transport }));
 
 async function advances(page: Page, seconds: number, what: string): Promise<number> {
-  await waitUntil(async () => (await playback(page)).time > 0, 30_000, `${what} starts`);
+  await waitFor(`${what} starts`, async () => (await playback(page)).time > 0, 30_000);
   const t0 = (await playback(page)).time;
-  await waitUntil(async () => (await playback(page)).time >= t0 + seconds, 30_000, `${what} advances ${seconds} s`);
+  await waitFor(`${what} advances ${seconds} s`, async () => (await playback(page)).time >= t0 + seconds, 30_000);
   return (await playback(page)).time - t0;
 }
 
@@ -72,7 +73,7 @@ if (blocked) {
       proc.kill();
       await proc.exited();
     });
-    await waitUntil(async () => ((await readFile(join(hlsDir, 'index.m3u8'), 'utf8').catch(() => '')).match(/#EXTINF/g) ?? []).length >= 2, 30_000, 'two HLS segments');
+    await waitFor('two HLS segments', async () => ((await readFile(join(hlsDir, 'index.m3u8'), 'utf8').catch(() => '')).match(/#EXTINF/g) ?? []).length >= 2, 30_000);
 
     const config = testConfig({ archiveDir: join(dir, 'archive'), hlsDir: hlsRoot });
     const deps: HttpServerDeps = {

@@ -5,7 +5,8 @@
  * starts at the event (`#t=<offset>`). The same hit comes from GET /api/search.
  */
 import t from 'tap';
-import { AgentProcess, testConfig, waitFor } from '../helpers/agentProcess.js';
+import { AgentProcess, testConfig } from '../helpers/agentProcess.js';
+import { waitFor } from '../helpers/waitFor.js';
 import { browserTestBlocked, CHROMIUM, CHROMIUM_ARGS } from '../helpers/browser.js';
 import { FakeGemini } from '../helpers/fakeGemini.js';
 

@@ -11,7 +11,8 @@ import { HttpServer } from '../../agent/http/server.js';
 import { HealthCollector } from '../../agent/health/collector.js';
 import { silentLogger } from '../../agent/util/logger.js';
 import { Sensors } from '../../device/sensors.js';
-import { browserTestBlocked, CHROMIUM, CHROMIUM_ARGS, pageMedia, startLiveHls, waitUntil } from '../helpers/browser.js';
+import { browserTestBlocked, CHROMIUM, CHROMIUM_ARGS, pageMedia, startLiveHls } from '../helpers/browser.js';
+import { waitFor } from '../helpers/waitFor.js';
 import { FakeCatalog, FakePipeline, runningCamera, testConfig } from '../unit/http/fakes.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
@@ -70,9 +71,9 @@ if (blocked) {
     const live = page.locator('video.live[data-camera="cam1"]');
     await live.waitFor();
     const liveTime = () => live.evaluate((v: Media) => v.currentTime);
-    await waitUntil(async () => (await liveTime()) > 0, 20000, 'live video starts');
+    await waitFor('live video starts', async () => (await liveTime()) > 0, 20000);
     const t0 = await liveTime();
-    await waitUntil(async () => (await liveTime()) >= t0 + 2, 20000, 'live video advances 2 s');
+    await waitFor('live video advances 2 s', async () => (await liveTime()) >= t0 + 2, 20000);
     const t1 = await liveTime();
     t.ok(t1 - t0 >= 2, `live video advanced ${(t1 - t0).toFixed(2)} s`);
 
@@ -94,7 +95,7 @@ if (blocked) {
     t.match(await item.textContent(), /A test pattern moves across the frame/);
     await item.locator('button.play').click();
     const archiveTime = () => page.locator('#archive-player').evaluate((v: Media) => v.currentTime);
-    await waitUntil(async () => (await archiveTime()) > 0, 15000, 'archive plays');
+    await waitFor('archive plays', async () => (await archiveTime()) > 0, 15000);
     t.ok((await archiveTime()) > 0, 'archive plays');
 
     await mkdir(ARTIFACTS, { recursive: true });
@@ -114,7 +115,7 @@ if (blocked) {
     await server.stop();
     ffmpeg.kill('SIGKILL');
     const link = page.locator('#link');
-    await waitUntil(async () => /unreachable/.test((await link.textContent()) ?? ''), 10000, 'the page sees the agent gone');
+    await waitFor('the page sees the agent gone', async () => /unreachable/.test((await link.textContent()) ?? ''), 10000);
     t.pass('page shows the agent unreachable');
     await rm(join(hlsRoot, 'cam1'), { recursive: true, force: true });
     await mkdir(join(hlsRoot, 'cam1'), { recursive: true });
@@ -122,9 +123,9 @@ if (blocked) {
     ffmpeg = await startLive();
     server = new HttpServer({ ...serverDeps, config: () => ({ ...config, http: { ...config.http, listen: `127.0.0.1:${port}` } }) });
     await server.start();
-    await waitUntil(async () => /online/.test((await link.textContent()) ?? ''), 10000, 'the page sees the agent back');
+    await waitFor('the page sees the agent back', async () => /online/.test((await link.textContent()) ?? ''), 10000);
     const t2 = await liveTime();
-    await waitUntil(async () => (await liveTime()) >= t2 + 2, 45000, 'live video plays again after the restart');
+    await waitFor('live video plays again after the restart', async () => (await liveTime()) >= t2 + 2, 45000);
     t.pass(`live video plays again after the agent restart (${((await liveTime()) - t2).toFixed(1)} s)`);
     t.same(consoleErrors, [], 'no page errors');
   });

@@ -9,7 +9,8 @@ import t from 'tap';
 import { stat } from 'node:fs/promises';
 import { HttpServer } from '../../agent/http/server.js';
 import { silentLogger } from '../../agent/util/logger.js';
-import { browserTestBlocked, CHROMIUM, CHROMIUM_ARGS as BASE_ARGS, pageMedia, startLiveHls, waitUntil } from '../helpers/browser.js';
+import { browserTestBlocked, CHROMIUM, CHROMIUM_ARGS as BASE_ARGS, pageMedia, startLiveHls } from '../helpers/browser.js';
+import { waitFor } from '../helpers/waitFor.js';
 import { FakeCatalog, FakePipeline, runningCamera, testConfig } from '../unit/http/fakes.js';
 
 const CHROMIUM_ARGS = [
@@ -65,7 +66,7 @@ if (blocked) {
     t.equal(await page.textContent('#device'), 'edge-agent', 'no device name before the token');
     await page.fill('#token', 'not-the-token');
     await page.click('#login-form button[type=submit]');
-    await waitUntil(async () => /Wrong token/.test((await page.textContent('#login-error')) ?? ''), 5000, 'a wrong token is refused');
+    await waitFor('a wrong token is refused', async () => /Wrong token/.test((await page.textContent('#login-error')) ?? ''), 5000);
     t.pass('a wrong token is refused');
 
     await page.fill('#token', TOKEN);
@@ -81,9 +82,9 @@ if (blocked) {
     const video = page.locator('video.live[data-camera="cam1"]');
     await video.waitFor();
     const liveTime = () => video.evaluate((v: Media) => v.currentTime);
-    await waitUntil(async () => (await liveTime()) > 0, 20000, 'live video starts');
+    await waitFor('live video starts', async () => (await liveTime()) > 0, 20000);
     const t0 = await liveTime();
-    await waitUntil(async () => (await liveTime()) >= t0 + 2, 20000, 'live video advances 2 s');
+    await waitFor('live video advances 2 s', async () => (await liveTime()) >= t0 + 2, 20000);
     t.pass('live HLS plays on the session cookie');
     t.equal(await page.textContent('#device'), 'gate-01');
 
@@ -92,7 +93,7 @@ if (blocked) {
     await item.waitFor();
     await item.locator('button.play').click();
     const archiveTime = () => page.locator('#archive-player').evaluate((v: Media) => v.currentTime);
-    await waitUntil(async () => (await archiveTime()) > 0, 15000, 'archive plays');
+    await waitFor('archive plays', async () => (await archiveTime()) > 0, 15000);
     t.pass('the archive plays on the cookie');
     const [download] = await Promise.all([page.waitForEvent('download'), item.locator('a.download').click()]);
     const saved = await download.path();

@@ -5,7 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { AgentProcess, testConfig, waitFor } from '../helpers/agentProcess.js';
+import { AgentProcess, testConfig } from '../helpers/agentProcess.js';
+import { waitFor } from '../helpers/waitFor.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { TestClient } from '../helpers/mqttClient.js';
 

@@ -1,16 +1,16 @@
 /** The doctor's broker check against a real Mosquitto: right login, wrong password, TLS with a CA. */
 import t from 'tap';
-import { loadConfig } from '../../agent/config/load.js';
 import { checkBroker } from '../../agent/doctor/checks/broker.js';
 import { mqttConnect } from '../../agent/doctor/mqttProbe.js';
 import type { DoctorContext } from '../../agent/doctor/types.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
+import { agentConfig } from '../helpers/config.js';
 
 t.test('broker check with a real Mosquitto', async (t) => {
   const broker = new Mosquitto({ dir: t.testdir({}), tls: true, users: { board: 'right-pass' } });
   await broker.start();
   t.teardown(() => broker.stop());
-  const config = loadConfig({ file: null, env: {} }).config;
+  const config = agentConfig();
   const ctx = (url: string, password: string | null, tls = false): DoctorContext =>
     ({
       config: {

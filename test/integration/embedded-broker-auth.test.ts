@@ -12,11 +12,11 @@ import mqtt from 'mqtt';
 import { checkBroker } from '../../agent/doctor/checks/broker.js';
 import { technicianCommands } from '../../agent/doctor/checks/embeddedBroker.js';
 import { mqttConnect } from '../../agent/doctor/mqttProbe.js';
-import { loadConfig } from '../../agent/config/load.js';
 import { testConfig } from '../helpers/agentFakes.js';
 import { LinkProcess } from '../helpers/linkProcess.js';
 import { freePort } from '../helpers/mosquitto.js';
 import { sleep, TestClient } from '../helpers/mqttClient.js';
+import { agentConfig } from '../helpers/config.js';
 
 const R = 'edge/gate-01';
 const run = promisify(execFile);
@@ -138,9 +138,7 @@ t.test('the technicians\' password from the credentials folder ($CREDENTIALS_DIR
 t.test('the doctor\'s mosquitto_sub and mosquitto_rr lines work as printed', async (t) => {
   const { dir, port, technician } = await start(t);
   const file = join(dir, 'data/mqtt-technician');
-  const config = loadConfig({ file: null, env: {} }).config;
-  config.device.id = 'gate-01';
-  config.dataDir = join(dir, 'data');
+  const config = agentConfig({ device: { id: 'gate-01' }, dataDir: join(dir, 'data') });
   const line = technicianCommands({ config } as never, file);
   t.notOk(line.includes(technician()), 'the secret itself is not printed');
   // Run them here: this port instead of 1883, and no sudo (the test owns the file).
@@ -153,9 +151,7 @@ t.test('the doctor\'s mosquitto_sub and mosquitto_rr lines work as printed', asy
 
 t.test('the doctor\'s broker check logs in to the running broker as a technician (real MQTT.js probe)', async (t) => {
   const { dir, port } = await start(t);
-  const config = loadConfig({ file: null, env: {} }).config;
-  config.device.id = 'gate-01';
-  config.dataDir = join(dir, 'data');
+  const config = agentConfig({ device: { id: 'gate-01' }, dataDir: join(dir, 'data') });
   // The doctor dials 1883; this broker listens on a free port.
   const probe = (c: typeof config, credentials: Parameters<typeof mqttConnect>[1], ms: number) =>
     mqttConnect({ ...c, mqtt: { ...c.mqtt, url: c.mqtt.url.replace(':1883', `:${port}`) } }, credentials, ms);

@@ -6,7 +6,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { AgentProcess, testConfig, waitFor } from '../helpers/agentProcess.js';
+import { AgentProcess, testConfig } from '../helpers/agentProcess.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 t.test('a pipeline start deletes only its own HLS files from the camera folder', async (t) => {
   const dir = t.testdir();

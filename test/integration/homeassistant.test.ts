@@ -10,7 +10,8 @@
  */
 import path from 'node:path';
 import t from 'tap';
-import { AgentProcess, testConfig, waitFor } from '../helpers/agentProcess.js';
+import { AgentProcess, testConfig } from '../helpers/agentProcess.js';
+import { waitFor } from '../helpers/waitFor.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { TestClient, type Received } from '../helpers/mqttClient.js';
 

@@ -11,7 +11,8 @@ import { HealthCollector } from '../../agent/health/collector.js';
 import { HttpServer } from '../../agent/http/server.js';
 import { silentLogger } from '../../agent/util/logger.js';
 import { Sensors } from '../../device/sensors.js';
-import { CHROMIUM, CHROMIUM_ARGS, hasFfmpeg, waitUntil } from '../helpers/browser.js';
+import { CHROMIUM, CHROMIUM_ARGS, hasFfmpeg } from '../helpers/browser.js';
+import { waitFor } from '../helpers/waitFor.js';
 import { testConfig } from '../unit/http/fakes.js';
 
 t.test('http server on a running agent', { skip: hasFfmpeg() ? false : 'ffmpeg missing' }, async (t) => {
@@ -37,9 +38,9 @@ t.test('http server on a running agent', { skip: hasFfmpeg() ? false : 'ffmpeg m
   t.teardown(() => server.stop());
   const base = `http://127.0.0.1:${server.port}`;
 
-  await waitUntil(async () => (await fetch(`${base}/healthz`)).status === 200, 15000, '/healthz says 200');
+  await waitFor('/healthz says 200', async () => (await fetch(`${base}/healthz`)).status === 200, 15000);
   t.pass('/healthz 200 once the pipeline produces frames');
-  await waitUntil(async () => (await fetch(`${base}/hls/cam1/index.m3u8`)).status === 200, 10000, 'the playlist is served');
+  await waitFor('the playlist is served', async () => (await fetch(`${base}/hls/cam1/index.m3u8`)).status === 200, 10000);
   const playlist = await fetch(`${base}/hls/cam1/index.m3u8`);
   t.equal(playlist.headers.get('content-type'), 'application/vnd.apple.mpegurl');
   t.match(playlist.headers.get('cache-control'), /no-cache/);
@@ -65,9 +66,9 @@ t.test('http server on a running agent', { skip: hasFfmpeg() ? false : 'ffmpeg m
       const live = page.locator('video.live[data-camera="cam1"]');
       await live.waitFor();
       const liveTime = () => live.evaluate((v: { currentTime: number }) => v.currentTime);
-      await waitUntil(async () => (await liveTime()) > 0, 20000, 'the live video starts');
+      await waitFor('the live video starts', async () => (await liveTime()) > 0, 20000);
       const t0 = await liveTime();
-      await waitUntil(async () => (await liveTime()) >= t0 + 2, 20000, 'the live video advances 2 s');
+      await waitFor('the live video advances 2 s', async () => (await liveTime()) >= t0 + 2, 20000);
       t.pass('the real pipeline plays live in Chromium');
     } finally {
       await browser.close();

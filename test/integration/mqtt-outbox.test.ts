@@ -4,6 +4,7 @@ import { testConfig } from '../helpers/agentFakes.js';
 import { LinkProcess } from '../helpers/linkProcess.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { sleep } from '../helpers/mqttClient.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 const R = 'edge/gate-01';
 
@@ -70,8 +71,7 @@ t.test('broker down 20 s and the link restarted meanwhile: every archive.finishe
   await sleep(Math.max(0, 20_000 - (Date.now() - outageStart)));
   await broker.start();
 
-  const deadline = Date.now() + 30_000;
-  while (received.length < n && Date.now() < deadline) await sleep(100);
+  await waitFor(() => `all ${n} events (${received.length} so far)`, () => received.length >= n, 30_000);
   await sleep(1000); // time for any duplicate to show up
   t.equal(received.length, n, `all ${n} events delivered`);
   t.equal(new Set(received.map((r) => r.id)).size, received.length, 'no duplicate id');

@@ -13,7 +13,7 @@ import { supervisorSetup } from '../helpers/supervisorSetup.js';
 import { EventBus } from '../../agent/util/bus.js';
 import { silentLogger } from '../../agent/util/logger.js';
 import { testPatternInput } from '../../device/sources/test.js';
-import { waitFor } from '../helpers/agentProcess.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 const HOUR = 3_600_000;
 const SEGMENT = 4;

@@ -9,7 +9,7 @@ import { CameraSupervisor } from '../../agent/pipeline/supervisor.js';
 import { EventBus } from '../../agent/util/bus.js';
 import { silentLogger } from '../../agent/util/logger.js';
 import { urlInput } from '../../device/sources/url.js';
-import { waitFor } from '../helpers/agentProcess.js';
+import { waitFor } from '../helpers/waitFor.js';
 import { freePort } from '../helpers/mosquitto.js';
 import { supervisorSetup } from '../helpers/supervisorSetup.js';
 

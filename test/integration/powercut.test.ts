@@ -9,7 +9,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { AgentProcess, pidsMatching, testConfig, waitFor } from '../helpers/agentProcess.js';
+import { AgentProcess, pidsMatching, testConfig } from '../helpers/agentProcess.js';
+import { waitFor } from '../helpers/waitFor.js';
 import { buildPowercut, cutPower, powercutEnv, snapshotTree } from '../helpers/powercut.js';
 
 interface Archive {

@@ -10,7 +10,8 @@ import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, re
 import { arch } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { AgentProcess, ROOT, testConfig, waitFor } from '../helpers/agentProcess.js';
+import { AgentProcess, ROOT, testConfig } from '../helpers/agentProcess.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 const ARCH = arch() === 'x64' ? 'x64' : arch() === 'arm64' ? 'arm64' : null;
 const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;

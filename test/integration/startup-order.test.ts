@@ -12,7 +12,8 @@ import mqtt from 'mqtt';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { AgentProcess, testConfig, waitFor } from '../helpers/agentProcess.js';
+import { AgentProcess, testConfig } from '../helpers/agentProcess.js';
+import { waitFor } from '../helpers/waitFor.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 
 async function archivesOnDisk(root: string): Promise<string[]> {

@@ -3,7 +3,8 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { AgentProcess, ROOT, testConfig, waitFor } from '../helpers/agentProcess.js';
+import { AgentProcess, ROOT, testConfig } from '../helpers/agentProcess.js';
+import { waitFor } from '../helpers/waitFor.js';
 import { freePort } from '../helpers/mosquitto.js';
 
 const run = promisify(execFile);

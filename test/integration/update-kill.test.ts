@@ -9,51 +9,29 @@
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { generateKeyPairSync } from 'node:crypto';
-import { ROOT } from '../helpers/agentProcess.js';
-import { Mosquitto } from '../helpers/mosquitto.js';
-import { craftRelease, packRelease, releaseReport, ReleaseServer, runningBoard, updateBody, type SignedRelease } from '../helpers/updateBoard.js';
+import { releaseReport, updateBody, type SignedRelease } from '../helpers/updateBoard.js';
+import { updateRig } from '../helpers/updateRig.js';
 
-const SKIP = existsSync(path.join(ROOT, 'dist/agent/cli.js')) ? false : 'run npm run build first';
-
-const work = t.testdir({ releases: {}, broker: {}, boards: {} });
-const server = new ReleaseServer();
-const broker = new Mosquitto({ dir: path.join(work, 'broker') });
-const operator = generateKeyPairSync('ed25519');
-let v1 = '';
-let good: SignedRelease;
-let crash: SignedRelease;
-
-t.before(async () => {
-  if (SKIP) return;
-  await server.start();
-  await broker.start();
-  const out = path.join(work, 'releases');
-  v1 = craftRelease(out, '1.0.0');
-  good = await packRelease(craftRelease(out, '2.0.0'), operator.privateKey);
-  crash = await packRelease(craftRelease(out, '3.0.0', 'crash'), operator.privateKey);
-});
-t.teardown(async () => {
-  await server.stop();
-  await broker.stop();
-});
+const { skip: SKIP, server, releases, boardOn1 } = updateRig(t, [['2.0.0', 'real'], ['3.0.0', 'crash']]);
+const good = () => releases['2.0.0']!;
+const crash = () => releases['3.0.0']!;
 
 /** Each step's failpoint, the release tried, and where the board must end. */
 const steps: Array<{ step: string; release: () => SignedRelease; ends: 'done' | 'rolled-back'; reason?: RegExp; stateAtKill: string }> = [
-  { step: 'update.taken', release: () => good, ends: 'done', stateAtKill: 'downloading' },
-  { step: 'update.downloaded', release: () => good, ends: 'done', stateAtKill: 'downloading' },
-  { step: 'update.unpacked', release: () => good, ends: 'done', stateAtKill: 'verifying' },
-  { step: 'update.switching', release: () => good, ends: 'rolled-back', reason: /interrupted .* during switching/, stateAtKill: 'switching' },
-  { step: 'update.switched', release: () => good, ends: 'rolled-back', reason: /interrupted .* during switching/, stateAtKill: 'switching' },
-  { step: 'update.restarted', release: () => good, ends: 'rolled-back', reason: /interrupted .* during verifying-health/, stateAtKill: 'verifying-health' },
-  { step: 'update.rolling-back', release: () => crash, ends: 'rolled-back', reason: /the new agent is not running/, stateAtKill: 'switching' },
-  { step: 'update.done', release: () => good, ends: 'done', stateAtKill: 'done' },
+  { step: 'update.taken', release: good, ends: 'done', stateAtKill: 'downloading' },
+  { step: 'update.downloaded', release: good, ends: 'done', stateAtKill: 'downloading' },
+  { step: 'update.unpacked', release: good, ends: 'done', stateAtKill: 'verifying' },
+  { step: 'update.switching', release: good, ends: 'rolled-back', reason: /interrupted .* during switching/, stateAtKill: 'switching' },
+  { step: 'update.switched', release: good, ends: 'rolled-back', reason: /interrupted .* during switching/, stateAtKill: 'switching' },
+  { step: 'update.restarted', release: good, ends: 'rolled-back', reason: /interrupted .* during verifying-health/, stateAtKill: 'verifying-health' },
+  { step: 'update.rolling-back', release: crash, ends: 'rolled-back', reason: /the new agent is not running/, stateAtKill: 'switching' },
+  { step: 'update.done', release: good, ends: 'done', stateAtKill: 'done' },
 ];
 
 for (const { step, release, ends, reason, stateAtKill } of steps) {
   t.test(`kill -9 at ${step}: the next run ends ${ends}, on a release that works`, { skip: SKIP }, async (t) => {
     const id = `kill-${step.replace(/\W/g, '-')}`;
-    const { board, watcher, root } = await runningBoard(t, { dir: path.join(work, 'boards', id), brokerUrl: broker.url, keys: operator, id, rel: v1, version: '1.0.0' });
+    const { board, watcher, root } = await boardOn1(t, id);
     const rel = release();
     const reply = await watcher.command(`${root}/cmd/update`, updateBody(rel, server.serve(`${id}.tar.gz`, rel.tarball)), 'v5', `${root}/reply`);
     t.match(reply.json, { ok: true }, 'update accepted');

@@ -8,43 +8,14 @@
  */
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { ROOT, waitFor } from '../helpers/agentProcess.js';
-import { Mosquitto } from '../helpers/mosquitto.js';
+import { waitFor } from '../helpers/waitFor.js';
 import { TestClient } from '../helpers/mqttClient.js';
-import { craftRelease, manifestText, packRelease, releaseReport, ReleaseServer, runningBoard, updateBody, type ReleaseReport, type SignedRelease, type UpdateBoard } from '../helpers/updateBoard.js';
+import { manifestText, releaseReport, updateBody, type ReleaseReport, type UpdateBoard } from '../helpers/updateBoard.js';
+import { updateRig } from '../helpers/updateRig.js';
 
-const SKIP = existsSync(path.join(ROOT, 'dist/agent/cli.js')) ? false : 'run npm run build first';
-
-const work = t.testdir({ releases: {}, broker: {} });
-const server = new ReleaseServer();
-const broker = new Mosquitto({ dir: path.join(work, 'broker') });
-const releases: Record<string, SignedRelease> = {};
-let v1 = '';
-// The operator's key: every board of this file trusts it, every release here is signed with it.
-const operator = generateKeyPairSync('ed25519');
-
-t.before(async () => {
-  if (SKIP) return;
-  await server.start();
-  await broker.start();
-  const out = path.join(work, 'releases');
-  v1 = craftRelease(out, '1.0.0');
-  for (const [version, kind] of [['2.0.0', 'real'], ['3.0.0-crash', 'crash'], ['4.0.0-silent', 'silent']] as const) {
-    releases[version] = await packRelease(craftRelease(out, version, kind), operator.privateKey);
-  }
-});
-t.teardown(async () => {
-  await server.stop();
-  await broker.stop();
-});
-
-/** A board running 1.0.0, online, its commands subscribed, recording; a watcher on its whole tree. */
-function boardOn1(t: Test, id: string) {
-  // Not t.testdir(): tap removes that before the teardown has stopped the agent writing in it.
-  return runningBoard(t, { dir: path.join(work, 'boards', id), brokerUrl: broker.url, keys: operator, id, rel: v1, version: '1.0.0' });
-}
+const { skip: SKIP, server, broker, releases, boardOn1 } = updateRig(t, [['2.0.0', 'real'], ['3.0.0-crash', 'crash'], ['4.0.0-silent', 'silent']]);
 
 const release = releaseReport;
 

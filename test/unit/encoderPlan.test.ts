@@ -2,6 +2,7 @@ import t from 'tap';
 import type { AgentConfig } from '../../agent/config/types.js';
 import { planEncoders } from '../../agent/encoderPlan.js';
 import type { BoardInfo, EncoderCandidate } from '../../device/types.js';
+import { agentConfig } from '../helpers/config.js';
 
 const PI4: BoardInfo = { family: 'pi-legacy', model: 'Raspberry Pi 4 Model B Rev 1.4', kernel: '6.6.31+rpt-rpi-v8' };
 const ffmpeg = (name: string): EncoderCandidate => ({ name, where: 'ffmpeg' });
@@ -10,7 +11,7 @@ const X264 = ffmpeg('libx264');
 const LADDER = [RPICAM, ffmpeg('h264_v4l2m2m'), X264];
 
 function config(prefer: AgentConfig['encoder']['prefer']): AgentConfig {
-  return { encoder: { prefer, bitrateKbps: 2000 } } as AgentConfig;
+  return agentConfig({ encoder: { prefer, bitrateKbps: 2000 } });
 }
 
 interface Case {

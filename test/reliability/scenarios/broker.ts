@@ -7,7 +7,8 @@
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Test } from 'tap';
-import { AgentProcess, testConfig, waitFor } from '../../helpers/agentProcess.js';
+import { AgentProcess, testConfig } from '../../helpers/agentProcess.js';
+import { waitFor } from '../../helpers/waitFor.js';
 import { Mosquitto } from '../../helpers/mosquitto.js';
 import { Prng } from '../lib/prng.js';
 import { recordResult } from '../lib/results.js';

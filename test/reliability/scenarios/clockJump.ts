@@ -11,7 +11,7 @@ import { existsSync, renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Test } from 'tap';
-import { AgentProcess, testConfig, waitFor } from '../../helpers/agentProcess.js';
+import { AgentProcess, testConfig } from '../../helpers/agentProcess.js';
 import { readArchives } from '../lib/agent.js';
 import { recordResult } from '../lib/results.js';
 

@@ -8,7 +8,8 @@
 import { statfs } from 'node:fs/promises';
 import path from 'node:path';
 import type { Test } from 'tap';
-import { AgentProcess, testConfig, waitFor } from '../../helpers/agentProcess.js';
+import { AgentProcess, testConfig } from '../../helpers/agentProcess.js';
+import { waitFor } from '../../helpers/waitFor.js';
 import { gaps, readArchives } from '../lib/agent.js';
 import { recordResult } from '../lib/results.js';
 

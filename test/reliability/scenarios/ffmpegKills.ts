@@ -5,7 +5,8 @@
  */
 import path from 'node:path';
 import type { Test } from 'tap';
-import { AgentProcess, pidsMatching, testConfig, waitFor, type LogRecord } from '../../helpers/agentProcess.js';
+import { AgentProcess, pidsMatching, testConfig, type LogRecord } from '../../helpers/agentProcess.js';
+import { waitFor } from '../../helpers/waitFor.js';
 import { decodeErrors } from '../../helpers/media.js';
 import { readArchives } from '../lib/agent.js';
 import { recordResult } from '../lib/results.js';

@@ -10,7 +10,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Test } from 'tap';
-import { AgentProcess, testConfig, waitFor } from '../../helpers/agentProcess.js';
+import { AgentProcess, testConfig } from '../../helpers/agentProcess.js';
+import { waitFor } from '../../helpers/waitFor.js';
 import { Mosquitto } from '../../helpers/mosquitto.js';
 import { TestClient } from '../../helpers/mqttClient.js';
 import { Prng } from '../lib/prng.js';

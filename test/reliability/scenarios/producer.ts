@@ -9,7 +9,8 @@
  */
 import path from 'node:path';
 import type { Test } from 'tap';
-import { AgentProcess, pidsMatching, testConfig, waitFor } from '../../helpers/agentProcess.js';
+import { AgentProcess, pidsMatching, testConfig } from '../../helpers/agentProcess.js';
+import { waitFor } from '../../helpers/waitFor.js';
 import { decodeErrors } from '../../helpers/media.js';
 import { fakeBoard, fakeRpicamVid } from '../../helpers/standins.js';
 import { gaps, readArchives } from '../lib/agent.js';

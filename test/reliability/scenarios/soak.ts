@@ -6,7 +6,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Test } from 'tap';
-import { AgentProcess, testConfig, waitFor } from '../../helpers/agentProcess.js';
+import { AgentProcess, testConfig } from '../../helpers/agentProcess.js';
+import { waitFor } from '../../helpers/waitFor.js';
 import { Mosquitto } from '../../helpers/mosquitto.js';
 import { TestClient } from '../../helpers/mqttClient.js';
 import { gaps, HlsWatcher, readArchives, sampleTree, slope, type TreeFigures } from '../lib/agent.js';

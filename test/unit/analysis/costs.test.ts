@@ -1,10 +1,9 @@
 import t from 'tap';
 import { costsFor, estimateInputTokens, PROXY_WIDTH, sampledFrames, TOKENS_PER_FRAME } from '../../../agent/analysis/costs.js';
-import type { AgentConfig } from '../../../agent/config/types.js';
-import { validateConfig } from '../../../agent/config/validate.js';
+import { agentConfig } from '../../helpers/config.js';
 
 t.test('costsFor: the global levers, overridden key by key by the camera\'s own', async (t) => {
-  const config: AgentConfig = validateConfig({
+  const config = agentConfig({
     analysis: { fps: 0.5, skipDuplicates: true },
     cameras: [{ id: 'gate', source: 'test', analysis: { fps: 1, skipDuplicates: false } }, { id: 'yard', source: 'test' }],
   });

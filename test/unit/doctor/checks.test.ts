@@ -4,7 +4,6 @@ import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
-import { loadConfig } from '../../../agent/config/load.js';
 import { checkBroker } from '../../../agent/doctor/checks/broker.js';
 import { checkCameras } from '../../../agent/doctor/checks/cameras.js';
 import { checkClock } from '../../../agent/doctor/checks/clock.js';
@@ -16,6 +15,7 @@ import { checkThrottling } from '../../../agent/doctor/checks/throttling.js';
 import { formatChecks, runChecks } from '../../../agent/doctor/index.js';
 import type { DoctorContext } from '../../../agent/doctor/types.js';
 import type { CommandRunner, RunResult } from '../../../agent/util/run.js';
+import { agentConfig } from '../../helpers/config.js';
 
 type Answers = Record<string, Partial<RunResult> | Error>;
 
@@ -31,7 +31,7 @@ function fakeRun(answers: Answers): CommandRunner {
 
 function ctx(over: Partial<DoctorContext> = {}): DoctorContext {
   return {
-    config: loadConfig({ file: null, env: {} }).config,
+    config: agentConfig(),
     credentials: { mqttPassword: null, geminiApiKey: null, httpToken: null, commandKey: null },
     credentialsError: null,
     configFile: null,

@@ -1,19 +1,17 @@
 /** The doctor's embedded-broker lines: the technician login tried, and how to use it, never the secret. */
 import { join } from 'node:path';
 import t from 'tap';
-import { loadConfig } from '../../../agent/config/load.js';
 import type { AgentConfig } from '../../../agent/config/types.js';
 import { checkBroker } from '../../../agent/doctor/checks/broker.js';
 import { checkBrokerClients, technicianFiles } from '../../../agent/doctor/checks/embeddedBroker.js';
 import type { DoctorContext } from '../../../agent/doctor/types.js';
 import type { Credentials } from '../../../agent/config/load.js';
+import { agentConfig } from '../../helpers/config.js';
 
 const SECRET = 'technician-secret-123456';
 
 function ctx(dir: string, over: Partial<DoctorContext> = {}): DoctorContext {
-  const config = loadConfig({ file: null, env: {} }).config;
-  config.device.id = 'gate-01';
-  config.dataDir = join(dir, 'data');
+  const config = agentConfig({ device: { id: 'gate-01' }, dataDir: join(dir, 'data') });
   return {
     config, credentials: { mqttPassword: null, geminiApiKey: null, httpToken: null, commandKey: null }, credentialsError: null,
     configFile: null, configProblems: [], run: async () => { throw new Error('no'); }, hasCommand: () => false, root: '/nonexistent',

@@ -45,7 +45,7 @@ t.test('snapshot carries board, sensors, disk, cameras, process and extra figure
 t.test('a failing sensor source still yields a report', async (t) => {
   const dir = t.testdir();
   const collector = new HealthCollector({
-    config: () => testConfig({ archiveDir: dir, hlsDir: dir }),
+    config: () => testConfig({ archiveDir: join(dir, 'archive'), hlsDir: join(dir, 'hls') }),
     pipeline: new FakePipeline([], dir),
     sensors: { read: async () => { throw new Error('sysfs gone'); } },
   });

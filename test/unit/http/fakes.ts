@@ -1,29 +1,23 @@
 /** Fakes of our own module boundaries (PipelineControl, ArchiveCatalog) and a config for HTTP and health tests. */
 import { realpath, readdir, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
+import { isLoopback, splitHostPort } from '../../../agent/config/checks.js';
 import type { AgentConfig } from '../../../agent/config/types.js';
 import type { ArchiveCatalog, ArchiveEntry, CameraStats, PipelineControl, Snapshot } from '../../../agent/contract/services.js';
+import { agentConfig } from '../../helpers/config.js';
 
-/** A complete config with the given directories and cameras. */
+/** The config of the HTTP and health tests: the given folders and 320x240 test cameras. */
 export function testConfig(opts: { archiveDir: string; hlsDir: string; cameras?: string[]; listen?: string }): AgentConfig {
-  return {
+  const listen = opts.listen ?? '127.0.0.1:0';
+  // Off loopback the agent requires a token file; these tests hand the token itself to the server.
+  return agentConfig({
     device: { id: 'test-board' },
     cameras: (opts.cameras ?? ['cam1']).map((id) => ({ id, source: 'test', width: 320, height: 240, fps: 15 })),
-    encoder: { prefer: 'auto', bitrateKbps: 500 },
-    hls: { dir: opts.hlsDir, segmentSeconds: 1, listSize: 6 },
-    archive: { dir: opts.archiveDir, segmentSeconds: 600, maxAgeHours: 168, minFreePercent: 10 },
-    mqtt: {
-      url: 'embedded', topicPrefix: 'edge', healthIntervalSeconds: 30, configGateSeconds: 60, username: null, passwordFile: null,
-      ca: null, cert: null, key: null, commandKeyFile: null, requireScopedSignatures: false, allowInsecure: false, unsignedSensitiveChanges: false,
-    },
-    analysis: {
-      enabled: false, provider: 'gemini', model: 'gemini-2.5-flash', apiKeyFile: null, baseUrl: null, prompt: null,
-      maxPerDay: 200, skipWhenStill: false, allowInsecure: false, deferAfterMinutes: 10, dailyTokens: null, dailyRequests: null,
-      fps: 0.25, resolution: 'low', skipDuplicates: false, duplicateMotion: 0.001, duplicateDistance: 8,
-    },
-    http: { listen: opts.listen ?? '127.0.0.1:0', tokenFile: null, allowedHosts: [], liveView: true },
+    hls: { dir: opts.hlsDir },
+    archive: { dir: opts.archiveDir },
+    http: { listen, tokenFile: isLoopback(splitHostPort(listen)?.host ?? '') ? null : '/etc/edge-agent/http-token' },
     dataDir: opts.archiveDir,
-  };
+  });
 }
 
 /** A running camera with a fresh frame. */

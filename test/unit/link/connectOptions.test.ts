@@ -2,11 +2,9 @@ import { writeFileSync } from 'node:fs';
 import t from 'tap';
 import { connectPlan, safeUrl } from '../../../agent/link/connectOptions.js';
 import type { MqttConfig } from '../../../agent/config/types.js';
+import { agentConfig } from '../../helpers/config.js';
 
-const mqtt: MqttConfig = {
-  url: 'mqtt://broker:1883', topicPrefix: 'edge', healthIntervalSeconds: 30, configGateSeconds: 60, username: null,
-  passwordFile: null, ca: null, cert: null, key: null, commandKeyFile: null, requireScopedSignatures: false, allowInsecure: false, unsignedSensitiveChanges: false,
-};
+const mqtt: MqttConfig = agentConfig({ mqtt: { url: 'mqtt://broker:1883' } }).mqtt;
 const will = { state: 'offline' as const, version: '1', startedAt: 'x', session: 1, ts: 'y' };
 const base = { mqtt, url: mqtt.url, clientId: 'gate-01', password: null, protocolVersion: 5 as const, willTopic: 'edge/gate-01/status', will, reconnectPeriodMs: 1000 };
 

@@ -7,6 +7,7 @@ import { openStore } from '../../../agent/store/store.js';
 import { EventBus } from '../../../agent/util/bus.js';
 import { silentLogger } from '../../../agent/util/logger.js';
 import { fakeRedact, testConfig } from '../../helpers/agentFakes.js';
+import { manualClock } from '../../helpers/manualClock.js';
 
 function setup(dir: string, snapshot: () => Promise<object> = async () => ({ cpu: { cores: 4 } }), extra: Partial<ConstructorParameters<typeof LinkPublisher>[0]> = {}) {
   const db = openStore(dir);
@@ -60,20 +61,27 @@ t.test('on connect: retained redacted config (QoS 1) and health (QoS 0, retained
 
 t.test('config.changed republishes the config; the health timer repeats; a failing snapshot is skipped', async (t) => {
   let fail = true;
+  const clock = manualClock();
   const { db, published, bus, publisher } = setup(t.testdir(), async () => {
     if (fail) throw new Error('sensor read failed');
     return {};
-  });
+  }, { clock });
   t.teardown(() => (publisher.stop(), db.close()));
   publisher.start();
   bus.emit('config.changed', { keys: ['mqtt.healthIntervalSeconds'] });
   await flush();
   t.equal(published.filter((p) => p.topic.endsWith('/config')).length, 1);
-  await new Promise((resolve) => setTimeout(resolve, 1100));
-  t.equal(published.filter((p) => p.topic.endsWith('/health')).length, 0, 'failed snapshot: nothing published');
+  const health = () => published.filter((p) => p.topic.endsWith('/health')).length;
+  clock.advance(999);
+  await flush();
+  t.equal(health(), 0, 'nothing before the 1-s interval');
+  clock.advance(1);
+  await flush();
+  t.equal(health(), 0, 'failed snapshot: nothing published');
   fail = false;
-  await new Promise((resolve) => setTimeout(resolve, 1100));
-  t.equal(published.filter((p) => p.topic.endsWith('/health')).length, 1);
+  clock.advance(1000);
+  await flush();
+  t.equal(health(), 1, 'the timer repeats after a failure');
 });
 
 t.test('archive events carry the motion score when measured, and their stable id', async (t) => {

@@ -2,11 +2,11 @@
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { loadConfig } from '../../../agent/config/load.js';
 import { checkTls } from '../../../agent/doctor/checks/tls.js';
 import type { DoctorContext } from '../../../agent/doctor/types.js';
 import { certificateExpiry, readTlsMaterial, tlsExpiry } from '../../../agent/link/tlsFiles.js';
 import { makeCa, makeCert } from '../../helpers/certs.js';
+import { agentConfig } from '../../helpers/config.js';
 
 const DAY = 86_400_000;
 
@@ -47,7 +47,7 @@ t.test('doctor: one line per configured file, warn under 30 days, fail when expi
   const dir = t.testdir();
   const ca = makeCa(dir, 'ca', 400);
   const soon = makeCert(dir, 'soon', 'edge-soon', 12, ca);
-  const config = loadConfig({ file: null, env: {} }).config;
+  const config = agentConfig();
   const ctx = { config } as DoctorContext;
   t.same(await checkTls(ctx), [], 'embedded: nothing');
   config.mqtt.url = 'mqtts://broker.example:8883';

@@ -6,7 +6,7 @@ import type { CameraStats } from '../../../agent/contract/services.js';
 import { UpdateGate } from '../../../agent/update/gate.js';
 import type { RootUpdateState } from '../../../agent/update/state.js';
 import { silentLogger } from '../../../agent/util/logger.js';
-import { waitFor } from '../../helpers/agentProcess.js';
+import { waitFor } from '../../helpers/waitFor.js';
 
 type Verdict = { attempt: string; state: string; reason: string | null; version: string };
 

@@ -12,7 +12,7 @@ import { manifestText } from '../../../agent/update/release.js';
 import { machineArch } from '../../../agent/update/state.js';
 import { ReleaseUpdates, type DesiredReleaseMemory } from '../../../agent/update/updates.js';
 import { silentLogger } from '../../../agent/util/logger.js';
-import { waitFor } from '../../helpers/agentProcess.js';
+import { waitFor } from '../../helpers/waitFor.js';
 
 const operator = generateKeyPairSync('ed25519');
 
