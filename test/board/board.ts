@@ -36,6 +36,9 @@ export function run(cmd: string, args: string[], options: { timeoutMs?: number; 
       clearTimeout(timer);
       resolveRun({ code, stdout, stderr, ms: Date.now() - started });
     });
+    // A command that exits without reading its input (a fast failure) closes the pipe: its exit
+    // code and stderr tell what happened, not an EPIPE thrown into the test.
+    child.stdin.on('error', (error) => (stderr += `\n[stdin: ${error.message}]`));
     child.stdin.end(options.input ?? '');
   });
 }
