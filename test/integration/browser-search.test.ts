@@ -35,9 +35,12 @@ if (blocked) {
     const base = `http://127.0.0.1:${String(listening!.port)}`;
 
     // An archive long enough to hold the event at OFFSET s (the first after a start may be shorter: clamped).
-    const hit = await waitFor('an indexed event at the offset', async () => {
+    // An archive of exactly OFFSET s (a short first one) holds the event at its very end and
+    // leaves nothing to play: take one with 2 s to play after the event.
+    const hit = await waitFor('an indexed event at the offset, with 2 s of archive after it', async () => {
       const hits = (await (await fetch(`${base}/api/search?q=forklift`)).json()) as Hit[];
-      return hits.find((h) => h.offsetSeconds === OFFSET) ?? null;
+      const lengths = (await (await fetch(`${base}/api/archives?limit=100`)).json()) as Array<{ file: string; seconds: number }>;
+      return hits.find((h) => h.offsetSeconds === OFFSET && (lengths.find((a) => a.file === h.archive)?.seconds ?? 0) >= OFFSET + 2) ?? null;
     }, 90_000, 500);
     t.match(hit, { camera: 'cam1', archive: /^cam1\/\d{4}-\d{2}-\d{2}\/archive_\d{8}T\d{6}Z\.mp4$/, label: 'forklift', description: /roller door/, summary: /yellow forklift/ });
     const archives = (await (await fetch(`${base}/api/archives?limit=100`)).json()) as Array<{ file: string; start: string }>;
