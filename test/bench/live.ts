@@ -80,10 +80,15 @@ async function main(): Promise<void> {
     const { chromium } = await import('playwright-core');
     const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
     const agent = await startAgent(dir(), dataDir, { liveView: true });
-    const live = await glassToGlass(browser, agent, 'live');
-    const hls = await glassToGlass(browser, agent, 'hls');
-    await stop(agent.child);
-    await browser.close();
+    let live: Awaited<ReturnType<typeof glassToGlass>>;
+    let hls: typeof live;
+    try {
+      live = await glassToGlass(browser, agent, 'live');
+      hls = await glassToGlass(browser, agent, 'hls');
+    } finally {
+      await stop(agent.child);
+      await browser.close();
+    }
 
     // 2-4. Alternating CPU runs; RSS and start-up come with the agent's.
     for (let round = 0; round < ROUNDS; round += 1) {

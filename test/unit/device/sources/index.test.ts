@@ -247,5 +247,5 @@ t.test('without settings, a producer encoder gets the config defaults (2500 kb/s
 t.test('the test pattern is paced to real time in microseconds, so wall-clock stamps never collide', async (t) => {
   const got = captureInput('test', SPEC, X264, PC, [], SETTINGS, { hasCommand: () => false });
   t.same(got.inputArgs.slice(0, 4), [...WALL, '-f', 'lavfi']);
-  t.match(got.inputArgs.at(-1), /^testsrc2=size=1280x720:rate=30,.*,realtime,settb=AVTB$/);
+  t.match(got.inputArgs.at(-1), /^testsrc2=size=1280x720:rate=30,.*,realtime,.*,settb=AVTB$/);
 });
