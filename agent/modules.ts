@@ -23,14 +23,10 @@ export interface AgentModule {
 }
 
 export class ModuleTable {
-  private readonly log: Logger;
-
   constructor(
     private readonly modules: readonly AgentModule[],
     private readonly deps: { bus: EventBus; log: Logger },
-  ) {
-    this.log = deps.log;
-  }
+  ) {}
 
   /**
    * Starts every module in table order. The bus holds events until the last one is attached, so
@@ -49,7 +45,7 @@ export class ModuleTable {
       try {
         await module.stop();
       } catch (error) {
-        this.log.warn({ err: error, module: module.name }, 'module stop failed');
+        this.deps.log.warn({ err: error, module: module.name }, 'module stop failed');
       }
     }
   }
@@ -68,7 +64,7 @@ export class ModuleTable {
         if (!everything && module.applyInPlace && (await module.applyInPlace(plan))) continue;
         restart.push(module);
       }
-      if (restart.length > 0) this.log.info({ modules: restart.map((m) => m.name) }, 'restarting modules for a config change');
+      if (restart.length > 0) this.deps.log.info({ modules: restart.map((m) => m.name) }, 'restarting modules for a config change');
       for (const module of [...restart].reverse()) await module.stop();
       for (const module of restart) await module.start();
     });
