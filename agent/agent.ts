@@ -156,7 +156,10 @@ export class Agent {
     await this.table.start();
     // Step 9.
     await this.catchUp(core.announced);
-    log.info({ hls: config.hls.dir, archive: config.archive.dir, cameras: config.cameras.map((c) => c.id) }, 'agent running');
+    log.info(
+      { hls: config.hls.dir, archive: config.archive.dir, cameras: config.cameras.map((c) => c.id) },
+      'agent running',
+    );
     // Step 10.
     this.configService.open();
     // Step 11: the release an update just switched to checks its own health.
@@ -204,7 +207,11 @@ export class Agent {
   private async catchUp(announced: AnnouncedArchives): Promise<void> {
     try {
       announced.prune();
-      const found = await unannouncedArchives(this.config.archive.dir, { since: announced.since(), now: Date.now(), announced: (file) => announced.has(file) });
+      const found = await unannouncedArchives(this.config.archive.dir, {
+        since: announced.since(),
+        now: Date.now(),
+        announced: (file) => announced.has(file),
+      });
       for (const { type, payload } of found) {
         this.log.warn({ file: payload.file, event: type }, 'archive was never announced; announcing it now');
         this.bus.emit(type, payload);
@@ -261,7 +268,10 @@ export class Agent {
       mqttConnected: () => this.link?.isConnected() ?? false,
       roundTrip: () => this.link?.roundTrip() ?? Promise.resolve('the mqtt link is not running'),
       publish: (message) => void publisher?.publishRelease(message),
-      memory: { load: () => core.kv.get<DesiredReleaseMemory>('release.desired'), save: (value) => core.kv.set('release.desired', value) },
+      memory: {
+        load: () => core.kv.get<DesiredReleaseMemory>('release.desired'),
+        save: (value) => core.kv.set('release.desired', value),
+      },
       signingRequired: () => this.credentials.commandKey !== null,
       desiredSigned: (doc) => verifier.verifyDocument('release/desired', doc, topics().releaseDesired),
       startedAt: this.startedAt.getTime(),
@@ -286,9 +296,12 @@ export class Agent {
       archives: this.archives,
       analysis: {
         enqueue: (camera, file) =>
-          this.analysis ? this.analysis.enqueue(camera, file) : Promise.reject(new AgentError('bad_request', 'analysis is disabled (analysis.enabled is false)')),
+          this.analysis
+            ? this.analysis.enqueue(camera, file)
+            : Promise.reject(new AgentError('bad_request', 'analysis is disabled (analysis.enabled is false)')),
       },
-      probe: () => probeReport({ config: this.config, cacheFile: path.join(this.config.dataDir, 'encoder-probe.json') }),
+      probe: () =>
+        probeReport({ config: this.config, cacheFile: path.join(this.config.dataDir, 'encoder-probe.json') }),
       search: core.search,
       updates: { request: (body) => update.control.request(body) },
     });
@@ -330,7 +343,10 @@ export class Agent {
       bus,
       version: VERSION,
       log: mqttLog,
-      memory: { load: () => core.kv.get<PublishedDiscovery>('homeassistant.published'), save: (state) => core.kv.set('homeassistant.published', state) },
+      memory: {
+        load: () => core.kv.get<PublishedDiscovery>('homeassistant.published'),
+        save: (state) => core.kv.set('homeassistant.published', state),
+      },
     });
     const retention = new Retention({
       config,
@@ -357,7 +373,12 @@ export class Agent {
       // Step 5: the link takes the agent's lock before anything records.
       { name: 'mqtt link', slice: 'mqtt', start: () => link.start(), stop: () => link.stop() },
       { name: 'retention', slice: 'archive', start: () => retention.start(), stop: () => retention.stop() },
-      { name: 'analysis', slice: 'analysis', start: () => this.startAnalysis(core, linkPublisher), stop: () => this.stopAnalysis() },
+      {
+        name: 'analysis',
+        slice: 'analysis',
+        start: () => this.startAnalysis(core, linkPublisher),
+        stop: () => this.stopAnalysis(),
+      },
       // Step 7: the pipelines start after every consumer and stop before them, so what they finish at shut-down is announced.
       {
         name: 'pipeline',
@@ -367,7 +388,12 @@ export class Agent {
         applyInPlace: (plan) => this.replaceCameras(plan, board),
       },
       { name: 'http', slice: 'http', start: () => this.startHttp(core), stop: () => this.stopHttp() },
-      { name: 'release updates', slice: 'device', start: () => update.updates.start(), stop: () => update.updates.stop() },
+      {
+        name: 'release updates',
+        slice: 'device',
+        start: () => update.updates.start(),
+        stop: () => update.updates.stop(),
+      },
     ];
   }
 
@@ -419,11 +445,22 @@ export class Agent {
 
   /** The camera's encoder ladder, hardware candidates proven by a cached test encode. */
   private encodersFor(camera: CameraConfig, board: BoardInfo): Promise<EncoderCandidate[]> {
-    const settings = { width: camera.width, height: camera.height, fps: camera.fps, bitrateKbps: this.config.encoder.bitrateKbps, keyframeSeconds: this.config.hls.segmentSeconds };
+    const settings = {
+      width: camera.width,
+      height: camera.height,
+      fps: camera.fps,
+      bitrateKbps: this.config.encoder.bitrateKbps,
+      keyframeSeconds: this.config.hls.segmentSeconds,
+    };
     return planEncoders(
       this.config,
       board,
-      async (candidates) => (await chooseEncoders(candidates, settings, board, { cacheFile: path.join(this.config.dataDir, 'encoder-probe.json') })).working,
+      async (candidates) =>
+        (
+          await chooseEncoders(candidates, settings, board, {
+            cacheFile: path.join(this.config.dataDir, 'encoder-probe.json'),
+          })
+        ).working,
       (b) => candidatesForSource(encoderLadder(b), camera.source),
     );
   }
@@ -442,7 +479,10 @@ export class Agent {
     const { config } = this;
     // Loaded only when wanted: @google/genai alone costs a board ~20 MB of memory.
     if (!config.analysis.enabled) return;
-    const [{ AnalysisQueue }, { GeminiClient }] = await Promise.all([import('./analysis/queue.js'), import('./analysis/gemini.js')]);
+    const [{ AnalysisQueue }, { GeminiClient }] = await Promise.all([
+      import('./analysis/queue.js'),
+      import('./analysis/gemini.js'),
+    ]);
     const log = this.rootLog.child({ component: 'analysis' });
     const key = this.credentials.geminiApiKey;
     this.analysis = new AnalysisQueue({
@@ -455,7 +495,9 @@ export class Agent {
       publish: (result) => publisher.publishAnalysis(result),
       publishBudget: (budget) => void publisher.publishBudget(budget),
       index: core.search,
-      model: key ? new GeminiClient({ apiKey: key, model: config.analysis.model, baseUrl: config.analysis.baseUrl, log }) : null,
+      model: key
+        ? new GeminiClient({ apiKey: key, model: config.analysis.model, baseUrl: config.analysis.baseUrl, log })
+        : null,
       resultPathFor: analysisPathFor,
       motion: this.motion,
     });

@@ -19,7 +19,6 @@ commands:
   fleet rollout|rollback|status ...                 update a fleet through the broker (edge-agent fleet for usage)
 `;
 
-
 function parse(argv: string[]): CliOptions {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -38,7 +37,13 @@ function parse(argv: string[]): CliOptions {
     process.exit(0);
   }
   if (values.version) positionals.unshift('version');
-  return { config: values.config, set: values.set ?? [], json: values.json ?? false, trustBaseUrl: values['trust-base-url'] ?? false, positionals };
+  return {
+    config: values.config,
+    set: values.set ?? [],
+    json: values.json ?? false,
+    trustBaseUrl: values['trust-base-url'] ?? false,
+    positionals,
+  };
 }
 
 async function dispatch(argv: string[]): Promise<number> {

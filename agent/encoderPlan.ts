@@ -18,7 +18,10 @@ export async function planEncoders(
   const wanted: EncoderCandidate[] =
     config.encoder.prefer === 'auto'
       ? ladder(board)
-      : config.encoder.prefer.map((name) => ladder(board).find((c) => c.name === name) ?? { name, where: 'ffmpeg' as const });
-  const working = env.EDGE_AGENT_TRUST_ENCODERS === '1' ? wanted : await probe(wanted.filter((c) => c.name !== 'libx264'));
+      : config.encoder.prefer.map(
+          (name) => ladder(board).find((c) => c.name === name) ?? { name, where: 'ffmpeg' as const },
+        );
+  const working =
+    env.EDGE_AGENT_TRUST_ENCODERS === '1' ? wanted : await probe(wanted.filter((c) => c.name !== 'libx264'));
   return [...working.filter((c) => c.name !== 'libx264'), LAST_RESORT];
 }

@@ -64,7 +64,8 @@ export class ModuleTable {
         if (!everything && module.applyInPlace && (await module.applyInPlace(plan))) continue;
         restart.push(module);
       }
-      if (restart.length > 0) this.deps.log.info({ modules: restart.map((m) => m.name) }, 'restarting modules for a config change');
+      if (restart.length > 0)
+        this.deps.log.info({ modules: restart.map((m) => m.name) }, 'restarting modules for a config change');
       for (const module of [...restart].reverse()) await module.stop();
       for (const module of restart) await module.start();
     });

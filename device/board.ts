@@ -68,7 +68,10 @@ async function readText(root: string, rel: string): Promise<string | undefined> 
 
 /** Device-tree strings end in NUL (and `compatible` is a NUL-separated list). */
 function splitNul(text: string | undefined): string[] {
-  return (text ?? '').split('\0').map((s) => s.trim()).filter(Boolean);
+  return (text ?? '')
+    .split('\0')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 function clean(text: string | undefined): string | undefined {

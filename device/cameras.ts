@@ -28,7 +28,8 @@ export interface CameraScanOptions {
 
 // Codec, ISP and CSI-receiver nodes are V4L2 devices too; none is a camera FFmpeg can read.
 // (Pi: bcm2835-codec/-isp, rpivid, pispbe, rp1-cfe, unicam; Jetson: "vi-output, imx219 ...".)
-const PLATFORM_NAME = /bcm2835-(codec|isp)|rpivid|rpi-hevc|pispbe|rp1-cfe|unicam|codec|encode|decode|-isp\b|^vi-output/i;
+const PLATFORM_NAME =
+  /bcm2835-(codec|isp)|rpivid|rpi-hevc|pispbe|rp1-cfe|unicam|codec|encode|decode|-isp\b|^vi-output/i;
 
 /** Lists V4L2 capture cameras, by-id names preferred, metadata and platform nodes left out. */
 export async function listCameras(opts: CameraScanOptions = {}): Promise<Camera[]> {
@@ -101,11 +102,12 @@ export async function uvcVersionOf(usbDeviceDir: string): Promise<string | undef
 /** Finds the VideoControl interface header (CS_INTERFACE, VC_HEADER) and reads bcdUVC. */
 export function parseUvcVersion(raw: Buffer): string | undefined {
   let videoControl = false;
-  for (let i = 0; i + 2 <= raw.length; ) {
+  for (let i = 0; i + 2 <= raw.length;) {
     const len = raw[i] ?? 0;
     if (len < 2) break;
     const type = raw[i + 1];
-    if (type === 0x04) videoControl = raw[i + 5] === 0x0e && raw[i + 6] === 0x01; // interface: video class, control subclass
+    if (type === 0x04)
+      videoControl = raw[i + 5] === 0x0e && raw[i + 6] === 0x01; // interface: video class, control subclass
     else if (type === 0x24 && videoControl && raw[i + 2] === 0x01 && i + 5 <= raw.length) {
       const bcd = raw.readUInt16LE(i + 3);
       return `${(bcd >> 8).toString(16)}.${(bcd & 0xff).toString(16).padStart(2, '0')}`;
@@ -153,9 +155,27 @@ export function chooseV4l2Format(camera: Camera, spec: CaptureSpec): V4l2Choice 
   const fast = (fps: number[]): number | undefined => fps.filter((r) => r >= spec.fps).sort((a, b) => a - b)[0];
   // Tier 1: big enough and fast enough; 2: fast enough (largest); 3: anything (largest, fastest).
   const tiers: Array<(f: CameraFormat) => V4l2Choice | undefined> = [
-    (f) => pick(f, f.sizes.filter((s) => s.width >= spec.width && s.height >= spec.height && fast(s.fps) !== undefined), (a, b) => area(a) - area(b), fast),
-    (f) => pick(f, f.sizes.filter((s) => fast(s.fps) !== undefined), (a, b) => area(b) - area(a), fast),
-    (f) => pick(f, f.sizes, (a, b) => area(b) - area(a), (fps) => fps[0] ?? spec.fps),
+    (f) =>
+      pick(
+        f,
+        f.sizes.filter((s) => s.width >= spec.width && s.height >= spec.height && fast(s.fps) !== undefined),
+        (a, b) => area(a) - area(b),
+        fast,
+      ),
+    (f) =>
+      pick(
+        f,
+        f.sizes.filter((s) => fast(s.fps) !== undefined),
+        (a, b) => area(b) - area(a),
+        fast,
+      ),
+    (f) =>
+      pick(
+        f,
+        f.sizes,
+        (a, b) => area(b) - area(a),
+        (fps) => fps[0] ?? spec.fps,
+      ),
   ];
   for (const tier of tiers) {
     for (const format of usable) {

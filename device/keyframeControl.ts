@@ -39,17 +39,26 @@ export type KeyframeRequest = { control: string; frames: number } | { control: n
  * range) through the first keyframe control it has. Never throws: a camera that cannot is
  * recorded anyway, cut on its own keyframes.
  */
-export async function requestKeyframeInterval(device: string, frames: number, run: CommandRunner = runCommand): Promise<KeyframeRequest> {
+export async function requestKeyframeInterval(
+  device: string,
+  frames: number,
+  run: CommandRunner = runCommand,
+): Promise<KeyframeRequest> {
   try {
     const listed = await run('v4l2-ctl', ['-d', device, '--list-ctrls'], { timeoutMs: 5000 });
-    if (listed.code !== 0) return { control: null, reason: `v4l2-ctl --list-ctrls failed: ${listed.stderr.trim() || `exit ${listed.code}`}` };
+    if (listed.code !== 0)
+      return {
+        control: null,
+        reason: `v4l2-ctl --list-ctrls failed: ${listed.stderr.trim() || `exit ${listed.code}`}`,
+      };
     const controls = parseIntControls(listed.stdout);
     const control = KEYFRAME_CONTROLS.map((name) => controls.find((c) => c.name === name)).find((c) => c !== undefined);
     if (!control) return { control: null, reason: 'the camera has no keyframe-period control' };
     const wanted = Math.min(control.max, Math.max(control.min, Math.round(frames)));
     if (control.value !== wanted) {
       const set = await run('v4l2-ctl', ['-d', device, `--set-ctrl=${control.name}=${wanted}`], { timeoutMs: 5000 });
-      if (set.code !== 0) return { control: null, reason: `setting ${control.name} failed: ${set.stderr.trim() || `exit ${set.code}`}` };
+      if (set.code !== 0)
+        return { control: null, reason: `setting ${control.name} failed: ${set.stderr.trim() || `exit ${set.code}`}` };
     }
     return { control: control.name, frames: wanted };
   } catch (error) {

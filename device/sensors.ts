@@ -70,7 +70,14 @@ export interface SensorReadings {
 }
 
 /** The readings of a board with no sensors at all. */
-export const NO_SENSORS: SensorReadings = { temperatures: [], underVoltage: null, throttling: null, gpuLoadPercent: null, powerRails: null, overCurrent: null };
+export const NO_SENSORS: SensorReadings = {
+  temperatures: [],
+  underVoltage: null,
+  throttling: null,
+  gpuLoadPercent: null,
+  powerRails: null,
+  overCurrent: null,
+};
 
 /** Runs `vcgencmd get_throttled` and returns its stdout, or null when the binary is absent or fails. */
 export type VcgencmdRunner = () => Promise<string | null>;
@@ -172,7 +179,9 @@ export class Sensors {
     // The counters only ever grow: one that grew since the last reading is under-voltage now.
     const previous = this.lastOverCurrent;
     this.lastOverCurrent = overCurrent;
-    const jetsonUnderVoltage = overCurrent ? previous !== null && overCurrent.underVoltage > previous.underVoltage : null;
+    const jetsonUnderVoltage = overCurrent
+      ? previous !== null && overCurrent.underVoltage > previous.underVoltage
+      : null;
     const underVoltage = voltAlarm ?? throttling?.underVoltageNow ?? jetsonUnderVoltage;
     return { temperatures, underVoltage, throttling, gpuLoadPercent, powerRails, overCurrent };
   }
@@ -197,13 +206,21 @@ export class Sensors {
       for (const label of (await listDir(dir)).filter((f) => /^in\d+_label$/.test(f))) {
         const channel = label.slice(2, -'_label'.length);
         const [rail, mv, ma, alarm] = await Promise.all(
-          [label, `in${channel}_input`, `curr${channel}_input`, `curr${channel}_crit_alarm`].map((f) => readText(join(dir, f))),
+          [label, `in${channel}_input`, `curr${channel}_input`, `curr${channel}_crit_alarm`].map((f) =>
+            readText(join(dir, f)),
+          ),
         );
         const volts = Number(mv) / 1000;
         const amps = Number(ma) / 1000;
         // Unconnected channels and the "sum of shunt voltages" channel have no current.
         if (!rail || mv === null || ma === null || !Number.isFinite(volts) || !Number.isFinite(amps)) continue;
-        rails.push({ rail, volts, amps, watts: Math.round(volts * amps * 1000) / 1000, alarm: alarm === null ? null : alarm === '1' });
+        rails.push({
+          rail,
+          volts,
+          amps,
+          watts: Math.round(volts * amps * 1000) / 1000,
+          alarm: alarm === null ? null : alarm === '1',
+        });
       }
     }
     return rails;

@@ -22,7 +22,10 @@ export const RESPONSE_SCHEMA = {
         properties: {
           start: { type: 'STRING', description: 'Offset from the start of the clip, MM:SS.' },
           end: { type: 'STRING', description: 'Offset from the start of the clip, MM:SS.' },
-          label: { type: 'STRING', description: 'A short lower-case tag, e.g. person, vehicle, delivery, door-open, fire, intrusion.' },
+          label: {
+            type: 'STRING',
+            description: 'A short lower-case tag, e.g. person, vehicle, delivery, door-open, fire, intrusion.',
+          },
           description: { type: 'STRING', description: 'One sentence: who or what, doing what, where in the picture.' },
           severity: { type: 'STRING', enum: [...SEVERITIES] },
         },
@@ -122,7 +125,11 @@ export function parseOffset(text: string): number | null {
  * Checks the model's JSON and turns its clip offsets into ISO times from the archive's start
  * (clamped to the archive); throws MalformedAnswerError for anything off-schema.
  */
-export function parseAnswer(text: string | undefined, startMs: number, durationSeconds: number | null): { summary: string; events: AnalysisFinding[] } {
+export function parseAnswer(
+  text: string | undefined,
+  startMs: number,
+  durationSeconds: number | null,
+): { summary: string; events: AnalysisFinding[] } {
   let value: unknown;
   try {
     value = JSON.parse(text ?? '');
@@ -142,11 +149,18 @@ export function parseAnswer(text: string | undefined, startMs: number, durationS
     }
     const start = parseOffset(e.start as string);
     const end = parseOffset(e.end as string);
-    if (start === null || end === null) throw new MalformedAnswerError(`model answer events[${i}] has a bad time: ${String(e.start)}–${String(e.end)}`);
+    if (start === null || end === null)
+      throw new MalformedAnswerError(`model answer events[${i}] has a bad time: ${String(e.start)}–${String(e.end)}`);
     const severity = (SEVERITIES as readonly string[]).includes(e.severity as string) ? (e.severity as string) : 'info';
     const s = Math.min(start, limit);
     const iso = (sec: number) => new Date(startMs + Math.round(sec * 1000)).toISOString();
-    return { start: iso(s), end: iso(Math.max(s, Math.min(end, limit))), label: e.label as string, description: e.description as string, severity };
+    return {
+      start: iso(s),
+      end: iso(Math.max(s, Math.min(end, limit))),
+      label: e.label as string,
+      description: e.description as string,
+      severity,
+    };
   });
   return { summary: obj.summary, events };
 }

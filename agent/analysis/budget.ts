@@ -35,7 +35,12 @@ export function budgetHold(today: DayTotals, limits: BudgetLimits): BudgetHold {
 }
 
 /** The retained `R/analysis/budget` payload. */
-export function budgetMessage(today: DayTotals, limits: BudgetLimits, queued: number, now: number): AnalysisBudgetMessage {
+export function budgetMessage(
+  today: DayTotals,
+  limits: BudgetLimits,
+  queued: number,
+  now: number,
+): AnalysisBudgetMessage {
   return {
     tokensUsed: today.tokens,
     tokenLimit: limits.tokens,

@@ -24,7 +24,11 @@ export function failureReason(error: AnalysisError): Exclude<DeferReason, 'budge
  * job still in its first try is held up by a slow link (offline), and one waiting its turn behind
  * others by the API's throughput (quota).
  */
-export function deferReason(job: Pick<Job, 'waitReason' | 'countedDay' | 'result'>, state: WaitState, active = false): DeferReason {
+export function deferReason(
+  job: Pick<Job, 'waitReason' | 'countedDay' | 'result'>,
+  state: WaitState,
+  active = false,
+): DeferReason {
   if (state.hold !== null && !job.result && !(state.hold === 'cap' && job.countedDay)) return 'budget';
   if (state.rateLimited) return 'quota';
   const own = job.waitReason as DeferReason | null;

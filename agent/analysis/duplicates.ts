@@ -21,7 +21,10 @@ export interface LastScene {
 /** The gate's verdict: skip (with the distance and the clip it matches) or analyse (and why). */
 export type DuplicateVerdict =
   | { duplicate: true; distance: number; sameAs: string }
-  | { duplicate: false; why: 'off' | 'motion not measured' | 'motion' | 'no signature' | 'first clip' | 'scene changed' };
+  | {
+      duplicate: false;
+      why: 'off' | 'motion not measured' | 'motion' | 'no signature' | 'first clip' | 'scene changed';
+    };
 
 /** What the verdict depends on. */
 export interface DuplicateFacts {

@@ -48,7 +48,11 @@ export class ArchiveGoneError extends SkipError {
 /** A still clip whose scene matches the last clip of its camera the model analysed (duplicates.ts). */
 export class DuplicateClipError extends SkipError {
   constructor(file: string, distance: number, sameAs: string) {
-    super(`archive ${file} is still and its scene matches ${sameAs} (${distance} of 256 comparisons changed)`, 'duplicate', { distance, sameAs });
+    super(
+      `archive ${file} is still and its scene matches ${sameAs} (${distance} of 256 comparisons changed)`,
+      'duplicate',
+      { distance, sameAs },
+    );
     this.name = 'DuplicateClipError';
   }
 }

@@ -120,31 +120,51 @@ export function classify(error: unknown, what: string, signal?: AbortSignal): An
   if (error instanceof ApiError) {
     const status = error.status;
     const retryable = status === 429 || status === 408 || status >= 500;
-    return new AnalysisError(`${what}: HTTP ${status} ${apiMessage(error)}`, {
-      retryable,
-      status,
-      retryAfterMs: retryable ? retryDelayFrom(error.message) : null,
-    }, { cause: error });
+    return new AnalysisError(
+      `${what}: HTTP ${status} ${apiMessage(error)}`,
+      {
+        retryable,
+        status,
+        retryAfterMs: retryable ? retryDelayFrom(error.message) : null,
+      },
+      { cause: error },
+    );
   }
   const err = error as Error;
   // AbortError/TimeoutError (our timeout), TypeError "fetch failed" (network): try again later.
-  const reason = err?.name === 'AbortError' || err?.name === 'TimeoutError' ? 'timed out' : (err?.message ?? String(error));
+  const reason =
+    err?.name === 'AbortError' || err?.name === 'TimeoutError' ? 'timed out' : (err?.message ?? String(error));
   return new AnalysisError(`${what}: ${reason}`, { retryable: true, offline: isUnreachable(error) }, { cause: error });
 }
 
 // undici's fetch wraps these in TypeError("fetch failed", { cause }): the API was never reached.
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 /** Whether an error (or one of its causes) says the API could not be reached at all. */
 export function isUnreachable(error: unknown): boolean {
-  for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+  for (
+    let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0;
+    e && depth < 5;
+    e = e.cause as typeof e, depth++
+  ) {
     if (typeof e.code === 'string' && UNREACHABLE.has(e.code)) return true;
   }
   return false;
 }
 
 function toRemote(file: GenaiFile): RemoteFile {
-  if (!file.name || !file.uri) throw new AnalysisError('upload: the API returned no file name or uri', { retryable: true });
+  if (!file.name || !file.uri)
+    throw new AnalysisError('upload: the API returned no file name or uri', { retryable: true });
   const expires = file.expirationTime ? Date.parse(file.expirationTime) : Number.NaN;
   return {
     name: file.name,
@@ -179,7 +199,10 @@ export class GeminiClient implements VideoModel {
 
   async upload(file: string, displayName: string, signal: AbortSignal): Promise<RemoteFile> {
     try {
-      const uploaded = await this.client().files.upload({ file, config: { mimeType: 'video/mp4', displayName, abortSignal: signal } });
+      const uploaded = await this.client().files.upload({
+        file,
+        config: { mimeType: 'video/mp4', displayName, abortSignal: signal },
+      });
       return toRemote(uploaded);
     } catch (error) {
       throw classify(error, 'upload', signal);

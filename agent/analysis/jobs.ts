@@ -125,10 +125,33 @@ export class JobStore {
   }
 
   /** Adds a job; `state` other than pending records a decision already taken (skipped). */
-  insert(job: { camera: string; file: string; startMs: number; seconds: number | null; motion: string | null; score?: number | null; state?: JobState; requested?: boolean; now: number }): Job {
+  insert(job: {
+    camera: string;
+    file: string;
+    startMs: number;
+    seconds: number | null;
+    motion: string | null;
+    score?: number | null;
+    state?: JobState;
+    requested?: boolean;
+    now: number;
+  }): Job {
     const info = this.db
-      .prepare(`INSERT INTO analysis_jobs (camera, file, start_ms, seconds, state, motion, score, requested, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-      .run(job.camera, job.file, job.startMs, job.seconds, job.state ?? 'pending', job.motion, job.score ?? null, job.requested ? 1 : 0, job.now, job.now);
+      .prepare(
+        `INSERT INTO analysis_jobs (camera, file, start_ms, seconds, state, motion, score, requested, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        job.camera,
+        job.file,
+        job.startMs,
+        job.seconds,
+        job.state ?? 'pending',
+        job.motion,
+        job.score ?? null,
+        job.requested ? 1 : 0,
+        job.now,
+        job.now,
+      );
     return this.get(Number(info.lastInsertRowid))!;
   }
 
@@ -143,12 +166,17 @@ export class JobStore {
 
   /** Whether a job for this archive is still pending. */
   isPending(file: string): boolean {
-    return this.db.prepare("SELECT 1 FROM analysis_jobs WHERE file = ? AND state = 'pending' LIMIT 1").get(file) !== undefined;
+    return (
+      this.db.prepare("SELECT 1 FROM analysis_jobs WHERE file = ? AND state = 'pending' LIMIT 1").get(file) !==
+      undefined
+    );
   }
 
   /** The pending job of an archive, if any. */
   pendingFor(file: string): Job | undefined {
-    return this.db.prepare(`SELECT ${COLUMNS} FROM analysis_jobs WHERE file = ? AND state = 'pending' LIMIT 1`).get(file) as Job | undefined;
+    return this.db
+      .prepare(`SELECT ${COLUMNS} FROM analysis_jobs WHERE file = ? AND state = 'pending' LIMIT 1`)
+      .get(file) as Job | undefined;
   }
 
   /**
@@ -156,19 +184,33 @@ export class JobStore {
    * the oldest, so a budget that runs short is spent on the clips where something happened.
    */
   pending(): Job[] {
-    return this.db.prepare(`SELECT ${COLUMNS} FROM analysis_jobs WHERE state = 'pending' ORDER BY COALESCE(score, 0) DESC, id`).all() as Job[];
+    return this.db
+      .prepare(`SELECT ${COLUMNS} FROM analysis_jobs WHERE state = 'pending' ORDER BY COALESCE(score, 0) DESC, id`)
+      .all() as Job[];
   }
 
   pendingCount(): number {
-    return (this.db.prepare("SELECT COUNT(*) AS n FROM analysis_jobs WHERE state = 'pending'").get() as { n: number }).n;
+    return (this.db.prepare("SELECT COUNT(*) AS n FROM analysis_jobs WHERE state = 'pending'").get() as { n: number })
+      .n;
   }
 
   /** Updates some columns of a job. */
   update(id: number, fields: Partial<Omit<Job, 'id' | 'created'>>, now: number): void {
     const map: Record<string, string> = {
-      seconds: 'seconds', state: 'state', attempts: 'attempts', nextAt: 'next_at', uploadName: 'upload_name',
-      uploadUri: 'upload_uri', uploadExpires: 'upload_expires', countedDay: 'counted_day', motion: 'motion',
-      result: 'result', lastError: 'last_error', score: 'score', deferredAt: 'deferred_at', waitReason: 'wait_reason',
+      seconds: 'seconds',
+      state: 'state',
+      attempts: 'attempts',
+      nextAt: 'next_at',
+      uploadName: 'upload_name',
+      uploadUri: 'upload_uri',
+      uploadExpires: 'upload_expires',
+      countedDay: 'counted_day',
+      motion: 'motion',
+      result: 'result',
+      lastError: 'last_error',
+      score: 'score',
+      deferredAt: 'deferred_at',
+      waitReason: 'wait_reason',
       scene: 'scene',
     };
     const keys = Object.keys(fields).filter((k) => k in map);
@@ -189,7 +231,9 @@ export class JobStore {
 
   /** One day's totals (zeros for a day with none). */
   day(day: string): DayTotals {
-    const row = this.db.prepare('SELECT day, sent, done, failed, skipped, tokens, requests FROM analysis_days WHERE day = ?').get(day) as DayTotals | undefined;
+    const row = this.db
+      .prepare('SELECT day, sent, done, failed, skipped, tokens, requests FROM analysis_days WHERE day = ?')
+      .get(day) as DayTotals | undefined;
     return row ? { ...row } : { day, sent: 0, done: 0, failed: 0, skipped: 0, tokens: 0, requests: 0 };
   }
 
@@ -200,7 +244,9 @@ export class JobStore {
 
   /** Jobs ever deferred (for health). */
   deferredTotal(): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM analysis_jobs WHERE deferred_at IS NOT NULL').get() as { n: number }).n;
+    return (
+      this.db.prepare('SELECT COUNT(*) AS n FROM analysis_jobs WHERE deferred_at IS NOT NULL').get() as { n: number }
+    ).n;
   }
 
   /** Deletes finished jobs last touched before `beforeMs` (pending ones are never pruned). */
@@ -210,14 +256,17 @@ export class JobStore {
 
   /** The scene of the last clip of `camera` the model analysed, or null before the first. */
   lastScene(camera: string): { signature: string; file: string } | null {
-    const row = this.db.prepare('SELECT signature, file FROM analysis_scenes WHERE camera = ?').get(camera) as { signature: string; file: string } | undefined;
+    const row = this.db.prepare('SELECT signature, file FROM analysis_scenes WHERE camera = ?').get(camera) as
+      { signature: string; file: string } | undefined;
     return row ? { ...row } : null;
   }
 
   /** Makes a clip's scene its camera's last analysed one (in the transaction that marks the job done). */
   setLastScene(camera: string, signature: string, file: string, now: number): void {
     this.db
-      .prepare('INSERT INTO analysis_scenes (camera, signature, file, updated) VALUES (?, ?, ?, ?) ON CONFLICT(camera) DO UPDATE SET signature = excluded.signature, file = excluded.file, updated = excluded.updated')
+      .prepare(
+        'INSERT INTO analysis_scenes (camera, signature, file, updated) VALUES (?, ?, ?, ?) ON CONFLICT(camera) DO UPDATE SET signature = excluded.signature, file = excluded.file, updated = excluded.updated',
+      )
       .run(camera, signature, file, now);
   }
 

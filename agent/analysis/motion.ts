@@ -120,7 +120,8 @@ export class MotionMeter implements MotionTap {
   addFrame(frame: Uint8Array): void {
     this.framesSeen += 1;
     const second = Math.floor(this.clock.now() / 1000);
-    if (this.previous) this.record(second, frameDifference(this.previous, frame), changedFraction(this.previous, frame));
+    if (this.previous)
+      this.record(second, frameDifference(this.previous, frame), changedFraction(this.previous, frame));
     else if (!this.seconds.has(second)) this.record(second, 0, 0);
     // A copy: the caller's (or the stream's) memory may be reused.
     this.previous = Buffer.from(frame);

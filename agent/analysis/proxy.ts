@@ -49,16 +49,38 @@ export interface Proxy {
 }
 
 /** FFmpeg's argument list for a proxy (pure, table-tested). */
-export function proxyArgs(input: string, output: string, options: Pick<ProxyOptions, 'width' | 'fps' | 'crf' | 'keyframesOnly'>): string[] {
+export function proxyArgs(
+  input: string,
+  output: string,
+  options: Pick<ProxyOptions, 'width' | 'fps' | 'crf' | 'keyframesOnly'>,
+): string[] {
   return [
-    '-nostdin', '-hide_banner', '-nostats', '-benchmark', '-y',
+    '-nostdin',
+    '-hide_banner',
+    '-nostats',
+    '-benchmark',
+    '-y',
     ...(options.keyframesOnly ? ['-skip_frame', 'nokey'] : []),
-    '-i', input,
-    '-map', '0:v:0', '-an', '-sn', '-dn',
+    '-i',
+    input,
+    '-map',
+    '0:v:0',
+    '-an',
+    '-sn',
+    '-dn',
     // Never upscale; even height (yuv420p needs it). `fps` after skip_frame evens out irregular keyframes.
-    '-vf', `fps=${options.fps},scale='min(${options.width},iw)':-2`,
-    '-c:v', 'libx264', '-preset', 'veryfast', '-crf', String(options.crf), '-pix_fmt', 'yuv420p',
-    '-movflags', '+faststart',
+    '-vf',
+    `fps=${options.fps},scale='min(${options.width},iw)':-2`,
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-crf',
+    String(options.crf),
+    '-pix_fmt',
+    'yuv420p',
+    '-movflags',
+    '+faststart',
     output,
   ];
 }
@@ -77,9 +99,13 @@ export function parseBenchCpu(stderr: string): number | null {
 
 /** Frames in a video file (ffprobe reads the MP4 index, no decoding). */
 export async function countFrames(file: string, ffprobePath = 'ffprobe'): Promise<number> {
-  const { stdout } = await runCommand(ffprobePath, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=nb_frames', '-of', 'csv=p=0', file], {
-    timeoutMs: 30_000,
-  }).catch(() => ({ stdout: '' }));
+  const { stdout } = await runCommand(
+    ffprobePath,
+    ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=nb_frames', '-of', 'csv=p=0', file],
+    {
+      timeoutMs: 30_000,
+    },
+  ).catch(() => ({ stdout: '' }));
   const n = Number.parseInt(stdout.trim(), 10);
   return Number.isFinite(n) ? n : 0;
 }
@@ -108,7 +134,13 @@ export async function makeProxy(
   return { ...full, cpuSeconds: (full.cpuSeconds ?? 0) + (proxy.cpuSeconds ?? 0) };
 }
 
-async function runProxy(input: string, workDir: string, name: string, opts: ProxyOptions, signal?: AbortSignal): Promise<Proxy> {
+async function runProxy(
+  input: string,
+  workDir: string,
+  name: string,
+  opts: ProxyOptions,
+  signal?: AbortSignal,
+): Promise<Proxy> {
   const output = path.join(workDir, `${name}.proxy.mp4`);
   const remove = () => rm(output, { force: true });
   const { code, stderr } = await runCommand(opts.ffmpegPath, proxyArgs(input, output, opts), {
@@ -118,9 +150,20 @@ async function runProxy(input: string, workDir: string, name: string, opts: Prox
   });
   if (code !== 0) {
     await remove();
-    const last = stderr.trim().split('\n').filter((l) => !l.startsWith('bench:')).pop() ?? '';
+    const last =
+      stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !l.startsWith('bench:'))
+        .pop() ?? '';
     throw new AgentError('analysis_failed', `proxy of ${path.basename(input)} failed (ffmpeg exit ${code}): ${last}`);
   }
   const { size } = await stat(output);
-  return { path: output, bytes: size, durationSeconds: parseDuration(stderr), cpuSeconds: parseBenchCpu(stderr), remove };
+  return {
+    path: output,
+    bytes: size,
+    durationSeconds: parseDuration(stderr),
+    cpuSeconds: parseBenchCpu(stderr),
+    remove,
+  };
 }

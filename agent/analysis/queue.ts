@@ -32,7 +32,6 @@ import type { ProxyOptions } from './proxy.js';
 import { RetryGate, type RetryPolicy } from './retry.js';
 import { Worker } from './worker.js';
 
-
 /** Below this per-second score (mean absolute grey difference, 0..1) a second counts as still. */
 export const DEFAULT_STILL_THRESHOLD = 0.01;
 
@@ -148,7 +147,9 @@ export class AnalysisQueue {
     const config = this.deps.config();
     if (!config.analysis.enabled) return;
     if (!model) {
-      log.warn('analysis.enabled is true but no Gemini API key was found (analysis.apiKeyFile or GEMINI_API_KEY): analysis is off; run `edge-agent doctor`');
+      log.warn(
+        'analysis.enabled is true but no Gemini API key was found (analysis.apiKeyFile or GEMINI_API_KEY): analysis is off; run `edge-agent doctor`',
+      );
       return;
     }
     this.jobs.init();
@@ -187,7 +188,16 @@ export class AnalysisQueue {
     );
     const pending = this.jobs.pendingCount();
     const limits = this.limits();
-    log.info({ model: model.model, pending, maxPerDay: limits.archives, dailyTokens: limits.tokens, dailyRequests: limits.requests }, 'analysis queue started');
+    log.info(
+      {
+        model: model.model,
+        pending,
+        maxPerDay: limits.archives,
+        dailyTokens: limits.tokens,
+        dailyRequests: limits.requests,
+      },
+      'analysis queue started',
+    );
     this.pump();
   }
 
@@ -211,15 +221,26 @@ export class AnalysisQueue {
 
   /** Queues an archive (the `analyze` command): it must exist; no-op if already pending. */
   async enqueue(camera: string, file: string): Promise<void> {
-    if (!this.running) throw new AgentError('bad_request', 'analysis is not running (analysis.enabled false or no API key)');
-    if ((await this.deps.archives.resolve(file)) === null) throw new AgentError('not_found', `archive ${file} does not exist`);
+    if (!this.running)
+      throw new AgentError('bad_request', 'analysis is not running (analysis.enabled false or no API key)');
+    if ((await this.deps.archives.resolve(file)) === null)
+      throw new AgentError('not_found', `archive ${file} does not exist`);
     if (this.jobs.isPending(file)) return;
     const entry = (await this.deps.archives.list({ camera, limit: 100_000 })).find((a) => a.file === file);
     const startMs = entry ? Date.parse(entry.start) : (parseArchiveFileName(path.basename(file)) ?? 0);
     const seconds = entry && entry.seconds > 0 ? entry.seconds : null;
     // Asked for by a person: no motion gate, but the hint if the meter still has that time.
     const motion = seconds ? this.motionOf(camera, startMs, seconds) : null;
-    this.jobs.insert({ camera, file, startMs, seconds, motion: motion ? JSON.stringify(motion) : null, score: motion?.max ?? null, requested: true, now: this.clock.now() });
+    this.jobs.insert({
+      camera,
+      file,
+      startMs,
+      seconds,
+      motion: motion ? JSON.stringify(motion) : null,
+      score: motion?.max ?? null,
+      requested: true,
+      now: this.clock.now(),
+    });
     this.deps.log.info({ camera, file }, 'archive queued for analysis (command)');
     this.pump();
   }
@@ -256,7 +277,10 @@ export class AnalysisQueue {
 
   private motionOf(camera: string, startMs: number, seconds: number) {
     const endMs = startMs + seconds * 1000;
-    const summary = summariseMotion(this.deps.motion?.timelineFor(camera, startMs, endMs) ?? null, this.deps.stillThreshold ?? DEFAULT_STILL_THRESHOLD);
+    const summary = summariseMotion(
+      this.deps.motion?.timelineFor(camera, startMs, endMs) ?? null,
+      this.deps.stillThreshold ?? DEFAULT_STILL_THRESHOLD,
+    );
     const changed = this.deps.motion?.peakChange?.(camera, startMs, endMs) ?? null;
     return summary && changed !== null ? { ...summary, changed: Math.round(changed * 10_000) / 10_000 } : summary;
   }
@@ -266,7 +290,15 @@ export class AnalysisQueue {
     const startMs = Date.parse(event.start);
     const motion = this.motionOf(event.camera, startMs, event.seconds);
     const now = this.clock.now();
-    const base = { camera: event.camera, file: event.file, startMs, seconds: event.seconds, motion: motion ? JSON.stringify(motion) : null, score: motion?.max ?? null, now };
+    const base = {
+      camera: event.camera,
+      file: event.file,
+      startMs,
+      seconds: event.seconds,
+      motion: motion ? JSON.stringify(motion) : null,
+      score: motion?.max ?? null,
+      now,
+    };
     if (this.deps.config().analysis.skipWhenStill && motion && motion.max < motion.threshold) {
       const reason = `no motion (largest score ${motion.max} under ${motion.threshold})`;
       this.jobs.insert({ ...base, state: 'skipped' });
@@ -284,7 +316,9 @@ export class AnalysisQueue {
   private onPruned(file: string): void {
     const job = this.running ? this.jobs.pendingFor(file) : undefined;
     if (!job || this.active.has(job.id) || job.result) return;
-    void this.skip(job, new ArchiveGoneError(file)).catch((error: unknown) => this.deps.log.error({ file, err: error }, 'analysis bookkeeping failed'));
+    void this.skip(job, new ArchiveGoneError(file)).catch((error: unknown) =>
+      this.deps.log.error({ file, err: error }, 'analysis bookkeeping failed'),
+    );
   }
 
   /** Marks a job skipped and says so: `analysis.skipped` with the reason (`retention`, `duplicate`) and its details. */
@@ -296,7 +330,12 @@ export class AnalysisQueue {
     // Retention reaching an archive before its analysis means analysis lags: worth a warning.
     const level = why instanceof ArchiveGoneError ? 'warn' : 'info';
     this.deps.log[level]({ file: job.file, reason: why.reason, ...why.details }, `${why.message}; skipped`);
-    this.deps.bus.emit('analysis.skipped', { camera: job.camera, archive: job.file, reason: why.reason, ...why.details });
+    this.deps.bus.emit('analysis.skipped', {
+      camera: job.camera,
+      archive: job.file,
+      reason: why.reason,
+      ...why.details,
+    });
     this.reportBudget();
   }
 
@@ -384,16 +423,18 @@ export class AnalysisQueue {
     if (held === 'rate-limit' || held === 'offline') at = Math.max(at, this.gate.until);
     if (held === 'cap' || held === 'budget') at = Math.max(at, nextUtcMidnight(now));
     at = Math.min(at, ...deadlines);
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = null;
-      this.pump();
-    }, Math.min(Math.max(at - now, 50), 3_600_000));
+    this.timer = this.clock.setTimeout(
+      () => {
+        this.timer = null;
+        this.pump();
+      },
+      Math.min(Math.max(at - now, 50), 3_600_000),
+    );
   }
 
   private run(job: Job): void {
     const controller = new AbortController();
-    const done = this.worker!
-      .analyse(job, controller.signal)
+    const done = this.worker!.analyse(job, controller.signal)
       .then(() => {
         this.lastError = null;
         this.gate.succeeded();

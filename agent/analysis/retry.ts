@@ -18,7 +18,8 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY: RetryPolicy = { initialMs: 5_000, maxMs: 15 * 60_000, maxAttempts: 8 };
 
 /** The verdict on one failed try. */
-export type RetryDecision = { retry: true; attempts: number; delayMs: number } | { retry: false; attempts: number; reason: string };
+export type RetryDecision =
+  { retry: true; attempts: number; delayMs: number } | { retry: false; attempts: number; reason: string };
 
 /** The queue-wide hold and the per-job retry arithmetic. */
 export class RetryGate {
@@ -28,7 +29,10 @@ export class RetryGate {
   private streak = 0;
   private readonly policy: RetryPolicy;
 
-  constructor(policy: Partial<RetryPolicy> = {}, private readonly random: () => number = Math.random) {
+  constructor(
+    policy: Partial<RetryPolicy> = {},
+    private readonly random: () => number = Math.random,
+  ) {
     this.policy = { ...DEFAULT_RETRY, ...policy };
   }
 
@@ -52,7 +56,11 @@ export class RetryGate {
     const holdsQueue = error.status === 429 || error.offline;
     const attempts = holdsQueue ? attemptsBefore : attemptsBefore + 1;
     if (!error.retryable || error instanceof MalformedAnswerError || attempts >= this.policy.maxAttempts) {
-      return { retry: false, attempts, reason: error.retryable ? `gave up after ${attempts} tries: ${error.message}` : error.message };
+      return {
+        retry: false,
+        attempts,
+        reason: error.retryable ? `gave up after ${attempts} tries: ${error.message}` : error.message,
+      };
     }
     if (holdsQueue) this.streak += 1;
     const delayMs = this.delay(holdsQueue ? this.streak : attempts, error.retryAfterMs);
@@ -66,6 +74,10 @@ export class RetryGate {
   /** Backoff with jitter; an API-given delay is honoured (plus up to 10 % so a fleet does not return in step). */
   private delay(attempts: number, retryAfterMs: number | null): number {
     if (retryAfterMs !== null) return Math.round(retryAfterMs * (1 + 0.1 * this.random()));
-    return backoffDelay(attempts - 1, { initialMs: this.policy.initialMs, maxMs: this.policy.maxMs, random: this.random });
+    return backoffDelay(attempts - 1, {
+      initialMs: this.policy.initialMs,
+      maxMs: this.policy.maxMs,
+      random: this.random,
+    });
   }
 }

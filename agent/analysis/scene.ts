@@ -46,17 +46,26 @@ export function signatureArgs(input: string, seconds: number, frames = SIGNATURE
   }
   const stack = `${Array.from({ length: frames }, (_, i) => `[f${i}]`).join('')}hstack=inputs=${frames}`;
   return [
-    '-nostdin', '-hide_banner', '-v', 'error',
+    '-nostdin',
+    '-hide_banner',
+    '-v',
+    'error',
     ...inputs,
-    '-filter_complex', `${chains.join(';')};${stack}`,
-    '-frames:v', '1', '-f', 'rawvideo', 'pipe:1',
+    '-filter_complex',
+    `${chains.join(';')};${stack}`,
+    '-frames:v',
+    '1',
+    '-f',
+    'rawvideo',
+    'pipe:1',
   ];
 }
 
 /** The signature of side-by-side 9×8 grey frames (FFmpeg's output): the cells as hex, frame by frame, row by row. */
 export function signatureOf(grey: Uint8Array, frames = SIGNATURE_FRAMES): string {
   const width = HASH_W * frames;
-  if (grey.length < width * HASH_H) throw new AgentError('analysis_failed', `scene signature: ${grey.length} bytes, expected ${width * HASH_H}`);
+  if (grey.length < width * HASH_H)
+    throw new AgentError('analysis_failed', `scene signature: ${grey.length} bytes, expected ${width * HASH_H}`);
   let hex = '';
   for (let f = 0; f < frames; f++) {
     for (let row = 0; row < HASH_H; row++) {
@@ -82,7 +91,8 @@ export function signatureDistance(a: string, b: string): number {
   const x = neighbourDifferences(a);
   const y = neighbourDifferences(b);
   if (!x || !y) return Number.POSITIVE_INFINITY;
-  return x.filter((d, i) => Math.abs(d - y[i]!) > CHANGE_LEVELS + CHANGE_SHARE * Math.max(Math.abs(d), Math.abs(y[i]!))).length;
+  return x.filter((d, i) => Math.abs(d - y[i]!) > CHANGE_LEVELS + CHANGE_SHARE * Math.max(Math.abs(d), Math.abs(y[i]!)))
+    .length;
 }
 
 /** How the signature is taken. */
@@ -103,6 +113,10 @@ export async function sceneSignature(input: string, seconds: number, options: Si
     });
     return signatureOf(pixels);
   } catch (error) {
-    throw new AgentError('analysis_failed', `scene signature of ${path.basename(input)} failed: ${(error as Error).message}`, { cause: error });
+    throw new AgentError(
+      'analysis_failed',
+      `scene signature of ${path.basename(input)} failed: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }

@@ -48,10 +48,14 @@ export class SearchIndex implements SearchService {
         summary, label, description, camera, content = '', tokenize = 'porter unicode61'
       );
     `);
-    const hasJobs = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'analysis_jobs'").get() !== undefined;
+    const hasJobs =
+      this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'analysis_jobs'").get() !==
+      undefined;
     if (!hasJobs) return;
     const missing = this.db
-      .prepare("SELECT result FROM analysis_jobs WHERE state = 'done' AND result IS NOT NULL AND file NOT IN (SELECT archive FROM search_docs)")
+      .prepare(
+        "SELECT result FROM analysis_jobs WHERE state = 'done' AND result IS NOT NULL AND file NOT IN (SELECT archive FROM search_docs)",
+      )
       .all() as Array<{ result: string }>;
     this.db.transaction(() => {
       for (const row of missing) this.add(JSON.parse(row.result) as AnalysisResult);
@@ -63,11 +67,29 @@ export class SearchIndex implements SearchService {
     this.db.transaction(() => {
       this.remove(result.archive);
       const startMs = Date.parse(result.start);
-      this.insert({ camera: result.camera, archive: result.archive, atMs: startMs, offset: 0, kind: 'summary', summary: result.summary, label: null, description: null });
+      this.insert({
+        camera: result.camera,
+        archive: result.archive,
+        atMs: startMs,
+        offset: 0,
+        kind: 'summary',
+        summary: result.summary,
+        label: null,
+        description: null,
+      });
       for (const event of result.events) {
         const atMs = Date.parse(event.start);
         const offset = Number.isFinite(atMs) ? Math.max(0, (atMs - startMs) / 1000) : 0;
-        this.insert({ camera: result.camera, archive: result.archive, atMs: startMs + offset * 1000, offset, kind: 'event', summary: result.summary, label: event.label, description: event.description });
+        this.insert({
+          camera: result.camera,
+          archive: result.archive,
+          atMs: startMs + offset * 1000,
+          offset,
+          kind: 'event',
+          summary: result.summary,
+          label: event.label,
+          description: event.description,
+        });
       }
     });
   }
@@ -77,7 +99,11 @@ export class SearchIndex implements SearchService {
     const rows = this.db.prepare(`SELECT ${DOC_COLUMNS} FROM search_docs WHERE archive = ?`).all(archive) as DocRow[];
     for (const row of rows) {
       const [summary, label, description] = indexed(row);
-      this.db.prepare("INSERT INTO search_fts (search_fts, rowid, summary, label, description, camera) VALUES ('delete', ?, ?, ?, ?, ?)").run(row.id, summary, label, description, row.camera);
+      this.db
+        .prepare(
+          "INSERT INTO search_fts (search_fts, rowid, summary, label, description, camera) VALUES ('delete', ?, ?, ?, ?, ?)",
+        )
+        .run(row.id, summary, label, description, row.camera);
       this.db.prepare('DELETE FROM search_docs WHERE id = ?').run(row.id);
     }
   }
@@ -93,8 +119,10 @@ export class SearchIndex implements SearchService {
     if (query.fromMs !== undefined) (where.push('d.at_ms >= ?'), params.push(query.fromMs));
     if (query.toMs !== undefined) (where.push('d.at_ms < ?'), params.push(query.toMs));
     const rows = this.db
-      .prepare(`SELECT ${DOC_COLUMNS.replace(/(^|, )(\w)/g, '$1d.$2')} FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid
-        WHERE ${where.join(' AND ')} ORDER BY d.at_ms DESC, d.id LIMIT ?`)
+      .prepare(
+        `SELECT ${DOC_COLUMNS.replace(/(^|, )(\w)/g, '$1d.$2')} FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid
+        WHERE ${where.join(' AND ')} ORDER BY d.at_ms DESC, d.id LIMIT ?`,
+      )
       .all(...params, query.limit * 4) as DocRow[];
     const withEvents = new Set(rows.filter((r) => r.kind === 'event').map((r) => r.archive));
     return rows
@@ -113,10 +141,14 @@ export class SearchIndex implements SearchService {
 
   private insert(doc: Omit<DocRow, 'id'>): void {
     const info = this.db
-      .prepare('INSERT INTO search_docs (camera, archive, at_ms, offset_s, kind, summary, label, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT INTO search_docs (camera, archive, at_ms, offset_s, kind, summary, label, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      )
       .run(doc.camera, doc.archive, doc.atMs, doc.offset, doc.kind, doc.summary, doc.label, doc.description);
     const [summary, label, description] = indexed(doc);
-    this.db.prepare('INSERT INTO search_fts (rowid, summary, label, description, camera) VALUES (?, ?, ?, ?, ?)').run(Number(info.lastInsertRowid), summary, label, description, doc.camera);
+    this.db
+      .prepare('INSERT INTO search_fts (rowid, summary, label, description, camera) VALUES (?, ?, ?, ?, ?)')
+      .run(Number(info.lastInsertRowid), summary, label, description, doc.camera);
   }
 }
 

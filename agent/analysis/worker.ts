@@ -105,7 +105,10 @@ export class Worker {
     try {
       await this.deps.model.remove(job.uploadName);
     } catch (error) {
-      this.deps.log.warn({ file: job.file, upload: job.uploadName, err: error }, 'uploaded proxy not deleted (the API expires it in 48 h)');
+      this.deps.log.warn(
+        { file: job.file, upload: job.uploadName, err: error },
+        'uploaded proxy not deleted (the API expires it in 48 h)',
+      );
     }
     this.deps.jobs.update(job.id, { uploadName: null, uploadUri: null, uploadExpires: null }, this.deps.clock.now());
   }
@@ -156,7 +159,10 @@ export class Worker {
     let signature = job.scene;
     if (signature === null) {
       try {
-        signature = await sceneSignature(absolute, job.seconds ?? 0, { signal, ...(this.deps.proxy?.ffmpegPath ? { ffmpegPath: this.deps.proxy.ffmpegPath } : {}) });
+        signature = await sceneSignature(absolute, job.seconds ?? 0, {
+          signal,
+          ...(this.deps.proxy?.ffmpegPath ? { ffmpegPath: this.deps.proxy.ffmpegPath } : {}),
+        });
         this.deps.jobs.update(job.id, { scene: signature }, this.deps.clock.now());
       } catch (error) {
         if (signal.aborted) throw new AbortedError();
@@ -188,7 +194,10 @@ export class Worker {
       this.deps.jobs.update(job.id, { uploadName: null, uploadUri: null, uploadExpires: null }, now);
       return null;
     }
-    this.deps.log.info({ file: job.file, upload: remote.name, state: remote.state }, 'reusing the proxy uploaded before');
+    this.deps.log.info(
+      { file: job.file, upload: remote.name, state: remote.state },
+      'reusing the proxy uploaded before',
+    );
     return remote;
   }
 
@@ -199,7 +208,8 @@ export class Worker {
     const options = { fps, width: PROXY_WIDTH[resolution], ...this.deps.proxy };
     const proxy = await makeProxy(absolute, this.deps.workDir, `job-${job.id}`, options, signal);
     try {
-      if (job.seconds === null && proxy.durationSeconds !== null) jobs.update(job.id, { seconds: proxy.durationSeconds }, clock.now());
+      if (job.seconds === null && proxy.durationSeconds !== null)
+        jobs.update(job.id, { seconds: proxy.durationSeconds }, clock.now());
       if (!job.countedDay) {
         // Counted before the upload: a crash mid-upload has already spent bandwidth.
         const day = utcDay(clock.now());
@@ -211,7 +221,11 @@ export class Worker {
       log.info({ file: job.file, proxyBytes: proxy.bytes, cpuSeconds: proxy.cpuSeconds }, 'proxy made, uploading');
       const remote = await this.deps.model.upload(proxy.path, `${job.camera} ${path.basename(job.file)}`, signal);
       // Stored at once: a job killed from here on reuses this upload instead of sending it again.
-      jobs.update(job.id, { uploadName: remote.name, uploadUri: remote.uri, uploadExpires: remote.expiresAtMs }, clock.now());
+      jobs.update(
+        job.id,
+        { uploadName: remote.name, uploadUri: remote.uri, uploadExpires: remote.expiresAtMs },
+        clock.now(),
+      );
       return remote;
     } finally {
       await proxy.remove();
@@ -223,15 +237,23 @@ export class Worker {
     let current: RemoteFile | null = remote;
     while (current.state !== 'ACTIVE') {
       if (current.state === 'FAILED') {
-        throw new AnalysisError(`the API could not process the video${current.error ? `: ${current.error}` : ''}`, { retryable: false });
+        throw new AnalysisError(`the API could not process the video${current.error ? `: ${current.error}` : ''}`, {
+          retryable: false,
+        });
       }
       if (this.deps.clock.now() > deadline) {
-        throw new AnalysisError(`uploaded video not ACTIVE after ${Math.round(this.deps.activeTimeoutMs / 1000)} s`, { retryable: true });
+        throw new AnalysisError(`uploaded video not ACTIVE after ${Math.round(this.deps.activeTimeoutMs / 1000)} s`, {
+          retryable: true,
+        });
       }
       await sleep(this.deps.pollMs, signal);
       current = await this.deps.model.get(remote.name, signal);
       if (!current) {
-        this.deps.jobs.update(job.id, { uploadName: null, uploadUri: null, uploadExpires: null }, this.deps.clock.now());
+        this.deps.jobs.update(
+          job.id,
+          { uploadName: null, uploadUri: null, uploadExpires: null },
+          this.deps.clock.now(),
+        );
         throw new AnalysisError('uploaded video disappeared while processing', { retryable: true });
       }
     }

@@ -31,7 +31,8 @@ export class AnnouncedArchives {
 
   /** When the ledger began (ms): no archive that started before it is caught up. */
   since(): number {
-    return (this.db.prepare("SELECT value FROM archive_announced_meta WHERE key = 'since'").get() as { value: number }).value;
+    return (this.db.prepare("SELECT value FROM archive_announced_meta WHERE key = 'since'").get() as { value: number })
+      .value;
   }
 
   /**

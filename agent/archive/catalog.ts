@@ -31,7 +31,8 @@ export async function archiveCameras(root: string, camera?: string): Promise<str
 export async function archiveDates(root: string, camera?: string): Promise<string[]> {
   const dates = new Set<string>();
   for (const cam of await archiveCameras(root, camera)) {
-    for (const date of await readdir(path.join(root, cam)).catch(() => [] as string[])) if (DATE_DIR.test(date)) dates.add(date);
+    for (const date of await readdir(path.join(root, cam)).catch(() => [] as string[]))
+      if (DATE_DIR.test(date)) dates.add(date);
   }
   return [...dates].sort();
 }
@@ -40,21 +41,33 @@ export async function archiveDates(root: string, camera?: string): Promise<strin
  * Every finished archive under `root`, oldest first (by the start time in its name); only one
  * camera's, or only one date folder's, when asked (retention reads a day at a time).
  */
-export async function walkArchives(root: string, only: { camera?: string; date?: string } = {}): Promise<ArchiveFile[]> {
+export async function walkArchives(
+  root: string,
+  only: { camera?: string; date?: string } = {},
+): Promise<ArchiveFile[]> {
   const found: ArchiveFile[] = [];
   for (const cam of await archiveCameras(root, only.camera)) {
-    const dates = only.date ? [only.date] : (await readdir(path.join(root, cam)).catch(() => [] as string[])).filter((d) => DATE_DIR.test(d));
+    const dates = only.date
+      ? [only.date]
+      : (await readdir(path.join(root, cam)).catch(() => [] as string[])).filter((d) => DATE_DIR.test(d));
     for (const date of dates) {
       for (const name of await readdir(path.join(root, cam, date)).catch(() => [] as string[])) {
         const startMs = parseArchiveFileName(name);
         if (startMs === null) continue;
-        found.push({ camera: cam, file: `${cam}/${date}/${name}`, absolute: path.join(root, cam, date, name), startMs });
+        found.push({
+          camera: cam,
+          file: `${cam}/${date}/${name}`,
+          absolute: path.join(root, cam, date, name),
+          startMs,
+        });
       }
     }
   }
   // Same second (a clock stepped back): the original first, then -1, -2, ... -10 in number order.
   const duplicate = (file: string) => Number(/-(\d+)\.mp4$/.exec(file)?.[1] ?? 0);
-  return found.sort((a, b) => a.startMs - b.startMs || duplicate(a.file) - duplicate(b.file) || a.file.localeCompare(b.file));
+  return found.sort(
+    (a, b) => a.startMs - b.startMs || duplicate(a.file) - duplicate(b.file) || a.file.localeCompare(b.file),
+  );
 }
 
 /** The `count` newest archives (of one camera, if given), oldest first: reads the newest days only. */
@@ -82,7 +95,12 @@ export class DiskArchiveCatalog implements ArchiveCatalog {
 
   async resolve(file: string): Promise<string | null> {
     const parts = file.split('/');
-    if (parts.length !== 3 || !CAMERA_DIR.test(parts[0]!) || !DATE_DIR.test(parts[1]!) || parseArchiveFileName(parts[2]!) === null) {
+    if (
+      parts.length !== 3 ||
+      !CAMERA_DIR.test(parts[0]!) ||
+      !DATE_DIR.test(parts[1]!) ||
+      parseArchiveFileName(parts[2]!) === null
+    ) {
       return null;
     }
     const candidate = path.join(this.root, ...parts);

@@ -25,7 +25,10 @@ export const CATCH_UP_REASON = 'recording was cut short by a fault; announced at
  * CATCH_UP_DAYS), oldest first, as the events that announce them. An archive without a readable
  * sidecar was never finished by the agent (its sidecar comes before its name) and is skipped.
  */
-export async function unannouncedArchives(root: string, opts: { since: number; now: number; announced: (file: string) => boolean }): Promise<CatchUpEvent[]> {
+export async function unannouncedArchives(
+  root: string,
+  opts: { since: number; now: number; announced: (file: string) => boolean },
+): Promise<CatchUpEvent[]> {
   const from = Math.max(opts.since, opts.now - CATCH_UP_DAYS * 24 * 3600_000);
   const events: CatchUpEvent[] = [];
   for (const date of daysFrom(from, opts.now)) {
@@ -41,15 +44,13 @@ export async function unannouncedArchives(root: string, opts: { since: number; n
 /** The UTC day folders from `from` to `to` (a day either side: names follow the first frame). */
 function daysFrom(from: number, to: number): string[] {
   const days: string[] = [];
-  for (let t = from - 24 * 3600_000; t <= to + 24 * 3600_000; t += 24 * 3600_000) days.push(new Date(t).toISOString().slice(0, 10));
+  for (let t = from - 24 * 3600_000; t <= to + 24 * 3600_000; t += 24 * 3600_000)
+    days.push(new Date(t).toISOString().slice(0, 10));
   return [...new Set(days)];
 }
 
 async function describe(archive: ArchiveFile): Promise<CatchUpEvent | null> {
-  const [meta, info] = await Promise.all([
-    readArchiveMeta(archive.absolute),
-    stat(archive.absolute).catch(() => null),
-  ]);
+  const [meta, info] = await Promise.all([readArchiveMeta(archive.absolute), stat(archive.absolute).catch(() => null)]);
   if (!meta || !info || typeof meta.start !== 'string') return null;
   const payload: ArchiveInfo = {
     camera: archive.camera,
@@ -59,5 +60,7 @@ async function describe(archive: ArchiveFile): Promise<CatchUpEvent | null> {
     bytes: info.size,
     clockSynced: meta.clockSynced !== false,
   };
-  return meta.recovered ? { type: 'archive.recovered', payload: { ...payload, reason: CATCH_UP_REASON } } : { type: 'archive.finished', payload };
+  return meta.recovered
+    ? { type: 'archive.recovered', payload: { ...payload, reason: CATCH_UP_REASON } }
+    : { type: 'archive.finished', payload };
 }

@@ -65,7 +65,11 @@ async function freeArchivePath(dir: string, startMs: number, source: string): Pr
 
 /** Duration in seconds of a media file, by ffprobe. */
 export async function probeDuration(file: string, ffprobePath = 'ffprobe'): Promise<number> {
-  const stdout = await runChecked(ffprobePath, ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', file], { timeoutMs: PROBE_TIMEOUT_MS });
+  const stdout = await runChecked(
+    ffprobePath,
+    ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', file],
+    { timeoutMs: PROBE_TIMEOUT_MS },
+  );
   const seconds = Number.parseFloat(stdout.trim());
   return Number.isFinite(seconds) ? seconds : 0;
 }
@@ -104,12 +108,16 @@ async function remuxPiece(
     ...(piece.toSeconds === null ? [] : ['-to', piece.toSeconds.toFixed(3)]),
   ];
   try {
-    await runChecked(request.ffmpegPath ?? 'ffmpeg', [
-      // FFmpeg glues MPEG-TS timestamp jumps over 10 s into one timeline; keep them, so the cuts
-      // fall where ffprobe saw the keyframes (a clock step leaves such a jump).
-      ...['-hide_banner', '-nostdin', '-v', 'error', '-y', '-dts_delta_threshold', '1000000', '-i', partial],
-      ...['-map', '0:v:0', '-c', 'copy', ...span, '-movflags', '+faststart', '-f', 'mp4', temp],
-    ], { timeoutMs: REMUX_TIMEOUT_MS });
+    await runChecked(
+      request.ffmpegPath ?? 'ffmpeg',
+      [
+        // FFmpeg glues MPEG-TS timestamp jumps over 10 s into one timeline; keep them, so the cuts
+        // fall where ffprobe saw the keyframes (a clock step leaves such a jump).
+        ...['-hide_banner', '-nostdin', '-v', 'error', '-y', '-dts_delta_threshold', '1000000', '-i', partial],
+        ...['-map', '0:v:0', '-c', 'copy', ...span, '-movflags', '+faststart', '-f', 'mp4', temp],
+      ],
+      { timeoutMs: REMUX_TIMEOUT_MS },
+    );
   } catch (error) {
     await rm(temp, { force: true });
     const message = error instanceof CommandFailedError ? error.message : String(error);
@@ -118,7 +126,13 @@ async function remuxPiece(
     throw new AgentError('archive_failed', `could not finish ${partial}: ${message}`, { cause: error });
   }
   const seconds = Math.round((await probeDuration(temp, request.ffprobePath)) * 1000) / 1000;
-  const meta: ArchiveMeta = { start: new Date(piece.startMs).toISOString(), seconds, clockSynced: request.clockSynced, recovered, source };
+  const meta: ArchiveMeta = {
+    start: new Date(piece.startMs).toISOString(),
+    seconds,
+    clockSynced: request.clockSynced,
+    recovered,
+    source,
+  };
   await fsyncPath(temp);
   await writeFileAtomic(metaPathFor(target), JSON.stringify(meta));
   await rename(temp, target);
@@ -137,10 +151,14 @@ async function remuxPiece(
 
 /** Keyframe times (s from the file's start) of a recording. */
 async function keyframeSeconds(file: string, ffprobePath = 'ffprobe'): Promise<number[]> {
-  const stdout = await runChecked(ffprobePath, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', file], {
-    timeoutMs: PROBE_TIMEOUT_MS,
-    maxOutputBytes: 64 * 1024 * 1024,
-  });
+  const stdout = await runChecked(
+    ffprobePath,
+    ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', file],
+    {
+      timeoutMs: PROBE_TIMEOUT_MS,
+      maxOutputBytes: 64 * 1024 * 1024,
+    },
+  );
   const times = stdout
     .split('\n')
     .filter((line) => line.includes('K'))

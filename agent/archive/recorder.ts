@@ -6,7 +6,6 @@ import type { Logger } from '../util/logger.js';
 import { finishRecording, probeDuration } from './finisher.js';
 import { runChecked } from '../util/run.js';
 
-
 /** Folder (under each camera's archive folder) holding the recordings still being written. */
 export const PARTIAL_DIR = '.partial';
 const RUN_FILE = 'run.json';
@@ -81,9 +80,11 @@ export class RecordingRun {
 
   /** Finishes every segment FFmpeg has closed since the last call, and syncs the open one. */
   async poll(): Promise<void> {
-    this.finishing = this.finishing.then(() => this.pollOnce()).catch((error: unknown) => {
-      this.deps.log.error({ err: error }, 'finishing a recording failed');
-    });
+    this.finishing = this.finishing
+      .then(() => this.pollOnce())
+      .catch((error: unknown) => {
+        this.deps.log.error({ err: error }, 'finishing a recording failed');
+      });
     await this.finishing;
   }
 
@@ -91,7 +92,12 @@ export class RecordingRun {
   async close(cleanExit: boolean): Promise<void> {
     await this.poll();
     this.finishing = this.finishing.then(() =>
-      finishRun(this.dir, { ...this.deps, run: { ...this.deps.run, clockSynced: this.syncedSinceCut } }, cleanExit ? 'none' : 'unlisted', this.finishedCount),
+      finishRun(
+        this.dir,
+        { ...this.deps, run: { ...this.deps.run, clockSynced: this.syncedSinceCut } },
+        cleanExit ? 'none' : 'unlisted',
+        this.finishedCount,
+      ),
     );
     await this.finishing;
   }
@@ -102,7 +108,9 @@ export class RecordingRun {
    * cut to its end, not by the run's state at its start.
    */
   private async pollOnce(): Promise<void> {
-    const syncedNow = this.deps.clockSynced ? await this.deps.clockSynced().catch(() => false) : this.deps.run.clockSynced;
+    const syncedNow = this.deps.clockSynced
+      ? await this.deps.clockSynced().catch(() => false)
+      : this.deps.run.clockSynced;
     for (const entry of await this.list.readNew()) {
       const clockSynced = this.syncedSinceCut && syncedNow;
       this.syncedSinceCut = syncedNow;
@@ -179,7 +187,23 @@ export function segmentIndex(file: string): number {
 /** Timestamp (s) of a recording's first video packet: where the run's first frame sits. */
 async function firstPacketSeconds(file: string): Promise<number | null> {
   try {
-    const stdout = await runChecked('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-read_intervals', '%+#1', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', file], { timeoutMs: 10_000 });
+    const stdout = await runChecked(
+      'ffprobe',
+      [
+        '-v',
+        'error',
+        '-select_streams',
+        'v:0',
+        '-read_intervals',
+        '%+#1',
+        '-show_entries',
+        'packet=pts_time',
+        '-of',
+        'csv=p=0',
+        file,
+      ],
+      { timeoutMs: 10_000 },
+    );
     const seconds = Number.parseFloat(stdout.trim().split('\n')[0] ?? '');
     return Number.isFinite(seconds) ? seconds : null;
   } catch {
@@ -195,7 +219,12 @@ async function firstPacketSeconds(file: string): Promise<number | null> {
  * from FFmpeg is the 5-s boundary. Without the run's timeline (run.json lost) the file's
  * modification time less its length is the best guess.
  */
-async function segmentStart(dir: string, run: RunInfo, file: string, listed: { entry?: ListEntry; before?: ListEntry }): Promise<number> {
+async function segmentStart(
+  dir: string,
+  run: RunInfo,
+  file: string,
+  listed: { entry?: ListEntry; before?: ListEntry },
+): Promise<number> {
   const index = segmentIndex(file);
   const at = (seconds: number) => run.baseMs + Math.round(seconds * 1000);
   if (run.baseMs > 0 && index > 0) {
@@ -256,7 +285,10 @@ async function finishRun(
     const wasRecovered = recovered === 'all' || (recovered === 'unlisted' && !known);
     try {
       const entry = entries[index];
-      const startMs = await segmentStart(dir, deps.run, file, { entry: entry?.file === file ? entry : undefined, before: entries[index - 1] });
+      const startMs = await segmentStart(dir, deps.run, file, {
+        entry: entry?.file === file ? entry : undefined,
+        before: entries[index - 1],
+      });
       const infos = await finishRecording(
         {
           camera: deps.run.camera,

@@ -5,7 +5,14 @@ import type { EventBus } from '../util/bus.js';
 
 export type { DiskSpace } from '../util/disk.js';
 import type { Logger } from '../util/logger.js';
-import { analysisPathFor, archiveCameras, archiveDates, newestArchives, walkArchives, type ArchiveFile } from './catalog.js';
+import {
+  analysisPathFor,
+  archiveCameras,
+  archiveDates,
+  newestArchives,
+  walkArchives,
+  type ArchiveFile,
+} from './catalog.js';
 import { metaPathFor, readArchiveMeta } from './finisher.js';
 
 /** How many of a camera's newest archives set its recording rate. */
@@ -148,7 +155,8 @@ export class Retention {
       if (!s) continue;
       const meta = (await readArchiveMeta(archive.absolute)) ?? {};
       // The sidecar's length; an archive without one ran from its start to its last write.
-      const length = meta.seconds && meta.seconds > 0 ? meta.seconds : Math.max(1, (s.mtimeMs - archive.startMs) / 1000);
+      const length =
+        meta.seconds && meta.seconds > 0 ? meta.seconds : Math.max(1, (s.mtimeMs - archive.startMs) / 1000);
       bytes += s.size;
       seconds += length;
       longest = Math.max(longest, length);
@@ -162,7 +170,9 @@ export class Retention {
   /** Free space under the floor; a file system that reports no size says nothing: never low. */
   private async spaceLow(): Promise<boolean> {
     const space = await this.space();
-    return space.totalBytes > 0 && (space.freeBytes / space.totalBytes) * 100 < this.deps.config().archive.minFreePercent;
+    return (
+      space.totalBytes > 0 && (space.freeBytes / space.totalBytes) * 100 < this.deps.config().archive.minFreePercent
+    );
   }
 
   /**

@@ -11,7 +11,9 @@ export async function doctorCommand(options: CliOptions): Promise<number> {
   const checks = await runChecks(ctx);
   if (options.json) process.stdout.write(`${JSON.stringify({ checks }, null, 2)}\n`);
   else {
-    process.stdout.write(`edge-agent doctor: ${ctx.config.device.id}, config ${ctx.configFile ?? '(built-in defaults)'}\n\n`);
+    process.stdout.write(
+      `edge-agent doctor: ${ctx.config.device.id}, config ${ctx.configFile ?? '(built-in defaults)'}\n\n`,
+    );
     process.stdout.write(formatChecks(checks));
   }
   return checks.some((c) => c.status === 'fail') ? 1 : 0;

@@ -45,7 +45,10 @@ const OPTIONS = {
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; args: string[] }>>['values'];
 
 /** Runs a fleet subcommand; returns the exit status (0 done, 1 aborted or failed, 2 usage). */
-export async function fleetCommand(argv: string[], print: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<number> {
+export async function fleetCommand(
+  argv: string[],
+  print: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+): Promise<number> {
   const [sub, ...rest] = argv;
   let values: Values;
   try {
@@ -98,7 +101,12 @@ async function liveStatus(values: Values, print: (line: string) => void): Promis
 
 function connectFleet(values: Values): Promise<MqttFleet> {
   const password = values['password-file'] ? readFileSync(values['password-file'], 'utf8').trim() : undefined;
-  return MqttFleet.connect({ url: need(values.broker, '--broker'), topicPrefix: values['topic-prefix']!, username: values.username, password });
+  return MqttFleet.connect({
+    url: need(values.broker, '--broker'),
+    topicPrefix: values['topic-prefix']!,
+    username: values.username,
+    password,
+  });
 }
 
 function need(value: string | undefined, name: string): string {
@@ -112,17 +120,23 @@ async function rollout(values: Values, print: (line: string) => void, rollbackOf
   const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as { version: string; sha256: string };
   const releaseSig = readFileSync(values.sig ?? manifestFile.replace(/\.json$/, '.sig'), 'utf8').trim();
   const url = need(values.url, '--url');
-  const stateFile = rollbackOf ? `${rollbackOf.replace(/\.json$/, '')}.rollback.json` : values.state ?? `rollout-${manifest.version}.json`;
+  const stateFile = rollbackOf
+    ? `${rollbackOf.replace(/\.json$/, '')}.rollback.json`
+    : (values.state ?? `rollout-${manifest.version}.json`);
   const abort = { percent: Number(values['abort-percent']), min: Number(values['abort-min']) };
-  if (!(abort.percent > 0 && abort.percent <= 100) || !(abort.min >= 1)) throw new Error('--abort-percent must be in (0, 100] and --abort-min at least 1');
+  if (!(abort.percent > 0 && abort.percent <= 100) || !(abort.min >= 1))
+    throw new Error('--abort-percent must be in (0, 100] and --abort-min at least 1');
   const key = values['command-key'] ? readFileSync(values['command-key'], 'utf8').trim() : null;
   const document = (_device: string, ts: string): Record<string, unknown> => {
     // With a command key the board wants the document signed, the release signature then in releaseSig.
-    return key ? signCommand(key, 'release/desired', { manifest, releaseSig, url, ts }) : { manifest, sig: releaseSig, url, ts };
+    return key
+      ? signCommand(key, 'release/desired', { manifest, releaseSig, url, ts })
+      : { manifest, sig: releaseSig, url, ts };
   };
 
   let state = await loadRollout(stateFile);
-  if (state && (state.version !== manifest.version || state.sha256 !== manifest.sha256)) throw new Error(`${stateFile} is a roll-out of ${state.version}, not ${manifest.version}: give another --state`);
+  if (state && (state.version !== manifest.version || state.sha256 !== manifest.sha256))
+    throw new Error(`${stateFile} is a roll-out of ${state.version}, not ${manifest.version}: give another --state`);
   if (state?.status === 'done' || state?.status === 'aborted') {
     print(formatStatus(state).trimEnd());
     return state.status === 'done' ? 0 : 1;
@@ -135,22 +149,47 @@ async function rollout(values: Values, print: (line: string) => void, rollbackOf
       if (devices.length === 0) throw new Error('no boards to update');
       const stages = planStages(devices, parseStages(values.stages!));
       state = {
-        format: 1, version: manifest.version, sha256: manifest.sha256, url, topicPrefix: values['topic-prefix']!, stages,
-        boards: Object.fromEntries(stages.flatMap((ids, stage) => ids.map((id) => [id, { stage, state: 'pending' as const, reason: null, publishedAt: null, ts: null, finishedAt: null }]))),
-        status: 'running', reason: null, startedAt: new Date().toISOString(),
+        format: 1,
+        version: manifest.version,
+        sha256: manifest.sha256,
+        url,
+        topicPrefix: values['topic-prefix']!,
+        stages,
+        boards: Object.fromEntries(
+          stages.flatMap((ids, stage) =>
+            ids.map((id) => [
+              id,
+              { stage, state: 'pending' as const, reason: null, publishedAt: null, ts: null, finishedAt: null },
+            ]),
+          ),
+        ),
+        status: 'running',
+        reason: null,
+        startedAt: new Date().toISOString(),
       } satisfies RolloutState;
     } else {
       print(`resuming the roll-out of ${state.version} from ${stateFile}`);
     }
     if (values['dry-run']) {
-      print(`dry run: ${manifest.version} to ${Object.keys(state.boards).length} board(s) in ${state.stages.length} stage(s); abort when ${abort.percent} % of at least ${abort.min} finished boards failed`);
+      print(
+        `dry run: ${manifest.version} to ${Object.keys(state.boards).length} board(s) in ${state.stages.length} stage(s); abort when ${abort.percent} % of at least ${abort.min} finished boards failed`,
+      );
       state.stages.forEach((ids, i) => print(`  stage ${i + 1}${i === 0 ? ' (canary)' : ''}: ${ids.join(' ')}`));
-      print(`  each gets retained ${values['topic-prefix']}/<board>/release/desired ${JSON.stringify(document('<board>', new Date().toISOString()))}`);
+      print(
+        `  each gets retained ${values['topic-prefix']}/<board>/release/desired ${JSON.stringify(document('<board>', new Date().toISOString()))}`,
+      );
       return 0;
     }
     await saveRollout(stateFile, state);
     print(`state: ${stateFile}`);
-    const end = await runRollout(state, { link: fleet!, stateFile, document, abort, boardTimeoutMs: Number(values.timeout) * 1000, print });
+    const end = await runRollout(state, {
+      link: fleet!,
+      stateFile,
+      document,
+      abort,
+      boardTimeoutMs: Number(values.timeout) * 1000,
+      print,
+    });
     return end.status === 'done' ? 0 : 1;
   } finally {
     await fleet?.end();
@@ -161,10 +200,15 @@ async function boardsFor(values: Values, rollbackOf: string | null, fleet: MqttF
   if (rollbackOf) {
     const earlier = await loadRollout(rollbackOf);
     if (!earlier) throw new Error(`no roll-out state in ${rollbackOf}`);
-    return Object.entries(earlier.boards).filter(([, b]) => b.state === 'done').map(([id]) => id);
+    return Object.entries(earlier.boards)
+      .filter(([, b]) => b.state === 'done')
+      .map(([id]) => id);
   }
   if (values.devices) {
-    return readFileSync(values.devices, 'utf8').split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
+    return readFileSync(values.devices, 'utf8')
+      .split('\n')
+      .map((l) => l.replace(/#.*/, '').trim())
+      .filter(Boolean);
   }
   if (values.group !== undefined && fleet) return fleet.discover(values.group);
   throw new Error('give --devices FILE or --group PREFIX');

@@ -38,7 +38,13 @@ export interface ProbeReportOptions {
 }
 
 /** Settings used when there is no config: the contract's defaults. */
-export const DEFAULT_PROBE_SETTINGS: EncodeSettings = { width: 1280, height: 720, fps: 30, bitrateKbps: 2500, keyframeSeconds: 1 };
+export const DEFAULT_PROBE_SETTINGS: EncodeSettings = {
+  width: 1280,
+  height: 720,
+  fps: 30,
+  bitrateKbps: 2500,
+  keyframeSeconds: 1,
+};
 
 /** Builds the probe report: board, cameras, and a verdict for every H.264 encoder. */
 export async function probeReport(opts: ProbeReportOptions = {}): Promise<ProbeReport> {
@@ -55,15 +61,26 @@ export async function probeReport(opts: ProbeReportOptions = {}): Promise<ProbeR
   // The board's ladder first (in its order), then whatever else this FFmpeg lists: every
   // listed encoder gets its verdict, since `ffmpeg -encoders` lists ones that cannot work.
   const ladder = preferredLadder(board, opts.config?.encoder.prefer ?? 'auto');
-  const extra = listed.filter((name) => !ladder.some((c) => c.name === name)).map((name): EncoderCandidate => ({ name, where: 'ffmpeg' }));
-  const candidates = [...ladder.filter((c) => c.name !== 'libx264'), ...extra, { name: 'libx264', where: 'ffmpeg' as const }];
+  const extra = listed
+    .filter((name) => !ladder.some((c) => c.name === name))
+    .map((name): EncoderCandidate => ({ name, where: 'ffmpeg' }));
+  const candidates = [
+    ...ladder.filter((c) => c.name !== 'libx264'),
+    ...extra,
+    { name: 'libx264', where: 'ffmpeg' as const },
+  ];
   const { verdicts } = await chooseEncoders(candidates, settings, board, {
     run,
     sysRoot,
     devRoot,
     ...(opts.cacheFile ? { cacheFile: opts.cacheFile } : {}),
   });
-  const encoders = verdicts.map(({ name, where, works, reason }) => ({ name, where, works, ...(reason ? { reason } : {}) }));
+  const encoders = verdicts.map(({ name, where, works, reason }) => ({
+    name,
+    where,
+    works,
+    ...(reason ? { reason } : {}),
+  }));
   return { board, cameras, encoders };
 }
 
@@ -83,7 +100,11 @@ export function probeSettings(config: AgentConfig | undefined): EncodeSettings {
 /** The report as a technician reads it. */
 export function formatProbeReport(report: ProbeReport, s: EncodeSettings): string {
   const { board } = report;
-  const lines = [`board: ${board.model} (${board.family}), kernel ${board.kernel}${board.l4t ? `, L4T ${board.l4t}` : ''}`, '', 'cameras:'];
+  const lines = [
+    `board: ${board.model} (${board.family}), kernel ${board.kernel}${board.l4t ? `, L4T ${board.l4t}` : ''}`,
+    '',
+    'cameras:',
+  ];
   if (!report.cameras.length) lines.push('  none found (source auto uses the test pattern)');
   for (const cam of report.cameras) {
     const extras = [cam.driver, cam.uvcVersion ? `UVC ${cam.uvcVersion}` : undefined].filter(Boolean).join(', ');
@@ -94,11 +115,16 @@ export function formatProbeReport(report: ProbeReport, s: EncodeSettings): strin
       lines.push(`    ${f.fourcc}: ${f.sizes.map((z) => `${z.width}x${z.height}@${z.fps.join('/')}`).join('  ')}`);
     }
   }
-  lines.push('', `H.264 encoders (test encode at ${s.width}x${s.height}@${s.fps}, ${s.bitrateKbps} kb/s, keyframe every ${s.keyframeSeconds} s):`);
+  lines.push(
+    '',
+    `H.264 encoders (test encode at ${s.width}x${s.height}@${s.fps}, ${s.bitrateKbps} kb/s, keyframe every ${s.keyframeSeconds} s):`,
+  );
   const width = Math.max(...report.encoders.map((e) => e.name.length));
   for (const e of report.encoders) {
     const where = e.where === 'producer' ? 'in the capture producer' : 'in ffmpeg';
-    lines.push(`  ${e.works ? 'works  ' : 'no     '}${e.name.padEnd(width)}  ${where}${e.reason ? `: ${e.reason}` : ''}`);
+    lines.push(
+      `  ${e.works ? 'works  ' : 'no     '}${e.name.padEnd(width)}  ${where}${e.reason ? `: ${e.reason}` : ''}`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -109,7 +135,9 @@ async function configFor(options: CliOptions): Promise<AgentConfig | undefined> 
     const { loadConfig, resolveConfigPath } = await import('../config/load.js');
     return loadConfig({ file: resolveConfigPath(options.config), sets: options.set }).config;
   } catch (error) {
-    process.stderr.write(`edge-agent probe: config not used (${(error as Error).message.split('\n')[0]}); testing at 1280x720@30, 2500 kb/s\n`);
+    process.stderr.write(
+      `edge-agent probe: config not used (${(error as Error).message.split('\n')[0]}); testing at 1280x720@30, 2500 kb/s\n`,
+    );
     return undefined;
   }
 }

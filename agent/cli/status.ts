@@ -25,7 +25,10 @@ export interface StatusBody {
   uptime?: number;
   uptimeSeconds?: number;
   startedAt?: string;
-  mqtt?: { connected?: boolean; url?: string | null; state?: string; failures?: number; lastError?: string | null } | string | null;
+  mqtt?:
+    | { connected?: boolean; url?: string | null; state?: string; failures?: number; lastError?: string | null }
+    | string
+    | null;
   cameras?: CameraLine[];
   disk?: { path?: string; totalBytes: number; freeBytes: number; freePercent?: number } | null;
   health?: { process?: { uptimeSeconds?: number } } | null;
@@ -72,7 +75,8 @@ function cameraLines(cameras: CameraLine[] | undefined): string[] {
   return [
     'cameras:',
     ...cameras.map((c) => {
-      const age = c.lastFrameAgeSeconds === null ? 'no frame yet' : `last frame ${c.lastFrameAgeSeconds.toFixed(1)} s ago`;
+      const age =
+        c.lastFrameAgeSeconds === null ? 'no frame yet' : `last frame ${c.lastFrameAgeSeconds.toFixed(1)} s ago`;
       const err = c.state !== 'running' && c.lastError ? `  (${c.lastError.split('\n')[0]})` : '';
       return `  ${c.camera.padEnd(w)}  ${c.state.padEnd(10)} ${(c.encoder ?? '-').padEnd(14)} ${c.fps.toFixed(1).padStart(5)} fps  ${c.restarts} restart(s)  ${age}${err}`;
     }),

@@ -14,13 +14,15 @@ export function analyzeCommand(deps: CommandDeps): CommandSpec<{ camera: string;
       allowOnly(body, ['camera', 'file']);
       const camera = reqString(body, 'camera', NAME);
       const file = reqString(body, 'file', FILE);
-      if (!file.startsWith(`${camera}/`)) throw new AgentError('bad_request', `file ${file} is not an archive of camera ${camera}`);
+      if (!file.startsWith(`${camera}/`))
+        throw new AgentError('bad_request', `file ${file} is not an archive of camera ${camera}`);
       requireCamera(deps.config, camera);
       return { camera, file };
     },
     run: async ({ camera, file }) => {
       if (!deps.analysis) throw new AgentError('bad_request', 'analysis is disabled (analysis.enabled is false)');
-      if ((await deps.archives.resolve(file)) === null) throw new AgentError('not_found', `archive ${file} does not exist`);
+      if ((await deps.archives.resolve(file)) === null)
+        throw new AgentError('not_found', `archive ${file} does not exist`);
       await deps.analysis.enqueue(camera, file);
       return { queued: true };
     },

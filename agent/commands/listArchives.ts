@@ -20,7 +20,12 @@ export function listArchivesCommand(deps: CommandDeps): CommandSpec<{ camera?: s
     run: async ({ camera, limit }) => {
       const entries = await deps.archives.list({ camera, limit });
       return entries.map((e) => ({
-        camera: e.camera, file: e.file, start: e.start, seconds: e.seconds, bytes: e.bytes, analysed: e.analysed,
+        camera: e.camera,
+        file: e.file,
+        start: e.start,
+        seconds: e.seconds,
+        bytes: e.bytes,
+        analysed: e.analysed,
       }));
     },
   };

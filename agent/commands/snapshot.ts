@@ -8,7 +8,13 @@ export function snapshotCommand(deps: CommandDeps): CommandSpec<{ camera?: strin
     parse: (body) => parseOptionalCamera(deps.config, body),
     run: async ({ camera }) => {
       const shot = await deps.pipeline.snapshot(camera);
-      return { camera: shot.camera, jpegBase64: shot.jpeg.toString('base64'), width: shot.width, height: shot.height, ts: shot.ts };
+      return {
+        camera: shot.camera,
+        jpegBase64: shot.jpeg.toString('base64'),
+        width: shot.width,
+        height: shot.height,
+        ts: shot.ts,
+      };
     },
   };
 }

@@ -1,6 +1,17 @@
 /** The `cameras` list: its default, the check of each entry, and where frames may come from. */
 import type { AnalysisCostConfig, CameraConfig } from './types.js';
-import { type Check, bool, got, intRange, isPlainObject, isUrlWithHost, keyName, numberRange, oneOf, problem } from './checks.js';
+import {
+  type Check,
+  bool,
+  got,
+  intRange,
+  isPlainObject,
+  isUrlWithHost,
+  keyName,
+  numberRange,
+  oneOf,
+  problem,
+} from './checks.js';
 
 /** What a fresh machine gets: one camera, picked automatically (USB if any, else the test pattern). */
 export const DEFAULT_CAMERAS: readonly CameraConfig[] = [
@@ -30,7 +41,9 @@ function checkCameraAnalysis(value: unknown, key: string): string[] {
   if (!isPlainObject(value)) return [problem(key, `an object with some of ${keys.join(', ')}`, value)];
   const out: string[] = [];
   for (const [k, v] of Object.entries(value)) {
-    const check = Object.hasOwn(ANALYSIS_COST_CHECKS, k) ? ANALYSIS_COST_CHECKS[k as keyof AnalysisCostConfig] : undefined;
+    const check = Object.hasOwn(ANALYSIS_COST_CHECKS, k)
+      ? ANALYSIS_COST_CHECKS[k as keyof AnalysisCostConfig]
+      : undefined;
     if (check) out.push(...check(v, `${key}.${k}`));
     else out.push(`${keyName([k], key)} is not a known key; a camera's analysis has ${keys.join(', ')}`);
   }
@@ -116,7 +129,9 @@ export const camerasCheck: Check = (value, key) => {
     if (device !== null) {
       const first = devices.get(device);
       if (first !== undefined) {
-        out.push(`${at}.source must not open the same device as cameras[${first}] (a capture device serves one reader), got ${got(cam.source)}`);
+        out.push(
+          `${at}.source must not open the same device as cameras[${first}] (a capture device serves one reader), got ${got(cam.source)}`,
+        );
       } else devices.set(device, i);
     }
   });

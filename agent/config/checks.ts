@@ -66,14 +66,17 @@ export function intRange(min: number, max: number, opts: { even?: boolean } = {}
 export function numberRange(min: number, max: number, opts: { aboveMin?: boolean } = {}): Check {
   const what = `a number ${opts.aboveMin ? 'above' : 'from'} ${min} ${opts.aboveMin ? 'up to' : 'to'} ${max}`;
   return (value, key) => {
-    const ok = typeof value === 'number' && Number.isFinite(value) && (opts.aboveMin ? value > min : value >= min) && value <= max;
+    const ok =
+      typeof value === 'number' &&
+      Number.isFinite(value) &&
+      (opts.aboveMin ? value > min : value >= min) &&
+      value <= max;
     return ok ? [] : [problem(key, what, value)];
   };
 }
 
 /** true or false. */
-export const bool: Check = (value, key) =>
-  typeof value === 'boolean' ? [] : [problem(key, 'true or false', value)];
+export const bool: Check = (value, key) => (typeof value === 'boolean' ? [] : [problem(key, 'true or false', value)]);
 
 /** One of a fixed list of strings. */
 export function oneOf(values: readonly string[]): Check {
@@ -157,7 +160,13 @@ export const encoderPrefer: Check = (value, key) => {
   const out: string[] = [];
   value.forEach((name, i) => {
     if (typeof name !== 'string' || !(/^[a-z0-9_]{1,64}$/.test(name) || PRODUCER_ENCODERS.has(name))) {
-      out.push(problem(`${key}[${i}]`, `an ffmpeg encoder name of lower-case letters, digits and _, or a camera-side encoder (${[...PRODUCER_ENCODERS].join(', ')})`, name));
+      out.push(
+        problem(
+          `${key}[${i}]`,
+          `an ffmpeg encoder name of lower-case letters, digits and _, or a camera-side encoder (${[...PRODUCER_ENCODERS].join(', ')})`,
+          name,
+        ),
+      );
     } else if (value.indexOf(name) !== i) {
       out.push(`${key}[${i}] must not repeat an encoder already listed, got ${got(name)} again`);
     }
@@ -167,11 +176,16 @@ export const encoderPrefer: Check = (value, key) => {
 
 /** `http.allowedHosts`: up to 32 distinct DNS names or IP addresses the status page may be reached by. */
 export const hostNames: Check = (value, key) => {
-  const allowed = 'a list of up to 32 host names or IP addresses like ["cam-gate.example.net", "10.0.0.7"], without ports';
+  const allowed =
+    'a list of up to 32 host names or IP addresses like ["cam-gate.example.net", "10.0.0.7"], without ports';
   if (!Array.isArray(value) || value.length > 32) return [problem(key, allowed, value)];
   const out: string[] = [];
   value.forEach((name, i) => {
-    if (typeof name !== 'string' || !/^(?:[A-Za-z0-9](?:[A-Za-z0-9_-]{0,62}\.?)*|[0-9a-fA-F:.]{2,45})$/.test(name) || name.length > 253) {
+    if (
+      typeof name !== 'string' ||
+      !/^(?:[A-Za-z0-9](?:[A-Za-z0-9_-]{0,62}\.?)*|[0-9a-fA-F:.]{2,45})$/.test(name) ||
+      name.length > 253
+    ) {
       out.push(problem(`${key}[${i}]`, 'a host name or IP address without port or brackets', name));
     }
   });
@@ -181,5 +195,8 @@ export const hostNames: Check = (value, key) => {
 /** null (unset) or an integer in [min, max]. */
 export function optionalInt(min: number, max: number): Check {
   const whole = intRange(min, max);
-  return (value, key) => (value === null || whole(value, key).length === 0 ? [] : [problem(key, `null or an integer between ${min} and ${max}`, value)]);
+  return (value, key) =>
+    value === null || whole(value, key).length === 0
+      ? []
+      : [problem(key, `null or an integer between ${min} and ${max}`, value)];
 }

@@ -95,29 +95,52 @@ export class ConfigService {
   private async run(request: ChangeRequest): Promise<ChangeOutcome> {
     const log = this.deps.log;
     if (this.closing) {
-      return { status: 'rejected', code: 400, errorCode: 'internal', message: 'the agent is stopping; nothing changed', changed: [] };
+      return {
+        status: 'rejected',
+        code: 400,
+        errorCode: 'internal',
+        message: 'the agent is stopping; nothing changed',
+        changed: [],
+      };
     }
     // Step 1: validate the whole change; nothing has changed yet.
     let checked: { next: AgentConfig; plan: ChangePlan; prepared: PreparedConfigFile | null };
     try {
       checked = await this.validate(request);
     } catch (error) {
-      const agentError = error instanceof AgentError ? error : new AgentError('internal', String(error), { cause: error });
+      const agentError =
+        error instanceof AgentError ? error : new AgentError('internal', String(error), { cause: error });
       log.warn({ origin: request.origin, err: agentError }, 'config change rejected');
-      return { status: 'rejected', code: 400, errorCode: agentError.code, message: agentError.message, changed: [], error: agentError };
+      return {
+        status: 'rejected',
+        code: 400,
+        errorCode: agentError.code,
+        message: agentError.message,
+        changed: [],
+        error: agentError,
+      };
     }
     const { next, plan, prepared } = checked;
-    if (plan.keys.length === 0 || !prepared) return { status: 'applied', code: 200, message: 'nothing to change', changed: [] };
+    if (plan.keys.length === 0 || !prepared)
+      return { status: 'applied', code: 200, message: 'nothing to change', changed: [] };
     // Step 2: remember what is running, so the gate can compare and a revert can restore it.
     const before = this.deps.current();
     const camerasBefore = new Map(this.deps.probes.cameras().map((s) => [s.camera, s]));
     const deadlineMs = before.mqtt.configGateSeconds * 1000;
-    log.info({ origin: request.origin, changed: plan.keys, modules: [...plan.modules], cameras: plan.cameras }, 'config change applying');
+    log.info(
+      { origin: request.origin, changed: plan.keys, modules: [...plan.modules], cameras: plan.cameras },
+      'config change applying',
+    );
     // Step 3: apply, restarting only what the change touches. Step 4: the health gate.
     let failure: string | null;
     try {
       await this.deps.apply(next, plan);
-      failure = await runGate(this.gateChecks(next, plan, camerasBefore), deadlineMs, this.deps.gatePollMs, () => this.closing);
+      failure = await runGate(
+        this.gateChecks(next, plan, camerasBefore),
+        deadlineMs,
+        this.deps.gatePollMs,
+        () => this.closing,
+      );
     } catch (error) {
       failure = `applying failed: ${(error as Error).message}`;
     }
@@ -138,25 +161,42 @@ export class ConfigService {
     await this.revert(before, next, failure);
     // Cut short by a stop: not a verdict on the change, so a desired document is tried again at the next start.
     const interrupted = this.closing ? { interrupted: true } : {};
-    return { status: 'reverted', code: 500, errorCode: 'config_reverted', message: `reverted: ${failure}`, changed: [], ...interrupted };
+    return {
+      status: 'reverted',
+      code: 500,
+      errorCode: 'config_reverted',
+      message: `reverted: ${failure}`,
+      changed: [],
+      ...interrupted,
+    };
   }
 
-  private async validate(request: ChangeRequest): Promise<{ next: AgentConfig; plan: ChangePlan; prepared: PreparedConfigFile | null }> {
+  private async validate(
+    request: ChangeRequest,
+  ): Promise<{ next: AgentConfig; plan: ChangePlan; prepared: PreparedConfigFile | null }> {
     const before = this.deps.current();
     // Who may change a key is decided before its value is validated: a refusal says "not from here".
     // (device.id, dataDir and archive.dir answer restart_required first, once they really change.)
-    const named = Object.keys(request.sets).flatMap(keysNamed).filter((k) => !(RESTART_REQUIRED_KEYS as readonly string[]).includes(k));
+    const named = Object.keys(request.sets)
+      .flatMap(keysNamed)
+      .filter((k) => !(RESTART_REQUIRED_KEYS as readonly string[]).includes(k));
     // Judged on the values as sent (new file: sources, a switch turned off), so a refusal never
     // hides behind a validation error; cameras that are not camera-shaped are validation's.
     const sent = mergeSets(before, request.sets).next as unknown as AgentConfig;
-    const asSent = { ...sent, cameras: Array.isArray(sent.cameras) ? sent.cameras.filter(isCameraShaped) : before.cameras };
+    const asSent = {
+      ...sent,
+      cameras: Array.isArray(sent.cameras) ? sent.cameras.filter(isCameraShaped) : before.cameras,
+    };
     this.checkAccess(before, asSent, { keys: named, modules: new Set(), cameras: [] }, request.signed, false);
     const next = applySets(before, request.sets);
     const plan = planChange(before, next);
     if (plan.keys.length === 0) return { next, plan, prepared: null };
     const frozen = plan.keys.filter((k) => (RESTART_REQUIRED_KEYS as readonly string[]).includes(k));
     if (frozen.length > 0) {
-      throw new AgentError('restart_required', `${frozen.join(', ')} cannot be changed while the agent runs; change the config file and restart the agent`);
+      throw new AgentError(
+        'restart_required',
+        `${frozen.join(', ')} cannot be changed while the agent runs; change the config file and restart the agent`,
+      );
     }
     this.checkAccess(before, next, plan, request.signed);
     this.deps.precheck?.(next);
@@ -168,11 +208,17 @@ export class ConfigService {
   private checkAccess(before: AgentConfig, next: AgentConfig, plan: ChangePlan, signed: boolean, limits = true): void {
     const { signed: needSignature, local } = protectedKeys(before, next, plan.keys);
     if (local.length > 0) {
-      throw new AgentError('local_only', `${local.join(', ')} can only be changed in the config file or with --set, never over mqtt; nothing changed`);
+      throw new AgentError(
+        'local_only',
+        `${local.join(', ')} can only be changed in the config file or with --set, never over mqtt; nothing changed`,
+      );
     }
     if (needSignature.length > 0 && !signed) {
       if (this.deps.signingRequired()) {
-        throw new AgentError('unauthorized', `${needSignature.join(', ')} may only be changed by a signed request; nothing changed`);
+        throw new AgentError(
+          'unauthorized',
+          `${needSignature.join(', ')} may only be changed by a signed request; nothing changed`,
+        );
       }
       // Without a command key nobody can prove who sent a request, so these keys stay local
       // (unless the config file opted back into the old behaviour).
@@ -193,11 +239,16 @@ export class ConfigService {
     if (plan.modules.has('mqtt')) checks.push(() => probes.link());
     if (plan.modules.has('http')) checks.push(() => probes.http());
     if (plan.modules.has('pipeline')) {
-      const ids = plan.cameras === 'all' ? next.cameras.map((c) => c.id) : plan.cameras.filter((id) => next.cameras.some((c) => c.id === id));
+      const ids =
+        plan.cameras === 'all'
+          ? next.cameras.map((c) => c.id)
+          : plan.cameras.filter((id) => next.cameras.some((c) => c.id === id));
       checks.push(() => {
         const now = new Map(probes.cameras().map((s) => [s.camera, s]));
         const bad = ids.filter((id) => !cameraPasses(before.get(id), now.get(id)));
-        return bad.length === 0 ? null : bad.map((id) => `camera ${id} produces no frames (${describe(now.get(id))})`).join('; ');
+        return bad.length === 0
+          ? null
+          : bad.map((id) => `camera ${id} produces no frames (${describe(now.get(id))})`).join('; ');
       });
     }
     return checks;
@@ -227,7 +278,11 @@ export function cameraPasses(before: CameraStats | undefined, after: CameraStats
   // not failing (right after an earlier change or revert every camera starts, and must then
   // run), but one starting again after failing is: a dead IP camera is 'starting' between tries.
   if (before === undefined) return false;
-  return before.state === 'restarting' || before.state === 'failed' || (before.state === 'starting' && before.restarts > 0 && before.lastError !== null);
+  return (
+    before.state === 'restarting' ||
+    before.state === 'failed' ||
+    (before.state === 'starting' && before.restarts > 0 && before.lastError !== null)
+  );
 }
 
 function describe(stats: CameraStats | undefined): string {
@@ -238,5 +293,7 @@ function describe(stats: CameraStats | undefined): string {
 /** An entry of a cameras list as sent that names an id and a source (validation judges the rest). */
 function isCameraShaped(entry: unknown): entry is CameraConfig {
   const camera = entry as Partial<CameraConfig> | null;
-  return typeof camera === 'object' && camera !== null && typeof camera.id === 'string' && typeof camera.source === 'string';
+  return (
+    typeof camera === 'object' && camera !== null && typeof camera.id === 'string' && typeof camera.source === 'string'
+  );
 }

@@ -57,7 +57,9 @@ function readSecret(file: string, key: string, problems: string[]): string | nul
   try {
     value = readFileSync(file, 'utf8').trim();
   } catch (error) {
-    problems.push(`${key} cannot be read from ${file}: ${(error as Error).message.replace(/, \w+ '.*'$/s, '').toLowerCase()}`);
+    problems.push(
+      `${key} cannot be read from ${file}: ${(error as Error).message.replace(/, \w+ '.*'$/s, '').toLowerCase()}`,
+    );
     return null;
   }
   if (value === '') {
@@ -71,13 +73,18 @@ function readSecret(file: string, key: string, problems: string[]): string | nul
 export const MIN_COMMAND_KEY_BYTES = 32;
 
 function commandKeyPlace(config: AgentConfig, credDir: string | undefined): string {
-  return candidates(config.mqtt.commandKeyFile, CREDENTIAL_NAMES.commandKey, credDir).find((p) => existsSync(p)) ?? 'the command key';
+  return (
+    candidates(config.mqtt.commandKeyFile, CREDENTIAL_NAMES.commandKey, credDir).find((p) => existsSync(p)) ??
+    'the command key'
+  );
 }
 
 function checkKeyLength(value: string, file: string, problems: string[]): string | null {
   const bytes = Buffer.byteLength(value, 'utf8');
   if (bytes >= MIN_COMMAND_KEY_BYTES) return value;
-  problems.push(`mqtt.commandKeyFile must hold a key of at least ${MIN_COMMAND_KEY_BYTES} bytes (e.g. the output of openssl rand -hex 32), got ${bytes} bytes in ${file}`);
+  problems.push(
+    `mqtt.commandKeyFile must hold a key of at least ${MIN_COMMAND_KEY_BYTES} bytes (e.g. the output of openssl rand -hex 32), got ${bytes} bytes in ${file}`,
+  );
   return null;
 }
 
@@ -94,9 +101,11 @@ export function loadCredentials(config: AgentConfig, env: NodeJS.ProcessEnv = pr
     const list = candidates(file, CREDENTIAL_NAMES[field], credDir);
     const found = list.find((p) => existsSync(p));
     if (found !== undefined) out[field] = readSecret(found, key, problems);
-    else if (file !== null) problems.push(`${key} must name a readable file, got ${JSON.stringify(file)}, which does not exist`);
+    else if (file !== null)
+      problems.push(`${key} must name a readable file, got ${JSON.stringify(file)}, which does not exist`);
   }
-  if (out.commandKey !== null) out.commandKey = checkKeyLength(out.commandKey, commandKeyPlace(config, credDir), problems);
+  if (out.commandKey !== null)
+    out.commandKey = checkKeyLength(out.commandKey, commandKeyPlace(config, credDir), problems);
   if (out.geminiApiKey === null && env.GEMINI_API_KEY?.trim()) out.geminiApiKey = env.GEMINI_API_KEY.trim();
   if (problems.length > 0) throw new ConfigError(problems);
   return out;

@@ -63,7 +63,9 @@ export class DesiredConfig {
     while (this.waiting) {
       const payload = this.waiting;
       this.waiting = null;
-      await this.process(payload).catch((error: unknown) => this.deps.log.error({ err: error }, 'desired config failed'));
+      await this.process(payload).catch((error: unknown) =>
+        this.deps.log.error({ err: error }, 'desired config failed'),
+      );
     }
   }
 
@@ -80,7 +82,11 @@ export class DesiredConfig {
     const problem = docProblem(doc);
     const version = isPlainObject(doc) && Number.isSafeInteger(doc.version) ? (doc.version as number) : null;
     if (problem || !isPlainObject(doc) || version === null) {
-      this.publish(version, { status: 'rejected', code: 400, message: problem ?? 'version must be a positive integer' });
+      this.publish(version, {
+        status: 'rejected',
+        code: 400,
+        message: problem ?? 'version must be a positive integer',
+      });
       return;
     }
     if (version === state.handled && digest === state.digest) {
@@ -89,10 +95,18 @@ export class DesiredConfig {
     }
     if (version <= state.applied) {
       this.deps.save({ ...state, handled: version, digest });
-      this.publish(version, { status: 'stale', code: 409, message: `version ${version} is not above the applied version ${state.applied}; nothing changed` });
+      this.publish(version, {
+        status: 'stale',
+        code: 409,
+        message: `version ${version} is not above the applied version ${state.applied}; nothing changed`,
+      });
       return;
     }
-    const outcome = await this.deps.change({ sets: doc.set as Record<string, unknown>, signed: this.deps.signed(doc), origin: `desired v${version}` });
+    const outcome = await this.deps.change({
+      sets: doc.set as Record<string, unknown>,
+      signed: this.deps.signed(doc),
+      origin: `desired v${version}`,
+    });
     if (outcome.interrupted) return;
     this.deps.save({ applied: outcome.status === 'applied' ? version : state.applied, handled: version, digest });
     this.publish(version, { status: outcome.status, code: outcome.code, message: outcome.message });
@@ -108,8 +122,13 @@ export class DesiredConfig {
 function docProblem(doc: unknown): string | null {
   if (!isPlainObject(doc)) return 'desired config must be a json object {"version": n, "set": {...}}';
   const extra = Object.keys(doc).filter((k) => !FIELDS.has(k));
-  if (extra.length > 0) return `desired config has unknown field(s) ${extra.slice(0, 5).map((k) => JSON.stringify(k).slice(0, 40)).join(', ')}`;
-  if (!Number.isSafeInteger(doc.version) || (doc.version as number) < 1) return `version must be a positive integer, got ${JSON.stringify(doc.version)?.slice(0, 40)}`;
+  if (extra.length > 0)
+    return `desired config has unknown field(s) ${extra
+      .slice(0, 5)
+      .map((k) => JSON.stringify(k).slice(0, 40))
+      .join(', ')}`;
+  if (!Number.isSafeInteger(doc.version) || (doc.version as number) < 1)
+    return `version must be a positive integer, got ${JSON.stringify(doc.version)?.slice(0, 40)}`;
   if (!isPlainObject(doc.set)) return 'set must be an object of "key.path": value';
   const keys = Object.keys(doc.set).length;
   if (keys === 0 || keys > 64) return `set must name between 1 and 64 keys, got ${keys}`;

@@ -72,7 +72,11 @@ export function parseConfigText(text: string, file: string): unknown {
       .replace(/^(Unexpected token .+?),\s*(?:"|\.\.\.).*$/s, '$1')
       .toLowerCase();
     throw new ConfigError(
-      [oneLine(`config file ${file} is not valid json at line ${line}, column ${column} (position ${offset}): ${detail}`)],
+      [
+        oneLine(
+          `config file ${file} is not valid json at line ${line}, column ${column} (position ${offset}): ${detail}`,
+        ),
+      ],
       { cause: error },
     );
   }

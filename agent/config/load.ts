@@ -59,7 +59,9 @@ export function parseSetArgs(sets: readonly string[]): { entries: SetEntry[]; pr
     const eq = arg.indexOf('=');
     const path = eq > 0 ? parseKeyPath(arg.slice(0, eq).trim()) : null;
     if (path === null) {
-      problems.push(`--set ${got(arg)} must look like key.path=value, e.g. mqtt.url=mqtt://broker:1883 or cameras[0].fps=15`);
+      problems.push(
+        `--set ${got(arg)} must look like key.path=value, e.g. mqtt.url=mqtt://broker:1883 or cameras[0].fps=15`,
+      );
       continue;
     }
     const unknown = unknownPathProblem(path);
@@ -114,4 +116,3 @@ export function loadConfig(opts: LoadOptions): { config: AgentConfig; file: stri
   problems.push(...applySetEntries(merged, entries));
   return { config: validateConfig(merged, problems), file: opts.file };
 }
-

@@ -92,7 +92,8 @@ export function setPath(root: Record<string, unknown>, path: readonly PathSegmen
     const here = keyName(path.slice(0, i + 1));
     if (typeof seg === 'number') {
       if (!Array.isArray(node)) return `${here} cannot be set: ${keyName(path.slice(0, i))} is not a list`;
-      if (seg > node.length) return `${here} cannot be set: the list has ${node.length} item(s), so the next index is ${node.length}`;
+      if (seg > node.length)
+        return `${here} cannot be set: the list has ${node.length} item(s), so the next index is ${node.length}`;
     } else if (!isPlainObject(node)) {
       return `${here} cannot be set: ${keyName(path.slice(0, i))} is not an object`;
     }

@@ -22,11 +22,17 @@ function parseSets(sets: unknown): ParsedSets {
   const entries: ParsedSets['entries'] = [];
   const problems: string[] = [];
   if (!isPlainObject(sets) || Object.keys(sets).length === 0) {
-    return { entries, problems: [`set must be an object of key paths to values like {"hls.listSize": 8}, got ${got(sets)}`] };
+    return {
+      entries,
+      problems: [`set must be an object of key paths to values like {"hls.listSize": 8}, got ${got(sets)}`],
+    };
   }
   for (const [key, value] of Object.entries(sets)) {
     const parsed = parseKeyPath(key);
-    const unknown = parsed === null ? `${JSON.stringify(key)} is not a key path like mqtt.url or cameras[0].fps` : unknownPathProblem(parsed);
+    const unknown =
+      parsed === null
+        ? `${JSON.stringify(key)} is not a key path like mqtt.url or cameras[0].fps`
+        : unknownPathProblem(parsed);
     if (unknown || parsed === null) problems.push(unknown ?? '');
     else entries.push({ path: parsed, value });
   }
@@ -38,7 +44,13 @@ function apply(target: Record<string, unknown>, entries: ParsedSets['entries'], 
   for (const { path: p, value } of entries) {
     // A file that leaves `cameras` to the default has no list to index into: start from the
     // list the agent is actually using, so `cameras[0].fps` edits the camera, not a blank one.
-    const listKey = p.slice(0, Math.max(0, p.findIndex((s) => typeof s === 'number')));
+    const listKey = p.slice(
+      0,
+      Math.max(
+        0,
+        p.findIndex((s) => typeof s === 'number'),
+      ),
+    );
     if (seed && listKey.length > 0 && getPath(target, listKey) === undefined) {
       setPath(target, listKey, structuredClone(getPath(seed, listKey)));
     }
@@ -58,7 +70,10 @@ export function applySets(config: AgentConfig, sets: Record<string, unknown>): A
 }
 
 /** `sets` applied to a copy of `config`, not yet validated: what the change asks for, as sent. */
-export function mergeSets(config: AgentConfig, sets: Record<string, unknown>): { next: Record<string, unknown>; problems: string[] } {
+export function mergeSets(
+  config: AgentConfig,
+  sets: Record<string, unknown>,
+): { next: Record<string, unknown>; problems: string[] } {
   const { entries, problems } = parseSets(sets);
   const next = structuredClone(config) as unknown as Record<string, unknown>;
   problems.push(...apply(next, entries));
@@ -74,10 +89,13 @@ async function readOwnContent(file: string): Promise<{ content: Record<string, u
   } catch (error) {
     // Running on built-in defaults: the first set-config creates the file.
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { content: {}, mode };
-    throw new ConfigError([`config file ${file} cannot be read: ${(error as Error).message.toLowerCase()}`], { cause: error });
+    throw new ConfigError([`config file ${file} cannot be read: ${(error as Error).message.toLowerCase()}`], {
+      cause: error,
+    });
   }
   const content = parseConfigText(text, file);
-  if (!isPlainObject(content)) throw new ConfigError([`config file ${file} must hold a json object, got ${got(content)}`]);
+  if (!isPlainObject(content))
+    throw new ConfigError([`config file ${file} must hold a json object, got ${got(content)}`]);
   return { content, mode };
 }
 

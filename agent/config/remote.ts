@@ -18,16 +18,32 @@ export type RemoteAccess = 'open' | 'signed' | 'local';
  */
 export const REMOTE_KEYS: readonly string[] = [
   'cameras', // except file: sources (protectedKeys); a camera's analysis overrides are cost levers like analysis.fps
-  'encoder.prefer', 'encoder.bitrateKbps',
-  'hls.segmentSeconds', 'hls.listSize',
-  'archive.segmentSeconds', 'archive.maxAgeHours', 'archive.minFreePercent',
-  'mqtt.healthIntervalSeconds', 'mqtt.configGateSeconds',
+  'encoder.prefer',
+  'encoder.bitrateKbps',
+  'hls.segmentSeconds',
+  'hls.listSize',
+  'archive.segmentSeconds',
+  'archive.maxAgeHours',
+  'archive.minFreePercent',
+  'mqtt.healthIntervalSeconds',
+  'mqtt.configGateSeconds',
   // Not mqtt.homeAssistant.enabled: it puts retained camera pictures on the broker for every reader.
   'mqtt.homeAssistant.snapshotSeconds',
-  'analysis.enabled', 'analysis.provider', 'analysis.model', 'analysis.prompt', 'analysis.maxPerDay', 'analysis.skipWhenStill',
-  'analysis.deferAfterMinutes', 'analysis.dailyTokens', 'analysis.dailyRequests',
+  'analysis.enabled',
+  'analysis.provider',
+  'analysis.model',
+  'analysis.prompt',
+  'analysis.maxPerDay',
+  'analysis.skipWhenStill',
+  'analysis.deferAfterMinutes',
+  'analysis.dailyTokens',
+  'analysis.dailyRequests',
   // Cost levers: they change what a request costs and what the model sees, never where anything goes.
-  'analysis.fps', 'analysis.resolution', 'analysis.skipDuplicates', 'analysis.duplicateMotion', 'analysis.duplicateDistance',
+  'analysis.fps',
+  'analysis.resolution',
+  'analysis.skipDuplicates',
+  'analysis.duplicateMotion',
+  'analysis.duplicateDistance',
 ];
 
 /**
@@ -35,7 +51,10 @@ export const REMOTE_KEYS: readonly string[] = [
  * are worth (plain-text transports, the signature form, the opt-out of this very list).
  */
 export const LOCAL_ONLY_KEYS: readonly string[] = [
-  'mqtt.allowInsecure', 'analysis.allowInsecure', 'mqtt.requireScopedSignatures', 'mqtt.unsignedSensitiveChanges',
+  'mqtt.allowInsecure',
+  'analysis.allowInsecure',
+  'mqtt.requireScopedSignatures',
+  'mqtt.unsignedSensitiveChanges',
 ];
 
 /**
@@ -81,7 +100,11 @@ export function keysNamed(path: string): string[] {
 }
 
 /** The keys of a change that need more than an open remote request, by access: `cameras[i].source` for file sources. */
-export function protectedKeys(before: AgentConfig, next: AgentConfig, changed: readonly string[]): { signed: string[]; local: string[] } {
+export function protectedKeys(
+  before: AgentConfig,
+  next: AgentConfig,
+  changed: readonly string[],
+): { signed: string[]; local: string[] } {
   const signed: string[] = [];
   const local: string[] = [];
   for (const key of changed) {
@@ -110,14 +133,18 @@ export function remoteLimitProblems(next: AgentConfig, changed: readonly string[
   const { minFreePercent, maxListSize, maxHlsWindowSeconds } = REMOTE_LIMITS;
   const where = 'over mqtt (the config file may set it)';
   if (changed.includes('archive.minFreePercent') && next.archive.minFreePercent < minFreePercent) {
-    out.push(`archive.minFreePercent must be at least ${minFreePercent} when set ${where}, got ${next.archive.minFreePercent}`);
+    out.push(
+      `archive.minFreePercent must be at least ${minFreePercent} when set ${where}, got ${next.archive.minFreePercent}`,
+    );
   }
   if (changed.includes('hls.listSize') && next.hls.listSize > maxListSize) {
     out.push(`hls.listSize must be at most ${maxListSize} when set ${where}, got ${next.hls.listSize}`);
   }
   const window = next.hls.segmentSeconds * next.hls.listSize;
   if ((changed.includes('hls.listSize') || changed.includes('hls.segmentSeconds')) && window > maxHlsWindowSeconds) {
-    out.push(`hls.segmentSeconds × hls.listSize must be at most ${maxHlsWindowSeconds} s when set ${where}, got ${window}`);
+    out.push(
+      `hls.segmentSeconds × hls.listSize must be at most ${maxHlsWindowSeconds} s when set ${where}, got ${window}`,
+    );
   }
   return out;
 }

@@ -59,7 +59,10 @@ convict.addFormat({
 
 /** `EDGE_AGENT_` + the key path in upper snake case: `hls.segmentSeconds` → EDGE_AGENT_HLS_SEGMENT_SECONDS. */
 export function envName(key: string): string {
-  return `EDGE_AGENT_${key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/\./g, '_').toUpperCase()}`;
+  return `EDGE_AGENT_${key
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/\./g, '_')
+    .toUpperCase()}`;
 }
 
 // device.id is an MQTT client id and topic level and a directory-safe name: no / + # or spaces.
@@ -92,12 +95,16 @@ function buildSpec(): Record<string, unknown> {
       ),
     },
     cameras: leaf(
-      'Cameras: id, source (auto, test, v4l2:/dev/..., csi, csi:N, rtsp/http(s)/file url), width, height, fps; optional analysis: the camera\'s own fps, resolution, skipDuplicates, duplicateMotion, duplicateDistance.',
+      "Cameras: id, source (auto, test, v4l2:/dev/..., csi, csi:N, rtsp/http(s)/file url), width, height, fps; optional analysis: the camera's own fps, resolution, skipDuplicates, duplicateMotion, duplicateDistance.",
       DEFAULT_CAMERAS.map((c) => ({ ...c })),
       camerasCheck,
     ),
     encoder: {
-      prefer: leaf('"auto" (the board\'s probed ladder) or FFmpeg H.264 encoder names, best first.', 'auto', encoderPrefer),
+      prefer: leaf(
+        '"auto" (the board\'s probed ladder) or FFmpeg H.264 encoder names, best first.',
+        'auto',
+        encoderPrefer,
+      ),
       bitrateKbps: leaf('Target video bitrate per camera, kbit/s.', 2500, intRange(64, 50000)),
     },
     hls: {
@@ -117,40 +124,76 @@ function buildSpec(): Record<string, unknown> {
       topicPrefix: str(
         'First topic level(s); the root is <topicPrefix>/<device.id>.',
         'edge',
-        text('topic levels of letters, digits, _, . or - separated by /', /^(?!\$)[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, {
-          maxLength: 128,
-        }),
+        text(
+          'topic levels of letters, digits, _, . or - separated by /',
+          /^(?!\$)[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/,
+          {
+            maxLength: 128,
+          },
+        ),
       ),
       healthIntervalSeconds: leaf('Seconds between R/health messages.', 30, intRange(1, 3600)),
-      configGateSeconds: leaf('Deadline of the health check after a remote config change; failing it reverts the change.', 60, intRange(1, 600)),
-      username: leaf('Broker user name, or null.', null, text('a user name', /^[^\0-\x1f]+$/, { nullable: true, maxLength: 256 }), 'string'),
+      configGateSeconds: leaf(
+        'Deadline of the health check after a remote config change; failing it reverts the change.',
+        60,
+        intRange(1, 600),
+      ),
+      username: leaf(
+        'Broker user name, or null.',
+        null,
+        text('a user name', /^[^\0-\x1f]+$/, { nullable: true, maxLength: 256 }),
+        'string',
+      ),
       passwordFile: file('File holding the broker password (or systemd credential mqtt-password).'),
       ca: file('CA certificate file (PEM) for mqtts/wss, or null for the system CAs.'),
       cert: file('Client certificate file (PEM) for TLS client auth, or null.'),
       key: file('Client private key file (PEM) for TLS client auth, or null.'),
-      commandKeyFile: file('File holding the HMAC key (at least 32 bytes) commands must be signed with (or credential command-key).'),
+      commandKeyFile: file(
+        'File holding the HMAC key (at least 32 bytes) commands must be signed with (or credential command-key).',
+      ),
       requireScopedSignatures: leaf(
         'Accept only signatures that cover the device id and topic (the v2 form); local only.',
         false,
         bool,
       ),
-      allowInsecure: leaf('Allow a broker password over plain-text mqtt:// or ws:// to a host off loopback; local only.', false, bool),
+      allowInsecure: leaf(
+        'Allow a broker password over plain-text mqtt:// or ws:// to a host off loopback; local only.',
+        false,
+        bool,
+      ),
       unsignedSensitiveChanges: leaf(
         'Without a command key, let unsigned MQTT requests change the signed-only keys (the old behaviour; not recommended); local only.',
         false,
         bool,
       ),
       homeAssistant: {
-        enabled: leaf('Publish Home Assistant MQTT discovery (homeassistant/device/<device id>/config); off removes the entities.', false, bool),
-        snapshotSeconds: leaf('Seconds between the JPEG snapshots fed to the Home Assistant cameras; 0 publishes none.', 10, intRange(0, 3600)),
+        enabled: leaf(
+          'Publish Home Assistant MQTT discovery (homeassistant/device/<device id>/config); off removes the entities.',
+          false,
+          bool,
+        ),
+        snapshotSeconds: leaf(
+          'Seconds between the JPEG snapshots fed to the Home Assistant cameras; 0 publishes none.',
+          10,
+          intRange(0, 3600),
+        ),
       },
     },
     analysis: {
       enabled: leaf('Send finished archives to the model for analysis.', false, bool),
       provider: str('Analysis provider.', 'gemini', oneOf(['gemini'])),
-      model: str('Model name.', 'gemini-2.5-flash', text('a model name like "gemini-2.5-flash"', /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/)),
+      model: str(
+        'Model name.',
+        'gemini-2.5-flash',
+        text('a model name like "gemini-2.5-flash"', /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/),
+      ),
       apiKeyFile: file('File holding the Gemini API key (or credential gemini-api-key, or $GEMINI_API_KEY).'),
-      baseUrl: leaf('Alternative API endpoint (a proxy or a test server), or null.', null, optionalUrl(['http', 'https']), 'string'),
+      baseUrl: leaf(
+        'Alternative API endpoint (a proxy or a test server), or null.',
+        null,
+        optionalUrl(['http', 'https']),
+        'string',
+      ),
       allowInsecure: leaf('Allow the API key over a plain-text http:// baseUrl off loopback; local only.', false, bool),
       prompt: leaf(
         'Replaces the built-in analysis prompt, or null.',
@@ -160,19 +203,55 @@ function buildSpec(): Record<string, unknown> {
       ),
       maxPerDay: leaf('Most archives analysed per day; 0 pauses analysis.', 200, intRange(0, 100000)),
       skipWhenStill: leaf('Skip archives in which nothing moved.', false, bool),
-      deferAfterMinutes: leaf('Minutes after an archive closes without a result before analysis.deferred is sent.', 10, intRange(1, 1440)),
-      dailyTokens: leaf('Gemini tokens per UTC day; null or 0 = no limit. Over it, archives wait.', null, optionalInt(0, 1e12)),
-      dailyRequests: leaf('Gemini requests per UTC day; null or 0 = no limit. Over it, archives wait.', null, optionalInt(0, 1e9)),
+      deferAfterMinutes: leaf(
+        'Minutes after an archive closes without a result before analysis.deferred is sent.',
+        10,
+        intRange(1, 1440),
+      ),
+      dailyTokens: leaf(
+        'Gemini tokens per UTC day; null or 0 = no limit. Over it, archives wait.',
+        null,
+        optionalInt(0, 1e12),
+      ),
+      dailyRequests: leaf(
+        'Gemini requests per UTC day; null or 0 = no limit. Over it, archives wait.',
+        null,
+        optionalInt(0, 1e9),
+      ),
       // 0.25 fps at low resolution: 150 frames × 66 tokens, ~10k input tokens per 10-minute clip (target 15k).
-      fps: leaf('Frames per second the model sees (Gemini videoMetadata.fps, 0 < fps <= 24); the proxy is made at this rate.', 0.25, ANALYSIS_COST_CHECKS.fps),
-      resolution: str('Gemini media resolution: "low" (~66 tokens a frame), "medium" or "high" (~258); sizes the proxy too.', 'low', ANALYSIS_COST_CHECKS.resolution),
-      skipDuplicates: leaf('Skip a clip with motion under duplicateMotion whose scene matches the last clip of that camera the model analysed (off: every archive gets a result).', false, ANALYSIS_COST_CHECKS.skipDuplicates),
+      fps: leaf(
+        'Frames per second the model sees (Gemini videoMetadata.fps, 0 < fps <= 24); the proxy is made at this rate.',
+        0.25,
+        ANALYSIS_COST_CHECKS.fps,
+      ),
+      resolution: str(
+        'Gemini media resolution: "low" (~66 tokens a frame), "medium" or "high" (~258); sizes the proxy too.',
+        'low',
+        ANALYSIS_COST_CHECKS.resolution,
+      ),
+      skipDuplicates: leaf(
+        'Skip a clip with motion under duplicateMotion whose scene matches the last clip of that camera the model analysed (off: every archive gets a result).',
+        false,
+        ANALYSIS_COST_CHECKS.skipDuplicates,
+      ),
       // A person of 0.2 % of the view walking changed 0.0035 of the picture; still scenes 0.
-      duplicateMotion: leaf('A clip in which more than this fraction (0..1) of the picture changed clearly between two motion frames is never skipped as a duplicate.', 0.001, ANALYSIS_COST_CHECKS.duplicateMotion),
-      duplicateDistance: leaf('Most neighbour comparisons (of 256) that may change between two scene signatures still counted as the same scene.', 8, ANALYSIS_COST_CHECKS.duplicateDistance),
+      duplicateMotion: leaf(
+        'A clip in which more than this fraction (0..1) of the picture changed clearly between two motion frames is never skipped as a duplicate.',
+        0.001,
+        ANALYSIS_COST_CHECKS.duplicateMotion,
+      ),
+      duplicateDistance: leaf(
+        'Most neighbour comparisons (of 256) that may change between two scene signatures still counted as the same scene.',
+        8,
+        ANALYSIS_COST_CHECKS.duplicateDistance,
+      ),
     },
     http: {
-      listen: str('host:port of the local status page and API; off loopback it needs tokenFile.', '127.0.0.1:8080', hostPort),
+      listen: str(
+        'host:port of the local status page and API; off loopback it needs tokenFile.',
+        '127.0.0.1:8080',
+        hostPort,
+      ),
       tokenFile: file('File holding the bearer token HTTP requests need (or credential http-token).'),
       allowedHosts: leaf(
         'Extra names the page may be reached by (a DNS name, a proxy); loopback, the host name and its addresses always work.',
@@ -197,7 +276,13 @@ function finish(node: Record<string, unknown>, prefix: string, leaves: Map<strin
   for (const [name, child] of Object.entries(node)) {
     const key = prefix === '' ? name : `${prefix}.${name}`;
     if (isLeafSpec(child)) {
-      const full: SchemaLeaf = { ...child, key, env: envName(key), format: CHECK_FORMAT, nullable: child.default === null };
+      const full: SchemaLeaf = {
+        ...child,
+        key,
+        env: envName(key),
+        format: CHECK_FORMAT,
+        nullable: child.default === null,
+      };
       node[name] = full;
       leaves.set(key, full);
     } else {

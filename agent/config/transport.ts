@@ -62,7 +62,13 @@ export function insecureTransportProblems(config: AgentConfig, secrets: SecretsP
 }
 
 /** Throws a ConfigError naming each secret that would cross the network in plain text. */
-export function assertSecureTransports(config: AgentConfig, credentials: { mqttPassword: string | null; geminiApiKey: string | null }): void {
-  const problems = insecureTransportProblems(config, { mqttPassword: credentials.mqttPassword !== null, apiKey: credentials.geminiApiKey !== null });
+export function assertSecureTransports(
+  config: AgentConfig,
+  credentials: { mqttPassword: string | null; geminiApiKey: string | null },
+): void {
+  const problems = insecureTransportProblems(config, {
+    mqttPassword: credentials.mqttPassword !== null,
+    apiKey: credentials.geminiApiKey !== null,
+  });
   if (problems.length > 0) throw new ConfigError(problems);
 }

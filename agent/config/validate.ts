@@ -30,14 +30,25 @@ function expectedKind(fallback: unknown): string {
   return typeof fallback === 'number' ? 'a number' : 'a string';
 }
 
-function walkShape(raw: Record<string, unknown>, schema: Record<string, unknown>, path: string[], out: Shaped['problems']) {
+function walkShape(
+  raw: Record<string, unknown>,
+  schema: Record<string, unknown>,
+  path: string[],
+  out: Shaped['problems'],
+) {
   const clean: Record<string, unknown> = {};
   for (const name of Object.keys(raw)) {
     const key = keyName([...path, name]);
     const node = Object.prototype.hasOwnProperty.call(schema, name) ? schema[name] : undefined;
     if (node === undefined) {
-      out.push(`${key} is not a known key; known keys${path.length ? ` in ${keyName(path)}` : ''}: ${Object.keys(schema).join(', ')}`);
-    } else if (isLeafNode(node) && isPlainObject(raw[name]) && Object.values(raw[name]).some((v) => typeof v === 'object' && v !== null)) {
+      out.push(
+        `${key} is not a known key; known keys${path.length ? ` in ${keyName(path)}` : ''}: ${Object.keys(schema).join(', ')}`,
+      );
+    } else if (
+      isLeafNode(node) &&
+      isPlainObject(raw[name]) &&
+      Object.values(raw[name]).some((v) => typeof v === 'object' && v !== null)
+    ) {
       // No key takes an object, and convict crashes walking one with objects inside
       // ("cannot read properties of undefined"): say what the key wants instead.
       out.push(`${key} must be ${expectedKind((node as { default: unknown }).default)}, got ${got(raw[name])}`);
@@ -85,7 +96,9 @@ export function crossFieldProblems(config: AgentConfig, valid: (key: string) => 
   if (valid('hls.dir') && valid('archive.dir') && overlaps(config.hls.dir, config.archive.dir)) {
     // Old HLS segments are deleted and old archives pruned by different modules: sharing a tree
     // would let one delete the other's files.
-    out.push(`archive.dir must not be hls.dir or contain it or lie inside it (${got(config.hls.dir)}), got ${got(config.archive.dir)}`);
+    out.push(
+      `archive.dir must not be hls.dir or contain it or lie inside it (${got(config.hls.dir)}), got ${got(config.archive.dir)}`,
+    );
   }
   if (valid('hls.dir') && valid('dataDir') && contains(config.hls.dir, config.dataDir)) {
     // The HLS reset of a restarting camera deletes files in hls.dir (its own names only): never
@@ -95,7 +108,9 @@ export function crossFieldProblems(config: AgentConfig, valid: (key: string) => 
   for (const key of ['dataDir', 'hls.dir', 'archive.dir'] as const) {
     const value = key === 'dataDir' ? config.dataDir : key === 'hls.dir' ? config.hls.dir : config.archive.dir;
     if (valid(key) && isSystemPath(value)) {
-      out.push(`${key} must be a folder of its own, not a system folder or one inside /proc, /sys, /dev, /boot, /usr, /bin, /sbin or /lib, got ${got(value)}`);
+      out.push(
+        `${key} must be a folder of its own, not a system folder or one inside /proc, /sys, /dev, /boot, /usr, /bin, /sbin or /lib, got ${got(value)}`,
+      );
     }
   }
   const listen = splitHostPort(config.http.listen);
@@ -103,7 +118,16 @@ export function crossFieldProblems(config: AgentConfig, valid: (key: string) => 
     out.push(`http.tokenFile must be set when http.listen is off loopback (${got(config.http.listen)}), got null`);
   }
   // A broker password or API key must not cross the network in plain text (issue 15).
-  if (['mqtt.url', 'mqtt.passwordFile', 'analysis.baseUrl', 'analysis.apiKeyFile', 'mqtt.allowInsecure', 'analysis.allowInsecure'].every(valid)) {
+  if (
+    [
+      'mqtt.url',
+      'mqtt.passwordFile',
+      'analysis.baseUrl',
+      'analysis.apiKeyFile',
+      'mqtt.allowInsecure',
+      'analysis.allowInsecure',
+    ].every(valid)
+  ) {
     out.push(...insecureTransportProblems(config, secretsInConfig(config)));
   }
   // TLS client authentication needs both halves; one alone fails only at connect time.
@@ -117,7 +141,27 @@ export function crossFieldProblems(config: AgentConfig, valid: (key: string) => 
 // Folders of the system itself: the agent writes (and prunes, and resets) inside the folders it is
 // given, so none of them may be one of these or lie in the kernel's, the devices' or the OS's trees.
 // (/mnt, /media, /srv and /opt are left alone: a disk for the archives is often mounted right there.)
-const SYSTEM_FOLDERS = new Set(['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/proc', '/root', '/run', '/sbin', '/sys', '/tmp', '/usr', '/var', '/var/lib', '/var/log', '/var/tmp']);
+const SYSTEM_FOLDERS = new Set([
+  '/',
+  '/bin',
+  '/boot',
+  '/dev',
+  '/etc',
+  '/home',
+  '/lib',
+  '/lib64',
+  '/proc',
+  '/root',
+  '/run',
+  '/sbin',
+  '/sys',
+  '/tmp',
+  '/usr',
+  '/var',
+  '/var/lib',
+  '/var/log',
+  '/var/tmp',
+]);
 const SYSTEM_TREES = ['/proc', '/sys', '/dev', '/boot', '/usr', '/bin', '/sbin', '/lib'];
 
 function isSystemPath(folder: string): boolean {
@@ -165,7 +209,9 @@ export function validateConfig(raw: unknown, carried: string[] = []): AgentConfi
       }
     }
   } catch (error) {
-    throw new ConfigError([...problems, `config could not be validated: ${(error as Error).message}`], { cause: error });
+    throw new ConfigError([...problems, `config could not be validated: ${(error as Error).message}`], {
+      cause: error,
+    });
   }
   const valid = (key: string) => !problems.some((line) => line.startsWith(`${key} `));
   problems.push(...crossFieldProblems(values, valid));

@@ -87,7 +87,8 @@ export interface ReportedConfigMessage {
 }
 
 /** Where an update is (README "Updates"); `done`, `rolled-back` and `failed` are final. */
-export type UpdateState = 'downloading' | 'verifying' | 'switching' | 'verifying-health' | 'done' | 'rolled-back' | 'failed';
+export type UpdateState =
+  'downloading' | 'verifying' | 'switching' | 'verifying-health' | 'done' | 'rolled-back' | 'failed';
 
 /** `R/release`, retained: the release running, the one before it, and the last update. */
 export interface ReleaseMessage {
@@ -113,9 +114,7 @@ export interface ReplyError {
 }
 
 /** Every command reply; `id` is echoed when the request carried one (the 3.1.1 form). */
-export type CommandReply =
-  | { ok: true; result: unknown; id?: unknown }
-  | { ok: false; error: ReplyError; id?: unknown };
+export type CommandReply = { ok: true; result: unknown; id?: unknown } | { ok: false; error: ReplyError; id?: unknown };
 
 /** A command request body: a JSON object; `replyTo`, `id`, `ts` and `sig` are envelope fields. */
 export type CommandRequest = Record<string, unknown>;
@@ -127,7 +126,12 @@ export type HomeAssistantComponent = { platform: string } & Record<string, unkno
 export interface HomeAssistantDiscoveryMessage {
   device: { identifiers: string[]; name: string; manufacturer: string; model: string; sw_version: string };
   origin: { name: string; sw_version: string; support_url?: string };
-  availability: Array<{ topic: string; value_template: string; payload_available: string; payload_not_available: string }>;
+  availability: Array<{
+    topic: string;
+    value_template: string;
+    payload_available: string;
+    payload_not_available: string;
+  }>;
   components: Record<string, HomeAssistantComponent>;
 }
 

@@ -64,7 +64,8 @@ function time(key: string, value: unknown): number | undefined {
  */
 export function parseSearchQuery(input: Record<string, unknown>): SearchQuery {
   for (const key of Object.keys(input)) {
-    if (!(SEARCH_FIELDS as readonly string[]).includes(key)) throw bad(`unknown field ${show(key)} (allowed: ${SEARCH_FIELDS.join(', ')})`);
+    if (!(SEARCH_FIELDS as readonly string[]).includes(key))
+      throw bad(`unknown field ${show(key)} (allowed: ${SEARCH_FIELDS.join(', ')})`);
   }
   const { q, camera, from, to, limit } = input;
   if (typeof q !== 'string' || q.length > MAX_Q || searchWords(q).length === 0) {
@@ -75,8 +76,12 @@ export function parseSearchQuery(input: Record<string, unknown>): SearchQuery {
   }
   const fromMs = time('from', from);
   const toMs = time('to', to);
-  if (fromMs !== undefined && toMs !== undefined && toMs <= fromMs) throw bad(`to must be after from, got from ${show(from)} to ${show(to)}`);
-  if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > SEARCH_MAX_LIMIT)) {
+  if (fromMs !== undefined && toMs !== undefined && toMs <= fromMs)
+    throw bad(`to must be after from, got from ${show(from)} to ${show(to)}`);
+  if (
+    limit !== undefined &&
+    (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > SEARCH_MAX_LIMIT)
+  ) {
     throw bad(`limit must be an integer from 1 to ${SEARCH_MAX_LIMIT}, got ${show(limit)}`);
   }
   return {

@@ -105,5 +105,8 @@ export interface HomeAssistantTopics {
 
 /** Home Assistant's topics; a device id's dots (allowed in device.id, not in an object id) become `_`. */
 export function homeAssistantTopics(deviceId: string, prefix = 'homeassistant'): HomeAssistantTopics {
-  return { discovery: asTopic(`${prefix}/device/${deviceId.replace(/[^A-Za-z0-9_-]/g, '_')}/config`), status: `${prefix}/status` };
+  return {
+    discovery: asTopic(`${prefix}/device/${deviceId.replace(/[^A-Za-z0-9_-]/g, '_')}/config`),
+    status: `${prefix}/status`,
+  };
 }

@@ -40,7 +40,10 @@ export function buildDoctorContext(opts: DoctorContextOptions = {}): DoctorConte
     config = loadConfig({ file: null, env: {} }).config;
   }
   // Outside the service there is no $CREDENTIALS_DIRECTORY: read the files systemd would load.
-  const credEnv = !env.CREDENTIALS_DIRECTORY && existsSync(CREDENTIALS_SOURCE_DIR) ? { ...env, CREDENTIALS_DIRECTORY: CREDENTIALS_SOURCE_DIR } : env;
+  const credEnv =
+    !env.CREDENTIALS_DIRECTORY && existsSync(CREDENTIALS_SOURCE_DIR)
+      ? { ...env, CREDENTIALS_DIRECTORY: CREDENTIALS_SOURCE_DIR }
+      : env;
   let credentials: Credentials | null = null;
   let credentialsError: string | null = null;
   try {

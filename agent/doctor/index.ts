@@ -20,10 +20,20 @@ export const checkConfig: DoctorCheck = async (ctx) => {
   const out: CheckResult[] = [
     ctx.configProblems.length === 0
       ? ok('config', where)
-      : fail('config', `${where}: ${ctx.configProblems.join('; ')}`, `fix the file (edge-agent config check ${ctx.configFile ?? 'FILE'}); the other checks use the defaults`),
+      : fail(
+          'config',
+          `${where}: ${ctx.configProblems.join('; ')}`,
+          `fix the file (edge-agent config check ${ctx.configFile ?? 'FILE'}); the other checks use the defaults`,
+        ),
   ];
   if (ctx.credentialsError) {
-    out.push(fail('credentials', ctx.credentialsError, 'put the secret files in /etc/edge-agent-credentials/ and re-run install.sh; run doctor with sudo to read them'));
+    out.push(
+      fail(
+        'credentials',
+        ctx.credentialsError,
+        'put the secret files in /etc/edge-agent-credentials/ and re-run install.sh; run doctor with sudo to read them',
+      ),
+    );
   }
   return out;
 };
@@ -46,14 +56,23 @@ export const ALL_CHECKS: Array<[string, DoctorCheck]> = [
 ];
 
 /** Runs checks in order; a check that throws becomes a fail line instead of ending the doctor. */
-export async function runChecks(ctx: DoctorContext, checks: Array<[string, DoctorCheck]> = ALL_CHECKS): Promise<CheckResult[]> {
+export async function runChecks(
+  ctx: DoctorContext,
+  checks: Array<[string, DoctorCheck]> = ALL_CHECKS,
+): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   for (const [name, check] of checks) {
     try {
       const r = await check(ctx);
       results.push(...(Array.isArray(r) ? r : [r]));
     } catch (error) {
-      results.push(fail(name, `the check itself failed: ${(error as Error).message}`, 'report this with the output of edge-agent doctor --json'));
+      results.push(
+        fail(
+          name,
+          `the check itself failed: ${(error as Error).message}`,
+          'report this with the output of edge-agent doctor --json',
+        ),
+      );
     }
   }
   return results;
@@ -71,6 +90,9 @@ export function formatChecks(results: CheckResult[]): string {
   }
   const fails = results.filter((r) => r.status === 'fail').length;
   const warns = results.filter((r) => r.status === 'warn').length;
-  lines.push('', fails ? `${fails} fail(s), ${warns} warning(s)` : warns ? `no fails, ${warns} warning(s)` : 'all checks ok');
+  lines.push(
+    '',
+    fails ? `${fails} fail(s), ${warns} warning(s)` : warns ? `no fails, ${warns} warning(s)` : 'all checks ok',
+  );
   return `${lines.join('\n')}\n`;
 }

@@ -67,7 +67,10 @@ export class MqttFleet implements FleetLink {
       const { state, ts } = json as { state?: unknown; ts?: unknown };
       if (state === 'online') this.online.add(device);
       else this.online.delete(device);
-      this.statuses.set(device, { state: typeof state === 'string' ? state : null, ts: typeof ts === 'string' ? ts : null });
+      this.statuses.set(device, {
+        state: typeof state === 'string' ? state : null,
+        ts: typeof ts === 'string' ? ts : null,
+      });
     }
     for (const wake of this.waiters.splice(0)) wake();
   }
@@ -88,7 +91,10 @@ export class MqttFleet implements FleetLink {
   }
 
   async publishDesired(device: string, doc: Record<string, unknown>): Promise<void> {
-    await this.client.publishAsync(`${this.prefix}/${device}/release/desired`, JSON.stringify(doc), { qos: 1, retain: true });
+    await this.client.publishAsync(`${this.prefix}/${device}/release/desired`, JSON.stringify(doc), {
+      qos: 1,
+      retain: true,
+    });
   }
 
   changed(ms: number): Promise<void> {

@@ -8,7 +8,10 @@ export type StageSpec = { count: number } | { percent: number };
 
 /** Parses `1,10%,50%,100%`; throws naming the bad part. */
 export function parseStages(text: string): StageSpec[] {
-  const parts = text.split(',').map((p) => p.trim()).filter(Boolean);
+  const parts = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   if (parts.length === 0) throw new Error('--stages needs at least one stage, e.g. 1,10%,50%,100%');
   return parts.map((part) => {
     const percent = /^(\d{1,3}(?:\.\d+)?)%$/.exec(part);

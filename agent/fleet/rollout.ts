@@ -42,11 +42,16 @@ export interface RolloutDeps {
 const CLOCK_SKEW_MS = 60_000;
 
 /** How a board's report answers our publish, or null while it has not. */
-export function judge(report: ReleaseReportLike | null, version: string, publishedAt: number): { state: BoardOutcome; reason: string | null } | null {
+export function judge(
+  report: ReleaseReportLike | null,
+  version: string,
+  publishedAt: number,
+): { state: BoardOutcome; reason: string | null } | null {
   if (!report) return null;
   const update = report.update ?? null;
   const fresh = Date.parse(report.ts ?? '') >= publishedAt - CLOCK_SKEW_MS;
-  if (report.running === version && (!update || update.version !== version || update.state === 'done')) return { state: 'done', reason: null };
+  if (report.running === version && (!update || update.version !== version || update.state === 'done'))
+    return { state: 'done', reason: null };
   if (!fresh || !update) return null;
   if (update.version === version || update.version === null) {
     if (update.state === 'rolled-back') return { state: 'rolled-back', reason: update.reason ?? null };
@@ -63,7 +68,8 @@ export async function runRollout(state: RolloutState, deps: RolloutDeps): Promis
   // A run killed between recording a board as asked and asking it: ask again, with the very same
   // document, which a board that did get it recognises (its digest) and ignores.
   for (const [id, board] of Object.entries(state.boards)) {
-    if (state.status === 'running' && board.state === 'published' && board.ts) await deps.link.publishDesired(id, deps.document(id, board.ts));
+    if (state.status === 'running' && board.state === 'published' && board.ts)
+      await deps.link.publishDesired(id, deps.document(id, board.ts));
   }
   for (let i = 0; i < total && state.status === 'running'; i += 1) {
     const stage = state.stages[i]!;
@@ -86,7 +92,14 @@ export async function runRollout(state: RolloutState, deps: RolloutDeps): Promis
         const verdict = judge(deps.link.report(id), state.version, board.publishedAt ?? 0);
         const late = now() - (board.publishedAt ?? 0) > deps.boardTimeoutMs;
         if (!verdict && !late) continue;
-        Object.assign(board, verdict ?? { state: 'timeout', reason: `no final R/release within ${Math.round(deps.boardTimeoutMs / 1000)} s` }, { finishedAt: now() });
+        Object.assign(
+          board,
+          verdict ?? {
+            state: 'timeout',
+            reason: `no final R/release within ${Math.round(deps.boardTimeoutMs / 1000)} s`,
+          },
+          { finishedAt: now() },
+        );
         deps.print(`  ${id}: ${board.state}${board.reason ? ` (${board.reason})` : ''}`);
         const counts = tally(state);
         const finished = counts.done + counts['rolled-back'] + counts.failed + counts.timeout;
@@ -104,7 +117,9 @@ export async function runRollout(state: RolloutState, deps: RolloutDeps): Promis
       if (open().length > 0) await deps.link.changed(1000);
     }
     const c = tally(state, [i]);
-    deps.print(`stage ${i + 1}/${total} through: ${c.done} done, ${c['rolled-back']} rolled back, ${c.failed} failed, ${c.timeout} timed out`);
+    deps.print(
+      `stage ${i + 1}/${total} through: ${c.done} done, ${c['rolled-back']} rolled back, ${c.failed} failed, ${c.timeout} timed out`,
+    );
   }
   if (state.status === 'running') {
     state.status = 'done';

@@ -60,7 +60,14 @@ export function saveRollout(file: string, state: RolloutState): Promise<void> {
 
 /** Counts per outcome over the boards of some stages (all when `stages` is omitted). */
 export function tally(state: RolloutState, stages?: number[]): Record<BoardOutcome, number> {
-  const counts: Record<BoardOutcome, number> = { pending: 0, published: 0, done: 0, 'rolled-back': 0, failed: 0, timeout: 0 };
+  const counts: Record<BoardOutcome, number> = {
+    pending: 0,
+    published: 0,
+    done: 0,
+    'rolled-back': 0,
+    failed: 0,
+    timeout: 0,
+  };
   for (const board of Object.values(state.boards)) {
     if (!stages || stages.includes(board.stage)) counts[board.state] += 1;
   }
@@ -69,23 +76,39 @@ export function tally(state: RolloutState, stages?: number[]): Record<BoardOutco
 
 /** The status table `fleet status` prints: one line per board, then the totals. */
 export function formatStatus(state: RolloutState): string {
-  const ids = Object.keys(state.boards).sort((a, b) => state.boards[a]!.stage - state.boards[b]!.stage || a.localeCompare(b));
+  const ids = Object.keys(state.boards).sort(
+    (a, b) => state.boards[a]!.stage - state.boards[b]!.stage || a.localeCompare(b),
+  );
   const width = Math.max(6, ...ids.map((id) => id.length));
-  const lines = [`roll-out of ${state.version}: ${state.status}${state.reason ? ` (${state.reason})` : ''}, ${state.stages.length} stage(s), ${ids.length} board(s)`, ''];
+  const lines = [
+    `roll-out of ${state.version}: ${state.status}${state.reason ? ` (${state.reason})` : ''}, ${state.stages.length} stage(s), ${ids.length} board(s)`,
+    '',
+  ];
   lines.push(`${'board'.padEnd(width)}  stage  ${'state'.padEnd(11)}  reason`);
   for (const id of ids) {
     const b = state.boards[id]!;
-    lines.push(`${id.padEnd(width)}  ${String(b.stage + 1).padStart(5)}  ${b.state.padEnd(11)}  ${b.reason ?? ''}`.trimEnd());
+    lines.push(
+      `${id.padEnd(width)}  ${String(b.stage + 1).padStart(5)}  ${b.state.padEnd(11)}  ${b.reason ?? ''}`.trimEnd(),
+    );
   }
   const counts = tally(state);
-  lines.push('', Object.entries(counts).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(', '));
+  lines.push(
+    '',
+    Object.entries(counts)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', '),
+  );
   return `${lines.join('\n')}\n`;
 }
 
 /** One board as the broker shows it now. */
 export interface LiveBoard {
   id: string;
-  report: { running?: string; update?: { state?: string; version?: string | null; reason?: string | null } | null } | null;
+  report: {
+    running?: string;
+    update?: { state?: string; version?: string | null; reason?: string | null } | null;
+  } | null;
   link: { state: string | null; ts: string | null } | null;
 }
 

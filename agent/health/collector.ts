@@ -6,7 +6,14 @@ import os from 'node:os';
 import type { AgentConfig } from '../config/types.js';
 import type { CameraStats, PipelineControl } from '../contract/services.js';
 import { nearestDiskSpace } from '../util/disk.js';
-import { NO_SENSORS, type OverCurrentEvents, type PowerRail, type SensorReadings, type Temperature, type ThrottleFlags } from '../../device/sensors.js';
+import {
+  NO_SENSORS,
+  type OverCurrentEvents,
+  type PowerRail,
+  type SensorReadings,
+  type Temperature,
+  type ThrottleFlags,
+} from '../../device/sensors.js';
 
 /** Space on the file system holding `archive.dir`. */
 export interface DiskUsage {
@@ -129,7 +136,11 @@ export class HealthCollector {
       overCurrent: sensorReadings.overCurrent,
       disk,
       cameras: pipeline.stats(),
-      process: { uptimeSeconds: Math.round(process.uptime()), rssBytes: memUsage.rss, heapUsedBytes: memUsage.heapUsed },
+      process: {
+        uptimeSeconds: Math.round(process.uptime()),
+        rssBytes: memUsage.rss,
+        heapUsedBytes: memUsage.heapUsed,
+      },
     };
   }
 }

@@ -8,7 +8,16 @@ import type { TLSSocket } from 'node:tls';
 import { errorReply, type JsonReply } from './api.js';
 import { HostCheck, type HostFacts } from './hosts.js';
 import { bearerMatches, isLoopback } from './listen.js';
-import { clearedCookie, CSRF_HEADER, FailureLimiter, readCookie, SESSION_COOKIE, SESSION_SECONDS, sessionCookie, Sessions } from './session.js';
+import {
+  clearedCookie,
+  CSRF_HEADER,
+  FailureLimiter,
+  readCookie,
+  SESSION_COOKIE,
+  SESSION_SECONDS,
+  sessionCookie,
+  Sessions,
+} from './session.js';
 
 /** A reply with the extra headers it needs (Set-Cookie, Retry-After, WWW-Authenticate). */
 export interface AccessReply extends JsonReply {
@@ -17,8 +26,7 @@ export interface AccessReply extends JsonReply {
 
 /** The outcome of checking one request's credentials. */
 export type Access =
-  | { ok: true; via: 'open' | 'bearer' | 'cookie'; session?: string }
-  | { ok: false; reply: AccessReply };
+  { ok: true; via: 'open' | 'bearer' | 'cookie'; session?: string } | { ok: false; reply: AccessReply };
 
 /** What the access rules depend on. */
 export interface AccessOptions {
@@ -55,7 +63,11 @@ export class AccessControl {
   hostProblem(req: IncomingMessage): AccessReply | null {
     if (this.hosts.allows(req.headers.host)) return null;
     const host = JSON.stringify(String(req.headers.host).slice(0, 100));
-    return errorReply(421, 'bad_request', `host ${host} is not a name of this agent; add it to http.allowedHosts to allow it`);
+    return errorReply(
+      421,
+      'bad_request',
+      `host ${host} is not a name of this agent; add it to http.allowedHosts to allow it`,
+    );
   }
 
   /** True when the request came over TLS, or through a proxy on this machine that says it did. */
@@ -67,14 +79,20 @@ export class AccessControl {
   private tooMany(req: IncomingMessage): AccessReply | null {
     const wait = this.limiter.retryAfterSeconds(clientAddress(req));
     if (wait === 0) return null;
-    return { ...errorReply(429, 'rate_limited', `too many failed token attempts; try again in ${wait} s`), headers: { 'Retry-After': String(wait) } };
+    return {
+      ...errorReply(429, 'rate_limited', `too many failed token attempts; try again in ${wait} s`),
+      headers: { 'Retry-After': String(wait) },
+    };
   }
 
   private unauthorized(req: IncomingMessage, staleCookie: boolean): AccessReply {
     const headers: Record<string, string> = { 'WWW-Authenticate': 'Bearer' };
     // A cookie of an older token or an expired session: drop it so the page asks for the token.
     if (staleCookie) headers['Set-Cookie'] = clearedCookie(this.secure(req));
-    return { ...errorReply(401, 'unauthorized', 'a valid Authorization: Bearer token or session cookie is required'), headers };
+    return {
+      ...errorReply(401, 'unauthorized', 'a valid Authorization: Bearer token or session cookie is required'),
+      headers,
+    };
   }
 
   /** Checks the bearer token or the session cookie; a wrong token counts against the client's address. */
@@ -96,7 +114,11 @@ export class AccessControl {
   csrfProblem(req: IncomingMessage, access: Access): AccessReply | null {
     if (!access.ok || access.via !== 'cookie' || !this.sessions) return null;
     if (this.sessions.csrfMatches(access.session as string, req.headers[CSRF_HEADER])) return null;
-    return errorReply(403, 'forbidden', `a cookie-authenticated ${req.method} needs the ${CSRF_HEADER} header of its session`);
+    return errorReply(
+      403,
+      'forbidden',
+      `a cookie-authenticated ${req.method} needs the ${CSRF_HEADER} header of its session`,
+    );
   }
 
   /** `/api/session`: GET says whether the caller is in; POST `{"token"}` logs in; DELETE logs out. */
@@ -104,13 +126,18 @@ export class AccessControl {
     if (req.method === 'GET' || req.method === 'HEAD') return this.sessionState(this.check(req));
     if (req.method === 'POST') return this.login(req);
     if (req.method === 'DELETE') return this.logout(req);
-    return { ...errorReply(405, 'bad_request', `method ${req.method} not allowed`), headers: { Allow: 'GET, HEAD, POST, DELETE' } };
+    return {
+      ...errorReply(405, 'bad_request', `method ${req.method} not allowed`),
+      headers: { Allow: 'GET, HEAD, POST, DELETE' },
+    };
   }
 
   private sessionState(access: Access): AccessReply {
-    const csrf = access.ok && access.via === 'cookie' && this.sessions ? this.sessions.csrfFor(access.session as string) : null;
+    const csrf =
+      access.ok && access.via === 'cookie' && this.sessions ? this.sessions.csrfFor(access.session as string) : null;
     const reply: AccessReply = { status: 200, body: { required: this.required, authenticated: access.ok, csrf } };
-    if (!access.ok && access.reply.headers?.['Set-Cookie']) reply.headers = { 'Set-Cookie': access.reply.headers['Set-Cookie'] };
+    if (!access.ok && access.reply.headers?.['Set-Cookie'])
+      reply.headers = { 'Set-Cookie': access.reply.headers['Set-Cookie'] };
     return reply;
   }
 
@@ -121,7 +148,8 @@ export class AccessControl {
       return errorReply(415, 'bad_request', 'the token must be sent as application/json: {"token": "..."}');
     }
     const origin = req.headers.origin;
-    if (origin !== undefined && !sameOrigin(origin, req.headers.host)) return errorReply(403, 'forbidden', 'cross-origin login refused');
+    if (origin !== undefined && !sameOrigin(origin, req.headers.host))
+      return errorReply(403, 'forbidden', 'cross-origin login refused');
     const limited = this.tooMany(req);
     if (limited) return limited;
     const body = await readBody(req, MAX_BODY_BYTES);
@@ -132,7 +160,8 @@ export class AccessControl {
     } catch {
       token = undefined;
     }
-    if (typeof token !== 'string' || token === '') return errorReply(400, 'bad_request', 'body must be {"token": "<the http token>"}');
+    if (typeof token !== 'string' || token === '')
+      return errorReply(400, 'bad_request', 'body must be {"token": "<the http token>"}');
     if (!bearerMatches(`Bearer ${token}`, this.opts.token as string)) {
       this.limiter.fail(clientAddress(req));
       return errorReply(401, 'unauthorized', 'wrong token');
@@ -152,7 +181,11 @@ export class AccessControl {
     const csrf = this.csrfProblem(req, access);
     if (csrf) return csrf;
     if (access.via === 'cookie') this.sessions?.revoke(access.session as string);
-    return { status: 200, body: { required: this.required, authenticated: false, csrf: null }, headers: { 'Set-Cookie': clearedCookie(this.secure(req)) } };
+    return {
+      status: 200,
+      body: { required: this.required, authenticated: false, csrf: null },
+      headers: { 'Set-Cookie': clearedCookie(this.secure(req)) },
+    };
   }
 }
 
@@ -160,7 +193,11 @@ export class AccessControl {
 export function sameOrigin(origin: string, host: string | undefined): boolean {
   try {
     const url = new URL(origin);
-    return host !== undefined && (url.protocol === 'http:' || url.protocol === 'https:') && url.host.toLowerCase() === host.toLowerCase();
+    return (
+      host !== undefined &&
+      (url.protocol === 'http:' || url.protocol === 'https:') &&
+      url.host.toLowerCase() === host.toLowerCase()
+    );
   } catch {
     return false;
   }
@@ -177,4 +214,3 @@ async function readBody(req: IncomingMessage, limit: number): Promise<string | n
   }
   return Buffer.concat(chunks).toString('utf8');
 }
-

@@ -19,7 +19,12 @@ export interface ApiDeps {
 export const CAMERA_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** A 4xx/5xx body: the same `{error: {code, message}}` shape command replies use. */
-export function errorReply(status: number, code: string, message: string, extra: Record<string, unknown> = {}): JsonReply {
+export function errorReply(
+  status: number,
+  code: string,
+  message: string,
+  extra: Record<string, unknown> = {},
+): JsonReply {
   return { status, body: { error: { code, message }, ...extra } };
 }
 
@@ -42,13 +47,21 @@ export async function apiArchives(deps: ApiDeps, query: URLSearchParams): Promis
   const camera = query.get('camera');
   const limitText = query.get('limit');
   if (camera !== null && camera !== '' && !CAMERA_ID.test(camera)) {
-    return errorReply(400, 'bad_request', `camera must match ${CAMERA_ID.source}, got ${JSON.stringify(camera.slice(0, 80))}`);
+    return errorReply(
+      400,
+      'bad_request',
+      `camera must match ${CAMERA_ID.source}, got ${JSON.stringify(camera.slice(0, 80))}`,
+    );
   }
   let limit = 50;
   if (limitText !== null && limitText !== '') {
     limit = /^\d{1,4}$/.test(limitText) ? Number(limitText) : NaN;
     if (!(limit >= 1 && limit <= 1000)) {
-      return errorReply(400, 'bad_request', `limit must be an integer from 1 to 1000, got ${JSON.stringify(limitText.slice(0, 80))}`);
+      return errorReply(
+        400,
+        'bad_request',
+        `limit must be an integer from 1 to 1000, got ${JSON.stringify(limitText.slice(0, 80))}`,
+      );
     }
   }
   const entries = await deps.archives.list(camera ? { camera, limit } : { limit });
@@ -64,9 +77,11 @@ export async function apiArchives(deps: ApiDeps, query: URLSearchParams): Promis
 
 /** Why one camera is not healthy, or null when it is running with a fresh frame. */
 export function cameraProblem(stats: CameraStats, staleSeconds: number): string | null {
-  if (stats.state !== 'running') return `${stats.camera}: pipeline ${stats.state}${stats.lastError ? ` (${stats.lastError})` : ''}`;
+  if (stats.state !== 'running')
+    return `${stats.camera}: pipeline ${stats.state}${stats.lastError ? ` (${stats.lastError})` : ''}`;
   if (stats.lastFrameAgeSeconds === null) return `${stats.camera}: no frame yet`;
-  if (stats.lastFrameAgeSeconds >= staleSeconds) return `${stats.camera}: last frame ${stats.lastFrameAgeSeconds.toFixed(1)} s ago`;
+  if (stats.lastFrameAgeSeconds >= staleSeconds)
+    return `${stats.camera}: last frame ${stats.lastFrameAgeSeconds.toFixed(1)} s ago`;
   return null;
 }
 
@@ -78,7 +93,8 @@ export function cameraProblem(stats: CameraStats, staleSeconds: number): string 
 export function healthz(pipeline: PipelineControl, staleSeconds: number, camera: string | null = null): JsonReply {
   const all = pipeline.stats();
   const cameras = camera === null ? all : all.filter((c) => c.camera === camera);
-  if (camera !== null && cameras.length === 0) return errorReply(404, 'not_found', `no camera ${JSON.stringify(camera.slice(0, 64))}`);
+  if (camera !== null && cameras.length === 0)
+    return errorReply(404, 'not_found', `no camera ${JSON.stringify(camera.slice(0, 64))}`);
   const reasons = cameras.map((c) => cameraProblem(c, staleSeconds)).filter((r): r is string => r !== null);
   const ok = reasons.length === 0;
   return {
@@ -86,7 +102,13 @@ export function healthz(pipeline: PipelineControl, staleSeconds: number, camera:
     body: {
       ok,
       reasons,
-      cameras: cameras.map((c) => ({ camera: c.camera, state: c.state, ok: cameraProblem(c, staleSeconds) === null, lastFrameAgeSeconds: c.lastFrameAgeSeconds, lastError: c.lastError })),
+      cameras: cameras.map((c) => ({
+        camera: c.camera,
+        state: c.state,
+        ok: cameraProblem(c, staleSeconds) === null,
+        lastFrameAgeSeconds: c.lastFrameAgeSeconds,
+        lastError: c.lastError,
+      })),
     },
   };
 }

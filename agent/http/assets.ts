@@ -8,14 +8,24 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The page's own files, by the name they are served under (`/static/<name>`, `/` for index.html). */
-export const PAGE_FILES = ['index.html', 'dom.js', 'live.js', 'app.js', 'style.css', 'search.js', 'search.css'] as const;
+export const PAGE_FILES = [
+  'index.html',
+  'dom.js',
+  'live.js',
+  'app.js',
+  'style.css',
+  'search.js',
+  'search.css',
+] as const;
 
 /**
  * The directory holding index.html: `./web/` next to this module when running from source,
  * `../../../agent/http/web/` when running compiled from dist/agent/http/ (tsc does not copy it).
  */
 export function webDir(moduleUrl: string = import.meta.url): string {
-  const candidates = [new URL('./web/', moduleUrl), new URL('../../../agent/http/web/', moduleUrl)].map((u) => fileURLToPath(u));
+  const candidates = [new URL('./web/', moduleUrl), new URL('../../../agent/http/web/', moduleUrl)].map((u) =>
+    fileURLToPath(u),
+  );
   return candidates.find((dir) => existsSync(join(dir, 'index.html'))) ?? (candidates[0] as string);
 }
 

@@ -15,4 +15,6 @@ export const SECURITY_HEADERS: Record<string, string> = {
 };
 
 /** SECURITY_HEADERS as raw header lines. */
-export const RAW_SECURITY_HEADERS = Object.entries(SECURITY_HEADERS).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+export const RAW_SECURITY_HEADERS = Object.entries(SECURITY_HEADERS)
+  .map(([k, v]) => `${k}: ${v}\r\n`)
+  .join('');

@@ -10,7 +10,11 @@ export interface ListenAddress {
 
 /** Parses `host:port`, `[v6]:port` or a bare `port` (loopback); throws a config error otherwise. */
 export function parseListen(listen: string): ListenAddress {
-  const bad = () => new AgentError('config_invalid', `http.listen must be host:port with a port 0-65535, got ${JSON.stringify(listen)}`);
+  const bad = () =>
+    new AgentError(
+      'config_invalid',
+      `http.listen must be host:port with a port 0-65535, got ${JSON.stringify(listen)}`,
+    );
   const match = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(listen) ?? /^()()(\d{1,5})$/.exec(listen);
   if (!match) throw bad();
   const port = Number(match[3]);

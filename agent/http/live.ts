@@ -40,7 +40,8 @@ export class LiveEndpoint {
   /** The camera a `/live/...` path names, or the error to answer with. */
   private camera(path: string): string | AccessReply {
     const segments = safeSegments(path.slice(LIVE_PREFIX.length));
-    if (!segments || segments.length !== 1 || !CAMERA_ID.test(segments[0]!)) return errorReply(400, 'bad_request', 'bad path');
+    if (!segments || segments.length !== 1 || !CAMERA_ID.test(segments[0]!))
+      return errorReply(400, 'bad_request', 'bad path');
     const camera = segments[0]!;
     if (!this.deps.live || !this.deps.knownCamera(camera)) return errorReply(404, 'not_found', 'not found');
     return camera;
@@ -50,7 +51,10 @@ export class LiveEndpoint {
   plain(path: string): AccessReply {
     const camera = this.camera(path);
     if (typeof camera !== 'string') return camera;
-    return { ...errorReply(426, 'bad_request', 'the live view is a WebSocket: connect with Upgrade: websocket'), headers: { Upgrade: 'websocket' } };
+    return {
+      ...errorReply(426, 'bad_request', 'the live view is a WebSocket: connect with Upgrade: websocket'),
+      headers: { Upgrade: 'websocket' },
+    };
   }
 
   /** The server's 'upgrade' event: every check of a request, then the WebSocket, or a refusal. */
@@ -75,7 +79,8 @@ export class LiveEndpoint {
     const access = this.deps.access.check(req);
     if (!access.ok) return access.reply;
     const origin = req.headers.origin;
-    if (origin !== undefined && !sameOrigin(origin, req.headers.host)) return errorReply(403, 'forbidden', 'the live view is only for pages of this agent');
+    if (origin !== undefined && !sameOrigin(origin, req.headers.host))
+      return errorReply(403, 'forbidden', 'the live view is only for pages of this agent');
     if (req.method !== 'GET') return errorReply(405, 'bad_request', `method ${req.method} not allowed`);
     return this.camera(path);
   }
@@ -114,7 +119,9 @@ export class LiveEndpoint {
 /** Answers a refused upgrade on the raw socket, the way the server answers a request. */
 function refuse(socket: Duplex, reply: AccessReply): void {
   const body = JSON.stringify(reply.body);
-  const headers = Object.entries(reply.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+  const headers = Object.entries(reply.headers ?? {})
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
   socket.end(
     `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? ''}\r\n${RAW_SECURITY_HEADERS}${headers}` +
       `Content-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,

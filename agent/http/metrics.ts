@@ -37,7 +37,8 @@ interface Figures {
 }
 
 const num = (value: unknown): number | null => (typeof value === 'number' && Number.isFinite(value) ? value : null);
-const obj = (value: unknown): Record<string, unknown> | null => (typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : null);
+const obj = (value: unknown): Record<string, unknown> | null =>
+  typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : null;
 
 /** Reads the figures out of a snapshot defensively: a shape change upstream drops a metric, never the scrape. */
 export function figuresOf(snapshot: object): Figures {
@@ -60,7 +61,12 @@ export function figuresOf(snapshot: object): Figures {
     outboxDropped: num(outbox?.dropped),
     mqtt: mqtt ? { connected: mqtt.connected === true, connects: num(mqtt.connects) ?? 0 } : null,
     analysis: analysis
-      ? { queued: num(analysis.queued) ?? 0, active: num(analysis.active) ?? 0, tokensToday: num(analysis.tokensToday) ?? 0, sentToday: num(analysis.sentToday) ?? 0 }
+      ? {
+          queued: num(analysis.queued) ?? 0,
+          active: num(analysis.active) ?? 0,
+          tokensToday: num(analysis.tokensToday) ?? 0,
+          sentToday: num(analysis.sentToday) ?? 0,
+        }
       : null,
   };
 }
@@ -143,20 +149,32 @@ export class AgentMetrics {
       await pending;
     };
     const r = [this.registry];
-    const counter = (name: string, help: string, labelNames: string[] = []) => new Counter({ name, help, labelNames, registers: r, collect });
+    const counter = (name: string, help: string, labelNames: string[] = []) =>
+      new Counter({ name, help, labelNames, registers: r, collect });
     const cameraCounters = {
       frames: counter('edge_agent_camera_frames_total', 'Frames encoded per camera.', ['camera']),
       dropped: counter('edge_agent_camera_dropped_frames_total', 'Frames FFmpeg dropped per camera.', ['camera']),
       restarts: counter('edge_agent_camera_restarts_total', 'Pipeline restarts per camera.', ['camera']),
     };
     const mqttConnects = counter('edge_agent_mqtt_connects_total', 'Successful broker connections.');
-    const mqttReconnects = counter('edge_agent_mqtt_reconnects_total', 'Broker connections after the first of each link start.');
-    const outboxDropped = counter('edge_agent_outbox_dropped_total', 'Outbox messages dropped (cap overflow or refused by the broker) since the store was created.');
+    const mqttReconnects = counter(
+      'edge_agent_mqtt_reconnects_total',
+      'Broker connections after the first of each link start.',
+    );
+    const outboxDropped = counter(
+      'edge_agent_outbox_dropped_total',
+      'Outbox messages dropped (cap overflow or refused by the broker) since the store was created.',
+    );
     const tokens = counter('edge_agent_analysis_tokens_total', 'Model tokens used by analysis.');
     const requests = counter('edge_agent_analysis_requests_total', 'Archives sent to the model.');
     const fill = this.gauges(collect);
     const totals = this.totals;
-    const add = (metric: Counter<string>, key: string, value: number | null | undefined, labels?: Record<string, string>) => {
+    const add = (
+      metric: Counter<string>,
+      key: string,
+      value: number | null | undefined,
+      labels?: Record<string, string>,
+    ) => {
       if (value === null || value === undefined) return;
       const d = totals.delta(key, value);
       // inc by 0 too: a camera's series exists (at 0) from its first scrape on.
@@ -201,25 +219,58 @@ export class AgentMetrics {
   /** Gauges set from each scrape's snapshot; returns the function that sets them. */
   private gauges(collect: () => Promise<void>) {
     const r = [this.registry];
-    const g = (name: string, help: string, labelNames: string[] = []) => new Gauge({ name, help, labelNames, registers: r, collect });
-    const up = g('edge_agent_camera_up', `1 while the camera's pipeline runs with a frame younger than ${STALE_FRAME_SECONDS} s.`, ['camera']);
-    const info = g('edge_agent_camera_info', 'Always 1: the camera\'s encoder and source as labels.', ['camera', 'encoder', 'source']);
+    const g = (name: string, help: string, labelNames: string[] = []) =>
+      new Gauge({ name, help, labelNames, registers: r, collect });
+    const up = g(
+      'edge_agent_camera_up',
+      `1 while the camera's pipeline runs with a frame younger than ${STALE_FRAME_SECONDS} s.`,
+      ['camera'],
+    );
+    const info = g('edge_agent_camera_info', "Always 1: the camera's encoder and source as labels.", [
+      'camera',
+      'encoder',
+      'source',
+    ]);
     const fps = g('edge_agent_camera_fps', 'Frames per second FFmpeg reports.', ['camera']);
     const age = g('edge_agent_camera_last_frame_age_seconds', 'Seconds since the last new frame.', ['camera']);
     const diskFree = g('edge_agent_disk_free_bytes', 'Free bytes on the file system of archive.dir.');
     const diskSize = g('edge_agent_disk_size_bytes', 'Size of the file system of archive.dir.');
-    const left = g('edge_agent_recording_remaining_seconds', 'Recording time the free space above archive.minFreePercent still holds.');
+    const left = g(
+      'edge_agent_recording_remaining_seconds',
+      'Recording time the free space above archive.minFreePercent still holds.',
+    );
     const soc = g('edge_agent_soc_temperature_celsius', 'The hottest thermal zone of the board.');
     const zones = g('edge_agent_temperature_celsius', 'Each thermal zone.', ['zone', 'type']);
     const underVoltage = g('edge_agent_board_under_voltage', '1 while the board reports under-voltage.');
-    const throttling = g('edge_agent_board_throttling', 'The Pi firmware\'s throttling flags (vcgencmd get_throttled), 1 when set.', ['flag']);
+    const throttling = g(
+      'edge_agent_board_throttling',
+      "The Pi firmware's throttling flags (vcgencmd get_throttled), 1 when set.",
+      ['flag'],
+    );
     const depth = g('edge_agent_outbox_depth', 'Messages waiting in the outbox for a broker acknowledgement.');
     const connected = g('edge_agent_mqtt_connected', '1 while the broker connection is up.');
     const queued = g('edge_agent_analysis_queue_length', 'Archives waiting for analysis or being analysed.');
     return (f: Figures) => {
-      for (const gauge of [up, info, fps, age, diskFree, diskSize, left, soc, zones, underVoltage, throttling, depth, connected, queued]) gauge.reset();
+      for (const gauge of [
+        up,
+        info,
+        fps,
+        age,
+        diskFree,
+        diskSize,
+        left,
+        soc,
+        zones,
+        underVoltage,
+        throttling,
+        depth,
+        connected,
+        queued,
+      ])
+        gauge.reset();
       for (const c of f.cameras) {
-        const running = c.state === 'running' && c.lastFrameAgeSeconds !== null && c.lastFrameAgeSeconds < STALE_FRAME_SECONDS;
+        const running =
+          c.state === 'running' && c.lastFrameAgeSeconds !== null && c.lastFrameAgeSeconds < STALE_FRAME_SECONDS;
         up.set({ camera: c.camera }, Number(running));
         info.set({ camera: c.camera, encoder: c.encoder ?? 'none', source: c.source }, 1);
         fps.set({ camera: c.camera }, c.fps);
@@ -257,7 +308,10 @@ function eventCounters(registry: Registry): EventCounters {
   const finished = counter('edge_agent_archives_finished_total', 'Archives finished (closed at a cut or a stop).');
   const recovered = counter('edge_agent_archives_recovered_total', 'Archives recovered after a fault.');
   const bytes = counter('edge_agent_archive_written_bytes_total', 'Bytes of finished and recovered archives.');
-  const seconds = counter('edge_agent_archive_recorded_seconds_total', 'Seconds of video in finished and recovered archives.');
+  const seconds = counter(
+    'edge_agent_archive_recorded_seconds_total',
+    'Seconds of video in finished and recovered archives.',
+  );
   const lost = counter(
     'edge_agent_archive_recovery_lost_seconds_total',
     "Seconds between the end of a recovered archive and its recording's last write on disk (a lower bound of the loss).",
@@ -278,7 +332,11 @@ function eventCounters(registry: Registry): EventCounters {
       if (typeof info.finishSeconds === 'number') finishDuration.observe(labels, info.finishSeconds);
       if (wasRecovered && typeof info.lostSeconds === 'number') lost.inc(labels, info.lostSeconds);
     },
-    analysisFailures: new Counter({ name: 'edge_agent_analysis_failures_total', help: 'Archives whose analysis failed for good.', registers }),
+    analysisFailures: new Counter({
+      name: 'edge_agent_analysis_failures_total',
+      help: 'Archives whose analysis failed for good.',
+      registers,
+    }),
   };
 }
 

@@ -12,11 +12,13 @@ export function apiSearch(search: SearchService | undefined, query: URLSearchPar
     // limit is the one number: digits become it, anything else is checked (and refused) as given.
     input[key] = key === 'limit' && /^\d{1,4}$/.test(value) ? Number(value) : value;
   }
-  if (input.q === undefined) return errorReply(400, 'bad_request', `q is required (fields: ${SEARCH_FIELDS.join(', ')})`);
+  if (input.q === undefined)
+    return errorReply(400, 'bad_request', `q is required (fields: ${SEARCH_FIELDS.join(', ')})`);
   try {
     return { status: 200, body: search.search(parseSearchQuery(input)) };
   } catch (error) {
-    if (error instanceof AgentError && error.code === 'bad_request') return errorReply(400, 'bad_request', error.message);
+    if (error instanceof AgentError && error.code === 'bad_request')
+      return errorReply(400, 'bad_request', error.message);
     throw error;
   }
 }

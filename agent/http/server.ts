@@ -86,7 +86,10 @@ export class HttpServer {
 
   /** A camera the pipeline runs or the config names. */
   private knownCamera(camera: string): boolean {
-    return this.deps.pipeline.stats().some((c) => c.camera === camera) || this.deps.config().cameras.some((c) => c.id === camera);
+    return (
+      this.deps.pipeline.stats().some((c) => c.camera === camera) ||
+      this.deps.config().cameras.some((c) => c.id === camera)
+    );
   }
 
   /** The port actually bound (useful with port 0 in tests); null before start. */
@@ -99,7 +102,10 @@ export class HttpServer {
   async start(): Promise<void> {
     const { host, port } = parseListen(this.deps.config().http.listen);
     if (!isLoopback(host) && !this.deps.token) {
-      throw new AgentError('config_invalid', `http.tokenFile is required when http.listen is not loopback, got ${host}:${port}`);
+      throw new AgentError(
+        'config_invalid',
+        `http.tokenFile is required when http.listen is not loopback, got ${host}:${port}`,
+      );
     }
     const server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => void this.handle(req, res));
     server.on('connection', (socket) => {
@@ -115,7 +121,8 @@ export class HttpServer {
     server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
       // Replacing Node's default handler, so answer the way it would; a broken client never reaches a handler.
       const status = error.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\n${RAW_SECURITY_HEADERS}Connection: close\r\nContent-Length: 0\r\n\r\n`);
+      if (socket.writable)
+        socket.end(`HTTP/1.1 ${status}\r\n${RAW_SECURITY_HEADERS}Connection: close\r\nContent-Length: 0\r\n\r\n`);
       else socket.destroy();
     });
     await new Promise<void>((resolve, reject) => {
@@ -126,7 +133,10 @@ export class HttpServer {
       });
     });
     this.server = server;
-    this.deps.log.info({ host, port: this.port, token: this.deps.token !== null && !isLoopback(host) }, 'http listening');
+    this.deps.log.info(
+      { host, port: this.port, token: this.deps.token !== null && !isLoopback(host) },
+      'http listening',
+    );
   }
 
   /** Stops listening and drops open connections (players keep-alive forever otherwise). */
@@ -167,11 +177,16 @@ export class HttpServer {
       const forged = readOnly ? null : this.access.csrfProblem(req, access);
       if (forged) return this.json(req, res, forged);
     }
-    if (!readOnly) return this.json(req, res, { ...errorReply(405, 'bad_request', `method ${req.method} not allowed`), headers: { Allow: 'GET, HEAD' } });
+    if (!readOnly)
+      return this.json(req, res, {
+        ...errorReply(405, 'bad_request', `method ${req.method} not allowed`),
+        headers: { Allow: 'GET, HEAD' },
+      });
     const d = this.deps;
 
     if (path === '/' || path === '/index.html') return this.page(req, res, 'index.html');
-    if (path === '/healthz') return this.json(req, res, healthz(d.pipeline, d.staleFrameSeconds ?? 5, query.get('camera')));
+    if (path === '/healthz')
+      return this.json(req, res, healthz(d.pipeline, d.staleFrameSeconds ?? 5, query.get('camera')));
     if (path === '/api/status') return this.json(req, res, await apiStatus(d));
     if (path === '/api/archives') return this.json(req, res, await apiArchives(d, query));
     if (path === '/metrics' && d.metrics) return serveMetrics(req, res, d.metrics);
@@ -196,7 +211,8 @@ export class HttpServer {
     const hlsDir = hlsJsDir();
     if ((name === 'hls.min.js' || name === 'hls.min.js.map') && hlsDir) {
       const file = await fileInside(hlsDir, join(hlsDir, name));
-      if (file) return sendFile(req, res, file, { contentType: contentTypeFor(name), cacheControl: 'public, max-age=86400' });
+      if (file)
+        return sendFile(req, res, file, { contentType: contentTypeFor(name), cacheControl: 'public, max-age=86400' });
     }
     return this.notFound(req, res);
   }

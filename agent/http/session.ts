@@ -28,7 +28,10 @@ export class Sessions {
   private readonly key: Buffer;
   private readonly revoked = new Map<string, number>();
 
-  constructor(token: string, private readonly now: () => number = Date.now) {
+  constructor(
+    token: string,
+    private readonly now: () => number = Date.now,
+  ) {
     this.key = createHmac('sha256', 'edge-agent http session v1').update(token).digest();
   }
 

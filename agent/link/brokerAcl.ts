@@ -35,14 +35,20 @@ const matches = (login: BrokerLogin, username: string | undefined, password: Buf
  * Checks a CONNECT. The technician may not take the agent's client id: the broker would drop the
  * agent's session for it (MQTT takeover) and fire the agent's offline will.
  */
-export function login(users: BrokerUsers, agentClientId: string, clientId: string, username: string | undefined, password: Buffer | undefined): LoginResult {
+export function login(
+  users: BrokerUsers,
+  agentClientId: string,
+  clientId: string,
+  username: string | undefined,
+  password: Buffer | undefined,
+): LoginResult {
   if (username === undefined) {
-    if (clientId === agentClientId) return { refused: CONNACK.identifierRejected, reason: 'the agent\'s client id' };
+    if (clientId === agentClientId) return { refused: CONNACK.identifierRejected, reason: "the agent's client id" };
     return { role: 'reader' };
   }
   if (matches(users.agent, username, password)) return { role: 'agent' };
   if (matches(users.technician, username, password)) {
-    if (clientId === agentClientId) return { refused: CONNACK.identifierRejected, reason: 'the agent\'s client id' };
+    if (clientId === agentClientId) return { refused: CONNACK.identifierRejected, reason: "the agent's client id" };
     return { role: 'technician' };
   }
   return { refused: CONNACK.badLogin, reason: 'bad user name or password' };

@@ -11,7 +11,18 @@
  * Passwords are 32 random bytes (crypto.randomBytes), base64url: 256 bits, no shell quoting issues.
  */
 import { randomBytes, createHash, timingSafeEqual } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import path from 'node:path';
 import { AgentError } from '../contract/errors.js';
 import type { Logger } from '../util/logger.js';
@@ -114,7 +125,11 @@ export function technicianFile(dataDir: string, env: NodeJS.ProcessEnv = process
 }
 
 /** The technicians' login; the dataDir file is made at the first start when no credential names one. */
-export function technicianLogin(dataDir: string, env: NodeJS.ProcessEnv = process.env, log?: Logger): { login: BrokerLogin; file: string } {
+export function technicianLogin(
+  dataDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+  log?: Logger,
+): { login: BrokerLogin; file: string } {
   const file = technicianFile(dataDir, env);
   const own = file === path.join(dataDir, TECHNICIAN_CREDENTIAL_NAME);
   if (own && !existsSync(file)) {
@@ -126,10 +141,15 @@ export function technicianLogin(dataDir: string, env: NodeJS.ProcessEnv = proces
   try {
     password = readFileSync(file, 'utf8').trim();
   } catch (error) {
-    throw new AgentError('config_invalid', `the technician broker password cannot be read from ${file}`, { cause: error });
+    throw new AgentError('config_invalid', `the technician broker password cannot be read from ${file}`, {
+      cause: error,
+    });
   }
   if (password.length < 12) {
-    throw new AgentError('config_invalid', `the technician broker password in ${file} must be at least 12 characters, got ${password.length}`);
+    throw new AgentError(
+      'config_invalid',
+      `the technician broker password in ${file} must be at least 12 characters, got ${password.length}`,
+    );
   }
   return { login: { username: TECHNICIAN_USERNAME, password }, file };
 }

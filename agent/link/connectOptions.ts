@@ -55,7 +55,9 @@ export function connectPlan(input: ConnectInputs): ConnectPlan {
   try {
     scheme = new URL(input.url).protocol;
   } catch (error) {
-    throw new AgentError('config_invalid', `mqtt.url must be a URL or "embedded", got ${safeUrl(input.url)}`, { cause: error });
+    throw new AgentError('config_invalid', `mqtt.url must be a URL or "embedded", got ${safeUrl(input.url)}`, {
+      cause: error,
+    });
   }
   if (!SCHEMES.includes(scheme)) {
     throw new AgentError('config_invalid', `mqtt.url must use mqtt, mqtts, ws or wss, got ${scheme}`);

@@ -50,7 +50,11 @@ export class EmbeddedBroker {
     const server = createServer((socket) => {
       const limited = new PacketLimitStream(socket, {
         mode: 'close',
-        onOversized: (packet) => this.deps.log.warn({ bytes: packet.bytes }, 'embedded broker closed a client sending a packet over the size limit'),
+        onOversized: (packet) =>
+          this.deps.log.warn(
+            { bytes: packet.bytes },
+            'embedded broker closed a client sending a packet over the size limit',
+          ),
       });
       limited.on('error', () => undefined);
       broker.handle(limited);
@@ -82,7 +86,12 @@ export class EmbeddedBroker {
     const { auth, log } = this.deps;
     if (!auth) return {};
     return {
-      authenticate: (client: Client, username: string | undefined, password: Buffer | undefined, done: (error: AuthenticateError | null, ok: boolean | null) => void) => {
+      authenticate: (
+        client: Client,
+        username: string | undefined,
+        password: Buffer | undefined,
+        done: (error: AuthenticateError | null, ok: boolean | null) => void,
+      ) => {
         const result = login(auth.users, auth.agentClientId, client.id, username, password);
         if ('role' in result) {
           this.roles.set(client, result.role);
@@ -90,20 +99,36 @@ export class EmbeddedBroker {
           return;
         }
         // The user name only, cut short: never the password, never unbounded input in the journal.
-        log.warn({ clientId: String(client.id).slice(0, 64), username: username?.slice(0, 64), reason: result.reason }, 'embedded broker refused a login');
-        const error = Object.assign(new Error(`not authorised: ${result.reason}`), { returnCode: result.refused }) as AuthenticateError;
+        log.warn(
+          { clientId: String(client.id).slice(0, 64), username: username?.slice(0, 64), reason: result.reason },
+          'embedded broker refused a login',
+        );
+        const error = Object.assign(new Error(`not authorised: ${result.reason}`), {
+          returnCode: result.refused,
+        }) as AuthenticateError;
         done(error, false);
       },
-      authorizePublish: (client: Client | null, packet: { topic: string; retain: boolean }, done: (error?: Error | null) => void) => {
+      authorizePublish: (
+        client: Client | null,
+        packet: { topic: string; retain: boolean },
+        done: (error?: Error | null) => void,
+      ) => {
         // client null: the broker's own messages ($SYS).
         if (client === null || mayPublish(this.roles.get(client), auth.root, packet.topic, packet.retain)) {
           done(null);
           return;
         }
-        log.warn({ clientId: String(client.id).slice(0, 64), topic: packet.topic.slice(0, 200) }, 'embedded broker refused a publish');
+        log.warn(
+          { clientId: String(client.id).slice(0, 64), topic: packet.topic.slice(0, 200) },
+          'embedded broker refused a publish',
+        );
         done(new Error(`not authorised to publish to ${packet.topic.slice(0, 200)}`));
       },
-      authorizeSubscribe: <S>(client: Client, subscription: S, done: (error: Error | null, subscription?: S | null) => void) => {
+      authorizeSubscribe: <S>(
+        client: Client,
+        subscription: S,
+        done: (error: Error | null, subscription?: S | null) => void,
+      ) => {
         if (maySubscribe(this.roles.get(client))) done(null, subscription);
         else done(new Error('not authorised to subscribe'));
       },

@@ -110,11 +110,14 @@ export class HomeAssistantDiscovery {
       await this.remove();
       return;
     }
-    this.unsubscribeBirth ??= this.deps.link.subscribe(homeAssistantTopics(this.deps.config().device.id).status, (payload) => {
-      if (payload.toString().trim() !== 'online') return;
-      const delay = Math.random() * (this.deps.birthJitterMs ?? 1000);
-      setTimeout(() => this.sync('home assistant online'), delay).unref();
-    });
+    this.unsubscribeBirth ??= this.deps.link.subscribe(
+      homeAssistantTopics(this.deps.config().device.id).status,
+      (payload) => {
+        if (payload.toString().trim() !== 'online') return;
+        const delay = Math.random() * (this.deps.birthJitterMs ?? 1000);
+        setTimeout(() => this.sync('home assistant online'), delay).unref();
+      },
+    );
     this.setSnapshotTimer(snapshotSeconds);
     await this.publish();
   }
@@ -124,12 +127,19 @@ export class HomeAssistantDiscovery {
     const { link, memory, config, version } = this.deps;
     const { device, cameras } = config();
     const topic = homeAssistantTopics(device.id).discovery;
-    const payload = discoveryPayload({ deviceId: device.id, version, topics: link.topics, cameras: cameras.map((c) => c.id) });
+    const payload = discoveryPayload({
+      deviceId: device.id,
+      version,
+      topics: link.topics,
+      cameras: cameras.map((c) => c.id),
+    });
     const snapshotTopics: string[] = cameras.map((c) => link.topics.snapshot(c.id));
     const before = memory.load();
     if (before && before.topic !== topic) await this.clear(before);
     const known = before?.topic === topic ? before : null;
-    const gone = Object.fromEntries(Object.entries(known?.components ?? {}).filter(([id]) => !(id in payload.components)));
+    const gone = Object.fromEntries(
+      Object.entries(known?.components ?? {}).filter(([id]) => !(id in payload.components)),
+    );
     if (Object.keys(gone).length > 0) {
       if (!(await link.publish(topic, withRemovals(payload, gone), RETAINED))) return;
       for (const old of known!.snapshotTopics.filter((t) => !snapshotTopics.includes(t))) await link.clearRetained(old);
@@ -137,7 +147,10 @@ export class HomeAssistantDiscovery {
     }
     if (!(await link.publish(topic, payload, RETAINED))) return; // not connected: done at the next connect
     memory.save({ topic, components: platformsOf(payload), snapshotTopics });
-    this.deps.log.info({ topic, components: Object.keys(payload.components).length }, 'home assistant discovery published');
+    this.deps.log.info(
+      { topic, components: Object.keys(payload.components).length },
+      'home assistant discovery published',
+    );
   }
 
   /** Step 4. */

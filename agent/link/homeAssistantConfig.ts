@@ -37,14 +37,23 @@ function cameraComponents(deviceKey: string, camera: string, topics: Topics): Re
   const sensor = { platform: 'sensor', state_topic: topics.health, state_class: 'measurement' };
   return {
     [`${key}_camera`]: { platform: 'camera', name: camera, unique_id: id('camera'), topic: topics.snapshot(camera) },
-    [`${key}_fps`]: { ...sensor, name: `${camera} fps`, unique_id: id('fps'), unit_of_measurement: 'fps', value_template: perCamera(camera, '{{ c.fps }}') },
+    [`${key}_fps`]: {
+      ...sensor,
+      name: `${camera} fps`,
+      unique_id: id('fps'),
+      unit_of_measurement: 'fps',
+      value_template: perCamera(camera, '{{ c.fps }}'),
+    },
     [`${key}_last_frame_age`]: {
       ...sensor,
       name: `${camera} last frame age`,
       unique_id: id('last_frame_age'),
       device_class: 'duration',
       unit_of_measurement: 's',
-      value_template: perCamera(camera, '{{ c.lastFrameAgeSeconds if c.lastFrameAgeSeconds is not none else "unknown" }}'),
+      value_template: perCamera(
+        camera,
+        '{{ c.lastFrameAgeSeconds if c.lastFrameAgeSeconds is not none else "unknown" }}',
+      ),
     },
     [`${key}_up`]: {
       platform: 'binary_sensor',
@@ -79,7 +88,8 @@ function boardComponents(deviceKey: string, topics: Topics): Record<string, Home
       unique_id: `${deviceKey}_temperature`,
       device_class: 'temperature',
       unit_of_measurement: '°C',
-      value_template: '{{ value_json.maxTemperatureCelsius if value_json.maxTemperatureCelsius is not none else "unknown" }}',
+      value_template:
+        '{{ value_json.maxTemperatureCelsius if value_json.maxTemperatureCelsius is not none else "unknown" }}',
     },
     disk_free: {
       ...sensor,
@@ -107,9 +117,22 @@ export function discoveryPayload(input: DiscoveryInput): HomeAssistantDiscoveryM
   for (const camera of input.cameras) Object.assign(components, cameraComponents(deviceKey, camera, input.topics));
   Object.assign(components, boardComponents(deviceKey, input.topics));
   return {
-    device: { identifiers: [deviceKey], name: input.deviceId, manufacturer: 'edge-camera-agent', model: 'edge camera agent', sw_version: input.version },
+    device: {
+      identifiers: [deviceKey],
+      name: input.deviceId,
+      manufacturer: 'edge-camera-agent',
+      model: 'edge camera agent',
+      sw_version: input.version,
+    },
     origin: { name: 'edge-camera-agent', sw_version: input.version },
-    availability: [{ topic: input.topics.status, value_template: '{{ value_json.state }}', payload_available: 'online', payload_not_available: 'offline' }],
+    availability: [
+      {
+        topic: input.topics.status,
+        value_template: '{{ value_json.state }}',
+        payload_available: 'online',
+        payload_not_available: 'offline',
+      },
+    ],
     components,
   };
 }
@@ -118,7 +141,10 @@ export function discoveryPayload(input: DiscoveryInput): HomeAssistantDiscoveryM
  * The document that removes `gone` components (HA: a component reduced to its platform is
  * deleted), to be followed by the plain document without them.
  */
-export function withRemovals(payload: HomeAssistantDiscoveryMessage, gone: Record<string, string>): HomeAssistantDiscoveryMessage {
+export function withRemovals(
+  payload: HomeAssistantDiscoveryMessage,
+  gone: Record<string, string>,
+): HomeAssistantDiscoveryMessage {
   const removals = Object.fromEntries(Object.entries(gone).map(([id, platform]) => [id, { platform }]));
   return { ...payload, components: { ...payload.components, ...removals } };
 }

@@ -50,7 +50,10 @@ export class LockFile {
       }
       const holder = this.holder();
       if (holder !== null && holder !== process.pid) {
-        throw new AgentError('internal', `another agent (pid ${holder}) is running with this data dir: ${this.deps.path}`);
+        throw new AgentError(
+          'internal',
+          `another agent (pid ${holder}) is running with this data dir: ${this.deps.path}`,
+        );
       }
       rmSync(this.deps.path, { force: true });
     }

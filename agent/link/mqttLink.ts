@@ -7,7 +7,14 @@ import type { Duplex } from 'node:stream';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { AgentConfig } from '../config/types.js';
 import type { StatusMessage, TopicPayloads } from '../contract/messages.js';
-import { buildTopics, commandName, isSafeReplyTopic, type Topic, type TopicKind, type Topics } from '../contract/topics.js';
+import {
+  buildTopics,
+  commandName,
+  isSafeReplyTopic,
+  type Topic,
+  type TopicKind,
+  type Topics,
+} from '../contract/topics.js';
 import type { Outbox } from '../outbox/outbox.js';
 import { OutboxSender } from '../outbox/sender.js';
 import { systemClock, type Clock } from '../util/clock.js';
@@ -136,13 +143,23 @@ export class MqttLink {
       this.policy = new ReconnectPolicy(this.deps.reconnect);
       this.session = this.deps.nextSession?.() ?? this.session + 1;
       const plan = connectPlan({
-        mqtt: mqttConfig, url, clientId: config.device.id, password,
-        protocolVersion: this.protocolVersion, willTopic: this.topicSet.status,
-        will: this.statusMessage('offline'), reconnectPeriodMs: this.deps.reconnect?.initialMs ?? 1000,
+        mqtt: mqttConfig,
+        url,
+        clientId: config.device.id,
+        password,
+        protocolVersion: this.protocolVersion,
+        willTopic: this.topicSet.status,
+        will: this.statusMessage('offline'),
+        reconnectPeriodMs: this.deps.reconnect?.initialMs ?? 1000,
       });
       this.deps.log.info({ url: safeUrl(url), clientId: config.device.id }, 'mqtt connecting');
       const client = mqtt.connect(plan.url, { ...plan.options, manualConnect: true });
-      limitIncomingPackets(client, (packet) => this.deps.log.warn({ topic: packet.topic?.slice(0, 200), bytes: packet.bytes, action: packet.action }, 'mqtt packet over the size limit'));
+      limitIncomingPackets(client, (packet) =>
+        this.deps.log.warn(
+          { topic: packet.topic?.slice(0, 200), bytes: packet.bytes, action: packet.action },
+          'mqtt packet over the size limit',
+        ),
+      );
       client.connect();
       this.client = client;
       this.wire(client, clock);
@@ -163,11 +180,17 @@ export class MqttLink {
     if (client) {
       if (client.connected && this.topicSet) {
         await withTimeout(
-          client.publishAsync(this.topicSet.status, JSON.stringify(this.statusMessage('offline')), { qos: 1, retain: true }),
+          client.publishAsync(this.topicSet.status, JSON.stringify(this.statusMessage('offline')), {
+            qos: 1,
+            retain: true,
+          }),
           2000,
         ).catch((error: Error) => this.deps.log.warn({ err: error }, 'offline status not sent'));
       }
-      const ended = await withTimeout(client.endAsync(false), 2000).then(() => true, () => false);
+      const ended = await withTimeout(client.endAsync(false), 2000).then(
+        () => true,
+        () => false,
+      );
       if (!ended) await client.endAsync(true).catch(() => undefined);
     }
     await this.broker?.stop();
@@ -209,7 +232,13 @@ export class MqttLink {
       return `mqtt not connected to ${this.url ? safeUrl(this.url) : 'a broker'}${this.lastError ? ` (${this.lastError})` : ''}`;
     }
     try {
-      await withTimeout(client.publishAsync(this.topicSet.status, JSON.stringify(this.statusMessage('online')), { qos: 1, retain: true }), timeoutMs);
+      await withTimeout(
+        client.publishAsync(this.topicSet.status, JSON.stringify(this.statusMessage('online')), {
+          qos: 1,
+          retain: true,
+        }),
+        timeoutMs,
+      );
       return null;
     } catch (error) {
       return `mqtt round trip failed: ${(error as Error).message}`;
@@ -225,7 +254,11 @@ export class MqttLink {
    * Publishes directly (not durable): health, config, replies. A Buffer goes as is, anything else
    * as JSON. Resolves false when not connected.
    */
-  async publish<K extends TopicKind>(topic: Topic<K>, payload: TopicPayloads[K], options: PublishOptions): Promise<boolean> {
+  async publish<K extends TopicKind>(
+    topic: Topic<K>,
+    payload: TopicPayloads[K],
+    options: PublishOptions,
+  ): Promise<boolean> {
     return this.send(topic, Buffer.isBuffer(payload) ? payload : JSON.stringify(payload), options);
   }
 
@@ -237,7 +270,8 @@ export class MqttLink {
   private async send(topic: string, text: string | Buffer, options: PublishOptions): Promise<boolean> {
     const client = this.client;
     if (!client?.connected) return false;
-    const properties = options.correlationData && this.protocolVersion === 5 ? { correlationData: options.correlationData } : undefined;
+    const properties =
+      options.correlationData && this.protocolVersion === 5 ? { correlationData: options.correlationData } : undefined;
     await client.publishAsync(topic, text, { qos: options.qos, retain: options.retain ?? false, properties });
     return true;
   }
@@ -344,7 +378,10 @@ export class MqttLink {
       const changed = (['ca', 'cert', 'key'] as const).filter((k) => !sameBuffer(material[k], client.options[k]));
       if (changed.length === 0) return;
       for (const k of changed) client.options[k] = material[k];
-      this.deps.log.info({ files: changed.map((k) => `mqtt.${k}`) }, 'tls files changed on disk; the next connect uses them');
+      this.deps.log.info(
+        { files: changed.map((k) => `mqtt.${k}`) },
+        'tls files changed on disk; the next connect uses them',
+      );
     } catch (error) {
       this.deps.log.warn({ err: error }, 'tls files not reloaded; keeping the ones in use');
     }
@@ -354,8 +391,13 @@ export class MqttLink {
   private warnExpiry(): void {
     const tls = this.status().tls;
     for (const [which, report] of Object.entries(tls ?? {})) {
-      if ('error' in report) this.deps.log.warn({ file: report.file, err: report.error }, `mqtt tls ${which} unreadable`);
-      else if (report.status !== 'ok') this.deps.log.warn({ file: report.file, daysLeft: report.daysLeft, notAfter: report.notAfter }, `mqtt tls ${which} expires soon`);
+      if ('error' in report)
+        this.deps.log.warn({ file: report.file, err: report.error }, `mqtt tls ${which} unreadable`);
+      else if (report.status !== 'ok')
+        this.deps.log.warn(
+          { file: report.file, daysLeft: report.daysLeft, notAfter: report.notAfter },
+          `mqtt tls ${which} expires soon`,
+        );
     }
   }
 

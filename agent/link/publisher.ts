@@ -6,7 +6,13 @@
 import type { AgentConfig } from '../config/types.js';
 import type { AgentEvent } from '../contract/events.js';
 import { archiveEventId } from '../contract/ids.js';
-import type { AnalysisBudgetMessage, AnalysisResult, ReleaseMessage, ReportedConfigMessage, TopicPayloads } from '../contract/messages.js';
+import type {
+  AnalysisBudgetMessage,
+  AnalysisResult,
+  ReleaseMessage,
+  ReportedConfigMessage,
+  TopicPayloads,
+} from '../contract/messages.js';
 import type { Topic, TopicKind, Topics } from '../contract/topics.js';
 import type { Outbox } from '../outbox/outbox.js';
 import type { EventBus } from '../util/bus.js';

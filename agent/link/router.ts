@@ -51,7 +51,9 @@ const MAX_PAYLOAD = 64 * 1024;
 const MAX_UNAUTHORISED_ECHO = 128;
 
 function isShortId(id: unknown): boolean {
-  return (typeof id === 'string' && id.length <= MAX_UNAUTHORISED_ECHO) || (typeof id === 'number' && Number.isFinite(id));
+  return (
+    (typeof id === 'string' && id.length <= MAX_UNAUTHORISED_ECHO) || (typeof id === 'number' && Number.isFinite(id))
+  );
 }
 
 /** Dispatches commands; every failure becomes an error reply (when a reply topic is known). */
@@ -67,12 +69,16 @@ export class CommandRouter implements CommandDispatcher {
     let body: CommandReply;
     this.running += 1;
     try {
-      if (this.running > (this.deps.maxConcurrent ?? 32)) throw new AgentError('internal', 'too many commands in progress');
+      if (this.running > (this.deps.maxConcurrent ?? 32))
+        throw new AgentError('internal', 'too many commands in progress');
       const request = this.parse(command.payload);
       if (typeof request.replyTo === 'string' && topic === null) topic = request.replyTo;
       if (topic !== null && !this.replyAllowed(topic)) {
         // Nothing runs and nothing is sent: a reply there could feed another board's cmd/ or spoof a status.
-        throw new AgentError('bad_request', `reply topic ${JSON.stringify(topic).slice(0, 120)} is not allowed: use R/reply/... or a topic outside the fleet's <topicPrefix>/ tree`);
+        throw new AgentError(
+          'bad_request',
+          `reply topic ${JSON.stringify(topic).slice(0, 120)} is not allowed: use R/reply/... or a topic outside the fleet's <topicPrefix>/ tree`,
+        );
       }
       id = request.id;
       const result = await this.dispatch(command.name, request, command.topic);

@@ -35,8 +35,15 @@ export function signedText(name: string, body: Record<string, unknown>, scope?: 
 }
 
 /** Returns the body with `sig` added: what a back end (or a test) sends; with a scope, the v2 form. */
-export function signCommand(key: string | Buffer, name: string, body: Record<string, unknown>, scope?: SignatureScope): Record<string, unknown> {
-  const sig = createHmac('sha256', key).update(signedText(name, body, scope)).digest('hex');
+export function signCommand(
+  key: string | Buffer,
+  name: string,
+  body: Record<string, unknown>,
+  scope?: SignatureScope,
+): Record<string, unknown> {
+  const sig = createHmac('sha256', key)
+    .update(signedText(name, body, scope))
+    .digest('hex');
   return { ...body, sig };
 }
 
@@ -62,7 +69,11 @@ export interface SignatureVerifierDeps {
   /** `mqtt.requireScopedSignatures`: only the v2 form is valid. */
   requireScoped?: () => boolean;
   /** Where the replay cache survives a restart (the store); without it a restart reopens the window. */
-  persist?: { load(now: number): Iterable<[string, number]>; add(id: string, expires: number): void; prune(now: number): void };
+  persist?: {
+    load(now: number): Iterable<[string, number]>;
+    add(id: string, expires: number): void;
+    prune(now: number): void;
+  };
 }
 
 /** Checks signatures and remembers the ones seen within the window. */
@@ -95,10 +106,16 @@ export class SignatureVerifier {
     const tsMs = parseTs(ts);
     if (tsMs === null) throw new AgentError('unauthorized', 'command ts missing or not ISO-8601 / epoch ms');
     if (Math.abs(now - tsMs) > window) {
-      throw new AgentError('unauthorized', `command ts is ${Math.round((now - tsMs) / 1000)} s off the agent clock (60 s allowed)`);
+      throw new AgentError(
+        'unauthorized',
+        `command ts is ${Math.round((now - tsMs) / 1000)} s off the agent clock (60 s allowed)`,
+      );
     }
     if (!this.matches(key, name, body, sig, topic)) {
-      throw new AgentError('unauthorized', `command signature does not match${this.deps.requireScoped?.() ? ' (only the scoped v2 form is accepted)' : ''}`);
+      throw new AgentError(
+        'unauthorized',
+        `command signature does not match${this.deps.requireScoped?.() ? ' (only the scoped v2 form is accepted)' : ''}`,
+      );
     }
     this.prune(now);
     const id = sig.toLowerCase();
@@ -121,7 +138,13 @@ export class SignatureVerifier {
   }
 
   /** The scoped form when a topic and device id are known, else (unless required) the contract's form. */
-  private matches(key: string | Buffer, name: string, body: Record<string, unknown>, sig: string, topic: string | undefined): boolean {
+  private matches(
+    key: string | Buffer,
+    name: string,
+    body: Record<string, unknown>,
+    sig: string,
+    topic: string | undefined,
+  ): boolean {
     const given = Buffer.from(sig, 'hex');
     const deviceId = this.deps.deviceId?.();
     const texts: string[] = [];

@@ -50,7 +50,9 @@ function certificates(file: string): X509Certificate[] {
 }
 
 function message(error: unknown): string {
-  return ((error as Error).message || String(error)).replace(/^ENOENT: no such file or directory.*/, 'no such file').slice(0, 200);
+  return ((error as Error).message || String(error))
+    .replace(/^ENOENT: no such file or directory.*/, 'no such file')
+    .slice(0, 200);
 }
 
 /** How long the certificate(s) in `file` have left at `now`. */
@@ -65,7 +67,13 @@ export function certificateExpiry(file: string, now = Date.now()): CertificateRe
   const first = certs.map((c) => ({ c, end: new Date(c.validTo).getTime() })).sort((a, b) => a.end - b.end)[0]!;
   const daysLeft = Math.floor((first.end - now) / DAY_MS);
   const status = first.end <= now ? 'expired' : daysLeft < TLS_WARN_DAYS ? 'warn' : 'ok';
-  return { file, subject: first.c.subject.replace(/\n/g, ', '), notAfter: new Date(first.end).toISOString(), daysLeft, status };
+  return {
+    file,
+    subject: first.c.subject.replace(/\n/g, ', '),
+    notAfter: new Date(first.end).toISOString(),
+    daysLeft,
+    status,
+  };
 }
 
 /** The expiry of the configured CA and client certificate, or null when no TLS file is configured. */
@@ -132,7 +140,10 @@ export function readTlsMaterial(mqtt: Pick<MqttConfig, 'ca' | 'cert' | 'key'>): 
   if (cert && key && mqtt.cert) {
     const leaf = new X509Certificate(cert);
     if (!leaf.checkPrivateKey(createPrivateKey(key))) {
-      throw new AgentError('config_invalid', `mqtt.cert ${mqtt.cert} does not match the private key in mqtt.key ${mqtt.key}`);
+      throw new AgentError(
+        'config_invalid',
+        `mqtt.cert ${mqtt.cert} does not match the private key in mqtt.key ${mqtt.key}`,
+      );
     }
   }
   return out;

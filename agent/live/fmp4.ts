@@ -64,7 +64,11 @@ export class Fmp4Splitter {
     }
     if (type === 'mdat' && this.moof) {
       this.fragment.push(box);
-      const piece: Fmp4Piece = { kind: 'fragment', data: Buffer.concat(this.fragment), keyframe: startsWithKeyframe(this.moof) };
+      const piece: Fmp4Piece = {
+        kind: 'fragment',
+        data: Buffer.concat(this.fragment),
+        keyframe: startsWithKeyframe(this.moof),
+      };
       this.fragment = [];
       this.moof = null;
       return piece;

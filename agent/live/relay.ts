@@ -23,7 +23,11 @@ export interface RelayLimits {
   maxGopBytes: number;
 }
 
-export const DEFAULT_LIMITS: RelayLimits = { maxBufferedBytes: 2 * 1024 * 1024, maxClients: 8, maxGopBytes: 8 * 1024 * 1024 };
+export const DEFAULT_LIMITS: RelayLimits = {
+  maxBufferedBytes: 2 * 1024 * 1024,
+  maxClients: 8,
+  maxGopBytes: 8 * 1024 * 1024,
+};
 
 /** One camera's live stream and its clients. */
 export class CameraRelay {

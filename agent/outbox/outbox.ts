@@ -110,8 +110,7 @@ export class Outbox {
   /** Messages dropped since the store was created (cap overflow or refused by the broker). */
   dropped(): number {
     const row = this.deps.db.prepare("SELECT value FROM outbox_meta WHERE key = 'dropped'").get() as
-      | { value: number }
-      | undefined;
+      { value: number } | undefined;
     return row?.value ?? 0;
   }
 

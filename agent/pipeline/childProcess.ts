@@ -62,7 +62,11 @@ export class SupervisedChild {
     this.process = spawn('/bin/sh', ['-c', SHIM, 'edge-agent-child', options.command, ...options.args], {
       detached: true,
       stdio,
-      env: { ...(options.env ?? childEnv()), EDGE_AGENT_STDIN: options.stdinPath ?? '', EDGE_AGENT_STDOUT: options.stdoutPath ?? '' },
+      env: {
+        ...(options.env ?? childEnv()),
+        EDGE_AGENT_STDIN: options.stdinPath ?? '',
+        EDGE_AGENT_STDOUT: options.stdoutPath ?? '',
+      },
     });
     this.process.stderr?.setEncoding('utf8');
     this.process.stderr?.on('data', (chunk: string) => {

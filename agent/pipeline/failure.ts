@@ -63,7 +63,10 @@ function meaningfulLines(text: string): string[] {
   return text
     .split('\n')
     .map((line) => line.trim())
-    .filter((line) => line && !/^(frame|fps|stream_|bitrate|total_size|out_time|dup_frames|drop_frames|speed|progress)=/.test(line));
+    .filter(
+      (line) =>
+        line && !/^(frame|fps|stream_|bitrate|total_size|out_time|dup_frames|drop_frames|speed|progress)=/.test(line),
+    );
 }
 
 function exitText(exit: { code: number | null; signal: NodeJS.Signals | null }): string {

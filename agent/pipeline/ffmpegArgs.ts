@@ -206,8 +206,15 @@ function filterGraph(input: PipelineArgsInput): { graph: string | null; video: s
  * the first frame, moved to where that frame is expected.
  */
 function timelineArgs(input: PipelineArgsInput): string[] {
-  if (onWallClock(input)) return ['-itsoffset', `-${input.timeline.baseSeconds.toFixed(6)}`, ...input.capture.inputArgs, '-copyts'];
-  return ['-itsoffset', offsetText(input.timeline.offsetSeconds), ...input.capture.inputArgs, '-copyts', '-start_at_zero'];
+  if (onWallClock(input))
+    return ['-itsoffset', `-${input.timeline.baseSeconds.toFixed(6)}`, ...input.capture.inputArgs, '-copyts'];
+  return [
+    '-itsoffset',
+    offsetText(input.timeline.offsetSeconds),
+    ...input.capture.inputArgs,
+    '-copyts',
+    '-start_at_zero',
+  ];
 }
 
 /** The full FFmpeg argument list for one camera: one decode, one encode, HLS + crash-safe recording. */
@@ -237,7 +244,17 @@ export function buildPipelineArgs(input: PipelineArgsInput): string[] {
     // A camera-side encoder's stream is copied, never decoded for the outputs; the motion meter
     // gets its own decode of it, thinned to a few grey frames a second.
     const { width, height, fps } = input.motion;
-    args.push('-map', '0:v:0', '-vf', `fps=${fps},scale=${width}:${height},format=gray`, '-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:3');
+    args.push(
+      '-map',
+      '0:v:0',
+      '-vf',
+      `fps=${fps},scale=${width}:${height},format=gray`,
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'gray',
+      'pipe:3',
+    );
   }
   return args;
 }

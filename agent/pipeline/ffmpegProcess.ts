@@ -7,7 +7,6 @@ import { ProgressParser, type FfmpegProgress } from './progress.js';
 import { childEnv } from '../util/childEnv.js';
 import { runChecked } from '../util/run.js';
 
-
 /** What one running pipeline needs to start. */
 export interface FfmpegRunOptions {
   ffmpegPath: string;

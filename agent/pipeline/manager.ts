@@ -85,7 +85,11 @@ export class PipelineManager implements PipelineControl {
 
   private supervisor(camera: string): CameraSupervisor {
     const supervisor = this.supervisors.get(camera);
-    if (!supervisor) throw new AgentError('not_found', `no camera '${camera}'; cameras are: ${[...this.supervisors.keys()].join(', ')}`);
+    if (!supervisor)
+      throw new AgentError(
+        'not_found',
+        `no camera '${camera}'; cameras are: ${[...this.supervisors.keys()].join(', ')}`,
+      );
     return supervisor;
   }
 }

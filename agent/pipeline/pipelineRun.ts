@@ -78,7 +78,11 @@ export interface PipelineRunDeps extends RunSetup {
 }
 
 const CLOCK_JUMPED = 'the wall clock jumped: restarting on the new timeline';
-const CODE_OF: Record<FailureKind, PipelineExitCode> = { source: 'source_unavailable', encoder: 'encoder_failed', other: 'pipeline_exit' };
+const CODE_OF: Record<FailureKind, PipelineExitCode> = {
+  source: 'source_unavailable',
+  encoder: 'encoder_failed',
+  other: 'pipeline_exit',
+};
 
 /**
  * One FFmpeg run (mediamtx's recorder instance): opens the capture, plans the wall-clock
@@ -156,7 +160,12 @@ export class PipelineRun implements Run {
     return { recording, baseMs, offsetSeconds, planSkew };
   }
 
-  private async watch(proc: FfmpegProcess, recording: RecordingRun, capture: CaptureInput, planSkew: number): Promise<RunEnd> {
+  private async watch(
+    proc: FfmpegProcess,
+    recording: RecordingRun,
+    capture: CaptureInput,
+    planSkew: number,
+  ): Promise<RunEnd> {
     const { parent, timing, clock, log } = this.deps;
     parent.spawning();
     const startedAt = clock.now();
@@ -214,13 +223,20 @@ export class PipelineRun implements Run {
       stderrTail: redactSecrets(stderr).slice(-4096),
       runSeconds: (clock.now() - startedAt) / 1000,
     };
-    if (stalled) return new PipelineExitError(fields, `stalled: no frame for ${timing.stallSeconds} s`, 'pipeline_stalled');
+    if (stalled)
+      return new PipelineExitError(fields, `stalled: no frame for ${timing.stallSeconds} s`, 'pipeline_stalled');
     return new PipelineExitError(fields, redactSecrets(lastErrorLine(exit)), CODE_OF[classifyExit(exit, frames)]);
   }
 
   private args(capture: CaptureInput, recordingDir: string, baseMs: number, offsetSeconds: number): string[] {
     const { camera, config, encoder, motion } = this.deps;
-    const settings = { width: camera.width, height: camera.height, fps: camera.fps, bitrateKbps: config.encoder.bitrateKbps, keyframeSeconds: config.hls.segmentSeconds };
+    const settings = {
+      width: camera.width,
+      height: camera.height,
+      fps: camera.fps,
+      bitrateKbps: config.encoder.bitrateKbps,
+      keyframeSeconds: config.hls.segmentSeconds,
+    };
     return buildPipelineArgs({
       capture,
       encoder: capture.encoded ? null : ffmpegEncoderArgs(encoder.name, settings),

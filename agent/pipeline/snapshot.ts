@@ -23,7 +23,25 @@ export async function snapshotFromHls(hlsDir: string, ffmpegPath = 'ffmpeg'): Pr
   if (!segment) throw new AgentError('not_found', `no live video yet in ${hlsDir}`);
   const stdout = await runCheckedBytes(
     ffmpegPath,
-    ['-hide_banner', '-nostdin', '-v', 'error', '-protocol_whitelist', 'file', '-f', 'mpegts', '-i', path.join(hlsDir, path.basename(segment)), '-frames:v', '1', '-q:v', '3', '-f', 'mjpeg', 'pipe:1'],
+    [
+      '-hide_banner',
+      '-nostdin',
+      '-v',
+      'error',
+      '-protocol_whitelist',
+      'file',
+      '-f',
+      'mpegts',
+      '-i',
+      path.join(hlsDir, path.basename(segment)),
+      '-frames:v',
+      '1',
+      '-q:v',
+      '3',
+      '-f',
+      'mjpeg',
+      'pipe:1',
+    ],
     // One frame of our own segment: seconds even on a Pi; a hung decode must not hold a command.
     { timeoutMs: 15_000, maxOutputBytes: 16 * 1024 * 1024 },
   );
@@ -39,7 +57,8 @@ export function jpegSize(jpeg: Buffer): { width: number; height: number } | null
     const marker = jpeg[offset + 1]!;
     const length = jpeg.readUInt16BE(offset + 2);
     // SOF0..SOF3 carry the frame size.
-    if (marker >= 0xc0 && marker <= 0xc3) return { height: jpeg.readUInt16BE(offset + 5), width: jpeg.readUInt16BE(offset + 7) };
+    if (marker >= 0xc0 && marker <= 0xc3)
+      return { height: jpeg.readUInt16BE(offset + 5), width: jpeg.readUInt16BE(offset + 7) };
     offset += 2 + length;
   }
   return null;

@@ -34,6 +34,10 @@ export function withAllowLists(source: string, capture: CaptureInput): CaptureIn
   const at = capture.inputArgs.lastIndexOf('-i');
   if (at === -1) return capture;
   const kind = kindOf(source);
-  const lists = ['-protocol_whitelist', SOURCE_PROTOCOLS[kind], ...(kind === 'file' ? ['-format_whitelist', FILE_FORMATS] : [])];
+  const lists = [
+    '-protocol_whitelist',
+    SOURCE_PROTOCOLS[kind],
+    ...(kind === 'file' ? ['-format_whitelist', FILE_FORMATS] : []),
+  ];
   return { ...capture, inputArgs: [...capture.inputArgs.slice(0, at), ...lists, ...capture.inputArgs.slice(at)] };
 }

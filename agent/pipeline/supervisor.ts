@@ -67,7 +67,10 @@ export class CameraSupervisor {
     started: ({ pid, encoder, source }) => {
       this.runSource = source;
       this.deps.bus.emit('pipeline.started', { camera: this.deps.camera.id, encoder, source, pid: pid ?? 0 });
-      this.deps.log.info({ pid, encoder, source, hls: this.hlsDir, archive: this.deps.config().archive.dir }, 'pipeline started');
+      this.deps.log.info(
+        { pid, encoder, source, hls: this.hlsDir, archive: this.deps.config().archive.dir },
+        'pipeline started',
+      );
     },
     progress: (progress) => this.progress(progress),
     exited: () => {
@@ -85,7 +88,18 @@ export class CameraSupervisor {
     this.lastProgressAt = clock.monotonic();
     const clockSteps = new ClockSteps(clock, this.timing.clockJumpSeconds * 1000);
     this.startRun =
-      deps.startRun ?? ((encoder, parent) => new PipelineRun({ ...deps, config: deps.config(), encoder, parent, timing: this.timing, clock, clockSteps, hlsDir: this.hlsDir }));
+      deps.startRun ??
+      ((encoder, parent) =>
+        new PipelineRun({
+          ...deps,
+          config: deps.config(),
+          encoder,
+          parent,
+          timing: this.timing,
+          clock,
+          clockSteps,
+          hlsDir: this.hlsDir,
+        }));
   }
 
   /** The camera's HLS folder. */
@@ -138,7 +152,9 @@ export class CameraSupervisor {
       lastFrameAgeSeconds: counters.lastFrameAt === null ? null : (this.clock.now() - counters.lastFrameAt) / 1000,
       recordingSince: this.recordingSince,
       lastError: this.lastError,
-      supervised: this.state !== 'stopped' && (this.clock.monotonic() - this.lastProgressAt) / 1000 < livenessBoundSeconds(this.timing),
+      supervised:
+        this.state !== 'stopped' &&
+        (this.clock.monotonic() - this.lastProgressAt) / 1000 < livenessBoundSeconds(this.timing),
     };
   }
 
@@ -184,7 +200,8 @@ export class CameraSupervisor {
     this.current = run;
     const end = await run.run();
     const { firstFrameAt } = this.counters;
-    if (firstFrameAt !== null && this.clock.now() - firstFrameAt > this.timing.healthyAfterSeconds * 1000) this.backoff.reset();
+    if (firstFrameAt !== null && this.clock.now() - firstFrameAt > this.timing.healthyAfterSeconds * 1000)
+      this.backoff.reset();
     return this.decide(end);
   }
 
@@ -205,8 +222,10 @@ export class CameraSupervisor {
     if (clockJumped) return { reason: 'wall clock jumped', delay: false };
     this.lastError = error.message;
     if (this.stopping) return { reason: 'stopping', delay: false };
-    if (error.code === 'encoder_failed' && this.encoderIndex < this.deps.encoders.length - 1) return this.fallBack(error.message);
-    if (error.code === 'pipeline_stalled' || error.code === 'source_unavailable') this.markLost(error.message, this.runSource);
+    if (error.code === 'encoder_failed' && this.encoderIndex < this.deps.encoders.length - 1)
+      return this.fallBack(error.message);
+    if (error.code === 'pipeline_stalled' || error.code === 'source_unavailable')
+      this.markLost(error.message, this.runSource);
     return { reason: error.message, delay: true };
   }
 
@@ -249,7 +268,10 @@ export class CameraSupervisor {
       this.deps.log.info({ file: info.file, start: info.start, seconds: info.seconds }, 'archive recovered');
     } else {
       this.deps.bus.emit('archive.finished', info);
-      this.deps.log.info({ file: info.file, start: info.start, seconds: info.seconds, bytes: info.bytes }, 'archive finished');
+      this.deps.log.info(
+        { file: info.file, start: info.start, seconds: info.seconds, bytes: info.bytes },
+        'archive finished',
+      );
     }
   }
 }

@@ -24,7 +24,9 @@ export class KeyValue {
 
   /** Stores a JSON value, replacing the old one. */
   set(key: string, value: unknown): void {
-    this.db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, JSON.stringify(value));
+    this.db
+      .prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value')
+      .run(key, JSON.stringify(value));
   }
 
   /** Increments an integer counter and returns the new value (1 the first time). */
@@ -45,7 +47,10 @@ export class SeenSignatures {
 
   /** Signatures still inside their window at `now` (ms). */
   load(now: number): Array<[string, number]> {
-    const rows = this.db.prepare('SELECT id, expires FROM seen_signatures WHERE expires >= ?').all(now) as Array<{ id: string; expires: number }>;
+    const rows = this.db.prepare('SELECT id, expires FROM seen_signatures WHERE expires >= ?').all(now) as Array<{
+      id: string;
+      expires: number;
+    }>;
     return rows.map((r) => [r.id, Number(r.expires)]);
   }
 

@@ -58,7 +58,8 @@ export class DgramTransport implements NotifyTransport {
 
   send(message: string): Promise<void> {
     return new Promise((resolve, reject) => {
-      if (this.path.startsWith('@')) return reject(new Error('node-unix-socket cannot address abstract sockets exactly'));
+      if (this.path.startsWith('@'))
+        return reject(new Error('node-unix-socket cannot address abstract sockets exactly'));
       const socket = new this.Dgram();
       socket.on('error', reject);
       const buf = Buffer.from(message);
@@ -106,7 +107,10 @@ export class PerlTransport implements NotifyTransport {
 
   private helper(): ChildProcess {
     if (this.child && this.child.exitCode === null) return this.child;
-    const child = spawn(this.perl, ['-e', PERL_SENDER, this.path], { env: childEnv(), stdio: ['pipe', 'ignore', 'inherit'] });
+    const child = spawn(this.perl, ['-e', PERL_SENDER, this.path], {
+      env: childEnv(),
+      stdio: ['pipe', 'ignore', 'inherit'],
+    });
     child.on('error', () => {}); // a missing perl surfaces as a failed write, reported by the notifier
     child.stdin?.on('error', () => {});
     // The helper must never keep the agent alive on its own.

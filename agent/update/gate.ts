@@ -24,7 +24,14 @@ export interface UpdateGateDeps {
   hlsDir: (camera: string) => string;
   /** Null when a QoS 1 publish of the birth reached the broker; else why not. */
   roundTrip: () => Promise<string | null>;
-  writeVerdict: (verdict: { attempt: string; version: string; pid: number; state: 'passed' | 'failed'; reason: string | null; ts: string }) => Promise<void>;
+  writeVerdict: (verdict: {
+    attempt: string;
+    version: string;
+    pid: number;
+    state: 'passed' | 'failed';
+    reason: string | null;
+    ts: string;
+  }) => Promise<void>;
   /** When this agent started (ms): playlists older than that are the old release's. */
   startedAt: number;
   log: Logger;
@@ -42,9 +49,20 @@ export class UpdateGate {
   /** Starts the checks in the background when the updater waits for this version's verdict. */
   async start(): Promise<void> {
     const state = await this.deps.readState();
-    if (state?.state !== 'verifying-health' || state.version !== this.deps.version || !state.attempt || !state.gate?.deadline) return;
-    this.deps.log.info({ version: state.version, cameras: state.gate.cameras, mqtt: state.gate.mqtt }, 'update health gate started');
-    this.done = this.run(state.attempt, state.gate as Required<NonNullable<RootUpdateState['gate']>>).catch((error: unknown) => this.deps.log.error({ err: error }, 'update health gate failed to run'));
+    if (
+      state?.state !== 'verifying-health' ||
+      state.version !== this.deps.version ||
+      !state.attempt ||
+      !state.gate?.deadline
+    )
+      return;
+    this.deps.log.info(
+      { version: state.version, cameras: state.gate.cameras, mqtt: state.gate.mqtt },
+      'update health gate started',
+    );
+    this.done = this.run(state.attempt, state.gate as Required<NonNullable<RootUpdateState['gate']>>).catch(
+      (error: unknown) => this.deps.log.error({ err: error }, 'update health gate failed to run'),
+    );
   }
 
   /** Stops checking (the agent is stopping: no verdict, which the updater treats as a failure). */
@@ -74,7 +92,8 @@ export class UpdateGate {
         ...(birth ? [] : [`no MQTT birth (${lastBirthError ?? 'not tried'})`]),
       ];
       if (missing.length === 0) return this.verdict(attempt, 'passed', null);
-      if (clock.now() >= gate.deadline) return this.verdict(attempt, 'failed', `by the deadline: ${missing.join('; ')}`);
+      if (clock.now() >= gate.deadline)
+        return this.verdict(attempt, 'failed', `by the deadline: ${missing.join('; ')}`);
       await new Promise((resolve) => setTimeout(resolve, this.deps.pollMs ?? 1000));
     }
   }

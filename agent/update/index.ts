@@ -51,7 +51,13 @@ export function createUpdateModule(deps: UpdateModuleDeps): UpdateModule {
     app,
     dataDir: deps.dataDir,
     keyDir,
-    baseline: () => ({ cameras: deps.stats().filter(fresh).map((s) => s.camera), mqtt: deps.mqttConnected() }),
+    baseline: () => ({
+      cameras: deps
+        .stats()
+        .filter(fresh)
+        .map((s) => s.camera),
+      mqtt: deps.mqttConnected(),
+    }),
     publish: deps.publish,
     memory: deps.memory,
     signingRequired: deps.signingRequired,

@@ -41,12 +41,21 @@ function isObject(value: unknown): value is Record<string, unknown> {
 export function parseManifest(value: unknown): ReleaseManifest {
   if (!isObject(value)) throw bad('manifest must be an object {arch, sha256, size, version}');
   const extra = Object.keys(value).filter((k) => !MANIFEST_FIELDS.includes(k));
-  if (extra.length > 0) throw bad(`manifest has unknown field(s) ${extra.slice(0, 4).map((k) => JSON.stringify(k).slice(0, 40)).join(', ')}`);
+  if (extra.length > 0)
+    throw bad(
+      `manifest has unknown field(s) ${extra
+        .slice(0, 4)
+        .map((k) => JSON.stringify(k).slice(0, 40))
+        .join(', ')}`,
+    );
   const { arch, sha256, size, version } = value;
-  if (typeof version !== 'string' || !VERSION.test(version) || version.includes('..')) throw bad('manifest.version is not a version (digits first; letters, digits, . + _ -)');
+  if (typeof version !== 'string' || !VERSION.test(version) || version.includes('..'))
+    throw bad('manifest.version is not a version (digits first; letters, digits, . + _ -)');
   if (arch !== 'arm64' && arch !== 'armhf' && arch !== 'x64') throw bad('manifest.arch must be arm64, armhf or x64');
-  if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) throw bad('manifest.sha256 must be 64 lower-case hex digits');
-  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0) throw bad('manifest.size must be a positive integer');
+  if (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256))
+    throw bad('manifest.sha256 must be 64 lower-case hex digits');
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0)
+    throw bad('manifest.size must be a positive integer');
   return { arch, sha256, size, version };
 }
 
@@ -57,9 +66,11 @@ export function parseManifest(value: unknown): ReleaseManifest {
  */
 export function parseUpdateRequest(body: Record<string, unknown>): UpdateRequest {
   const manifest = parseManifest(body.manifest);
-  if (body.sig !== undefined && body.releaseSig !== undefined) throw bad('give the release signature once: sig, or releaseSig when sig is the command signature');
+  if (body.sig !== undefined && body.releaseSig !== undefined)
+    throw bad('give the release signature once: sig, or releaseSig when sig is the command signature');
   const sig = body.releaseSig ?? body.sig;
-  if (typeof sig !== 'string' || !/^[0-9a-fA-F]{128}$/.test(sig)) throw bad('the release signature (sig, or releaseSig) must be 128 hex digits (Ed25519)');
+  if (typeof sig !== 'string' || !/^[0-9a-fA-F]{128}$/.test(sig))
+    throw bad('the release signature (sig, or releaseSig) must be 128 hex digits (Ed25519)');
   const url = body.url;
   if (typeof url !== 'string' || url.length > 2048) throw bad('url must be an http(s) url of at most 2048 characters');
   let parsed: URL;
@@ -95,7 +106,11 @@ export async function releaseKeys(dir: string): Promise<KeyObject[]> {
 /** Throws `unauthorized` unless one of the board's release keys signed the manifest. */
 export async function assertReleaseSigned(request: UpdateRequest, keyDir: string): Promise<void> {
   const keys = await releaseKeys(keyDir);
-  if (keys.length === 0) throw new AgentError('unauthorized', `no release key on this board (${keyDir}): install one with install.sh --release-key FILE`);
+  if (keys.length === 0)
+    throw new AgentError(
+      'unauthorized',
+      `no release key on this board (${keyDir}): install one with install.sh --release-key FILE`,
+    );
   const text = Buffer.from(manifestText(request.manifest));
   const signature = Buffer.from(request.sig, 'hex');
   if (!keys.some((key) => verify(null, text, key, signature))) {

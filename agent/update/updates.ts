@@ -14,7 +14,16 @@ import { systemClock, type Clock } from '../util/clock.js';
 import { exists } from '../util/files.js';
 import type { Logger } from '../util/logger.js';
 import { assertReleaseSigned, parseUpdateRequest, type UpdateRequest } from './release.js';
-import { currentVersion, FINAL_STATES, machineArch, previousVersion, readRootState, updatePaths, writeJsonAtomic, type RootUpdateState } from './state.js';
+import {
+  currentVersion,
+  FINAL_STATES,
+  machineArch,
+  previousVersion,
+  readRootState,
+  updatePaths,
+  writeJsonAtomic,
+  type RootUpdateState,
+} from './state.js';
 
 /** What is remembered of `R/release/desired` across restarts. */
 export interface DesiredReleaseMemory {
@@ -67,7 +76,11 @@ export class ReleaseUpdates {
   /** Reads the updater's state, publishes `R/release` and keeps watching. */
   async start(): Promise<void> {
     await this.poll(true);
-    this.timer = setInterval(() => void this.poll(false).catch((error: unknown) => this.deps.log.warn({ err: error }, 'update state not read')), this.deps.pollMs ?? 1000);
+    this.timer = setInterval(
+      () =>
+        void this.poll(false).catch((error: unknown) => this.deps.log.warn({ err: error }, 'update state not read')),
+      this.deps.pollMs ?? 1000,
+    );
     this.timer.unref();
   }
 
@@ -84,25 +97,45 @@ export class ReleaseUpdates {
   /** `R/release` as it stands. */
   report(): ReleaseMessage {
     const root = this.root;
-    const fromRoot: Report | null = root ? { state: root.state, version: root.version, reason: root.reason, ts: root.ts ?? '' } : null;
+    const fromRoot: Report | null = root
+      ? { state: root.state, version: root.version, reason: root.reason, ts: root.ts ?? '' }
+      : null;
     const latest = this.refusal && (!fromRoot || this.refusal.ts >= fromRoot.ts) ? this.refusal : fromRoot;
     const update = latest ? { state: latest.state, version: latest.version, reason: latest.reason } : null;
-    return { running: this.deps.version, previous: this.previous, update, ts: new Date(this.clock.now()).toISOString() };
+    return {
+      running: this.deps.version,
+      previous: this.previous,
+      update,
+      ts: new Date(this.clock.now()).toISOString(),
+    };
   }
 
   /** Checks a request and hands it to the root updater; throws AgentError when refused. */
   async request(request: UpdateRequest): Promise<{ accepted: true; version: string; attempt: string }> {
     const { app } = this.deps;
     const { version } = request.manifest;
-    if (!app) throw new AgentError('unsupported', 'this agent does not run from an installed release (/opt/edge-agent/releases/<version>): install it with deploy/install.sh to update it');
+    if (!app)
+      throw new AgentError(
+        'unsupported',
+        'this agent does not run from an installed release (/opt/edge-agent/releases/<version>): install it with deploy/install.sh to update it',
+      );
     if (version === this.deps.version) throw new AgentError('bad_request', `version ${version} is already running`);
-    if (request.manifest.arch !== machineArch()) throw new AgentError('bad_request', `the release is for ${request.manifest.arch}, this board is ${machineArch()}`);
+    if (request.manifest.arch !== machineArch())
+      throw new AgentError(
+        'bad_request',
+        `the release is for ${request.manifest.arch}, this board is ${machineArch()}`,
+      );
     await assertReleaseSigned(request, this.deps.keyDir);
     const busy = await this.busy();
     if (busy) throw new AgentError('busy', busy);
     const attempt = randomUUID();
     const paths = updatePaths(app, this.deps.dataDir());
-    await writeJsonAtomic(paths.request, { attempt, ...request, gate: this.deps.baseline(), requestedAt: new Date(this.clock.now()).toISOString() });
+    await writeJsonAtomic(paths.request, {
+      attempt,
+      ...request,
+      gate: this.deps.baseline(),
+      requestedAt: new Date(this.clock.now()).toISOString(),
+    });
     this.pending = { attempt, since: this.clock.now() };
     this.refusal = null;
     this.deps.log.info({ version, attempt }, 'update requested');
@@ -111,7 +144,9 @@ export class ReleaseUpdates {
 
   /** Takes one `R/release/desired` payload; returns at once (handled in order, in the background). */
   handleDesired(payload: Buffer): void {
-    this.desiredChain = this.desiredChain.then(() => this.desired(payload)).catch((error: unknown) => this.deps.log.error({ err: error }, 'desired release failed'));
+    this.desiredChain = this.desiredChain
+      .then(() => this.desired(payload))
+      .catch((error: unknown) => this.deps.log.error({ err: error }, 'desired release failed'));
   }
 
   private async desired(payload: Buffer): Promise<void> {
@@ -153,14 +188,26 @@ export class ReleaseUpdates {
     } catch {
       throw new AgentError('bad_request', 'R/release/desired is not json');
     }
-    if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new AgentError('bad_request', 'R/release/desired must be an object {manifest, sig, url}');
+    if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+      throw new AgentError('bad_request', 'R/release/desired must be an object {manifest, sig, url}');
     const body = doc as Record<string, unknown>;
     const extra = Object.keys(body).filter((k) => !DESIRED_FIELDS.includes(k));
-    if (extra.length > 0) throw new AgentError('bad_request', `R/release/desired has unknown field(s) ${extra.slice(0, 4).map((k) => JSON.stringify(k).slice(0, 40)).join(', ')}`);
+    if (extra.length > 0)
+      throw new AgentError(
+        'bad_request',
+        `R/release/desired has unknown field(s) ${extra
+          .slice(0, 4)
+          .map((k) => JSON.stringify(k).slice(0, 40))
+          .join(', ')}`,
+      );
     const { ts: _ts, ...fields } = body;
     if (!this.deps.signingRequired()) return parseUpdateRequest(fields);
     // With a command key, `sig` is the command signature over the document and the release signature is `releaseSig`.
-    if (!this.deps.desiredSigned(body)) throw new AgentError('unauthorized', 'with a command key configured, R/release/desired needs its command signature in sig (the release signature goes in releaseSig)');
+    if (!this.deps.desiredSigned(body))
+      throw new AgentError(
+        'unauthorized',
+        'with a command key configured, R/release/desired needs its command signature in sig (the release signature goes in releaseSig)',
+      );
     const { sig: _sig, ...release } = fields;
     return parseUpdateRequest(release);
   }
@@ -176,7 +223,8 @@ export class ReleaseUpdates {
   private async busy(): Promise<string | null> {
     const { app } = this.deps;
     if (!app) return null;
-    if (await exists(updatePaths(app, this.deps.dataDir()).request)) return 'an update request is waiting for the updater';
+    if (await exists(updatePaths(app, this.deps.dataDir()).request))
+      return 'an update request is waiting for the updater';
     const root = await readRootState(app);
     return root && !FINAL_STATES.has(root.state) ? `an update to ${root.version} is in progress (${root.state})` : null;
   }

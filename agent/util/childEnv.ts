@@ -6,7 +6,17 @@
  */
 
 /** Names passed on when set: finding programs, locale and time zone, and the loader. */
-const NAMES = new Set(['PATH', 'HOME', 'TMPDIR', 'LANG', 'LANGUAGE', 'TZ', 'LD_LIBRARY_PATH', 'LD_PRELOAD', 'XDG_RUNTIME_DIR']);
+const NAMES = new Set([
+  'PATH',
+  'HOME',
+  'TMPDIR',
+  'LANG',
+  'LANGUAGE',
+  'TZ',
+  'LD_LIBRARY_PATH',
+  'LD_PRELOAD',
+  'XDG_RUNTIME_DIR',
+]);
 /**
  * Prefixes passed on: locale categories, and the settings of the media stacks FFmpeg and the
  * producers load (GStreamer on Jetson, libcamera on the Pi, VA-API and CUDA on x86).
@@ -32,7 +42,8 @@ export function childEnv(extra: Record<string, string> = {}, env: NodeJS.Process
   const out: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) continue;
-    if (NAMES.has(name) || wanted.has(name) || (PREFIXES.some((p) => name.startsWith(p)) && !SECRET.test(name))) out[name] = value;
+    if (NAMES.has(name) || wanted.has(name) || (PREFIXES.some((p) => name.startsWith(p)) && !SECRET.test(name)))
+      out[name] = value;
   }
   // Without PATH a child could not find ffprobe or the producer; the agent always has one in practice.
   out.PATH ??= '/usr/local/bin:/usr/bin:/bin';

@@ -18,7 +18,13 @@ export async function isClockSynced(): Promise<boolean> {
 
 async function detect(): Promise<boolean> {
   if (process.env.EDGE_AGENT_CLOCK_SYNCED === '0') return false;
-  if (await access('/run/systemd/timesync/synchronized').then(() => true, () => false)) return true;
+  if (
+    await access('/run/systemd/timesync/synchronized').then(
+      () => true,
+      () => false,
+    )
+  )
+    return true;
   try {
     const stdout = await runChecked('timedatectl', ['show', '-p', 'NTPSynchronized', '--value'], { timeoutMs: 3000 });
     return stdout.trim() === 'yes';

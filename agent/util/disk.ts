@@ -18,7 +18,10 @@ export async function diskSpace(dir: string): Promise<DiskSpace> {
  * The space at `dir` or, when it does not exist yet (archive.dir before the first archive), at
  * its nearest existing parent; null when nothing up to the root can be read.
  */
-export async function nearestDiskSpace(dir: string, read: (dir: string) => Promise<DiskSpace> = diskSpace): Promise<{ at: string; space: DiskSpace } | null> {
+export async function nearestDiskSpace(
+  dir: string,
+  read: (dir: string) => Promise<DiskSpace> = diskSpace,
+): Promise<{ at: string; space: DiskSpace } | null> {
   let current = path.resolve(dir);
   for (;;) {
     try {

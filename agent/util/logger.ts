@@ -29,7 +29,10 @@ export function createRootLogger(
     // and secret query values: the same redaction R/health, R/events and /api/status use.
     hooks: {
       logMethod(this: Logger, args: unknown[], method: (...a: unknown[]) => void) {
-        method.apply(this, args.map((arg) => redactDeep(arg)));
+        method.apply(
+          this,
+          args.map((arg) => redactDeep(arg)),
+        );
       },
     },
   };

@@ -105,7 +105,11 @@ export class CommandFailedError extends Error {
     readonly result: { code: number | null; signal: string | null; timedOut: boolean; stderr: string },
     timeoutMs: number | undefined,
   ) {
-    const how = result.timedOut ? `timed out after ${(timeoutMs ?? 0) / 1000} s` : result.signal ? `was killed (${result.signal})` : `exited ${result.code}`;
+    const how = result.timedOut
+      ? `timed out after ${(timeoutMs ?? 0) / 1000} s`
+      : result.signal
+        ? `was killed (${result.signal})`
+        : `exited ${result.code}`;
     const said = result.stderr.trim().split('\n').slice(-2).join(' ');
     super(`${path.basename(command)} ${how}${said ? `: ${said}` : ''}`);
     this.name = 'CommandFailedError';
@@ -117,14 +121,22 @@ export class CommandFailedError extends Error {
 }
 
 /** Runs a program that must succeed; its stdout as bytes. Throws CommandFailedError otherwise. */
-export async function runCheckedBytes(command: string, args: string[], opts: RunOptions & { timeoutMs: number }): Promise<Buffer> {
+export async function runCheckedBytes(
+  command: string,
+  args: string[],
+  opts: RunOptions & { timeoutMs: number },
+): Promise<Buffer> {
   const done = await collect(command, args, opts);
   if (done.code !== 0 || done.timedOut) throw new CommandFailedError(command, done, opts.timeoutMs);
   return done.stdout;
 }
 
 /** Runs a program that must succeed; its stdout as text. Throws CommandFailedError otherwise. */
-export async function runChecked(command: string, args: string[], opts: RunOptions & { timeoutMs: number }): Promise<string> {
+export async function runChecked(
+  command: string,
+  args: string[],
+  opts: RunOptions & { timeoutMs: number },
+): Promise<string> {
   return (await runCheckedBytes(command, args, opts)).toString('utf8');
 }
 

@@ -20,7 +20,10 @@ const FIELDS = ['arch', 'sha256', 'size', 'version'];
 export function canonicalJson(value) {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {
-    return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(',')}}`;
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value);
 }
@@ -34,12 +37,19 @@ export async function sha256File(file) {
 
 /** Why this is not a manifest pack.sh could have written, or null. */
 export function manifestProblem(manifest) {
-  if (!manifest || typeof manifest !== 'object' || Array.isArray(manifest)) return 'the manifest must be an object {arch, sha256, size, version}';
+  if (!manifest || typeof manifest !== 'object' || Array.isArray(manifest))
+    return 'the manifest must be an object {arch, sha256, size, version}';
   const extra = Object.keys(manifest).filter((k) => !FIELDS.includes(k));
   if (extra.length) return `the manifest has unknown field(s) ${extra.slice(0, 4).join(', ')}`;
-  if (typeof manifest.version !== 'string' || !VERSION_PATTERN.test(manifest.version) || manifest.version.includes('..')) return 'manifest.version is not a version (digits first; letters, digits, . + _ -)';
+  if (
+    typeof manifest.version !== 'string' ||
+    !VERSION_PATTERN.test(manifest.version) ||
+    manifest.version.includes('..')
+  )
+    return 'manifest.version is not a version (digits first; letters, digits, . + _ -)';
   if (!ARCHES.has(manifest.arch)) return 'manifest.arch must be arm64, armhf or x64';
-  if (typeof manifest.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(manifest.sha256)) return 'manifest.sha256 must be 64 lower-case hex digits';
+  if (typeof manifest.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(manifest.sha256))
+    return 'manifest.sha256 must be 64 lower-case hex digits';
   if (!Number.isSafeInteger(manifest.size) || manifest.size <= 0) return 'manifest.size must be a positive integer';
   return null;
 }
@@ -61,7 +71,8 @@ export function signedByAny(manifest, sigHex, keys) {
 /** An Ed25519 public key from PEM text; throws naming the problem otherwise. */
 export function ed25519PublicKey(pem, name = 'the key') {
   const key = createPublicKey(pem);
-  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`${name} is a ${key.asymmetricKeyType} key; releases are signed with Ed25519`);
+  if (key.asymmetricKeyType !== 'ed25519')
+    throw new Error(`${name} is a ${key.asymmetricKeyType} key; releases are signed with Ed25519`);
   return key;
 }
 
@@ -73,14 +84,18 @@ function fail(message) {
 async function main(command, args) {
   if (command === 'sign') {
     const [tarball, version, arch, keyFile] = args;
-    if (!tarball || !version || !arch || !keyFile) fail('usage: manifest.mjs sign TARBALL VERSION ARCH PRIVATE_KEY.pem');
+    if (!tarball || !version || !arch || !keyFile)
+      fail('usage: manifest.mjs sign TARBALL VERSION ARCH PRIVATE_KEY.pem');
     let key;
     try {
       key = createPrivateKey(readFileSync(keyFile));
     } catch (error) {
       fail(`cannot read the signing key ${keyFile}: ${error.message}`);
     }
-    if (key.asymmetricKeyType !== 'ed25519') fail(`${keyFile} is a ${key.asymmetricKeyType} key; releases are signed with Ed25519 (openssl genpkey -algorithm ed25519)`);
+    if (key.asymmetricKeyType !== 'ed25519')
+      fail(
+        `${keyFile} is a ${key.asymmetricKeyType} key; releases are signed with Ed25519 (openssl genpkey -algorithm ed25519)`,
+      );
     const text = canonicalJson({ version, arch, sha256: await sha256File(tarball), size: statSync(tarball).size });
     const base = tarball.replace(/\.tar\.gz$/, '');
     writeFileSync(`${base}.manifest.json`, text);
@@ -88,11 +103,14 @@ async function main(command, args) {
     process.stdout.write(`${base}.manifest.json\n${base}.manifest.sig\n`);
   } else if (command === 'verify') {
     const [manifestFile, sigFile, keyFile, tarball] = args;
-    if (!manifestFile || !sigFile || !keyFile) fail('usage: manifest.mjs verify MANIFEST.json SIG PUBLIC_KEY.pem [TARBALL]');
+    if (!manifestFile || !sigFile || !keyFile)
+      fail('usage: manifest.mjs verify MANIFEST.json SIG PUBLIC_KEY.pem [TARBALL]');
     const manifest = JSON.parse(readFileSync(manifestFile, 'utf8'));
-    if (!signedByAny(manifest, readFileSync(sigFile, 'utf8').trim(), [createPublicKey(readFileSync(keyFile))])) fail('the signature does not match the manifest and key');
+    if (!signedByAny(manifest, readFileSync(sigFile, 'utf8').trim(), [createPublicKey(readFileSync(keyFile))]))
+      fail('the signature does not match the manifest and key');
     if (tarball) {
-      if (statSync(tarball).size !== manifest.size) fail(`${tarball} is ${statSync(tarball).size} bytes, the manifest says ${manifest.size}`);
+      if (statSync(tarball).size !== manifest.size)
+        fail(`${tarball} is ${statSync(tarball).size} bytes, the manifest says ${manifest.size}`);
       if ((await sha256File(tarball)) !== manifest.sha256) fail(`${tarball}'s sha256 differs from the manifest's`);
     }
     process.stdout.write(`ok ${manifest.version} ${manifest.arch}\n`);
@@ -101,7 +119,8 @@ async function main(command, args) {
     if (!keyFile) fail('usage: manifest.mjs check-key PUBLIC_KEY.pem');
     const pem = readFileSync(keyFile, 'utf8');
     // createPublicKey would derive the public half of a private key: refuse it, the secret must not travel.
-    if (pem.includes('PRIVATE KEY')) fail(`${keyFile} is a private key; give its public half (openssl pkey -in KEY -pubout)`);
+    if (pem.includes('PRIVATE KEY'))
+      fail(`${keyFile} is a private key; give its public half (openssl pkey -in KEY -pubout)`);
     try {
       ed25519PublicKey(pem, keyFile);
     } catch (error) {

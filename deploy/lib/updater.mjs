@@ -42,5 +42,6 @@ if (values.status) {
     stableSeconds: seconds('EDGE_AGENT_UPDATE_STABLE_SECONDS', DEFAULT_SETTINGS.stableSeconds),
   };
   const state = await runUpdater(ops, settings);
-  if (state) process.stdout.write(`update: ${state.state} ${state.version ?? ''}${state.reason ? `: ${state.reason}` : ''}\n`);
+  if (state)
+    process.stdout.write(`update: ${state.state} ${state.version ?? ''}${state.reason ? `: ${state.reason}` : ''}\n`);
 }

@@ -24,13 +24,45 @@ export function ffmpegEncoderArgs(name: string, s: EncodeSettings): EncoderArgs 
       // FFmpeg can guess but its microsecond time base, so x264 planned for 1,000,000 fps and gave
       // each frame 2.5 bits: the test camera's picture was grey at 70 kb/s (issue 20).
       return {
-        outputArgs: ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-x264-params', `fps=${s.fps}`, ...rate, '-g', gop, '-pix_fmt', 'yuv420p'],
+        outputArgs: [
+          '-c:v',
+          'libx264',
+          '-preset',
+          'ultrafast',
+          '-tune',
+          'zerolatency',
+          '-x264-params',
+          `fps=${s.fps}`,
+          ...rate,
+          '-g',
+          gop,
+          '-pix_fmt',
+          'yuv420p',
+        ],
       };
     case 'h264_v4l2m2m':
       // The Pi's encoder: no CRF, no B-frames; SPS/PPS must repeat in-band for cuts to decode.
-      return { outputArgs: ['-c:v', 'h264_v4l2m2m', ...rate.slice(0, 2), '-g', gop, '-bf', '0', '-pix_fmt', 'yuv420p'] };
+      return {
+        outputArgs: ['-c:v', 'h264_v4l2m2m', ...rate.slice(0, 2), '-g', gop, '-bf', '0', '-pix_fmt', 'yuv420p'],
+      };
     case 'h264_nvenc':
-      return { outputArgs: ['-c:v', 'h264_nvenc', '-preset', 'p3', '-tune', 'll', ...rate, '-g', gop, '-bf', '0', '-pix_fmt', 'yuv420p'] };
+      return {
+        outputArgs: [
+          '-c:v',
+          'h264_nvenc',
+          '-preset',
+          'p3',
+          '-tune',
+          'll',
+          ...rate,
+          '-g',
+          gop,
+          '-bf',
+          '0',
+          '-pix_fmt',
+          'yuv420p',
+        ],
+      };
     case 'h264_vaapi':
       return {
         globalArgs: ['-vaapi_device', '/dev/dri/renderD128'],
@@ -38,7 +70,9 @@ export function ffmpegEncoderArgs(name: string, s: EncodeSettings): EncoderArgs 
         outputArgs: ['-c:v', 'h264_vaapi', ...rate, '-g', gop, '-bf', '0'],
       };
     case 'h264_qsv':
-      return { outputArgs: ['-c:v', 'h264_qsv', '-preset', 'veryfast', ...rate, '-g', gop, '-bf', '0', '-pix_fmt', 'nv12'] };
+      return {
+        outputArgs: ['-c:v', 'h264_qsv', '-preset', 'veryfast', ...rate, '-g', gop, '-bf', '0', '-pix_fmt', 'nv12'],
+      };
     default:
       return { outputArgs: ['-c:v', name, ...rate, '-g', gop] };
   }

@@ -41,7 +41,14 @@ export async function saveVerdictCache(file: string, data: VerdictCacheData): Pr
  * settings (a Pi encodes 720p but not 1920x1088; a slow board keeps up at 720p but not 1080p).
  */
 export function verdictKey(board: BoardInfo, ffmpegVersion: string, s: EncodeSettings): string {
-  return [board.model, board.kernel, ffmpegVersion, `${s.width}x${s.height}@${s.fps}`, `${s.bitrateKbps}k`, `gop${s.keyframeSeconds}s`].join(' | ');
+  return [
+    board.model,
+    board.kernel,
+    ffmpegVersion,
+    `${s.width}x${s.height}@${s.fps}`,
+    `${s.bitrateKbps}k`,
+    `gop${s.keyframeSeconds}s`,
+  ].join(' | ');
 }
 
 /**

@@ -42,7 +42,11 @@ export const TIMEOUT_REASON = 'test encode timed out';
  * Proves one candidate works at exactly these settings with a short real test encode (FFmpeg
  * encoders) or a presence check of the producer and its device (producer encoders).
  */
-export async function probeEncoder(candidate: EncoderCandidate, settings: EncodeSettings, opts: ProbeOptions = {}): Promise<EncoderVerdict> {
+export async function probeEncoder(
+  candidate: EncoderCandidate,
+  settings: EncodeSettings,
+  opts: ProbeOptions = {},
+): Promise<EncoderVerdict> {
   const started = Date.now();
   const verdict = (reason?: string): EncoderVerdict => ({
     name: candidate.name,
@@ -62,7 +66,12 @@ export async function probeEncoder(candidate: EncoderCandidate, settings: Encode
 }
 
 function tools(opts: ProbeOptions): VerifyTools {
-  return { run: opts.run ?? runCommand, ffmpeg: opts.ffmpeg ?? 'ffmpeg', ffprobe: opts.ffprobe ?? 'ffprobe', timeoutMs: opts.timeoutMs ?? 15_000 };
+  return {
+    run: opts.run ?? runCommand,
+    ffmpeg: opts.ffmpeg ?? 'ffmpeg',
+    ffprobe: opts.ffprobe ?? 'ffprobe',
+    timeoutMs: opts.timeoutMs ?? 15_000,
+  };
 }
 
 /** Seconds of test video: long enough for two forced keyframes, 2.5 s at the usual 1-s spacing. */
@@ -75,16 +84,30 @@ export function testEncodeArgs(name: string, s: EncodeSettings, out: string): st
   const enc = ffmpegEncoderArgs(name, s);
   return [
     // -v warning: some encoders (h264_omx: "libOMX_Core.so not found") say why only as a warning.
-    '-hide_banner', '-nostdin', '-v', 'warning', '-nostats', '-progress', 'pipe:1',
+    '-hide_banner',
+    '-nostdin',
+    '-v',
+    'warning',
+    '-nostats',
+    '-progress',
+    'pipe:1',
     ...(enc.globalArgs ?? []),
     // A failing hardware encoder only fails once frames arrive, so the probe must feed real frames.
-    '-f', 'lavfi', '-i', `testsrc2=size=${s.width}x${s.height}:rate=${s.fps}`,
-    '-t', String(probeSeconds(s)),
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc2=size=${s.width}x${s.height}:rate=${s.fps}`,
+    '-t',
+    String(probeSeconds(s)),
     ...(enc.filter ? ['-vf', enc.filter] : []),
     ...enc.outputArgs,
-    '-force_key_frames', `expr:gte(t,n_forced*${s.keyframeSeconds})`,
+    '-force_key_frames',
+    `expr:gte(t,n_forced*${s.keyframeSeconds})`,
     // Raw H.264: exactly the bytes the encoder made, no muxer repairing missing SPS/PPS.
-    '-f', 'h264', '-y', out,
+    '-f',
+    'h264',
+    '-y',
+    out,
   ];
 }
 
@@ -117,19 +140,27 @@ const tail = (stderr: string): string => {
 /** A reason when the device node an encoder needs is absent: no point spending an encode. */
 export async function missingDevice(name: string, opts: ProbeOptions): Promise<string | undefined> {
   const devRoot = opts.devRoot ?? '/dev';
-  const exists = (rel: string): Promise<boolean> => access(path.join(devRoot, rel)).then(() => true, () => false);
+  const exists = (rel: string): Promise<boolean> =>
+    access(path.join(devRoot, rel)).then(
+      () => true,
+      () => false,
+    );
   switch (name) {
     case 'h264_v4l2m2m':
     case 'rpicam-h264':
       // The Pi 0-4's encoder is bcm2835-codec-encode (/dev/video11); the Pi 5 has none.
-      return (await encoderNode(opts.sysRoot ?? '/sys')) ? undefined : 'no video4linux encoder node (no /dev/video* named *encode*): this board has no H.264 encoder';
+      return (await encoderNode(opts.sysRoot ?? '/sys'))
+        ? undefined
+        : 'no video4linux encoder node (no /dev/video* named *encode*): this board has no H.264 encoder';
     case 'h264_nvenc':
       return (await exists('nvidia0')) ? undefined : 'no /dev/nvidia0: no NVIDIA GPU or driver';
     case 'h264_vaapi':
       return (await exists('dri/renderD128')) ? undefined : 'no /dev/dri/renderD128: no GPU render node';
     case 'nvv4l2h264enc':
       // Orin Nano has the driver stack but no NVENC block, hence no node.
-      return (await exists('v4l2-nvenc')) || (await exists('nvhost-msenc')) ? undefined : 'no /dev/v4l2-nvenc or /dev/nvhost-msenc: this Jetson has no hardware encoder';
+      return (await exists('v4l2-nvenc')) || (await exists('nvhost-msenc'))
+        ? undefined
+        : 'no /dev/v4l2-nvenc or /dev/nvhost-msenc: this Jetson has no hardware encoder';
     default:
       return undefined;
   }
@@ -164,12 +195,29 @@ async function producerProblem(name: string, s: EncodeSettings, opts: ProbeOptio
 export function jetsonTestArgs(s: EncodeSettings, out: string): string[] {
   const gop = String(Math.max(1, Math.round(s.fps * s.keyframeSeconds)));
   return [
-    '-q', 'videotestsrc', `num-buffers=${Math.round(probeSeconds(s) * s.fps)}`, 'pattern=ball',
-    '!', `video/x-raw,width=${s.width},height=${s.height},framerate=${s.fps}/1`,
-    '!', 'nvvidconv', '!', 'video/x-raw(memory:NVMM),format=I420',
-    '!', 'nvv4l2h264enc', 'insert-sps-pps=1', `iframeinterval=${gop}`, `idrinterval=${gop}`, `bitrate=${s.bitrateKbps * 1000}`,
-    '!', 'h264parse', '!', 'video/x-h264,stream-format=byte-stream',
-    '!', 'filesink', `location=${out}`,
+    '-q',
+    'videotestsrc',
+    `num-buffers=${Math.round(probeSeconds(s) * s.fps)}`,
+    'pattern=ball',
+    '!',
+    `video/x-raw,width=${s.width},height=${s.height},framerate=${s.fps}/1`,
+    '!',
+    'nvvidconv',
+    '!',
+    'video/x-raw(memory:NVMM),format=I420',
+    '!',
+    'nvv4l2h264enc',
+    'insert-sps-pps=1',
+    `iframeinterval=${gop}`,
+    `idrinterval=${gop}`,
+    `bitrate=${s.bitrateKbps * 1000}`,
+    '!',
+    'h264parse',
+    '!',
+    'video/x-h264,stream-format=byte-stream',
+    '!',
+    'filesink',
+    `location=${out}`,
   ];
 }
 

@@ -34,7 +34,14 @@ export function stderrReason(stderr: string, max = 3): string | undefined {
   }
   const lines = [...seen].slice(-max);
   // Only generic lines (h264_omx at -v error says nothing else): better than no reason at all.
-  if (!lines.length) lines.push(...stderr.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).slice(-1));
+  if (!lines.length)
+    lines.push(
+      ...stderr
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .slice(-1),
+    );
   return lines.length ? lines.join('; ').slice(0, 400) : undefined;
 }
 
@@ -48,7 +55,9 @@ export interface VerifyTools {
 
 /** Decodes a file fully; undefined when clean, else why not. */
 export async function decodeProblem(file: string, tools: VerifyTools): Promise<string | undefined> {
-  const r = await tools.run(tools.ffmpeg, ['-hide_banner', '-nostdin', '-v', 'error', '-i', file, '-f', 'null', '-'], { timeoutMs: tools.timeoutMs });
+  const r = await tools.run(tools.ffmpeg, ['-hide_banner', '-nostdin', '-v', 'error', '-i', file, '-f', 'null', '-'], {
+    timeoutMs: tools.timeoutMs,
+  });
   if (r.timedOut) return 'decoding timed out';
   const why = stderrReason(r.stderr);
   if (r.code !== 0 || why) return why ?? `decoder exited ${r.code}`;
@@ -73,7 +82,10 @@ export async function keyframeOffsets(file: string, tools: VerifyTools): Promise
  * in-band (the Pi's h264_v4l2m2m outside Raspberry Pi's FFmpeg build) it shows only errors.
  */
 export async function verifyH264(file: string, tools: VerifyTools): Promise<string | undefined> {
-  const size = await stat(file).then((s) => s.size, () => 0);
+  const size = await stat(file).then(
+    (s) => s.size,
+    () => 0,
+  );
   if (size === 0) return 'the test encode wrote no output';
   const whole = await decodeProblem(file, tools);
   if (whole) return `the test encode does not decode: ${whole}`;

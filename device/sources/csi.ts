@@ -5,7 +5,18 @@ export type ProducerSettings = Pick<EncodeSettings, 'bitrateKbps' | 'keyframeSec
 
 /** The frames arrive on FFmpeg's stdin: the OS joins the producer's stdout to it. */
 function rawPipe(spec: CaptureSpec): string[] {
-  return ['-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', `${spec.width}x${spec.height}`, '-framerate', String(spec.fps), '-i', 'pipe:0'];
+  return [
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'yuv420p',
+    '-video_size',
+    `${spec.width}x${spec.height}`,
+    '-framerate',
+    String(spec.fps),
+    '-i',
+    'pipe:0',
+  ];
 }
 
 function h264Pipe(spec: CaptureSpec): string[] {
@@ -28,21 +39,40 @@ export function rpicamInput(
   command = 'rpicam-vid',
 ): CaptureInput {
   // --flush: write each frame as it is ready, or stdio buffering adds latency to live HLS.
-  const base = ['-t', '0', '-n', '--camera', String(camera), '--width', String(spec.width), '--height', String(spec.height), '--framerate', String(spec.fps), '--flush'];
+  const base = [
+    '-t',
+    '0',
+    '-n',
+    '--camera',
+    String(camera),
+    '--width',
+    String(spec.width),
+    '--height',
+    String(spec.height),
+    '--framerate',
+    String(spec.fps),
+    '--flush',
+  ];
   const where = `csi:${camera} ${command} ${spec.width}x${spec.height}@${spec.fps}`;
   if (encoder.name === 'rpicam-h264') {
     const producer: ProducerCommand = {
       command,
       args: [
         ...base,
-        '--codec', 'h264',
+        '--codec',
+        'h264',
         // --inline repeats SPS/PPS before every I-frame, so each HLS segment and archive cut decodes alone.
         '--inline',
-        '--intra', String(gop(spec, settings)),
-        '--bitrate', String(settings.bitrateKbps * 1000),
-        '--profile', 'high',
-        '--level', '4.2',
-        '-o', '-',
+        '--intra',
+        String(gop(spec, settings)),
+        '--bitrate',
+        String(settings.bitrateKbps * 1000),
+        '--profile',
+        'high',
+        '--level',
+        '4.2',
+        '-o',
+        '-',
       ],
     };
     return { producer, inputArgs: h264Pipe(spec), encoded: true, description: `${where} h264 (camera-side encoder)` };
@@ -63,8 +93,19 @@ export function rpicamInput(
  * the Jetson's NVENC encodes (no stock FFmpeg can reach it) and FFmpeg only copies; otherwise
  * nvvidconv brings frames out of NVMM memory as I420 for FFmpeg to encode (Orin Nano has no NVENC).
  */
-export function argusInput(sensor: number, spec: CaptureSpec, encoder: EncoderCandidate, settings: ProducerSettings): CaptureInput {
-  const src = ['-q', 'nvarguscamerasrc', `sensor-id=${sensor}`, '!', `video/x-raw(memory:NVMM),width=${spec.width},height=${spec.height},framerate=${spec.fps}/1`];
+export function argusInput(
+  sensor: number,
+  spec: CaptureSpec,
+  encoder: EncoderCandidate,
+  settings: ProducerSettings,
+): CaptureInput {
+  const src = [
+    '-q',
+    'nvarguscamerasrc',
+    `sensor-id=${sensor}`,
+    '!',
+    `video/x-raw(memory:NVMM),width=${spec.width},height=${spec.height},framerate=${spec.fps}/1`,
+  ];
   const sink = ['!', 'fdsink', 'fd=1'];
   const where = `csi:${sensor} nvarguscamerasrc ${spec.width}x${spec.height}@${spec.fps}`;
   if (encoder.name === 'nvv4l2h264enc') {
@@ -73,12 +114,18 @@ export function argusInput(sensor: number, spec: CaptureSpec, encoder: EncoderCa
       command: 'gst-launch-1.0',
       args: [
         ...src,
-        '!', 'nvv4l2h264enc',
+        '!',
+        'nvv4l2h264enc',
         // SPS/PPS before every IDR, and every I-frame an IDR (idrinterval defaults to 256):
         // otherwise cuts from a keyframe do not decode.
-        'insert-sps-pps=1', `iframeinterval=${g}`, `idrinterval=${g}`, `bitrate=${settings.bitrateKbps * 1000}`,
-        '!', 'h264parse',
-        '!', 'video/x-h264,stream-format=byte-stream',
+        'insert-sps-pps=1',
+        `iframeinterval=${g}`,
+        `idrinterval=${g}`,
+        `bitrate=${settings.bitrateKbps * 1000}`,
+        '!',
+        'h264parse',
+        '!',
+        'video/x-h264,stream-format=byte-stream',
         ...sink,
       ],
     };

@@ -37,14 +37,18 @@ export function captureInput(
 ): CaptureInput {
   const csi = /^csi(?::(\d+))?$/.exec(source);
   if (encoder.where === 'producer' && !csi) {
-    throw new SourceUnavailableError(`encoder ${encoder.name} runs inside a csi camera producer, source ${source} has none`);
+    throw new SourceUnavailableError(
+      `encoder ${encoder.name} runs inside a csi camera producer, source ${source} has none`,
+    );
   }
   if (csi) return csiInput(Number(csi[1] ?? 0), spec, encoder, board, settings, env);
   if (source === 'test') return testPatternInput(spec);
   if (source === 'auto') {
     const first = cameras[0];
     // No camera: the synthetic pattern, so a fresh machine still runs the whole agent.
-    return first ? v4l2Input(first.byId ?? first.device, spec, first, settings.keyframeSeconds) : testPatternInput(spec);
+    return first
+      ? v4l2Input(first.byId ?? first.device, spec, first, settings.keyframeSeconds)
+      : testPatternInput(spec);
   }
   if (source.startsWith('v4l2:')) {
     const device = source.slice('v4l2:'.length);
@@ -75,7 +79,13 @@ function csiInput(
     case 'pi-legacy':
     case 'pi5':
       // Bookworm renamed libcamera-vid to rpicam-vid; Bullseye images only have the old name.
-      return rpicamInput(n, spec, encoder, settings, !has('rpicam-vid') && has('libcamera-vid') ? 'libcamera-vid' : 'rpicam-vid');
+      return rpicamInput(
+        n,
+        spec,
+        encoder,
+        settings,
+        !has('rpicam-vid') && has('libcamera-vid') ? 'libcamera-vid' : 'rpicam-vid',
+      );
     case 'jetson':
     case 'jetson-orin-nano':
       return argusInput(n, spec, encoder, settings);

@@ -31,7 +31,9 @@ export function timeBand(spec: CaptureSpec): TimeBand {
  */
 function timeBandFilters(spec: CaptureSpec): string {
   const band = timeBand(spec);
-  const boxes = [`settb=AVTB,setpts=RTCTIME,drawbox=x=0:y=${band.y}:w=${band.blockWidth * band.bits}:h=${band.blockHeight}:color=black:t=fill`];
+  const boxes = [
+    `settb=AVTB,setpts=RTCTIME,drawbox=x=0:y=${band.y}:w=${band.blockWidth * band.bits}:h=${band.blockHeight}:color=black:t=fill`,
+  ];
   for (let bit = 0; bit < band.bits; bit += 1) {
     // Inset by a pixel each side so neighbouring blocks never blur into each other.
     const box = `x=${bit * band.blockWidth + 1}:y=${band.y + 1}:w=${band.blockWidth - 2}:h=${band.blockHeight - 2}`;

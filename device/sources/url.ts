@@ -24,5 +24,10 @@ export function urlInput(source: string): CaptureInput {
       description: `rtsp ${source}`,
     };
   }
-  return { inputArgs: ['-use_wallclock_as_timestamps', '1', '-i', source], encoded: false, wallClock: true, description: `${scheme} ${source}` };
+  return {
+    inputArgs: ['-use_wallclock_as_timestamps', '1', '-i', source],
+    encoded: false,
+    wallClock: true,
+    description: `${scheme} ${source}`,
+  };
 }

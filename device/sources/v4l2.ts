@@ -8,18 +8,30 @@ import type { CaptureInput, CaptureSpec } from '../types.js';
  * what the config names (a by-id path survives replugging); `camera` is what the scan found
  * about it, if anything: an unplugged camera still gets arguments, and the supervisor retries.
  */
-export function v4l2Input(device: string, spec: CaptureSpec, camera: Camera | undefined, keyframeSeconds = 1, run?: CommandRunner): CaptureInput {
+export function v4l2Input(
+  device: string,
+  spec: CaptureSpec,
+  camera: Camera | undefined,
+  keyframeSeconds = 1,
+  run?: CommandRunner,
+): CaptureInput {
   const choice = camera ? chooseV4l2Format(camera, spec) : undefined;
   const want = choice ?? { inputFormat: undefined, ...spec };
   const args = [
-    '-use_wallclock_as_timestamps', '1',
-    '-f', 'v4l2',
+    '-use_wallclock_as_timestamps',
+    '1',
+    '-f',
+    'v4l2',
     // MJPEG frames arrive in bursts on a busy USB bus; a deeper queue keeps the demuxer from blocking.
-    '-thread_queue_size', '64',
+    '-thread_queue_size',
+    '64',
     ...(want.inputFormat ? ['-input_format', want.inputFormat] : []),
-    '-video_size', `${want.width}x${want.height}`,
-    '-framerate', String(want.fps),
-    '-i', device,
+    '-video_size',
+    `${want.width}x${want.height}`,
+    '-framerate',
+    String(want.fps),
+    '-i',
+    device,
   ];
   const result: CaptureInput = {
     inputArgs: args,
@@ -34,7 +46,9 @@ export function v4l2Input(device: string, spec: CaptureSpec, camera: Camera | un
     // The camera's own GOP decides where archives and HLS segments can be cut.
     result.prepare = async () => {
       const asked = await requestKeyframeInterval(device, want.fps * keyframeSeconds, run);
-      return 'reason' in asked ? `camera keyframes left as they are: ${asked.reason}` : `camera keyframe every ${asked.frames} frames (${asked.control})`;
+      return 'reason' in asked
+        ? `camera keyframes left as they are: ${asked.reason}`
+        : `camera keyframe every ${asked.frames} frames (${asked.control})`;
     };
   }
   return result;

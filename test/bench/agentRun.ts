@@ -38,7 +38,11 @@ export interface BenchAgent {
  * and waits for the first HLS segment of the first camera. `dataDir` is shared between runs, so
  * the encoder verdicts are cached as on a board after its first start.
  */
-export async function startAgent(dir: string, dataDir: string, opts: { liveView: boolean; cameras?: number }): Promise<BenchAgent> {
+export async function startAgent(
+  dir: string,
+  dataDir: string,
+  opts: { liveView: boolean; cameras?: number },
+): Promise<BenchAgent> {
   const port = await freePort();
   const cameras = Array.from({ length: opts.cameras ?? 1 }, (_, i) => ({ id: `cam${i + 1}`, source: 'test', ...SPEC }));
   const config = {
@@ -54,10 +58,14 @@ export async function startAgent(dir: string, dataDir: string, opts: { liveView:
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
   const started = Date.now();
-  const child = spawn(process.execPath, [...unitNodeFlags(), path.join(ROOT, 'dist/agent/cli.js'), 'run', '--config', path.join(dir, 'config.json')], {
-    stdio: 'ignore',
-    env: { ...process.env, EDGE_AGENT_LOG_LEVEL: 'warn', NODE_ENV: 'production' },
-  });
+  const child = spawn(
+    process.execPath,
+    [...unitNodeFlags(), path.join(ROOT, 'dist/agent/cli.js'), 'run', '--config', path.join(dir, 'config.json')],
+    {
+      stdio: 'ignore',
+      env: { ...process.env, EDGE_AGENT_LOG_LEVEL: 'warn', NODE_ENV: 'production' },
+    },
+  );
   const playlist = path.join(dir, 'hls', 'cam1', 'index.m3u8');
   while (!(await readFile(playlist, 'utf8').catch(() => '')).includes('#EXTINF')) {
     if (Date.now() - started > 30_000) throw new Error('the agent made no HLS segment in 30 s');
@@ -106,7 +114,12 @@ export interface CpuFigures {
  * fps), not per wall second: on a machine busy with other work a starved run makes fewer frames
  * and would look cheaper per wall second than it is.
  */
-export async function cpuPerVideoSecond(root: number, frames: () => Promise<number>, warmupSeconds: number, seconds: number): Promise<CpuFigures> {
+export async function cpuPerVideoSecond(
+  root: number,
+  frames: () => Promise<number>,
+  warmupSeconds: number,
+  seconds: number,
+): Promise<CpuFigures> {
   await sleep(warmupSeconds * 1000);
   const [start, frames0] = [await treeSample(root), await frames()];
   const t0 = Date.now();
@@ -114,13 +127,19 @@ export async function cpuPerVideoSecond(root: number, frames: () => Promise<numb
   const [end, frames1] = [await treeSample(root), await frames()];
   const wall = (Date.now() - t0) / 1000;
   const video = (frames1 - frames0) / SPEC.fps;
-  return { tree: (end.cpu - start.cpu) / video, root: ((end.perPid.get(root) ?? 0) - (start.perPid.get(root) ?? 0)) / video, realtime: video / wall };
+  return {
+    tree: (end.cpu - start.cpu) / video,
+    root: ((end.perPid.get(root) ?? 0) - (start.perPid.get(root) ?? 0)) / video,
+    realtime: video / wall,
+  };
 }
 
 /** Frames the agent's first camera has made, from /api/status. */
 export function agentFrames(agent: BenchAgent): () => Promise<number> {
   return async () => {
-    const status = (await (await fetch(`http://127.0.0.1:${agent.port}/api/status`)).json()) as { cameras: Array<{ framesTotal?: number }> };
+    const status = (await (await fetch(`http://127.0.0.1:${agent.port}/api/status`)).json()) as {
+      cameras: Array<{ framesTotal?: number }>;
+    };
     return status.cameras[0]?.framesTotal ?? 0;
   };
 }

@@ -37,9 +37,16 @@ const SAMPLE = `(video, { band, ms }) => new Promise((resolve) => {
 })`;
 
 /** Latencies in seconds of `seconds` worth of displayed frames of the video matching `selector`. */
-export async function displayedLatencies(page: Page, selector: string, band: TimeBand, seconds: number): Promise<number[]> {
+export async function displayedLatencies(
+  page: Page,
+  selector: string,
+  band: TimeBand,
+  seconds: number,
+): Promise<number[]> {
   const args = JSON.stringify({ band, ms: seconds * 1000 });
-  return page.evaluate(`(${SAMPLE})(document.querySelector(${JSON.stringify(selector)}), ${args})`) as Promise<number[]>;
+  return page.evaluate(`(${SAMPLE})(document.querySelector(${JSON.stringify(selector)}), ${args})`) as Promise<
+    number[]
+  >;
 }
 
 /** The p-th percentile (0..1) of a list. */

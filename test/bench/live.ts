@@ -15,7 +15,18 @@ import type { Browser } from 'playwright-core';
 import WebSocket from 'ws';
 import { timeBand } from '../../device/sources/test.js';
 import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/browser.js';
-import { agentFrames, cpuPerVideoSecond, memoryOf, progressFrames, sleep, SPEC, startAgent, startBareFfmpeg, stop, type BenchAgent } from './agentRun.js';
+import {
+  agentFrames,
+  cpuPerVideoSecond,
+  memoryOf,
+  progressFrames,
+  sleep,
+  SPEC,
+  startAgent,
+  startBareFfmpeg,
+  stop,
+  type BenchAgent,
+} from './agentRun.js';
 import { displayedLatencies, percentile } from './glass.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
@@ -25,7 +36,11 @@ const SAMPLE_SECONDS = 15;
 const VIDEO = 'video.live[data-camera="cam1"]';
 
 /** Median, p95 and count of the latencies of one player in the agent's page. */
-async function glassToGlass(browser: Browser, agent: BenchAgent, transport: 'live' | 'hls'): Promise<{ median: number; p95: number; n: number }> {
+async function glassToGlass(
+  browser: Browser,
+  agent: BenchAgent,
+  transport: 'live' | 'hls',
+): Promise<{ median: number; p95: number; n: number }> {
   const page = await browser.newPage();
   try {
     // HLS as the page's fallback plays it: a browser without WebSocket.
@@ -33,11 +48,16 @@ async function glassToGlass(browser: Browser, agent: BenchAgent, transport: 'liv
     await page.goto(`http://127.0.0.1:${agent.port}/`);
     const video = page.locator(VIDEO);
     await video.waitFor();
-    const state = () => video.evaluate((v: { currentTime: number; dataset: Record<string, string> }) => ({ time: v.currentTime, transport: v.dataset.transport }));
+    const state = () =>
+      video.evaluate((v: { currentTime: number; dataset: Record<string, string> }) => ({
+        time: v.currentTime,
+        transport: v.dataset.transport,
+      }));
     const deadline = Date.now() + 30_000;
     while ((await state()).time <= 0 && Date.now() < deadline) await sleep(200);
     const seen = await state();
-    if (seen.transport !== transport || seen.time <= 0) throw new Error(`the page did not play ${transport} (${JSON.stringify(seen)})`);
+    if (seen.transport !== transport || seen.time <= 0)
+      throw new Error(`the page did not play ${transport} (${JSON.stringify(seen)})`);
     await sleep(5000); // past the start: the player settles on its live edge
     const latencies = await displayedLatencies(page, VIDEO, timeBand(SPEC), SAMPLE_SECONDS);
     return { median: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), n: latencies.length };
@@ -74,7 +94,12 @@ async function main(): Promise<void> {
   let n = 0;
   const dir = () => path.join(base, `run${(n += 1)}`);
   try {
-    console.log(`benchmark: ${SPEC.width}x${SPEC.height}@${SPEC.fps} test camera, libx264 ultrafast 2500 kb/s; CPU ${ROUNDS} rounds × ${SECONDS} s after ${WARMUP} s; machine: ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    console.log(
+      `benchmark: ${SPEC.width}x${SPEC.height}@${SPEC.fps} test camera, libx264 ultrafast 2500 kb/s; CPU ${ROUNDS} rounds × ${SECONDS} s after ${WARMUP} s; machine: ${os.cpus().length} cores, load ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
+    );
 
     // 1. Glass to glass, the two players of one agent.
     const { chromium } = await import('playwright-core');
@@ -99,7 +124,13 @@ async function main(): Promise<void> {
         const nodeRss = (await memoryOf(run.child.pid!)).rss;
         ws?.terminate();
         await stop(run.child);
-        (liveView ? runs.liveOn : runs.liveOff).push({ cpu: cpu.tree, nodeCpu: cpu.root, realtime: cpu.realtime, nodeRss, firstSegment: run.firstSegmentSeconds });
+        (liveView ? runs.liveOn : runs.liveOff).push({
+          cpu: cpu.tree,
+          nodeCpu: cpu.root,
+          realtime: cpu.realtime,
+          nodeRss,
+          firstSegment: run.firstSegmentSeconds,
+        });
       }
       const bareDir = dir();
       const bare = startBareFfmpeg(bareDir);
@@ -125,21 +156,66 @@ async function main(): Promise<void> {
     const row = (figure: string, value: string, target: string, ok: boolean | null) =>
       console.log(`| ${figure} | ${value} | ${target} | ${ok === null ? '' : verdict(ok)} |`);
     console.log('\n| figure | measured | target | |\n|---|---|---|---|');
-    row('glass to glass, live view (MSE)', `median ${live.median.toFixed(2)} s, p95 ${live.p95.toFixed(2)} s (${live.n} frames)`, '≤ 0.5 s', live.median <= 0.5);
-    row('glass to glass, HLS (hls.js)', `median ${hls.median.toFixed(2)} s, p95 ${hls.p95.toFixed(2)} s (${hls.n} frames)`, '', null);
+    row(
+      'glass to glass, live view (MSE)',
+      `median ${live.median.toFixed(2)} s, p95 ${live.p95.toFixed(2)} s (${live.n} frames)`,
+      '≤ 0.5 s',
+      live.median <= 0.5,
+    );
+    row(
+      'glass to glass, HLS (hls.js)',
+      `median ${hls.median.toFixed(2)} s, p95 ${hls.p95.toFixed(2)} s (${hls.n} frames)`,
+      '',
+      null,
+    );
     const pace = (rounds: Round[]) => `, ${median(rounds.map((r) => r.realtime)).toFixed(2)}× real time`;
     const nodeCpu = (rounds: Round[]) => `; Node ${median(rounds.map((r) => r.nodeCpu)).toFixed(4)}`;
-    row('CPU per video-s, agent with live view on (1 viewer)', `${on.toFixed(3)} (${spread(cpu(runs.liveOn))})${nodeCpu(runs.liveOn)}${pace(runs.liveOn)}`, '', null);
-    row('CPU per video-s, agent with live view off', `${off.toFixed(3)} (${spread(cpu(runs.liveOff))})${nodeCpu(runs.liveOff)}${pace(runs.liveOff)}`, '', null);
-    row('CPU per video-s, bare FFmpeg (HLS + recording)', `${bare.toFixed(3)} (${spread(cpu(runs.bare))})${pace(runs.bare)}`, '', null);
+    row(
+      'CPU per video-s, agent with live view on (1 viewer)',
+      `${on.toFixed(3)} (${spread(cpu(runs.liveOn))})${nodeCpu(runs.liveOn)}${pace(runs.liveOn)}`,
+      '',
+      null,
+    );
+    row(
+      'CPU per video-s, agent with live view off',
+      `${off.toFixed(3)} (${spread(cpu(runs.liveOff))})${nodeCpu(runs.liveOff)}${pace(runs.liveOff)}`,
+      '',
+      null,
+    );
+    row(
+      'CPU per video-s, bare FFmpeg (HLS + recording)',
+      `${bare.toFixed(3)} (${spread(cpu(runs.bare))})${pace(runs.bare)}`,
+      '',
+      null,
+    );
     row('live view on / off', `${(on / off).toFixed(2)}×`, '≤ 1.05×', on / off <= 1.05);
     row('agent (live off) / bare FFmpeg', `${(off / bare).toFixed(2)}×`, '≤ 1.05×', off / bare <= 1.05);
     row('agent (live on) / bare FFmpeg', `${(on / bare).toFixed(2)}×`, '', null);
     row('Node RSS, one camera (CPU runs, median)', `${rss1.toFixed(0)} MB`, '≤ 60 MB', rss1 <= 60);
-    row('Node RSS, one camera (after 25 s)', `${oneMemory.rss.toFixed(0)} MB: ${oneMemory.file.toFixed(0)} file-backed (code), ${oneMemory.anon.toFixed(0)} anonymous (heaps, buffers)`, '≤ 60 MB', oneMemory.rss <= 60);
-    row('Node RSS, two cameras (after 25 s)', `${twoMemory.rss.toFixed(0)} MB: ${twoMemory.file.toFixed(0)} file-backed, ${twoMemory.anon.toFixed(0)} anonymous`, '≤ 70 MB', twoMemory.rss <= 70);
-    row('start → first HLS segment', `median ${median(starts).toFixed(2)} s (${spread(starts)})`, '≤ 1.5 s', median(starts) <= 1.5);
-    console.log(`\nload average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores`);
+    row(
+      'Node RSS, one camera (after 25 s)',
+      `${oneMemory.rss.toFixed(0)} MB: ${oneMemory.file.toFixed(0)} file-backed (code), ${oneMemory.anon.toFixed(0)} anonymous (heaps, buffers)`,
+      '≤ 60 MB',
+      oneMemory.rss <= 60,
+    );
+    row(
+      'Node RSS, two cameras (after 25 s)',
+      `${twoMemory.rss.toFixed(0)} MB: ${twoMemory.file.toFixed(0)} file-backed, ${twoMemory.anon.toFixed(0)} anonymous`,
+      '≤ 70 MB',
+      twoMemory.rss <= 70,
+    );
+    row(
+      'start → first HLS segment',
+      `median ${median(starts).toFixed(2)} s (${spread(starts)})`,
+      '≤ 1.5 s',
+      median(starts) <= 1.5,
+    );
+    console.log(
+      `\nload average at the end: ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} on ${os.cpus().length} cores`,
+    );
   } finally {
     rmSync(base, { recursive: true, force: true });
   }

@@ -74,10 +74,14 @@ async function benchAgent(dir: string): Promise<Figures & { firstSegmentSeconds:
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
   const started = Date.now();
-  const child = spawn(process.execPath, [...unitNodeFlags(), path.join(ROOT, 'dist/agent/cli.js'), 'run', '--config', path.join(dir, 'config.json')], {
-    stdio: 'ignore',
-    env: { ...process.env, EDGE_AGENT_LOG_LEVEL: 'warn' },
-  });
+  const child = spawn(
+    process.execPath,
+    [...unitNodeFlags(), path.join(ROOT, 'dist/agent/cli.js'), 'run', '--config', path.join(dir, 'config.json')],
+    {
+      stdio: 'ignore',
+      env: { ...process.env, EDGE_AGENT_LOG_LEVEL: 'warn' },
+    },
+  );
   const playlist = path.join(dir, 'hls', 'cam1', 'index.m3u8');
   let firstSegmentSeconds = NaN;
   while (Date.now() - started < 30_000) {
@@ -151,7 +155,21 @@ async function benchOldDesign(dir: string, pixFmt: 'yuv420p' | 'bgr24'): Promise
     cam.stdout.on('data', (chunk) => { hls.stdin.write(chunk); rec.stdin.write(chunk); });
     process.on('SIGINT', () => { cam.kill('SIGINT'); hls.stdin.end(); rec.stdin.end(); setTimeout(() => process.exit(0), 1000); });
   `;
-  const child = spawn(process.execPath, ['-e', script, String(SPEC.width), String(SPEC.height), String(SPEC.fps), String(SETTINGS.bitrateKbps), dir, JSON.stringify(testPatternInput(SPEC).inputArgs), pixFmt], { stdio: 'ignore' });
+  const child = spawn(
+    process.execPath,
+    [
+      '-e',
+      script,
+      String(SPEC.width),
+      String(SPEC.height),
+      String(SPEC.fps),
+      String(SETTINGS.bitrateKbps),
+      dir,
+      JSON.stringify(testPatternInput(SPEC).inputArgs),
+      pixFmt,
+    ],
+    { stdio: 'ignore' },
+  );
   const figures = await measure(child);
   await stop(child);
   return figures;
@@ -160,13 +178,18 @@ async function benchOldDesign(dir: string, pixFmt: 'yuv420p' | 'bgr24'): Promise
 async function main(): Promise<void> {
   const base = mkdtempSync(path.join(os.tmpdir(), 'edge-bench-'));
   try {
-    console.log(`benchmark: 720p30 synthetic camera, libx264 ultrafast ${SETTINGS.bitrateKbps} kb/s, ${SECONDS} s each after ${WARMUP} s warm-up`);
+    console.log(
+      `benchmark: 720p30 synthetic camera, libx264 ultrafast ${SETTINGS.bitrateKbps} kb/s, ${SECONDS} s each after ${WARMUP} s warm-up`,
+    );
     const a = await benchAgent(path.join(base, 'a'));
     const b = await benchBareFfmpeg(path.join(base, 'b'));
     // The old service held OpenCV frames, which are BGR; (c) pipes those, (c') the cheaper YUV.
     const c = await benchOldDesign(path.join(base, 'c'), 'bgr24');
     const cYuv = await benchOldDesign(path.join(base, 'c2'), 'yuv420p');
-    const row = (name: string, f: Figures) => console.log(`${name.padEnd(44)} ${f.cpuPerVideoSecond.toFixed(3).padStart(8)} CPU-s/s ${f.peakRssMb.toFixed(0).padStart(6)} MB peak RSS`);
+    const row = (name: string, f: Figures) =>
+      console.log(
+        `${name.padEnd(44)} ${f.cpuPerVideoSecond.toFixed(3).padStart(8)} CPU-s/s ${f.peakRssMb.toFixed(0).padStart(6)} MB peak RSS`,
+      );
     row('(a) agent (Node + FFmpeg)', a);
     row('(b) bare FFmpeg, same two outputs', b);
     row('(c) old design: app pipes BGR into 2 encoders', c);
@@ -174,9 +197,13 @@ async function main(): Promise<void> {
     console.log(`(a)/(b) = ${(a.cpuPerVideoSecond / b.cpuPerVideoSecond).toFixed(2)}   (target <= 1.10)`);
     console.log(`(a)/(c) = ${(a.cpuPerVideoSecond / c.cpuPerVideoSecond).toFixed(2)}   (target <= 0.40)`);
     console.log(`(a)/(c') = ${(a.cpuPerVideoSecond / cYuv.cpuPerVideoSecond).toFixed(2)}`);
-    console.log(`Node process: ${a.nodeCpuPercent!.toFixed(2)} % of one core (target <= 2 %), RSS ${a.nodeRssMb!.toFixed(0)} MB (target <= 80 MB)`);
+    console.log(
+      `Node process: ${a.nodeCpuPercent!.toFixed(2)} % of one core (target <= 2 %), RSS ${a.nodeRssMb!.toFixed(0)} MB (target <= 80 MB)`,
+    );
     console.log(`start -> first HLS segment: ${a.firstSegmentSeconds.toFixed(2)} s (target <= 3 s)`);
-    console.log(`live latency (a segment's first frame -> segment listed, median): ${a.latencySeconds.toFixed(2)} s (target <= 1.5 s)`);
+    console.log(
+      `live latency (a segment's first frame -> segment listed, median): ${a.latencySeconds.toFixed(2)} s (target <= 1.5 s)`,
+    );
   } finally {
     rmSync(base, { recursive: true, force: true });
   }

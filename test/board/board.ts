@@ -20,7 +20,11 @@ export interface Run {
 }
 
 /** Runs a command to its end (asynchronously, so timers and MQTT keep running). */
-export function run(cmd: string, args: string[], options: { timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
+export function run(
+  cmd: string,
+  args: string[],
+  options: { timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<Run> {
   const started = Date.now();
   return new Promise((resolveRun) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ?? process.env });

@@ -10,7 +10,10 @@ export function testConfig(over: { deviceId?: string; url?: string; dataDir?: st
   const camera = { source: 'test', width: 320, height: 240, fps: 10 };
   return agentConfig({
     device: { id: over.deviceId ?? 'gate-01' },
-    cameras: [{ id: 'cam1', ...camera }, { id: 'cam2', ...camera }],
+    cameras: [
+      { id: 'cam1', ...camera },
+      { id: 'cam2', ...camera },
+    ],
     hls: { dir: '/tmp/hls' },
     archive: { dir: '/tmp/archive' },
     mqtt: { url: over.url ?? 'embedded', passwordFile: '/etc/edge-agent/mqtt-password' },
@@ -34,8 +37,14 @@ export class FakeConfig implements ConfigControl {
     const next = structuredClone(this.config);
     const problems: string[] = [];
     for (const [key, value] of Object.entries(sets)) {
-      if (key === 'mqtt.healthIntervalSeconds' && Number.isInteger(value) && (value as number) >= 1) next.mqtt.healthIntervalSeconds = value as number;
-      else if (/^cameras\[(\d)\]\.fps$/.test(key) && Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 120) {
+      if (key === 'mqtt.healthIntervalSeconds' && Number.isInteger(value) && (value as number) >= 1)
+        next.mqtt.healthIntervalSeconds = value as number;
+      else if (
+        /^cameras\[(\d)\]\.fps$/.test(key) &&
+        Number.isInteger(value) &&
+        (value as number) >= 1 &&
+        (value as number) <= 120
+      ) {
         const camera = next.cameras[Number(key[8])];
         if (camera) camera.fps = value as number;
         else problems.push(`${key} does not exist`);
@@ -59,15 +68,37 @@ export function fakePipeline(config: () => AgentConfig): PipelineControl & { res
       restarts.push(...ids);
       return ids;
     },
-    snapshot: async (camera) => ({ camera: camera ?? 'cam1', jpeg: Buffer.from([0xff, 0xd8, 0xff, 0xd9]), width: 320, height: 240, ts: '2025-01-01T00:00:00.000Z' }),
+    snapshot: async (camera) => ({
+      camera: camera ?? 'cam1',
+      jpeg: Buffer.from([0xff, 0xd8, 0xff, 0xd9]),
+      width: 320,
+      height: 240,
+      ts: '2025-01-01T00:00:00.000Z',
+    }),
     hlsDir: (camera) => `/tmp/hls/${camera}`,
   };
 }
 
 /** Two archives of cam1. */
 export const ARCHIVES: ArchiveEntry[] = [
-  { camera: 'cam1', file: 'cam1/2025-01-01/archive_20250101T001000Z.mp4', start: '2025-01-01T00:10:00Z', seconds: 600, bytes: 1000, analysed: false, clockSynced: true },
-  { camera: 'cam1', file: 'cam1/2025-01-01/archive_20250101T000000Z.mp4', start: '2025-01-01T00:00:00Z', seconds: 600, bytes: 900, analysed: true, clockSynced: true },
+  {
+    camera: 'cam1',
+    file: 'cam1/2025-01-01/archive_20250101T001000Z.mp4',
+    start: '2025-01-01T00:10:00Z',
+    seconds: 600,
+    bytes: 1000,
+    analysed: false,
+    clockSynced: true,
+  },
+  {
+    camera: 'cam1',
+    file: 'cam1/2025-01-01/archive_20250101T000000Z.mp4',
+    start: '2025-01-01T00:00:00Z',
+    seconds: 600,
+    bytes: 900,
+    analysed: true,
+    clockSynced: true,
+  },
 ];
 
 /** A catalog over ARCHIVES. */

@@ -13,7 +13,11 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export type LogRecord = Record<string, unknown> & { msg?: string; level?: string };
 
 /** A small test config: one 320x240 synthetic camera per id, short archives, everything under `dir`. */
-export function testConfig(dir: string, overrides: Record<string, unknown> = {}, cameras = ['cam1']): Record<string, unknown> {
+export function testConfig(
+  dir: string,
+  overrides: Record<string, unknown> = {},
+  cameras = ['cam1'],
+): Record<string, unknown> {
   return {
     device: { id: 'test-device' },
     cameras: cameras.map((id) => ({ id, source: 'test', width: 320, height: 240, fps: 15 })),
@@ -43,13 +47,26 @@ export class AgentProcess {
    * (e.g. ['unshare', '-m', 'sh', '-c', 'mount ...; exec "$@"', 'sh']). `cli` replaces the
    * agent from source with another edge-agent command (an installed release's bin/edge-agent).
    */
-  constructor(configFile: string, extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}, wrapper: string[] = [], cli?: string) {
-    const agent = cli ? [cli] : [process.execPath, ...unitNodeFlags(), '--import', 'tsx', path.join(ROOT, 'agent/cli.ts')];
+  constructor(
+    configFile: string,
+    extraArgs: string[] = [],
+    env: NodeJS.ProcessEnv = {},
+    wrapper: string[] = [],
+    cli?: string,
+  ) {
+    const agent = cli
+      ? [cli]
+      : [process.execPath, ...unitNodeFlags(), '--import', 'tsx', path.join(ROOT, 'agent/cli.ts')];
     const argv = [...agent, 'run', '--config', configFile, ...extraArgs];
     const [command, ...args] = [...wrapper, ...argv];
     this.child = spawn(command!, args, {
       cwd: ROOT,
-      env: { ...process.env, EDGE_AGENT_LOG_LEVEL: 'debug', ...(cli ? { NODE_OPTIONS: unitNodeFlags().join(' ') } : {}), ...env },
+      env: {
+        ...process.env,
+        EDGE_AGENT_LOG_LEVEL: 'debug',
+        ...(cli ? { NODE_OPTIONS: unitNodeFlags().join(' ') } : {}),
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child.stdout!.setEncoding('utf8');
@@ -86,11 +103,16 @@ export class AgentProcess {
 
   /** Waits until `count` records with this message exist; returns them. */
   async waitLog(msg: string | RegExp, count = 1, timeoutMs = 30_000): Promise<LogRecord[]> {
-    return waitFor(`${count} log line(s) '${String(msg)}'`, () => {
-      if (this.child.exitCode !== null) throw new Error(`agent exited (${this.child.exitCode}) while waiting for '${String(msg)}': ${this.stderr}`);
-      const found = this.logs(msg);
-      return found.length >= count ? found : null;
-    }, timeoutMs);
+    return waitFor(
+      `${count} log line(s) '${String(msg)}'`,
+      () => {
+        if (this.child.exitCode !== null)
+          throw new Error(`agent exited (${this.child.exitCode}) while waiting for '${String(msg)}': ${this.stderr}`);
+        const found = this.logs(msg);
+        return found.length >= count ? found : null;
+      },
+      timeoutMs,
+    );
   }
 
   /** The events delivered so far of one type, as the agent's consumers got them (its debug `event` records). */
@@ -103,11 +125,16 @@ export class AgentProcess {
 
   /** Waits until `count` events of this type were delivered; returns them. */
   async waitEvent<K extends AgentEventType>(type: K, count = 1, timeoutMs = 30_000): Promise<Array<AgentEvent<K>>> {
-    return waitFor(`${count} ${type} event(s)`, () => {
-      if (this.child.exitCode !== null) throw new Error(`agent exited (${this.child.exitCode}) while waiting for ${type}: ${this.stderr}`);
-      const found = this.events(type);
-      return found.length >= count ? found : null;
-    }, timeoutMs);
+    return waitFor(
+      `${count} ${type} event(s)`,
+      () => {
+        if (this.child.exitCode !== null)
+          throw new Error(`agent exited (${this.child.exitCode}) while waiting for ${type}: ${this.stderr}`);
+        const found = this.events(type);
+        return found.length >= count ? found : null;
+      },
+      timeoutMs,
+    );
   }
 
   /** SIGTERM and wait for the exit. */

@@ -23,8 +23,14 @@ export async function analysisAgentWorld(t: Test, dir: string, topics: string[],
   const watcher = await TestClient.connect(broker.url, { protocolVersion: 5 });
   t.teardown(() => watcher.end());
   for (const topic of topics) await watcher.subscribe(`${ROOT_TOPIC}/${topic}`);
-  const startAgent = (analysis: Record<string, unknown>, edit: (config: Record<string, unknown>) => void = () => undefined): AgentProcess => {
-    const config = testConfig(dir, { mqtt: { url: broker.url }, analysis: { enabled: true, baseUrl: api.url, ...analysis } });
+  const startAgent = (
+    analysis: Record<string, unknown>,
+    edit: (config: Record<string, unknown>) => void = () => undefined,
+  ): AgentProcess => {
+    const config = testConfig(dir, {
+      mqtt: { url: broker.url },
+      analysis: { enabled: true, baseUrl: api.url, ...analysis },
+    });
     edit(config);
     const agent = AgentProcess.start(dir, config, { GEMINI_API_KEY: api.apiKey });
     t.teardown(() => agent.stop());

@@ -22,7 +22,14 @@ export function makeCa(dir: string, name: string, days: number): CertFiles {
 }
 
 /** A certificate for `cn` signed by `ca`, valid for `days`; a server one names 127.0.0.1 and localhost. */
-export function makeCert(dir: string, name: string, cn: string, days: number, ca: CertFiles, server = false): CertFiles {
+export function makeCert(
+  dir: string,
+  name: string,
+  cn: string,
+  days: number,
+  ca: CertFiles,
+  server = false,
+): CertFiles {
   mkdirSync(dir, { recursive: true });
   const crt = join(dir, `${name}.crt`);
   const key = join(dir, `${name}.key`);
@@ -30,6 +37,22 @@ export function makeCert(dir: string, name: string, cn: string, days: number, ca
   ssl('req', ...EC, '-keyout', key, '-out', csr, '-subj', `/CN=${cn}`);
   const ext = join(dir, `${name}.ext`);
   writeFileSync(ext, server ? 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' : 'extendedKeyUsage=clientAuth\n');
-  ssl('x509', '-req', '-in', csr, '-CA', ca.crt, '-CAkey', ca.key, '-CAcreateserial', '-out', crt, '-days', String(days), '-extfile', ext);
+  ssl(
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    ca.crt,
+    '-CAkey',
+    ca.key,
+    '-CAcreateserial',
+    '-out',
+    crt,
+    '-days',
+    String(days),
+    '-extfile',
+    ext,
+  );
   return { crt, key };
 }

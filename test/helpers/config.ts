@@ -3,7 +3,13 @@ import type { AgentConfig } from '../../agent/config/types.js';
 import { validateConfig } from '../../agent/config/validate.js';
 
 /** What a test changes: any sections, each with any of its keys (cameras as a whole list). */
-export type ConfigOverrides = { [K in keyof AgentConfig]?: AgentConfig[K] extends unknown[] ? unknown[] : AgentConfig[K] extends object ? Partial<AgentConfig[K]> : AgentConfig[K] };
+export type ConfigOverrides = {
+  [K in keyof AgentConfig]?: AgentConfig[K] extends unknown[]
+    ? unknown[]
+    : AgentConfig[K] extends object
+      ? Partial<AgentConfig[K]>
+      : AgentConfig[K];
+};
 
 /**
  * A complete config as the agent would load it from a file holding `overrides`: every key the

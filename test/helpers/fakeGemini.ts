@@ -24,10 +24,7 @@ const DEFAULT_FRAME_TOKENS = 258;
 const AUDIO_TOKENS_PER_SECOND = 32;
 
 /** One scripted failure of generateContent (or of the upload start). */
-export type Fault =
-  | { kind: 'status'; status: number; retryDelay?: string }
-  | { kind: 'hang' }
-  | { kind: 'malformed' };
+export type Fault = { kind: 'status'; status: number; retryDelay?: string } | { kind: 'hang' } | { kind: 'malformed' };
 
 /** A file as the fake keeps it. */
 export interface FakeFile {
@@ -81,7 +78,15 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown, heade
 }
 
 function apiError(res: http.ServerResponse, status: number, message: string, details?: unknown[]): void {
-  const statusName = { 400: 'INVALID_ARGUMENT', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 503: 'UNAVAILABLE' }[status] ?? 'UNKNOWN';
+  const statusName =
+    {
+      400: 'INVALID_ARGUMENT',
+      403: 'PERMISSION_DENIED',
+      404: 'NOT_FOUND',
+      429: 'RESOURCE_EXHAUSTED',
+      500: 'INTERNAL',
+      503: 'UNAVAILABLE',
+    }[status] ?? 'UNKNOWN';
   sendJson(res, status, { error: { code: status, message, status: statusName, ...(details ? { details } : {}) } });
 }
 
@@ -123,7 +128,15 @@ export class FakeGemini {
       options.answer ??
       (() => ({
         summary: 'A person walks through the yard and leaves.',
-        events: [{ start: '00:01', end: '00:03', label: 'person', description: 'A person crosses the yard from left to right.', severity: 'info' }],
+        events: [
+          {
+            start: '00:01',
+            end: '00:03',
+            label: 'person',
+            description: 'A person crosses the yard from left to right.',
+            severity: 'info',
+          },
+        ],
       }));
     this.server = http.createServer((req, res) => void this.handle(req, res));
     this.server.on('connection', (socket) => {
@@ -181,7 +194,8 @@ export class FakeGemini {
     const uploadId = url.searchParams.get('upload_id');
     // The upload URL carries its own id; the SDK sends no key on it (like Google's, it is a capability).
     if (uploadId && req.method === 'POST') return this.uploadChunk(uploadId, req, res, body);
-    if (req.headers['x-goog-api-key'] !== this.apiKey) return apiError(res, 400, 'API key not valid. Please pass a valid API key.');
+    if (req.headers['x-goog-api-key'] !== this.apiKey)
+      return apiError(res, 400, 'API key not valid. Please pass a valid API key.');
     if (req.method === 'POST' && url.pathname === '/upload/v1beta/files') return this.uploadStart(req, res, body);
     const fileMatch = /^\/v1beta\/(files\/[a-z0-9]+)$/.exec(url.pathname);
     if (fileMatch && req.method === 'GET') return this.getFile(fileMatch[1]!, res);
@@ -194,8 +208,15 @@ export class FakeGemini {
   private fault(res: http.ServerResponse, fault: Fault): boolean {
     if (fault.kind === 'hang') return true; // never answer: the client's timeout must fire
     if (fault.kind === 'status') {
-      const details = fault.retryDelay ? [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: fault.retryDelay }] : undefined;
-      apiError(res, fault.status, fault.status === 429 ? 'Resource has been exhausted (e.g. check quota).' : 'An internal error has occurred.', details);
+      const details = fault.retryDelay
+        ? [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: fault.retryDelay }]
+        : undefined;
+      apiError(
+        res,
+        fault.status,
+        fault.status === 429 ? 'Resource has been exhausted (e.g. check quota).' : 'An internal error has occurred.',
+        details,
+      );
       return true;
     }
     return false;
@@ -211,7 +232,8 @@ export class FakeGemini {
     }
     const announced = Number(req.headers['x-goog-upload-header-content-length']);
     const meta = JSON.parse(body.toString() || '{}') as { file?: { displayName?: string; mimeType?: string } };
-    if (req.headers['x-goog-upload-header-content-type'] !== 'video/mp4') this.problems.push(`upload content type ${String(req.headers['x-goog-upload-header-content-type'])}`);
+    if (req.headers['x-goog-upload-header-content-type'] !== 'video/mp4')
+      this.problems.push(`upload content type ${String(req.headers['x-goog-upload-header-content-type'])}`);
     const id = randomBytes(6).toString('hex');
     const file: FakeFile = {
       name: `files/${id}`,
@@ -225,7 +247,10 @@ export class FakeGemini {
       finalized: false,
     };
     this.uploads.set(id, file);
-    res.writeHead(200, { 'x-goog-upload-url': `${this.url}/upload/v1beta/files?upload_id=${id}&upload_protocol=resumable`, 'x-goog-upload-status': 'active' });
+    res.writeHead(200, {
+      'x-goog-upload-url': `${this.url}/upload/v1beta/files?upload_id=${id}&upload_protocol=resumable`,
+      'x-goog-upload-status': 'active',
+    });
     res.end();
   }
 
@@ -243,7 +268,8 @@ export class FakeGemini {
     }
     const data = Buffer.concat(file.received);
     file.received = [data];
-    if (data.length !== file.announced) this.problems.push(`upload of ${data.length} bytes, announced ${file.announced}`);
+    if (data.length !== file.announced)
+      this.problems.push(`upload of ${data.length} bytes, announced ${file.announced}`);
     // A real MP4 starts with an `ftyp` box (our proxies are fast-start: `moov` follows).
     if (data.subarray(4, 8).toString('latin1') !== 'ftyp') this.problems.push('upload is not an MP4 (no ftyp box)');
     if (this.failNextFiles > 0) {
@@ -262,7 +288,8 @@ export class FakeGemini {
   private getFile(name: string, res: http.ServerResponse): void {
     this.counts.gets += 1;
     const file = this.files.get(name);
-    if (!file || file.deleted) return apiError(res, 403, `You do not have permission to access the File ${name.slice(6)} or it may not exist.`);
+    if (!file || file.deleted)
+      return apiError(res, 403, `You do not have permission to access the File ${name.slice(6)} or it may not exist.`);
     file.polls += 1;
     if (file.state === 'PROCESSING' && file.polls > this.processingPolls) file.state = 'ACTIVE';
     sendJson(res, 200, this.resource(file));
@@ -270,7 +297,8 @@ export class FakeGemini {
 
   private deleteFile(name: string, res: http.ServerResponse): void {
     const file = this.files.get(name);
-    if (!file || file.deleted) return apiError(res, 403, `You do not have permission to access the File ${name.slice(6)} or it may not exist.`);
+    if (!file || file.deleted)
+      return apiError(res, 403, `You do not have permission to access the File ${name.slice(6)} or it may not exist.`);
     file.deleted = true;
     this.counts.deletes += 1;
     sendJson(res, 200, {});
@@ -283,23 +311,33 @@ export class FakeGemini {
     const fault = this.generateFaults.shift();
     if (fault && this.fault(res, fault)) return;
     const config = (request.generationConfig ?? {}) as Record<string, unknown>;
-    if (config.responseMimeType !== 'application/json' || !config.responseSchema) this.problems.push('generateContent without a JSON response schema');
+    if (config.responseMimeType !== 'application/json' || !config.responseSchema)
+      this.problems.push('generateContent without a JSON response schema');
     type Part = { fileData?: { fileUri?: string }; videoMetadata?: { fps?: number }; text?: string };
     const parts = ((request.contents ?? []) as Array<{ parts?: Part[] }>).flatMap((c) => c.parts ?? []);
     const video = parts.find((p) => p.fileData);
     const uri = video?.fileData?.fileUri;
     const file = uri ? this.files.get(uri.replace(`${this.url}/v1beta/`, '')) : undefined;
     if (!file || file.deleted) return apiError(res, 400, `file ${uri ?? '(none)'} not found`);
-    if (file.state !== 'ACTIVE') return apiError(res, 400, `The File ${file.name} is not in an ACTIVE state and usage is not allowed.`);
+    if (file.state !== 'ACTIVE')
+      return apiError(res, 400, `The File ${file.name} is not in an ACTIVE state and usage is not allowed.`);
     const fps = video?.videoMetadata?.fps;
-    if (fps !== undefined && !(fps > 0 && fps <= 24)) return apiError(res, 400, `videoMetadata.fps must be in (0, 24], got ${fps}`);
+    if (fps !== undefined && !(fps > 0 && fps <= 24))
+      return apiError(res, 400, `videoMetadata.fps must be in (0, 24], got ${fps}`);
     const mediaResolution = typeof config.mediaResolution === 'string' ? config.mediaResolution : undefined;
     const text = fault?.kind === 'malformed' ? '{"summary": "cut off' : JSON.stringify(this.answer(request));
-    const textChars = parts.reduce((n, p) => n + (p.text?.length ?? 0), 0) + JSON.stringify(config.responseSchema ?? '').length;
-    const usage = this.usage === 'counted'
-      ? await countedUsage(Buffer.concat(file.received), fps ?? 1, mediaResolution, textChars, text.length)
-      : { promptTokenCount: 1200, candidatesTokenCount: 80, thoughtsTokenCount: 20, totalTokenCount: 1300 };
-    this.generateCalls.push({ displayName: file.displayName, fps, mediaResolution, promptTokenCount: usage.promptTokenCount });
+    const textChars =
+      parts.reduce((n, p) => n + (p.text?.length ?? 0), 0) + JSON.stringify(config.responseSchema ?? '').length;
+    const usage =
+      this.usage === 'counted'
+        ? await countedUsage(Buffer.concat(file.received), fps ?? 1, mediaResolution, textChars, text.length)
+        : { promptTokenCount: 1200, candidatesTokenCount: 80, thoughtsTokenCount: 20, totalTokenCount: 1300 };
+    this.generateCalls.push({
+      displayName: file.displayName,
+      fps,
+      mediaResolution,
+      promptTokenCount: usage.promptTokenCount,
+    });
     sendJson(res, 200, {
       candidates: [{ content: { parts: [{ text }], role: 'model' }, finishReason: 'STOP', index: 0 }],
       usageMetadata: usage,
@@ -315,20 +353,38 @@ async function probe(mp4: Buffer): Promise<{ seconds: number; audio: boolean }> 
   try {
     const file = path.join(dir, 'upload.mp4');
     await writeFile(file, mp4);
-    const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'format=duration:stream=codec_type', '-of', 'json', file]);
+    const { stdout } = await run('ffprobe', [
+      '-v',
+      'error',
+      '-show_entries',
+      'format=duration:stream=codec_type',
+      '-of',
+      'json',
+      file,
+    ]);
     const info = JSON.parse(stdout) as { format?: { duration?: string }; streams?: Array<{ codec_type?: string }> };
-    return { seconds: Number(info.format?.duration ?? 0), audio: (info.streams ?? []).some((s) => s.codec_type === 'audio') };
+    return {
+      seconds: Number(info.format?.duration ?? 0),
+      audio: (info.streams ?? []).some((s) => s.codec_type === 'audio'),
+    };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
 /** usageMetadata by the documented rates: frames sampled at `fps` over the video, its audio, the text. */
-async function countedUsage(mp4: Buffer, fps: number, mediaResolution: string | undefined, textChars: number, answerChars: number) {
+async function countedUsage(
+  mp4: Buffer,
+  fps: number,
+  mediaResolution: string | undefined,
+  textChars: number,
+  answerChars: number,
+) {
   const { seconds, audio } = await probe(mp4);
   const frames = Math.max(1, Math.ceil(seconds * fps - 1e-9));
   const perFrame = (mediaResolution && FRAME_TOKENS[mediaResolution]) || DEFAULT_FRAME_TOKENS;
-  const promptTokenCount = frames * perFrame + (audio ? Math.ceil(seconds * AUDIO_TOKENS_PER_SECOND) : 0) + Math.ceil(textChars / 4);
+  const promptTokenCount =
+    frames * perFrame + (audio ? Math.ceil(seconds * AUDIO_TOKENS_PER_SECOND) : 0) + Math.ceil(textChars / 4);
   const candidatesTokenCount = Math.ceil(answerChars / 4);
   return { promptTokenCount, candidatesTokenCount, totalTokenCount: promptTokenCount + candidatesTokenCount };
 }

@@ -5,7 +5,13 @@
  * `startMs`), crash (never active), silent (active, never passes), flaky (passes, then restarts).
  * Unit tests drive single runs; the fleet simulation runs many boards at once.
  */
-import type { ReleaseManifest, ServiceStatus, UpdateOps, UpdateRequestFile, UpdateStateFile } from '../../deploy/lib/update/machine.mjs';
+import type {
+  ReleaseManifest,
+  ServiceStatus,
+  UpdateOps,
+  UpdateRequestFile,
+  UpdateStateFile,
+} from '../../deploy/lib/update/machine.mjs';
 import { requestProblem } from '../../deploy/lib/update/ops.mjs';
 
 /** How the fake agent of a release behaves once started. */
@@ -41,7 +47,13 @@ export class FakeUpdateBoard {
 
   /** Puts a request where the agent would. */
   ask(version: string, options: { sig?: string; attempt?: string; cameras?: string[] } = {}): UpdateRequestFile {
-    this.request = { attempt: options.attempt ?? `attempt-${version.replace(/\W/g, "-")}-${this.now}`, manifest: fakeManifest(version), sig: options.sig ?? GOOD_SIG, url: `http://releases.example/${version}.tar.gz`, gate: { cameras: options.cameras ?? ['cam1'], mqtt: true } };
+    this.request = {
+      attempt: options.attempt ?? `attempt-${version.replace(/\W/g, '-')}-${this.now}`,
+      manifest: fakeManifest(version),
+      sig: options.sig ?? GOOD_SIG,
+      url: `http://releases.example/${version}.tar.gz`,
+      gate: { cameras: options.cameras ?? ['cam1'], mqtt: true },
+    };
     return this.request;
   }
 
@@ -78,11 +90,15 @@ export class FakeUpdateBoard {
       },
       download: async (_url, _manifest, version) => {
         this.now += 200;
-        if (this.download === 'unreachable') throw new Error('download from http://releases.example failed: ECONNREFUSED');
+        if (this.download === 'unreachable')
+          throw new Error('download from http://releases.example failed: ECONNREFUSED');
         this.downloads.add(version);
         return `download/${version}.tar.gz`;
       },
-      checkDownload: async (_file, manifest) => (this.download === 'truncated' ? `downloaded ${manifest.size / 2} bytes, the manifest says ${manifest.size} (truncated?)` : null),
+      checkDownload: async (_file, manifest) =>
+        this.download === 'truncated'
+          ? `downloaded ${manifest.size / 2} bytes, the manifest says ${manifest.size} (truncated?)`
+          : null,
       unpack: async (_file, manifest) => {
         this.releases.add(manifest.version);
       },
@@ -93,12 +109,15 @@ export class FakeUpdateBoard {
       restart: async () => {
         const version = this.running();
         const behaviour = (version && this.behaviour.get(version)) ?? 'healthy';
-        this.agent = version && behaviour !== 'crash' ? { version, since: this.now, pid: (this.agent?.pid ?? 100) + 1 } : null;
+        this.agent =
+          version && behaviour !== 'crash' ? { version, since: this.now, pid: (this.agent?.pid ?? 100) + 1 } : null;
         return { ok: true, message: '' };
       },
       status: async (): Promise<ServiceStatus> => {
         this.flake();
-        return this.agent ? { MainPID: this.agent.pid, NRestarts: this.restarts, ActiveState: 'active' } : { MainPID: 0, NRestarts: this.restarts, ActiveState: 'failed' };
+        return this.agent
+          ? { MainPID: this.agent.pid, NRestarts: this.restarts, ActiveState: 'active' }
+          : { MainPID: 0, NRestarts: this.restarts, ActiveState: 'failed' };
       },
       finish: async (version) => {
         this.downloads.delete(version);
@@ -107,7 +126,8 @@ export class FakeUpdateBoard {
       discard: async (version, options) => {
         this.downloads.delete(version);
         const link = `releases/${version}`;
-        if (options?.release && this.links.current !== link && this.links.previous !== link) this.releases.delete(version);
+        if (options?.release && this.links.current !== link && this.links.previous !== link)
+          this.releases.delete(version);
       },
     };
   }
@@ -118,7 +138,8 @@ export class FakeUpdateBoard {
     const state = this.state;
     if (!agent || !state || state.state !== 'verifying-health' || agent.version !== state.version) return this.health;
     const behaviour = this.behaviour.get(agent.version) ?? 'healthy';
-    if ((behaviour === 'healthy' || behaviour === 'flaky') && this.now - agent.since >= this.startMs) this.health = { attempt: state.attempt ?? undefined, state: 'passed' };
+    if ((behaviour === 'healthy' || behaviour === 'flaky') && this.now - agent.since >= this.startMs)
+      this.health = { attempt: state.attempt ?? undefined, state: 'passed' };
     return this.health;
   }
 

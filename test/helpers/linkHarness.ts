@@ -53,17 +53,41 @@ async function main(): Promise<void> {
   const router = new CommandRouter({
     commands: createCommands(deps),
     log,
-    replyTopicAllowed: (topic) => isSafeReplyTopic(buildTopics(config.current().mqtt.topicPrefix, config.current().device.id), topic),
-    verifier: new SignatureVerifier({ key: () => input.commandKey, deviceId: () => config.current().device.id, requireScoped: () => config.current().mqtt.requireScopedSignatures }),
+    replyTopicAllowed: (topic) =>
+      isSafeReplyTopic(buildTopics(config.current().mqtt.topicPrefix, config.current().device.id), topic),
+    verifier: new SignatureVerifier({
+      key: () => input.commandKey,
+      deviceId: () => config.current().device.id,
+      requireScoped: () => config.current().mqtt.requireScopedSignatures,
+    }),
   });
   const link = new MqttLink({
-    config: () => config.current(), password: () => input.password, log, version: deps.version,
-    startedAt: deps.startedAt, outbox, router, reconnect: input.reconnect, embeddedPort: input.embeddedPort, protocolVersion: input.protocolVersion,
+    config: () => config.current(),
+    password: () => input.password,
+    log,
+    version: deps.version,
+    startedAt: deps.startedAt,
+    outbox,
+    router,
+    reconnect: input.reconnect,
+    embeddedPort: input.embeddedPort,
+    protocolVersion: input.protocolVersion,
   });
   const health = new HealthCollector({
-    config: () => config.current(), pipeline: deps.pipeline, sensors: new Sensors(), extra: () => ({ mqtt: link.status() }),
+    config: () => config.current(),
+    pipeline: deps.pipeline,
+    sensors: new Sensors(),
+    extra: () => ({ mqtt: link.status() }),
   });
-  const publisher = new LinkPublisher({ link, outbox, bus, health, config: () => config.current(), redact: fakeRedact, log });
+  const publisher = new LinkPublisher({
+    link,
+    outbox,
+    bus,
+    health,
+    config: () => config.current(),
+    redact: fakeRedact,
+    log,
+  });
   publisher.start();
   await link.start();
   link.onConnect(() => process.send?.({ op: 'connected' }));
@@ -83,7 +107,13 @@ async function main(): Promise<void> {
     if (message.op === 'emit') bus.emit(message.type, message.payload as never);
     else if (message.op === 'analysis') publisher.publishAnalysis(message.result as never);
     else if (message.op === 'state') {
-      process.send?.({ op: 'state', config: config.current(), sets: config.sets, link: link.status(), outbox: outbox.stats() });
+      process.send?.({
+        op: 'state',
+        config: config.current(),
+        sets: config.sets,
+        link: link.status(),
+        outbox: outbox.stats(),
+      });
     } else if (message.op === 'stop') void stop();
   });
   process.send?.({ op: 'ready' });

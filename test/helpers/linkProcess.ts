@@ -49,10 +49,15 @@ export class LinkProcess {
 
   /** Resolves once the link has connected `count` times in total. */
   async connected(count = 1, timeoutMs = 15_000): Promise<void> {
-    await waitFor(() => `link connection ${count}: ${this.stderr}`, () => {
-      if (this.child.exitCode !== null) throw new Error(`harness exited: ${this.stderr}`);
-      return this.connectedCount >= count;
-    }, timeoutMs, 20);
+    await waitFor(
+      () => `link connection ${count}: ${this.stderr}`,
+      () => {
+        if (this.child.exitCode !== null) throw new Error(`harness exited: ${this.stderr}`);
+        return this.connectedCount >= count;
+      },
+      timeoutMs,
+      20,
+    );
   }
 
   /** Emits a bus event inside the link process. */

@@ -41,7 +41,17 @@ export async function topLevelBoxes(file: string): Promise<string[]> {
 
 /** Timestamps (s) of the keyframes of a media file. */
 export async function keyframeTimes(file: string): Promise<number[]> {
-  const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', file]);
+  const { stdout } = await run('ffprobe', [
+    '-v',
+    'error',
+    '-select_streams',
+    'v',
+    '-show_entries',
+    'packet=pts_time,flags',
+    '-of',
+    'csv=p=0',
+    file,
+  ]);
   return stdout
     .split('\n')
     .filter((line) => line.includes('K'))
@@ -53,10 +63,35 @@ export async function keyframeTimes(file: string): Promise<number[]> {
  * real FFmpeg: `seconds` of a 160x120 test pattern at 10 fps with a keyframe every `gop` frames.
  */
 export async function liveFmp4(seconds = 2, gop = 5): Promise<Buffer> {
-  const { stdout } = await run('ffmpeg', [
-    '-v', 'error', '-nostdin', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=10', '-t', String(seconds),
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(gop), '-pix_fmt', 'yuv420p',
-    '-f', 'mp4', '-movflags', 'empty_moov+default_base_moof+frag_every_frame+skip_trailer', 'pipe:1',
-  ], { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 });
+  const { stdout } = await run(
+    'ffmpeg',
+    [
+      '-v',
+      'error',
+      '-nostdin',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=160x120:rate=10',
+      '-t',
+      String(seconds),
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-tune',
+      'zerolatency',
+      '-g',
+      String(gop),
+      '-pix_fmt',
+      'yuv420p',
+      '-f',
+      'mp4',
+      '-movflags',
+      'empty_moov+default_base_moof+frag_every_frame+skip_trailer',
+      'pipe:1',
+    ],
+    { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 },
+  );
   return stdout;
 }

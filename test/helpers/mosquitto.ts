@@ -39,12 +39,36 @@ export function makePki(dir: string): TestPki {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   ssl('req', '-x509', ...ec, '-keyout', p('ca.key'), '-out', p('ca.crt'), '-days', '2', '-subj', '/CN=edge-test-ca');
   writeFileSync(p('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  for (const [name, cn] of [['server', 'localhost'], ['client', 'edge-test-client']] as const) {
+  for (const [name, cn] of [
+    ['server', 'localhost'],
+    ['client', 'edge-test-client'],
+  ] as const) {
     ssl('req', ...ec, '-keyout', p(`${name}.key`), '-out', p(`${name}.csr`), '-subj', `/CN=${cn}`);
     const ext = name === 'server' ? ['-extfile', p('server.ext')] : [];
-    ssl('x509', '-req', '-in', p(`${name}.csr`), '-CA', p('ca.crt'), '-CAkey', p('ca.key'), '-CAcreateserial', '-out', p(`${name}.crt`), '-days', '2', ...ext);
+    ssl(
+      'x509',
+      '-req',
+      '-in',
+      p(`${name}.csr`),
+      '-CA',
+      p('ca.crt'),
+      '-CAkey',
+      p('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      p(`${name}.crt`),
+      '-days',
+      '2',
+      ...ext,
+    );
   }
-  return { ca: p('ca.crt'), serverCert: p('server.crt'), serverKey: p('server.key'), clientCert: p('client.crt'), clientKey: p('client.key') };
+  return {
+    ca: p('ca.crt'),
+    serverCert: p('server.crt'),
+    serverKey: p('server.key'),
+    clientCert: p('client.crt'),
+    clientKey: p('client.key'),
+  };
 }
 
 /** What the broker should enforce. */
@@ -109,7 +133,13 @@ export class Mosquitto {
     Mosquitto.live.add(child);
     child.once('exit', () => Mosquitto.live.delete(child));
     const ports = [this.port, this.tlsPort, this.wsPort].filter((p) => p !== 0);
-    for (const port of ports) await waitForPort(port, 5000, () => child.exitCode !== null, () => stderr);
+    for (const port of ports)
+      await waitForPort(
+        port,
+        5000,
+        () => child.exitCode !== null,
+        () => stderr,
+      );
   }
 
   /** SIGTERM (Mosquitto saves its persistence file), SIGKILL after 5 s. */
@@ -146,7 +176,8 @@ export class Mosquitto {
     if (users) {
       const file = join(dir, 'passwd');
       writeFileSync(file, '');
-      for (const [user, password] of Object.entries(users)) execFileSync('mosquitto_passwd', ['-b', file, user, password]);
+      for (const [user, password] of Object.entries(users))
+        execFileSync('mosquitto_passwd', ['-b', file, user, password]);
       lines.splice(1, 0, `password_file ${file}`);
     }
     if (acl !== undefined) {
@@ -176,15 +207,20 @@ export class Mosquitto {
 
 /** Resolves once `port` accepts a connection; fails at once if mosquitto exits. */
 async function waitForPort(port: number, timeoutMs: number, died: () => boolean, stderr: () => string): Promise<void> {
-  await waitFor(() => `mosquitto listening on ${port}: ${stderr()}`, async () => {
-    if (died()) throw new Error(`mosquitto exited: ${stderr()}`);
-    return new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
+  await waitFor(
+    () => `mosquitto listening on ${port}: ${stderr()}`,
+    async () => {
+      if (died()) throw new Error(`mosquitto exited: ${stderr()}`);
+      return new Promise<boolean>((resolve) => {
+        const socket = connect(port, '127.0.0.1');
+        socket.once('connect', () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.once('error', () => resolve(false));
       });
-      socket.once('error', () => resolve(false));
-    });
-  }, timeoutMs, 50);
+    },
+    timeoutMs,
+    50,
+  );
 }

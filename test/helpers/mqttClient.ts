@@ -24,13 +24,24 @@ export class TestClient {
       } catch {
         json = undefined;
       }
-      this.inbox.push({ topic, text: payload.toString(), json, retain: packet.retain, correlationData: packet.properties?.correlationData });
+      this.inbox.push({
+        topic,
+        text: payload.toString(),
+        json,
+        retain: packet.retain,
+        correlationData: packet.properties?.correlationData,
+      });
     });
   }
 
   /** Connects (MQTT 5 unless told otherwise) with no automatic reconnect. */
   static async connect(url: string, options: IClientOptions = {}): Promise<TestClient> {
-    const client = await mqtt.connectAsync(url, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 5000, ...options });
+    const client = await mqtt.connectAsync(url, {
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+      connectTimeout: 5000,
+      ...options,
+    });
     return new TestClient(client);
   }
 
@@ -41,7 +52,12 @@ export class TestClient {
 
   /** Waits until a message matches, returning it. */
   async waitFor(match: (m: Received) => boolean, timeoutMs = 10_000): Promise<Received> {
-    return waitFor(() => `a matching message; inbox: ${this.inbox.map((m) => `${m.topic} ${m.text.slice(0, 120)}`).join('\n')}`, () => this.inbox.find(match), timeoutMs, 20);
+    return waitFor(
+      () => `a matching message; inbox: ${this.inbox.map((m) => `${m.topic} ${m.text.slice(0, 120)}`).join('\n')}`,
+      () => this.inbox.find(match),
+      timeoutMs,
+      20,
+    );
   }
 
   /** Messages on one topic. */
@@ -53,12 +69,21 @@ export class TestClient {
    * Sends a command and waits for the reply. `v5`: Response Topic + Correlation Data;
    * `v311`: `replyTo` and `id` in the body. The reply topic is `<replyRoot>/<uuid>`.
    */
-  async command(topic: string, body: Record<string, unknown>, form: 'v5' | 'v311', replyRoot: string, timeoutMs = 10_000): Promise<Received> {
+  async command(
+    topic: string,
+    body: Record<string, unknown>,
+    form: 'v5' | 'v311',
+    replyRoot: string,
+    timeoutMs = 10_000,
+  ): Promise<Received> {
     const replyTopic = `${replyRoot}/${randomUUID()}`;
     await this.subscribe(replyTopic);
     const id = randomUUID();
     if (form === 'v5') {
-      await this.client.publishAsync(topic, JSON.stringify(body), { qos: 1, properties: { responseTopic: replyTopic, correlationData: Buffer.from(id) } });
+      await this.client.publishAsync(topic, JSON.stringify(body), {
+        qos: 1,
+        properties: { responseTopic: replyTopic, correlationData: Buffer.from(id) },
+      });
     } else {
       await this.client.publishAsync(topic, JSON.stringify({ ...body, replyTo: replyTopic, id }), { qos: 1 });
     }

@@ -4,7 +4,18 @@
  * replace a tree with what its fsyncs made durable.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { ROOT } from './agentProcess.js';
 
@@ -12,7 +23,11 @@ import { ROOT } from './agentProcess.js';
 export function buildPowercut(dir: string): { library: string } | { missing: string } {
   const library = path.join(dir, 'powercut.so');
   try {
-    execFileSync('cc', ['-shared', '-fPIC', '-O2', '-o', library, path.join(ROOT, 'test/fixtures/powercut/powercut.c'), '-ldl'], { stdio: 'pipe' });
+    execFileSync(
+      'cc',
+      ['-shared', '-fPIC', '-O2', '-o', library, path.join(ROOT, 'test/fixtures/powercut/powercut.c'), '-ldl'],
+      { stdio: 'pipe' },
+    );
     return { library };
   } catch (error) {
     return { missing: `cannot build the power-cut library: ${(error as Error).message.split('\n')[0]}` };
@@ -23,7 +38,12 @@ export function buildPowercut(dir: string): { library: string } | { missing: str
 export function powercutEnv(library: string, root: string, store: string): NodeJS.ProcessEnv {
   mkdirSync(store, { recursive: true });
   // EDGE_AGENT_CHILD_ENV: the agent's children (FFmpeg) get only allow-listed variables otherwise.
-  return { LD_PRELOAD: library, POWERCUT_ROOT: root, POWERCUT_STORE: store, EDGE_AGENT_CHILD_ENV: 'POWERCUT_ROOT,POWERCUT_STORE' };
+  return {
+    LD_PRELOAD: library,
+    POWERCUT_ROOT: root,
+    POWERCUT_STORE: store,
+    EDGE_AGENT_CHILD_ENV: 'POWERCUT_ROOT,POWERCUT_STORE',
+  };
 }
 
 /**
@@ -31,7 +51,11 @@ export function powercutEnv(library: string, root: string, store: string): NodeJ
  * recording started, `initial`, if never synced), each file as at its last fsync (empty if never).
  * Returns what it rebuilt, for the test's report.
  */
-export function cutPower(root: string, store: string, initial: Map<number, Entry[]>): { files: number; emptied: number } {
+export function cutPower(
+  root: string,
+  store: string,
+  initial: Map<number, Entry[]>,
+): { files: number; emptied: number } {
   const rootIno = statSync(root).ino;
   const rebuilt = `${root}.after-cut`;
   rmSync(rebuilt, { recursive: true, force: true });

@@ -88,8 +88,14 @@ function familyOf(name: string, families: Map<string, Family>): Family | undefin
 
 function checkHistogram(family: Family): void {
   const groups = new Map<string, Sample[]>();
-  const key = (labels: Record<string, string>) => JSON.stringify(Object.entries(labels).filter(([k]) => k !== 'le').sort());
-  for (const s of family.samples) if (s.name.endsWith('_bucket')) groups.set(key(s.labels), [...(groups.get(key(s.labels)) ?? []), s]);
+  const key = (labels: Record<string, string>) =>
+    JSON.stringify(
+      Object.entries(labels)
+        .filter(([k]) => k !== 'le')
+        .sort(),
+    );
+  for (const s of family.samples)
+    if (s.name.endsWith('_bucket')) groups.set(key(s.labels), [...(groups.get(key(s.labels)) ?? []), s]);
   for (const [labels, buckets] of groups) {
     const les = buckets.map((b) => {
       if (b.labels.le === undefined) throw new ParseError(`${family.name}: a bucket without le`);
@@ -97,12 +103,15 @@ function checkHistogram(family: Family): void {
     });
     for (let i = 1; i < les.length; i += 1) {
       if (!(les[i]! > les[i - 1]!)) throw new ParseError(`${family.name}${labels}: le not increasing`);
-      if (buckets[i]!.value < buckets[i - 1]!.value) throw new ParseError(`${family.name}${labels}: buckets not cumulative`);
+      if (buckets[i]!.value < buckets[i - 1]!.value)
+        throw new ParseError(`${family.name}${labels}: buckets not cumulative`);
     }
     if (les.at(-1) !== Infinity) throw new ParseError(`${family.name}${labels}: no +Inf bucket`);
     const count = family.samples.find((s) => s.name === `${family.name}_count` && key(s.labels) === labels);
-    if (!count || count.value !== buckets.at(-1)!.value) throw new ParseError(`${family.name}${labels}: _count differs from the +Inf bucket`);
-    if (!family.samples.some((s) => s.name === `${family.name}_sum` && key(s.labels) === labels)) throw new ParseError(`${family.name}${labels}: no _sum`);
+    if (!count || count.value !== buckets.at(-1)!.value)
+      throw new ParseError(`${family.name}${labels}: _count differs from the +Inf bucket`);
+    if (!family.samples.some((s) => s.name === `${family.name}_sum` && key(s.labels) === labels))
+      throw new ParseError(`${family.name}${labels}: no _sum`);
   }
 }
 
@@ -151,7 +160,8 @@ export function parsePrometheusText(text: string): Map<string, Family> {
     let labels: Record<string, string> = {};
     if (rest.startsWith('{')) ({ labels, rest } = parseLabels(rest, where));
     const parts = rest.trim().split(/\s+/);
-    if (!/^[ \t]/.test(rest) || parts.length < 1 || parts.length > 2) throw new ParseError(`${where}: expected " value [timestamp]"`);
+    if (!/^[ \t]/.test(rest) || parts.length < 1 || parts.length > 2)
+      throw new ParseError(`${where}: expected " value [timestamp]"`);
     const value = parseValue(parts[0]!, where);
     if (parts[1] !== undefined && !/^-?\d+$/.test(parts[1])) throw new ParseError(`${where}: bad timestamp`);
     let family = familyOf(name, families);
@@ -171,9 +181,15 @@ export function parsePrometheusText(text: string): Map<string, Family> {
 }
 
 /** The value of one series, or undefined. */
-export function sampleValue(families: Map<string, Family>, name: string, labels: Record<string, string> = {}): number | undefined {
+export function sampleValue(
+  families: Map<string, Family>,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
   for (const family of families.values()) {
-    const found = family.samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
+    const found = family.samples.find(
+      (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+    );
     if (found) return found.value;
   }
   return undefined;

@@ -15,10 +15,16 @@ export function makeRelease(dir: string, version: string, options: { rejectConfi
   mkdirSync(join(rel, 'runtime/bin'), { recursive: true });
   mkdirSync(join(rel, 'node_modules'), { recursive: true });
   writeFileSync(join(rel, 'package.json'), JSON.stringify({ name: 'edge-camera-agent', version, type: 'module' }));
-  writeFileSync(join(rel, 'release.env'), `VERSION=${version}\nARCH=${arch() === 'arm64' ? 'arm64' : 'x64'}\nRUNTIME=test\n`);
+  writeFileSync(
+    join(rel, 'release.env'),
+    `VERSION=${version}\nARCH=${arch() === 'arm64' ? 'arm64' : 'x64'}\nRUNTIME=test\n`,
+  );
   writeFileSync(join(rel, 'runtime/bin/node'), `#!/bin/sh\nexec ${process.execPath} "$@"\n`);
   chmodSync(join(rel, 'runtime/bin/node'), 0o755);
-  writeFileSync(join(rel, 'dist/agent/cli.js'), FAKE_CLI.replace('VERSION', JSON.stringify(version)).replace('REJECT', String(Boolean(options.rejectConfig))));
+  writeFileSync(
+    join(rel, 'dist/agent/cli.js'),
+    FAKE_CLI.replace('VERSION', JSON.stringify(version)).replace('REJECT', String(Boolean(options.rejectConfig))),
+  );
   cpSync(join(repo, 'systemd'), join(rel, 'systemd'), { recursive: true });
   cpSync(join(repo, 'deploy'), join(rel, 'deploy'), { recursive: true });
   mkdirSync(join(rel, 'bin'), { recursive: true });
@@ -36,4 +42,3 @@ else if (cmd === 'config' && sub === 'paths') {
   console.log([c.dataDir ?? '/var/lib/edge-agent', c.archive?.dir ?? '/var/lib/edge-agent/archive', c.hls?.dir ?? '/run/edge-agent/hls'].join('\\n'));
 } else console.log(VERSION, ...process.argv.slice(2));
 `;
-

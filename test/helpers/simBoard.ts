@@ -53,7 +53,11 @@ export class SimulatedBoard {
     client.on('message', (_topic, payload) => {
       this.chain = this.chain.then(() => this.onDesired(payload)).catch(() => undefined);
     });
-    await client.publishAsync(`${this.root}/status`, JSON.stringify({ state: 'online', version: this.running(), ts: new Date().toISOString() }), { qos: 1, retain: true });
+    await client.publishAsync(
+      `${this.root}/status`,
+      JSON.stringify({ state: 'online', version: this.running(), ts: new Date().toISOString() }),
+      { qos: 1, retain: true },
+    );
     await this.report();
     await client.subscribeAsync(`${this.root}/release/desired`, { qos: 1 });
   }

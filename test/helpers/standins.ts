@@ -13,7 +13,10 @@ const BOARDS = {
   // BCM2712: no H.264 encoder block at all.
   pi5: { model: 'Raspberry Pi 5 Model B Rev 1.0', compatible: ['raspberrypi,5-model-b', 'brcm,bcm2712'] },
   // Tegra234 Orin NX: NVENC, reached only through GStreamer's nvv4l2h264enc.
-  'jetson-orin-nx': { model: 'NVIDIA Jetson Orin NX Engineering Reference Developer Kit', compatible: ['nvidia,p3768-0000+p3767-0000', 'nvidia,p3767-0000', 'nvidia,tegra234'] },
+  'jetson-orin-nx': {
+    model: 'NVIDIA Jetson Orin NX Engineering Reference Developer Kit',
+    compatible: ['nvidia,p3768-0000+p3767-0000', 'nvidia,p3767-0000', 'nvidia,tegra234'],
+  },
 } as const;
 
 /** A host tree that reads as `board` to the agent's board detection. */
@@ -36,8 +39,15 @@ function writeScript(bin: string, name: string, script: string): void {
  * whose /dev/video11 is gone): rpicam-apps then prints its exception as the real one does and
  * exits 255. `tag` marks the process, so a test can find (and kill) it.
  */
-export function fakeRpicamVid(bin: string, tag: string, options: { h264Encoder: boolean } = { h264Encoder: true }): void {
-  writeScript(bin, 'rpicam-vid', `#!/bin/sh
+export function fakeRpicamVid(
+  bin: string,
+  tag: string,
+  options: { h264Encoder: boolean } = { h264Encoder: true },
+): void {
+  writeScript(
+    bin,
+    'rpicam-vid',
+    `#!/bin/sh
 w=640 h=480 f=30 codec=yuv420 intra=30
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -51,11 +61,16 @@ while [ $# -gt 0 ]; do
 done
 src="testsrc2=size=\${w}x\${h}:rate=\${f}"
 if [ "$codec" = h264 ]; then
-  ${options.h264Encoder ? `exec ffmpeg -hide_banner -nostdin -loglevel error -re -f lavfi -i "$src" -metadata "comment=${tag}" -c:v libx264 -preset ultrafast -g "$intra" -bsf:v dump_extra -f h264 pipe:1` : `echo "ERROR: *** failed to open V4L2 H264 encoder ***" >&2
-  exit 255`}
+  ${
+    options.h264Encoder
+      ? `exec ffmpeg -hide_banner -nostdin -loglevel error -re -f lavfi -i "$src" -metadata "comment=${tag}" -c:v libx264 -preset ultrafast -g "$intra" -bsf:v dump_extra -f h264 pipe:1`
+      : `echo "ERROR: *** failed to open V4L2 H264 encoder ***" >&2
+  exit 255`
+  }
 fi
 exec ffmpeg -hide_banner -nostdin -loglevel error -re -f lavfi -i "$src" -metadata "comment=${tag}" -f rawvideo -pix_fmt yuv420p pipe:1
-`);
+`,
+  );
 }
 
 /**
@@ -65,7 +80,10 @@ exec ffmpeg -hide_banner -nostdin -loglevel error -re -f lavfi -i "$src" -metada
  * pipeline with nvv4l2h264enc fails the way GStreamer reports an element that cannot open its device.
  */
 export function fakeGstLaunch(bin: string, tag: string, options: { nvenc: boolean } = { nvenc: true }): void {
-  writeScript(bin, 'gst-launch-1.0', `#!/bin/bash
+  writeScript(
+    bin,
+    'gst-launch-1.0',
+    `#!/bin/bash
 # The real gst-launch-1.0, not this script (it comes later on PATH).
 real="$(PATH="\${PATH#*:}" command -v gst-launch-1.0)"
 args=()
@@ -76,10 +94,14 @@ for a in "$@"; do
     "video/x-raw(memory:NVMM),"*) args+=("video/x-raw,\${a#video/x-raw(memory:NVMM),}") ;;
     nvvidconv) args+=(videoconvert) ;;
     nvv4l2h264enc)
-      ${options.nvenc ? '' : `echo "ERROR: from element /GstPipeline:pipeline0/nvv4l2h264enc:nvv4l2h264enc0: Could not open device '/dev/v4l2-nvenc' for reading and writing." >&2
+      ${
+        options.nvenc
+          ? ''
+          : `echo "ERROR: from element /GstPipeline:pipeline0/nvv4l2h264enc:nvv4l2h264enc0: Could not open device '/dev/v4l2-nvenc' for reading and writing." >&2
       echo "Additional debug info:" >&2
       echo "ERROR: pipeline doesn't want to preroll." >&2
-      exit 1`}
+      exit 1`
+      }
       args+=(x264enc tune=zerolatency speed-preset=ultrafast) ;;
     insert-sps-pps=*) ;;
     iframeinterval=*) args+=("key-int-max=\${a#iframeinterval=}") ;;
@@ -90,5 +112,6 @@ for a in "$@"; do
 done
 # The tag rides in the process title, so a test can find this producer.
 exec -a "gst-launch-1.0 ${tag}" "$real" "\${args[@]}"
-`);
+`,
+  );
 }

@@ -72,7 +72,11 @@ export interface Script {
 
 /** An FFmpeg exit the run typed as `code`. */
 export function exit(code: PipelineExitCode, message: string): RunEnd {
-  const error = new PipelineExitError({ camera: 'cam1', exitCode: 1, signal: null, stderrTail: message, runSeconds: 1 }, message, code);
+  const error = new PipelineExitError(
+    { camera: 'cam1', exitCode: 1, signal: null, stderrTail: message, runSeconds: 1 },
+    message,
+    code,
+  );
   return { error, clockJumped: false };
 }
 
@@ -121,7 +125,14 @@ export class FakeRun implements Run {
 
   /** One progress block from FFmpeg. */
   progress(frames: number): void {
-    this.parent.progress({ frame: frames, fps: 15, dropFrames: 1, dupFrames: 0, outTimeSeconds: frames / 15, end: false });
+    this.parent.progress({
+      frame: frames,
+      fps: 15,
+      dropFrames: 1,
+      dupFrames: 0,
+      outTimeSeconds: frames / 15,
+      end: false,
+    });
   }
 
   /** Ends an open run as the test says. */
@@ -171,10 +182,15 @@ export class World {
 
   /** Waits until run `n` (from 1) has been made and, if it starts, has started. */
   async runStarted(n: number): Promise<FakeRun> {
-    return waitFor(`run ${n}`, () => {
-      const run = this.runs[n - 1];
-      return run && (run.started || this.scripts[n - 1]?.failToStart) ? run : null;
-    }, 2000, 1);
+    return waitFor(
+      `run ${n}`,
+      () => {
+        const run = this.runs[n - 1];
+        return run && (run.started || this.scripts[n - 1]?.failToStart) ? run : null;
+      },
+      2000,
+      1,
+    );
   }
 
   /** Waits until the loop sleeps before its next run; says for how long. */
@@ -185,12 +201,17 @@ export class World {
   /** Plays on (moving time through every wait) until an open run runs, or the supervisor is stopped. */
   async playToOpenRun(): Promise<void> {
     for (;;) {
-      const state = await waitFor('an open run or a wait', () => {
-        if (this.stopped) return 'stopped';
-        if (this.clock.pending()) return 'waiting';
-        const newest = this.runs.at(-1);
-        return newest?.started && !newest.ended ? 'open' : null;
-      }, 2000, 1);
+      const state = await waitFor(
+        'an open run or a wait',
+        () => {
+          if (this.stopped) return 'stopped';
+          if (this.clock.pending()) return 'waiting';
+          const newest = this.runs.at(-1);
+          return newest?.started && !newest.ended ? 'open' : null;
+        },
+        2000,
+        1,
+      );
       if (state !== 'waiting') return;
       this.clock.advance(this.clock.pending()!.ms);
     }

@@ -7,7 +7,17 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, generateKeyPairSync, sign, type KeyObject, type KeyPairKeyObjectResult } from 'node:crypto';
-import { chmodSync, cpSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { arch } from 'node:os';
 import path from 'node:path';
@@ -32,7 +42,12 @@ export interface SignedRelease {
 
 /** The manifest's signed text: canonical JSON (sorted keys, no white space). */
 export function manifestText(manifest: SignedRelease['manifest']): string {
-  return JSON.stringify({ arch: manifest.arch, sha256: manifest.sha256, size: manifest.size, version: manifest.version });
+  return JSON.stringify({
+    arch: manifest.arch,
+    sha256: manifest.sha256,
+    size: manifest.size,
+    version: manifest.version,
+  });
 }
 
 /**
@@ -55,7 +70,10 @@ export function craftRelease(out: string, version: string, kind: ReleaseKind = '
     chmodSync(file, 0o755);
   };
   if (kind === 'crash') {
-    script(path.join(rel, 'bin/edge-agent'), `#!/bin/sh\ncase "$1" in\n  version) echo ${version} ;;\n  config) exit 0 ;;\n  *) echo "edge-agent ${version}: crashing at start" >&2; exit 3 ;;\nesac\n`);
+    script(
+      path.join(rel, 'bin/edge-agent'),
+      `#!/bin/sh\ncase "$1" in\n  version) echo ${version} ;;\n  config) exit 0 ;;\n  *) echo "edge-agent ${version}: crashing at start" >&2; exit 3 ;;\nesac\n`,
+    );
     return rel;
   }
   cpSync(path.join(ROOT, 'dist'), path.join(rel, 'dist'), { recursive: true });
@@ -71,7 +89,10 @@ export function craftRelease(out: string, version: string, kind: ReleaseKind = '
     script(path.join(rel, 'bin/edge-agent.real'), launcher);
     mkdirSync(path.join(rel, 'fakebin'));
     script(path.join(rel, 'fakebin/ffmpeg'), '#!/bin/sh\n# Never writes a frame.\nexec sleep 600\n');
-    script(path.join(rel, 'bin/edge-agent'), '#!/bin/sh\nhere="$(dirname "$(readlink -f "$0")")"\nPATH="$here/../fakebin:$PATH" exec "$here/edge-agent.real" "$@"\n');
+    script(
+      path.join(rel, 'bin/edge-agent'),
+      '#!/bin/sh\nhere="$(dirname "$(readlink -f "$0")")"\nPATH="$here/../fakebin:$PATH" exec "$here/edge-agent.real" "$@"\n',
+    );
   }
   return rel;
 }
@@ -82,7 +103,12 @@ export async function packRelease(rel: string, key: KeyObject): Promise<SignedRe
   const tarball = `${rel}.tar.gz`;
   await run('tar', ['-czf', tarball, '-C', path.dirname(rel), '--owner=0', '--group=0', path.basename(rel)]);
   const bytes = readFileSync(tarball);
-  const manifest = { arch: ARCH, sha256: createHash('sha256').update(bytes).digest('hex'), size: bytes.length, version };
+  const manifest = {
+    arch: ARCH,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    size: bytes.length,
+    version,
+  };
   return { version, tarball, manifest, sig: sign(null, Buffer.from(manifestText(manifest)), key).toString('hex') };
 }
 
@@ -178,7 +204,9 @@ export class UpdateBoard {
     const keys = path.join(this.root, 'etc/edge-agent/release-keys');
     mkdirSync(keys, { recursive: true, mode: 0o755 });
     chmodSync(keys, 0o755);
-    writeFileSync(path.join(keys, 'operator.pem'), this.keys.publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644 });
+    writeFileSync(path.join(keys, 'operator.pem'), this.keys.publicKey.export({ type: 'spki', format: 'pem' }), {
+      mode: 0o644,
+    });
     mkdirSync(path.join(this.app, 'releases'), { recursive: true });
     mkdirSync(this.dataDir, { recursive: true });
     const work = path.join(this.root, 'var/lib/edge-agent');
@@ -211,7 +239,10 @@ export class UpdateBoard {
   /** `svc restart|status` as the updater runs it. */
   service(action: 'restart' | 'status'): Promise<string> {
     return new Promise((resolve) => {
-      const child = spawn(path.join(this.svc, 'svc'), [action], { stdio: ['ignore', 'pipe', 'inherit'], env: agentEnv() });
+      const child = spawn(path.join(this.svc, 'svc'), [action], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: agentEnv(),
+      });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       child.on('close', () => resolve(out));
@@ -226,7 +257,12 @@ export class UpdateBoard {
   /** Waits for a log message (JSON `msg`) to appear `count` times. */
   async waitLog(msg: string, count = 1, timeoutMs = 60_000): Promise<void> {
     const needle = `"msg":${JSON.stringify(msg)}`;
-    await waitFor(`'${msg}' x${count} in the agent log`, () => this.log().split(needle).length - 1 >= count, timeoutMs, 200);
+    await waitFor(
+      `'${msg}' x${count} in the agent log`,
+      () => this.log().split(needle).length - 1 >= count,
+      timeoutMs,
+      200,
+    );
   }
 
   /** Stops whatever agent the stand-in started last. */
@@ -239,14 +275,18 @@ export class UpdateBoard {
     } catch {
       return;
     }
-    await waitFor('the agent to stop', () => {
-      try {
-        process.kill(pid, 0);
-        return readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] === 'Z';
-      } catch {
-        return true;
-      }
-    }, 40_000).catch(() => process.kill(pid, 'SIGKILL'));
+    await waitFor(
+      'the agent to stop',
+      () => {
+        try {
+          process.kill(pid, 0);
+          return readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] === 'Z';
+        } catch {
+          return true;
+        }
+      },
+      40_000,
+    ).catch(() => process.kill(pid, 'SIGKILL'));
   }
 
   /** The updater's state file. */
@@ -256,12 +296,26 @@ export class UpdateBoard {
   }
 
   /** Runs the checkout's updater against this tree, as edge-agent-update.service would. */
-  runUpdater(env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  runUpdater(
+    env: NodeJS.ProcessEnv = {},
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, [path.join(ROOT, 'deploy/lib/updater.mjs'), '--root', this.root, '--data-dir', '/var/lib/edge-agent', '--service-hook', path.join(this.svc, 'svc')], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...agentEnv(), EDGE_AGENT_UPDATE_GATE_SECONDS: '30', EDGE_AGENT_UPDATE_STABLE_SECONDS: '3', ...env },
-      });
+      const child = spawn(
+        process.execPath,
+        [
+          path.join(ROOT, 'deploy/lib/updater.mjs'),
+          '--root',
+          this.root,
+          '--data-dir',
+          '/var/lib/edge-agent',
+          '--service-hook',
+          path.join(this.svc, 'svc'),
+        ],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...agentEnv(), EDGE_AGENT_UPDATE_GATE_SECONDS: '30', EDGE_AGENT_UPDATE_STABLE_SECONDS: '3', ...env },
+        },
+      );
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -309,15 +363,26 @@ export async function runningBoard(
   await watcher.subscribe(`${root}/#`);
   await board.service('restart');
   await board.waitLog('mqtt commands subscribed');
-  await watcher.waitFor((m) => m.topic === `${root}/status` && (m.json as { version?: string }).version === options.version, 30_000);
+  await watcher.waitFor(
+    (m) => m.topic === `${root}/status` && (m.json as { version?: string }).version === options.version,
+    30_000,
+  );
   // Recording: the camera counts as healthy before an update, so the new release must record too.
   await waitFor('the live playlist', () => existsSync(path.join(board.dataDir, 'hls/cam1/index.m3u8')), 30_000);
   return { board, watcher, root };
 }
 
 /** Waits for an R/release message matching `pred`. */
-export async function releaseReport(watcher: TestClient, root: string, pred: (r: ReleaseReport) => boolean, timeoutMs = 90_000): Promise<ReleaseReport> {
-  const m = await watcher.waitFor((msg: Received) => msg.topic === `${root}/release` && pred(msg.json as ReleaseReport), timeoutMs);
+export async function releaseReport(
+  watcher: TestClient,
+  root: string,
+  pred: (r: ReleaseReport) => boolean,
+  timeoutMs = 90_000,
+): Promise<ReleaseReport> {
+  const m = await watcher.waitFor(
+    (msg: Received) => msg.topic === `${root}/release` && pred(msg.json as ReleaseReport),
+    timeoutMs,
+  );
   return m.json as ReleaseReport;
 }
 

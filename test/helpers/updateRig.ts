@@ -8,7 +8,14 @@ import path from 'node:path';
 import type { Test } from 'tap';
 import { ROOT } from './agentProcess.js';
 import { Mosquitto } from './mosquitto.js';
-import { craftRelease, packRelease, ReleaseServer, runningBoard, type ReleaseKind, type SignedRelease } from './updateBoard.js';
+import {
+  craftRelease,
+  packRelease,
+  ReleaseServer,
+  runningBoard,
+  type ReleaseKind,
+  type SignedRelease,
+} from './updateBoard.js';
 
 export interface UpdateRig {
   /** Why the file cannot run here (the agent in dist/ is what a release holds), or false. */
@@ -39,15 +46,29 @@ export function updateRig(tap: Test, pack: ReadonlyArray<readonly [version: stri
     await broker.start();
     const out = path.join(work, 'releases');
     v1 = craftRelease(out, '1.0.0');
-    for (const [version, kind] of pack) releases[version] = await packRelease(craftRelease(out, version, kind), operator.privateKey);
+    for (const [version, kind] of pack)
+      releases[version] = await packRelease(craftRelease(out, version, kind), operator.privateKey);
   });
   tap.teardown(async () => {
     await server.stop();
     await broker.stop();
   });
   return {
-    skip, work, server, broker, operator, releases,
+    skip,
+    work,
+    server,
+    broker,
+    operator,
+    releases,
     // Not t.testdir(): tap removes that before the teardown has stopped the agent writing in it.
-    boardOn1: (t, id) => runningBoard(t, { dir: path.join(work, 'boards', id), brokerUrl: broker.url, keys: operator, id, rel: v1, version: '1.0.0' }),
+    boardOn1: (t, id) =>
+      runningBoard(t, {
+        dir: path.join(work, 'boards', id),
+        brokerUrl: broker.url,
+        keys: operator,
+        id,
+        rel: v1,
+        version: '1.0.0',
+      }),
   };
 }

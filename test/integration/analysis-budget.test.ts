@@ -13,11 +13,17 @@ import { makeArchive, makeRig } from './analysisHarness.js';
 import { waitFor } from '../helpers/waitFor.js';
 
 const T0 = Date.parse('2026-03-02T10:00:00Z');
-const skipped = (events: AgentEvent[]) => events.filter((e): e is AgentEvent<'analysis.skipped'> => e.type === 'analysis.skipped');
+const skipped = (events: AgentEvent[]) =>
+  events.filter((e): e is AgentEvent<'analysis.skipped'> => e.type === 'analysis.skipped');
 
 /** A clock whose day the test chooses; timers are real. */
 function dayClock(iso: string) {
-  const clock = { at: Date.parse(iso), now: () => clock.at, setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (h: NodeJS.Timeout) => clearTimeout(h) };
+  const clock = {
+    at: Date.parse(iso),
+    now: () => clock.at,
+    setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms),
+    clearTimeout: (h: NodeJS.Timeout) => clearTimeout(h),
+  };
   return clock;
 }
 
@@ -36,7 +42,13 @@ t.test('over budget nothing is dropped; the next day the queue goes by motion sc
   t.teardown(() => fake.close());
   const dir = t.testdir();
   const clock = dayClock('2026-03-02T23:00:00Z');
-  const scores = new Map([[T0, 0.5], [T0 + 600_000, 0.02], [T0 + 1_200_000, 0.9], [T0 + 1_800_000, 0.3], [T0 + 2_400_000, 0.9]]);
+  const scores = new Map([
+    [T0, 0.5],
+    [T0 + 600_000, 0.02],
+    [T0 + 1_200_000, 0.9],
+    [T0 + 1_800_000, 0.3],
+    [T0 + 2_400_000, 0.9],
+  ]);
   const options = { clock, motion: fixedMotion(scores), analysis: { dailyRequests: 1 } };
   const rig = makeRig(dir, fake.url, options);
   await rig.queue.start();
@@ -56,38 +68,50 @@ t.test('over budget nothing is dropped; the next day the queue goes by motion sc
   t.teardown(next.close);
   await next.queue.start();
   await waitFor('all results', () => next.published().length === 5, 60_000);
-  const order = next.published().slice(1).map((r) => scores.get(Date.parse(r.start)));
+  const order = next
+    .published()
+    .slice(1)
+    .map((r) => scores.get(Date.parse(r.start)));
   t.same(order, [0.9, 0.9, 0.3, 0.02], 'largest motion first; of two equal, the older first');
   t.equal(Date.parse(next.published()[1]!.start), T0 + 1_200_000, 'the older 0.9 first');
 });
 
-t.test('retention removes a waiting archive: analysis.skipped with reason retention, at once or at its turn', async (t) => {
-  const fake = await new FakeGemini().start();
-  t.teardown(() => fake.close());
-  const dir = t.testdir();
-  const rig = makeRig(dir, fake.url, { analysis: { maxPerDay: 0 } });
-  await rig.queue.start();
-  const a = await makeArchive(rig.config.archive.dir, 'cam1', T0);
-  const b = await makeArchive(rig.config.archive.dir, 'cam1', T0 + 600_000);
-  rig.bus.emit('archive.finished', a);
-  rig.bus.emit('archive.finished', b);
-  t.match(rig.queue.stats(), { held: 'cap', queued: 2 });
-  await rm(path.join(rig.config.archive.dir, a.file));
-  rig.bus.emit('disk.pruned', { camera: 'cam1', file: a.file, bytes: a.bytes, reason: 'age' });
-  const event = await waitFor('analysis.skipped', () => skipped(rig.events)[0]);
-  t.same({ ...event, ts: undefined }, { type: 'analysis.skipped', camera: 'cam1', archive: a.file, reason: 'retention', ts: undefined });
-  t.notOk(rig.queue.isPending(a.file));
-  t.match(rig.queue.stats(), { queued: 1 });
-  await rig.close();
+t.test(
+  'retention removes a waiting archive: analysis.skipped with reason retention, at once or at its turn',
+  async (t) => {
+    const fake = await new FakeGemini().start();
+    t.teardown(() => fake.close());
+    const dir = t.testdir();
+    const rig = makeRig(dir, fake.url, { analysis: { maxPerDay: 0 } });
+    await rig.queue.start();
+    const a = await makeArchive(rig.config.archive.dir, 'cam1', T0);
+    const b = await makeArchive(rig.config.archive.dir, 'cam1', T0 + 600_000);
+    rig.bus.emit('archive.finished', a);
+    rig.bus.emit('archive.finished', b);
+    t.match(rig.queue.stats(), { held: 'cap', queued: 2 });
+    await rm(path.join(rig.config.archive.dir, a.file));
+    rig.bus.emit('disk.pruned', { camera: 'cam1', file: a.file, bytes: a.bytes, reason: 'age' });
+    const event = await waitFor('analysis.skipped', () => skipped(rig.events)[0]);
+    t.same(
+      { ...event, ts: undefined },
+      { type: 'analysis.skipped', camera: 'cam1', archive: a.file, reason: 'retention', ts: undefined },
+    );
+    t.notOk(rig.queue.isPending(a.file));
+    t.match(rig.queue.stats(), { queued: 1 });
+    await rig.close();
 
-  // b is removed while the agent is down (no disk.pruned reaches the queue): its turn finds it gone.
-  await rm(path.join(rig.config.archive.dir, b.file));
-  const again = makeRig(dir, fake.url);
-  t.teardown(again.close);
-  await again.queue.start();
-  const gone = await waitFor('analysis.skipped', () => skipped(again.events)[0]);
-  t.match(gone, { archive: b.file, reason: 'retention' });
-  t.notOk(again.events.some((e) => e.type === 'analysis.failed'), 'skipped, not failed');
-  t.equal(fake.counts.uploads, 0);
-  t.match(again.queue.stats(), { queued: 0, failures: 0 });
-});
+    // b is removed while the agent is down (no disk.pruned reaches the queue): its turn finds it gone.
+    await rm(path.join(rig.config.archive.dir, b.file));
+    const again = makeRig(dir, fake.url);
+    t.teardown(again.close);
+    await again.queue.start();
+    const gone = await waitFor('analysis.skipped', () => skipped(again.events)[0]);
+    t.match(gone, { archive: b.file, reason: 'retention' });
+    t.notOk(
+      again.events.some((e) => e.type === 'analysis.failed'),
+      'skipped, not failed',
+    );
+    t.equal(fake.counts.uploads, 0);
+    t.match(again.queue.stats(), { queued: 0, failures: 0 });
+  },
+);

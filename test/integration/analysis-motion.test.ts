@@ -19,7 +19,12 @@ import { testPatternInput } from '../../device/sources/test.js';
 import type { CameraConfig } from '../../agent/config/types.js';
 import type { EncoderCandidate } from '../../device/types.js';
 
-async function meterScores(t: Test, dir: string, capture: (camera: CameraConfig) => CaptureInput, encoder: EncoderCandidate): Promise<void> {
+async function meterScores(
+  t: Test,
+  dir: string,
+  capture: (camera: CameraConfig) => CaptureInput,
+  encoder: EncoderCandidate,
+): Promise<void> {
   const { camera, config } = supervisorSetup(dir, 600);
   const meters = new MotionMeters();
   const meter = meters.forCamera(camera);
@@ -37,7 +42,11 @@ async function meterScores(t: Test, dir: string, capture: (camera: CameraConfig)
   const started = Date.now();
   await supervisor.start();
   t.teardown(() => supervisor.stop());
-  const scored = () => meters.timelineFor('cam1', started, Date.now())!.map((s) => s.score).filter((s): s is number => s !== null);
+  const scored = () =>
+    meters
+      .timelineFor('cam1', started, Date.now())!
+      .map((s) => s.score)
+      .filter((s): s is number => s !== null);
   await waitFor('5 seconds scored', () => scored().length >= 5, 60_000);
   const scores = scored();
   await supervisor.stop();
@@ -45,18 +54,26 @@ async function meterScores(t: Test, dir: string, capture: (camera: CameraConfig)
   t.ok(Math.max(...scores) > 0.01, `moving pattern: ${scores.map((s) => s.toFixed(3)).join(' ')}`);
 }
 
-t.test('the pipeline\'s grey frames reach the meter; the moving test pattern scores above the still threshold', (t) =>
-  meterScores(t, t.testdir(), (cam) => testPatternInput(cam), { name: 'libx264', where: 'ffmpeg' }));
+t.test("the pipeline's grey frames reach the meter; the moving test pattern scores above the still threshold", (t) =>
+  meterScores(t, t.testdir(), (cam) => testPatternInput(cam), { name: 'libx264', where: 'ffmpeg' }),
+);
 
-const NO_GST = spawnSync('gst-launch-1.0', ['--version']).status === 0 ? false : 'GStreamer is not installed (test/setup-machine.sh installs it)';
+const NO_GST =
+  spawnSync('gst-launch-1.0', ['--version']).status === 0
+    ? false
+    : 'GStreamer is not installed (test/setup-machine.sh installs it)';
 
-t.test('copied camera-side H.264 (Jetson producer stand-in) is decoded for the meter alone', { skip: NO_GST }, async (t) => {
-  const dir = t.testdir();
-  const bin = path.join(dir, 'bin');
-  fakeGstLaunch(bin, 'motion-copy');
-  const restore = process.env.PATH;
-  process.env.PATH = `${bin}:${restore ?? ''}`;
-  t.teardown(() => void (process.env.PATH = restore));
-  const nvenc: EncoderCandidate = { name: 'nvv4l2h264enc', where: 'producer' };
-  await meterScores(t, dir, (cam) => argusInput(0, cam, nvenc, { bitrateKbps: 400, keyframeSeconds: 1 }), nvenc);
-});
+t.test(
+  'copied camera-side H.264 (Jetson producer stand-in) is decoded for the meter alone',
+  { skip: NO_GST },
+  async (t) => {
+    const dir = t.testdir();
+    const bin = path.join(dir, 'bin');
+    fakeGstLaunch(bin, 'motion-copy');
+    const restore = process.env.PATH;
+    process.env.PATH = `${bin}:${restore ?? ''}`;
+    t.teardown(() => void (process.env.PATH = restore));
+    const nvenc: EncoderCandidate = { name: 'nvv4l2h264enc', where: 'producer' };
+    await meterScores(t, dir, (cam) => argusInput(0, cam, nvenc, { bitrateKbps: 400, keyframeSeconds: 1 }), nvenc);
+  },
+);

@@ -20,7 +20,9 @@ function startChild(dir: string, baseUrl: string, event?: unknown): ChildProcess
 }
 
 function exited(child: ChildProcess): Promise<unknown> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', resolve));
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((resolve) => child.once('exit', resolve));
 }
 
 t.test('kill -9 after the upload: resumed without a second upload, published once', async (t) => {
@@ -44,7 +46,8 @@ t.test('kill -9 after the upload: resumed without a second upload, published onc
   t.teardown(() => second.kill('SIGKILL'));
   const db = openStore(config.dataDir);
   t.teardown(() => db.close());
-  const rows = () => db.prepare('SELECT payload FROM outbox WHERE topic = ?').all(ANALYSIS_TOPIC) as Array<{ payload: string }>;
+  const rows = () =>
+    db.prepare('SELECT payload FROM outbox WHERE topic = ?').all(ANALYSIS_TOPIC) as Array<{ payload: string }>;
   await waitFor('the result in the outbox', () => rows().length >= 1, 30_000);
   await new Promise((r) => setTimeout(r, 300));
   t.equal(rows().length, 1, 'published exactly once');
@@ -53,7 +56,10 @@ t.test('kill -9 after the upload: resumed without a second upload, published onc
   t.equal(fake.counts.generates, 1);
   await waitFor('upload deleted', () => fake.counts.deletes === 1);
   t.same(fake.liveFiles(), []);
-  const job = db.prepare('SELECT state, upload_name AS uploadName FROM analysis_jobs').get() as { state: string; uploadName: string | null };
+  const job = db.prepare('SELECT state, upload_name AS uploadName FROM analysis_jobs').get() as {
+    state: string;
+    uploadName: string | null;
+  };
   t.same(job, { state: 'done', uploadName: null });
   t.same(readdirSync(path.join(config.dataDir, 'analysis-tmp')), [], 'no proxy left behind');
   second.kill('SIGTERM');
@@ -77,7 +83,11 @@ t.test('kill -9 during the upload: the job starts over, is counted once and ends
   t.teardown(() => second.kill('SIGKILL'));
   const db = openStore(config.dataDir);
   t.teardown(() => db.close());
-  await waitFor('the result', () => (db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE topic = ?').get(ANALYSIS_TOPIC) as { n: number }).n === 1, 30_000);
+  await waitFor(
+    'the result',
+    () => (db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE topic = ?').get(ANALYSIS_TOPIC) as { n: number }).n === 1,
+    30_000,
+  );
   t.equal(fake.counts.uploads, 1);
   t.match(db.prepare('SELECT value FROM outbox_meta').get(), { value: 0 });
   const day = db.prepare('SELECT sent, done FROM analysis_days').get();

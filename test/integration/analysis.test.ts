@@ -36,11 +36,23 @@ t.test('each finished archive is analysed and published exactly once; uploads de
   t.equal(first.start, '2026-03-02T10:00:00.000Z');
   t.equal(first.end, '2026-03-02T10:00:03.000Z');
   t.equal(first.model, 'gemini-2.5-flash');
-  t.same(first.events[0], {
-    start: '2026-03-02T10:00:01.000Z', end: '2026-03-02T10:00:03.000Z', label: 'person',
-    description: 'A person crosses the yard from left to right.', severity: 'info',
-  }, 'clip offsets turned into ISO times');
-  t.same(first.usage, { promptTokenCount: 1200, candidatesTokenCount: 80, thoughtsTokenCount: 20, totalTokenCount: 1300 });
+  t.same(
+    first.events[0],
+    {
+      start: '2026-03-02T10:00:01.000Z',
+      end: '2026-03-02T10:00:03.000Z',
+      label: 'person',
+      description: 'A person crosses the yard from left to right.',
+      severity: 'info',
+    },
+    'clip offsets turned into ISO times',
+  );
+  t.same(first.usage, {
+    promptTokenCount: 1200,
+    candidatesTokenCount: 80,
+    thoughtsTokenCount: 20,
+    totalTokenCount: 1300,
+  });
   const local = path.join(rig.config.archive.dir, a.file);
   t.ok(existsSync(analysisPathFor(local)), 'result kept beside the archive');
   const { id, ...withoutId } = first as typeof first & { id: string };
@@ -62,7 +74,11 @@ t.test('429 with RetryInfo is honoured, a 500 and a hung call are retried, then 
   t.teardown(() => fake.close());
   const rig = makeRig(t.testdir(), fake.url, { timeoutMs: 800 });
   t.teardown(rig.close);
-  fake.generateFaults.push({ kind: 'status', status: 429, retryDelay: '1.2s' }, { kind: 'status', status: 500 }, { kind: 'hang' });
+  fake.generateFaults.push(
+    { kind: 'status', status: 429, retryDelay: '1.2s' },
+    { kind: 'status', status: 500 },
+    { kind: 'hang' },
+  );
   await rig.queue.start();
   const a = await makeArchive(rig.config.archive.dir, 'cam1', T0);
   rig.bus.emit('archive.finished', a);
@@ -122,7 +138,11 @@ t.test('a FAILED file and a rejected key are permanent: analysis.failed, no retr
   const refused = await waitFor('analysis.failed', () => rig2.events.find((e) => e.type === 'analysis.failed'));
   t.match(refused, { reason: /HTTP 400 .*API key not valid/ });
   await new Promise((r) => setTimeout(r, 300));
-  t.same(fake.seen.slice(seenBefore).map((s) => s.path), ['/upload/v1beta/files'], 'one upload start refused, no second try for a 4xx');
+  t.same(
+    fake.seen.slice(seenBefore).map((s) => s.path),
+    ['/upload/v1beta/files'],
+    'one upload start refused, no second try for a 4xx',
+  );
 });
 
 t.test('the daily cap holds across a restart and lifts on the next UTC day', async (t) => {
@@ -130,7 +150,11 @@ t.test('the daily cap holds across a restart and lifts on the next UTC day', asy
   t.teardown(() => fake.close());
   const dir = t.testdir();
   let now = Date.parse('2026-03-02T23:00:00Z');
-  const clock = { now: () => now, setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (h: NodeJS.Timeout) => clearTimeout(h) };
+  const clock = {
+    now: () => now,
+    setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms),
+    clearTimeout: (h: NodeJS.Timeout) => clearTimeout(h),
+  };
   const rig = makeRig(dir, fake.url, { analysis: { maxPerDay: 2 }, clock });
   await rig.queue.start();
   const archives = [];
@@ -174,7 +198,14 @@ t.test('daily token budget holds new jobs once spent', async (t) => {
 });
 
 /** Feeds `seconds` of frames into a meter, one fake-clock second per `fps` frames. */
-function feed(stream: PassThrough, clock: { now: () => number }, setNow: (ms: number) => void, fromMs: number, seconds: number, moving: boolean) {
+function feed(
+  stream: PassThrough,
+  clock: { now: () => number },
+  setNow: (ms: number) => void,
+  fromMs: number,
+  seconds: number,
+  moving: boolean,
+) {
   const frame = Buffer.alloc(160 * 120, 128);
   for (let i = 0; i < seconds * 4; i++) {
     setNow(fromMs + i * 250);
@@ -188,7 +219,11 @@ t.test('skipWhenStill: a still archive is skipped with an event, a moving one is
   const fake = await new FakeGemini().start();
   t.teardown(() => fake.close());
   let now = T0;
-  const clock = { now: () => now, setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms), clearTimeout: (h: NodeJS.Timeout) => clearTimeout(h) };
+  const clock = {
+    now: () => now,
+    setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms),
+    clearTimeout: (h: NodeJS.Timeout) => clearTimeout(h),
+  };
   const meters = new MotionMeters({ clock });
   const rig = makeRig(t.testdir(), fake.url, { analysis: { skipWhenStill: true }, motion: meters });
   t.teardown(rig.close);
@@ -223,7 +258,11 @@ t.test('analyze command path: unknown archive refused, known one queued and anal
   t.teardown(() => fake.close());
   const rig = makeRig(t.testdir(), fake.url);
   t.teardown(rig.close);
-  await t.rejects(rig.queue.enqueue('cam1', 'cam1/2026-03-02/archive_20260302T100000Z.mp4'), { code: 'bad_request' }, 'not running yet');
+  await t.rejects(
+    rig.queue.enqueue('cam1', 'cam1/2026-03-02/archive_20260302T100000Z.mp4'),
+    { code: 'bad_request' },
+    'not running yet',
+  );
   await rig.queue.start();
   await t.rejects(rig.queue.enqueue('cam1', 'cam1/2026-03-02/archive_20260302T100000Z.mp4'), { code: 'not_found' });
   const a = await makeArchive(rig.config.archive.dir, 'cam1', T0, { seconds: 2 });

@@ -27,7 +27,10 @@ const run = promisify(execFile);
 export const ANALYSIS_TOPIC = buildTopics('edge', 'test-device').analysis;
 
 function stamp(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /**
@@ -47,19 +50,53 @@ export async function makeArchive(
   const date = new Date(startMs).toISOString().slice(0, 10);
   const file = `${camera}/${date}/archive_${stamp(startMs)}.mp4`;
   await mkdir(path.join(root, camera, date), { recursive: true });
-  const source = options.source ?? (options.moving === false ? `color=c=gray:s=${size}:r=${fps}` : `testsrc2=s=${size}:r=${fps}`);
+  const source =
+    options.source ?? (options.moving === false ? `color=c=gray:s=${size}:r=${fps}` : `testsrc2=s=${size}:r=${fps}`);
   await run('ffmpeg', [
-    '-v', 'error', '-nostdin', '-y', '-f', 'lavfi', '-i', source, '-t', String(seconds),
-    '-c:v', 'libx264', '-preset', 'ultrafast', ...(options.bitrate ? ['-b:v', options.bitrate] : []),
-    '-force_key_frames', 'expr:gte(t,n_forced*1)', '-sc_threshold', '0', '-pix_fmt', 'yuv420p', '-movflags', '+faststart',
+    '-v',
+    'error',
+    '-nostdin',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    source,
+    '-t',
+    String(seconds),
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    ...(options.bitrate ? ['-b:v', options.bitrate] : []),
+    '-force_key_frames',
+    'expr:gte(t,n_forced*1)',
+    '-sc_threshold',
+    '0',
+    '-pix_fmt',
+    'yuv420p',
+    '-movflags',
+    '+faststart',
     path.join(root, file),
   ]);
   const { size: bytes } = await import('node:fs/promises').then((fs) => fs.stat(path.join(root, file)));
-  return { type: 'archive.finished', ts: new Date().toISOString(), camera, file, start: new Date(startMs).toISOString(), seconds, bytes, clockSynced: true };
+  return {
+    type: 'archive.finished',
+    ts: new Date().toISOString(),
+    camera,
+    file,
+    start: new Date(startMs).toISOString(),
+    seconds,
+    bytes,
+    clockSynced: true,
+  };
 }
 
 /** A test config: analysis on against `baseUrl`, one small test camera, everything under `dir`. */
-export function analysisConfig(dir: string, baseUrl: string, analysis: Partial<AgentConfig['analysis']> = {}): AgentConfig {
+export function analysisConfig(
+  dir: string,
+  baseUrl: string,
+  analysis: Partial<AgentConfig['analysis']> = {},
+): AgentConfig {
   return agentConfig({
     cameras: [{ id: 'cam1', source: 'test', width: 160, height: 120, fps: 10 }],
     archive: { dir: path.join(dir, 'archive'), minFreePercent: 1 },
@@ -104,7 +141,13 @@ export function makeRig(
   outbox.start();
   const events: AgentEvent[] = [];
   bus.onAny((e) => events.push(e));
-  const model = new GeminiClient({ apiKey: options.apiKey ?? 'test-key', model: config.analysis.model, baseUrl, timeoutMs: options.timeoutMs ?? 5000, log });
+  const model = new GeminiClient({
+    apiKey: options.apiKey ?? 'test-key',
+    model: config.analysis.model,
+    baseUrl,
+    timeoutMs: options.timeoutMs ?? 5000,
+    log,
+  });
   const queue = new AnalysisQueue({
     db,
     bus,

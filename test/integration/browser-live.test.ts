@@ -48,7 +48,13 @@ async function startPipeline(hlsDir: string, recordingDir: string, relays: LiveR
 }
 
 /** The video's current time, and which player the page chose. */
-const playback = (page: Page) => page.locator(VIDEO).evaluate((v: { currentTime: number; dataset: Record<string, string> }) => ({ time: v.currentTime, transport: v.dataset.transport }));
+const playback = (page: Page) =>
+  page
+    .locator(VIDEO)
+    .evaluate((v: { currentTime: number; dataset: Record<string, string> }) => ({
+      time: v.currentTime,
+      transport: v.dataset.transport,
+    }));
 
 async function advances(page: Page, seconds: number, what: string): Promise<number> {
   await waitFor(`${what} starts`, async () => (await playback(page)).time > 0, 30_000);
@@ -73,7 +79,12 @@ if (blocked) {
       proc.kill();
       await proc.exited();
     });
-    await waitFor('two HLS segments', async () => ((await readFile(join(hlsDir, 'index.m3u8'), 'utf8').catch(() => '')).match(/#EXTINF/g) ?? []).length >= 2, 30_000);
+    await waitFor(
+      'two HLS segments',
+      async () =>
+        ((await readFile(join(hlsDir, 'index.m3u8'), 'utf8').catch(() => '')).match(/#EXTINF/g) ?? []).length >= 2,
+      30_000,
+    );
 
     const config = testConfig({ archiveDir: join(dir, 'archive'), hlsDir: hlsRoot });
     const deps: HttpServerDeps = {

@@ -11,13 +11,35 @@ import { browserTestBlocked, CHROMIUM, CHROMIUM_ARGS } from '../helpers/browser.
 import { FakeGemini } from '../helpers/fakeGemini.js';
 
 // The test is type-checked without the DOM library; page-side callbacks name only what they touch.
-type Media = { currentTime: number; readyState: number; duration: number; currentSrc: string; played: { length: number; start(i: number): number; end(i: number): number } };
-type Hit = { camera: string; archive: string; start: string; offsetSeconds: number; summary: string; label?: string; description?: string };
+type Media = {
+  currentTime: number;
+  readyState: number;
+  duration: number;
+  currentSrc: string;
+  played: { length: number; start(i: number): number; end(i: number): number };
+};
+type Hit = {
+  camera: string;
+  archive: string;
+  start: string;
+  offsetSeconds: number;
+  summary: string;
+  label?: string;
+  description?: string;
+};
 
 const OFFSET = 2;
 const answer = () => ({
   summary: 'A yellow forklift moves pallets across the loading bay.',
-  events: [{ start: `00:0${OFFSET}`, end: `00:0${OFFSET + 1}`, label: 'forklift', description: 'A forklift lifts a pallet next to the roller door.', severity: 'info' }],
+  events: [
+    {
+      start: `00:0${OFFSET}`,
+      end: `00:0${OFFSET + 1}`,
+      label: 'forklift',
+      description: 'A forklift lifts a pallet next to the roller door.',
+      severity: 'info',
+    },
+  ],
 });
 
 const blocked = browserTestBlocked();
@@ -37,15 +59,41 @@ if (blocked) {
     // An archive long enough to hold the event at OFFSET s (the first after a start may be shorter: clamped).
     // An archive of exactly OFFSET s (a short first one) holds the event at its very end and
     // leaves nothing to play: take one with 2 s to play after the event.
-    const hit = await waitFor('an indexed event at the offset, with 2 s of archive after it', async () => {
-      const hits = (await (await fetch(`${base}/api/search?q=forklift`)).json()) as Hit[];
-      const lengths = (await (await fetch(`${base}/api/archives?limit=100`)).json()) as Array<{ file: string; seconds: number }>;
-      return hits.find((h) => h.offsetSeconds === OFFSET && (lengths.find((a) => a.file === h.archive)?.seconds ?? 0) >= OFFSET + 2) ?? null;
-    }, 90_000, 500);
-    t.match(hit, { camera: 'cam1', archive: /^cam1\/\d{4}-\d{2}-\d{2}\/archive_\d{8}T\d{6}Z\.mp4$/, label: 'forklift', description: /roller door/, summary: /yellow forklift/ });
-    const archives = (await (await fetch(`${base}/api/archives?limit=100`)).json()) as Array<{ file: string; start: string }>;
+    const hit = await waitFor(
+      'an indexed event at the offset, with 2 s of archive after it',
+      async () => {
+        const hits = (await (await fetch(`${base}/api/search?q=forklift`)).json()) as Hit[];
+        const lengths = (await (await fetch(`${base}/api/archives?limit=100`)).json()) as Array<{
+          file: string;
+          seconds: number;
+        }>;
+        return (
+          hits.find(
+            (h) =>
+              h.offsetSeconds === OFFSET && (lengths.find((a) => a.file === h.archive)?.seconds ?? 0) >= OFFSET + 2,
+          ) ?? null
+        );
+      },
+      90_000,
+      500,
+    );
+    t.match(hit, {
+      camera: 'cam1',
+      archive: /^cam1\/\d{4}-\d{2}-\d{2}\/archive_\d{8}T\d{6}Z\.mp4$/,
+      label: 'forklift',
+      description: /roller door/,
+      summary: /yellow forklift/,
+    });
+    const archives = (await (await fetch(`${base}/api/archives?limit=100`)).json()) as Array<{
+      file: string;
+      start: string;
+    }>;
     const archiveStart = archives.find((a) => a.file === hit.archive)!.start;
-    t.equal(Date.parse(hit.start) - Date.parse(archiveStart), OFFSET * 1000, 'start is the event time: the archive start + offsetSeconds');
+    t.equal(
+      Date.parse(hit.start) - Date.parse(archiveStart),
+      OFFSET * 1000,
+      'start is the event time: the archive start + offsetSeconds',
+    );
     const bad = await fetch(`${base}/api/search?q=forklift&limit=0`);
     t.equal(bad.status, 400, 'bad input: 400');
     t.match(await bad.json(), { error: { code: 'bad_request', message: /limit must be an integer/ } });
@@ -81,19 +129,42 @@ if (blocked) {
         currentSrc: v.currentSrc,
       }));
     let first = await state();
-    await waitFor('the archive loads', async () => ((first = await state()).readyState >= 1 ? first : null), 15_000, 50);
-    t.ok(first.currentSrc.endsWith(`/archives/${hit.archive}#t=${OFFSET}`), `the archive is loaded seeked to the event (${first.currentSrc})`);
+    await waitFor(
+      'the archive loads',
+      async () => ((first = await state()).readyState >= 1 ? first : null),
+      15_000,
+      50,
+    );
+    t.ok(
+      first.currentSrc.endsWith(`/archives/${hit.archive}#t=${OFFSET}`),
+      `the archive is loaded seeked to the event (${first.currentSrc})`,
+    );
     t.ok(first.duration > OFFSET, `the video is the archive (${first.duration} s)`);
-    t.ok(first.startedAt >= OFFSET - 0.05 && first.startedAt < OFFSET + 1, `currentTime starts at the event (${first.startedAt} s)`);
+    t.ok(
+      first.startedAt >= OFFSET - 0.05 && first.startedAt < OFFSET + 1,
+      `currentTime starts at the event (${first.startedAt} s)`,
+    );
     // Played ranges, not the position: the 2 s after the event may be over before a poll on a busy machine.
-    await waitFor('the archive plays', async () => {
-      const now = await state();
-      return now.playedTo > now.startedAt + 0.2;
-    }, 15_000, 100);
-    t.ok(ranges.some((r) => r.startsWith('bytes=')), `the video is fetched with range requests (${ranges.join(', ')})`);
+    await waitFor(
+      'the archive plays',
+      async () => {
+        const now = await state();
+        return now.playedTo > now.startedAt + 0.2;
+      },
+      15_000,
+      100,
+    );
+    t.ok(
+      ranges.some((r) => r.startsWith('bytes=')),
+      `the video is fetched with range requests (${ranges.join(', ')})`,
+    );
     await page.fill('#search-q', 'zeppelin');
     await page.click('#search-form button[type="submit"]');
-    await waitFor('no matches', async () => /No matches/.test((await page.textContent('#search-status')) ?? ''), 10_000);
+    await waitFor(
+      'no matches',
+      async () => /No matches/.test((await page.textContent('#search-status')) ?? ''),
+      10_000,
+    );
     t.equal(await page.locator('#search-results li').count(), 0);
     t.same(pageErrors, [], 'no page errors');
   });

@@ -44,14 +44,22 @@ if (blocked) {
       sensors: new Sensors({ sysRoot: join(FIXTURES, 'pi4'), vcgencmd: async () => 'throttled=0x50000' }),
       extra: () => ({ outbox: { depth: 0 } }),
     });
-    const analysis = { summary: 'A test pattern moves across the frame.', events: [{ start: '00:00', end: '00:04', label: 'motion', description: 'pattern moves', severity: 'low' }] };
+    const analysis = {
+      summary: 'A test pattern moves across the frame.',
+      events: [{ start: '00:00', end: '00:04', label: 'motion', description: 'pattern moves', severity: 'low' }],
+    };
     const serverDeps = {
       config: () => config,
       log: silentLogger(),
       pipeline,
       archives: new FakeCatalog(archiveRoot, async () => analysis),
       health,
-      status: async () => ({ device: 'gate-01', version: '0.1.0', uptime: 3723, mqtt: { connected: true, url: 'embedded' } }),
+      status: async () => ({
+        device: 'gate-01',
+        version: '0.1.0',
+        uptime: 3723,
+        mqtt: { connected: true, url: 'embedded' },
+      }),
       token: null,
     };
     let server = new HttpServer(serverDeps);
@@ -105,7 +113,9 @@ if (blocked) {
     await phone.goto(`http://127.0.0.1:${port}/`);
     await phone.waitForSelector('[data-value="temperature"]');
     await phone.waitForSelector('#archives li[data-file]');
-    const overflow = await phone.locator('html').evaluate((html: { scrollWidth: number; clientWidth: number }) => html.scrollWidth - html.clientWidth);
+    const overflow = await phone
+      .locator('html')
+      .evaluate((html: { scrollWidth: number; clientWidth: number }) => html.scrollWidth - html.clientWidth);
     t.ok(overflow <= 0, `no horizontal scrolling on a phone (overflow ${overflow}px)`);
     await phone.screenshot({ path: join(ARTIFACTS, 'status-page-phone.png'), fullPage: true });
     await phone.close();
@@ -115,13 +125,20 @@ if (blocked) {
     await server.stop();
     ffmpeg.kill('SIGKILL');
     const link = page.locator('#link');
-    await waitFor('the page sees the agent gone', async () => /unreachable/.test((await link.textContent()) ?? ''), 10000);
+    await waitFor(
+      'the page sees the agent gone',
+      async () => /unreachable/.test((await link.textContent()) ?? ''),
+      10000,
+    );
     t.pass('page shows the agent unreachable');
     await rm(join(hlsRoot, 'cam1'), { recursive: true, force: true });
     await mkdir(join(hlsRoot, 'cam1'), { recursive: true });
     await new Promise((r) => setTimeout(r, 2000));
     ffmpeg = await startLive();
-    server = new HttpServer({ ...serverDeps, config: () => ({ ...config, http: { ...config.http, listen: `127.0.0.1:${port}` } }) });
+    server = new HttpServer({
+      ...serverDeps,
+      config: () => ({ ...config, http: { ...config.http, listen: `127.0.0.1:${port}` } }),
+    });
     await server.start();
     await waitFor('the page sees the agent back', async () => /online/.test((await link.textContent()) ?? ''), 10000);
     const t2 = await liveTime();

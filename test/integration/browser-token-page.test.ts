@@ -9,7 +9,13 @@ import t from 'tap';
 import { stat } from 'node:fs/promises';
 import { HttpServer } from '../../agent/http/server.js';
 import { silentLogger } from '../../agent/util/logger.js';
-import { browserTestBlocked, CHROMIUM, CHROMIUM_ARGS as BASE_ARGS, pageMedia, startLiveHls } from '../helpers/browser.js';
+import {
+  browserTestBlocked,
+  CHROMIUM,
+  CHROMIUM_ARGS as BASE_ARGS,
+  pageMedia,
+  startLiveHls,
+} from '../helpers/browser.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { FakeCatalog, FakePipeline, runningCamera, testConfig } from '../unit/http/fakes.js';
 
@@ -66,7 +72,11 @@ if (blocked) {
     t.equal(await page.textContent('#device'), 'edge-agent', 'no device name before the token');
     await page.fill('#token', 'not-the-token');
     await page.click('#login-form button[type=submit]');
-    await waitFor('a wrong token is refused', async () => /Wrong token/.test((await page.textContent('#login-error')) ?? ''), 5000);
+    await waitFor(
+      'a wrong token is refused',
+      async () => /Wrong token/.test((await page.textContent('#login-error')) ?? ''),
+      5000,
+    );
     t.pass('a wrong token is refused');
 
     await page.fill('#token', TOKEN);
@@ -75,8 +85,15 @@ if (blocked) {
     t.ok(await page.locator('#login').isHidden(), 'the form goes away');
     const cookies = await context.cookies(base);
     t.match(cookies, [{ name: 'edge_agent_session', httpOnly: true, sameSite: 'Strict', secure: false }]);
-    t.notOk(cookies.some((c) => c.value.includes(TOKEN)), 'the cookie is not the token');
-    t.equal(await page.evaluate(() => (globalThis as unknown as { document: { cookie: string } }).document.cookie), '', 'the page script cannot read it');
+    t.notOk(
+      cookies.some((c) => c.value.includes(TOKEN)),
+      'the cookie is not the token',
+    );
+    t.equal(
+      await page.evaluate(() => (globalThis as unknown as { document: { cookie: string } }).document.cookie),
+      '',
+      'the page script cannot read it',
+    );
 
     // hls.js on the cookie.
     const video = page.locator('video.live[data-camera="cam1"]');

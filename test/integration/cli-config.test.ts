@@ -20,15 +20,26 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 
 function cli(args: string[], extra: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'agent/cli.ts', ...args], { cwd: ROOT, env: cleanEnv(extra), timeout: 30_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', 'agent/cli.ts', ...args],
+      { cwd: ROOT, env: cleanEnv(extra), timeout: 30_000 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
 t.test('config check: 0 and "config ok" for a valid file', async (t) => {
-  const dir = t.testdir({ 'config.json': JSON.stringify({ device: { id: 'gate-01' }, hls: { segmentSeconds: 2 }, archive: { segmentSeconds: 600 } }) });
+  const dir = t.testdir({
+    'config.json': JSON.stringify({
+      device: { id: 'gate-01' },
+      hls: { segmentSeconds: 2 },
+      archive: { segmentSeconds: 600 },
+    }),
+  });
   const file = path.join(dir, 'config.json');
   const r = await cli(['config', 'check', file]);
   t.equal(r.code, 0, r.stderr);
@@ -76,13 +87,19 @@ t.test('config print: effective config, secrets redacted', async (t) => {
   const dir = t.testdir({
     'config.json': JSON.stringify({
       cameras: [{ id: 'gate', source: 'rtsp://admin:camsecret@10.0.0.9/live' }],
-      mqtt: { url: 'mqtts://agent:brokersecret@broker:8883', passwordFile: '/etc/edge-agent/pw', commandKeyFile: '/etc/k' },
+      mqtt: {
+        url: 'mqtts://agent:brokersecret@broker:8883',
+        passwordFile: '/etc/edge-agent/pw',
+        commandKeyFile: '/etc/k',
+      },
       analysis: { apiKeyFile: '/etc/gemini' },
       http: { listen: '0.0.0.0:8080', tokenFile: '/etc/token' },
     }),
   });
   const file = path.join(dir, 'config.json');
-  const r = await cli(['config', 'print', '--config', file, '--set', 'cameras[0].fps=15'], { EDGE_AGENT_MQTT_TOPIC_PREFIX: 'site' });
+  const r = await cli(['config', 'print', '--config', file, '--set', 'cameras[0].fps=15'], {
+    EDGE_AGENT_MQTT_TOPIC_PREFIX: 'site',
+  });
   t.equal(r.code, 0, r.stderr);
   const printed = JSON.parse(r.stdout);
   t.equal(printed.cameras[0].source, 'rtsp://admin:[redacted]@10.0.0.9/live');

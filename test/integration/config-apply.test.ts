@@ -33,7 +33,19 @@ t.test('set-config: apply, prove, commit, or revert', async (t) => {
     dir,
     // The bricks below move the broker and the HTTP port over unsigned MQTT: since issue 15 only a
     // config file that opts into the old behaviour allows that (test/unit/config/configService.test.ts has the refusals).
-    testConfig(dir, { mqtt: { url: broker.url, healthIntervalSeconds: 30, configGateSeconds: GATE_SECONDS, unsignedSensitiveChanges: true }, encoder: { prefer: ['libx264'], bitrateKbps: 400 } }, ['cam1', 'cam2']),
+    testConfig(
+      dir,
+      {
+        mqtt: {
+          url: broker.url,
+          healthIntervalSeconds: 30,
+          configGateSeconds: GATE_SECONDS,
+          unsignedSensitiveChanges: true,
+        },
+        encoder: { prefer: ['libx264'], bitrateKbps: 400 },
+      },
+      ['cam1', 'cam2'],
+    ),
     { EDGE_AGENT_TRUST_ENCODERS: '1' },
   );
   t.teardown(() => agent.stop());
@@ -41,14 +53,27 @@ t.test('set-config: apply, prove, commit, or revert', async (t) => {
   t.teardown(() => client.end());
   await client.subscribe(`${ROOT}/status`);
   await client.subscribe(`${ROOT}/events`);
-  await client.waitFor((m) => m.topic === `${ROOT}/status` && (m.json as { state?: string }).state === 'online', 30_000);
+  await client.waitFor(
+    (m) => m.topic === `${ROOT}/status` && (m.json as { state?: string }).state === 'online',
+    30_000,
+  );
   await agent.waitEvent('pipeline.started', 2, 30_000);
   await client.command(`${ROOT}/cmd/ping`, {}, 'v5', 'replies/p', 20_000);
 
   // Sends set-config and measures how long the reply took.
-  const setConfig = async (set: Record<string, unknown>, form: 'v5' | 'v311' = 'v5', on: TestClient = client): Promise<{ reply: Reply; seconds: number; message: Received }> => {
+  const setConfig = async (
+    set: Record<string, unknown>,
+    form: 'v5' | 'v311' = 'v5',
+    on: TestClient = client,
+  ): Promise<{ reply: Reply; seconds: number; message: Received }> => {
     const started = performance.now();
-    const message = await on.command(`${ROOT}/cmd/set-config`, { set }, form, 'replies/set', (GATE_SECONDS + 30) * 1000);
+    const message = await on.command(
+      `${ROOT}/cmd/set-config`,
+      { set },
+      form,
+      'replies/set',
+      (GATE_SECONDS + 30) * 1000,
+    );
     return { reply: message.json as Reply, seconds: (performance.now() - started) / 1000, message };
   };
   const connectsSoFar = () => agent.logs('mqtt connected').length;
@@ -57,7 +82,11 @@ t.test('set-config: apply, prove, commit, or revert', async (t) => {
     const connects = connectsSoFar();
     const { reply } = await setConfig({ 'mqtt.healthIntervalSeconds': 7 });
     t.match(reply, { ok: true, result: { changed: ['mqtt.healthIntervalSeconds'] } }, 'reply arrives');
-    t.match(JSON.parse(await readFile(configFile, 'utf8')), { mqtt: { healthIntervalSeconds: 7 } }, 'step 5: committed to the file');
+    t.match(
+      JSON.parse(await readFile(configFile, 'utf8')),
+      { mqtt: { healthIntervalSeconds: 7 } },
+      'step 5: committed to the file',
+    );
     t.equal(connectsSoFar(), connects, 'the link was not restarted');
   });
 
@@ -69,7 +98,14 @@ t.test('set-config: apply, prove, commit, or revert', async (t) => {
     t.match(reply, { ok: true, result: { changed: ['cameras'] } }, 'reply with id echoed');
     t.ok((message.json as { id?: string }).id, 'the id comes back');
     await agent.waitEvent('pipeline.started', started + 1);
-    t.same(agent.events('pipeline.started').slice(started).map((r) => r.camera), ['cam1'], 'only cam1 restarted');
+    t.same(
+      agent
+        .events('pipeline.started')
+        .slice(started)
+        .map((r) => r.camera),
+      ['cam1'],
+      'only cam1 restarted',
+    );
     // The gate waits for every restarted camera's frames, so a cam2 restart would show by now.
     t.equal(cam2Starts(), cam2Before, 'cam2 was not restarted');
   });
@@ -78,7 +114,10 @@ t.test('set-config: apply, prove, commit, or revert', async (t) => {
     const before = await readFile(configFile, 'utf8');
     const { reply, seconds } = await setConfig(set);
     t.match(reply, { ok: false, error: { code: 'config_reverted', message: /reverted/ } }, `${what}: reverted`);
-    t.ok(seconds < GATE_SECONDS + 20, `${what}: the reply came within the deadline plus the revert (${seconds.toFixed(1)} s)`);
+    t.ok(
+      seconds < GATE_SECONDS + 20,
+      `${what}: the reply came within the deadline plus the revert (${seconds.toFixed(1)} s)`,
+    );
     t.equal(await readFile(configFile, 'utf8'), before, `${what}: the config file is unchanged`);
     const ping = await client.command(`${ROOT}/cmd/ping`, {}, 'v5', 'replies/p', 20_000);
     t.match(ping.json, { ok: true }, `${what}: the board still answers`);
@@ -105,15 +144,27 @@ t.test('set-config: apply, prove, commit, or revert', async (t) => {
   await t.test('wrong broker password', async (t) => {
     const secret = path.join(dir, 'wrong-password');
     await writeFile(secret, 'wrong-password\n');
-    const reply = await brick(t, 'wrong password', { 'mqtt.url': locked.url, 'mqtt.username': 'board', 'mqtt.passwordFile': secret });
-    t.match(reply.error?.message, /not authori[sz]ed|bad user name or password/i, 'the reason is the broker refusing us');
+    const reply = await brick(t, 'wrong password', {
+      'mqtt.url': locked.url,
+      'mqtt.username': 'board',
+      'mqtt.passwordFile': secret,
+    });
+    t.match(
+      reply.error?.message,
+      /not authori[sz]ed|bad user name or password/i,
+      'the reason is the broker refusing us',
+    );
   });
 
   await t.test('camera device that does not exist', async (t) => {
     const reply = await brick(t, 'missing camera', { 'cameras[0].source': 'v4l2:/dev/video-none' });
     t.match(reply.error?.message, /camera cam1/, 'the reason names the camera');
     const health = await client.command(`${ROOT}/cmd/get-config`, {}, 'v5', 'replies/g');
-    t.match(health.json, { ok: true, result: { cameras: [{ id: 'cam1', source: 'test' }] } }, 'the effective config is the old one');
+    t.match(
+      health.json,
+      { ok: true, result: { cameras: [{ id: 'cam1', source: 'test' }] } },
+      'the effective config is the old one',
+    );
   });
 
   await t.test('mqtt.url to a second working broker: the reply comes on the new link', async (t) => {

@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import t from 'tap';
 import { makeRelease } from '../helpers/release.js';
 
-
 function namespacesWork(): boolean {
   if (process.getuid?.() !== 0) return false;
-  const probe = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs none /mnt'], { stdio: 'ignore' });
+  const probe = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs none /mnt'], {
+    stdio: 'ignore',
+  });
   return probe.status === 0;
 }
 
@@ -70,13 +71,27 @@ echo "== after: $(id edge-agent 2>&1 | head -c 40) $(ls /var/lib/edge-agent /etc
   t.equal(r.status, 0, 'runs', { stdout: r.stdout, stderr: r.stderr });
   const section = (name: string) => r.stdout.split(`== ${name}`)[1]?.split('\n== ')[0] ?? '';
   t.match(section('first'), /created user edge-agent/);
-  t.match(r.stdout, HAS_RENDER ? /== user: edge-agent video render/ : /== user: edge-agent video\n/, HAS_RENDER ? 'render too (it exists here)' : 'no render group here');
-  t.match(r.stdout, /== owners: edge-agent:edge-agent 750 edge-agent:edge-agent 750 root:root 700 edge-agent:edge-agent 640/);
+  t.match(
+    r.stdout,
+    HAS_RENDER ? /== user: edge-agent video render/ : /== user: edge-agent video\n/,
+    HAS_RENDER ? 'render too (it exists here)' : 'no render group here',
+  );
+  t.match(
+    r.stdout,
+    /== owners: edge-agent:edge-agent 750 edge-agent:edge-agent 750 root:root 700 edge-agent:edge-agent 640/,
+  );
   t.match(r.stdout, HAS_RENDER ? /== dropins: groups\.conf notify\.conf/ : /== dropins: notify\.conf/);
   t.match(section('second'), /no changes/);
   t.notMatch(section('second'), /restarted/);
-  t.match(section('bad'), /did not start with releases\/3\.2\.0-bad \(journalctl -u edge-agent\); back on releases\/3\.1\.0, running/);
-  t.match(r.stdout, /== after bad: releases\/3\.1\.0 releases\/3\.0\.0/, 'the running release and its previous, as before');
+  t.match(
+    section('bad'),
+    /did not start with releases\/3\.2\.0-bad \(journalctl -u edge-agent\); back on releases\/3\.1\.0, running/,
+  );
+  t.match(
+    r.stdout,
+    /== after bad: releases\/3\.1\.0 releases\/3\.0\.0/,
+    'the running release and its previous, as before',
+  );
   t.match(section('uninstall'), /removed user edge-agent/);
   t.match(r.stdout, /== after: id: .edge-agent.: no such user/);
   const calls = (await import('node:fs')).readFileSync(log, 'utf8').trim().split('\n');

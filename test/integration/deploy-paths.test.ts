@@ -10,10 +10,13 @@ import t from 'tap';
 import { exitsZero, installerSandbox } from '../helpers/installer.js';
 import { makeRelease } from '../helpers/release.js';
 
-t.test('folders the config names outside the unit\'s own become writable under ProtectSystem=strict', async (t) => {
+t.test("folders the config names outside the unit's own become writable under ProtectSystem=strict", async (t) => {
   const { dir, root, run } = installerSandbox(t);
   mkdirSync(join(root, 'etc/edge-agent'), { recursive: true });
-  writeFileSync(join(root, 'etc/edge-agent/config.json'), JSON.stringify({ archive: { dir: '/mnt/ssd/edge/archive' }, dataDir: '/var/lib/edge-agent' }));
+  writeFileSync(
+    join(root, 'etc/edge-agent/config.json'),
+    JSON.stringify({ archive: { dir: '/mnt/ssd/edge/archive' }, dataDir: '/var/lib/edge-agent' }),
+  );
   exitsZero(t, run('--from', makeRelease(dir, '1.0.0')));
   const dropin = join(root, 'etc/systemd/system/edge-agent.service.d/paths.conf');
   t.equal(readFileSync(dropin, 'utf8'), '[Service]\nReadWritePaths=-/mnt/ssd/edge/archive\n');
@@ -62,11 +65,14 @@ t.test('a link planted by the agent user where the credentials were is never fol
   execFileSync('ln', ['-s', victim, join(root, 'etc/edge-agent/credentials')]);
   const r = run('--from', rel);
   exitsZero(t, r);
-  t.equal((lstatSync(victim).mode & 0o777).toString(8), '755', 'the link target\'s mode untouched');
+  t.equal((lstatSync(victim).mode & 0o777).toString(8), '755', "the link target's mode untouched");
   t.equal((lstatSync(join(victim, 'gemini-api-key')).mode & 0o777).toString(8), '644');
   t.notOk(existsSync(join(root, 'etc/edge-agent-credentials/gemini-api-key')), 'nothing taken through the link');
   t.match(r.err, /etc\/edge-agent\/credentials is not a root-owned folder/);
-  t.notOk(existsSync(join(root, 'etc/systemd/system/edge-agent.service.d/credentials.conf')), 'no LoadCredential= through it');
+  t.notOk(
+    existsSync(join(root, 'etc/systemd/system/edge-agent.service.d/credentials.conf')),
+    'no LoadCredential= through it',
+  );
 
   // A link inside a real old folder is not moved either.
   const second = installerSandbox(t);

@@ -36,10 +36,20 @@ function setup(t: Test, hosts: string[]) {
   writeFileSync(join(dir, 'boards.txt'), `# the fleet\n${hosts.join('\n')}\n\n`);
   const log = join(dir, 'ssh.log');
   const run = (args: string[], env: Record<string, string> = {}) => {
-    const r = spawnSync(rollout, ['--release', tarball, '--hosts', join(dir, 'boards.txt'), '--timeout', '1', '--interval', '0.1', ...args], {
-      env: { ...process.env, PATH: `${join(dir, 'bin')}:${process.env.PATH}`, FAKE_LOG: log, FAKE_STATUS_VERSION: '1.2.0', ...env },
-      encoding: 'utf8',
-    });
+    const r = spawnSync(
+      rollout,
+      ['--release', tarball, '--hosts', join(dir, 'boards.txt'), '--timeout', '1', '--interval', '0.1', ...args],
+      {
+        env: {
+          ...process.env,
+          PATH: `${join(dir, 'bin')}:${process.env.PATH}`,
+          FAKE_LOG: log,
+          FAKE_STATUS_VERSION: '1.2.0',
+          ...env,
+        },
+        encoding: 'utf8',
+      },
+    );
     const calls = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : [];
     return { code: r.status, out: r.stdout, err: r.stderr, calls };
   };
@@ -68,11 +78,20 @@ t.test('all boards healthy: canary, then batches, each installed and checked', a
   const r = run(['--batch', '2']);
   t.equal(r.code, 0, r.err);
   t.match(r.out, /done: ok=5 failed=0 not-attempted=0/);
-  t.same(hostsWith(r.calls, /^cat > \/tmp\/edge-agent-stage\.AbCdEf0123\/edge-agent-1\.2\.0\.tar\.gz$/)[0], 'a', 'canary first');
+  t.same(
+    hostsWith(r.calls, /^cat > \/tmp\/edge-agent-stage\.AbCdEf0123\/edge-agent-1\.2\.0\.tar\.gz$/)[0],
+    'a',
+    'canary first',
+  );
   t.same(hostsWith(r.calls, /install\.sh --from/).sort(), ['a', 'b', 'c', 'd', 'e']);
   t.same(hostsWith(r.calls, /healthz/).sort(), ['a', 'b', 'c', 'd', 'e']);
   // The embedded broker needs the technicians' login, read on the board (never sent from here).
-  const sub = (host: string, topic: string) => r.calls.some((c) => c.startsWith(`${host}|mosquitto_sub -h 127.0.0.1 -u technician -P "$(sudo sh -c 'cat /etc/edge-agent-credentials/mqtt-technician 2>/dev/null || cat /var/lib/edge-agent/mqtt-technician')" -t '${topic}' -C 1 -W 5`));
+  const sub = (host: string, topic: string) =>
+    r.calls.some((c) =>
+      c.startsWith(
+        `${host}|mosquitto_sub -h 127.0.0.1 -u technician -P "$(sudo sh -c 'cat /etc/edge-agent-credentials/mqtt-technician 2>/dev/null || cat /var/lib/edge-agent/mqtt-technician')" -t '${topic}' -C 1 -W 5`,
+      ),
+    );
   t.ok(sub('b', 'edge/gate-2/status'), 'device id from the hosts file');
   t.ok(sub('a', 'edge/id-a/status'), 'device id from hostname');
   t.same(hostsWith(r.calls, /--rollback/), []);
@@ -121,12 +140,28 @@ t.test('staging on a board is a private mktemp -d folder, removed after the inst
   const r = run(['--batch', '1'], { FAKE_NO_STAGE: 'b' });
   const a = r.calls.filter((c) => c.startsWith('a|')).map((c) => c.split('|')[1]);
   t.same(a.slice(0, 2), ['hostname', 'mktemp -d /tmp/edge-agent-stage.XXXXXXXXXX']);
-  t.ok(a.some((c) => /^cat > \/tmp\/edge-agent-stage\.AbCdEf0123\//.test(c!)), 'the tarball goes into it');
-  t.ok(a.some((c) => /install\.sh --from \/tmp\/edge-agent-stage\.AbCdEf0123\/.*; rm -rf \/tmp\/edge-agent-stage\.AbCdEf0123; exit \$rc$/.test(c!)), 'and it is removed');
-  t.notOk(r.calls.some((c) => /edge-agent-stage-|\/tmp\/edge-agent-1\.2\.0/.test(c)), 'no predictable /tmp name anywhere');
+  t.ok(
+    a.some((c) => /^cat > \/tmp\/edge-agent-stage\.AbCdEf0123\//.test(c!)),
+    'the tarball goes into it',
+  );
+  t.ok(
+    a.some((c) =>
+      /install\.sh --from \/tmp\/edge-agent-stage\.AbCdEf0123\/.*; rm -rf \/tmp\/edge-agent-stage\.AbCdEf0123; exit \$rc$/.test(
+        c!,
+      ),
+    ),
+    'and it is removed',
+  );
+  t.notOk(
+    r.calls.some((c) => /edge-agent-stage-|\/tmp\/edge-agent-1\.2\.0/.test(c)),
+    'no predictable /tmp name anywhere',
+  );
   // A board whose mktemp answers something else gets nothing copied or installed.
   const b = r.calls.filter((c) => c.startsWith('b|')).map((c) => c.split('|')[1]);
-  t.notOk(b.some((c) => /^cat >|install\.sh/.test(c!)), 'nothing copied to or run from a folder that is not ours');
+  t.notOk(
+    b.some((c) => /^cat >|install\.sh/.test(c!)),
+    'nothing copied to or run from a folder that is not ours',
+  );
   t.match(r.out, /b: could not make a private staging folder/);
   t.not(r.code, 0);
 });

@@ -40,7 +40,11 @@ t.test('install twice changes nothing, keeps config, upgrades and rolls back', a
   const wrapper = join(root, 'usr/local/bin/edge-agent');
   t.match(readFileSync(wrapper, 'utf8'), /exec \/opt\/edge-agent\/current\/bin\/edge-agent "\$@"/);
   t.equal(spawnSync(wrapper, ['x']).status, 127, 'wrapper is executable (runs a path absent outside the root)');
-  t.equal(spawnSync(join(root, 'opt/edge-agent/current/bin/edge-agent'), ['version'], { encoding: 'utf8' }).stdout, '1.0.0\n', 'the release runs with its runtime');
+  t.equal(
+    spawnSync(join(root, 'opt/edge-agent/current/bin/edge-agent'), ['version'], { encoding: 'utf8' }).stdout,
+    '1.0.0\n',
+    'the release runs with its runtime',
+  );
   const before = snapshot(root);
 
   const second = run('--from', v1);
@@ -57,7 +61,11 @@ t.test('install twice changes nothing, keeps config, upgrades and rolls back', a
   exitsZero(t, up);
   t.equal(readlinkSync(join(root, 'opt/edge-agent/current')), 'releases/1.1.0');
   t.equal(readlinkSync(join(root, 'opt/edge-agent/previous')), 'releases/1.0.0');
-  t.equal(readFileSync(join(root, 'etc/edge-agent/config.json'), 'utf8'), '{"device":{"id":"gate-7"}}\n', 'config kept');
+  t.equal(
+    readFileSync(join(root, 'etc/edge-agent/config.json'), 'utf8'),
+    '{"device":{"id":"gate-7"}}\n',
+    'config kept',
+  );
 
   const back = run('--rollback');
   exitsZero(t, back);
@@ -88,6 +96,10 @@ t.test('a release that rejects the board config changes nothing; --rollback goes
   t.match(bad.err, /the new release rejects \/etc\/edge-agent\/config\.json; nothing changed/);
   t.same(snapshot(join(root, 'opt/edge-agent')), before, 'releases and links exactly as they were (no .incoming left)');
   exitsZero(t, run('--rollback'));
-  t.equal(readlinkSync(join(root, 'opt/edge-agent/current')), 'releases/1.0.0', 'back to the release before the last switch');
+  t.equal(
+    readlinkSync(join(root, 'opt/edge-agent/current')),
+    'releases/1.0.0',
+    'back to the release before the last switch',
+  );
   t.equal(readlinkSync(join(root, 'opt/edge-agent/previous')), 'releases/1.1.0');
 });

@@ -54,7 +54,11 @@ t.test('doctor --json reports a missing camera, a full disk and an unreachable b
   t.equal(by('config')?.status, 'ok');
   t.match(by('camera cam1'), { status: 'fail', detail: /\/dev\/video99 does not exist/, fix: /v4l2-ctl/ });
   t.match(by('disk'), { status: 'fail', detail: /below archive\.minFreePercent 90/, fix: /archive/ });
-  t.match(by('broker'), { status: 'fail', detail: new RegExp(`127\\.0\\.0\\.1:${port}.*ECONNREFUSED`), fix: /nothing listens/ });
+  t.match(by('broker'), {
+    status: 'fail',
+    detail: new RegExp(`127\\.0\\.0\\.1:${port}.*ECONNREFUSED`),
+    fix: /nothing listens/,
+  });
   t.match(by('encoders'), { status: 'ok', detail: /libx264: works/ });
   t.match(by('ffmpeg'), { status: 'ok', detail: /^ffmpeg version/ });
   t.ok(Date.now() - started < 60_000, 'finishes promptly');
@@ -63,8 +67,17 @@ t.test('doctor --json reports a missing camera, a full disk and an unreachable b
 t.test('doctor (human) prints one line per check and the fixes', async (t) => {
   const dir = t.testdir({});
   const file = join(dir, 'config.json');
-  (await import('node:fs')).writeFileSync(file, JSON.stringify({ cameras: [{ id: 'c', source: 'test', width: 320, height: 240, fps: 10 }], encoder: { prefer: ['libx264'], bitrateKbps: 300 } }));
-  const r = spawnSync(process.execPath, ['--import', 'tsx', cli, 'doctor', '--config', file], { encoding: 'utf8', timeout: 120_000 });
+  (await import('node:fs')).writeFileSync(
+    file,
+    JSON.stringify({
+      cameras: [{ id: 'c', source: 'test', width: 320, height: 240, fps: 10 }],
+      encoder: { prefer: ['libx264'], bitrateKbps: 300 },
+    }),
+  );
+  const r = spawnSync(process.execPath, ['--import', 'tsx', cli, 'doctor', '--config', file], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   t.match(r.stdout, /^ok {4}camera c {2,}test pattern/m);
   t.match(r.stdout, /^ok {4}broker {2,}embedded/m);
   t.match(r.stdout, /(all checks ok|no fails, \d+ warning\(s\)|\d+ fail\(s\))\n$/);
@@ -73,19 +86,35 @@ t.test('doctor (human) prints one line per check and the fixes', async (t) => {
 
 const CAN_MOUNT =
   process.getuid?.() === 0 &&
-  spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs none /mnt'], { stdio: 'ignore' }).status === 0;
+  spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs none /mnt'], { stdio: 'ignore' })
+    .status === 0;
 
-t.test('a really full disk: archive.dir on a filled 1 MB tmpfs', { skip: CAN_MOUNT ? false : 'needs root and mount namespaces' }, async (t) => {
-  const dir = t.testdir({ archive: {} });
-  const archive = join(dir, 'archive');
-  const file = join(dir, 'config.json');
-  (await import('node:fs')).writeFileSync(
-    file,
-    JSON.stringify({ cameras: [{ id: 'c', source: 'test', width: 320, height: 240, fps: 10 }], encoder: { prefer: ['libx264'], bitrateKbps: 300 }, archive: { dir: archive, minFreePercent: 10 } }),
-  );
-  const script = `mount -t tmpfs -o size=1m none '${archive}' && (head -c 2000000 /dev/zero > '${archive}/fill' 2>/dev/null || true) && exec "$0" --import tsx '${cli}' doctor --json --config '${file}'`;
-  const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, process.execPath], { encoding: 'utf8', timeout: 120_000 });
-  t.equal(r.status, 1, r.stderr);
-  const disk = (JSON.parse(r.stdout) as { checks: Check[] }).checks.find((c) => c.name === 'disk');
-  t.match(disk, { status: 'fail', detail: new RegExp(`0\\.0 GB free of 0\\.0 GB \\(0\\.0 %\\) at ${archive.replace(/[.]/g, '\\.')}`), fix: /oldest archives/ });
-});
+t.test(
+  'a really full disk: archive.dir on a filled 1 MB tmpfs',
+  { skip: CAN_MOUNT ? false : 'needs root and mount namespaces' },
+  async (t) => {
+    const dir = t.testdir({ archive: {} });
+    const archive = join(dir, 'archive');
+    const file = join(dir, 'config.json');
+    (await import('node:fs')).writeFileSync(
+      file,
+      JSON.stringify({
+        cameras: [{ id: 'c', source: 'test', width: 320, height: 240, fps: 10 }],
+        encoder: { prefer: ['libx264'], bitrateKbps: 300 },
+        archive: { dir: archive, minFreePercent: 10 },
+      }),
+    );
+    const script = `mount -t tmpfs -o size=1m none '${archive}' && (head -c 2000000 /dev/zero > '${archive}/fill' 2>/dev/null || true) && exec "$0" --import tsx '${cli}' doctor --json --config '${file}'`;
+    const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, process.execPath], {
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    t.equal(r.status, 1, r.stderr);
+    const disk = (JSON.parse(r.stdout) as { checks: Check[] }).checks.find((c) => c.name === 'disk');
+    t.match(disk, {
+      status: 'fail',
+      detail: new RegExp(`0\\.0 GB free of 0\\.0 GB \\(0\\.0 %\\) at ${archive.replace(/[.]/g, '\\.')}`),
+      fix: /oldest archives/,
+    });
+  },
+);

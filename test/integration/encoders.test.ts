@@ -23,36 +23,49 @@ function observed(): { run: CommandRunner; calls: string[][] } {
 
 t.test('the generic ladder here: hardware encoders fail with reasons, libx264 works; then a cache hit', async (t) => {
   const dir = t.testdir({ dev: {}, tmp: {} });
-  const opts = { devRoot: path.join(dir, 'dev'), tmpDir: path.join(dir, 'tmp'), cacheFile: path.join(dir, 'encoder-probe.json') };
+  const opts = {
+    devRoot: path.join(dir, 'dev'),
+    tmpDir: path.join(dir, 'tmp'),
+    cacheFile: path.join(dir, 'encoder-probe.json'),
+  };
   const first = observed();
   const choice = await chooseEncoders(encoderLadder(BOARD), S, BOARD, { ...opts, run: first.run });
-  t.same(choice.verdicts.map((v) => [v.name, v.works]), [
-    ['h264_nvenc', false],
-    ['h264_vaapi', false],
-    ['h264_qsv', false],
-    ['libx264', true],
-  ]);
+  t.same(
+    choice.verdicts.map((v) => [v.name, v.works]),
+    [
+      ['h264_nvenc', false],
+      ['h264_vaapi', false],
+      ['h264_qsv', false],
+      ['libx264', true],
+    ],
+  );
   const [nvenc, vaapi, qsv, x264] = choice.verdicts;
   t.match(nvenc?.reason, /no \/dev\/nvidia0/);
   t.match(vaapi?.reason, /no \/dev\/dri\/renderD128/);
   t.match(qsv?.reason, /MFX|qsv|device|session/i, 'qsv is refused by a real encode, in its own words');
   t.notOk(x264?.reason);
   t.same(choice.working, [{ name: 'libx264', where: 'ffmpeg' }]);
-  t.ok(first.calls.some((c) => c.includes('lavfi')), 'real test encodes ran');
+  t.ok(
+    first.calls.some((c) => c.includes('lavfi')),
+    'real test encodes ran',
+  );
 
   const second = observed();
   const again = await chooseEncoders(encoderLadder(BOARD), S, BOARD, { ...opts, run: second.run });
   t.same(second.calls, [], 'cache hit: no ffmpeg spawned');
-  t.same(again.verdicts.map((v) => [v.name, v.works, v.cached]), [
-    ['h264_nvenc', false, true],
-    ['h264_vaapi', false, true],
-    ['h264_qsv', false, true],
-    ['libx264', true, true],
-  ]);
+  t.same(
+    again.verdicts.map((v) => [v.name, v.works, v.cached]),
+    [
+      ['h264_nvenc', false, true],
+      ['h264_vaapi', false, true],
+      ['h264_qsv', false, true],
+      ['libx264', true, true],
+    ],
+  );
   t.same(again.working, choice.working);
 });
 
-t.test('with the device nodes faked, nvenc and vaapi fail in the real encode with FFmpeg\'s reason', async (t) => {
+t.test("with the device nodes faked, nvenc and vaapi fail in the real encode with FFmpeg's reason", async (t) => {
   const dir = t.testdir({ dev: { nvidia0: '', dri: { renderD128: '' } }, tmp: {} });
   const opts = { devRoot: path.join(dir, 'dev'), tmpDir: path.join(dir, 'tmp') };
   const nvenc = await probeEncoder({ name: 'h264_nvenc', where: 'ffmpeg' }, S, opts);
@@ -83,10 +96,33 @@ const nalType = (nal: Buffer): number => (nal[nal[2] === 1 ? 3 : 4] ?? 0) & 0x1f
 async function encode(t: Test, extra: string[]): Promise<string> {
   const dir = t.testdir({});
   const out = path.join(dir, 'x.h264');
-  const r = await runCommand('ffmpeg', [
-    '-hide_banner', '-nostdin', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-t', '2.5',
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', ...extra, '-f', 'h264', '-y', out,
-  ], { timeoutMs: 15_000 });
+  const r = await runCommand(
+    'ffmpeg',
+    [
+      '-hide_banner',
+      '-nostdin',
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=320x240:rate=30',
+      '-t',
+      '2.5',
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-pix_fmt',
+      'yuv420p',
+      ...extra,
+      '-f',
+      'h264',
+      '-y',
+      out,
+    ],
+    { timeoutMs: 15_000 },
+  );
   t.equal(r.code, 0, r.stderr);
   return out;
 }
@@ -106,7 +142,10 @@ t.test('verifyH264: SPS/PPS only at the start (the Pi encoder in stock FFmpeg) f
     return !seen;
   });
   writeFileSync(out, Buffer.concat(stripped));
-  t.match(await verifyH264(out, TOOLS), /^a cut from the second keyframe does not decode \(SPS\/PPS not repeated in-band\): .*PPS/);
+  t.match(
+    await verifyH264(out, TOOLS),
+    /^a cut from the second keyframe does not decode \(SPS\/PPS not repeated in-band\): .*PPS/,
+  );
 });
 
 t.test('verifyH264: a GOP longer than the test (keyframes not forced) is refused', async (t) => {

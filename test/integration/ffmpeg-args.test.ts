@@ -17,7 +17,17 @@ const run = promisify(execFile);
 
 /** Video packets of an MPEG-TS file: presentation time and keyframe flag, in order. */
 async function packets(file: string): Promise<Array<{ pts: number; key: boolean }>> {
-  const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v', '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', file]);
+  const { stdout } = await run('ffprobe', [
+    '-v',
+    'error',
+    '-select_streams',
+    'v',
+    '-show_entries',
+    'packet=pts_time,flags',
+    '-of',
+    'csv=p=0',
+    file,
+  ]);
   return stdout
     .trim()
     .split('\n')
@@ -66,12 +76,19 @@ t.test('real ffmpeg runs the built command line', async (t) => {
     t.ok(rows.length >= 2, `the recording was cut at least once: ${JSON.stringify(rows)}`);
     t.match(rows[0]!, /^rec-000000\.ts,/);
     const files = (await readdir(path.join(dir, 'rec'))).filter((f) => f.endsWith('.ts')).sort();
-    t.same(files, rows.map((row) => row.split(',')[0]), 'numbered files, as listed');
+    t.same(
+      files,
+      rows.map((row) => row.split(',')[0]),
+      'numbered files, as listed',
+    );
     const first = await packets(path.join(dir, 'rec', 'rec-000000.ts'));
     t.ok(first[0]!.pts >= 0, `the first packet sits on the timeline at ${first[0]!.pts} s, not before the base`);
     t.ok(first[0]!.key, 'and is a keyframe');
     // Frames before the first whole second were dropped: the first one kept is within a frame of it.
-    t.ok(first[0]!.pts - Math.floor(first[0]!.pts) < ARRIVAL_SLACK_S, `first packet ${first[0]!.pts} s: on a whole second`);
+    t.ok(
+      first[0]!.pts - Math.floor(first[0]!.pts) < ARRIVAL_SLACK_S,
+      `first packet ${first[0]!.pts} s: on a whole second`,
+    );
     for (const file of files.slice(1)) {
       const later = await packets(path.join(dir, 'rec', file));
       t.ok(later[0]?.key, `${file} starts on a keyframe`);

@@ -17,11 +17,23 @@ t.test('a pipeline start deletes only its own HLS files from the camera folder',
   writeFileSync(path.join(camDir, 'archive', '2026-01-01', 'archive_20260101T000000Z.mp4'), 'video');
   writeFileSync(path.join(camDir, 'seg-1700000000.ts'), 'stale segment');
   writeFileSync(path.join(camDir, 'index.m3u8'), '#EXTM3U\n#stale\n');
-  const agent = AgentProcess.start(dir, testConfig(dir, { hls: { dir: path.join(dir, 'shared'), segmentSeconds: 1, listSize: 4 } }));
+  const agent = AgentProcess.start(
+    dir,
+    testConfig(dir, { hls: { dir: path.join(dir, 'shared'), segmentSeconds: 1, listSize: 4 } }),
+  );
   t.teardown(() => agent.stop());
   await agent.waitEvent('pipeline.started', 1, 60_000);
-  await waitFor('a fresh playlist', () => existsSync(path.join(camDir, 'index.m3u8')) && !readFileSync(path.join(camDir, 'index.m3u8'), 'utf8').includes('#stale'), 30_000);
+  await waitFor(
+    'a fresh playlist',
+    () =>
+      existsSync(path.join(camDir, 'index.m3u8')) &&
+      !readFileSync(path.join(camDir, 'index.m3u8'), 'utf8').includes('#stale'),
+    30_000,
+  );
   t.notOk(existsSync(path.join(camDir, 'seg-1700000000.ts')), "the last run's segment is gone");
   t.equal(readFileSync(path.join(camDir, 'agent.db'), 'utf8'), 'precious', 'a file the agent did not make is kept');
-  t.ok(existsSync(path.join(camDir, 'archive', '2026-01-01', 'archive_20260101T000000Z.mp4')), 'and a folder it did not make');
+  t.ok(
+    existsSync(path.join(camDir, 'archive', '2026-01-01', 'archive_20260101T000000Z.mp4')),
+    'and a folder it did not make',
+  );
 });

@@ -40,7 +40,11 @@ t.test('http server on a running agent', { skip: hasFfmpeg() ? false : 'ffmpeg m
 
   await waitFor('/healthz says 200', async () => (await fetch(`${base}/healthz`)).status === 200, 15000);
   t.pass('/healthz 200 once the pipeline produces frames');
-  await waitFor('the playlist is served', async () => (await fetch(`${base}/hls/cam1/index.m3u8`)).status === 200, 10000);
+  await waitFor(
+    'the playlist is served',
+    async () => (await fetch(`${base}/hls/cam1/index.m3u8`)).status === 200,
+    10000,
+  );
   const playlist = await fetch(`${base}/hls/cam1/index.m3u8`);
   t.equal(playlist.headers.get('content-type'), 'application/vnd.apple.mpegurl');
   t.match(playlist.headers.get('cache-control'), /no-cache/);
@@ -94,7 +98,13 @@ t.test('http server on a running agent', { skip: hasFfmpeg() ? false : 'ffmpeg m
   const part = await fetch(`${base}${url}`, { headers: { Range: 'bytes=0-7' } });
   t.equal(part.status, 206);
   t.equal(part.headers.get('content-range'), `bytes 0-7/${size}`);
-  t.match(Buffer.from(await part.arrayBuffer()).subarray(4, 8).toString(), 'ftyp', 'an MP4 starts with ftyp');
+  t.match(
+    Buffer.from(await part.arrayBuffer())
+      .subarray(4, 8)
+      .toString(),
+    'ftyp',
+    'an MP4 starts with ftyp',
+  );
   const outside = await fetch(`${base}${url.replace(/archive_[^/]+$/, '..%2f..%2f..%2fetc%2fpasswd')}`);
   t.equal(outside.status, 400);
 });

@@ -48,15 +48,22 @@ t.test('a real agent serves its camera at /live/cam1', { skip: hasFfmpeg() ? fal
   t.match(init!.toString('latin1'), /avcC/, 'with the H.264 decoder configuration');
   t.equal(first!.toString('latin1', 4, 8), 'moof', 'then a fragment');
   t.ok(startsWithKeyframe(first!), 'that starts on a keyframe');
-  t.ok(rest.every((m) => m.toString('latin1', 4, 8) === 'moof'), 'and more fragments');
+  t.ok(
+    rest.every((m) => m.toString('latin1', 4, 8) === 'moof'),
+    'and more fragments',
+  );
   t.equal(agent.logs(/live view stream unreadable/).length, 0, 'the stream parsed cleanly');
 });
 
-t.test('http.liveView false: no live output, the path is 404', { skip: hasFfmpeg() ? false : 'ffmpeg missing' }, async (t) => {
-  const dir = t.testdir();
-  const agent = AgentProcess.start(dir, testConfig(dir, { http: { listen: '127.0.0.1:0', liveView: false } }));
-  t.teardown(() => agent.stop());
-  const p = await port(agent);
-  await agent.waitLog('pipeline started');
-  t.equal(await firstMessages(`ws://127.0.0.1:${p}/live/cam1`, 1), 404);
-});
+t.test(
+  'http.liveView false: no live output, the path is 404',
+  { skip: hasFfmpeg() ? false : 'ffmpeg missing' },
+  async (t) => {
+    const dir = t.testdir();
+    const agent = AgentProcess.start(dir, testConfig(dir, { http: { listen: '127.0.0.1:0', liveView: false } }));
+    t.teardown(() => agent.stop());
+    const p = await port(agent);
+    await agent.waitLog('pipeline started');
+    t.equal(await firstMessages(`ws://127.0.0.1:${p}/live/cam1`, 1), 404);
+  },
+);

@@ -82,8 +82,13 @@ t.test('health: retained, QoS 0, with cpu, memory, disk, cameras, outbox; repeat
   await link.connected();
   const health = await watcher.waitFor((m) => m.topic === `${R}/health`);
   t.match(health.json, {
-    ts: String, cpu: { cores: Number }, memory: { totalBytes: Number }, temperatures: Array, cameras: Array,
-    outbox: { depth: Number, dropped: Number }, mqtt: { connected: true },
+    ts: String,
+    cpu: { cores: Number },
+    memory: { totalBytes: Number },
+    temperatures: Array,
+    cameras: Array,
+    outbox: { depth: Number, dropped: Number },
+    mqtt: { connected: true },
   });
   await sleep(2500);
   t.ok(watcher.on(`${R}/health`).length >= 3, 'published again each second');
@@ -95,7 +100,16 @@ t.test('events and analysis go out on R/events and R/analysis with an id', async
   t.teardown(() => link.kill());
   await link.connected();
   link.emit('camera.lost', { camera: 'cam1', source: 'v4l2:/dev/video0', reason: 'unplugged' });
-  link.analysis({ camera: 'cam1', archive: 'cam1/2025-01-01/archive_20250101T000000Z.mp4', start: 'a', end: 'b', model: 'm', summary: 's', events: [], ts: 'c' });
+  link.analysis({
+    camera: 'cam1',
+    archive: 'cam1/2025-01-01/archive_20250101T000000Z.mp4',
+    start: 'a',
+    end: 'b',
+    model: 'm',
+    summary: 's',
+    events: [],
+    ts: 'c',
+  });
   const event = await watcher.waitFor((m) => m.topic === `${R}/events`);
   t.match(event.json, { type: 'camera.lost', camera: 'cam1', reason: 'unplugged', ts: String, id: String });
   t.notOk(event.retain);
@@ -108,13 +122,22 @@ t.test('events and analysis go out on R/events and R/analysis with an id', async
 t.test('embedded broker: 3.1.1 link on loopback; a technician can subscribe locally', async (t) => {
   const dir = t.testdir();
   const port = await freePort();
-  const input = { config: testConfig({ url: 'embedded', dataDir: `${dir}/data` }), password: null, commandKey: null, embeddedPort: port };
+  const input = {
+    config: testConfig({ url: 'embedded', dataDir: `${dir}/data` }),
+    password: null,
+    commandKey: null,
+    embeddedPort: port,
+  };
   const link = await LinkProcess.start(dir, input);
   t.teardown(() => link.kill());
   await link.connected();
   // Every client of the embedded broker logs in (issue 15): a technician with the password the agent made.
   const password = readFileSync(`${dir}/data/mqtt-technician`, 'utf8').trim();
-  const local = await TestClient.connect(`mqtt://127.0.0.1:${port}`, { protocolVersion: 4, username: 'technician', password });
+  const local = await TestClient.connect(`mqtt://127.0.0.1:${port}`, {
+    protocolVersion: 4,
+    username: 'technician',
+    password,
+  });
   t.teardown(() => local.end());
   await local.subscribe(`${R}/status`);
   t.match((await local.waitFor((m) => m.topic === `${R}/status`)).json, { state: 'online' });
@@ -128,7 +151,12 @@ t.test('a broker that refuses MQTT 5 (aedes) gets 3.1.1', async (t) => {
   const aedes = new EmbeddedBroker({ log: silentLogger(), port: await freePort(), auth: null });
   await aedes.start();
   t.teardown(() => aedes.stop());
-  const input = { config: testConfig({ url: aedes.url(), dataDir: `${dir}/data` }), password: null, commandKey: null, reconnect: { initialMs: 100 } };
+  const input = {
+    config: testConfig({ url: aedes.url(), dataDir: `${dir}/data` }),
+    password: null,
+    commandKey: null,
+    reconnect: { initialMs: 100 },
+  };
   const link = await LinkProcess.start(dir, input);
   t.teardown(() => link.kill());
   await link.connected();

@@ -44,7 +44,11 @@ async function flood(link: LinkProcess, send: (payload: Buffer, qos: 0 | 1) => P
 async function pingWorks(t: Test, url: string, form: 'v5' | 'v311', login: IClientOptions = {}): Promise<void> {
   const c = await TestClient.connect(url, { protocolVersion: form === 'v5' ? 5 : 4, ...login });
   t.teardown(() => c.end());
-  t.match((await c.command(`${R}/cmd/ping`, {}, form, `${R}/reply`, 20_000)).json, { ok: true, result: { pong: true } }, 'still answering');
+  t.match(
+    (await c.command(`${R}/cmd/ping`, {}, form, `${R}/reply`, 20_000)).json,
+    { ok: true, result: { pong: true } },
+    'still answering',
+  );
 }
 
 for (const protocolVersion of [5, 4] as const) {
@@ -54,7 +58,12 @@ for (const protocolVersion of [5, 4] as const) {
     const broker = new Mosquitto({ dir: `${dir}/broker` });
     await broker.start();
     t.teardown(() => broker.stop());
-    const input = { config: testConfig({ url: broker.url, dataDir: `${dir}/data` }), password: null, commandKey: null, protocolVersion };
+    const input = {
+      config: testConfig({ url: broker.url, dataDir: `${dir}/data` }),
+      password: null,
+      commandKey: null,
+      protocolVersion,
+    };
     const link = await LinkProcess.start(dir, input);
     t.teardown(() => link.kill());
     await link.connected();
@@ -74,7 +83,12 @@ for (const protocolVersion of [5, 4] as const) {
 t.test(`embedded broker: a client sending ${MESSAGE_MB} MB is disconnected before the agent buffers it`, async (t) => {
   const dir = t.testdir();
   const port = await freePort();
-  const input = { config: testConfig({ url: 'embedded', dataDir: `${dir}/data` }), password: null, commandKey: null, embeddedPort: port };
+  const input = {
+    config: testConfig({ url: 'embedded', dataDir: `${dir}/data` }),
+    password: null,
+    commandKey: null,
+    embeddedPort: port,
+  };
   const link = await LinkProcess.start(dir, input);
   t.teardown(() => link.kill());
   await link.connected();
@@ -91,5 +105,5 @@ t.test(`embedded broker: a client sending ${MESSAGE_MB} MB is disconnected befor
   t.ok(growth < BOUND_MB, `RSS of the agent (broker inside) grew ${growth.toFixed(1)} MB (bound ${BOUND_MB} MB)`);
   t.equal(attacker.client.connected, false, 'the sender was disconnected');
   await pingWorks(t, url, 'v311', login);
-  t.equal((await link.state()).link.connects, 1, 'the agent\'s own connection was never cut');
+  t.equal((await link.state()).link.connects, 1, "the agent's own connection was never cut");
 });

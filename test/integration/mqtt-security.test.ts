@@ -22,13 +22,21 @@ async function setup(t: Test) {
   config.mqtt = { ...config.mqtt, username: 'gate-01', ca: pki.ca, cert: pki.clientCert, key: pki.clientKey };
   const start = async (over: Partial<AgentConfig['mqtt']> = {}, password = 'pass-a') => {
     const link = await LinkProcess.start(dir, {
-      config: { ...config, mqtt: { ...config.mqtt, ...over } }, password, commandKey: null, reconnect: { initialMs: 200, maxMs: 1000 },
+      config: { ...config, mqtt: { ...config.mqtt, ...over } },
+      password,
+      commandKey: null,
+      reconnect: { initialMs: 200, maxMs: 1000 },
     });
     t.teardown(() => link.kill());
     return link;
   };
   const client = async (username: keyof typeof USERS, protocolVersion: 4 | 5 = 5) => {
-    const c = await TestClient.connect(broker.tlsUrl, { username, password: USERS[username], protocolVersion, ...tlsOptions });
+    const c = await TestClient.connect(broker.tlsUrl, {
+      username,
+      password: USERS[username],
+      protocolVersion,
+      ...tlsOptions,
+    });
     t.teardown(() => c.end());
     return c;
   };
@@ -56,7 +64,10 @@ t.test('device B cannot command device A', async (t) => {
   // 3.1.1: the publish is acknowledged but silently dropped; A must see nothing of it.
   const b = await client('gate-02', 4);
   await b.subscribe('edge/gate-02/reply/#');
-  await b.raw(`${A}/cmd/set-config`, JSON.stringify({ set: { 'mqtt.healthIntervalSeconds': 5 }, replyTo: 'edge/gate-02/reply/1', id: 1 }));
+  await b.raw(
+    `${A}/cmd/set-config`,
+    JSON.stringify({ set: { 'mqtt.healthIntervalSeconds': 5 }, replyTo: 'edge/gate-02/reply/1', id: 1 }),
+  );
   await b.raw(`${A}/cmd/ping`, JSON.stringify({ replyTo: 'edge/gate-02/reply/2', id: 2 }));
   await sleep(1500);
   t.same(b.inbox, [], 'no reply reached B');

@@ -18,7 +18,12 @@ import { TestClient } from '../helpers/mqttClient.js';
 const R = 'edge/gate-01';
 
 interface Health {
-  mqtt: { tls: { ca: { daysLeft: number; status: string }; cert: { daysLeft: number; status: string; subject: string } } | null };
+  mqtt: {
+    tls: {
+      ca: { daysLeft: number; status: string };
+      cert: { daysLeft: number; status: string; subject: string };
+    } | null;
+  };
 }
 
 /** Puts a certificate and key where the agent's config points (key first: never a new cert with an old key for long). */
@@ -39,7 +44,11 @@ async function setup(t: Test) {
   // What the broker checks client certificates against: CA A now, CA B only after the rotation.
   const clientCas = join(pki, 'client-cas.pem');
   copyFileSync(caA.crt, clientCas);
-  const broker = new Mosquitto({ dir: join(dir, 'broker'), tls: true, pki: { ca: clientCas, serverCert: server.crt, serverKey: server.key, clientCert: '', clientKey: '' } });
+  const broker = new Mosquitto({
+    dir: join(dir, 'broker'),
+    tls: true,
+    pki: { ca: clientCas, serverCert: server.crt, serverKey: server.key, clientCert: '', clientKey: '' },
+  });
   await broker.start();
   t.teardown(() => broker.stop());
   // The agent's files: the CA that signed the broker, and its own certificate and key.
@@ -54,36 +63,47 @@ async function setup(t: Test) {
   return { dir, broker, caA, caB, clientCas, expiring, renewed, mine, config, input, watcher };
 }
 
-t.test('expiring client certificate: R/health and doctor warn; a replaced certificate is used at the next connect', async (t) => {
-  const { dir, broker, caB, clientCas, renewed, mine, config, input, watcher } = await setup(t);
-  const link = await LinkProcess.start(dir, input);
-  t.teardown(() => link.kill());
-  await link.connected(1, 20_000);
+t.test(
+  'expiring client certificate: R/health and doctor warn; a replaced certificate is used at the next connect',
+  async (t) => {
+    const { dir, broker, caB, clientCas, renewed, mine, config, input, watcher } = await setup(t);
+    const link = await LinkProcess.start(dir, input);
+    t.teardown(() => link.kill());
+    await link.connected(1, 20_000);
 
-  // 1. The warning, in R/health (every second here) and in the doctor.
-  const health = (await watcher.waitFor((m) => m.topic === `${R}/health`)).json as Health;
-  t.match(health.mqtt.tls, { ca: { status: 'ok', daysLeft: 399 }, cert: { status: 'warn', daysLeft: 11, subject: 'CN=gate-01-old' } });
-  const doctor = await checkTls({ config } as DoctorContext);
-  t.match(doctor, [{ name: 'tls ca', status: 'ok' }, { name: 'tls client cert', status: 'warn', detail: /11 days left/ }]);
+    // 1. The warning, in R/health (every second here) and in the doctor.
+    const health = (await watcher.waitFor((m) => m.topic === `${R}/health`)).json as Health;
+    t.match(health.mqtt.tls, {
+      ca: { status: 'ok', daysLeft: 399 },
+      cert: { status: 'warn', daysLeft: 11, subject: 'CN=gate-01-old' },
+    });
+    const doctor = await checkTls({ config } as DoctorContext);
+    t.match(doctor, [
+      { name: 'tls ca', status: 'ok' },
+      { name: 'tls client cert', status: 'warn', detail: /11 days left/ },
+    ]);
 
-  // 2. Renewal: new certificate and key from CA B on disk; the broker now trusts CA B only.
-  install(renewed, mine);
-  copyFileSync(caB.crt, clientCas);
-  watcher.inbox.length = 0;
-  await broker.restart();
-  await watcher.end().catch(() => undefined);
-  const again = await TestClient.connect(broker.url);
-  t.teardown(() => again.end());
-  await again.subscribe(`${R}/#`);
-  // Only the renewed certificate can pass the restarted broker: connected again means it was read.
-  await link.connected(2, 30_000);
-  const online = await again.waitFor((m) => m.topic === `${R}/status` && (m.json as { state: string }).state === 'online');
-  t.ok(online, 'online again after the broker restart, with the new certificate');
-  // The broker kept the retained health from before its restart: wait for a fresh one.
-  const renewedHealth = (await again.waitFor((m) => m.topic === `${R}/health` && !m.retain)).json as Health;
-  t.match(renewedHealth.mqtt.tls, { cert: { status: 'ok', daysLeft: 199, subject: 'CN=gate-01-new' } });
-  t.match(await checkTls({ config } as DoctorContext), [{ status: 'ok' }, { status: 'ok', detail: /199 days left/ }]);
-});
+    // 2. Renewal: new certificate and key from CA B on disk; the broker now trusts CA B only.
+    install(renewed, mine);
+    copyFileSync(caB.crt, clientCas);
+    watcher.inbox.length = 0;
+    await broker.restart();
+    await watcher.end().catch(() => undefined);
+    const again = await TestClient.connect(broker.url);
+    t.teardown(() => again.end());
+    await again.subscribe(`${R}/#`);
+    // Only the renewed certificate can pass the restarted broker: connected again means it was read.
+    await link.connected(2, 30_000);
+    const online = await again.waitFor(
+      (m) => m.topic === `${R}/status` && (m.json as { state: string }).state === 'online',
+    );
+    t.ok(online, 'online again after the broker restart, with the new certificate');
+    // The broker kept the retained health from before its restart: wait for a fresh one.
+    const renewedHealth = (await again.waitFor((m) => m.topic === `${R}/health` && !m.retain)).json as Health;
+    t.match(renewedHealth.mqtt.tls, { cert: { status: 'ok', daysLeft: 199, subject: 'CN=gate-01-new' } });
+    t.match(await checkTls({ config } as DoctorContext), [{ status: 'ok' }, { status: 'ok', detail: /199 days left/ }]);
+  },
+);
 
 t.test('a half-done replacement (new certificate, old key) is refused and the files in use are kept', async (t) => {
   const { dir, broker, caB, clientCas, renewed, mine, input } = await setup(t);

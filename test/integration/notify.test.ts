@@ -40,7 +40,13 @@ t.test('a stalled pipeline stops WATCHDOG=1 from a real process', async (t) => {
   t.teardown(() => socket.close());
 
   const child = spawn(process.execPath, ['--import', 'tsx', script], {
-    env: { ...process.env, NOTIFY_SOCKET: socket.path, WATCHDOG_USEC: '200000', STALL_AFTER_MS: '1000', RUN_MS: '2500' },
+    env: {
+      ...process.env,
+      NOTIFY_SOCKET: socket.path,
+      WATCHDOG_USEC: '200000',
+      STALL_AFTER_MS: '1000',
+      RUN_MS: '2500',
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let stdout = '';
@@ -55,5 +61,9 @@ t.test('a stalled pipeline stops WATCHDOG=1 from a real process', async (t) => {
   const pings = socket.arrivedAt.filter((_, i) => socket.messages[i] === 'WATCHDOG=1');
   // Timed against the child's own stall moment, so a slow machine cannot make this flaky.
   t.ok(pings.filter((at) => at < stalledAt).length >= 3, `pinged while healthy (${pings.length} pings, every 100 ms)`);
-  t.same(pings.filter((at) => at > stalledAt + 50), [], 'no ping once a pipeline stalled');
+  t.same(
+    pings.filter((at) => at > stalledAt + 50),
+    [],
+    'no ping once a pipeline stalled',
+  );
 });

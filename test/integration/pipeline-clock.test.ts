@@ -57,6 +57,9 @@ t.test('a clock step between planning a run and starting FFmpeg restarts the run
     return bases.find((ms) => ms > realNow() + HOUR / 2) ?? null;
   };
   const base = await waitFor('a run planned on the stepped clock', planned, 15_000, 50);
-  t.ok(Math.abs(base - (realNow() + HOUR)) < 2 * SEGMENT * 1000, `the next run is planned an hour ahead (${new Date(base).toISOString()})`);
+  t.ok(
+    Math.abs(base - (realNow() + HOUR)) < 2 * SEGMENT * 1000,
+    `the next run is planned an hour ahead (${new Date(base).toISOString()})`,
+  );
   await supervisor.stop();
 });

@@ -8,7 +8,12 @@ import { decodeErrors, topLevelBoxes } from '../helpers/media.js';
 
 t.test('kill -9 of FFmpeg: restarted, the cut-short archive recovered with at most 2 s lost', async (t) => {
   const dir = t.testdir();
-  const agent = AgentProcess.start(dir, testConfig(dir, { archive: { dir: path.join(dir, 'archive'), segmentSeconds: 6, maxAgeHours: 168, minFreePercent: 1 } }));
+  const agent = AgentProcess.start(
+    dir,
+    testConfig(dir, {
+      archive: { dir: path.join(dir, 'archive'), segmentSeconds: 6, maxAgeHours: 168, minFreePercent: 1 },
+    }),
+  );
   t.teardown(() => agent.stop());
   const [started] = await agent.waitLog('pipeline started');
   await agent.waitLog('archive finished', 1, 30_000);
@@ -19,7 +24,10 @@ t.test('kill -9 of FFmpeg: restarted, the cut-short archive recovered with at mo
   process.kill(Number(started!.pid), 'SIGKILL');
   const [recovered] = await agent.waitLog('archive recovered', 1, 20_000);
   const expected = (killedAt - Math.floor(killedAt / 6000) * 6000) / 1000;
-  t.ok(Number(recovered!.seconds) >= expected - 2, `recovered ${recovered!.seconds} s of ${expected.toFixed(2)} s recorded before the kill`);
+  t.ok(
+    Number(recovered!.seconds) >= expected - 2,
+    `recovered ${recovered!.seconds} s of ${expected.toFixed(2)} s recorded before the kill`,
+  );
   await agent.waitLog('pipeline started', 2);
   const restart = agent.logs('restarting pipeline')[0]!;
   t.ok(Number(restart.delayMs) > 0, 'restart waits a backoff delay');
@@ -28,12 +36,18 @@ t.test('kill -9 of FFmpeg: restarted, the cut-short archive recovered with at mo
 
 t.test('kill -9 of the agent: FFmpeg dies with it, the next start recovers the archive', async (t) => {
   const dir = t.testdir();
-  const config = testConfig(dir, { archive: { dir: path.join(dir, 'archive'), segmentSeconds: 30, maxAgeHours: 168, minFreePercent: 1 } });
+  const config = testConfig(dir, {
+    archive: { dir: path.join(dir, 'archive'), segmentSeconds: 30, maxAgeHours: 168, minFreePercent: 1 },
+  });
   const first = AgentProcess.start(dir, config);
   t.teardown(() => first.stop());
   const [started] = await first.waitLog('pipeline started');
   const ffmpegPid = Number(started!.pid);
-  await waitFor('3 s of video', async () => (await readdir(path.join(dir, 'hls', 'cam1'))).filter((n) => n.endsWith('.ts')).length >= 4, 20_000);
+  await waitFor(
+    '3 s of video',
+    async () => (await readdir(path.join(dir, 'hls', 'cam1'))).filter((n) => n.endsWith('.ts')).length >= 4,
+    20_000,
+  );
   first.child.kill('SIGKILL');
   const killedAt = Date.now();
   await first.exited;
@@ -52,7 +66,11 @@ t.test('kill -9 of the agent: FFmpeg dies with it, the next start recovers the a
   for (const r of recovered) {
     const file = path.join(dir, 'archive', String(r.file));
     t.equal(await decodeErrors(file), '', `${r.file} decodes`);
-    t.same((await topLevelBoxes(file)).filter((b) => b === 'moov' || b === 'mdat'), ['moov', 'mdat'], 'and is fast-start');
+    t.same(
+      (await topLevelBoxes(file)).filter((b) => b === 'moov' || b === 'mdat'),
+      ['moov', 'mdat'],
+      'and is fast-start',
+    );
   }
 });
 

@@ -17,10 +17,17 @@ t.test('camera.lost, pipeline events and stats never carry the camera password o
   const dir = t.testdir();
   const port = await freePort();
   const { config } = supervisorSetup(dir, 4);
-  const camera: CameraConfig = { id: 'cam1', source: `rtsp://admin:camsecret@127.0.0.1:${port}/live?channel=1&token=tok123`, width: 320, height: 240, fps: 15 };
+  const camera: CameraConfig = {
+    id: 'cam1',
+    source: `rtsp://admin:camsecret@127.0.0.1:${port}/live?channel=1&token=tok123`,
+    width: 320,
+    height: 240,
+    fps: 15,
+  };
   const bus = new EventBus();
   const events: unknown[] = [];
-  for (const type of ['camera.lost', 'pipeline.started', 'pipeline.restarted'] as const) bus.on(type, (e) => void events.push({ ...e, type }));
+  for (const type of ['camera.lost', 'pipeline.started', 'pipeline.restarted'] as const)
+    bus.on(type, (e) => void events.push({ ...e, type }));
   const supervisor = new CameraSupervisor({
     camera,
     config: () => ({ ...config, cameras: [camera] }),
@@ -37,7 +44,14 @@ t.test('camera.lost, pipeline events and stats never carry the camera password o
   const stats = supervisor.stats();
   const shown = JSON.stringify({ events, stats });
   t.notMatch(shown, /camsecret|tok123/, 'no secret in events or stats');
-  t.match(stats, { source: `rtsp://admin:[redacted]@127.0.0.1:${port}/live?channel=1&token=[redacted]` }, 'the source is still recognisable');
-  t.match(events.find((e) => (e as { type: string }).type === 'camera.lost'), { source: /\[redacted\]/, reason: String });
+  t.match(
+    stats,
+    { source: `rtsp://admin:[redacted]@127.0.0.1:${port}/live?channel=1&token=[redacted]` },
+    'the source is still recognisable',
+  );
+  t.match(
+    events.find((e) => (e as { type: string }).type === 'camera.lost'),
+    { source: /\[redacted\]/, reason: String },
+  );
   await supervisor.stop();
 });

@@ -21,7 +21,13 @@ t.test('FFmpeg killed repeatedly: restarted each time with growing backoff, noth
   t.equal((await agent.stop()).code, 0, 'still stops cleanly');
   const left = await pidsMatching(dir);
   const { readFile: read } = await import('node:fs/promises');
-  const commands = await Promise.all(left.map((pid) => read(`/proc/${pid}/cmdline`, 'utf8').catch(() => '').then((c) => c.replace(/\0/g, ' ').slice(0, 120))));
+  const commands = await Promise.all(
+    left.map((pid) =>
+      read(`/proc/${pid}/cmdline`, 'utf8')
+        .catch(() => '')
+        .then((c) => c.replace(/\0/g, ' ').slice(0, 120)),
+    ),
+  );
   t.same(commands, [], 'no FFmpeg or shim left running');
 });
 
@@ -32,12 +38,20 @@ t.test('FFmpeg killed after recording a while: restarted at once each time, the 
   for (let i = 1; i <= 3; i += 1) {
     const started = await agent.waitLog('pipeline started', i, 30_000);
     // Past healthyAfterSeconds (10 s) of frames: this run proved camera and encoder work.
-    await waitFor('12 s of recording', () => Date.now() - Date.parse(String(started[i - 1]!.time)) > 13_000, 20_000, 100);
+    await waitFor(
+      '12 s of recording',
+      () => Date.now() - Date.parse(String(started[i - 1]!.time)) > 13_000,
+      20_000,
+      100,
+    );
     process.kill(Number(started[i - 1]!.pid), 'SIGKILL');
     await agent.waitLog('restarting pipeline', i);
   }
   const delays = agent.logs('restarting pipeline').map((r) => Number(r.delayMs));
-  t.ok(delays.every((ms) => ms <= 1000), `every restart waits the first step only: ${delays.join(', ')} ms`);
+  t.ok(
+    delays.every((ms) => ms <= 1000),
+    `every restart waits the first step only: ${delays.join(', ')} ms`,
+  );
   t.equal((await agent.stop()).code, 0, 'still stops cleanly');
 });
 
@@ -47,8 +61,15 @@ t.test('encoder ladder: failing hardware encoders fall back to libx264 and say w
   const agent = AgentProcess.start(dir, config, { EDGE_AGENT_TRUST_ENCODERS: '1' });
   t.teardown(() => agent.stop());
   const fallbacks = await agent.waitLog('encoder failed: falling back one step', 2, 30_000);
-  t.same(fallbacks.map((r) => [r.from, r.to]), [['h264_nvenc', 'h264_v4l2m2m'], ['h264_v4l2m2m', 'libx264']], 'one step down at a time');
-  t.match(String(fallbacks[0]!.reason), /libcuda|valid device|encoder/i, 'the reason is FFmpeg\'s own words');
+  t.same(
+    fallbacks.map((r) => [r.from, r.to]),
+    [
+      ['h264_nvenc', 'h264_v4l2m2m'],
+      ['h264_v4l2m2m', 'libx264'],
+    ],
+    'one step down at a time',
+  );
+  t.match(String(fallbacks[0]!.reason), /libcuda|valid device|encoder/i, "the reason is FFmpeg's own words");
   const started = await agent.waitLog('pipeline started', 3);
   t.equal(started[2]!.encoder, 'libx264', 'runs on libx264 in the end');
   await agent.waitLog('archive finished', 1, 30_000);

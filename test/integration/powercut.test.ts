@@ -25,8 +25,17 @@ async function archives(root: string): Promise<Archive[]> {
   const cameraDir = path.join(root, 'cam1');
   for (const day of (await readdir(cameraDir).catch(() => [] as string[])).filter((d) => /^\d{4}-\d\d-\d\d$/.test(d))) {
     for (const name of (await readdir(path.join(cameraDir, day))).filter((f) => /^archive_.*\.mp4$/.test(f))) {
-      const meta = JSON.parse(await readFile(path.join(cameraDir, day, name.replace(/\.mp4$/, '.json')), 'utf8')) as { start: string; seconds: number; recovered: boolean };
-      out.push({ file: `${day}/${name}`, startMs: Date.parse(meta.start), seconds: meta.seconds, recovered: meta.recovered });
+      const meta = JSON.parse(await readFile(path.join(cameraDir, day, name.replace(/\.mp4$/, '.json')), 'utf8')) as {
+        start: string;
+        seconds: number;
+        recovered: boolean;
+      };
+      out.push({
+        file: `${day}/${name}`,
+        startMs: Date.parse(meta.start),
+        seconds: meta.seconds,
+        recovered: meta.recovered,
+      });
     }
   }
   return out.sort((a, b) => a.startMs - b.startMs);
@@ -49,19 +58,33 @@ t.test('a power cut mid-archive loses at most the last second or so; finished ar
   t.teardown(() => agent.stop());
   await agent.waitEvent('archive.finished', 2, 60_000);
   // Cut in the middle of an archive: 2 s into a 4-s period.
-  await waitFor('the middle of an archive period', () => Date.now() % 4000 >= 1800 && Date.now() % 4000 < 2200, 6000, 20);
+  await waitFor(
+    'the middle of an archive period',
+    () => Date.now() % 4000 >= 1800 && Date.now() % 4000 < 2200,
+    6000,
+    20,
+  );
   const finishedBefore = agent.events('archive.finished').map((r) => String(r.file));
   const cutMs = Date.now();
   agent.child.kill('SIGKILL');
   await agent.exited;
   const pid = agent.child.pid!;
-  await waitFor('FFmpeg to die with the agent', async () => (await pidsMatching(path.join(disk, 'archive'))).length === 0, 15_000);
+  await waitFor(
+    'FFmpeg to die with the agent',
+    async () => (await pidsMatching(path.join(disk, 'archive'))).length === 0,
+    15_000,
+  );
   const rebuilt = cutPower(disk, store, initial);
-  t.comment(`after the cut: ${rebuilt.files} files on the disk, ${rebuilt.emptied} of them with no synced data (pid ${pid})`);
+  t.comment(
+    `after the cut: ${rebuilt.files} files on the disk, ${rebuilt.emptied} of them with no synced data (pid ${pid})`,
+  );
 
   const after = await archives(path.join(disk, 'archive'));
   for (const file of finishedBefore) {
-    t.ok(after.some((a) => `cam1/${a.file}` === file), `${file}, finished before the cut, survived it`);
+    t.ok(
+      after.some((a) => `cam1/${a.file}` === file),
+      `${file}, finished before the cut, survived it`,
+    );
   }
 
   const restarted = AgentProcess.start(dir, config);
@@ -81,6 +104,9 @@ t.test('a power cut mid-archive loses at most the last second or so; finished ar
   // Nothing made twice: a partial whose removal was not yet durable is not finished again.
   for (let i = 1; i < before.length; i += 1) {
     const gap = before[i]!.startMs - (before[i - 1]!.startMs + before[i - 1]!.seconds * 1000);
-    t.ok(gap > -500, `${before[i]!.file} does not repeat ${before[i - 1]!.file} (overlap ${(-gap / 1000).toFixed(2)} s)`);
+    t.ok(
+      gap > -500,
+      `${before[i]!.file} does not repeat ${before[i - 1]!.file} (overlap ${(-gap / 1000).toFixed(2)} s)`,
+    );
   }
 });

@@ -2,4 +2,6 @@
 import t from 'tap';
 import { clockJumps } from '../reliability/scenarios/clockJump.js';
 
-t.test('clock jumps forward an hour and back: no archive overwritten or lost', (t) => clockJumps(t, { archivesPerPhase: 2, mode: 'ci' }));
+t.test('clock jumps forward an hour and back: no archive overwritten or lost', (t) =>
+  clockJumps(t, { archivesPerPhase: 2, mode: 'ci' }),
+);

@@ -5,5 +5,9 @@
 import t from 'tap';
 import { urlSourceOutage, vanishingSource } from '../reliability/scenarios/sources.js';
 
-t.test('HTTP camera stopped and restarted: lost, found, recording resumes', (t) => urlSourceOutage(t, { cycles: 1, downMs: 5000, mode: 'ci' }));
-t.test('camera file vanishes and returns: lost, found, recording resumes', (t) => vanishingSource(t, { cycles: 1, downMs: 4000, mode: 'ci' }));
+t.test('HTTP camera stopped and restarted: lost, found, recording resumes', (t) =>
+  urlSourceOutage(t, { cycles: 1, downMs: 5000, mode: 'ci' }),
+);
+t.test('camera file vanishes and returns: lost, found, recording resumes', (t) =>
+  vanishingSource(t, { cycles: 1, downMs: 4000, mode: 'ci' }),
+);

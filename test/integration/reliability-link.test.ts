@@ -3,5 +3,9 @@ import t from 'tap';
 import { brokerOutages } from '../reliability/scenarios/broker.js';
 import { setConfigKill } from '../reliability/scenarios/setConfigKill.js';
 
-t.test('broker down, agent restarted meanwhile, flapping: every archive event once', (t) => brokerOutages(t, { downMs: 8000, flaps: 4, mode: 'ci' }));
-t.test('kill -9 right after set-config: the config file is old or new, whole, valid', (t) => setConfigKill(t, { times: 6, mode: 'ci' }));
+t.test('broker down, agent restarted meanwhile, flapping: every archive event once', (t) =>
+  brokerOutages(t, { downMs: 8000, flaps: 4, mode: 'ci' }),
+);
+t.test('kill -9 right after set-config: the config file is old or new, whole, valid', (t) =>
+  setConfigKill(t, { times: 6, mode: 'ci' }),
+);

@@ -5,5 +5,8 @@ import { outsideFuzz } from '../reliability/scenarios/outsideFuzz.js';
 
 const mutator = findMutator();
 
-t.test('outside fuzzer: mutated MQTT commands, config files and HTTP requests', { skip: mutator ? false : NO_MUTATOR }, (t) =>
-  outsideFuzz(t, mutator!, { mqtt: 240, config: 150, http: 150, mode: 'ci' }));
+t.test(
+  'outside fuzzer: mutated MQTT commands, config files and HTTP requests',
+  { skip: mutator ? false : NO_MUTATOR },
+  (t) => outsideFuzz(t, mutator!, { mqtt: 240, config: 150, http: 150, mode: 'ci' }),
+);

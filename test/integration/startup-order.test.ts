@@ -18,8 +18,11 @@ import { Mosquitto } from '../helpers/mosquitto.js';
 
 async function archivesOnDisk(root: string): Promise<string[]> {
   const out: string[] = [];
-  for (const day of (await readdir(path.join(root, 'cam1')).catch(() => [] as string[])).filter((d) => /^\d{4}-/.test(d))) {
-    for (const name of await readdir(path.join(root, 'cam1', day))) if (/^archive_.*\.mp4$/.test(name)) out.push(`cam1/${day}/${name}`);
+  for (const day of (await readdir(path.join(root, 'cam1')).catch(() => [] as string[])).filter((d) =>
+    /^\d{4}-/.test(d),
+  )) {
+    for (const name of await readdir(path.join(root, 'cam1', day)))
+      if (/^archive_.*\.mp4$/.test(name)) out.push(`cam1/${day}/${name}`);
   }
   return out.sort();
 }
@@ -30,7 +33,13 @@ async function brokerAndSubscriber(t: Test, dir: string, clientId: string) {
   await broker.start();
   t.teardown(() => broker.stop());
   const events: ArchiveEvent[] = [];
-  const subscriber = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId, clean: false, properties: { sessionExpiryInterval: 600 }, reconnectPeriod: 200 });
+  const subscriber = await mqtt.connectAsync(broker.url, {
+    protocolVersion: 5,
+    clientId,
+    clean: false,
+    properties: { sessionExpiryInterval: 600 },
+    reconnectPeriod: 200,
+  });
   t.teardown(() => subscriber.endAsync(true));
   subscriber.on('message', (_topic, payload) => {
     const event = JSON.parse(payload.toString()) as Omit<ArchiveEvent, 'raw'>;
@@ -50,66 +59,89 @@ interface ArchiveEvent {
 /** Every archive on disk has exactly one announcement, all of one archive under one id. */
 async function assertEachAnnouncedOnce(t: Test, archiveRoot: string, events: ArchiveEvent[]): Promise<string[]> {
   const onDisk = await archivesOnDisk(archiveRoot);
-  await waitFor('an event for every archive on disk', () => onDisk.every((file) => events.some((e) => e.file === file)), 30_000).catch(() => undefined);
+  await waitFor(
+    'an event for every archive on disk',
+    () => onDisk.every((file) => events.some((e) => e.file === file)),
+    30_000,
+  ).catch(() => undefined);
   for (const file of onDisk) {
     const payloads = new Set(events.filter((e) => e.file === file).map((e) => e.raw));
     t.equal(payloads.size, 1, `${file}: exactly one archive event (${payloads.size} distinct)`);
   }
   const ids = new Map<string, Set<string>>();
   for (const e of events) ids.set(e.file, (ids.get(e.file) ?? new Set()).add(e.id));
-  t.ok([...ids.values()].every((set) => set.size === 1), 'one stable id per archive');
+  t.ok(
+    [...ids.values()].every((set) => set.size === 1),
+    'one stable id per archive',
+  );
   t.equal(new Set(events.map((e) => e.id)).size, ids.size, 'and a different one for each archive');
   return onDisk;
 }
 
-t.test('kill -9 and a restart: every archive on disk announced exactly once, the recovered ones as archive.recovered', async (t) => {
-  const dir = t.testdir({ broker: {} });
-  const { broker, events } = await brokerAndSubscriber(t, dir, 'startup-order-subscriber');
-  const config = testConfig(dir, { mqtt: { url: broker.url } });
-  const first = AgentProcess.start(dir, config);
-  t.teardown(() => first.stop());
-  await first.waitEvent('archive.finished', 2, 60_000);
-  first.child.kill('SIGKILL');
-  await first.exited;
+t.test(
+  'kill -9 and a restart: every archive on disk announced exactly once, the recovered ones as archive.recovered',
+  async (t) => {
+    const dir = t.testdir({ broker: {} });
+    const { broker, events } = await brokerAndSubscriber(t, dir, 'startup-order-subscriber');
+    const config = testConfig(dir, { mqtt: { url: broker.url } });
+    const first = AgentProcess.start(dir, config);
+    t.teardown(() => first.stop());
+    await first.waitEvent('archive.finished', 2, 60_000);
+    first.child.kill('SIGKILL');
+    await first.exited;
 
-  const second = AgentProcess.start(dir, config);
-  t.teardown(() => second.stop());
-  const recovered = await second.waitEvent('archive.recovered', 1, 60_000);
-  await second.waitEvent('archive.finished', 1, 60_000);
-  t.equal((await second.stop()).code, 0, 'clean stop');
+    const second = AgentProcess.start(dir, config);
+    t.teardown(() => second.stop());
+    const recovered = await second.waitEvent('archive.recovered', 1, 60_000);
+    await second.waitEvent('archive.finished', 1, 60_000);
+    t.equal((await second.stop()).code, 0, 'clean stop');
 
-  const onDisk = await assertEachAnnouncedOnce(t, path.join(dir, 'archive'), events);
-  for (const record of recovered) {
-    t.ok(events.some((e) => e.type === 'archive.recovered' && e.file === record.file), `archive.recovered published for ${String(record.file)}`);
-  }
-  t.ok(onDisk.length >= 3, `${onDisk.length} archives on disk`);
-});
+    const onDisk = await assertEachAnnouncedOnce(t, path.join(dir, 'archive'), events);
+    for (const record of recovered) {
+      t.ok(
+        events.some((e) => e.type === 'archive.recovered' && e.file === record.file),
+        `archive.recovered published for ${String(record.file)}`,
+      );
+    }
+    t.ok(onDisk.length >= 3, `${onDisk.length} archives on disk`);
+  },
+);
 
 // Archive protocol (README "Archives and power cuts"): killed after step 5 (the archive made,
 // its partial still there) and after step 6 (the partial removed), both before step 7 (announce).
 for (const point of ['archive.made', 'archive.partial-removed']) {
-  t.test(`killed at failpoint ${point}: the archive made but not announced is announced at the next start, once`, async (t) => {
-    const dir = t.testdir({ broker: {} });
-    const { broker, events } = await brokerAndSubscriber(t, dir, `failpoint-${point}`);
-    const config = testConfig(dir, { mqtt: { url: broker.url } });
-    const first = AgentProcess.start(dir, config, { EDGE_AGENT_FAILPOINT: point });
-    t.teardown(() => first.stop());
-    t.equal((await first.exited).signal, 'SIGKILL', 'the agent died at the failpoint');
-    const made = await archivesOnDisk(path.join(dir, 'archive'));
-    t.equal(made.length, 1, 'one archive made before the kill');
-    t.notOk(first.records.some((r) => r.msg === 'archive finished'), 'and never announced');
+  t.test(
+    `killed at failpoint ${point}: the archive made but not announced is announced at the next start, once`,
+    async (t) => {
+      const dir = t.testdir({ broker: {} });
+      const { broker, events } = await brokerAndSubscriber(t, dir, `failpoint-${point}`);
+      const config = testConfig(dir, { mqtt: { url: broker.url } });
+      const first = AgentProcess.start(dir, config, { EDGE_AGENT_FAILPOINT: point });
+      t.teardown(() => first.stop());
+      t.equal((await first.exited).signal, 'SIGKILL', 'the agent died at the failpoint');
+      const made = await archivesOnDisk(path.join(dir, 'archive'));
+      t.equal(made.length, 1, 'one archive made before the kill');
+      t.notOk(
+        first.records.some((r) => r.msg === 'archive finished'),
+        'and never announced',
+      );
 
-    const second = AgentProcess.start(dir, config);
-    t.teardown(() => second.stop());
-    const caught = await second.waitLog('archive was never announced; announcing it now', 1, 60_000);
-    t.same(caught.map((r) => r.file), made, 'the catch-up found exactly it');
-    await second.waitEvent('archive.finished', 1, 60_000);
-    t.equal((await second.stop()).code, 0, 'clean stop');
-    await assertEachAnnouncedOnce(t, path.join(dir, 'archive'), events);
-    t.same(
-      events.filter((e) => e.file === made[0]).map((e) => e.type),
-      ['archive.finished'],
-      'announced as the finished archive it is',
-    );
-  });
+      const second = AgentProcess.start(dir, config);
+      t.teardown(() => second.stop());
+      const caught = await second.waitLog('archive was never announced; announcing it now', 1, 60_000);
+      t.same(
+        caught.map((r) => r.file),
+        made,
+        'the catch-up found exactly it',
+      );
+      await second.waitEvent('archive.finished', 1, 60_000);
+      t.equal((await second.stop()).code, 0, 'clean stop');
+      await assertEachAnnouncedOnce(t, path.join(dir, 'archive'), events);
+      t.same(
+        events.filter((e) => e.file === made[0]).map((e) => e.type),
+        ['archive.finished'],
+        'announced as the finished archive it is',
+      );
+    },
+  );
 }

@@ -14,14 +14,26 @@ t.test('status summarises the running agent; healthz follows the pipeline', asyn
   const port = await freePort();
   const agent = AgentProcess.start(dir, testConfig(dir, { http: { listen: `127.0.0.1:${port}` } }));
   t.teardown(() => agent.stop());
-  await waitFor('healthz 200', async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => null))?.status === 200, 30_000);
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'agent/cli.ts'), 'status', '--config', path.join(dir, 'config.json')], { cwd: ROOT });
+  await waitFor(
+    'healthz 200',
+    async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => null))?.status === 200,
+    30_000,
+  );
+  const { stdout } = await run(
+    process.execPath,
+    ['--import', 'tsx', path.join(ROOT, 'agent/cli.ts'), 'status', '--config', path.join(dir, 'config.json')],
+    { cwd: ROOT },
+  );
   t.match(stdout, /test-device/, 'names the device');
   t.match(stdout, /cam1/, 'lists the camera');
   t.match(stdout, /running/, 'says it is running');
   t.match(stdout, /libx264/, 'names the encoder');
   await agent.stop();
-  const after = await run(process.execPath, ['--import', 'tsx', path.join(ROOT, 'agent/cli.ts'), 'status', '--config', path.join(dir, 'config.json')], { cwd: ROOT }).then(
+  const after = await run(
+    process.execPath,
+    ['--import', 'tsx', path.join(ROOT, 'agent/cli.ts'), 'status', '--config', path.join(dir, 'config.json')],
+    { cwd: ROOT },
+  ).then(
     () => 0,
     (error: { code?: number }) => error.code ?? -1,
   );

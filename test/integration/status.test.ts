@@ -17,10 +17,39 @@ const BODY = {
   device: 'gate-01',
   version: '1.2.0',
   startedAt: '2026-01-01T00:00:00Z',
-  mqtt: { connected: true, url: 'mqtts://board:secret@broker.example:8883', protocolVersion: 5, connects: 1, failures: 0, lastError: null },
+  mqtt: {
+    connected: true,
+    url: 'mqtts://board:secret@broker.example:8883',
+    protocolVersion: 5,
+    connects: 1,
+    failures: 0,
+    lastError: null,
+  },
   cameras: [
-    { camera: 'cam1', state: 'running', encoder: 'h264_v4l2m2m', source: 'auto', fps: 29.97, droppedFrames: 0, restarts: 1, lastFrameAgeSeconds: 0.04, recordingSince: null, lastError: null },
-    { camera: 'yard', state: 'restarting', encoder: null, source: 'rtsp://x', fps: 0, droppedFrames: 0, restarts: 7, lastFrameAgeSeconds: null, recordingSince: null, lastError: 'connection refused\nmore' },
+    {
+      camera: 'cam1',
+      state: 'running',
+      encoder: 'h264_v4l2m2m',
+      source: 'auto',
+      fps: 29.97,
+      droppedFrames: 0,
+      restarts: 1,
+      lastFrameAgeSeconds: 0.04,
+      recordingSince: null,
+      lastError: null,
+    },
+    {
+      camera: 'yard',
+      state: 'restarting',
+      encoder: null,
+      source: 'rtsp://x',
+      fps: 0,
+      droppedFrames: 0,
+      restarts: 7,
+      lastFrameAgeSeconds: null,
+      recordingSince: null,
+      lastError: 'connection refused\nmore',
+    },
   ],
   disk: { path: '/var/lib/edge-agent/archive', totalBytes: 32 * 1024 ** 3, freeBytes: 8 * 1024 ** 3, freePercent: 25 },
 };
@@ -30,7 +59,10 @@ t.test('not reachable: a message and exit 1 (real CLI)', async (t) => {
   const port = await freePort();
   const file = join(dir, 'config.json');
   writeFileSync(file, JSON.stringify({ http: { listen: `127.0.0.1:${port}` } }));
-  const r = spawnSync(process.execPath, ['--import', 'tsx', cli, 'status', '--config', file], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', cli, 'status', '--config', file], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   t.equal(r.status, 1);
   t.match(r.stderr, new RegExp(`no agent answering at http://127\\.0\\.0\\.1:${port}/api/status \\(ECONNREFUSED\\)`));
   t.match(r.stderr, /systemctl status edge-agent/);
@@ -53,7 +85,13 @@ t.test('summary from a running /api/status, with the bearer token', async (t) =>
   writeFileSync(file, JSON.stringify({ http: { listen: `0.0.0.0:${port}`, tokenFile: join(dir, 'token') } }));
   let out = '';
   let err = '';
-  const io = { out: (s: string) => void (out += s), err: (s: string) => void (err += s), fetch: globalThis.fetch, env: {}, timeoutMs: 2000 };
+  const io = {
+    out: (s: string) => void (out += s),
+    err: (s: string) => void (err += s),
+    fetch: globalThis.fetch,
+    env: {},
+    timeoutMs: 2000,
+  };
   const code = await statusCommand({ config: file, set: [], json: false, positionals: [] }, io);
   t.equal(code, 0, err);
   t.same(seen, ['Bearer tok-1']);
@@ -83,5 +121,8 @@ t.test('pure helpers', async (t) => {
   const minimal = formatStatus({}, 0);
   t.match(minimal, /edge-agent \(unknown device\), version \?, up \?/);
   t.match(minimal, /cameras: none running/);
-  t.match(formatStatus({ uptime: 60, device: { id: 'x' }, mqtt: 'embedded' }), /edge-agent x, version \?, up 1m 00s\nmqtt: {4}embedded/);
+  t.match(
+    formatStatus({ uptime: 60, device: { id: 'x' }, mqtt: 'embedded' }),
+    /edge-agent x, version \?, up 1m 00s\nmqtt: {4}embedded/,
+  );
 });

@@ -12,19 +12,57 @@ import t from 'tap';
 import { releaseReport, updateBody, type SignedRelease } from '../helpers/updateBoard.js';
 import { updateRig } from '../helpers/updateRig.js';
 
-const { skip: SKIP, server, releases, boardOn1 } = updateRig(t, [['2.0.0', 'real'], ['3.0.0', 'crash']]);
+const {
+  skip: SKIP,
+  server,
+  releases,
+  boardOn1,
+} = updateRig(t, [
+  ['2.0.0', 'real'],
+  ['3.0.0', 'crash'],
+]);
 const good = () => releases['2.0.0']!;
 const crash = () => releases['3.0.0']!;
 
 /** Each step's failpoint, the release tried, and where the board must end. */
-const steps: Array<{ step: string; release: () => SignedRelease; ends: 'done' | 'rolled-back'; reason?: RegExp; stateAtKill: string }> = [
+const steps: Array<{
+  step: string;
+  release: () => SignedRelease;
+  ends: 'done' | 'rolled-back';
+  reason?: RegExp;
+  stateAtKill: string;
+}> = [
   { step: 'update.taken', release: good, ends: 'done', stateAtKill: 'downloading' },
   { step: 'update.downloaded', release: good, ends: 'done', stateAtKill: 'downloading' },
   { step: 'update.unpacked', release: good, ends: 'done', stateAtKill: 'verifying' },
-  { step: 'update.switching', release: good, ends: 'rolled-back', reason: /interrupted .* during switching/, stateAtKill: 'switching' },
-  { step: 'update.switched', release: good, ends: 'rolled-back', reason: /interrupted .* during switching/, stateAtKill: 'switching' },
-  { step: 'update.restarted', release: good, ends: 'rolled-back', reason: /interrupted .* during verifying-health/, stateAtKill: 'verifying-health' },
-  { step: 'update.rolling-back', release: crash, ends: 'rolled-back', reason: /the new agent is not running/, stateAtKill: 'switching' },
+  {
+    step: 'update.switching',
+    release: good,
+    ends: 'rolled-back',
+    reason: /interrupted .* during switching/,
+    stateAtKill: 'switching',
+  },
+  {
+    step: 'update.switched',
+    release: good,
+    ends: 'rolled-back',
+    reason: /interrupted .* during switching/,
+    stateAtKill: 'switching',
+  },
+  {
+    step: 'update.restarted',
+    release: good,
+    ends: 'rolled-back',
+    reason: /interrupted .* during verifying-health/,
+    stateAtKill: 'verifying-health',
+  },
+  {
+    step: 'update.rolling-back',
+    release: crash,
+    ends: 'rolled-back',
+    reason: /the new agent is not running/,
+    stateAtKill: 'switching',
+  },
   { step: 'update.done', release: good, ends: 'done', stateAtKill: 'done' },
 ];
 
@@ -33,7 +71,12 @@ for (const { step, release, ends, reason, stateAtKill } of steps) {
     const id = `kill-${step.replace(/\W/g, '-')}`;
     const { board, watcher, root } = await boardOn1(t, id);
     const rel = release();
-    const reply = await watcher.command(`${root}/cmd/update`, updateBody(rel, server.serve(`${id}.tar.gz`, rel.tarball)), 'v5', `${root}/reply`);
+    const reply = await watcher.command(
+      `${root}/cmd/update`,
+      updateBody(rel, server.serve(`${id}.tar.gz`, rel.tarball)),
+      'v5',
+      `${root}/reply`,
+    );
     t.match(reply.json, { ok: true }, 'update accepted');
 
     const killed = await board.runUpdater({ EDGE_AGENT_FAILPOINT: step });
@@ -49,12 +92,25 @@ for (const { step, release, ends, reason, stateAtKill } of steps) {
     const running = ends === 'done' ? rel.version : '1.0.0';
     t.equal(readlinkSync(path.join(board.app, 'current')), `releases/${running}`, `current is ${running}`);
     const report = await releaseReport(watcher, root, (r) => r.update?.state === ends && r.running === running, 60_000);
-    t.match(report, { running, update: { state: ends, version: rel.version } }, 'R/release says so, from the agent that runs');
+    t.match(
+      report,
+      { running, update: { state: ends, version: rel.version } },
+      'R/release says so, from the agent that runs',
+    );
     const status = await board.service('status');
     t.match(status, /ActiveState=active/, 'and that agent is running');
     t.notOk(existsSync(path.join(board.app, `releases/.incoming-${rel.version}`)), 'no half-unpacked release is left');
     t.notOk(existsSync(path.join(board.app, `update/download/${rel.version}.tar.gz`)), 'no download is left');
-    if (ends === 'done') t.equal(readFileSync(path.join(board.app, 'update/known-good'), 'utf8').trim(), `releases/${rel.version}`, 'known-good is the new release');
-    else t.notOk(existsSync(path.join(board.app, `releases/${rel.version}`)), 'the release that was rolled back is removed');
+    if (ends === 'done')
+      t.equal(
+        readFileSync(path.join(board.app, 'update/known-good'), 'utf8').trim(),
+        `releases/${rel.version}`,
+        'known-good is the new release',
+      );
+    else
+      t.notOk(
+        existsSync(path.join(board.app, `releases/${rel.version}`)),
+        'the release that was rolled back is removed',
+      );
   });
 }

@@ -14,4 +14,5 @@ t.test('5,000 fuzzed config files', (t) => fuzzConfig(t, { count: 5000, mode: 'l
 t.test('hostile HTTP, 3 rounds', (t) => httpInput(t, { rounds: 3, mode: 'long' }));
 const mutator = findMutator();
 t.test('outside fuzzer, 6,000 mutations', { skip: mutator ? false : NO_MUTATOR }, (t) =>
-  outsideFuzz(t, mutator!, { mqtt: 3000, config: 1500, http: 1500, mode: 'long', seed: 15_005 }));
+  outsideFuzz(t, mutator!, { mqtt: 3000, config: 1500, http: 1500, mode: 'long', seed: 15_005 }),
+);

@@ -15,10 +15,13 @@ interface Import {
   typeOnly: boolean;
 }
 
-const IMPORT = /(?:^|\n)\s*(import|export)(\s+type)?\s[^'";]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+const IMPORT =
+  /(?:^|\n)\s*(import|export)(\s+type)?\s[^'";]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 
 function sources(dir: string): string[] {
-  return (readdirSync(path.join(ROOT, dir), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts')).map((f) => path.join(dir, f));
+  return (readdirSync(path.join(ROOT, dir), { recursive: true }) as string[])
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => path.join(dir, f));
 }
 
 function importsOf(file: string): Import[] {
@@ -44,17 +47,42 @@ const SHARED = new Set(['agent/contract', 'agent/util']);
 
 /** Which feature may import which other feature, with the reason. `agent` (its top files) builds everything. */
 const ALLOWED: Record<string, Record<string, string>> = {
-  'agent/analysis': { 'agent/archive': 'archive names', 'agent/config': 'its config slice', 'agent/store': 'the durable job queue' },
+  'agent/analysis': {
+    'agent/archive': 'archive names',
+    'agent/config': 'its config slice',
+    'agent/store': 'the durable job queue',
+  },
   'agent/archive': { 'agent/config': 'its config slice', 'agent/store': 'the announced-archives ledger' },
-  'agent/cli': { 'agent/config': 'loads and checks config', 'agent/doctor': 'runs the checks', 'agent/fleet': 'fleet rollout|rollback|status', 'agent/link': 'fleet signs desired releases as the agent checks them', device: 'probe lists cameras and the board', 'device/encoders': 'probe' },
+  'agent/cli': {
+    'agent/config': 'loads and checks config',
+    'agent/doctor': 'runs the checks',
+    'agent/fleet': 'fleet rollout|rollback|status',
+    'agent/link': 'fleet signs desired releases as the agent checks them',
+    device: 'probe lists cameras and the board',
+    'device/encoders': 'probe',
+  },
   'agent/commands': { 'agent/config': 'AgentConfig in get-config' },
   'agent/config': { 'device/encoders': 'validates encoder names against the ladder' },
-  'agent/doctor': { 'agent/config': 'reads the config it checks', 'agent/link': 'the broker logins and TLS files, read as the link reads them', device: 'board, cameras, sensors', 'device/encoders': 'encoder probe' },
+  'agent/doctor': {
+    'agent/config': 'reads the config it checks',
+    'agent/link': 'the broker logins and TLS files, read as the link reads them',
+    device: 'board, cameras, sensors',
+    'device/encoders': 'encoder probe',
+  },
   'agent/health': { 'agent/config': 'its config slice', device: 'board sensors' },
   'agent/http': { 'agent/config': 'its config slice' },
-  'agent/link': { 'agent/commands': 'routes commands to their handlers', 'agent/config': 'its config slice and credentials', 'agent/outbox': 'sends what the outbox holds' },
+  'agent/link': {
+    'agent/commands': 'routes commands to their handlers',
+    'agent/config': 'its config slice and credentials',
+    'agent/outbox': 'sends what the outbox holds',
+  },
   'agent/outbox': { 'agent/store': 'durable rows' },
-  'agent/pipeline': { 'agent/archive': 'the recorder finishes archives', 'agent/config': 'its config slice', device: 'capture inputs and encoders', 'device/encoders': 'encoder arguments' },
+  'agent/pipeline': {
+    'agent/archive': 'the recorder finishes archives',
+    'agent/config': 'its config slice',
+    device: 'capture inputs and encoders',
+    'device/encoders': 'encoder arguments',
+  },
   'device/encoders': { device: 'board and run helpers' },
   'device/sources': { device: 'board, cameras and run helpers' },
 };
@@ -65,7 +93,10 @@ const imports = files.flatMap(importsOf);
 t.test('every relative import names a file that exists', async (t) => {
   const known = new Set(files);
   const missing = imports.filter((i) => !known.has(i.to) && (i.to.startsWith('agent') || i.to.startsWith('device')));
-  t.same(missing.map((i) => `${i.from} -> ${i.to}`), []);
+  t.same(
+    missing.map((i) => `${i.from} -> ${i.to}`),
+    [],
+  );
   t.ok(imports.length > 300, `${imports.length} imports read from ${files.length} files`);
 });
 
@@ -92,9 +123,12 @@ t.test('no module imports itself back through others (type-only imports included
 // outside util, e.g. the child-process environment): never a feature, the contract or the bus.
 t.test('the device layer imports nothing of the agent but its leaf utilities', async (t) => {
   const util = `agent${path.sep}util${path.sep}`;
-  const leaf = (file: string) => file.startsWith(util) && imports.every((i) => i.from !== file || i.to.startsWith(util));
+  const leaf = (file: string) =>
+    file.startsWith(util) && imports.every((i) => i.from !== file || i.to.startsWith(util));
   t.same(
-    imports.filter((i) => i.from.startsWith(`device${path.sep}`) && i.to.startsWith(`agent${path.sep}`) && !leaf(i.to)).map((i) => `${i.from} -> ${i.to}`),
+    imports
+      .filter((i) => i.from.startsWith(`device${path.sep}`) && i.to.startsWith(`agent${path.sep}`) && !leaf(i.to))
+      .map((i) => `${i.from} -> ${i.to}`),
     [],
   );
 });
@@ -109,7 +143,9 @@ t.test('a feature imports another only where the table allows it', async (t) => 
     else unexpected.add(`${a} -> ${b} (${i.from})`);
   }
   t.same([...unexpected].sort(), [], 'imports the table does not list');
-  const stale = Object.entries(ALLOWED).flatMap(([a, targets]) => Object.keys(targets).map((b) => `${a} -> ${b}`)).filter((pair) => !used.has(pair));
+  const stale = Object.entries(ALLOWED)
+    .flatMap(([a, targets]) => Object.keys(targets).map((b) => `${a} -> ${b}`))
+    .filter((pair) => !used.has(pair));
   t.same(stale, [], 'table entries nothing uses any more');
   const mutual = [...used].filter((pair) => used.has(pair.split(' -> ').reverse().join(' -> ')));
   t.same(mutual, [], 'no two features import each other');

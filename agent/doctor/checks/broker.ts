@@ -8,13 +8,16 @@ function shown(url: string): string {
 
 /** Hints per failure: what the message most often means on a board. */
 function fixFor(message: string): string {
-  if (/ECONNREFUSED/i.test(message)) return 'nothing listens there: check mqtt.url (host, port 1883/8883), the broker service and firewalls';
-  if (/ENOTFOUND|EAI_AGAIN/i.test(message)) return 'the host name does not resolve: check mqtt.url and the board\'s DNS';
+  if (/ECONNREFUSED/i.test(message))
+    return 'nothing listens there: check mqtt.url (host, port 1883/8883), the broker service and firewalls';
+  if (/ENOTFOUND|EAI_AGAIN/i.test(message)) return "the host name does not resolve: check mqtt.url and the board's DNS";
   if (/not authori[sz]ed|bad user ?name or password/i.test(message)) {
     return 'the broker refused the login: check mqtt.username and /etc/edge-agent-credentials/mqtt-password, then re-run install.sh';
   }
-  if (/certificate|self.signed|TLS|SSL/i.test(message)) return 'TLS failed: check mqtt.ca (the broker\'s CA), mqtt.cert/mqtt.key and the board\'s clock';
-  if (/timed? ?out/i.test(message)) return 'no answer in time: check the network path to the broker (firewall, VPN) and mqtt.url';
+  if (/certificate|self.signed|TLS|SSL/i.test(message))
+    return "TLS failed: check mqtt.ca (the broker's CA), mqtt.cert/mqtt.key and the board's clock";
+  if (/timed? ?out/i.test(message))
+    return 'no answer in time: check the network path to the broker (firewall, VPN) and mqtt.url';
   return 'check mqtt.url, credentials and TLS settings';
 }
 

@@ -24,6 +24,12 @@ export async function checkClock(ctx: DoctorContext): Promise<CheckResult> {
   if (answer === 'yes') return ok(NAME, 'NTP synchronised (timedatectl)');
   if (answer === 'no') return fail(NAME, 'the clock is not NTP-synchronised (timedatectl)', FIX);
   const flag = path.join(ctx.root, 'run/systemd/timesync/synchronized');
-  if (await access(flag).then(() => true, () => false)) return ok(NAME, 'NTP synchronised (systemd-timesyncd)');
+  if (
+    await access(flag).then(
+      () => true,
+      () => false,
+    )
+  )
+    return ok(NAME, 'NTP synchronised (systemd-timesyncd)');
   return warn(NAME, 'unknown: timedatectl did not answer and timesyncd has not flagged a sync', FIX);
 }

@@ -10,7 +10,12 @@ export async function checkDisk(ctx: DoctorContext): Promise<CheckResult> {
   const { dir, minFreePercent } = ctx.config.archive;
   const name = 'disk';
   const found = await nearestDiskSpace(dir, ctx.statfs);
-  if (!found) return fail(name, `cannot read free space of ${dir} or any folder above it`, `create ${dir} and make it writable by edge-agent`);
+  if (!found)
+    return fail(
+      name,
+      `cannot read free space of ${dir} or any folder above it`,
+      `create ${dir} and make it writable by edge-agent`,
+    );
   const { at, space } = found;
   const percent = space.totalBytes > 0 ? (100 * space.freeBytes) / space.totalBytes : 0;
   const detail = `${(space.freeBytes / GB).toFixed(1)} GB free of ${(space.totalBytes / GB).toFixed(1)} GB (${percent.toFixed(1)} %) at ${at}`;
@@ -18,7 +23,8 @@ export async function checkDisk(ctx: DoctorContext): Promise<CheckResult> {
     `free space under ${dir} (oldest archives first), lower archive.maxAgeHours, or move archive.dir to a larger disk; ` +
     `archive.minFreePercent is ${minFreePercent}`;
   if (percent < minFreePercent) return fail(name, `${detail}, below archive.minFreePercent ${minFreePercent}`, fix);
-  if (percent < minFreePercent * 2) return warn(name, `${detail}, close to archive.minFreePercent ${minFreePercent}`, fix);
+  if (percent < minFreePercent * 2)
+    return warn(name, `${detail}, close to archive.minFreePercent ${minFreePercent}`, fix);
   return ok(name, detail);
 }
 
@@ -37,7 +43,11 @@ export async function checkSdWear(ctx: DoctorContext): Promise<CheckResult> {
   const findings: string[] = [];
   let worst: 'ok' | 'warn' | 'fail' = 'ok';
   for (const dev of mmcs) {
-    const read = (f: string) => readFile(path.join(blockDir, dev, 'device', f), 'utf8').then((s) => s.trim(), () => undefined);
+    const read = (f: string) =>
+      readFile(path.join(blockDir, dev, 'device', f), 'utf8').then(
+        (s) => s.trim(),
+        () => undefined,
+      );
     const [life, eol] = await Promise.all([read('life_time'), read('pre_eol_info')]);
     if (life === undefined && eol === undefined) {
       findings.push(`${dev}: no wear data (an SD card)`);

@@ -42,9 +42,22 @@ export async function checkEmbeddedLogin(ctx: DoctorContext): Promise<CheckResul
   const where = `embedded broker inside the agent (${EMBEDDED_HOST}:${EMBEDDED_PORT})`;
   const files = technicianFiles(ctx);
   if (files.length === 0) {
-    return ok(name, `${where}: no technician password yet (the agent makes ${path.join(ctx.config.dataDir, TECHNICIAN_CREDENTIAL_NAME)} at its first start)`);
+    return ok(
+      name,
+      `${where}: no technician password yet (the agent makes ${path.join(ctx.config.dataDir, TECHNICIAN_CREDENTIAL_NAME)} at its first start)`,
+    );
   }
-  const config = { ...ctx.config, mqtt: { ...ctx.config.mqtt, url: `mqtt://${EMBEDDED_HOST}:${EMBEDDED_PORT}`, username: TECHNICIAN_USERNAME, ca: null, cert: null, key: null } };
+  const config = {
+    ...ctx.config,
+    mqtt: {
+      ...ctx.config.mqtt,
+      url: `mqtt://${EMBEDDED_HOST}:${EMBEDDED_PORT}`,
+      username: TECHNICIAN_USERNAME,
+      ca: null,
+      cert: null,
+      key: null,
+    },
+  };
   const refused: string[] = [];
   for (const file of files) {
     let password: string;
@@ -53,7 +66,13 @@ export async function checkEmbeddedLogin(ctx: DoctorContext): Promise<CheckResul
     } catch {
       return warn(name, `${where}: cannot read ${file} to try the technician login`, 'run the doctor with sudo');
     }
-    const credentials = { geminiApiKey: null, httpToken: null, commandKey: null, ...ctx.credentials, mqttPassword: password };
+    const credentials = {
+      geminiApiKey: null,
+      httpToken: null,
+      commandKey: null,
+      ...ctx.credentials,
+      mqttPassword: password,
+    };
     try {
       await ctx.mqttConnect(config, credentials, ctx.timeoutMs);
       return ok(name, `${where} accepted the technician login (password in ${file})`);
@@ -63,7 +82,11 @@ export async function checkEmbeddedLogin(ctx: DoctorContext): Promise<CheckResul
       refused.push(`${file}: ${message}`);
     }
   }
-  return fail(name, `${where} refused the technician login: ${refused.join('; ')}`, 'the agent reads the technician password when its link starts: restart the agent after changing the file (sudo systemctl restart edge-agent)');
+  return fail(
+    name,
+    `${where} refused the technician login: ${refused.join('; ')}`,
+    'the agent reads the technician password when its link starts: restart the agent after changing the file (sudo systemctl restart edge-agent)',
+  );
 }
 
 /** With the embedded broker: how technicians log in (one line; nothing for an outside broker). */
@@ -71,5 +94,10 @@ export async function checkBrokerClients(ctx: DoctorContext): Promise<CheckResul
   if (ctx.config.mqtt.url !== 'embedded') return [];
   const [file] = technicianFiles(ctx);
   if (!file) return [];
-  return [ok('broker clients', `log in as ${TECHNICIAN_USERNAME}, password in ${file} (mode 600). ${technicianCommands(ctx, file)}`)];
+  return [
+    ok(
+      'broker clients',
+      `log in as ${TECHNICIAN_USERNAME}, password in ${file} (mode 600). ${technicianCommands(ctx, file)}`,
+    ),
+  ];
 }

@@ -31,16 +31,26 @@ async function probeLadder(ctx: DoctorContext): Promise<{ board: BoardInfo; verd
 export async function checkEncoders(ctx: DoctorContext): Promise<CheckResult> {
   const name = 'encoders';
   const { board, verdicts } = await probeLadder(ctx);
-  const summary = verdicts.map((v) => (v.works ? `${v.name}: works` : `${v.name}: no (${(v.reason ?? '').slice(0, 120)})`)).join('; ');
+  const summary = verdicts
+    .map((v) => (v.works ? `${v.name}: works` : `${v.name}: no (${(v.reason ?? '').slice(0, 120)})`))
+    .join('; ');
   const best = verdicts.find((v) => v.works);
   const where = `${board.model || board.family}`;
   if (!best) {
-    return fail(name, `${where}: no H.264 encoder works — ${summary}`, 'install a full FFmpeg with libx264 (sudo apt-get install ffmpeg) and run edge-agent probe');
+    return fail(
+      name,
+      `${where}: no H.264 encoder works — ${summary}`,
+      'install a full FFmpeg with libx264 (sudo apt-get install ffmpeg) and run edge-agent probe',
+    );
   }
   // Pi 0-4 and Jetson Xavier/Orin NX have an encoder the agent should be using; elsewhere
   // (Pi 5, Orin Nano, a server without a GPU) libx264 is simply the answer.
   if (best.name === 'libx264' && (board.family === 'pi-legacy' || board.family === 'jetson')) {
-    return warn(name, `${where}: only libx264 (software) works — ${summary}`, 'expect high CPU; the reasons above say what the hardware encoder lacks (device node, driver, groups video/render)');
+    return warn(
+      name,
+      `${where}: only libx264 (software) works — ${summary}`,
+      'expect high CPU; the reasons above say what the hardware encoder lacks (device node, driver, groups video/render)',
+    );
   }
   return ok(name, `${where}: using ${best.name} — ${summary}`);
 }

@@ -8,7 +8,11 @@ export async function checkFfmpeg(ctx: DoctorContext): Promise<CheckResult[]> {
   try {
     const r = await ctx.run('ffmpeg', ['-hide_banner', '-version'], { timeoutMs: 10_000 });
     const line = firstLine(r.stdout);
-    out.push(r.code === 0 && line ? ok('ffmpeg', line) : fail('ffmpeg', `ffmpeg -version exited ${r.code}: ${firstLine(r.stderr)}`, INSTALL));
+    out.push(
+      r.code === 0 && line
+        ? ok('ffmpeg', line)
+        : fail('ffmpeg', `ffmpeg -version exited ${r.code}: ${firstLine(r.stderr)}`, INSTALL),
+    );
   } catch {
     out.push(fail('ffmpeg', 'ffmpeg is not installed (not on PATH)', INSTALL));
   }

@@ -5,7 +5,8 @@ import { fail, ok, warn, type CheckResult, type DoctorContext } from '../types.j
 /** The Gemini API's public endpoint, used when analysis.baseUrl is null. */
 export const DEFAULT_GEMINI_BASE_URL = 'https://generativelanguage.googleapis.com';
 
-const KEY_FIX = 'put the key in /etc/edge-agent-credentials/gemini-api-key (mode 600) and re-run deploy/install.sh, or set analysis.apiKeyFile';
+const KEY_FIX =
+  'put the key in /etc/edge-agent-credentials/gemini-api-key (mode 600) and re-run deploy/install.sh, or set analysis.apiKeyFile';
 
 /** Where the doctor sends the key unasked: Google's own endpoint over https, or a loopback host. */
 export function keyMayGoTo(base: string): boolean {
@@ -48,10 +49,22 @@ export async function checkGemini(ctx: DoctorContext): Promise<CheckResult> {
     status = res.status;
     await res.body?.cancel();
   } catch (error) {
-    const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${ctx.timeoutMs / 1000} s` : (error as Error).message;
-    return warn(name, `a key is present but ${base} could not be reached: ${reason}`, 'check the board\'s internet access (HTTPS to the API); analyses queue until it works');
+    const reason =
+      (error as Error).name === 'TimeoutError'
+        ? `no answer within ${ctx.timeoutMs / 1000} s`
+        : (error as Error).message;
+    return warn(
+      name,
+      `a key is present but ${base} could not be reached: ${reason}`,
+      "check the board's internet access (HTTPS to the API); analyses queue until it works",
+    );
   }
   if (status >= 200 && status < 300) return ok(name, `key accepted by ${base}`);
-  if (status === 400 || status === 401 || status === 403) return fail(name, `key rejected by ${base} (HTTP ${status})`, `replace the key: ${KEY_FIX}`);
-  return warn(name, `${base} answered HTTP ${status}; the key could not be confirmed`, 'try again later; check analysis.baseUrl if you use a proxy');
+  if (status === 400 || status === 401 || status === 403)
+    return fail(name, `key rejected by ${base} (HTTP ${status})`, `replace the key: ${KEY_FIX}`);
+  return warn(
+    name,
+    `${base} answered HTTP ${status}; the key could not be confirmed`,
+    'try again later; check analysis.baseUrl if you use a proxy',
+  );
 }

@@ -2,11 +2,13 @@
 import { describeExpiry, tlsExpiry, TLS_WARN_DAYS, type CertificateReport } from '../../link/tlsFiles.js';
 import { fail, ok, warn, type CheckResult, type DoctorContext } from '../types.js';
 
-const RENEW = 'replace the file (certificate and key together); the agent uses the new files at its next connect, no restart needed';
+const RENEW =
+  'replace the file (certificate and key together); the agent uses the new files at its next connect, no restart needed';
 
 function line(name: string, report: CertificateReport): CheckResult {
   const detail = describeExpiry(report);
-  if ('error' in report) return fail(name, detail, 'check the path in the config and that the file is PEM and readable by the agent');
+  if ('error' in report)
+    return fail(name, detail, 'check the path in the config and that the file is PEM and readable by the agent');
   if (report.status === 'expired') return fail(name, detail, `the broker will refuse it: ${RENEW}`);
   if (report.status === 'warn') return warn(name, `${detail}: under ${TLS_WARN_DAYS} days`, RENEW);
   return ok(name, detail);

@@ -24,7 +24,10 @@
   function concat(parts) {
     const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
     let at = 0;
-    for (const p of parts) { out.set(new Uint8Array(p), at); at += p.byteLength; }
+    for (const p of parts) {
+      out.set(new Uint8Array(p), at);
+      at += p.byteLength;
+    }
     return out;
   }
 
@@ -70,7 +73,8 @@
       if (!ranges.length) return;
       const end = ranges.end(ranges.length - 1);
       const lag = end - video.currentTime;
-      if (lag > JUMP_LAG_S || video.currentTime < ranges.start(0)) video.currentTime = Math.max(ranges.start(ranges.length - 1), end - 0.05);
+      if (lag > JUMP_LAG_S || video.currentTime < ranges.start(0))
+        video.currentTime = Math.max(ranges.start(ranges.length - 1), end - 0.05);
       else video.playbackRate = lag > CATCH_UP_LAG_S ? 1.1 : 1;
       if (video.paused) video.play().catch(() => {});
     }
@@ -100,18 +104,25 @@
       if (!codec || !MediaSource.isTypeSupported(mime)) return finish();
       source = new MediaSource();
       objectUrl = URL.createObjectURL(source);
-      source.addEventListener('sourceopen', () => {
-        if (ended) return;
-        try {
-          buffer = source.addSourceBuffer(mime);
-        } catch {
-          return finish();
-        }
-        buffer.mode = 'segments';
-        buffer.addEventListener('updateend', () => { chase(); pump(); });
-        buffer.addEventListener('error', finish);
-        pump();
-      }, { once: true });
+      source.addEventListener(
+        'sourceopen',
+        () => {
+          if (ended) return;
+          try {
+            buffer = source.addSourceBuffer(mime);
+          } catch {
+            return finish();
+          }
+          buffer.mode = 'segments';
+          buffer.addEventListener('updateend', () => {
+            chase();
+            pump();
+          });
+          buffer.addEventListener('error', finish);
+          pump();
+        },
+        { once: true },
+      );
       video.src = objectUrl;
       video.addEventListener('timeupdate', onTime);
       queue.push(init);

@@ -29,13 +29,31 @@
 
   function render(hits) {
     const box = $('search-results');
-    box.replaceChildren(...hits.map((hit) => el('li', { 'data-archive': hit.archive, 'data-offset': hit.offsetSeconds },
-      el('div', { class: 'row' },
-        el('span', { class: 'when' }, when(hit.start)),
-        el('span', { class: 'info' }, `${hit.camera} · ${clock(hit.offsetSeconds)} into the archive${hit.label ? ` · ${hit.label}` : ''}`),
-        el('span', { class: 'actions' }, el('button', { class: 'play-hit', type: 'button', onclick: () => play(hit) }, 'Play'))),
-      hit.description ? el('p', { class: 'summary' }, hit.description) : null,
-      el('p', { class: 'info' }, hit.summary))));
+    box.replaceChildren(
+      ...hits.map((hit) =>
+        el(
+          'li',
+          { 'data-archive': hit.archive, 'data-offset': hit.offsetSeconds },
+          el(
+            'div',
+            { class: 'row' },
+            el('span', { class: 'when' }, when(hit.start)),
+            el(
+              'span',
+              { class: 'info' },
+              `${hit.camera} · ${clock(hit.offsetSeconds)} into the archive${hit.label ? ` · ${hit.label}` : ''}`,
+            ),
+            el(
+              'span',
+              { class: 'actions' },
+              el('button', { class: 'play-hit', type: 'button', onclick: () => play(hit) }, 'Play'),
+            ),
+          ),
+          hit.description ? el('p', { class: 'summary' }, hit.description) : null,
+          el('p', { class: 'info' }, hit.summary),
+        ),
+      ),
+    );
   }
 
   form.addEventListener('submit', async (event) => {

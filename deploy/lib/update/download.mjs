@@ -20,7 +20,8 @@ export async function download(url, file, maxBytes) {
     if (status >= 300 && status < 400 && response.headers.location && hops < MAX_REDIRECTS) {
       response.resume();
       location = new URL(response.headers.location, location);
-      if (location.protocol !== 'http:' && location.protocol !== 'https:') throw new Error(`the server redirected to a ${location.protocol} url`);
+      if (location.protocol !== 'http:' && location.protocol !== 'https:')
+        throw new Error(`the server redirected to a ${location.protocol} url`);
       continue;
     }
     if (status !== 200) {
@@ -35,8 +36,14 @@ export async function download(url, file, maxBytes) {
 
 function get(url) {
   return new Promise((resolve, reject) => {
-    const request = (url.protocol === 'https:' ? https : http).get(url, { headers: { 'user-agent': 'edge-agent-updater' } }, resolve);
-    request.setTimeout(IDLE_MS, () => request.destroy(new Error(`no answer from ${safe(url)} within ${IDLE_MS / 1000} s`)));
+    const request = (url.protocol === 'https:' ? https : http).get(
+      url,
+      { headers: { 'user-agent': 'edge-agent-updater' } },
+      resolve,
+    );
+    request.setTimeout(IDLE_MS, () =>
+      request.destroy(new Error(`no answer from ${safe(url)} within ${IDLE_MS / 1000} s`)),
+    );
     request.on('error', (error) => reject(new Error(`download from ${safe(url)} failed: ${error.message}`)));
   });
 }

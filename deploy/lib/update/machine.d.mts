@@ -6,7 +6,8 @@ export interface UpdateSettings {
   pollMs: number;
 }
 
-export type UpdateStateName = 'downloading' | 'verifying' | 'switching' | 'verifying-health' | 'done' | 'rolled-back' | 'failed';
+export type UpdateStateName =
+  'downloading' | 'verifying' | 'switching' | 'verifying-health' | 'done' | 'rolled-back' | 'failed';
 
 export interface ReleaseManifest {
   arch: string;

@@ -74,11 +74,14 @@ class UpdateRun {
     } catch (error) {
       return error.message;
     }
-    if (!this.ops.signedByAny(request.manifest, request.sig, keys)) return 'the release signature does not match any key in /etc/edge-agent/release-keys';
+    if (!this.ops.signedByAny(request.manifest, request.sig, keys))
+      return 'the release signature does not match any key in /etc/edge-agent/release-keys';
     const arch = this.ops.machineArch();
     if (request.manifest.arch !== arch) return `the release is for ${request.manifest.arch}, this board is ${arch}`;
-    if (!links.current) return 'no release is installed here (no /opt/edge-agent/current): install one with install.sh first';
-    if (links.current === `releases/${request.manifest.version}`) return `version ${request.manifest.version} is already running`;
+    if (!links.current)
+      return 'no release is installed here (no /opt/edge-agent/current): install one with install.sh first';
+    if (links.current === `releases/${request.manifest.version}`)
+      return `version ${request.manifest.version} is already running`;
     return null;
   }
 
@@ -99,7 +102,13 @@ class UpdateRun {
       return this.write({ ...state, state: 'failed', reason: error.message });
     }
     const links = await this.ops.links();
-    state = await this.write({ ...state, state: 'switching', direction: 'forward', from: links.current, fromPrevious: links.previous ?? null });
+    state = await this.write({
+      ...state,
+      state: 'switching',
+      direction: 'forward',
+      from: links.current,
+      fromPrevious: links.previous ?? null,
+    });
     this.ops.failpoint('update.switching');
     try {
       await this.ops.setLinks({ current: `releases/${version}`, previous: links.current });
@@ -107,7 +116,12 @@ class UpdateRun {
       await this.ops.removeHealth();
       const switchedAt = this.ops.now();
       const { gateSeconds, stableSeconds } = this.settings;
-      state = await this.write({ ...state, state: 'verifying-health', switchedAt, gate: { ...state.gate, gateSeconds, stableSeconds, deadline: switchedAt + gateSeconds * 1000 } });
+      state = await this.write({
+        ...state,
+        state: 'verifying-health',
+        switchedAt,
+        gate: { ...state.gate, gateSeconds, stableSeconds, deadline: switchedAt + gateSeconds * 1000 },
+      });
       const verdict = await this.gate(state);
       if (!verdict.ok) return this.rollBack(state, verdict.reason);
     } catch (error) {
@@ -131,11 +145,17 @@ class UpdateRun {
     for (;;) {
       const now = this.ops.now();
       const st = await this.ops.status();
-      if (st.NRestarts > base.NRestarts) return { ok: false, reason: `the new agent restarted ${st.NRestarts - base.NRestarts} time(s) (crash at start?)` };
-      if (st.ActiveState === 'failed' || st.ActiveState === 'inactive') return { ok: false, reason: `the new agent is not running (${st.ActiveState})` };
+      if (st.NRestarts > base.NRestarts)
+        return {
+          ok: false,
+          reason: `the new agent restarted ${st.NRestarts - base.NRestarts} time(s) (crash at start?)`,
+        };
+      if (st.ActiveState === 'failed' || st.ActiveState === 'inactive')
+        return { ok: false, reason: `the new agent is not running (${st.ActiveState})` };
       const health = await this.ops.readHealth();
       if (health?.attempt === state.attempt && passedAt === null) {
-        if (health.state === 'failed') return { ok: false, reason: `health gate: ${String(health.reason).slice(0, 300)}` };
+        if (health.state === 'failed')
+          return { ok: false, reason: `health gate: ${String(health.reason).slice(0, 300)}` };
         if (health.state === 'passed') {
           passedAt = now;
           passedPid = st.MainPID;
@@ -143,7 +163,8 @@ class UpdateRun {
         }
       }
       if (passedAt !== null) {
-        if (st.MainPID !== passedPid) return { ok: false, reason: `the new agent restarted within ${stableSeconds} s of passing its health gate` };
+        if (st.MainPID !== passedPid)
+          return { ok: false, reason: `the new agent restarted within ${stableSeconds} s of passing its health gate` };
         if (now - passedAt >= stableSeconds * 1000) return { ok: true };
       } else if (now > state.gate.deadline + Math.min(5000, state.gate.gateSeconds * 250)) {
         return { ok: false, reason: `the new agent gave no health verdict within ${state.gate.gateSeconds} s` };
@@ -159,7 +180,8 @@ class UpdateRun {
     await this.ops.setLinks({ current: state.from, previous: state.fromPrevious });
     const restarted = await this.ops.restart(this.settings.rollbackSeconds);
     let note = restarted.ok ? '' : ` (restarting the previous release failed too: ${restarted.message})`;
-    if (restarted.ok && !(await this.cameBack())) note = ` (the previous release is not active within ${this.settings.rollbackSeconds} s either)`;
+    if (restarted.ok && !(await this.cameBack()))
+      note = ` (the previous release is not active within ${this.settings.rollbackSeconds} s either)`;
     state = await this.write({ ...state, state: 'rolled-back', reason: `${reason}${note}` });
     await this.ops.discard(state.version, { release: true });
     return state;

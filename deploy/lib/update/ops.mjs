@@ -95,7 +95,11 @@ export function runCommand(cmd, args, { timeoutMs = 60_000, env } = {}) {
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr: signal === 'SIGKILL' ? `${stderr}\n(killed after ${timeoutMs} ms)` : stderr });
+      resolve({
+        code: code ?? (signal ? 128 : 1),
+        stdout,
+        stderr: signal === 'SIGKILL' ? `${stderr}\n(killed after ${timeoutMs} ms)` : stderr,
+      });
     });
   });
 }
@@ -108,7 +112,11 @@ export function serviceControl(hook) {
       const eq = line.indexOf('=');
       if (eq > 0) out[line.slice(0, eq)] = line.slice(eq + 1).trim();
     }
-    return { MainPID: Number(out.MainPID ?? 0), NRestarts: Number(out.NRestarts ?? 0), ActiveState: out.ActiveState ?? 'unknown' };
+    return {
+      MainPID: Number(out.MainPID ?? 0),
+      NRestarts: Number(out.NRestarts ?? 0),
+      ActiveState: out.ActiveState ?? 'unknown',
+    };
   };
   if (hook) {
     return {
@@ -123,16 +131,37 @@ export function serviceControl(hook) {
       await runCommand('systemctl', ['reset-failed', 'edge-agent.service']);
       return describe(await runCommand('systemctl', ['restart', 'edge-agent.service'], { timeoutMs: seconds * 1000 }));
     },
-    status: async () => parse((await runCommand('systemctl', ['show', 'edge-agent.service', '-p', 'MainPID', '-p', 'NRestarts', '-p', 'ActiveState'])).stdout),
+    status: async () =>
+      parse(
+        (
+          await runCommand('systemctl', [
+            'show',
+            'edge-agent.service',
+            '-p',
+            'MainPID',
+            '-p',
+            'NRestarts',
+            '-p',
+            'ActiveState',
+          ])
+        ).stdout,
+      ),
   };
 }
 
 function describe(r) {
-  return r.code === 0 ? { ok: true, message: '' } : { ok: false, message: `exit ${r.code}: ${(r.stderr || r.stdout).trim().slice(-300)}` };
+  return r.code === 0
+    ? { ok: true, message: '' }
+    : { ok: false, message: `exit ${r.code}: ${(r.stderr || r.stdout).trim().slice(-300)}` };
 }
 
 /** The updater's operations on a real board (or a --root tree). */
-export function boardOps({ root = '', dataDir, hook, log = (line) => process.stdout.write(`update: ${new Date().toISOString()} ${line}\n`) } = {}) {
+export function boardOps({
+  root = '',
+  dataDir,
+  hook,
+  log = (line) => process.stdout.write(`update: ${new Date().toISOString()} ${line}\n`),
+} = {}) {
   const paths = boardPaths(root, dataDir);
   const service = serviceControl(hook);
   const link = async (name) => readlink(join(paths.app, name)).catch(() => null);
@@ -179,7 +208,8 @@ export function boardOps({ root = '', dataDir, hook, log = (line) => process.std
       await mkdir(paths.downloads, { recursive: true, mode: 0o700 });
       const fs = await statfs(paths.downloads);
       // The tarball, the unpacked release (about twice its size) and some air.
-      if (fs.bavail * fs.bsize < manifest.size * 4) throw new Error(`not enough free disk space for a ${manifest.size}-byte release`);
+      if (fs.bavail * fs.bsize < manifest.size * 4)
+        throw new Error(`not enough free disk space for a ${manifest.size}-byte release`);
       const file = downloadFile(version);
       await download(url, file, manifest.size);
       return file;
@@ -187,7 +217,7 @@ export function boardOps({ root = '', dataDir, hook, log = (line) => process.std
     checkDownload: async (file, manifest) => {
       const { size } = await lstat(file);
       if (size !== manifest.size) return `downloaded ${size} bytes, the manifest says ${manifest.size} (truncated?)`;
-      if ((await sha256File(file)) !== manifest.sha256) return 'the download\'s sha256 differs from the manifest\'s';
+      if ((await sha256File(file)) !== manifest.sha256) return "the download's sha256 differs from the manifest's";
       return null;
     },
     unpack: (file, manifest) => unpack(paths, file, manifest),
@@ -200,7 +230,8 @@ export function boardOps({ root = '', dataDir, hook, log = (line) => process.std
       const current = await link('current');
       // Only while it runs: a release installed by hand since then is not to be overruled.
       const known = await readFile(paths.knownGood, 'utf8').catch(() => '');
-      if (current === `releases/${version}` && known.trim() !== current) await writeAtomic(paths.knownGood, `${current}\n`);
+      if (current === `releases/${version}` && known.trim() !== current)
+        await writeAtomic(paths.knownGood, `${current}\n`);
       await prune(paths, current, await link('previous'));
     },
     discard: async (version, { release = false } = {}) => {
@@ -209,7 +240,8 @@ export function boardOps({ root = '', dataDir, hook, log = (line) => process.std
       await rm(join(paths.releases, `.incoming-${version}`), { recursive: true, force: true });
       const current = await link('current');
       const previous = await link('previous');
-      if (release && current !== `releases/${version}` && previous !== `releases/${version}`) await rm(join(paths.releases, version), { recursive: true, force: true });
+      if (release && current !== `releases/${version}` && previous !== `releases/${version}`)
+        await rm(join(paths.releases, version), { recursive: true, force: true });
     },
   };
 }
@@ -217,10 +249,12 @@ export function boardOps({ root = '', dataDir, hook, log = (line) => process.std
 /** Why the agent's request is not one (its shape only; the signature is checked next). */
 export function requestProblem(request) {
   if (!request || typeof request !== 'object') return 'the update request is not a json object';
-  if (typeof request.attempt !== 'string' || !/^[A-Za-z0-9-]{8,64}$/.test(request.attempt)) return 'the update request has no attempt id';
+  if (typeof request.attempt !== 'string' || !/^[A-Za-z0-9-]{8,64}$/.test(request.attempt))
+    return 'the update request has no attempt id';
   const problem = manifestProblem(request.manifest);
   if (problem) return problem;
-  if (typeof request.sig !== 'string' || !/^[0-9a-fA-F]{128}$/.test(request.sig)) return 'sig must be the Ed25519 signature in hex (128 digits)';
+  if (typeof request.sig !== 'string' || !/^[0-9a-fA-F]{128}$/.test(request.sig))
+    return 'sig must be the Ed25519 signature in hex (128 digits)';
   let url;
   try {
     url = new URL(request.url);
@@ -241,7 +275,8 @@ export async function trustedKeys(dir) {
   const st = await lstat(dir).catch(() => null);
   const hint = 'install one with install.sh --release-key FILE';
   if (!st) throw new Error(`no release key: ${dir} does not exist (${hint})`);
-  if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o022) !== 0) throw new Error(`${dir} is not a folder owned by root and writable only by root: its keys are not trusted`);
+  if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o022) !== 0)
+    throw new Error(`${dir} is not a folder owned by root and writable only by root: its keys are not trusted`);
   const keys = [];
   for (const name of (await readdir(dir)).filter((n) => n.endsWith('.pem')).sort()) {
     let handle;
@@ -271,15 +306,29 @@ async function unpack(paths, file, manifest) {
   const tops = await readdir(incoming);
   if (tops.length !== 1) throw new Error('the release tarball must hold one top folder');
   const top = join(incoming, tops[0]);
-  const env = Object.fromEntries((await readFile(join(top, 'release.env'), 'utf8').catch(() => '')).split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-  if (env.VERSION !== version || env.ARCH !== manifest.arch) throw new Error(`the tarball's release.env says ${env.VERSION} for ${env.ARCH}, the manifest ${version} for ${manifest.arch}`);
+  const env = Object.fromEntries(
+    (await readFile(join(top, 'release.env'), 'utf8').catch(() => ''))
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+  if (env.VERSION !== version || env.ARCH !== manifest.arch)
+    throw new Error(
+      `the tarball's release.env says ${env.VERSION} for ${env.ARCH}, the manifest ${version} for ${manifest.arch}`,
+    );
   // Never the environment of the updater's unit: EDGE_AGENT_* there would change what the check reads.
   const clean = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' };
   const ran = await runCommand(join(top, 'bin/edge-agent'), ['version'], { env: clean });
-  if (ran.code !== 0 || ran.stdout.trim() !== version) throw new Error(`the new release does not run here (bin/edge-agent version: exit ${ran.code} ${(ran.stdout + ran.stderr).trim().slice(-200)})`);
+  if (ran.code !== 0 || ran.stdout.trim() !== version)
+    throw new Error(
+      `the new release does not run here (bin/edge-agent version: exit ${ran.code} ${(ran.stdout + ran.stderr).trim().slice(-200)})`,
+    );
   if (await lstat(paths.config).catch(() => null)) {
     const check = await runCommand(join(top, 'bin/edge-agent'), ['config', 'check', paths.config], { env: clean });
-    if (check.code !== 0) throw new Error(`the new release rejects /etc/edge-agent/config.json: ${(check.stdout + check.stderr).trim().slice(0, 300)}`);
+    if (check.code !== 0)
+      throw new Error(
+        `the new release rejects /etc/edge-agent/config.json: ${(check.stdout + check.stderr).trim().slice(0, 300)}`,
+      );
   }
   const dest = join(paths.releases, version);
   await rm(dest, { recursive: true, force: true });
@@ -298,6 +347,6 @@ async function prune(paths, current, previous) {
     if (st.isDirectory()) entries.push({ name, mtime: st.mtimeMs });
   }
   entries.sort((a, b) => b.mtime - a.mtime);
-  for (const { name } of entries.slice(Math.max(0, KEEP_RELEASES - keep.size))) await rm(join(paths.releases, name), { recursive: true, force: true });
+  for (const { name } of entries.slice(Math.max(0, KEEP_RELEASES - keep.size)))
+    await rm(join(paths.releases, name), { recursive: true, force: true });
 }
-

@@ -28,7 +28,11 @@ export async function readArchives(root: string): Promise<ArchiveEntry[]> {
       for (const name of await readdir(path.join(root, camera, day))) {
         if (!name.endsWith('.mp4') || parseArchiveFileName(name) === null) continue;
         const abs = path.join(root, camera, day, name);
-        const meta = JSON.parse(await readFile(abs.replace(/\.mp4$/, '.json'), 'utf8').catch(() => '{}')) as { start?: string; seconds?: number; recovered?: boolean };
+        const meta = JSON.parse(await readFile(abs.replace(/\.mp4$/, '.json'), 'utf8').catch(() => '{}')) as {
+          start?: string;
+          seconds?: number;
+          recovered?: boolean;
+        };
         out.push({
           camera,
           file: `${camera}/${day}/${name}`,
@@ -44,7 +48,11 @@ export async function readArchives(root: string): Promise<ArchiveEntry[]> {
 }
 
 /** Gaps (seconds) between consecutive archives of one camera, larger than `tolerance`. */
-export function gaps(archives: ArchiveEntry[], camera: string, tolerance = 0.3): Array<{ afterFile: string; fromMs: number; toMs: number; seconds: number }> {
+export function gaps(
+  archives: ArchiveEntry[],
+  camera: string,
+  tolerance = 0.3,
+): Array<{ afterFile: string; fromMs: number; toMs: number; seconds: number }> {
   const list = archives.filter((a) => a.camera === camera);
   const out = [];
   for (let i = 1; i < list.length; i += 1) {
@@ -75,7 +83,16 @@ async function fdCount(pid: number): Promise<number> {
 /** Samples the agent (pid) and every process below it. */
 export async function sampleTree(pid: number): Promise<TreeFigures> {
   const tree = await processTree(pid);
-  const figures: TreeFigures = { at: Date.now(), agentRss: 0, agentFds: 0, agentCpu: 0, childRss: 0, childFds: 0, childCpu: 0, children: tree.length - 1 };
+  const figures: TreeFigures = {
+    at: Date.now(),
+    agentRss: 0,
+    agentFds: 0,
+    agentCpu: 0,
+    childRss: 0,
+    childFds: 0,
+    childCpu: 0,
+    children: tree.length - 1,
+  };
   for (const p of tree) {
     const s = await procSample(p);
     if (!s) continue;
@@ -117,7 +134,10 @@ export class HlsWatcher {
   private lastChange = 0;
   private timer: NodeJS.Timeout | null = null;
 
-  constructor(readonly playlist: string, private readonly everyMs = 200) {}
+  constructor(
+    readonly playlist: string,
+    private readonly everyMs = 200,
+  ) {}
 
   start(): void {
     this.lastChange = Date.now();

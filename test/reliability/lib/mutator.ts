@@ -26,7 +26,12 @@ function has(program: string): boolean {
 
 function version(program: string): string {
   const r = spawnSync(program, ['-V'], { encoding: 'utf8' });
-  return `${r.stdout}${r.stderr}`.split('\n').find((l) => l.trim() !== '')?.trim() ?? program;
+  return (
+    `${r.stdout}${r.stderr}`
+      .split('\n')
+      .find((l) => l.trim() !== '')
+      ?.trim() ?? program
+  );
 }
 
 const radamsa: Mutator = {
@@ -36,7 +41,11 @@ const radamsa: Mutator = {
     const dir = mkdtempSync(path.join(tmpdir(), 'radamsa-'));
     try {
       writeFileSync(path.join(dir, 'sample'), sample);
-      const r = spawnSync('radamsa', ['-s', String(seed), '-n', String(count), '-o', path.join(dir, 'out-%n'), path.join(dir, 'sample')], { timeout: 60_000 });
+      const r = spawnSync(
+        'radamsa',
+        ['-s', String(seed), '-n', String(count), '-o', path.join(dir, 'out-%n'), path.join(dir, 'sample')],
+        { timeout: 60_000 },
+      );
       if (r.status !== 0) throw new Error(`radamsa failed: ${r.stderr?.toString() ?? r.error?.message}`);
       return readdirSync(dir)
         .filter((n) => n.startsWith('out-'))
@@ -59,7 +68,11 @@ const zzuf: Mutator = {
     for (const [k, ratio] of ratios.entries()) {
       const copies = Math.ceil((count - out.length) / (ratios.length - k));
       if (copies === 0 || sample.length === 0) continue;
-      const r = spawnSync('zzuf', ['-s', String(seed + k), '-r', String(ratio)], { input: Buffer.concat(Array(copies).fill(sample)), timeout: 10_000, maxBuffer: 64 << 20 });
+      const r = spawnSync('zzuf', ['-s', String(seed + k), '-r', String(ratio)], {
+        input: Buffer.concat(Array(copies).fill(sample)),
+        timeout: 10_000,
+        maxBuffer: 64 << 20,
+      });
       if (r.status !== 0) throw new Error(`zzuf failed: ${r.stderr?.toString() ?? r.error?.message}`);
       for (let i = 0; i < copies; i += 1) out.push(r.stdout.subarray(i * sample.length, (i + 1) * sample.length));
     }
@@ -74,4 +87,5 @@ export function findMutator(): Mutator | null {
 }
 
 /** Why the outside fuzz test skips when it does. */
-export const NO_MUTATOR = 'neither radamsa nor zzuf is installed: run test/setup-machine.sh (zzuf from Debian; radamsa where the archive has it)';
+export const NO_MUTATOR =
+  'neither radamsa nor zzuf is installed: run test/setup-machine.sh (zzuf from Debian; radamsa where the archive has it)';

@@ -33,7 +33,10 @@ export const LONG = process.env.RELIABILITY_LONG === '1';
 export function recordResult(row: Omit<ResultRow, 'passed'> & { passed?: boolean }, passed = row.passed ?? true): void {
   mkdirSync(DIR, { recursive: true });
   const full: ResultRow = { ...row, passed, notes: row.notes.replace(/\|/g, '/').replace(/\n/g, ' ') } as ResultRow;
-  writeFileSync(path.join(DIR, `${row.id}.${row.mode}.json`), `${JSON.stringify({ ...full, at: new Date().toISOString() }, null, 2)}\n`);
+  writeFileSync(
+    path.join(DIR, `${row.id}.${row.mode}.json`),
+    `${JSON.stringify({ ...full, at: new Date().toISOString() }, null, 2)}\n`,
+  );
   writeFileSync(TABLE, renderTable());
 }
 
@@ -46,7 +49,10 @@ export function renderTable(): string {
   const lines = [
     '| scenario | run | how often | lost | result | figures | when |',
     '|---|---|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.scenario} | ${r.mode} | ${r.tried} | ${r.lost} | ${r.passed ? 'pass' : '**FAIL**'} | ${r.notes} | ${r.at.slice(0, 16)}Z |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.scenario} | ${r.mode} | ${r.tried} | ${r.lost} | ${r.passed ? 'pass' : '**FAIL**'} | ${r.notes} | ${r.at.slice(0, 16)}Z |`,
+    ),
   ];
   return `# Reliability results\n\nWritten by test/reliability (short runs: \`npm test\`, long runs: \`npm run reliability\`).\n\n${lines.join('\n')}\n`;
 }

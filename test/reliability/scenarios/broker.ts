@@ -53,7 +53,8 @@ export async function brokerOutages(t: Test, options: BrokerOptions): Promise<vo
     t.teardown(() => agent.stop());
     return agent;
   };
-  const expected = () => agents.flatMap((a) => [...a.logs('archive finished'), ...a.logs('archive recovered')].map((r) => String(r.file)));
+  const expected = () =>
+    agents.flatMap((a) => [...a.logs('archive finished'), ...a.logs('archive recovered')].map((r) => String(r.file)));
   const finishedSoFar = () => agents.reduce((n, a) => n + a.logs('archive finished').length, 0);
   const waitArchives = async (more: number) => {
     const target = finishedSoFar() + more;
@@ -93,10 +94,14 @@ export async function brokerOutages(t: Test, options: BrokerOptions): Promise<vo
   agent = startAgent();
   await agent.waitLog('archive finished', 1, 30_000);
   const want = new Set(expected());
-  await waitFor('every archive event at the subscriber', () => {
-    const got = new Set(received.map((e) => e.file));
-    return [...expected()].every((f) => got.has(f));
-  }, 60_000).catch(() => null);
+  await waitFor(
+    'every archive event at the subscriber',
+    () => {
+      const got = new Set(received.map((e) => e.file));
+      return [...expected()].every((f) => got.has(f));
+    },
+    60_000,
+  ).catch(() => null);
   // Late duplicates would arrive within a moment of the last message.
   const settledAt = Date.now();
   await waitFor('a quiet second', () => Date.now() - settledAt > 1500, 3000, 100);
@@ -115,14 +120,22 @@ export async function brokerOutages(t: Test, options: BrokerOptions): Promise<vo
   // and reported (see the results table); what is asserted is that each one is the very same
   // message (same outbox id), that none is a re-announcement, and that they stay rare.
   const stops = 2 + options.flaps;
-  t.equal(duplicates, idDuplicates, `every duplicate is a re-send of the same message (${duplicates} raw, ${idDuplicates} by payload id)`);
+  t.equal(
+    duplicates,
+    idDuplicates,
+    `every duplicate is a re-send of the same message (${duplicates} raw, ${idDuplicates} by payload id)`,
+  );
   t.ok(duplicates <= stops, `at most one duplicate per broker stop (${duplicates} for ${stops} stops)`);
-  recordResult({
-    id: 'e-broker',
-    scenario: 'broker stopped/restarted, agent restarted during the outage, broker flapping; persistent QoS 1 subscriber',
-    mode: options.mode,
-    tried: `1 outage of ${options.downMs / 1000} s, 1 with an agent restart, ${options.flaps} flaps of 1–3 s`,
-    lost: missing.length === 0 ? 'nothing' : `${missing.length} of ${want.size} events`,
-    notes: `${want.size} archive events, ${received.length} received, ${duplicates} duplicate(s) at the subscriber (same outbox id: QoS 1 re-send after a PUBACK lost to a broker stop)`,
-  }, t.passing());
+  recordResult(
+    {
+      id: 'e-broker',
+      scenario:
+        'broker stopped/restarted, agent restarted during the outage, broker flapping; persistent QoS 1 subscriber',
+      mode: options.mode,
+      tried: `1 outage of ${options.downMs / 1000} s, 1 with an agent restart, ${options.flaps} flaps of 1–3 s`,
+      lost: missing.length === 0 ? 'nothing' : `${missing.length} of ${want.size} events`,
+      notes: `${want.size} archive events, ${received.length} received, ${duplicates} duplicate(s) at the subscriber (same outbox id: QoS 1 re-send after a PUBACK lost to a broker stop)`,
+    },
+    t.passing(),
+  );
 }

@@ -48,7 +48,13 @@ export async function clockJumps(t: Test, options: { archivesPerPhase: number; m
   const root = path.join(dir, 'archive');
   const hashes = async () => {
     const out = new Map<string, string>();
-    for (const a of await readArchives(root)) out.set(a.file, createHash('sha256').update(await readFile(path.join(root, a.file))).digest('hex'));
+    for (const a of await readArchives(root))
+      out.set(
+        a.file,
+        createHash('sha256')
+          .update(await readFile(path.join(root, a.file)))
+          .digest('hex'),
+      );
     return out;
   };
   const firstRunAt = Date.now();
@@ -77,24 +83,41 @@ export async function clockJumps(t: Test, options: { archivesPerPhase: number; m
   t.same(changed, [], `the ${phaseA.size} archives of the first interval are untouched`);
   const logged = [...agent.logs('archive finished'), ...agent.logs('archive recovered')].map((r) => String(r.file));
   t.equal(new Set(logged).size, logged.length, `every finished archive got its own name (${logged.length})`);
-  t.same(logged.filter((f) => !after.has(f)), [], 'and every one is still there');
+  t.same(
+    logged.filter((f) => !after.has(f)),
+    [],
+    'and every one is still there',
+  );
   const suffixed = archives.filter((a) => /Z-\d+\.mp4$/.test(a.file));
-  t.ok(suffixed.length > 0, `names already taken got a -N suffix (${suffixed.map((a) => path.basename(a.file)).join(', ')})`);
+  t.ok(
+    suffixed.length > 0,
+    `names already taken got a -N suffix (${suffixed.map((a) => path.basename(a.file)).join(', ')})`,
+  );
   const recorded = archives.reduce((s, a) => s + a.seconds, 0);
   const elapsed = (stoppedAt - firstRunAt) / 1000;
   const restartLogs = agent.logs('restarting pipeline');
   const restarts = restartLogs.length;
   // Each jump costs one clean restart, never a backoff: the restart decision says so itself.
-  t.same(restartLogs.map((r) => r.delayMs), restartLogs.map(() => 0), 'every restart after a jump is immediate (no backoff)');
+  t.same(
+    restartLogs.map((r) => r.delayMs),
+    restartLogs.map(() => 0),
+    'every restart after a jump is immediate (no backoff)',
+  );
   // What is lost is start-up plus, per restart, FFmpeg's stop and spawn to its first frame: a few
   // seconds each on a machine running other test files beside this one.
-  t.ok(elapsed - recorded <= 3 + restarts * 4, `recorded ${recorded.toFixed(1)} s of ${elapsed.toFixed(1)} s across ${restarts} restarts`);
-  recordResult({
-    id: 'i-clock-jump',
-    scenario: 'wall clock +1 h, then back to the first recorded interval (libfaketime, agent and FFmpeg)',
-    mode: options.mode,
-    tried: `2 jumps, ${options.archivesPerPhase} archives per phase`,
-    lost: `${Math.max(0, elapsed - recorded).toFixed(1)} s over ${restarts} restarts and start-up; no archive overwritten`,
-    notes: `${archives.length} archives, names unique, ${suffixed.length} with -N (name already taken), first interval's files byte-identical`,
-  }, t.passing());
+  t.ok(
+    elapsed - recorded <= 3 + restarts * 4,
+    `recorded ${recorded.toFixed(1)} s of ${elapsed.toFixed(1)} s across ${restarts} restarts`,
+  );
+  recordResult(
+    {
+      id: 'i-clock-jump',
+      scenario: 'wall clock +1 h, then back to the first recorded interval (libfaketime, agent and FFmpeg)',
+      mode: options.mode,
+      tried: `2 jumps, ${options.archivesPerPhase} archives per phase`,
+      lost: `${Math.max(0, elapsed - recorded).toFixed(1)} s over ${restarts} restarts and start-up; no archive overwritten`,
+      notes: `${archives.length} archives, names unique, ${suffixed.length} with -N (name already taken), first interval's files byte-identical`,
+    },
+    t.passing(),
+  );
 }

@@ -15,7 +15,10 @@ import { recordResult } from '../lib/results.js';
 export const STARTUP_ALLOWANCE_S = 3;
 
 /** Kills FFmpeg `kills` times, one kill every `everyMs`. */
-export async function ffmpegKills(t: Test, options: { kills: number; everyMs: number; mode: 'ci' | 'long' }): Promise<void> {
+export async function ffmpegKills(
+  t: Test,
+  options: { kills: number; everyMs: number; mode: 'ci' | 'long' },
+): Promise<void> {
   const dir = t.testdir();
   const agent = AgentProcess.start(dir, testConfig(dir));
   t.teardown(() => agent.stop());
@@ -26,7 +29,12 @@ export async function ffmpegKills(t: Test, options: { kills: number; everyMs: nu
     // The newest run must be up and producing (its HLS segments move) before it is killed again.
     const started = await agent.waitLog('pipeline started', i + 1, 60_000);
     const run = started[i]!;
-    await waitFor('the interval and a running pipeline', () => Date.now() - lastKill >= options.everyMs && Date.now() - Date.parse(String(run.time)) > 3000, options.everyMs + 60_000, 50);
+    await waitFor(
+      'the interval and a running pipeline',
+      () => Date.now() - lastKill >= options.everyMs && Date.now() - Date.parse(String(run.time)) > 3000,
+      options.everyMs + 60_000,
+      50,
+    );
     const pid = Number(run.pid);
     lastKill = Date.now();
     process.kill(pid, 'SIGKILL');
@@ -61,15 +69,22 @@ export async function ffmpegKills(t: Test, options: { kills: number; everyMs: nu
     const gap = (after.startMs - kill.at) / 1000;
     const allowed = Number(restart.delayMs) / 1000 + STARTUP_ALLOWANCE_S;
     gapsAfter.push(`${gap.toFixed(1)}/${(Number(restart.delayMs) / 1000).toFixed(1)}`);
-    t.ok(gap <= allowed, `kill ${i + 1}: recording resumed ${gap.toFixed(2)} s after the kill (backoff ${restart.delayMs} ms, spawn→log ${((Date.parse(String(nextStart.time)) - kill.at) / 1000).toFixed(1)} s)`);
+    t.ok(
+      gap <= allowed,
+      `kill ${i + 1}: recording resumed ${gap.toFixed(2)} s after the kill (backoff ${restart.delayMs} ms, spawn→log ${((Date.parse(String(nextStart.time)) - kill.at) / 1000).toFixed(1)} s)`,
+    );
   }
-  for (const a of archives.filter((x) => x.recovered)) t.equal(await decodeErrors(path.join(dir, 'archive', a.file)), '', `${a.file} decodes`);
-  recordResult({
-    id: 'b-ffmpeg-kill',
-    scenario: 'FFmpeg killed (SIGKILL) while recording',
-    mode: options.mode,
-    tried: `${kills.length} kills, every ${options.everyMs / 1000} s`,
-    lost: `${Math.max(0, ...losses).toFixed(2)} s at most before a kill (≤ 2-s window)`,
-    notes: `resumed after kill / backoff (s): ${gapsAfter.join(', ')}; ${archives.filter((a) => a.recovered).length} recovered archives decode`,
-  }, t.passing());
+  for (const a of archives.filter((x) => x.recovered))
+    t.equal(await decodeErrors(path.join(dir, 'archive', a.file)), '', `${a.file} decodes`);
+  recordResult(
+    {
+      id: 'b-ffmpeg-kill',
+      scenario: 'FFmpeg killed (SIGKILL) while recording',
+      mode: options.mode,
+      tried: `${kills.length} kills, every ${options.everyMs / 1000} s`,
+      lost: `${Math.max(0, ...losses).toFixed(2)} s at most before a kill (≤ 2-s window)`,
+      notes: `resumed after kill / backoff (s): ${gapsAfter.join(', ')}; ${archives.filter((a) => a.recovered).length} recovered archives decode`,
+    },
+    t.passing(),
+  );
 }

@@ -12,7 +12,11 @@ import { AgentProcess, testConfig } from '../../helpers/agentProcess.js';
 import { recordResult } from '../lib/results.js';
 
 /** Sends raw bytes (exported for the outside fuzzers), returns the status (0 when the server closed without answering) and body. */
-export function raw(port: number, request: string, timeoutMs = 5000): Promise<{ status: number; text: string; timedOut: boolean }> {
+export function raw(
+  port: number,
+  request: string,
+  timeoutMs = 5000,
+): Promise<{ status: number; text: string; timedOut: boolean }> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     let data = '';
@@ -30,7 +34,8 @@ export function raw(port: number, request: string, timeoutMs = 5000): Promise<{ 
   });
 }
 
-const get = (target: string, headers = '') => `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${headers}\r\n`;
+const get = (target: string, headers = '') =>
+  `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${headers}\r\n`;
 
 export async function httpInput(t: Test, options: { rounds: number; mode: 'ci' | 'long' }): Promise<void> {
   const dir = t.testdir({ 'secret.txt': 'TOP-SECRET-OUTSIDE' });
@@ -42,13 +47,32 @@ export async function httpInput(t: Test, options: { rounds: number; mode: 'ci' |
   const archive = String(finished!.file);
   const [camera, day] = archive.split('/');
   const traversal = [
-    '/archives/../secret.txt', '/archives/../../secret.txt', `/archives/${camera}/${day}/../../../secret.txt`,
-    '/archives/..%2f..%2fsecret.txt', '/archives/%2e%2e/%2e%2e/secret.txt', '/archives/%252e%252e/secret.txt',
-    `/archives/${camera}/..%5c..%5csecret.txt`, '/archives/....//....//secret.txt', `/archives/${camera}/${day}/%00.mp4`,
-    '/archives//etc/passwd', '/archives/%2Fetc%2Fpasswd', '/archives/cam1/2020-01-01/..', '/hls/../secret.txt',
-    '/hls/cam1/..%2f..%2fsecret.txt', '/hls/%2e%2e/config.json', `/hls/${camera}/../../config.json`, '/static/../../../../etc/passwd',
-    '/static/%2e%2e%2f%2e%2e%2fpackage.json', '/%ZZ', '/archives/%', '/api/archives?camera=../../etc&limit=-1',
-    '/api/archives?limit=1e309', '/api/archives?camera=%00', `/${'a/'.repeat(4000)}`, '//', '/?'.padEnd(9000, 'x'),
+    '/archives/../secret.txt',
+    '/archives/../../secret.txt',
+    `/archives/${camera}/${day}/../../../secret.txt`,
+    '/archives/..%2f..%2fsecret.txt',
+    '/archives/%2e%2e/%2e%2e/secret.txt',
+    '/archives/%252e%252e/secret.txt',
+    `/archives/${camera}/..%5c..%5csecret.txt`,
+    '/archives/....//....//secret.txt',
+    `/archives/${camera}/${day}/%00.mp4`,
+    '/archives//etc/passwd',
+    '/archives/%2Fetc%2Fpasswd',
+    '/archives/cam1/2020-01-01/..',
+    '/hls/../secret.txt',
+    '/hls/cam1/..%2f..%2fsecret.txt',
+    '/hls/%2e%2e/config.json',
+    `/hls/${camera}/../../config.json`,
+    '/static/../../../../etc/passwd',
+    '/static/%2e%2e%2f%2e%2e%2fpackage.json',
+    '/%ZZ',
+    '/archives/%',
+    '/api/archives?camera=../../etc&limit=-1',
+    '/api/archives?limit=1e309',
+    '/api/archives?camera=%00',
+    `/${'a/'.repeat(4000)}`,
+    '//',
+    '/?'.padEnd(9000, 'x'),
   ];
   const requests: Array<[string, string]> = traversal.map((p) => [`GET ${p.slice(0, 60)}`, get(p)]);
   const hostilePaths = new Set(requests.map(([name]) => name).filter((name) => !name.startsWith('GET /api/archives')));
@@ -59,7 +83,10 @@ export async function httpInput(t: Test, options: { rounds: number; mode: 'ci' |
     ['range past the end', get(`/archives/${archive}`, 'Range: bytes=999999999-\r\n')],
     ['reversed range', get(`/archives/${archive}`, 'Range: bytes=50-10\r\n')],
     ['garbage range', get(`/archives/${archive}`, 'Range: bytes=-\r\n')],
-    ['many ranges', get(`/archives/${archive}`, `Range: bytes=${Array.from({ length: 500 }, (_, i) => `${i}-${i}`).join(',')}\r\n`)],
+    [
+      'many ranges',
+      get(`/archives/${archive}`, `Range: bytes=${Array.from({ length: 500 }, (_, i) => `${i}-${i}`).join(',')}\r\n`),
+    ],
     ['DELETE', `DELETE /archives/${archive} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`],
     ['PUT with a body', 'PUT /api/status HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello'],
     ['OPTIONS *', 'OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'],
@@ -90,12 +117,19 @@ export async function httpInput(t: Test, options: { rounds: number; mode: 'ci' |
   t.equal(agent.child.exitCode, null, 'the agent is still running');
   const download = await raw(port, get(`/archives/${archive}`, 'Range: bytes=0-99\r\n'));
   t.equal(download.status, 206, 'a real archive still downloads with a range');
-  recordResult({
-    id: 'l-http-input',
-    scenario: 'hostile HTTP: traversal in every spelling, oversized lines and headers, bad ranges, odd methods',
-    mode: options.mode,
-    tried: `${requests.length} kinds × ${options.rounds} round(s)`,
-    lost: leaks.length === 0 ? 'nothing: no file outside archive.dir served, no crash' : `leaked: ${leaks.join(', ')}`,
-    notes: `statuses ${[...statuses].sort((a, b) => a[0] - b[0]).map(([s, n]) => `${s || 'closed'}×${n}`).join(', ')}; /healthz 200 after`,
-  }, t.passing());
+  recordResult(
+    {
+      id: 'l-http-input',
+      scenario: 'hostile HTTP: traversal in every spelling, oversized lines and headers, bad ranges, odd methods',
+      mode: options.mode,
+      tried: `${requests.length} kinds × ${options.rounds} round(s)`,
+      lost:
+        leaks.length === 0 ? 'nothing: no file outside archive.dir served, no crash' : `leaked: ${leaks.join(', ')}`,
+      notes: `statuses ${[...statuses]
+        .sort((a, b) => a[0] - b[0])
+        .map(([s, n]) => `${s || 'closed'}×${n}`)
+        .join(', ')}; /healthz 200 after`,
+    },
+    t.passing(),
+  );
 }

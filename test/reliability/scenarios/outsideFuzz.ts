@@ -40,7 +40,13 @@ interface Counts {
   setConfigOk: number;
 }
 
-async function fuzzCommands(t: Test, client: TestClient, mutator: Mutator, count: number, seed: number): Promise<Counts> {
+async function fuzzCommands(
+  t: Test,
+  client: TestClient,
+  mutator: Mutator,
+  count: number,
+  seed: number,
+): Promise<Counts> {
   const samples = commandSamples();
   const counts: Counts = { sent: 0, replies: new Map(), bad: [], setConfigOk: 0 };
   const per = Math.ceil(count / samples.length);
@@ -63,14 +69,26 @@ async function fuzzCommands(t: Test, client: TestClient, mutator: Mutator, count
   for (const m of client.inbox) {
     if (m.topic.startsWith(`${ROOT}/`) || m.topic.startsWith('fuzz/check')) continue;
     const body = m.json as { ok?: unknown; error?: { code?: unknown; message?: unknown }; id?: unknown } | undefined;
-    const good = body !== null && typeof body === 'object' && (body.ok === true || (body.ok === false && typeof body.error?.code === 'string' && typeof body.error.message === 'string' && body.error.message !== ''));
+    const good =
+      body !== null &&
+      typeof body === 'object' &&
+      (body.ok === true ||
+        (body.ok === false &&
+          typeof body.error?.code === 'string' &&
+          typeof body.error.message === 'string' &&
+          body.error.message !== ''));
     if (!good) {
       counts.bad.push(`${m.topic.slice(0, 60)}: ${m.text.slice(0, 120)}`);
       continue;
     }
     const code = body.ok === true ? 'ok' : String(body.error!.code);
     counts.replies.set(code, (counts.replies.get(code) ?? 0) + 1);
-    if (body.ok === true && m.topic.startsWith('fuzz/r/') && sentNames.get(m.topic.split('/')[2] ?? '') === 'set-config') counts.setConfigOk += 1;
+    if (
+      body.ok === true &&
+      m.topic.startsWith('fuzz/r/') &&
+      sentNames.get(m.topic.split('/')[2] ?? '') === 'set-config'
+    )
+      counts.setConfigOk += 1;
   }
   return counts;
 }
@@ -89,7 +107,9 @@ async function fuzzConfigFiles(dir: string, mutator: Mutator, count: number, see
       if (code === 0) valid += 1;
       else if (code === 2) {
         invalid += 1;
-        for (const line of out.trim().split('\n')) if (line.trim() === '' || /undefined|\[object Object\]|NaN/.test(line)) unclear.push(`#${i}: ${line.slice(0, 160)}`);
+        for (const line of out.trim().split('\n'))
+          if (line.trim() === '' || /undefined|\[object Object\]|NaN/.test(line))
+            unclear.push(`#${i}: ${line.slice(0, 160)}`);
       } else crashes.push(`#${i}: exit ${code}`);
     } catch (error) {
       crashes.push(`#${i}: threw ${(error as Error).message.slice(0, 160)}`);
@@ -104,7 +124,11 @@ async function fuzzConfigFiles(dir: string, mutator: Mutator, count: number, see
  * Sends one request and ends the sending side (a cut request gets the server's answer to the
  * end of input, not its header timeout); resolves at the end of the response head, or the close.
  */
-function ask(port: number, request: Buffer, timeoutMs = 5000): Promise<{ status: number; text: string; timedOut: boolean }> {
+function ask(
+  port: number,
+  request: Buffer,
+  timeoutMs = 5000,
+): Promise<{ status: number; text: string; timedOut: boolean }> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     let data = '';
@@ -135,8 +159,15 @@ function ask(port: number, request: Buffer, timeoutMs = 5000): Promise<{ status:
 }
 
 async function fuzzHttp(port: number, archive: string, mutator: Mutator, count: number, seed: number) {
-  const get = (target: string, headers = '') => `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${headers}\r\n`;
-  const samples = [get('/api/status'), get('/api/archives?camera=cam1&limit=2'), get('/healthz?camera=cam1'), get(`/archives/${archive}`, 'Range: bytes=0-99\r\n'), get('/hls/cam1/index.m3u8')];
+  const get = (target: string, headers = '') =>
+    `GET ${target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${headers}\r\n`;
+  const samples = [
+    get('/api/status'),
+    get('/api/archives?camera=cam1&limit=2'),
+    get('/healthz?camera=cam1'),
+    get(`/archives/${archive}`, 'Range: bytes=0-99\r\n'),
+    get('/hls/cam1/index.m3u8'),
+  ];
   const statuses = new Map<number, number>();
   const problems: string[] = [];
   const per = Math.ceil(count / samples.length);
@@ -145,15 +176,21 @@ async function fuzzHttp(port: number, archive: string, mutator: Mutator, count: 
       const { status, text, timedOut } = await ask(port, request);
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
       if (timedOut) problems.push(`no answer to ${JSON.stringify(request.toString('latin1').slice(0, 60))}`);
-      if (status >= 500 && status !== 503) problems.push(`${status} for ${JSON.stringify(request.toString('latin1').slice(0, 60))}`);
-      if (/TOP-SECRET-OUTSIDE|root:x:0:0/.test(text)) problems.push(`leak for ${JSON.stringify(request.toString('latin1').slice(0, 60))}`);
+      if (status >= 500 && status !== 503)
+        problems.push(`${status} for ${JSON.stringify(request.toString('latin1').slice(0, 60))}`);
+      if (/TOP-SECRET-OUTSIDE|root:x:0:0/.test(text))
+        problems.push(`leak for ${JSON.stringify(request.toString('latin1').slice(0, 60))}`);
     }
   }
   return { sent: per * samples.length, statuses, problems };
 }
 
 /** The scenario: one agent, the three kinds of input in turn, then the checks. */
-export async function outsideFuzz(t: Test, mutator: Mutator, options: { mqtt: number; config: number; http: number; mode: 'ci' | 'long'; seed?: number }): Promise<void> {
+export async function outsideFuzz(
+  t: Test,
+  mutator: Mutator,
+  options: { mqtt: number; config: number; http: number; mode: 'ci' | 'long'; seed?: number },
+): Promise<void> {
   const seed = options.seed ?? 15_004;
   const t0 = Date.now();
   const dir = t.testdir({ 'secret.txt': 'TOP-SECRET-OUTSIDE' });
@@ -182,27 +219,50 @@ export async function outsideFuzz(t: Test, mutator: Mutator, options: { mqtt: nu
   const seconds = (Date.now() - started) / 1000;
 
   t.equal(agent.child.exitCode, null, 'the agent is still running');
-  t.same(mqtt.bad, [], `every one of ${[...mqtt.replies.values()].reduce((a, b) => a + b, 0)} MQTT replies is ok or an error with a code and a message`);
+  t.same(
+    mqtt.bad,
+    [],
+    `every one of ${[...mqtt.replies.values()].reduce((a, b) => a + b, 0)} MQTT replies is ok or an error with a code and a message`,
+  );
   const after = await client.command(`${ROOT}/cmd/get-config`, {}, 'v5', 'fuzz/check');
   const configAfter = await readFile(path.join(dir, 'config.json'), 'utf8');
   const unchanged = JSON.stringify(after.json) === JSON.stringify(before.json) && configAfter === fileBefore;
   // A mutation can make a valid change (4 → 5); a change with no set-config answered ok cannot happen.
-  if (unchanged) t.equal(agent.logs('pipeline started').length, startsBefore, 'config unchanged, and the pipeline never restarted');
+  if (unchanged)
+    t.equal(agent.logs('pipeline started').length, startsBefore, 'config unchanged, and the pipeline never restarted');
   else t.ok(mqtt.setConfigOk > 0, 'the config changed only through a set-config that was answered ok');
   t.same(config.crashes, [], `config check never threw on ${options.config} mutated files`);
   t.same(config.unclear, [], 'every problem line of config check is a sentence');
   t.same(http.problems, [], `every one of ${http.sent} mutated HTTP requests answered (no 500, nothing leaked)`);
-  t.equal((await raw(Number(listening!.port), 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n')).status, 200, '/healthz 200 after');
-  t.same(agent.logs(/uncaught|unhandled/i).map((r) => r.msg), [], 'no uncaught error logged');
+  t.equal(
+    (await raw(Number(listening!.port), 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n'))
+      .status,
+    200,
+    '/healthz 200 after',
+  );
+  t.same(
+    agent.logs(/uncaught|unhandled/i).map((r) => r.msg),
+    [],
+    'no uncaught error logged',
+  );
   await agent.waitLog('archive finished', agent.logs('archive finished').length + 1, 15_000);
   t.pass('recording goes on');
-  const list = (m: Map<string | number, number>) => [...m].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k || 'closed'} ${n}`).join(', ');
-  recordResult({
-    id: 'm-outside-fuzz',
-    scenario: `outside fuzzer (${mutator.version}) mutating valid MQTT command bodies, config files and HTTP requests, real agent and broker`,
-    mode: options.mode,
-    tried: `${mqtt.sent} MQTT + ${options.config} config + ${http.sent} HTTP mutations in ${seconds.toFixed(1)} s (seed ${seed})`,
-    lost: unchanged ? 'nothing: no crash, config unchanged, recording went on' : 'nothing: no crash; config changed by a valid mutated set-config only',
-    notes: `MQTT replies: ${list(mqtt.replies)} (${mqtt.setConfigOk} set-config ok: ${unchanged ? 'no-op' : 'changed'}; the rest unparseable, no reply topic left); config check: ${config.invalid} refused (exit 2), ${config.valid} valid; HTTP: ${list(http.statuses)}`,
-  }, t.passing());
+  const list = (m: Map<string | number, number>) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${k || 'closed'} ${n}`)
+      .join(', ');
+  recordResult(
+    {
+      id: 'm-outside-fuzz',
+      scenario: `outside fuzzer (${mutator.version}) mutating valid MQTT command bodies, config files and HTTP requests, real agent and broker`,
+      mode: options.mode,
+      tried: `${mqtt.sent} MQTT + ${options.config} config + ${http.sent} HTTP mutations in ${seconds.toFixed(1)} s (seed ${seed})`,
+      lost: unchanged
+        ? 'nothing: no crash, config unchanged, recording went on'
+        : 'nothing: no crash; config changed by a valid mutated set-config only',
+      notes: `MQTT replies: ${list(mqtt.replies)} (${mqtt.setConfigOk} set-config ok: ${unchanged ? 'no-op' : 'changed'}; the rest unparseable, no reply topic left); config check: ${config.invalid} refused (exit 2), ${config.valid} valid; HTTP: ${list(http.statuses)}`,
+    },
+    t.passing(),
+  );
 }

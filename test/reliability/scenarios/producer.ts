@@ -18,7 +18,10 @@ import { recordResult } from '../lib/results.js';
 import { STARTUP_ALLOWANCE_S } from './ffmpegKills.js';
 
 /** Kills the producer `kills` times, one kill every `everyMs`, then FFmpeg once. */
-export async function producerKills(t: Test, options: { kills: number; everyMs: number; mode: 'ci' | 'long' }): Promise<void> {
+export async function producerKills(
+  t: Test,
+  options: { kills: number; everyMs: number; mode: 'ci' | 'long' },
+): Promise<void> {
   const dir = t.testdir();
   const host = path.join(dir, 'host');
   const bin = path.join(dir, 'bin');
@@ -27,7 +30,10 @@ export async function producerKills(t: Test, options: { kills: number; everyMs: 
   fakeRpicamVid(bin, tag);
   const config = testConfig(dir);
   config.cameras = [{ id: 'cam1', source: 'csi', width: 320, height: 240, fps: 15 }];
-  const agent = AgentProcess.start(dir, config, { EDGE_AGENT_HOST_ROOT: host, PATH: `${bin}:${process.env.PATH ?? ''}` });
+  const agent = AgentProcess.start(dir, config, {
+    EDGE_AGENT_HOST_ROOT: host,
+    PATH: `${bin}:${process.env.PATH ?? ''}`,
+  });
   t.teardown(() => agent.stop());
   const [first] = await agent.waitLog('pipeline started', 1, 60_000);
   t.match(String(first!.source), /^csi:0 rpicam-vid 320x240@15 yuv420$/, 'the CSI camera is read through rpicam-vid');
@@ -42,7 +48,12 @@ export async function producerKills(t: Test, options: { kills: number; everyMs: 
   let lastKill = Date.now();
   for (let i = 0; i < options.kills; i += 1) {
     const run = (await agent.waitLog('pipeline started', i + 1, 60_000))[i]!;
-    await waitFor('the interval and a running pipeline', () => Date.now() - lastKill >= options.everyMs && Date.now() - Date.parse(String(run.time)) > 3000, options.everyMs + 60_000, 50);
+    await waitFor(
+      'the interval and a running pipeline',
+      () => Date.now() - lastKill >= options.everyMs && Date.now() - Date.parse(String(run.time)) > 3000,
+      options.everyMs + 60_000,
+      50,
+    );
     const pid = await waitFor('the producer', producer, 10_000);
     lastKill = Date.now();
     process.kill(pid, 'SIGKILL');
@@ -52,14 +63,27 @@ export async function producerKills(t: Test, options: { kills: number; everyMs: 
   }
   const lost = agent.logs('camera lost');
   t.equal(lost.length, options.kills, 'camera.lost once per producer death');
-  t.ok(lost.every((r) => /capture producer exited with code none \(SIGKILL\)/.test(String(r.reason))), `the reason says the producer was killed (${String(lost[0]?.reason)})`);
+  t.ok(
+    lost.every((r) => /capture producer exited with code none \(SIGKILL\)/.test(String(r.reason))),
+    `the reason says the producer was killed (${String(lost[0]?.reason)})`,
+  );
 
   // FFmpeg killed with its producer still running: the producer must not outlive it.
   const runs = agent.logs('pipeline started').length;
-  await waitFor('a running pipeline', () => Date.now() - Date.parse(String(agent.logs('pipeline started').at(-1)!.time)) > 3000, 30_000, 50);
+  await waitFor(
+    'a running pipeline',
+    () => Date.now() - Date.parse(String(agent.logs('pipeline started').at(-1)!.time)) > 3000,
+    30_000,
+    50,
+  );
   const orphanCandidate = await waitFor('the producer', producer, 10_000);
   process.kill(Number(agent.logs('pipeline started').at(-1)!.pid), 'SIGKILL');
-  await waitFor('the producer to go with FFmpeg', async () => !(await pidsMatching(tag)).includes(orphanCandidate), 10_000, 50);
+  await waitFor(
+    'the producer to go with FFmpeg',
+    async () => !(await pidsMatching(tag)).includes(orphanCandidate),
+    10_000,
+    50,
+  );
   t.pass('the producer went with its FFmpeg');
   await agent.waitLog('pipeline started', runs + 1, 60_000);
   const finishedBefore = agent.logs('archive finished').length;
@@ -84,16 +108,24 @@ export async function producerKills(t: Test, options: { kills: number; everyMs: 
     const delay = Number(restarts[i]?.delayMs) / 1000;
     const gap = (after.startMs - at) / 1000;
     resumed.push(`${gap.toFixed(1)}/${delay.toFixed(1)}`);
-    t.ok(gap <= delay + STARTUP_ALLOWANCE_S, `kill ${i + 1}: recording resumed ${gap.toFixed(2)} s after the kill (backoff ${delay.toFixed(1)} s)`);
+    t.ok(
+      gap <= delay + STARTUP_ALLOWANCE_S,
+      `kill ${i + 1}: recording resumed ${gap.toFixed(2)} s after the kill (backoff ${delay.toFixed(1)} s)`,
+    );
   }
   t.ok(gaps(archives, 'cam1', 0.3).length <= options.kills + 1, 'no gaps but the restarts');
-  for (const a of archives.slice(0, -1)) t.equal(await decodeErrors(path.join(dir, 'archive', a.file)), '', `${a.file} decodes`);
-  recordResult({
-    id: 'b-producer-kill',
-    scenario: 'capture producer killed (SIGKILL): CSI camera on a Pi 5 fixture, rpicam-vid stand-in piping raw YUV420; then FFmpeg killed under it',
-    mode: options.mode,
-    tried: `${kills.length} producer kills every ${options.everyMs / 1000} s, 1 FFmpeg kill`,
-    lost: `${Math.max(0, ...losses).toFixed(2)} s at most before a kill (≤ 2-s window)`,
-    notes: `camera.lost + camera.found each time; resumed after kill / backoff (s): ${resumed.join(', ')}; the producer died with its FFmpeg; ${archives.length} archives decode`,
-  }, t.passing());
+  for (const a of archives.slice(0, -1))
+    t.equal(await decodeErrors(path.join(dir, 'archive', a.file)), '', `${a.file} decodes`);
+  recordResult(
+    {
+      id: 'b-producer-kill',
+      scenario:
+        'capture producer killed (SIGKILL): CSI camera on a Pi 5 fixture, rpicam-vid stand-in piping raw YUV420; then FFmpeg killed under it',
+      mode: options.mode,
+      tried: `${kills.length} producer kills every ${options.everyMs / 1000} s, 1 FFmpeg kill`,
+      lost: `${Math.max(0, ...losses).toFixed(2)} s at most before a kill (≤ 2-s window)`,
+      notes: `camera.lost + camera.found each time; resumed after kill / backoff (s): ${resumed.join(', ')}; the producer died with its FFmpeg; ${archives.length} archives decode`,
+    },
+    t.passing(),
+  );
 }

@@ -21,7 +21,10 @@ export async function configCheck(file: string): Promise<{ code: number; out: st
   return { code, out };
 }
 
-export async function setConfigKill(t: Test, options: { times: number; mode: 'ci' | 'long'; seed?: number }): Promise<void> {
+export async function setConfigKill(
+  t: Test,
+  options: { times: number; mode: 'ci' | 'long'; seed?: number },
+): Promise<void> {
   const rng = new Prng(options.seed ?? 9);
   const dir = t.testdir();
   const broker = new Mosquitto({ dir: path.join(dir, 'broker') });
@@ -69,12 +72,15 @@ export async function setConfigKill(t: Test, options: { times: number; mode: 'ci
   }
   const temps = (await readdir(dir)).filter((n) => n.endsWith('.tmp'));
   t.ok(outcome.old + outcome.new === options.times, `old ${outcome.old}, new ${outcome.new} of ${options.times}`);
-  recordResult({
-    id: 'h-setconfig-kill',
-    scenario: 'kill -9 right after set-config (config persistence)',
-    mode: options.mode,
-    tried: `${options.times} kills 0–10 ms after the command was acknowledged by the broker`,
-    lost: 'nothing: the file was whole every time',
-    notes: `old file ${outcome.old}×, new file ${outcome.new}×; config check passed every time; ${temps.length} temporary file(s) left beside it`,
-  }, t.passing());
+  recordResult(
+    {
+      id: 'h-setconfig-kill',
+      scenario: 'kill -9 right after set-config (config persistence)',
+      mode: options.mode,
+      tried: `${options.times} kills 0–10 ms after the command was acknowledged by the broker`,
+      lost: 'nothing: the file was whole every time',
+      notes: `old file ${outcome.old}×, new file ${outcome.new}×; config check passed every time; ${temps.length} temporary file(s) left beside it`,
+    },
+    t.passing(),
+  );
 }

@@ -35,7 +35,10 @@ export async function sigtermDuringFinish(t: Test, options: { times: number; mod
     await agent.waitLog('archive finished', 1, 30_000);
     const camRoot = path.join(dir, 'archive', 'cam1');
     // Poll every 2 ms: a 4-s archive's remux takes about 100 ms.
-    const caught = await waitFor('a finalisation in progress', () => finalising(camRoot), 12_000, 2).then(() => true, () => false);
+    const caught = await waitFor('a finalisation in progress', () => finalising(camRoot), 12_000, 2).then(
+      () => true,
+      () => false,
+    );
     const sentAt = Date.now();
     agent.child.kill('SIGTERM');
     if (caught) hit += 1;
@@ -54,16 +57,21 @@ export async function sigtermDuringFinish(t: Test, options: { times: number; mod
     const tail = (sentAt - (last.startMs + last.seconds * 1000)) / 1000;
     worstTail = Math.max(worstTail, tail);
     t.ok(tail <= 2, `run ${i + 1}: the archive in progress was finished up to ${tail.toFixed(2)} s before SIGTERM`);
-    const leftovers = [...(await readdir(camRoot, { recursive: true }))].filter((n) => String(n).endsWith('.part') || String(n).endsWith('.ts'));
+    const leftovers = [...(await readdir(camRoot, { recursive: true }))].filter(
+      (n) => String(n).endsWith('.part') || String(n).endsWith('.ts'),
+    );
     t.same(leftovers, [], `run ${i + 1}: no temporary or partial file left`);
   }
   t.ok(hit > 0, `SIGTERM landed during a finalisation in ${hit} of ${options.times} runs`);
-  recordResult({
-    id: 'g-sigterm-finalising',
-    scenario: 'SIGTERM while an archive is being finalised',
-    mode: options.mode,
-    tried: `${options.times} stops (${hit} caught mid-remux)`,
-    lost: `nothing (last archive ends ${worstTail.toFixed(2)} s before SIGTERM at most)`,
-    notes: `exit 0 every time; ${checked} archives complete (moov before mdat, decode clean); no .part or .partial left`,
-  }, t.passing());
+  recordResult(
+    {
+      id: 'g-sigterm-finalising',
+      scenario: 'SIGTERM while an archive is being finalised',
+      mode: options.mode,
+      tried: `${options.times} stops (${hit} caught mid-remux)`,
+      lost: `nothing (last archive ends ${worstTail.toFixed(2)} s before SIGTERM at most)`,
+      notes: `exit 0 every time; ${checked} archives complete (moov before mdat, decode clean); no .part or .partial left`,
+    },
+    t.passing(),
+  );
 }

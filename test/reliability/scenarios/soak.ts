@@ -27,10 +27,14 @@ export async function soak(t: Test, options: { durationMs: number; mode: 'ci' | 
   t.teardown(() => watcher.end());
   await watcher.subscribe('edge/test-device/events');
   await watcher.subscribe('edge/test-device/health');
-  const config = testConfig(dir, {
-    archive: { dir: path.join(dir, 'archive'), segmentSeconds: SEGMENT, maxAgeHours: 168, minFreePercent: 1 },
-    mqtt: { url: broker.url, healthIntervalSeconds: 1 },
-  }, CAMERAS);
+  const config = testConfig(
+    dir,
+    {
+      archive: { dir: path.join(dir, 'archive'), segmentSeconds: SEGMENT, maxAgeHours: 168, minFreePercent: 1 },
+      mqtt: { url: broker.url, healthIntervalSeconds: 1 },
+    },
+    CAMERAS,
+  );
   const agent = AgentProcess.start(dir, config);
   t.teardown(() => agent.stop());
   await agent.waitLog('pipeline started', CAMERAS.length, 30_000);
@@ -43,12 +47,17 @@ export async function soak(t: Test, options: { durationMs: number; mode: 'ci' | 
   const samples: TreeFigures[] = [];
   const pid = agent.child.pid!;
   samples.push(await sampleTree(pid));
-  await waitFor('the soak to run its course', async () => {
-    const last = samples.at(-1)!;
-    if (Date.now() - last.at >= 10_000) samples.push(await sampleTree(pid));
-    if (agent.child.exitCode !== null) throw new Error(`agent exited: ${agent.stderr}`);
-    return Date.now() - startedAt >= options.durationMs;
-  }, options.durationMs + 60_000, 250);
+  await waitFor(
+    'the soak to run its course',
+    async () => {
+      const last = samples.at(-1)!;
+      if (Date.now() - last.at >= 10_000) samples.push(await sampleTree(pid));
+      if (agent.child.exitCode !== null) throw new Error(`agent exited: ${agent.stderr}`);
+      return Date.now() - startedAt >= options.durationMs;
+    },
+    options.durationMs + 60_000,
+    250,
+  );
   for (const h of hls) h.stop();
   const stoppedAt = Date.now();
   const stopped = await agent.stop();
@@ -77,13 +86,29 @@ export async function soak(t: Test, options: { durationMs: number; mode: 'ci' | 
     gapCount += holes.length;
     t.same(holes, [], `${camera}: archives follow each other without a gap`);
     const full = own.slice(1, -1);
-    t.ok(full.every((a) => Math.abs(a.seconds - SEGMENT) < 0.2), `${camera}: ${full.length} full archives last ${SEGMENT} s each`);
+    t.ok(
+      full.every((a) => Math.abs(a.seconds - SEGMENT) < 0.2),
+      `${camera}: ${full.length} full archives last ${SEGMENT} s each`,
+    );
   }
-  t.same(missing, [], `every boundary has its archive for each camera${firstCutMissed.length ? ` (first cut after the start missed: ${firstCutMissed.join(', ')})` : ''}`);
+  t.same(
+    missing,
+    [],
+    `every boundary has its archive for each camera${firstCutMissed.length ? ` (first cut after the start missed: ${firstCutMissed.join(', ')})` : ''}`,
+  );
 
   // Events: each archive.finished reached the subscriber once.
-  await waitFor('every archive.finished event', () => watcher.on('edge/test-device/events').filter((m) => (m.json as { type?: string }).type === 'archive.finished').length >= archives.length, 15_000).catch(() => null);
-  const events = watcher.on('edge/test-device/events').map((m) => m.json as { type?: string; file?: string }).filter((e) => e.type === 'archive.finished');
+  await waitFor(
+    'every archive.finished event',
+    () =>
+      watcher.on('edge/test-device/events').filter((m) => (m.json as { type?: string }).type === 'archive.finished')
+        .length >= archives.length,
+    15_000,
+  ).catch(() => null);
+  const events = watcher
+    .on('edge/test-device/events')
+    .map((m) => m.json as { type?: string; file?: string })
+    .filter((e) => e.type === 'archive.finished');
   const eventFiles = new Set(events.map((e) => e.file));
   const notAnnounced = archives.filter((a) => !eventFiles.has(a.file)).length;
   t.equal(notAnnounced, 0, 'every archive was announced over MQTT');
@@ -92,10 +117,16 @@ export async function soak(t: Test, options: { durationMs: number; mode: 'ci' | 
   // Health every second: allow for the start-up before the first and the stop after the last.
   const healthCount = watcher.on('edge/test-device/health').length;
   const soakSeconds = (stoppedAt - startedAt) / 1000;
-  t.ok(healthCount >= soakSeconds * 0.9, `health published about every second (${healthCount} in ${soakSeconds.toFixed(0)} s)`);
+  t.ok(
+    healthCount >= soakSeconds * 0.9,
+    `health published about every second (${healthCount} in ${soakSeconds.toFixed(0)} s)`,
+  );
 
   const stalls = hls.map((h) => h.longestStallMs);
-  t.ok(stalls.every((ms) => ms <= 3000), `no HLS stall over 3 s (longest: ${stalls.map((ms) => (ms / 1000).toFixed(1)).join(' s, ')} s)`);
+  t.ok(
+    stalls.every((ms) => ms <= 3000),
+    `no HLS stall over 3 s (longest: ${stalls.map((ms) => (ms / 1000).toFixed(1)).join(' s, ')} s)`,
+  );
 
   // Resources: fit a line after a warm-up (a quarter of the run, at most 5 min) in which V8 sizes
   // its heap to the agent's working set; a leak keeps climbing after it, a sized heap does not.
@@ -111,7 +142,7 @@ export async function soak(t: Test, options: { durationMs: number; mode: 'ci' | 
   for (let i = 1; i < samples.length; i += 1) {
     const a = samples[i - 1]!;
     const b = samples[i]!;
-    cpu.push((b.agentCpu + b.childCpu - a.agentCpu - a.childCpu) / ((b.at - a.at) / 1000) * 100);
+    cpu.push(((b.agentCpu + b.childCpu - a.agentCpu - a.childCpu) / ((b.at - a.at) / 1000)) * 100);
   }
   const steadyCpu = cpu.slice(3);
   const third = Math.max(1, Math.floor(steadyCpu.length / 3));
@@ -124,20 +155,32 @@ export async function soak(t: Test, options: { durationMs: number; mode: 'ci' | 
   t.ok(rssSlope < rssLimit, `agent RSS slope ${rssSlope.toFixed(3)} MB/min < ${rssLimit}`);
   t.ok(childRssSlope < rssLimit, `children RSS slope ${childRssSlope.toFixed(3)} MB/min < ${rssLimit}`);
   // Children's pipes come and go per archive: in 3 minutes one sample at the top tilts the line.
-  t.ok(fdsMax - fdsFirst <= 8 && (options.mode === 'ci' || fdSlope < 1), `agent fds steady (${fdsFirst} → max ${fdsMax}, slope ${fdSlope.toFixed(2)}/min)`);
-  t.ok(cpuLast <= cpuFirst * 1.5 + 5, `CPU steady: ${cpuFirst.toFixed(1)} % of one core at first, ${cpuLast.toFixed(1)} % at the end`);
+  t.ok(
+    fdsMax - fdsFirst <= 8 && (options.mode === 'ci' || fdSlope < 1),
+    `agent fds steady (${fdsFirst} → max ${fdsMax}, slope ${fdSlope.toFixed(2)}/min)`,
+  );
+  t.ok(
+    cpuLast <= cpuFirst * 1.5 + 5,
+    `CPU steady: ${cpuFirst.toFixed(1)} % of one core at first, ${cpuLast.toFixed(1)} % at the end`,
+  );
 
   const last = samples.at(-1)!;
   const rssMax = Math.max(...steady.map((s) => s.agentRss)) / MB;
-  recordResult({
-    id: 'a-soak',
-    scenario: `soak: ${CAMERAS.length} synthetic cameras 320x240@15, ${SEGMENT}-s archives, 1-s health`,
-    mode: options.mode,
-    tried: `${Math.round((stoppedAt - startedAt) / 60_000)} min, ${samples.length} samples`,
-    lost: missing.length === 0 && gapCount === 0 && notAnnounced === 0 ? 'nothing' : `${missing.length} boundaries, ${gapCount} gaps, ${notAnnounced} events`,
-    notes:
-      `${archives.length} archives${firstCutMissed.length ? ` (first cut after start missed: ${firstCutMissed.length})` : ''}; agent RSS ${(samples[0]?.agentRss ?? 0) / MB | 0} MB at start, ${(steady[0]?.agentRss ?? 0) / MB | 0}→${last.agentRss / MB | 0} MB after ${warmUpMs / 60_000} min (max ${rssMax | 0}, slope ${rssSlope.toFixed(2)} MB/min), ` +
-      `children RSS ${(last.childRss / MB) | 0} MB (slope ${childRssSlope.toFixed(2)}), agent fds ${fdsFirst}→${last.agentFds}, children fds ${last.childFds}; ` +
-      `CPU ${cpuFirst.toFixed(1)}→${cpuLast.toFixed(1)} % of a core; longest HLS stall ${(Math.max(...stalls) / 1000).toFixed(1)} s`,
-  }, t.passing());
+  recordResult(
+    {
+      id: 'a-soak',
+      scenario: `soak: ${CAMERAS.length} synthetic cameras 320x240@15, ${SEGMENT}-s archives, 1-s health`,
+      mode: options.mode,
+      tried: `${Math.round((stoppedAt - startedAt) / 60_000)} min, ${samples.length} samples`,
+      lost:
+        missing.length === 0 && gapCount === 0 && notAnnounced === 0
+          ? 'nothing'
+          : `${missing.length} boundaries, ${gapCount} gaps, ${notAnnounced} events`,
+      notes:
+        `${archives.length} archives${firstCutMissed.length ? ` (first cut after start missed: ${firstCutMissed.length})` : ''}; agent RSS ${((samples[0]?.agentRss ?? 0) / MB) | 0} MB at start, ${((steady[0]?.agentRss ?? 0) / MB) | 0}→${(last.agentRss / MB) | 0} MB after ${warmUpMs / 60_000} min (max ${rssMax | 0}, slope ${rssSlope.toFixed(2)} MB/min), ` +
+        `children RSS ${(last.childRss / MB) | 0} MB (slope ${childRssSlope.toFixed(2)}), agent fds ${fdsFirst}→${last.agentFds}, children fds ${last.childFds}; ` +
+        `CPU ${cpuFirst.toFixed(1)}→${cpuLast.toFixed(1)} % of a core; longest HLS stall ${(Math.max(...stalls) / 1000).toFixed(1)} s`,
+    },
+    t.passing(),
+  );
 }

@@ -39,7 +39,29 @@ class LiveTsServer {
   async start(): Promise<void> {
     if (this.port === 0) this.port = await freePort();
     const server = createServer((req, res) => {
-      const ffmpeg = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=15', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '15', '-f', 'mpegts', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const ffmpeg = spawn(
+        'ffmpeg',
+        [
+          '-hide_banner',
+          '-loglevel',
+          'error',
+          '-re',
+          '-f',
+          'lavfi',
+          '-i',
+          'testsrc2=size=320x240:rate=15',
+          '-c:v',
+          'libx264',
+          '-preset',
+          'ultrafast',
+          '-g',
+          '15',
+          '-f',
+          'mpegts',
+          'pipe:1',
+        ],
+        { stdio: ['ignore', 'pipe', 'ignore'] },
+      );
       this.producers.add(ffmpeg);
       ffmpeg.once('exit', () => {
         this.producers.delete(ffmpeg);
@@ -72,7 +94,16 @@ function lostFoundCounts(agent: AgentProcess): { lost: number; found: number } {
 }
 
 /** Shared checks after one outage: lost, found, an archive after the return, loss before the outage. */
-async function outageCycle(t: Test, agent: AgentProcess, archiveRoot: string, i: number, goAway: () => Promise<void>, comeBack: () => Promise<void>, downMs: number, startupS: number) {
+async function outageCycle(
+  t: Test,
+  agent: AgentProcess,
+  archiveRoot: string,
+  i: number,
+  goAway: () => Promise<void>,
+  comeBack: () => Promise<void>,
+  downMs: number,
+  startupS: number,
+) {
   const before = lostFoundCounts(agent);
   const wentAt = Date.now();
   await goAway();
@@ -92,48 +123,95 @@ async function outageCycle(t: Test, agent: AgentProcess, archiveRoot: string, i:
   const lost = lastBefore ? (wentAt - (lastBefore.startMs + lastBefore.seconds * 1000)) / 1000 : Infinity;
   // A file: source's timeline is anchored at FFmpeg's spawn, so a first frame that comes late
   // labels the whole run that much early: allow it on top.
-  t.ok(lost <= 2 + LABEL_SLACK_S, `outage ${i + 1}: recorded up to ${lost.toFixed(2)} s before the source went away (≤ 2 s + ${LABEL_SLACK_S} s label slack)`);
+  t.ok(
+    lost <= 2 + LABEL_SLACK_S,
+    `outage ${i + 1}: recorded up to ${lost.toFixed(2)} s before the source went away (≤ 2 s + ${LABEL_SLACK_S} s label slack)`,
+  );
   t.ok(firstAfter, `outage ${i + 1}: recording resumed (${firstAfter?.file})`);
   // The retry that finds the camera waits the backoff it was at when the source came back.
   const delays = agent.logs('restarting pipeline').map((r) => Number(r.delayMs));
   const maxDelay = Math.max(...delays) / 1000;
-  t.ok(foundAfter <= maxDelay + startupS, `outage ${i + 1}: camera found ${foundAfter.toFixed(1)} s after it came back (backoff up to ${maxDelay.toFixed(1)} s + start-up ≤ ${startupS} s)`);
+  t.ok(
+    foundAfter <= maxDelay + startupS,
+    `outage ${i + 1}: camera found ${foundAfter.toFixed(1)} s after it came back (backoff up to ${maxDelay.toFixed(1)} s + start-up ≤ ${startupS} s)`,
+  );
   return { lost, foundAfter };
 }
 
 /** An HTTP camera stopped and restarted `cycles` times. */
-export async function urlSourceOutage(t: Test, options: { cycles: number; downMs: number; mode: 'ci' | 'long' }): Promise<void> {
+export async function urlSourceOutage(
+  t: Test,
+  options: { cycles: number; downMs: number; mode: 'ci' | 'long' },
+): Promise<void> {
   const dir = t.testdir();
   const server = new LiveTsServer();
   await server.start();
   t.teardown(() => server.stop());
   const config = testConfig(dir);
-  config.cameras = [{ id: 'cam1', source: `http://127.0.0.1:${server.port}/live.ts`, width: 320, height: 240, fps: 15 }];
+  config.cameras = [
+    { id: 'cam1', source: `http://127.0.0.1:${server.port}/live.ts`, width: 320, height: 240, fps: 15 },
+  ];
   const agent = AgentProcess.start(dir, config);
   t.teardown(() => agent.stop());
   await agent.waitLog('archive finished', 1, 40_000);
   const figures = [];
   for (let i = 0; i < options.cycles; i += 1) {
-    figures.push(await outageCycle(t, agent, path.join(dir, 'archive'), i, () => server.stop(), () => server.start(), options.downMs, HTTP_STARTUP_S));
+    figures.push(
+      await outageCycle(
+        t,
+        agent,
+        path.join(dir, 'archive'),
+        i,
+        () => server.stop(),
+        () => server.start(),
+        options.downMs,
+        HTTP_STARTUP_S,
+      ),
+    );
   }
   t.equal((await agent.stop()).code, 0, 'clean stop');
-  recordResult({
-    id: 'c-url-source',
-    scenario: 'IP camera (HTTP MPEG-TS) server stopped and restarted',
-    mode: options.mode,
-    tried: `${options.cycles} outages of ${options.downMs / 1000} s`,
-    lost: `the outage only; ${Math.max(...figures.map((f) => f.lost)).toFixed(2)} s at most before it (≤ 2 + ${LABEL_SLACK_S} label slack)`,
-    notes: `camera.lost then camera.found each time, found ${figures.map((f) => f.foundAfter.toFixed(1)).join(', ')} s after the server returned (FFmpeg probes the stream ~5 s)`,
-  }, t.passing());
+  recordResult(
+    {
+      id: 'c-url-source',
+      scenario: 'IP camera (HTTP MPEG-TS) server stopped and restarted',
+      mode: options.mode,
+      tried: `${options.cycles} outages of ${options.downMs / 1000} s`,
+      lost: `the outage only; ${Math.max(...figures.map((f) => f.lost)).toFixed(2)} s at most before it (≤ 2 + ${LABEL_SLACK_S} label slack)`,
+      notes: `camera.lost then camera.found each time, found ${figures.map((f) => f.foundAfter.toFixed(1)).join(', ')} s after the server returned (FFmpeg probes the stream ~5 s)`,
+    },
+    t.passing(),
+  );
 }
 
 /** A file: source whose file is renamed away (its reader dying) and back, `cycles` times. */
-export async function vanishingSource(t: Test, options: { cycles: number; downMs: number; mode: 'ci' | 'long' }): Promise<void> {
+export async function vanishingSource(
+  t: Test,
+  options: { cycles: number; downMs: number; mode: 'ci' | 'long' },
+): Promise<void> {
   const dir = t.testdir();
   // The clip lives beside the agent data (testConfig puts dataDir at <dir>/data).
   const clip = path.join(dir, 'data', 'media', 'camera.ts');
   mkdirSync(path.dirname(clip), { recursive: true });
-  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=15', '-t', '10', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '15', '-f', 'mpegts', clip]);
+  execFileSync('ffmpeg', [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=320x240:rate=15',
+    '-t',
+    '10',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-g',
+    '15',
+    '-f',
+    'mpegts',
+    clip,
+  ]);
   const config = testConfig(dir);
   config.cameras = [{ id: 'cam1', source: `file://${clip}`, width: 320, height: 240, fps: 15 }];
   const agent = AgentProcess.start(dir, config);
@@ -145,17 +223,35 @@ export async function vanishingSource(t: Test, options: { cycles: number; downMs
       await rename(clip, `${clip}.away`);
       process.kill(Number(agent.logs('pipeline started').at(-1)!.pid), 'SIGKILL');
     };
-    figures.push(await outageCycle(t, agent, path.join(dir, 'archive'), i, goAway, () => rename(`${clip}.away`, clip), options.downMs, 4));
+    figures.push(
+      await outageCycle(
+        t,
+        agent,
+        path.join(dir, 'archive'),
+        i,
+        goAway,
+        () => rename(`${clip}.away`, clip),
+        options.downMs,
+        4,
+      ),
+    );
   }
   const reasons = agent.logs('camera lost').map((r) => String(r.reason));
-  t.ok(reasons.every((r) => /No such file/i.test(r)), `camera.lost says why: ${reasons[0]}`);
+  t.ok(
+    reasons.every((r) => /No such file/i.test(r)),
+    `camera.lost says why: ${reasons[0]}`,
+  );
   t.equal((await agent.stop()).code, 0, 'clean stop');
-  recordResult({
-    id: 'd-device-vanishes',
-    scenario: 'camera node vanishes and returns (file: source renamed away with its reader killed, then back; no V4L2 device here)',
-    mode: options.mode,
-    tried: `${options.cycles} outages of ${options.downMs / 1000} s`,
-    lost: `the outage only; ${Math.max(...figures.map((f) => f.lost)).toFixed(2)} s at most before it (≤ 2 + ${LABEL_SLACK_S} label slack)`,
-    notes: `camera.lost ("${reasons[0]?.replace(dir, '<test dir>').slice(0, 80)}") then camera.found, found ${figures.map((f) => f.foundAfter.toFixed(1)).join(', ')} s after the file returned`,
-  }, t.passing());
+  recordResult(
+    {
+      id: 'd-device-vanishes',
+      scenario:
+        'camera node vanishes and returns (file: source renamed away with its reader killed, then back; no V4L2 device here)',
+      mode: options.mode,
+      tried: `${options.cycles} outages of ${options.downMs / 1000} s`,
+      lost: `the outage only; ${Math.max(...figures.map((f) => f.lost)).toFixed(2)} s at most before it (≤ 2 + ${LABEL_SLACK_S} label slack)`,
+      notes: `camera.lost ("${reasons[0]?.replace(dir, '<test dir>').slice(0, 80)}") then camera.found, found ${figures.map((f) => f.foundAfter.toFixed(1)).join(', ')} s after the file returned`,
+    },
+    t.passing(),
+  );
 }

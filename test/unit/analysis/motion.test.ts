@@ -1,7 +1,13 @@
 import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
-import { changedFraction, CHANGE_LEVEL, frameDifference, MotionMeter, MotionMeters } from '../../../agent/analysis/motion.js';
+import {
+  changedFraction,
+  CHANGE_LEVEL,
+  frameDifference,
+  MotionMeter,
+  MotionMeters,
+} from '../../../agent/analysis/motion.js';
 
 function fakeClock(start: number) {
   let now = start;
@@ -39,7 +45,11 @@ t.test('peakChange: the largest changed fraction of the measured seconds, null w
   t.equal(meter.peakChange(0, 2000), 0.25);
   t.equal(meter.peakChange(1000, 2000), 0, 'a still second measures 0, not null');
   t.equal(meter.peakChange(5000, 6000), null, 'nothing measured');
-  t.same(meter.timelineFor(0, 2000).map((s) => s.score), [200 / 4 / 255, 5 / 4 / 255], 'the mean score of the same frames');
+  t.same(
+    meter.timelineFor(0, 2000).map((s) => s.score),
+    [200 / 4 / 255, 5 / 4 / 255],
+    'the mean score of the same frames',
+  );
   for (let s = 2; s < 8; s++) {
     set(s * 1000);
     meter.addFrame(frame(s, s, s, s));
@@ -84,12 +94,19 @@ t.test('a new run does not compare against the previous run; old seconds are pru
   a.write(Buffer.from([255, 255])); // the dead run's late data is ignored
   b.write(Buffer.from([255, 255])); // first frame of the new run: nothing to compare
   await new Promise((r) => setImmediate(r));
-  t.same(meter.timelineFor(0, 2000), [{ t: 0, score: 0 }, { t: 1, score: 0 }]);
+  t.same(meter.timelineFor(0, 2000), [
+    { t: 0, score: 0 },
+    { t: 1, score: 0 },
+  ]);
   for (let s = 2; s < 10; s++) {
     set(s * 1000);
     meter.addFrame(Buffer.from([s, s]));
   }
-  t.same(meter.timelineFor(0, 3000).map((x) => x.score), [null, null, null], 'pruned');
+  t.same(
+    meter.timelineFor(0, 3000).map((x) => x.score),
+    [null, null, null],
+    'pruned',
+  );
   t.equal(meter.timelineFor(9000, 10000)[0]!.score! > 0, true);
 });
 
@@ -100,14 +117,38 @@ t.test('MotionMeters sizes frames to the camera aspect and answers per camera', 
   t.equal(meters.forCamera({ id: 'a', width: 1280, height: 720 }), wide, 'one meter per camera');
   t.match(meters.forCamera({ id: 'b', width: 640, height: 480 }), { width: 160, height: 120 });
   t.equal(meters.timelineFor('nope', 0, 1000), null);
-  t.same(meters.timelineFor('a', 0, 2000), [{ t: 0, score: null }, { t: 1, score: null }]);
+  t.same(meters.timelineFor('a', 0, 2000), [
+    { t: 0, score: null },
+    { t: 1, score: null },
+  ]);
 });
 
 /** Real FFmpeg grey frames, as the pipeline's motion branch writes them. */
 async function meterFfmpeg(source: string): Promise<MotionMeter> {
   let now = 0;
-  const meter = new MotionMeter({ width: 160, height: 90, fps: 4, clock: { now: () => (now += 250), setTimeout, clearTimeout } as never });
-  const child = spawn('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', source, '-t', '3', '-vf', 'fps=4,scale=160:90,format=gray', '-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:1']);
+  const meter = new MotionMeter({
+    width: 160,
+    height: 90,
+    fps: 4,
+    clock: { now: () => (now += 250), setTimeout, clearTimeout } as never,
+  });
+  const child = spawn('ffmpeg', [
+    '-v',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    source,
+    '-t',
+    '3',
+    '-vf',
+    'fps=4,scale=160:90,format=gray',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'gray',
+    'pipe:1',
+  ]);
   meter.attach(child.stdout);
   await new Promise((r) => child.once('close', r));
   return meter;

@@ -10,7 +10,11 @@ const run = promisify(execFile);
 t.test('proxyArgs', async (t) => {
   const opts = { width: 480, fps: 1, crf: 30, keyframesOnly: true };
   const args = proxyArgs('in.mp4', 'out.mp4', opts);
-  t.same(args.slice(args.indexOf('-skip_frame'), args.indexOf('-skip_frame') + 2), ['-skip_frame', 'nokey'], 'keyframes only: decoder skips the rest');
+  t.same(
+    args.slice(args.indexOf('-skip_frame'), args.indexOf('-skip_frame') + 2),
+    ['-skip_frame', 'nokey'],
+    'keyframes only: decoder skips the rest',
+  );
   t.ok(args.indexOf('-skip_frame') < args.indexOf('-i'), 'an input option');
   t.equal(args[args.indexOf('-vf') + 1], "fps=1,scale='min(480,iw)':-2", 'never upscales, even height');
   t.ok(args.includes('-an'), 'no audio');
@@ -27,7 +31,29 @@ t.test('parse FFmpeg stderr', async (t) => {
 
 async function archive(dir: string, gop: string[]): Promise<string> {
   const file = path.join(dir, 'archive.mp4');
-  await run('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=s=640x360:r=25', '-t', '6', '-c:v', 'libx264', '-preset', 'ultrafast', '-b:v', '2500k', ...gop, '-pix_fmt', 'yuv420p', '-movflags', '+faststart', file]);
+  await run('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=s=640x360:r=25',
+    '-t',
+    '6',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-b:v',
+    '2500k',
+    ...gop,
+    '-pix_fmt',
+    'yuv420p',
+    '-movflags',
+    '+faststart',
+    file,
+  ]);
   return file;
 }
 
@@ -52,9 +78,12 @@ t.test('makeProxy: an archive with sparse keyframes falls back to decoding every
   t.ok(frames >= 5, `${frames} frames despite a single keyframe`);
 });
 
-t.test('makeProxy: a broken input fails with FFmpeg\'s reason and leaves nothing', async (t) => {
+t.test("makeProxy: a broken input fails with FFmpeg's reason and leaves nothing", async (t) => {
   const dir = t.testdir({ 'bad.mp4': 'not a video' });
-  await t.rejects(makeProxy(path.join(dir, 'bad.mp4'), dir, 'job-3'), { code: 'analysis_failed', message: /proxy of bad.mp4 failed/ });
+  await t.rejects(makeProxy(path.join(dir, 'bad.mp4'), dir, 'job-3'), {
+    code: 'analysis_failed',
+    message: /proxy of bad.mp4 failed/,
+  });
   t.notOk(existsSync(path.join(dir, 'job-3.proxy.mp4')));
 });
 

@@ -11,5 +11,10 @@ t.test('duplicates of one start second are listed newest (highest -N) first', as
   for (const suffix of ['', '-1', '-2', '-10']) files[`archive_20240610T000000Z${suffix}.mp4`] = 'x';
   const root = t.testdir({ cam0: { '2024-06-10': files } });
   const listed = (await new DiskArchiveCatalog(() => root).list({})).map((e) => e.file.split('/')[2]);
-  t.same(listed, ['archive_20240610T000000Z-10.mp4', 'archive_20240610T000000Z-2.mp4', 'archive_20240610T000000Z-1.mp4', 'archive_20240610T000000Z.mp4']);
+  t.same(listed, [
+    'archive_20240610T000000Z-10.mp4',
+    'archive_20240610T000000Z-2.mp4',
+    'archive_20240610T000000Z-1.mp4',
+    'archive_20240610T000000Z.mp4',
+  ]);
 });

@@ -23,17 +23,38 @@ t.test('a partial that spans boundaries becomes one archive per period, cut on t
   const partial = path.join(dir, 'rec-000000.ts');
   execFileSync('ffmpeg', [
     ...['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=10', '-t', '10'],
-    ...['-c:v', 'libx264', '-preset', 'ultrafast', '-force_key_frames', 'expr:gte(t,n_forced*1)', '-f', 'mpegts', partial],
+    ...[
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-force_key_frames',
+      'expr:gte(t,n_forced*1)',
+      '-f',
+      'mpegts',
+      partial,
+    ],
   ]);
   // The partial starts 3 s before a 4-s boundary: archives of 3, 4 and 3 s.
   const startMs = Date.UTC(2026, 10, 25, 10, 0, 1);
-  const infos = await finishRecording({ camera: 'cam1', partial, startMs, archiveRoot: dir, clockSynced: true, segmentSeconds: 4 });
+  const infos = await finishRecording({
+    camera: 'cam1',
+    partial,
+    startMs,
+    archiveRoot: dir,
+    clockSynced: true,
+    segmentSeconds: 4,
+  });
   t.same(
     infos.map((i) => path.basename(i.file)),
     ['archive_20261125T100001Z.mp4', 'archive_20261125T100004Z.mp4', 'archive_20261125T100008Z.mp4'],
     'named by each piece start',
   );
-  t.same(infos.map((i) => Math.round(i.seconds * 10) / 10), [3, 4, 3], 'each piece lasts up to its boundary');
+  t.same(
+    infos.map((i) => Math.round(i.seconds * 10) / 10),
+    [3, 4, 3],
+    'each piece lasts up to its boundary',
+  );
   for (const info of infos) {
     const file = path.join(dir, info.file);
     t.equal(await decodeErrors(file), '', `${info.file} decodes`);
@@ -57,7 +78,22 @@ t.test('a timestamp gap (the clock stepped before the restart) makes no empty ar
   // MPEG-TS files concatenate byte by byte.
   writeFileSync(partial, Buffer.concat([readFileSync(path.join(dir, 'a.ts')), readFileSync(path.join(dir, 'b.ts'))]));
   const startMs = Date.UTC(2026, 10, 25, 10, 0, 0);
-  const infos = await finishRecording({ camera: 'cam1', partial, startMs, archiveRoot: dir, clockSynced: true, segmentSeconds: 4 });
-  t.same(infos.map((i) => path.basename(i.file)), ['archive_20261125T100000Z.mp4', 'archive_20261125T110001Z.mp4'], 'one archive before the step, one after');
-  t.same(infos.map((i) => Math.round(i.seconds)), [3, 2], 'and neither claims the hour between');
+  const infos = await finishRecording({
+    camera: 'cam1',
+    partial,
+    startMs,
+    archiveRoot: dir,
+    clockSynced: true,
+    segmentSeconds: 4,
+  });
+  t.same(
+    infos.map((i) => path.basename(i.file)),
+    ['archive_20261125T100000Z.mp4', 'archive_20261125T110001Z.mp4'],
+    'one archive before the step, one after',
+  );
+  t.same(
+    infos.map((i) => Math.round(i.seconds)),
+    [3, 2],
+    'and neither claims the hour between',
+  );
 });

@@ -11,8 +11,35 @@ const run = promisify(execFile);
 /** A real MPEG-TS partial `seconds` long whose last write was at `mtime` (ISO). */
 async function partial(file: string, seconds: number, mtime: string, offset = 0): Promise<void> {
   await run('ffmpeg', [
-    ...['-hide_banner', '-nostdin', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=10', '-t', String(seconds)],
-    ...['-output_ts_offset', String(offset), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '10', '-muxdelay', '0', '-muxpreload', '0', '-f', 'mpegts', file],
+    ...[
+      '-hide_banner',
+      '-nostdin',
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=160x120:rate=10',
+      '-t',
+      String(seconds),
+    ],
+    ...[
+      '-output_ts_offset',
+      String(offset),
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-g',
+      '10',
+      '-muxdelay',
+      '0',
+      '-muxpreload',
+      '0',
+      '-f',
+      'mpegts',
+      file,
+    ],
   ]);
   await utimes(file, new Date(mtime), new Date(mtime));
 }
@@ -34,9 +61,17 @@ for (const [name, runFile] of [
     await partial(path.join(dir, 'rec-000000.ts'), 2, '2024-06-10T06:10:00.000Z', 3.4);
     await partial(path.join(dir, 'rec-000001.ts'), 2, '2024-06-10T06:10:02.000Z');
     await partial(path.join(dir, 'rec-000002.ts'), 1, '2024-06-10T06:10:06.500Z');
-    await writeFile(path.join(dir, 'segments.csv'), 'rec-000000.ts,0.000000,5.000000\nrec-000001.ts,5.000000,10.000000\n');
+    await writeFile(
+      path.join(dir, 'segments.csv'),
+      'rec-000000.ts,0.000000,5.000000\nrec-000001.ts,5.000000,10.000000\n',
+    );
     const finished: Finished[] = [];
-    await recoverPartialRecordings({ archiveRoot: root, camera: 'cam0', log: silentLogger(), onFinished: (f) => finished.push(f) });
+    await recoverPartialRecordings({
+      archiveRoot: root,
+      camera: 'cam0',
+      log: silentLogger(),
+      onFinished: (f) => finished.push(f),
+    });
     t.same(
       finished.map((f) => [f.info.file, f.info.start]),
       [
@@ -45,8 +80,19 @@ for (const [name, runFile] of [
         ['cam0/2024-06-10/archive_20240610T061005Z.mp4', '2024-06-10T06:10:05.500Z'],
       ],
     );
-    t.notOk(finished.some((f) => f.info.file.includes('1970')), 'nothing in 1970');
-    t.same(finished.map((f) => f.recovered), [true, true, true], 'all recovered');
-    t.same(finished.map((f) => f.info.clockSynced), [false, false, false], 'and marked as not clock-synced');
+    t.notOk(
+      finished.some((f) => f.info.file.includes('1970')),
+      'nothing in 1970',
+    );
+    t.same(
+      finished.map((f) => f.recovered),
+      [true, true, true],
+      'all recovered',
+    );
+    t.same(
+      finished.map((f) => f.info.clockSynced),
+      [false, false, false],
+      'and marked as not clock-synced',
+    );
   });
 }

@@ -3,8 +3,21 @@ import { access, appendFile, copyFile, mkdir, readdir, readFile, writeFile } fro
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { PARTIAL_DIR, RecordingRun, recoverPartialRecordings, segmentIndex, type Finished, type RunInfo } from '../../../agent/archive/recorder.js';
-import { keyframeExpression, RECORDING_LIST, RECORDING_PATTERN, teeOptionValue, teeOutput } from '../../../agent/pipeline/ffmpegArgs.js';
+import {
+  PARTIAL_DIR,
+  RecordingRun,
+  recoverPartialRecordings,
+  segmentIndex,
+  type Finished,
+  type RunInfo,
+} from '../../../agent/archive/recorder.js';
+import {
+  keyframeExpression,
+  RECORDING_LIST,
+  RECORDING_PATTERN,
+  teeOptionValue,
+  teeOutput,
+} from '../../../agent/pipeline/ffmpegArgs.js';
 import { silentLogger } from '../../../agent/util/logger.js';
 
 const run = promisify(execFile);
@@ -24,7 +37,19 @@ const sample = { first: '', later: '', short: '' };
 
 /** Timestamp (s) of a file's first video packet, as ffprobe reads it. */
 async function firstPacket(file: string): Promise<number> {
-  const { stdout } = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-read_intervals', '%+#1', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', file]);
+  const { stdout } = await run('ffprobe', [
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-read_intervals',
+    '%+#1',
+    '-show_entries',
+    'packet=pts_time',
+    '-of',
+    'csv=p=0',
+    file,
+  ]);
   return Number.parseFloat(stdout.trim().split('\n')[0]!.replace(/,$/, ''));
 }
 
@@ -37,7 +62,21 @@ t.before(async () => {
     await run('ffmpeg', [
       ...['-hide_banner', '-nostdin', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=10', '-t', '2'],
       ...(offset === null ? [] : ['-output_ts_offset', String(offset)]),
-      ...['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '10', '-muxdelay', '0', '-muxpreload', '0', '-f', 'mpegts', sample[name]],
+      ...[
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-g',
+        '10',
+        '-muxdelay',
+        '0',
+        '-muxpreload',
+        '0',
+        '-f',
+        'mpegts',
+        sample[name],
+      ],
     ]);
   };
   // The first segment keeps the run's timestamps (first frame at 3.4 s); later ones are reset to 0.
@@ -48,7 +87,7 @@ t.before(async () => {
 });
 
 t.test('the sample partials hold the timestamps the tests rely on', async (t) => {
-  t.equal(await firstPacket(sample.first), 3.4, 'first segment: the run\'s first frame at 3.4 s');
+  t.equal(await firstPacket(sample.first), 3.4, "first segment: the run's first frame at 3.4 s");
   t.equal(await firstPacket(sample.later), 0, 'later segments: reset to 0');
   t.equal(await firstPacket(sample.short), 4.6);
 });
@@ -98,44 +137,67 @@ t.test('RecordingRun', async (t) => {
     const { recording } = recorder(root, { clockSynced: false });
     await recording.prepare();
     t.equal(recording.dir, path.join(root, 'cam0', PARTIAL_DIR, 'run1'));
-    t.same(JSON.parse(await readFile(path.join(recording.dir, 'run.json'), 'utf8')), { camera: 'cam0', baseMs: BASE, clockSynced: false });
-  });
-
-  t.test('listed entries are finished as they close: the first from its first packet, then on the boundaries', async (t) => {
-    const root = t.testdir();
-    const { recording, finished } = recorder(root);
-    await recording.prepare();
-    await partials(recording.dir, FIRST, SECOND, THIRD);
-    await recording.poll();
-    t.same(finished, [], 'nothing listed yet: nothing finished');
-    await writeFile(path.join(recording.dir, 'segments.csv'), `${FIRST},0.000000,4.9999999\n`);
-    await recording.poll();
-    t.same(summary(finished), [['cam0/2024-06-10/archive_20240610T060958Z.mp4', '2024-06-10T06:09:58.400Z', false]], 'base + 3.4 s, from the file, not the list\'s 0');
-    t.ok(await exists(path.join(recording.dir, SECOND)), 'the one being written stays');
-    await writeFile(path.join(recording.dir, 'segments.csv'), CSV);
-    await recording.poll();
-    await recording.poll();
-    t.same(summary(finished).slice(1), [['cam0/2024-06-10/archive_20240610T061000Z.mp4', '2024-06-10T06:10:00.000Z', false]], 'base + 4.9999999 s rounded to the ms; each entry once');
-    t.notOk(await exists(path.join(recording.dir, FIRST)), 'finished partials removed');
-    t.notOk(await exists(path.join(recording.dir, SECOND)));
-    t.ok(await exists(path.join(recording.dir, THIRD)), 'the open one stays');
-    const info = finished[0]!.info;
-    t.match(info, { camera: 'cam0', clockSynced: true });
-    t.ok(info.seconds > 1.5 && info.seconds < 2.5, `about 2 s, got ${info.seconds}`);
-    t.ok(info.bytes > 0);
-    const sidecar = JSON.parse(await readFile(path.join(root, 'cam0/2024-06-10/archive_20240610T061000Z.json'), 'utf8'));
-    t.match(sidecar, { start: '2024-06-10T06:10:00.000Z', clockSynced: true, recovered: false });
-
-    t.test('after a crash the unlisted trailing recording is recovered, starting where the list ended', async (t) => {
-      await recording.close(false);
-      t.same(summary(finished).slice(2), [['cam0/2024-06-10/archive_20240610T061005Z.mp4', '2024-06-10T06:10:05.000Z', true]], 'base + 9.999999 s rounded');
-      t.equal(finished.length, 3, 'nothing finished twice');
-      t.match(JSON.parse(await readFile(path.join(root, 'cam0/2024-06-10/archive_20240610T061005Z.json'), 'utf8')), { recovered: true });
-      t.notOk(await exists(recording.dir), 'the run folder is gone');
+    t.same(JSON.parse(await readFile(path.join(recording.dir, 'run.json'), 'utf8')), {
+      camera: 'cam0',
+      baseMs: BASE,
+      clockSynced: false,
     });
   });
 
-  t.test('each archive carries the clock state of its own span, not of the run\'s start', async (t) => {
+  t.test(
+    'listed entries are finished as they close: the first from its first packet, then on the boundaries',
+    async (t) => {
+      const root = t.testdir();
+      const { recording, finished } = recorder(root);
+      await recording.prepare();
+      await partials(recording.dir, FIRST, SECOND, THIRD);
+      await recording.poll();
+      t.same(finished, [], 'nothing listed yet: nothing finished');
+      await writeFile(path.join(recording.dir, 'segments.csv'), `${FIRST},0.000000,4.9999999\n`);
+      await recording.poll();
+      t.same(
+        summary(finished),
+        [['cam0/2024-06-10/archive_20240610T060958Z.mp4', '2024-06-10T06:09:58.400Z', false]],
+        "base + 3.4 s, from the file, not the list's 0",
+      );
+      t.ok(await exists(path.join(recording.dir, SECOND)), 'the one being written stays');
+      await writeFile(path.join(recording.dir, 'segments.csv'), CSV);
+      await recording.poll();
+      await recording.poll();
+      t.same(
+        summary(finished).slice(1),
+        [['cam0/2024-06-10/archive_20240610T061000Z.mp4', '2024-06-10T06:10:00.000Z', false]],
+        'base + 4.9999999 s rounded to the ms; each entry once',
+      );
+      t.notOk(await exists(path.join(recording.dir, FIRST)), 'finished partials removed');
+      t.notOk(await exists(path.join(recording.dir, SECOND)));
+      t.ok(await exists(path.join(recording.dir, THIRD)), 'the open one stays');
+      const info = finished[0]!.info;
+      t.match(info, { camera: 'cam0', clockSynced: true });
+      t.ok(info.seconds > 1.5 && info.seconds < 2.5, `about 2 s, got ${info.seconds}`);
+      t.ok(info.bytes > 0);
+      const sidecar = JSON.parse(
+        await readFile(path.join(root, 'cam0/2024-06-10/archive_20240610T061000Z.json'), 'utf8'),
+      );
+      t.match(sidecar, { start: '2024-06-10T06:10:00.000Z', clockSynced: true, recovered: false });
+
+      t.test('after a crash the unlisted trailing recording is recovered, starting where the list ended', async (t) => {
+        await recording.close(false);
+        t.same(
+          summary(finished).slice(2),
+          [['cam0/2024-06-10/archive_20240610T061005Z.mp4', '2024-06-10T06:10:05.000Z', true]],
+          'base + 9.999999 s rounded',
+        );
+        t.equal(finished.length, 3, 'nothing finished twice');
+        t.match(JSON.parse(await readFile(path.join(root, 'cam0/2024-06-10/archive_20240610T061005Z.json'), 'utf8')), {
+          recovered: true,
+        });
+        t.notOk(await exists(recording.dir), 'the run folder is gone');
+      });
+    },
+  );
+
+  t.test("each archive carries the clock state of its own span, not of the run's start", async (t) => {
     const root = t.testdir();
     // The run starts before NTP has synchronised (a board without a real-time clock).
     let synced = false;
@@ -162,30 +224,47 @@ t.test('RecordingRun', async (t) => {
       'unsynced at its start; synced for all of it; lost for a second of it',
     );
     await recording.close(true);
-    t.same(finished.map((f) => f.info.clockSynced), [false, true, false, true], 'the last, closed at stop, synced all along');
-    const sidecar = JSON.parse(await readFile(path.join(root, 'cam0/2024-06-10/archive_20240610T061000Z.json'), 'utf8'));
+    t.same(
+      finished.map((f) => f.info.clockSynced),
+      [false, true, false, true],
+      'the last, closed at stop, synced all along',
+    );
+    const sidecar = JSON.parse(
+      await readFile(path.join(root, 'cam0/2024-06-10/archive_20240610T061000Z.json'), 'utf8'),
+    );
     t.equal(sidecar.clockSynced, true, 'the sidecar says the same');
   });
 
-  t.test('the list is read on from where the last read stopped; a line still being written waits for its newline', async (t) => {
-    const root = t.testdir();
-    const { recording, finished } = recorder(root);
-    await recording.prepare();
-    await partials(recording.dir, FIRST, SECOND, THIRD);
-    const list = path.join(recording.dir, 'segments.csv');
-    await writeFile(list, `${FIRST},0.000000,4.99`);
-    await recording.poll();
-    t.same(finished, [], 'half a line: nothing finished');
-    await appendFile(list, `99999\n${SECOND},4.9`);
-    await recording.poll();
-    t.same(summary(finished).map(([file]) => file), ['cam0/2024-06-10/archive_20240610T060958Z.mp4'], 'the completed line only');
-    await appendFile(list, '999999,9.999999\n');
-    await recording.poll();
-    t.same(summary(finished).slice(1), [['cam0/2024-06-10/archive_20240610T061000Z.mp4', '2024-06-10T06:10:00.000Z', false]], 'its start read from the line joined across two reads');
-    t.equal(finished.length, 2, 'each entry once');
-  });
+  t.test(
+    'the list is read on from where the last read stopped; a line still being written waits for its newline',
+    async (t) => {
+      const root = t.testdir();
+      const { recording, finished } = recorder(root);
+      await recording.prepare();
+      await partials(recording.dir, FIRST, SECOND, THIRD);
+      const list = path.join(recording.dir, 'segments.csv');
+      await writeFile(list, `${FIRST},0.000000,4.99`);
+      await recording.poll();
+      t.same(finished, [], 'half a line: nothing finished');
+      await appendFile(list, `99999\n${SECOND},4.9`);
+      await recording.poll();
+      t.same(
+        summary(finished).map(([file]) => file),
+        ['cam0/2024-06-10/archive_20240610T060958Z.mp4'],
+        'the completed line only',
+      );
+      await appendFile(list, '999999,9.999999\n');
+      await recording.poll();
+      t.same(
+        summary(finished).slice(1),
+        [['cam0/2024-06-10/archive_20240610T061000Z.mp4', '2024-06-10T06:10:00.000Z', false]],
+        'its start read from the line joined across two reads',
+      );
+      t.equal(finished.length, 2, 'each entry once');
+    },
+  );
 
-  t.test('the first segment\'s own first packet wins over where the run planned its first frame', async (t) => {
+  t.test("the first segment's own first packet wins over where the run planned its first frame", async (t) => {
     const root = t.testdir();
     // Planned at 3.0 s; the capture's first frame really came at 3.4 s.
     const { recording, finished } = recorder(root, { firstMs: BASE + 3000 });
@@ -193,10 +272,13 @@ t.test('RecordingRun', async (t) => {
     await partials(recording.dir, FIRST, SECOND, THIRD);
     await writeFile(path.join(recording.dir, 'segments.csv'), CSV);
     await recording.poll();
-    t.same(summary(finished).map(([file, start]) => [file, start]), [
-      ['cam0/2024-06-10/archive_20240610T060958Z.mp4', '2024-06-10T06:09:58.400Z'],
-      ['cam0/2024-06-10/archive_20240610T061000Z.mp4', '2024-06-10T06:10:00.000Z'],
-    ]);
+    t.same(
+      summary(finished).map(([file, start]) => [file, start]),
+      [
+        ['cam0/2024-06-10/archive_20240610T060958Z.mp4', '2024-06-10T06:09:58.400Z'],
+        ['cam0/2024-06-10/archive_20240610T061000Z.mp4', '2024-06-10T06:10:00.000Z'],
+      ],
+    );
   });
 
   t.test('a run started just before a cut: two partials opened in the same second, two archives', async (t) => {
@@ -222,39 +304,60 @@ t.test('RecordingRun', async (t) => {
     await partials(recording.dir, FIRST, THIRD, rec(3));
     await writeFile(path.join(recording.dir, 'segments.csv'), `${CSV}${THIRD},9.999999,15.000000\n`);
     await recording.poll();
-    t.same(summary(finished), [
-      ['cam0/2024-06-10/archive_20240610T060958Z.mp4', '2024-06-10T06:09:58.400Z', false],
-      ['cam0/2024-06-10/archive_20240610T061005Z.mp4', '2024-06-10T06:10:05.000Z', false],
-    ], 'segment 1 skipped, segment 2 on its own listed start');
+    t.same(
+      summary(finished),
+      [
+        ['cam0/2024-06-10/archive_20240610T060958Z.mp4', '2024-06-10T06:09:58.400Z', false],
+        ['cam0/2024-06-10/archive_20240610T061005Z.mp4', '2024-06-10T06:10:05.000Z', false],
+      ],
+      'segment 1 skipped, segment 2 on its own listed start',
+    );
     t.ok(await exists(path.join(recording.dir, rec(3))), 'the open one stays');
   });
 
-  t.test('a missing first segment (run planned its first frame) is skipped; the later ones are still finished', async (t) => {
-    const root = t.testdir();
-    const { recording, finished } = recorder(root, { firstMs: BASE + 3400 });
-    await recording.prepare();
-    await partials(recording.dir, SECOND, THIRD);
-    await writeFile(path.join(recording.dir, 'segments.csv'), CSV);
-    await recording.poll();
-    t.same(summary(finished).map(([file]) => file), ['cam0/2024-06-10/archive_20240610T061000Z.mp4']);
-  });
+  t.test(
+    'a missing first segment (run planned its first frame) is skipped; the later ones are still finished',
+    async (t) => {
+      const root = t.testdir();
+      const { recording, finished } = recorder(root, { firstMs: BASE + 3400 });
+      await recording.prepare();
+      await partials(recording.dir, SECOND, THIRD);
+      await writeFile(path.join(recording.dir, 'segments.csv'), CSV);
+      await recording.poll();
+      t.same(
+        summary(finished).map(([file]) => file),
+        ['cam0/2024-06-10/archive_20240610T061000Z.mp4'],
+      );
+    },
+  );
 
   // Segment 0's start comes from its own first packet, so a missing one used to throw before the
   // skip could catch it and block every later archive until FFmpeg exited.
-  t.test('a missing first segment (no planned first frame) is skipped; the later ones are still finished as they close', async (t) => {
-    const root = t.testdir();
-    const { recording, finished } = recorder(root);
-    await recording.prepare();
-    await partials(recording.dir, SECOND, THIRD);
-    await writeFile(path.join(recording.dir, 'segments.csv'), CSV);
-    await recording.poll();
-    t.same(summary(finished).map(([file]) => file), ['cam0/2024-06-10/archive_20240610T061000Z.mp4'], 'segment 1 finished while segment 2 is written');
-    await recording.close(true);
-    t.same(summary(finished), [
-      ['cam0/2024-06-10/archive_20240610T061000Z.mp4', '2024-06-10T06:10:00.000Z', false],
-      ['cam0/2024-06-10/archive_20240610T061005Z.mp4', '2024-06-10T06:10:05.000Z', false],
-    ], 'each once, on the timeline');
-  });
+  t.test(
+    'a missing first segment (no planned first frame) is skipped; the later ones are still finished as they close',
+    async (t) => {
+      const root = t.testdir();
+      const { recording, finished } = recorder(root);
+      await recording.prepare();
+      await partials(recording.dir, SECOND, THIRD);
+      await writeFile(path.join(recording.dir, 'segments.csv'), CSV);
+      await recording.poll();
+      t.same(
+        summary(finished).map(([file]) => file),
+        ['cam0/2024-06-10/archive_20240610T061000Z.mp4'],
+        'segment 1 finished while segment 2 is written',
+      );
+      await recording.close(true);
+      t.same(
+        summary(finished),
+        [
+          ['cam0/2024-06-10/archive_20240610T061000Z.mp4', '2024-06-10T06:10:00.000Z', false],
+          ['cam0/2024-06-10/archive_20240610T061005Z.mp4', '2024-06-10T06:10:05.000Z', false],
+        ],
+        'each once, on the timeline',
+      );
+    },
+  );
 
   t.test('a clean stop finishes the last recording as not recovered', async (t) => {
     const root = t.testdir();
@@ -278,7 +381,10 @@ t.test('RecordingRun', async (t) => {
     await partials(recording.dir, FIRST, SECOND);
     await writeFile(path.join(recording.dir, 'segments.csv'), `${FIRST},0.000000,4.9999999\n`);
     await recording.poll();
-    await writeFile(path.join(recording.dir, 'segments.csv'), `${FIRST},0.000000,4.9999999\n${SECOND},4.9999999,7.300000\n`);
+    await writeFile(
+      path.join(recording.dir, 'segments.csv'),
+      `${FIRST},0.000000,4.9999999\n${SECOND},4.9999999,7.300000\n`,
+    );
     await recording.close(true);
     t.same(summary(finished), [
       ['cam0/2024-06-10/archive_20240610T060958Z.mp4', '2024-06-10T06:09:58.400Z', false],
@@ -308,7 +414,9 @@ t.test('RecordingRun', async (t) => {
   });
 
   t.test('a name already taken (clock stepped back) gets -1, the old archive untouched', async (t) => {
-    const root = t.testdir({ cam0: { '2024-06-10': { 'archive_20240610T060958Z.mp4': 'older', 'archive_20240610T060958Z.json': '{}' } } });
+    const root = t.testdir({
+      cam0: { '2024-06-10': { 'archive_20240610T060958Z.mp4': 'older', 'archive_20240610T060958Z.json': '{}' } },
+    });
     const { recording, finished } = recorder(root);
     await recording.prepare();
     // FIRST closed and listed; FFmpeg writes SECOND now.
@@ -320,7 +428,7 @@ t.test('RecordingRun', async (t) => {
     t.equal(await readFile(path.join(root, 'cam0/2024-06-10/archive_20240610T060958Z.json'), 'utf8'), '{}');
   });
 
-  t.test('the partials and list FFmpeg\'s segment muxer really writes are finished on the run\'s timeline', async (t) => {
+  t.test("the partials and list FFmpeg's segment muxer really writes are finished on the run's timeline", async (t) => {
     const root = t.testdir();
     const { recording, finished } = recorder(root);
     await recording.prepare();
@@ -337,22 +445,57 @@ t.test('RecordingRun', async (t) => {
       'onfail=abort',
     ];
     await run('ffmpeg', [
-      ...['-hide_banner', '-nostdin', '-v', 'error', '-itsoffset', '3.400000', '-f', 'lavfi', '-t', '4', '-i', 'testsrc2=size=160x120:rate=10', '-copyts', '-start_at_zero'],
-      ...['-map', '0:v:0', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '10', '-pix_fmt', 'yuv420p'],
+      ...[
+        '-hide_banner',
+        '-nostdin',
+        '-v',
+        'error',
+        '-itsoffset',
+        '3.400000',
+        '-f',
+        'lavfi',
+        '-t',
+        '4',
+        '-i',
+        'testsrc2=size=160x120:rate=10',
+        '-copyts',
+        '-start_at_zero',
+      ],
+      ...[
+        '-map',
+        '0:v:0',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-tune',
+        'zerolatency',
+        '-g',
+        '10',
+        '-pix_fmt',
+        'yuv420p',
+      ],
       ...['-force_key_frames', keyframeExpression(1, 3.4), '-fps_mode', 'vfr', '-flags', '+global_header', '-an'],
       ...['-f', 'tee', `[${target.join(':')}]${teeOutput(path.join(recording.dir, RECORDING_PATTERN))}`],
     ]);
     // 3.4 s → 7.4 s on the timeline: cut at 5 s.
     const list = (await readFile(path.join(recording.dir, RECORDING_LIST), 'utf8')).trim().split('\n');
-    t.same(list.map((line) => line.split(',')[0]), [FIRST, SECOND], `FFmpeg's list: ${list.join(' | ')}`);
-    t.equal(await firstPacket(path.join(recording.dir, FIRST)), 3.4, 'the first segment keeps the run\'s timestamps');
+    t.same(
+      list.map((line) => line.split(',')[0]),
+      [FIRST, SECOND],
+      `FFmpeg's list: ${list.join(' | ')}`,
+    );
+    t.equal(await firstPacket(path.join(recording.dir, FIRST)), 3.4, "the first segment keeps the run's timestamps");
     t.equal(await firstPacket(path.join(recording.dir, SECOND)), 0, 'later ones are reset');
     await recording.close(true);
     t.same(summary(finished), [
       ['cam0/2024-06-10/archive_20240610T060958Z.mp4', '2024-06-10T06:09:58.400Z', false],
       ['cam0/2024-06-10/archive_20240610T061000Z.mp4', '2024-06-10T06:10:00.000Z', false],
     ]);
-    t.ok(Math.abs(finished[0]!.info.seconds - 1.6) < 0.15, `first archive about 1.6 s, got ${finished[0]!.info.seconds}`);
+    t.ok(
+      Math.abs(finished[0]!.info.seconds - 1.6) < 0.15,
+      `first archive about 1.6 s, got ${finished[0]!.info.seconds}`,
+    );
     t.ok(Math.abs(finished[1]!.info.seconds - 2.4) < 0.15, `second about 2.4 s, got ${finished[1]!.info.seconds}`);
   });
 });
@@ -366,7 +509,12 @@ t.test('recoverPartialRecordings', async (t) => {
     await partials(dir, FIRST, SECOND, THIRD);
     await writeFile(path.join(dir, 'segments.csv'), CSV);
     const finished: Finished[] = [];
-    await recoverPartialRecordings({ archiveRoot: root, camera: 'cam0', log: silentLogger(), onFinished: (f) => finished.push(f) });
+    await recoverPartialRecordings({
+      archiveRoot: root,
+      camera: 'cam0',
+      log: silentLogger(),
+      onFinished: (f) => finished.push(f),
+    });
     t.same(summary(finished), [
       ['cam0/2024-06-10/archive_20240610T060958Z.mp4', '2024-06-10T06:09:58.400Z', true],
       ['cam0/2024-06-10/archive_20240610T061000Z.mp4', '2024-06-10T06:10:00.000Z', true],
@@ -383,21 +531,38 @@ t.test('recoverPartialRecordings', async (t) => {
     await writeFile(path.join(runA, 'run.json'), JSON.stringify({ camera: 'cam0', baseMs: BASE, clockSynced: false }));
     await partials(runA, FIRST);
     await writeFile(path.join(runA, SECOND), '');
-    await writeFile(path.join(runB, 'run.json'), JSON.stringify({ camera: 'cam0', baseMs: BASE + 600_000, clockSynced: true }));
+    await writeFile(
+      path.join(runB, 'run.json'),
+      JSON.stringify({ camera: 'cam0', baseMs: BASE + 600_000, clockSynced: true }),
+    );
     await partials(runB, FIRST);
     const finished: Finished[] = [];
-    await recoverPartialRecordings({ archiveRoot: root, camera: 'cam0', log: silentLogger(), onFinished: (f) => finished.push(f) });
+    await recoverPartialRecordings({
+      archiveRoot: root,
+      camera: 'cam0',
+      log: silentLogger(),
+      onFinished: (f) => finished.push(f),
+    });
     t.same(summary(finished), [
       ['cam0/2024-06-10/archive_20240610T060958Z.mp4', '2024-06-10T06:09:58.400Z', true],
       ['cam0/2024-06-10/archive_20240610T061958Z.mp4', '2024-06-10T06:19:58.400Z', true],
     ]);
-    t.same(finished.map((f) => f.info.clockSynced), [false, true], 'each run keeps its clock state');
+    t.same(
+      finished.map((f) => f.info.clockSynced),
+      [false, true],
+      'each run keeps its clock state',
+    );
     t.same(await readdir(path.join(root, 'cam0', PARTIAL_DIR)), []);
   });
 
   t.test('no partial folder: nothing happens', async (t) => {
     const finished: Finished[] = [];
-    await recoverPartialRecordings({ archiveRoot: t.testdir(), camera: 'cam0', log: silentLogger(), onFinished: (f) => finished.push(f) });
+    await recoverPartialRecordings({
+      archiveRoot: t.testdir(),
+      camera: 'cam0',
+      log: silentLogger(),
+      onFinished: (f) => finished.push(f),
+    });
     t.same(finished, []);
   });
 
@@ -409,7 +574,12 @@ t.test('recoverPartialRecordings', async (t) => {
     // Not MPEG-TS at all: FFmpeg says "Invalid data found", which the finisher treats as nothing playable.
     await writeFile(path.join(dir, FIRST), 'garbage'.repeat(100));
     const finished: Finished[] = [];
-    await recoverPartialRecordings({ archiveRoot: root, camera: 'cam0', log: silentLogger(), onFinished: (f) => finished.push(f) });
+    await recoverPartialRecordings({
+      archiveRoot: root,
+      camera: 'cam0',
+      log: silentLogger(),
+      onFinished: (f) => finished.push(f),
+    });
     t.same(finished, []);
     t.notOk(await exists(dir), 'the partial and its run folder are gone');
   });

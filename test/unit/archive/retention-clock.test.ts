@@ -22,7 +22,12 @@ t.test('an archive recorded before the clock synced is not aged out by its stale
     cam0: {
       '2024-06-03': {
         'archive_20240603T120000Z.mp4': 'x'.repeat(100),
-        'archive_20240603T120000Z.json': JSON.stringify({ start: new Date(staleStart).toISOString(), seconds: 600, clockSynced: false, recovered: false }),
+        'archive_20240603T120000Z.json': JSON.stringify({
+          start: new Date(staleStart).toISOString(),
+          seconds: 600,
+          clockSynced: false,
+          recovered: false,
+        }),
       },
     },
   });

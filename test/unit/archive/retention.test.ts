@@ -12,7 +12,10 @@ const MB = 1000; // one "megabyte" of the fake disk: archives are a few KB so th
 type Fixture = Parameters<Test['testdir']>[0];
 
 function stamp(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /** One archive: `<cam>/<date>/archive_<stamp>.mp4` with its sidecar, `size` bytes. */
@@ -34,7 +37,12 @@ function tree(archives: Spec[], extra: Record<string, unknown> = {}): Fixture {
     const [cam, date, name] = relative(a).split('/') as [string, string, string];
     const day = ((root[cam] ??= {})[date] ??= {});
     day[name] = 'x'.repeat(a.size);
-    day[name.replace(/\.mp4$/, '.json')] = JSON.stringify({ start: new Date(a.startMs).toISOString(), seconds: 600, clockSynced: true, recovered: false });
+    day[name.replace(/\.mp4$/, '.json')] = JSON.stringify({
+      start: new Date(a.startMs).toISOString(),
+      seconds: 600,
+      clockSynced: true,
+      recovered: false,
+    });
     if (a.analysis) day[name.replace(/\.mp4$/, '.analysis.json')] = '{}';
   }
   for (const [cam, content] of Object.entries(extra)) Object.assign((root[cam] ??= {}), content);
@@ -62,13 +70,25 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
-function setup(t: Test, archives: Spec[], options: { totalBytes?: number; maxAgeHours?: number; minFreePercent?: number; pending?: (f: string) => boolean; extra?: Record<string, unknown> } = {}) {
+function setup(
+  t: Test,
+  archives: Spec[],
+  options: {
+    totalBytes?: number;
+    maxAgeHours?: number;
+    minFreePercent?: number;
+    pending?: (f: string) => boolean;
+    extra?: Record<string, unknown>;
+  } = {},
+) {
   const root = t.testdir(tree(archives, options.extra));
   const bus = new EventBus(() => new Date(NOW));
   const events: Array<AgentEvent<'disk.pruned'>> = [];
   bus.on('disk.pruned', (e) => events.push(e));
   const retention = new Retention({
-    config: () => ({ archive: { dir: root, maxAgeHours: options.maxAgeHours ?? 24, minFreePercent: options.minFreePercent ?? 10 } }),
+    config: () => ({
+      archive: { dir: root, maxAgeHours: options.maxAgeHours ?? 24, minFreePercent: options.minFreePercent ?? 10 },
+    }),
     bus,
     log: silentLogger(),
     now: () => NOW,
@@ -86,17 +106,46 @@ function recent(cam: string, count: number, size: number): Spec[] {
 t.test('age pruning', async (t) => {
   const cases: Array<[string, Spec[], number, string[]]> = [
     ['nothing older than maxAgeHours: nothing deleted', recent('cam0', 3, 100), 24, []],
-    ['one archive 25 h old: deleted', [{ cam: 'cam0', startMs: NOW - 25 * HOUR, size: 100 }, ...recent('cam0', 2, 100)], 24, [relative({ cam: 'cam0', startMs: NOW - 25 * HOUR, size: 0 })]],
-    ['exactly maxAgeHours old: kept (strictly older only)', [{ cam: 'cam0', startMs: NOW - 24 * HOUR, size: 100 }], 24, []],
-    ['1 ms past maxAgeHours: deleted', [{ cam: 'cam0', startMs: NOW - 24 * HOUR - 1000, size: 100 }], 24, [relative({ cam: 'cam0', startMs: NOW - 24 * HOUR - 1000, size: 0 })]],
-    ['old archives of every camera', [{ cam: 'cam0', startMs: NOW - 50 * HOUR, size: 10 }, { cam: 'cam1', startMs: NOW - 49 * HOUR, size: 10 }, { cam: 'cam1', startMs: NOW - HOUR, size: 10 }], 48,
-      [relative({ cam: 'cam0', startMs: NOW - 50 * HOUR, size: 0 }), relative({ cam: 'cam1', startMs: NOW - 49 * HOUR, size: 0 })]],
+    [
+      'one archive 25 h old: deleted',
+      [{ cam: 'cam0', startMs: NOW - 25 * HOUR, size: 100 }, ...recent('cam0', 2, 100)],
+      24,
+      [relative({ cam: 'cam0', startMs: NOW - 25 * HOUR, size: 0 })],
+    ],
+    [
+      'exactly maxAgeHours old: kept (strictly older only)',
+      [{ cam: 'cam0', startMs: NOW - 24 * HOUR, size: 100 }],
+      24,
+      [],
+    ],
+    [
+      '1 ms past maxAgeHours: deleted',
+      [{ cam: 'cam0', startMs: NOW - 24 * HOUR - 1000, size: 100 }],
+      24,
+      [relative({ cam: 'cam0', startMs: NOW - 24 * HOUR - 1000, size: 0 })],
+    ],
+    [
+      'old archives of every camera',
+      [
+        { cam: 'cam0', startMs: NOW - 50 * HOUR, size: 10 },
+        { cam: 'cam1', startMs: NOW - 49 * HOUR, size: 10 },
+        { cam: 'cam1', startMs: NOW - HOUR, size: 10 },
+      ],
+      48,
+      [
+        relative({ cam: 'cam0', startMs: NOW - 50 * HOUR, size: 0 }),
+        relative({ cam: 'cam1', startMs: NOW - 49 * HOUR, size: 0 }),
+      ],
+    ],
   ];
   for (const [name, archives, maxAgeHours, want] of cases) {
     t.test(name, async (t) => {
       const { root, retention, events } = setup(t, archives, { maxAgeHours });
       t.same(await retention.enforce(), want);
-      t.same(events.map((e) => [e.file, e.reason]), want.map((f) => [f, 'age']));
+      t.same(
+        events.map((e) => [e.file, e.reason]),
+        want.map((f) => [f, 'age']),
+      );
       for (const f of want) {
         t.notOk(await exists(path.join(root, f)), `${f} gone`);
         t.notOk(await exists(path.join(root, f.replace(/\.mp4$/, '.json'))), `${f} sidecar gone`);
@@ -115,9 +164,19 @@ t.test('space pruning on a small disk', async (t) => {
     t.equal(deleted.length, 2, 'only as many as needed');
     const free = 12_000 - (await usedBytes(root));
     t.ok(free / 12_000 >= 0.25, 'free space back over the floor');
-    t.same(events.map((e) => e.reason), ['space', 'space']);
-    t.same(events.map((e) => e.bytes), [1000, 1000], 'the event carries the archive size');
-    t.same(events.map((e) => e.camera), ['cam0', 'cam0']);
+    t.same(
+      events.map((e) => e.reason),
+      ['space', 'space'],
+    );
+    t.same(
+      events.map((e) => e.bytes),
+      [1000, 1000],
+      'the event carries the archive size',
+    );
+    t.same(
+      events.map((e) => e.camera),
+      ['cam0', 'cam0'],
+    );
     t.equal(events[0]!.ts, new Date(NOW).toISOString());
   });
 
@@ -139,13 +198,21 @@ t.test('space pruning on a small disk', async (t) => {
     const archives = recent('cam0', 6, 1000);
     const pendingFiles = new Set([relative(archives[0]!), relative(archives[1]!)]);
     // Used ~6600 of 7000: deleting three archives frees enough for a 50% floor.
-    const { retention } = setup(t, archives, { totalBytes: 7_000, minFreePercent: 50, pending: (f) => pendingFiles.has(f) });
+    const { retention } = setup(t, archives, {
+      totalBytes: 7_000,
+      minFreePercent: 50,
+      pending: (f) => pendingFiles.has(f),
+    });
     t.same(await retention.enforce(), [relative(archives[2]!), relative(archives[3]!), relative(archives[4]!)]);
   });
 
   t.test('pending archives are still deleted when nothing else is left', async (t) => {
     const archives = recent('cam0', 3, 1000);
-    const { retention } = setup(t, archives, { totalBytes: 3_400, minFreePercent: 90, pending: (f) => f === relative(archives[0]!) });
+    const { retention } = setup(t, archives, {
+      totalBytes: 3_400,
+      minFreePercent: 90,
+      pending: (f) => f === relative(archives[0]!),
+    });
     t.same(await retention.enforce(), [relative(archives[1]!), relative(archives[2]!), relative(archives[0]!)]);
   });
 
@@ -155,7 +222,10 @@ t.test('space pruning on a small disk', async (t) => {
     const { retention, events } = setup(t, archives, { totalBytes: 5_000, minFreePercent: 30 });
     const deleted = await retention.enforce();
     t.same(deleted, [relative(old), relative(archives[1]!)]);
-    t.same(events.map((e) => e.reason), ['age', 'space']);
+    t.same(
+      events.map((e) => e.reason),
+      ['age', 'space'],
+    );
   });
 
   t.test('the analysis result goes with its archive', async (t) => {
@@ -177,22 +247,38 @@ t.test('never anything in .partial/', async (t) => {
       },
     },
   };
-  const { root, retention } = setup(t, recent('cam0', 2, 500), { totalBytes: 4_000, minFreePercent: 90, extra, maxAgeHours: 1 });
+  const { root, retention } = setup(t, recent('cam0', 2, 500), {
+    totalBytes: 4_000,
+    minFreePercent: 90,
+    extra,
+    maxAgeHours: 1,
+  });
   const deleted = await retention.enforce();
   t.same(deleted, recent('cam0', 2, 500).map(relative), 'every finished archive goes, as the disk stays full');
-  t.ok(await exists(path.join(root, 'cam0', '.partial', 'run1', `rec-${oldStamp}.ts`)), 'the recording being written stays');
+  t.ok(
+    await exists(path.join(root, 'cam0', '.partial', 'run1', `rec-${oldStamp}.ts`)),
+    'the recording being written stays',
+  );
   t.ok(await exists(path.join(root, 'cam0', '.partial', `archive_${oldStamp}.mp4`)));
 });
 
 t.test('files that are not archives are left alone', async (t) => {
-  const extra = { cam0: { '2024-06-01': { 'notes.txt': 'n', 'archive_20240601T000000Z.mp4.part': 'x' }, 'not-a-date': { 'archive_20240601T000000Z.mp4': 'x' } } };
+  const extra = {
+    cam0: {
+      '2024-06-01': { 'notes.txt': 'n', 'archive_20240601T000000Z.mp4.part': 'x' },
+      'not-a-date': { 'archive_20240601T000000Z.mp4': 'x' },
+    },
+  };
   const { root, retention } = setup(t, [], { extra, maxAgeHours: 1, totalBytes: 10, minFreePercent: 99 });
   t.same(await retention.enforce(), []);
   t.ok(await exists(path.join(root, 'cam0', 'not-a-date', 'archive_20240601T000000Z.mp4')));
 });
 
 t.test('a listener that throws does not stop pruning', async (t) => {
-  const archives = [{ cam: 'cam0', startMs: NOW - 48 * HOUR, size: 10 }, { cam: 'cam0', startMs: NOW - 47 * HOUR, size: 10 }];
+  const archives = [
+    { cam: 'cam0', startMs: NOW - 48 * HOUR, size: 10 },
+    { cam: 'cam0', startMs: NOW - 47 * HOUR, size: 10 },
+  ];
   const root = t.testdir(tree(archives));
   const bus = new EventBus();
   const errors: unknown[] = [];
@@ -200,7 +286,13 @@ t.test('a listener that throws does not stop pruning', async (t) => {
   bus.on('disk.pruned', () => {
     throw new Error('listener broke');
   });
-  const retention = new Retention({ config: () => ({ archive: { dir: root, maxAgeHours: 24, minFreePercent: 0 } }), bus, log: silentLogger(), now: () => NOW, space: fakeDisk(root, 1e6) });
+  const retention = new Retention({
+    config: () => ({ archive: { dir: root, maxAgeHours: 24, minFreePercent: 0 } }),
+    bus,
+    log: silentLogger(),
+    now: () => NOW,
+    space: fakeDisk(root, 1e6),
+  });
   t.equal((await retention.enforce()).length, 2);
   t.equal(errors.length, 2);
 });
@@ -228,7 +320,7 @@ t.test('hoursLeft', async (t) => {
       t.ok(Math.abs((await retention.hoursLeft())! - want) < 1e-9, `about ${want} h`);
     });
   }
-  t.test('only each camera\'s 12 newest archives set its bitrate', async (t) => {
+  t.test("only each camera's 12 newest archives set its bitrate", async (t) => {
     // 3 older fat archives (60 000 B) then 12 of 6000 B: the rate is 10 B/s.
     const all = recent('cam0', 15, 60_000).map((a, i) => (i < 3 ? a : { ...a, size: 6000 }));
     const { root, retention } = setup(t, all, { totalBytes: 10_000_000, minFreePercent: 0 });
@@ -239,16 +331,25 @@ t.test('hoursLeft', async (t) => {
   t.test('every camera recording onto the disk adds its rate: three cameras fill it three times as fast', async (t) => {
     const three = ['cam0', 'cam1', 'cam2'].flatMap((cam) => recent(cam, 3, 6000));
     const { root, retention } = setup(t, three, { totalBytes: 10_000_000, minFreePercent: 0 });
-    t.ok(Math.abs((await retention.hoursLeft())! - (10_000_000 - (await usedBytes(root))) / 30 / 3600) < 1e-9, 'three cameras of 10 B/s: 30 B/s, not their average');
+    t.ok(
+      Math.abs((await retention.hoursLeft())! - (10_000_000 - (await usedBytes(root))) / 30 / 3600) < 1e-9,
+      'three cameras of 10 B/s: 30 B/s, not their average',
+    );
   });
   t.test('a camera that stopped recording (its newest archive hours old) adds nothing', async (t) => {
     const gone = recent('cam1', 3, 600_000).map((a) => ({ ...a, startMs: a.startMs - 10 * HOUR }));
     const archives = [...recent('cam0', 3, 6000), ...gone];
     const { root, retention } = setup(t, archives, { totalBytes: 10_000_000, minFreePercent: 0 });
-    t.ok(Math.abs((await retention.hoursLeft())! - (10_000_000 - (await usedBytes(root))) / 10 / 3600) < 1e-9, 'cam0 alone: 10 B/s');
+    t.ok(
+      Math.abs((await retention.hoursLeft())! - (10_000_000 - (await usedBytes(root))) / 10 / 3600) < 1e-9,
+      'cam0 alone: 10 B/s',
+    );
   });
   t.test('only stopped cameras: null (nothing records)', async (t) => {
-    const { retention } = setup(t, recent('cam0', 3, 6000).map((a) => ({ ...a, startMs: a.startMs - 10 * HOUR })));
+    const { retention } = setup(
+      t,
+      recent('cam0', 3, 6000).map((a) => ({ ...a, startMs: a.startMs - 10 * HOUR })),
+    );
     t.equal(await retention.hoursLeft(), null);
   });
   t.test('no archives yet: null', async (t) => {
@@ -257,35 +358,67 @@ t.test('hoursLeft', async (t) => {
   });
 });
 
-t.test('start() and stop(): a pass at start, after every finished or recovered archive, none once stopped', async (t) => {
-  const old: Spec = { cam: 'cam0', startMs: NOW - 30 * HOUR, size: 100 };
-  const young = recent('cam0', 3, 100);
-  const { root, retention, events } = setup(t, [old, ...young], { maxAgeHours: 24, minFreePercent: 0 });
-  const bus = (retention as unknown as { deps: { bus: EventBus } }).deps.bus;
-  const pruned = () => new Promise<void>((resolve) => { const off = bus.on('disk.pruned', () => { off(); resolve(); }); });
-  const first = pruned();
-  retention.start();
-  await first;
-  t.same(events.map((e) => e.file), [relative(old)], 'the pass at start deleted the archive older than maxAgeHours');
+t.test(
+  'start() and stop(): a pass at start, after every finished or recovered archive, none once stopped',
+  async (t) => {
+    const old: Spec = { cam: 'cam0', startMs: NOW - 30 * HOUR, size: 100 };
+    const young = recent('cam0', 3, 100);
+    const { root, retention, events } = setup(t, [old, ...young], { maxAgeHours: 24, minFreePercent: 0 });
+    const bus = (retention as unknown as { deps: { bus: EventBus } }).deps.bus;
+    const pruned = () =>
+      new Promise<void>((resolve) => {
+        const off = bus.on('disk.pruned', () => {
+          off();
+          resolve();
+        });
+      });
+    const first = pruned();
+    retention.start();
+    await first;
+    t.same(
+      events.map((e) => e.file),
+      [relative(old)],
+      'the pass at start deleted the archive older than maxAgeHours',
+    );
 
-  // Archives are named by their start; a second old one appears, and an event asks for a pass.
-  const second: Spec = { cam: 'cam1', startMs: NOW - 40 * HOUR, size: 100 };
-  const [cam, date, name] = relative(second).split('/') as [string, string, string];
-  await mkdir(path.join(root, cam, date), { recursive: true });
-  await writeFile(path.join(root, cam, date, name), 'x');
-  const next = pruned();
-  bus.emit('archive.recovered', { camera: cam, file: relative(second), start: new Date(second.startMs).toISOString(), seconds: 600, bytes: 1, clockSynced: true, reason: 'unclean stop' });
-  await next;
-  t.same(events.map((e) => e.file), [relative(old), relative(second)], 'archive.recovered ran a pass');
+    // Archives are named by their start; a second old one appears, and an event asks for a pass.
+    const second: Spec = { cam: 'cam1', startMs: NOW - 40 * HOUR, size: 100 };
+    const [cam, date, name] = relative(second).split('/') as [string, string, string];
+    await mkdir(path.join(root, cam, date), { recursive: true });
+    await writeFile(path.join(root, cam, date, name), 'x');
+    const next = pruned();
+    bus.emit('archive.recovered', {
+      camera: cam,
+      file: relative(second),
+      start: new Date(second.startMs).toISOString(),
+      seconds: 600,
+      bytes: 1,
+      clockSynced: true,
+      reason: 'unclean stop',
+    });
+    await next;
+    t.same(
+      events.map((e) => e.file),
+      [relative(old), relative(second)],
+      'archive.recovered ran a pass',
+    );
 
-  await retention.stop();
-  t.type(retention.recordingHoursLeft(), 'number', 'each pass measures the hours of recording left');
-  const third: Spec = { cam: 'cam2', startMs: NOW - 50 * HOUR, size: 100 };
-  const [cam3, date3, name3] = relative(third).split('/') as [string, string, string];
-  await mkdir(path.join(root, cam3, date3), { recursive: true });
-  await writeFile(path.join(root, cam3, date3, name3), 'x');
-  bus.emit('archive.finished', { camera: cam3, file: relative(third), start: new Date(third.startMs).toISOString(), seconds: 600, bytes: 1, clockSynced: true });
-  await retention.stop(); // resolves once any pass the event could have started has ended
-  t.ok(await exists(path.join(root, cam3, date3, name3)), 'stopped: an archive event runs no pass');
-  t.equal(events.length, 2);
-});
+    await retention.stop();
+    t.type(retention.recordingHoursLeft(), 'number', 'each pass measures the hours of recording left');
+    const third: Spec = { cam: 'cam2', startMs: NOW - 50 * HOUR, size: 100 };
+    const [cam3, date3, name3] = relative(third).split('/') as [string, string, string];
+    await mkdir(path.join(root, cam3, date3), { recursive: true });
+    await writeFile(path.join(root, cam3, date3, name3), 'x');
+    bus.emit('archive.finished', {
+      camera: cam3,
+      file: relative(third),
+      start: new Date(third.startMs).toISOString(),
+      seconds: 600,
+      bytes: 1,
+      clockSynced: true,
+    });
+    await retention.stop(); // resolves once any pass the event could have started has ended
+    t.ok(await exists(path.join(root, cam3, date3, name3)), 'stopped: an archive event runs no pass');
+    t.equal(events.length, 2);
+  },
+);

@@ -1,5 +1,11 @@
 import t from 'tap';
-import { archiveFileName, boundaryAtOrBefore, dateFolder, parseArchiveFileName, utcStamp } from '../../../agent/archive/segmentName.js';
+import {
+  archiveFileName,
+  boundaryAtOrBefore,
+  dateFolder,
+  parseArchiveFileName,
+  utcStamp,
+} from '../../../agent/archive/segmentName.js';
 
 const MS = (iso: string): number => Date.parse(iso);
 
@@ -33,7 +39,8 @@ t.test('archiveFileName', async (t) => {
     ['a third archive for the same second: -2', 2, 'archive_20240610T061000Z-2.mp4'],
     ['two-digit duplicates', 12, 'archive_20240610T061000Z-12.mp4'],
   ];
-  for (const [name, duplicate, want] of cases) t.test(name, async (t) => t.equal(archiveFileName(start, duplicate), want));
+  for (const [name, duplicate, want] of cases)
+    t.test(name, async (t) => t.equal(archiveFileName(start, duplicate), want));
 });
 
 t.test('parseArchiveFileName', async (t) => {
@@ -73,8 +80,14 @@ t.test('boundaryAtOrBefore', async (t) => {
     ['one-hour segments, exactly on the hour', MS('2024-06-10T06:00:00Z'), 3600, MS('2024-06-10T06:00:00Z')],
     ['one-hour segments, 1 ms before the hour', MS('2024-06-10T05:59:59.999Z'), 3600, MS('2024-06-10T05:00:00Z')],
     ['one-day segments: UTC midnight', MS('2024-06-10T23:59:59.999Z'), 86_400, MS('2024-06-10T00:00:00Z')],
-    ['a week-long segment length: multiples of it from the epoch', MS('2024-06-10T12:00:00Z'), 604_800, Math.floor(MS('2024-06-10T12:00:00Z') / 604_800_000) * 604_800_000],
+    [
+      'a week-long segment length: multiples of it from the epoch',
+      MS('2024-06-10T12:00:00Z'),
+      604_800,
+      Math.floor(MS('2024-06-10T12:00:00Z') / 604_800_000) * 604_800_000,
+    ],
     ['the epoch itself', 0, 600, 0],
   ];
-  for (const [name, ms, seconds, want] of cases) t.test(name, async (t) => t.equal(boundaryAtOrBefore(ms, seconds), want));
+  for (const [name, ms, seconds, want] of cases)
+    t.test(name, async (t) => t.equal(boundaryAtOrBefore(ms, seconds), want));
 });

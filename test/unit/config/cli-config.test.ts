@@ -8,7 +8,12 @@ function io(env: NodeJS.ProcessEnv = {}) {
   return { out, sink };
 }
 
-const opts = (positionals: string[], extra: { config?: string; set?: string[] } = {}) => ({ json: false, set: [], ...extra, positionals });
+const opts = (positionals: string[], extra: { config?: string; set?: string[] } = {}) => ({
+  json: false,
+  set: [],
+  ...extra,
+  positionals,
+});
 
 t.test('config check', async (t) => {
   const dir = t.testdir({ 'good.json': '{"device": {"id": "gate"}}', 'bad.json': '{"hls": {"listSize": 0}, "x": 1}' });
@@ -29,7 +34,9 @@ t.test('config check', async (t) => {
 });
 
 t.test('config print', async (t) => {
-  const dir = t.testdir({ 'c.json': JSON.stringify({ mqtt: { url: 'mqtt://u:topsecret@b', passwordFile: '/etc/pw', allowInsecure: true } }) });
+  const dir = t.testdir({
+    'c.json': JSON.stringify({ mqtt: { url: 'mqtt://u:topsecret@b', passwordFile: '/etc/pw', allowInsecure: true } }),
+  });
   const file = path.join(dir, 'c.json');
   let r = io();
   t.equal(await configCommand(opts(['print'], { config: file, set: ['hls.listSize=9'] }), r.sink), 0);
@@ -57,7 +64,12 @@ t.test('unknown subcommand', async (t) => {
 
 t.test('errors other than config problems are not swallowed', async (t) => {
   const r = io();
-  const broken: ConfigIo = { ...r.sink, stdout: () => { throw new Error('epipe'); } };
+  const broken: ConfigIo = {
+    ...r.sink,
+    stdout: () => {
+      throw new Error('epipe');
+    },
+  };
   const dir = t.testdir({ 'c.json': '{}' });
   await t.rejects(configCommand(opts(['check', path.join(dir, 'c.json')]), broken), /epipe/);
 });

@@ -18,11 +18,50 @@ function prng(seed: number): () => number {
 }
 
 const STRINGS = [
-  '', 'auto', 'test', 'embedded', 'csi', 'csi:0', 'v4l2:/dev/video0', 'v4l2:', 'rtsp://u:p@cam/s', 'http://x', 'file:',
-  'mqtt://broker:1883', 'wss://b', '/abs/path', 'rel/path', '0.0.0.0:8080', '127.0.0.1:0', '[::1]:99999', 'libx264',
-  '__proto__', 'constructor', 'a\nb', '\u0000', 'é', '💥', 'x'.repeat(300), '{"a":1}', '1e400', 'null', 'true',
+  '',
+  'auto',
+  'test',
+  'embedded',
+  'csi',
+  'csi:0',
+  'v4l2:/dev/video0',
+  'v4l2:',
+  'rtsp://u:p@cam/s',
+  'http://x',
+  'file:',
+  'mqtt://broker:1883',
+  'wss://b',
+  '/abs/path',
+  'rel/path',
+  '0.0.0.0:8080',
+  '127.0.0.1:0',
+  '[::1]:99999',
+  'libx264',
+  '__proto__',
+  'constructor',
+  'a\nb',
+  '\u0000',
+  'é',
+  '💥',
+  'x'.repeat(300),
+  '{"a":1}',
+  '1e400',
+  'null',
+  'true',
 ];
-const KEYS = [...new Set([...schemaLeaves().keys()].flatMap((k) => k.split('.'))), 'id', 'source', 'width', 'height', 'fps', '__proto__', 'constructor', 'prototype', 'x', ''];
+const KEYS = [
+  ...new Set([...schemaLeaves().keys()].flatMap((k) => k.split('.'))),
+  'id',
+  'source',
+  'width',
+  'height',
+  'fps',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'x',
+  '',
+];
 
 function generator(rand: () => number) {
   const pick = <T>(list: readonly T[]): T => list[Math.floor(rand() * list.length)]!;
@@ -40,7 +79,13 @@ function generator(rand: () => number) {
   const object = (depth: number): Record<string, unknown> => {
     const out: Record<string, unknown> = {};
     const n = Math.floor(rand() * 5);
-    for (let i = 0; i < n; i++) Object.defineProperty(out, pick(KEYS), { value: value(depth), enumerable: true, writable: true, configurable: true });
+    for (let i = 0; i < n; i++)
+      Object.defineProperty(out, pick(KEYS), {
+        value: value(depth),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     return out;
   };
   /** A config shaped like the real one, with random values and stray keys mixed in. */
@@ -57,7 +102,14 @@ function generator(rand: () => number) {
       else if (rand() < 0.01) out[a] = value(1);
       else out[a] = { ...(out[a] as object), [b]: v };
     }
-    if (rand() < 0.15) out.cameras = Array.from({ length: Math.floor(rand() * 3) }, () => ({ id: pick(['cam1', 'a', 'A', '-x']), source: pick(STRINGS), width: value(2), fps: value(2), ...(rand() < 0.2 ? object(2) : {}) }));
+    if (rand() < 0.15)
+      out.cameras = Array.from({ length: Math.floor(rand() * 3) }, () => ({
+        id: pick(['cam1', 'a', 'A', '-x']),
+        source: pick(STRINGS),
+        width: value(2),
+        fps: value(2),
+        ...(rand() < 0.2 ? object(2) : {}),
+      }));
     if (rand() < 0.05) Object.assign(out, object(1));
     return out;
   };
@@ -70,7 +122,13 @@ function generator(rand: () => number) {
     return json;
   };
   const sets = (): string[] =>
-    rand() < 0.8 ? [] : Array.from({ length: 1 + Math.floor(rand() * 3) }, () => `${pick([...schemaLeaves().keys(), 'cameras[0].fps', 'cameras.1.id', 'x.y', '__proto__.a', 'a..b', ''])}${rand() < 0.9 ? '=' : ''}${pick(STRINGS)}`);
+    rand() < 0.8
+      ? []
+      : Array.from(
+          { length: 1 + Math.floor(rand() * 3) },
+          () =>
+            `${pick([...schemaLeaves().keys(), 'cameras[0].fps', 'cameras.1.id', 'x.y', '__proto__.a', 'a..b', ''])}${rand() < 0.9 ? '=' : ''}${pick(STRINGS)}`,
+        );
   return { text, sets };
 }
 
@@ -95,7 +153,8 @@ t.test('1,000 random config files: a config or a ConfigError, nothing else', asy
       }
       invalid++;
       const bad = error.problems.filter((line) => line === '' || /[\n\r]/.test(line) || /^[A-Z]/.test(line));
-      if (error.problems.length === 0 || bad.length > 0) t.fail(`case ${i}: problems must be non-empty single lower-case lines`, { problems: error.problems });
+      if (error.problems.length === 0 || bad.length > 0)
+        t.fail(`case ${i}: problems must be non-empty single lower-case lines`, { problems: error.problems });
     }
   }
   t.equal(valid + invalid, 1000);

@@ -35,7 +35,11 @@ t.test('no file means built-in defaults', async (t) => {
 
 t.test('file < env < --set', async (t) => {
   const dir = t.testdir({
-    'c.json': JSON.stringify({ mqtt: { url: 'mqtt://file:1883' }, hls: { segmentSeconds: 2 }, archive: { segmentSeconds: 10 } }),
+    'c.json': JSON.stringify({
+      mqtt: { url: 'mqtt://file:1883' },
+      hls: { segmentSeconds: 2 },
+      archive: { segmentSeconds: 10 },
+    }),
   });
   const file = path.join(dir, 'c.json');
   t.equal(loadConfig({ file, env: {} }).config.mqtt.url, 'mqtt://file:1883', 'file over defaults');
@@ -73,9 +77,10 @@ t.test('environment variables for every kind of key', async (t) => {
 });
 
 t.test('a bad environment value is reported by key', async (t) => {
-  t.same(problemsOf(() => loadConfig({ file: null, env: { EDGE_AGENT_HLS_LIST_SIZE: 'many' } })), [
-    'hls.listSize must be an integer between 2 and 100, got "many"',
-  ]);
+  t.same(
+    problemsOf(() => loadConfig({ file: null, env: { EDGE_AGENT_HLS_LIST_SIZE: 'many' } })),
+    ['hls.listSize must be an integer between 2 and 100, got "many"'],
+  );
 });
 
 t.test('--set paths: dotted, bracketed, whole values, json or text', async (t) => {
@@ -83,7 +88,14 @@ t.test('--set paths: dotted, bracketed, whole values, json or text', async (t) =
   const { config } = loadConfig({
     file: null,
     env,
-    sets: ['cameras[0].fps=15', 'cameras.1.fps=12', 'encoder.prefer=["h264_v4l2m2m","libx264"]', 'device.id=gate-01', 'mqtt.username="bob"', 'analysis.prompt=Count the cars'],
+    sets: [
+      'cameras[0].fps=15',
+      'cameras.1.fps=12',
+      'encoder.prefer=["h264_v4l2m2m","libx264"]',
+      'device.id=gate-01',
+      'mqtt.username="bob"',
+      'analysis.prompt=Count the cars',
+    ],
   });
   t.equal(config.cameras[0]!.fps, 15);
   t.equal(config.cameras[1]!.fps, 12);
@@ -92,20 +104,51 @@ t.test('--set paths: dotted, bracketed, whole values, json or text', async (t) =
   t.equal(config.mqtt.username, 'bob');
   t.equal(config.analysis.prompt, 'Count the cars');
   const appended = loadConfig({ file: null, env: {}, sets: ['cameras[1]={"id":"two","source":"test"}'] }).config;
-  t.same(appended.cameras.map((c) => c.id), ['cam1', 'two'], 'an index one past the end appends');
+  t.same(
+    appended.cameras.map((c) => c.id),
+    ['cam1', 'two'],
+    'an index one past the end appends',
+  );
 });
 
 t.test('--set errors', async (t) => {
   const cases: [string, string[], string[]][] = [
-    ['no equals sign', ['hls.listSize'], ['--set "hls.listSize" must look like key.path=value, e.g. mqtt.url=mqtt://broker:1883 or cameras[0].fps=15']],
-    ['unknown key', ['mqtt.host=x'], ['mqtt.host is not a known key; known keys: mqtt.url, mqtt.topicPrefix, mqtt.healthIntervalSeconds, mqtt.configGateSeconds, mqtt.username, mqtt.passwordFile, mqtt.ca, mqtt.cert, mqtt.key, mqtt.commandKeyFile, mqtt.requireScopedSignatures, mqtt.allowInsecure, mqtt.unsignedSensitiveChanges, mqtt.homeAssistant']],
+    [
+      'no equals sign',
+      ['hls.listSize'],
+      ['--set "hls.listSize" must look like key.path=value, e.g. mqtt.url=mqtt://broker:1883 or cameras[0].fps=15'],
+    ],
+    [
+      'unknown key',
+      ['mqtt.host=x'],
+      [
+        'mqtt.host is not a known key; known keys: mqtt.url, mqtt.topicPrefix, mqtt.healthIntervalSeconds, mqtt.configGateSeconds, mqtt.username, mqtt.passwordFile, mqtt.ca, mqtt.cert, mqtt.key, mqtt.commandKeyFile, mqtt.requireScopedSignatures, mqtt.allowInsecure, mqtt.unsignedSensitiveChanges, mqtt.homeAssistant',
+      ],
+    ],
     ['inside a plain value', ['hls.dir.x=1'], ['hls.dir.x is not a known key: hls.dir has no parts to set']],
-    ['prototype pollution', ['__proto__.x=1'], ['--set "__proto__.x=1" must look like key.path=value, e.g. mqtt.url=mqtt://broker:1883 or cameras[0].fps=15']],
-    ['index past the end', ['cameras[3].fps=1'], ['cameras[3] cannot be set: the list has 1 item(s), so the next index is 1']],
-    ['unknown camera key', ['cameras[0].zoom=2'], ['cameras[0].zoom is not a known key; a camera has id, source, width, height, fps, analysis']],
+    [
+      'prototype pollution',
+      ['__proto__.x=1'],
+      ['--set "__proto__.x=1" must look like key.path=value, e.g. mqtt.url=mqtt://broker:1883 or cameras[0].fps=15'],
+    ],
+    [
+      'index past the end',
+      ['cameras[3].fps=1'],
+      ['cameras[3] cannot be set: the list has 1 item(s), so the next index is 1'],
+    ],
+    [
+      'unknown camera key',
+      ['cameras[0].zoom=2'],
+      ['cameras[0].zoom is not a known key; a camera has id, source, width, height, fps, analysis'],
+    ],
     ['bad value', ['cameras[0].fps=0'], ['cameras[0].fps must be an integer between 1 and 120, got 0']],
   ];
-  for (const [name, sets, expected] of cases) t.same(problemsOf(() => loadConfig({ file: null, env: {}, sets })), expected, name);
+  for (const [name, sets, expected] of cases)
+    t.same(
+      problemsOf(() => loadConfig({ file: null, env: {}, sets })),
+      expected,
+      name,
+    );
   t.same(parseSetArgs(['a.b.c[0]x=1']).entries, [], 'malformed path');
 });
 
@@ -116,27 +159,35 @@ t.test('file problems are ConfigErrors with the position', async (t) => {
     'empty.json': '  \n',
     'list.json': '[]',
     'bom.json': '\uFEFF{"device": {"id": "bom"}}',
-    'sub': {},
+    sub: {},
   });
   const at = (name: string) => path.join(dir, name);
-  t.same(problemsOf(() => loadConfig({ file: at('broken.json'), env: {} })), [
-    `config file ${at('broken.json')} is not valid json at line 4, column 3 (position 32): expected double-quoted property name`,
-  ]);
-  t.same(problemsOf(() => loadConfig({ file: at('token.json'), env: {} })), [
-    `config file ${at('token.json')} is not valid json at line 1, column 17 (position 16): unexpected token 'x'`,
-  ]);
-  t.same(problemsOf(() => loadConfig({ file: at('empty.json'), env: {} })), [
-    `config file ${at('empty.json')} is empty; write {} to use the built-in defaults`,
-  ]);
-  t.same(problemsOf(() => loadConfig({ file: at('list.json'), env: {} })), [
-    `config file ${at('list.json')} must hold a json object like {"mqtt": {...}}, got []`,
-  ]);
-  t.same(problemsOf(() => loadConfig({ file: at('absent.json'), env: {} })), [
-    `config file ${at('absent.json')} cannot be read: enoent: no such file or directory`,
-  ]);
-  t.same(problemsOf(() => loadConfig({ file: at('sub'), env: {} })), [
-    `config file ${at('sub')} cannot be read: eisdir: illegal operation on a directory, read`,
-  ]);
+  t.same(
+    problemsOf(() => loadConfig({ file: at('broken.json'), env: {} })),
+    [
+      `config file ${at('broken.json')} is not valid json at line 4, column 3 (position 32): expected double-quoted property name`,
+    ],
+  );
+  t.same(
+    problemsOf(() => loadConfig({ file: at('token.json'), env: {} })),
+    [`config file ${at('token.json')} is not valid json at line 1, column 17 (position 16): unexpected token 'x'`],
+  );
+  t.same(
+    problemsOf(() => loadConfig({ file: at('empty.json'), env: {} })),
+    [`config file ${at('empty.json')} is empty; write {} to use the built-in defaults`],
+  );
+  t.same(
+    problemsOf(() => loadConfig({ file: at('list.json'), env: {} })),
+    [`config file ${at('list.json')} must hold a json object like {"mqtt": {...}}, got []`],
+  );
+  t.same(
+    problemsOf(() => loadConfig({ file: at('absent.json'), env: {} })),
+    [`config file ${at('absent.json')} cannot be read: enoent: no such file or directory`],
+  );
+  t.same(
+    problemsOf(() => loadConfig({ file: at('sub'), env: {} })),
+    [`config file ${at('sub')} cannot be read: eisdir: illegal operation on a directory, read`],
+  );
   t.equal(loadConfig({ file: at('bom.json'), env: {} }).config.device.id, 'bom', 'a byte order mark is ignored');
 });
 
@@ -151,24 +202,52 @@ t.test('problems from the file, the environment and --set are reported together'
 t.test('the daily analysis budget: config keys, the old environment variable still overrides them', async (t) => {
   const dir = t.testdir({ 'c.json': JSON.stringify({ analysis: { dailyTokens: 100000, dailyRequests: 20 } }) });
   const file = path.join(dir, 'c.json');
-  t.match(loadConfig({ file: null, env: {} }).config.analysis, { dailyTokens: null, dailyRequests: null, deferAfterMinutes: 10 });
+  t.match(loadConfig({ file: null, env: {} }).config.analysis, {
+    dailyTokens: null,
+    dailyRequests: null,
+    deferAfterMinutes: 10,
+  });
   t.match(loadConfig({ file, env: {} }).config.analysis, { dailyTokens: 100000, dailyRequests: 20 });
-  t.equal(loadConfig({ file, env: { EDGE_AGENT_ANALYSIS_DAILY_TOKENS: '500000' } }).config.analysis.dailyTokens, 500000, 'the variable overrides the file');
-  t.equal(loadConfig({ file, env: { EDGE_AGENT_ANALYSIS_DAILY_TOKENS: '0' } }).config.analysis.dailyTokens, 0, '0 (no limit) as before');
-  t.throws(() => loadConfig({ file: null, env: {}, sets: ['analysis.dailyRequests=-1'] }), /analysis.dailyRequests must be null or an integer between 0 and/);
-  t.throws(() => loadConfig({ file: null, env: {}, sets: ['analysis.deferAfterMinutes=0'] }), /analysis.deferAfterMinutes must be an integer between 1 and 1440/);
+  t.equal(
+    loadConfig({ file, env: { EDGE_AGENT_ANALYSIS_DAILY_TOKENS: '500000' } }).config.analysis.dailyTokens,
+    500000,
+    'the variable overrides the file',
+  );
+  t.equal(
+    loadConfig({ file, env: { EDGE_AGENT_ANALYSIS_DAILY_TOKENS: '0' } }).config.analysis.dailyTokens,
+    0,
+    '0 (no limit) as before',
+  );
+  t.throws(
+    () => loadConfig({ file: null, env: {}, sets: ['analysis.dailyRequests=-1'] }),
+    /analysis.dailyRequests must be null or an integer between 0 and/,
+  );
+  t.throws(
+    () => loadConfig({ file: null, env: {}, sets: ['analysis.deferAfterMinutes=0'] }),
+    /analysis.deferAfterMinutes must be an integer between 1 and 1440/,
+  );
 });
 
-t.test('the analysis cost levers: environment, --set, and a camera\'s own through --set', async (t) => {
+t.test("the analysis cost levers: environment, --set, and a camera's own through --set", async (t) => {
   const { config } = loadConfig({
     file: null,
     env: { EDGE_AGENT_ANALYSIS_FPS: '0.5', EDGE_AGENT_ANALYSIS_SKIP_DUPLICATES: 'false' },
     sets: ['analysis.resolution=medium', 'cameras[0].analysis.fps=1', 'cameras[0].analysis.duplicateDistance=4'],
   });
-  t.match(config.analysis, { fps: 0.5, resolution: 'medium', skipDuplicates: false, duplicateMotion: 0.001, duplicateDistance: 8 });
+  t.match(config.analysis, {
+    fps: 0.5,
+    resolution: 'medium',
+    skipDuplicates: false,
+    duplicateMotion: 0.001,
+    duplicateDistance: 8,
+  });
   t.same(config.cameras[0]!.analysis, { fps: 1, duplicateDistance: 4 });
-  t.same(problemsOf(() => loadConfig({ file: null, env: {}, sets: ['cameras[0].analysis.zoom=2', 'analysis.fps=25'] })), [
-    'cameras[0].analysis.zoom is not a known key; a camera\'s analysis has fps, resolution, skipDuplicates, duplicateMotion, duplicateDistance',
-    'analysis.fps must be a number above 0 up to 24, got 25',
-  ], 'in schema order');
+  t.same(
+    problemsOf(() => loadConfig({ file: null, env: {}, sets: ['cameras[0].analysis.zoom=2', 'analysis.fps=25'] })),
+    [
+      "cameras[0].analysis.zoom is not a known key; a camera's analysis has fps, resolution, skipDuplicates, duplicateMotion, duplicateDistance",
+      'analysis.fps must be a number above 0 up to 24, got 25',
+    ],
+    'in schema order',
+  );
 });

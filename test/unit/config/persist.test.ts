@@ -20,10 +20,22 @@ t.test('applySets returns the changed config and leaves the original alone', asy
 t.test('applySets validates the whole result', async (t) => {
   const cases: [string, unknown, string[]][] = [
     ['bad value', { 'hls.listSize': 0 }, ['hls.listSize must be an integer between 2 and 100, got 0']],
-    ['unknown key', { 'hls.size': 3 }, ['hls.size is not a known key; known keys: hls.dir, hls.segmentSeconds, hls.listSize']],
-    ['combination', { 'hls.segmentSeconds': 7 }, ['archive.segmentSeconds must be a whole multiple of hls.segmentSeconds (7) so cuts fall on keyframes, got 600']],
+    [
+      'unknown key',
+      { 'hls.size': 3 },
+      ['hls.size is not a known key; known keys: hls.dir, hls.segmentSeconds, hls.listSize'],
+    ],
+    [
+      'combination',
+      { 'hls.segmentSeconds': 7 },
+      ['archive.segmentSeconds must be a whole multiple of hls.segmentSeconds (7) so cuts fall on keyframes, got 600'],
+    ],
     ['not a key path', { 'a..b': 1 }, ['"a..b" is not a key path like mqtt.url or cameras[0].fps']],
-    ['prototype', { '__proto__.polluted': 1 }, ['"__proto__.polluted" is not a key path like mqtt.url or cameras[0].fps']],
+    [
+      'prototype',
+      { '__proto__.polluted': 1 },
+      ['"__proto__.polluted" is not a key path like mqtt.url or cameras[0].fps'],
+    ],
     ['empty', {}, ['set must be an object of key paths to values like {"hls.listSize": 8}, got {}']],
     ['not an object', [1], ['set must be an object of key paths to values like {"hls.listSize": 8}, got [1]']],
   ];
@@ -36,7 +48,7 @@ t.test('applySets validates the whole result', async (t) => {
   t.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype was polluted');
 });
 
-t.test('persistConfig updates only the file\'s own content', async (t) => {
+t.test("persistConfig updates only the file's own content", async (t) => {
   const dir = t.testdir({ 'config.json': JSON.stringify({ mqtt: { url: 'mqtt://old:1883' } }) });
   const file = path.join(dir, 'config.json');
   chmodSync(file, 0o640);
@@ -82,7 +94,11 @@ t.test('concurrent persists are applied one after the other', async (t) => {
     persistConfig(file, { 'hls.listSize': 0 }).catch(() => 'refused'),
     persistConfig(file, { 'encoder.bitrateKbps': 1000 }),
   ]);
-  t.same(JSON.parse(readFileSync(file, 'utf8')), { hls: { listSize: 7 }, mqtt: { topicPrefix: 'site' }, encoder: { bitrateKbps: 1000 } });
+  t.same(JSON.parse(readFileSync(file, 'utf8')), {
+    hls: { listSize: 7 },
+    mqtt: { topicPrefix: 'site' },
+    encoder: { bitrateKbps: 1000 },
+  });
 });
 
 t.test('writeFileAtomic cleans up when it cannot write', async (t) => {

@@ -6,8 +6,13 @@ import { schemaLeaves } from '../../../agent/config/schema.js';
 t.test('the keys that redirect the board, its secrets or its folders are never open', async (t) => {
   const protectedKeys = [...schemaLeaves().keys()].filter(
     // mqtt.homeAssistant.snapshotSeconds is open since the metrics merge: it only paces pictures already allowed.
-    (k) => (k.startsWith('mqtt.') && !['mqtt.healthIntervalSeconds', 'mqtt.configGateSeconds', 'mqtt.homeAssistant.snapshotSeconds'].includes(k)) || k.endsWith('File') ||
-      k.startsWith('http.') || ['analysis.baseUrl', 'device.id', 'dataDir', 'hls.dir', 'archive.dir'].includes(k) || k.endsWith('allowInsecure'),
+    (k) =>
+      (k.startsWith('mqtt.') &&
+        !['mqtt.healthIntervalSeconds', 'mqtt.configGateSeconds', 'mqtt.homeAssistant.snapshotSeconds'].includes(k)) ||
+      k.endsWith('File') ||
+      k.startsWith('http.') ||
+      ['analysis.baseUrl', 'device.id', 'dataDir', 'hls.dir', 'archive.dir'].includes(k) ||
+      k.endsWith('allowInsecure'),
   );
   t.ok(protectedKeys.length >= 17);
   for (const key of protectedKeys) t.not(remoteAccess(key), 'open', `${key} is not open`);
@@ -22,10 +27,20 @@ t.test('every allow-listed key exists, and an unknown key defaults to signed-onl
 });
 
 t.test('the analysis cost levers are open: they change what a request costs, never where anything goes', async (t) => {
-  for (const key of ['analysis.fps', 'analysis.resolution', 'analysis.skipDuplicates', 'analysis.duplicateMotion', 'analysis.duplicateDistance']) {
+  for (const key of [
+    'analysis.fps',
+    'analysis.resolution',
+    'analysis.skipDuplicates',
+    'analysis.duplicateMotion',
+    'analysis.duplicateDistance',
+  ]) {
     t.equal(remoteAccess(key), 'open', key);
   }
-  t.same(keysNamed('cameras[0].analysis.fps'), ['cameras'], 'a camera\'s overrides are part of cameras (open but for file: sources)');
+  t.same(
+    keysNamed('cameras[0].analysis.fps'),
+    ['cameras'],
+    "a camera's overrides are part of cameras (open but for file: sources)",
+  );
 });
 
 t.test('file sources', async (t) => {

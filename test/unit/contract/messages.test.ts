@@ -17,7 +17,16 @@ import { silentLogger } from '../../../agent/util/logger.js';
 const TS = '2025-01-01T00:00:00.000Z';
 const topics = buildTopics('edge', 'gate-01');
 const event: AgentEvent<'camera.found'> = { type: 'camera.found', camera: 'cam1', source: 'usb', ts: TS };
-const result: AnalysisResult = { camera: 'cam1', archive: 'a', start: TS, end: TS, model: 'm', summary: 's', events: [], ts: TS };
+const result: AnalysisResult = {
+  camera: 'cam1',
+  archive: 'a',
+  start: TS,
+  end: TS,
+  model: 'm',
+  summary: 's',
+  events: [],
+  ts: TS,
+};
 const reported: ReportedConfigMessage = { version: 1, status: 'applied', code: 200, message: 'ok', config: {}, ts: TS };
 
 // Never called: only compiled. Each pair is the right payload, then a wrong one the checker must refuse.
@@ -25,8 +34,9 @@ export async function payloadsAreTypedByTopic(link: MqttLink, publishLink: Publi
   await link.publish(topics.configReported, reported, { qos: 1, retain: true });
   // @ts-expect-error a config report is not a status message
   await link.publish(topics.status, reported, { qos: 1, retain: true });
+  const withoutCode = { version: 1, status: 'applied', message: 'ok', config: {}, ts: TS } as const;
   // @ts-expect-error a report without its `code`
-  await link.publish(topics.configReported, { version: 1, status: 'applied', message: 'ok', config: {}, ts: TS }, { qos: 1 });
+  await link.publish(topics.configReported, withoutCode, { qos: 1 });
   // @ts-expect-error `done` is not a reported status
   await publishLink.publish(topics.configReported, { ...reported, status: 'done' }, { qos: 1 });
   await link.publish(topics.snapshot('cam1'), Buffer.from([0xff, 0xd8]), { qos: 0, retain: true });
@@ -70,6 +80,12 @@ t.test('the outbox stores a typed message under its topic, keeping an id it brin
   outbox.enqueue(topics.events, event);
   outbox.enqueue(topics.analysis, { ...result, id: 'stable-id' });
   const rows = outbox.peek(0, 10);
-  t.same(rows.map((r) => [r.topic, r.id]), [['edge/gate-01/events', 'new-id'], ['edge/gate-01/analysis', 'stable-id']]);
+  t.same(
+    rows.map((r) => [r.topic, r.id]),
+    [
+      ['edge/gate-01/events', 'new-id'],
+      ['edge/gate-01/analysis', 'stable-id'],
+    ],
+  );
   t.same(JSON.parse(rows[0]!.payload), { ...event, id: 'new-id' });
 });

@@ -12,14 +12,20 @@ interface Case {
   l4t?: string;
 }
 
-const R35 = '# R35 (release), REVISION: 4.1, GCID: 33958178, BOARD: t186ref, EABI: aarch64, DATE: Tue Aug  1 19:57:35 UTC 2023\n';
-const R36 = '# R36 (release), REVISION: 3.0, GCID: 36923193, BOARD: generic, EABI: aarch64, DATE: Fri Jul 19 23:24:25 UTC 2024\n';
-const R32 = '# R32 (release), REVISION: 7.4, GCID: 33514132, BOARD: t210ref, EABI: aarch64, DATE: Fri Jun  9 04:25:08 UTC 2023\n';
+const R35 =
+  '# R35 (release), REVISION: 4.1, GCID: 33958178, BOARD: t186ref, EABI: aarch64, DATE: Tue Aug  1 19:57:35 UTC 2023\n';
+const R36 =
+  '# R36 (release), REVISION: 3.0, GCID: 36923193, BOARD: generic, EABI: aarch64, DATE: Fri Jul 19 23:24:25 UTC 2024\n';
+const R32 =
+  '# R32 (release), REVISION: 7.4, GCID: 33514132, BOARD: t210ref, EABI: aarch64, DATE: Fri Jun  9 04:25:08 UTC 2023\n';
 
 const cases: Case[] = [
   {
     name: 'Pi 3 B+ is pi-legacy (v4l2m2m encoder)',
-    tree: { model: nul('Raspberry Pi 3 Model B Plus Rev 1.3'), compatible: nul('raspberrypi,3-model-b-plus', 'brcm,bcm2837') },
+    tree: {
+      model: nul('Raspberry Pi 3 Model B Plus Rev 1.3'),
+      compatible: nul('raspberrypi,3-model-b-plus', 'brcm,bcm2837'),
+    },
     family: 'pi-legacy',
     model: 'Raspberry Pi 3 Model B Plus Rev 1.3',
   },
@@ -31,7 +37,10 @@ const cases: Case[] = [
   },
   {
     name: 'Pi Zero 2 W is pi-legacy',
-    tree: { model: nul('Raspberry Pi Zero 2 W Rev 1.0'), compatible: nul('raspberrypi,model-zero-2-w', 'brcm,bcm2837') },
+    tree: {
+      model: nul('Raspberry Pi Zero 2 W Rev 1.0'),
+      compatible: nul('raspberrypi,model-zero-2-w', 'brcm,bcm2837'),
+    },
     family: 'pi-legacy',
     model: 'Raspberry Pi Zero 2 W Rev 1.0',
   },
@@ -82,13 +91,20 @@ const cases: Case[] = [
   },
   {
     name: 'Orin Nano 4GB module (p3767-0004) on a third-party carrier with a vague model',
-    tree: { model: nul('NVIDIA Orin Carrier'), compatible: nul('vendor,carrier+p3767-0004', 'nvidia,p3767-0004', 'nvidia,tegra234') },
+    tree: {
+      model: nul('NVIDIA Orin Carrier'),
+      compatible: nul('vendor,carrier+p3767-0004', 'nvidia,p3767-0004', 'nvidia,tegra234'),
+    },
     family: 'jetson-orin-nano',
     model: 'NVIDIA Orin Carrier',
   },
   {
     name: 'Jetson Nano (JetPack 4, R32) is jetson, legacy L4T recorded',
-    tree: { model: nul('NVIDIA Jetson Nano Developer Kit'), compatible: nul('nvidia,p3450-0000', 'nvidia,jetson-nano', 'nvidia,tegra210'), nv: R32 },
+    tree: {
+      model: nul('NVIDIA Jetson Nano Developer Kit'),
+      compatible: nul('nvidia,p3450-0000', 'nvidia,jetson-nano', 'nvidia,tegra210'),
+      nv: R32,
+    },
     family: 'jetson',
     model: 'NVIDIA Jetson Nano Developer Kit',
     l4t: 'R32.7.4',

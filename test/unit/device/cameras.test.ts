@@ -60,9 +60,14 @@ t.test('a Pi 4 with a UVC webcam: one camera, metadata and platform nodes skippe
   t.equal(cam.name, 'HD Pro Webcam C920');
   t.equal(cam.driver, 'uvcvideo');
   t.equal(cam.uvcVersion, '1.10');
-  t.same(cam.formats.map((f) => f.fourcc), ['YUYV', 'H264', 'MJPG']);
+  t.same(
+    cam.formats.map((f) => f.fourcc),
+    ['YUYV', 'H264', 'MJPG'],
+  );
   // The platform nodes are never even asked about.
-  t.notOk(fake.calls.some((c) => c.includes('/dev/video10') || c.includes('/dev/video11') || c.includes('/dev/video13')));
+  t.notOk(
+    fake.calls.some((c) => c.includes('/dev/video10') || c.includes('/dev/video11') || c.includes('/dev/video13')),
+  );
 });
 
 t.test('without v4l2-ctl: sysfs index 0 nodes are kept with no formats', async (t) => {
@@ -71,7 +76,10 @@ t.test('without v4l2-ctl: sysfs index 0 nodes are kept with no formats', async (
     throw Object.assign(new Error('spawn v4l2-ctl ENOENT'), { code: 'ENOENT' });
   };
   const cameras = await listCameras({ sysRoot: `${root}/sys`, devRoot: `${root}/dev`, run });
-  t.same(cameras.map((c) => [c.device, c.formats.length]), [['/dev/video0', 0]]);
+  t.same(
+    cameras.map((c) => [c.device, c.formats.length]),
+    [['/dev/video0', 0]],
+  );
 });
 
 t.test('no video4linux class at all (a server without cameras) lists nothing', async (t) => {
@@ -93,18 +101,78 @@ const c920 = (uvcVersion?: string): Camera => ({
   ...(uvcVersion ? { uvcVersion } : {}),
 });
 
-const choices: Array<{ name: string; camera: Camera; spec: { width: number; height: number; fps: number }; want: string | undefined }> = [
-  { name: '720p30 on a UVC 1.1 camera takes camera H.264', camera: c920('1.10'), spec: { width: 1280, height: 720, fps: 30 }, want: 'H264 h264 1280x720@30' },
-  { name: '720p30 with an unknown UVC version prefers MJPEG over H.264', camera: c920(), spec: { width: 1280, height: 720, fps: 30 }, want: 'MJPG mjpeg 1280x720@30' },
-  { name: '720p30 on UVC 1.0: MJPEG, since YUYV 720p only does 10 fps', camera: c920('1.00'), spec: { width: 1280, height: 720, fps: 30 }, want: 'MJPG mjpeg 1280x720@30' },
-  { name: '1080p30: MJPEG at exactly the size', camera: c920(), spec: { width: 1920, height: 1080, fps: 30 }, want: 'MJPG mjpeg 1920x1080@30' },
-  { name: '640x480@30 below 720p prefers raw YUYV', camera: c920(), spec: { width: 640, height: 480, fps: 30 }, want: 'YUYV yuyv422 640x480@30' },
-  { name: '1280x720@25: the lowest rate at or above wanted (30, not 60)', camera: c920(), spec: { width: 1280, height: 720, fps: 25 }, want: 'MJPG mjpeg 1280x720@30' },
-  { name: '1024x576: the closest bigger size (1280x720)', camera: c920(), spec: { width: 1024, height: 576, fps: 30 }, want: 'MJPG mjpeg 1280x720@30' },
-  { name: '720p60: only MJPEG 720p offers 60', camera: c920(), spec: { width: 1280, height: 720, fps: 60 }, want: 'MJPG mjpeg 1280x720@60' },
-  { name: '4K30 wanted: nothing that big, the largest size at the rate', camera: c920(), spec: { width: 3840, height: 2160, fps: 30 }, want: 'MJPG mjpeg 1920x1080@30' },
-  { name: '1080p120 wanted: nothing that fast, the largest size at its fastest', camera: c920(), spec: { width: 1920, height: 1080, fps: 120 }, want: 'MJPG mjpeg 1920x1080@30' },
-  { name: 'a camera with no formats known (no v4l2-ctl) gives no choice', camera: { device: '/dev/video0', name: 'x', formats: [] }, spec: { width: 1280, height: 720, fps: 30 }, want: undefined },
+const choices: Array<{
+  name: string;
+  camera: Camera;
+  spec: { width: number; height: number; fps: number };
+  want: string | undefined;
+}> = [
+  {
+    name: '720p30 on a UVC 1.1 camera takes camera H.264',
+    camera: c920('1.10'),
+    spec: { width: 1280, height: 720, fps: 30 },
+    want: 'H264 h264 1280x720@30',
+  },
+  {
+    name: '720p30 with an unknown UVC version prefers MJPEG over H.264',
+    camera: c920(),
+    spec: { width: 1280, height: 720, fps: 30 },
+    want: 'MJPG mjpeg 1280x720@30',
+  },
+  {
+    name: '720p30 on UVC 1.0: MJPEG, since YUYV 720p only does 10 fps',
+    camera: c920('1.00'),
+    spec: { width: 1280, height: 720, fps: 30 },
+    want: 'MJPG mjpeg 1280x720@30',
+  },
+  {
+    name: '1080p30: MJPEG at exactly the size',
+    camera: c920(),
+    spec: { width: 1920, height: 1080, fps: 30 },
+    want: 'MJPG mjpeg 1920x1080@30',
+  },
+  {
+    name: '640x480@30 below 720p prefers raw YUYV',
+    camera: c920(),
+    spec: { width: 640, height: 480, fps: 30 },
+    want: 'YUYV yuyv422 640x480@30',
+  },
+  {
+    name: '1280x720@25: the lowest rate at or above wanted (30, not 60)',
+    camera: c920(),
+    spec: { width: 1280, height: 720, fps: 25 },
+    want: 'MJPG mjpeg 1280x720@30',
+  },
+  {
+    name: '1024x576: the closest bigger size (1280x720)',
+    camera: c920(),
+    spec: { width: 1024, height: 576, fps: 30 },
+    want: 'MJPG mjpeg 1280x720@30',
+  },
+  {
+    name: '720p60: only MJPEG 720p offers 60',
+    camera: c920(),
+    spec: { width: 1280, height: 720, fps: 60 },
+    want: 'MJPG mjpeg 1280x720@60',
+  },
+  {
+    name: '4K30 wanted: nothing that big, the largest size at the rate',
+    camera: c920(),
+    spec: { width: 3840, height: 2160, fps: 30 },
+    want: 'MJPG mjpeg 1920x1080@30',
+  },
+  {
+    name: '1080p120 wanted: nothing that fast, the largest size at its fastest',
+    camera: c920(),
+    spec: { width: 1920, height: 1080, fps: 120 },
+    want: 'MJPG mjpeg 1920x1080@30',
+  },
+  {
+    name: 'a camera with no formats known (no v4l2-ctl) gives no choice',
+    camera: { device: '/dev/video0', name: 'x', formats: [] },
+    spec: { width: 1280, height: 720, fps: 30 },
+    want: undefined,
+  },
   {
     name: 'an NV12-only capture card is used as it is',
     camera: { device: '/dev/video2', name: 'card', formats: parseFormats(recorded('stepwise-formats.txt')).slice(1) },

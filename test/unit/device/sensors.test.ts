@@ -43,7 +43,17 @@ const boards: Array<{ name: string; root: string; vcgencmd?: string; expect: Par
     expect: {
       temperatures: [{ zone: 'thermal_zone0', type: 'cpu-thermal', celsius: 71.9 }],
       underVoltage: true,
-      throttling: { raw: '0x50005', underVoltageNow: true, freqCappedNow: false, throttledNow: true, softTempLimitNow: false, underVoltageEver: true, freqCappedEver: false, throttledEver: true, softTempLimitEver: false },
+      throttling: {
+        raw: '0x50005',
+        underVoltageNow: true,
+        freqCappedNow: false,
+        throttledNow: true,
+        softTempLimitNow: false,
+        underVoltageEver: true,
+        freqCappedEver: false,
+        throttledEver: true,
+        softTempLimitEver: false,
+      },
       gpuLoadPercent: null,
       powerRails: null,
       overCurrent: null,
@@ -81,7 +91,14 @@ const boards: Array<{ name: string; root: string; vcgencmd?: string; expect: Par
   {
     name: 'a missing sysfs root reads as no sensors, not an error',
     root: 'does-not-exist',
-    expect: { temperatures: [], underVoltage: null, throttling: null, gpuLoadPercent: null, powerRails: null, overCurrent: null },
+    expect: {
+      temperatures: [],
+      underVoltage: null,
+      throttling: null,
+      gpuLoadPercent: null,
+      powerRails: null,
+      overCurrent: null,
+    },
   },
 ];
 
@@ -91,24 +108,28 @@ for (const board of boards) {
     const readings = await new Sensors({ sysRoot: join(fixtures, board.root), vcgencmd }).read();
     t.match(readings, board.expect);
     if (board.expect.temperatures) t.same(readings.temperatures, board.expect.temperatures);
-    if (board.expect.powerRails) t.same(readings.powerRails, board.expect.powerRails, 'exactly the labelled channels with a current');
+    if (board.expect.powerRails)
+      t.same(readings.powerRails, board.expect.powerRails, 'exactly the labelled channels with a current');
   });
 }
 
-t.test('jetson orin: under-voltage "now" is an OC1 event since the previous reading, the counters since boot', async (t) => {
-  const root = t.testdir();
-  await cp(join(fixtures, 'jetson-orin-nano'), root, { recursive: true });
-  const counter = join(root, 'class/hwmon/hwmon2/oc1_event_cnt');
-  const sensors = new Sensors({ sysRoot: root, vcgencmd: noVcgencmd });
-  t.equal((await sensors.read()).underVoltage, false, 'first reading: 3 events since boot, none known to be now');
-  await writeFile(counter, '5\n');
-  const second = await sensors.read();
-  t.equal(second.underVoltage, true, 'two more since: under-voltage now');
-  t.equal(second.overCurrent?.underVoltage, 5);
-  t.equal((await sensors.read()).underVoltage, false, 'no new event: over');
-  await writeFile(join(root, 'class/hwmon/hwmon1/curr1_crit_alarm'), '1\n');
-  t.equal((await sensors.read()).powerRails?.[0]?.alarm, true, 'VDD_IN critical-current alarm');
-});
+t.test(
+  'jetson orin: under-voltage "now" is an OC1 event since the previous reading, the counters since boot',
+  async (t) => {
+    const root = t.testdir();
+    await cp(join(fixtures, 'jetson-orin-nano'), root, { recursive: true });
+    const counter = join(root, 'class/hwmon/hwmon2/oc1_event_cnt');
+    const sensors = new Sensors({ sysRoot: root, vcgencmd: noVcgencmd });
+    t.equal((await sensors.read()).underVoltage, false, 'first reading: 3 events since boot, none known to be now');
+    await writeFile(counter, '5\n');
+    const second = await sensors.read();
+    t.equal(second.underVoltage, true, 'two more since: under-voltage now');
+    t.equal(second.overCurrent?.underVoltage, 5);
+    t.equal((await sensors.read()).underVoltage, false, 'no new event: over');
+    await writeFile(join(root, 'class/hwmon/hwmon1/curr1_crit_alarm'), '1\n');
+    t.equal((await sensors.read()).powerRails?.[0]?.alarm, true, 'VDD_IN critical-current alarm');
+  },
+);
 
 const throttleCases: Array<{ name: string; output: string; set: string[] }> = [
   { name: 'all clear', output: 'throttled=0x0', set: [] },
@@ -117,20 +138,39 @@ const throttleCases: Array<{ name: string; output: string; set: string[] }> = [
     output: 'throttled=0x50005\n',
     set: ['underVoltageNow', 'throttledNow', 'underVoltageEver', 'throttledEver'],
   },
-  { name: 'only sticky bits: under-voltage happened earlier', output: 'throttled=0x50000', set: ['underVoltageEver', 'throttledEver'] },
+  {
+    name: 'only sticky bits: under-voltage happened earlier',
+    output: 'throttled=0x50000',
+    set: ['underVoltageEver', 'throttledEver'],
+  },
   {
     name: 'frequency capped and soft temperature limit now and ever (a hot board)',
     output: 'throttled=0xa000a',
     set: ['freqCappedNow', 'softTempLimitNow', 'freqCappedEver', 'softTempLimitEver'],
   },
-  { name: 'every bit set', output: 'throttled=0xf000f', set: ['underVoltageNow', 'freqCappedNow', 'throttledNow', 'softTempLimitNow', 'underVoltageEver', 'freqCappedEver', 'throttledEver', 'softTempLimitEver'] },
+  {
+    name: 'every bit set',
+    output: 'throttled=0xf000f',
+    set: [
+      'underVoltageNow',
+      'freqCappedNow',
+      'throttledNow',
+      'softTempLimitNow',
+      'underVoltageEver',
+      'freqCappedEver',
+      'throttledEver',
+      'softTempLimitEver',
+    ],
+  },
 ];
 
 for (const c of throttleCases) {
   t.test(`decodeThrottled: ${c.name}`, async (t) => {
     const flags = decodeThrottled(c.output);
     t.ok(flags);
-    const set = Object.entries(flags ?? {}).filter(([k, v]) => k !== 'raw' && v === true).map(([k]) => k);
+    const set = Object.entries(flags ?? {})
+      .filter(([k, v]) => k !== 'raw' && v === true)
+      .map(([k]) => k);
     t.same(set.sort(), [...c.set].sort());
   });
 }
@@ -150,7 +190,10 @@ t.test('pi4: rpi_volt alarm raised reports under-voltage even when vcgencmd is a
 });
 
 t.test('pi without rpi_volt: under-voltage falls back to the firmware bit', async (t) => {
-  const readings = await new Sensors({ sysRoot: join(fixtures, 'x86'), vcgencmd: async () => 'throttled=0x50005' }).read();
+  const readings = await new Sensors({
+    sysRoot: join(fixtures, 'x86'),
+    vcgencmd: async () => 'throttled=0x50005',
+  }).read();
   t.equal(readings.underVoltage, true);
   t.equal(readings.throttling?.raw, '0x50005');
 });

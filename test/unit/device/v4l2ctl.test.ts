@@ -19,9 +19,15 @@ t.test('a UVC metadata node has Metadata Capture only', async (t) => {
 
 t.test('discrete formats: fourccs, sizes and rates highest first', async (t) => {
   const formats = parseFormats(recorded('uvc-c920-formats.txt'));
-  t.same(formats.map((f) => f.fourcc), ['YUYV', 'H264', 'MJPG']);
+  t.same(
+    formats.map((f) => f.fourcc),
+    ['YUYV', 'H264', 'MJPG'],
+  );
   const mjpg = formats[2]!;
-  t.same(mjpg.sizes.find((s) => s.width === 1280), { width: 1280, height: 720, fps: [60, 30, 15] });
+  t.same(
+    mjpg.sizes.find((s) => s.width === 1280),
+    { width: 1280, height: 720, fps: [60, 30, 15] },
+  );
   t.same(formats[0]!.sizes[0], { width: 640, height: 480, fps: [30, 24, 20, 15, 10, 7.5, 5] });
 });
 

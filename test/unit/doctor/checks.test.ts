@@ -49,7 +49,12 @@ function ctx(over: Partial<DoctorContext> = {}): DoctorContext {
 }
 
 t.test('ffmpeg', async (t) => {
-  const good = await checkFfmpeg(ctx({ run: fakeRun({ ffmpeg: { stdout: 'ffmpeg version 6.1 Copyright\nbuilt with gcc' } }), hasCommand: () => true }));
+  const good = await checkFfmpeg(
+    ctx({
+      run: fakeRun({ ffmpeg: { stdout: 'ffmpeg version 6.1 Copyright\nbuilt with gcc' } }),
+      hasCommand: () => true,
+    }),
+  );
   t.same(good, [{ name: 'ffmpeg', status: 'ok', detail: 'ffmpeg version 6.1 Copyright' }]);
   const missing = await checkFfmpeg(ctx());
   t.equal(missing[0]!.status, 'fail');
@@ -59,12 +64,19 @@ t.test('ffmpeg', async (t) => {
 
 t.test('clock sync', async (t) => {
   const has = () => true;
-  t.equal((await checkClock(ctx({ hasCommand: has, run: fakeRun({ timedatectl: { stdout: 'yes\n' } }) }))).status, 'ok');
+  t.equal(
+    (await checkClock(ctx({ hasCommand: has, run: fakeRun({ timedatectl: { stdout: 'yes\n' } }) }))).status,
+    'ok',
+  );
   const no = await checkClock(ctx({ hasCommand: has, run: fakeRun({ timedatectl: { stdout: 'no\n' } }) }));
   t.equal(no.status, 'fail');
   t.match(no.fix, /set-ntp true/);
   const root = t.testdir({ run: { systemd: { timesync: { synchronized: '' } } } });
-  t.equal((await checkClock(ctx({ root, hasCommand: has, run: fakeRun({ timedatectl: { code: 1 } }) }))).status, 'ok', 'timesyncd flag file');
+  t.equal(
+    (await checkClock(ctx({ root, hasCommand: has, run: fakeRun({ timedatectl: { code: 1 } }) }))).status,
+    'ok',
+    'timesyncd flag file',
+  );
   t.equal((await checkClock(ctx())).status, 'warn', 'unknown');
 });
 
@@ -93,7 +105,11 @@ t.test('disk against archive.minFreePercent', async (t) => {
 
 t.test('storage wear from eMMC sysfs', async (t) => {
   const tree = (life?: string, eol?: string) =>
-    t.testdir({ sys: { block: { mmcblk0: { device: { ...(life ? { life_time: life } : {}), ...(eol ? { pre_eol_info: eol } : {}) } } } } });
+    t.testdir({
+      sys: {
+        block: { mmcblk0: { device: { ...(life ? { life_time: life } : {}), ...(eol ? { pre_eol_info: eol } : {}) } } },
+      },
+    });
   t.equal((await checkSdWear(ctx({ root: tree('0x02 0x01', '0x01') }))).status, 'ok');
   t.equal((await checkSdWear(ctx({ root: tree('0x0a 0x02', '0x01') }))).status, 'warn');
   t.equal((await checkSdWear(ctx({ root: tree('0x0b 0x02') }))).status, 'fail');
@@ -135,11 +151,21 @@ t.test('broker', async (t) => {
   const c = ctx();
   t.match((await checkBroker(c)).detail, /embedded/);
   c.config.mqtt.url = 'mqtt://user:secret@127.0.0.1:1';
-  const refused = await checkBroker({ ...c, mqttConnect: async () => { throw new Error('connect ECONNREFUSED 127.0.0.1:1'); } });
+  const refused = await checkBroker({
+    ...c,
+    mqttConnect: async () => {
+      throw new Error('connect ECONNREFUSED 127.0.0.1:1');
+    },
+  });
   t.equal(refused.status, 'fail');
   t.notMatch(refused.detail, /secret/);
   t.match(refused.fix, /nothing listens there/);
-  const denied = await checkBroker({ ...c, mqttConnect: async () => { throw new Error('Connection refused: Not authorized'); } });
+  const denied = await checkBroker({
+    ...c,
+    mqttConnect: async () => {
+      throw new Error('Connection refused: Not authorized');
+    },
+  });
   t.match(denied.fix, /refused the login/);
   t.equal((await checkBroker(c)).status, 'ok');
 });
@@ -164,39 +190,55 @@ t.test('gemini key', async (t) => {
   const accepted = await checkGemini({ ...withKey, fetch: globalThis.fetch });
   t.equal(accepted.status, 'ok', accepted.detail);
   t.same(seen[0], { url: '/v1beta/models?pageSize=1', key: 'k-123' });
-  const rejected = await checkGemini({ ...withKey, fetch: globalThis.fetch, credentials: { ...withKey.credentials, geminiApiKey: 'bad' } });
+  const rejected = await checkGemini({
+    ...withKey,
+    fetch: globalThis.fetch,
+    credentials: { ...withKey.credentials, geminiApiKey: 'bad' },
+  });
   t.equal(rejected.status, 'fail');
   t.match(rejected.detail, /HTTP 403/);
-  const offline = await checkGemini({ ...withKey, fetch: async () => { throw new TypeError('fetch failed'); } });
+  const offline = await checkGemini({
+    ...withKey,
+    fetch: async () => {
+      throw new TypeError('fetch failed');
+    },
+  });
   t.equal(offline.status, 'warn');
 });
 
 // Issue 15: sudo edge-agent doctor sent the content of any analysis.apiKeyFile to any analysis.baseUrl.
-t.test('gemini key: never sent to a base URL that is neither Google\'s nor loopback, unless --trust-base-url', async (t) => {
-  const c = ctx();
-  c.config.analysis.enabled = true;
-  const sent: string[] = [];
-  const fetch = (async (url: string) => {
-    sent.push(url);
-    return new Response('{}', { status: 200 });
-  }) as typeof globalThis.fetch;
-  const withKey = { ...c, fetch, credentials: { ...c.credentials!, geminiApiKey: 'content-of-/etc/shadow' } };
-  withKey.config.analysis.baseUrl = 'https://collector.example/';
-  const refused = await checkGemini(withKey);
-  t.equal(refused.status, 'warn');
-  t.match(refused.detail, /not sent to https:\/\/collector\.example/);
-  t.match(refused.fix, /--trust-base-url/);
-  t.same(sent, [], 'nothing was sent');
-  t.equal((await checkGemini({ ...withKey, trustBaseUrl: true })).status, 'ok', 'the flag vouches for it');
-  t.same(sent, ['https://collector.example/v1beta/models?pageSize=1']);
-  withKey.config.analysis.baseUrl = null;
-  t.equal((await checkGemini(withKey)).status, 'ok', 'the default endpoint');
-  t.equal(sent[1], 'https://generativelanguage.googleapis.com/v1beta/models?pageSize=1');
-  withKey.config.analysis.baseUrl = 'https://generativelanguage.googleapis.com';
-  t.equal((await checkGemini(withKey)).status, 'ok', 'the default endpoint written out');
-  withKey.config.analysis.baseUrl = 'http://generativelanguage.googleapis.com';
-  t.equal((await checkGemini(withKey)).status, 'warn', 'the default host over plain http is not the default endpoint');
-});
+t.test(
+  "gemini key: never sent to a base URL that is neither Google's nor loopback, unless --trust-base-url",
+  async (t) => {
+    const c = ctx();
+    c.config.analysis.enabled = true;
+    const sent: string[] = [];
+    const fetch = (async (url: string) => {
+      sent.push(url);
+      return new Response('{}', { status: 200 });
+    }) as typeof globalThis.fetch;
+    const withKey = { ...c, fetch, credentials: { ...c.credentials!, geminiApiKey: 'content-of-/etc/shadow' } };
+    withKey.config.analysis.baseUrl = 'https://collector.example/';
+    const refused = await checkGemini(withKey);
+    t.equal(refused.status, 'warn');
+    t.match(refused.detail, /not sent to https:\/\/collector\.example/);
+    t.match(refused.fix, /--trust-base-url/);
+    t.same(sent, [], 'nothing was sent');
+    t.equal((await checkGemini({ ...withKey, trustBaseUrl: true })).status, 'ok', 'the flag vouches for it');
+    t.same(sent, ['https://collector.example/v1beta/models?pageSize=1']);
+    withKey.config.analysis.baseUrl = null;
+    t.equal((await checkGemini(withKey)).status, 'ok', 'the default endpoint');
+    t.equal(sent[1], 'https://generativelanguage.googleapis.com/v1beta/models?pageSize=1');
+    withKey.config.analysis.baseUrl = 'https://generativelanguage.googleapis.com';
+    t.equal((await checkGemini(withKey)).status, 'ok', 'the default endpoint written out');
+    withKey.config.analysis.baseUrl = 'http://generativelanguage.googleapis.com';
+    t.equal(
+      (await checkGemini(withKey)).status,
+      'warn',
+      'the default host over plain http is not the default endpoint',
+    );
+  },
+);
 
 t.test('power/throttling from vcgencmd', async (t) => {
   const at = (out: string | null) => checkThrottling(ctx({ vcgencmd: async () => out }));
@@ -208,7 +250,9 @@ t.test('power/throttling from vcgencmd', async (t) => {
 
 t.test('power/throttling on a Jetson Orin: OC counters and rail alarms', async (t) => {
   const root = t.testdir({ sys: {} });
-  await cp(fileURLToPath(new URL('../../fixtures/sysfs/jetson-orin-nano/', import.meta.url)), path.join(root, 'sys'), { recursive: true });
+  await cp(fileURLToPath(new URL('../../fixtures/sysfs/jetson-orin-nano/', import.meta.url)), path.join(root, 'sys'), {
+    recursive: true,
+  });
   const hwmon = path.join(root, 'sys/class/hwmon');
   const check = () => checkThrottling(ctx({ root, vcgencmd: async () => null }));
   const events = await check();
@@ -227,18 +271,31 @@ t.test('power/throttling on a Jetson Orin: OC counters and rail alarms', async (
 t.test('systemd state and watchdog', async (t) => {
   const show = (stdout: string) => ctx({ hasCommand: () => true, run: fakeRun({ 'systemctl show': { stdout } }) });
   const base = 'LoadState=loaded\nUnitFileState=enabled\nWatchdogUSec=30s\n';
-  t.equal((await checkSystemd(show(`${base}ActiveState=active\nSubState=running\nResult=success\nNRestarts=0\n`))).status, 'ok');
-  const bitten = await checkSystemd(show(`${base}ActiveState=active\nSubState=running\nResult=watchdog\nNRestarts=2\n`));
+  t.equal(
+    (await checkSystemd(show(`${base}ActiveState=active\nSubState=running\nResult=success\nNRestarts=0\n`))).status,
+    'ok',
+  );
+  const bitten = await checkSystemd(
+    show(`${base}ActiveState=active\nSubState=running\nResult=watchdog\nNRestarts=2\n`),
+  );
   t.equal(bitten.status, 'warn');
   t.match(bitten.detail, /2 restart/);
-  t.equal((await checkSystemd(show(`${base}ActiveState=failed\nSubState=failed\nResult=exit-code\nNRestarts=10\n`))).status, 'fail');
+  t.equal(
+    (await checkSystemd(show(`${base}ActiveState=failed\nSubState=failed\nResult=exit-code\nNRestarts=10\n`))).status,
+    'fail',
+  );
   t.equal((await checkSystemd(show('LoadState=not-found\n'))).status, 'warn');
   t.equal((await checkSystemd(ctx())).status, 'ok', 'no systemctl: skipped');
 });
 
 t.test('runChecks keeps going past a crashing check; formatChecks prints fixes', async (t) => {
   const results = await runChecks(ctx(), [
-    ['boom', async () => { throw new Error('kaput'); }],
+    [
+      'boom',
+      async () => {
+        throw new Error('kaput');
+      },
+    ],
     ['fine', async () => ({ name: 'fine', status: 'ok', detail: 'yes' })],
   ]);
   t.equal(results.length, 2);

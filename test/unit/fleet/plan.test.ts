@@ -17,13 +17,28 @@ const plans: Array<[string, string, number, number[]]> = [
 for (const [name, spec, n, sizes] of plans) {
   t.test(`stages: ${name} (${spec} of ${n})`, async (t) => {
     const stages = planStages(ids(n), parseStages(spec));
-    t.same(stages.map((s) => s.length), sizes);
-    t.same(stages.flat(), ids(n).slice(0, sizes.reduce((a, b) => a + b, 0)), 'in the given order, each board once');
+    t.same(
+      stages.map((s) => s.length),
+      sizes,
+    );
+    t.same(
+      stages.flat(),
+      ids(n).slice(
+        0,
+        sizes.reduce((a, b) => a + b, 0),
+      ),
+      'in the given order, each board once',
+    );
   });
 }
 
 t.test('bad stage lists are refused naming the part', async (t) => {
-  for (const [spec, message] of [['', /at least one stage/], ['0', /neither a count/], ['150%', /between 0 and 100/], ['ten', /neither a count/]] as const) {
+  for (const [spec, message] of [
+    ['', /at least one stage/],
+    ['0', /neither a count/],
+    ['150%', /between 0 and 100/],
+    ['ten', /neither a count/],
+  ] as const) {
     t.throws(() => parseStages(spec), { message }, JSON.stringify(spec));
   }
 });
@@ -40,11 +55,73 @@ t.test('judge: which R/release answers a publish', async (t) => {
   const at = Date.parse('2026-01-01T00:10:00Z');
   const ts = (iso: string) => ({ ts: iso });
   t.equal(judge(null, '2.0.0', at), null, 'no report yet');
-  t.same(judge({ running: '2.0.0', update: { state: 'done', version: '2.0.0' }, ...ts('2026-01-01T00:11:00Z') }, '2.0.0', at), { state: 'done', reason: null });
-  t.same(judge({ running: '2.0.0', update: null, ...ts('2026-01-01T00:00:00Z') }, '2.0.0', at), { state: 'done', reason: null }, 'already running it before the roll-out');
-  t.equal(judge({ running: '2.0.0', update: { state: 'verifying-health', version: '2.0.0' }, ...ts('2026-01-01T00:11:00Z') }, '2.0.0', at), null, 'running it but still in its gate');
-  t.same(judge({ running: '1.0.0', update: { state: 'rolled-back', version: '2.0.0', reason: 'gate' }, ...ts('2026-01-01T00:11:00Z') }, '2.0.0', at), { state: 'rolled-back', reason: 'gate' });
-  t.equal(judge({ running: '1.0.0', update: { state: 'rolled-back', version: '2.0.0', reason: 'old' }, ...ts('2026-01-01T00:05:00Z') }, '2.0.0', at), null, 'a roll-back from before this publish (beyond the clock-skew allowance) is not the answer');
-  t.same(judge({ running: '1.0.0', update: { state: 'failed', version: null, reason: 'not json' }, ...ts('2026-01-01T00:10:01Z') }, '2.0.0', at), { state: 'failed', reason: 'not json' }, 'a refused document');
-  t.equal(judge({ running: '1.0.0', update: { state: 'downloading', version: '2.0.0' }, ...ts('2026-01-01T00:10:01Z') }, '2.0.0', at), null, 'in progress');
+  t.same(
+    judge(
+      { running: '2.0.0', update: { state: 'done', version: '2.0.0' }, ...ts('2026-01-01T00:11:00Z') },
+      '2.0.0',
+      at,
+    ),
+    { state: 'done', reason: null },
+  );
+  t.same(
+    judge({ running: '2.0.0', update: null, ...ts('2026-01-01T00:00:00Z') }, '2.0.0', at),
+    { state: 'done', reason: null },
+    'already running it before the roll-out',
+  );
+  t.equal(
+    judge(
+      { running: '2.0.0', update: { state: 'verifying-health', version: '2.0.0' }, ...ts('2026-01-01T00:11:00Z') },
+      '2.0.0',
+      at,
+    ),
+    null,
+    'running it but still in its gate',
+  );
+  t.same(
+    judge(
+      {
+        running: '1.0.0',
+        update: { state: 'rolled-back', version: '2.0.0', reason: 'gate' },
+        ...ts('2026-01-01T00:11:00Z'),
+      },
+      '2.0.0',
+      at,
+    ),
+    { state: 'rolled-back', reason: 'gate' },
+  );
+  t.equal(
+    judge(
+      {
+        running: '1.0.0',
+        update: { state: 'rolled-back', version: '2.0.0', reason: 'old' },
+        ...ts('2026-01-01T00:05:00Z'),
+      },
+      '2.0.0',
+      at,
+    ),
+    null,
+    'a roll-back from before this publish (beyond the clock-skew allowance) is not the answer',
+  );
+  t.same(
+    judge(
+      {
+        running: '1.0.0',
+        update: { state: 'failed', version: null, reason: 'not json' },
+        ...ts('2026-01-01T00:10:01Z'),
+      },
+      '2.0.0',
+      at,
+    ),
+    { state: 'failed', reason: 'not json' },
+    'a refused document',
+  );
+  t.equal(
+    judge(
+      { running: '1.0.0', update: { state: 'downloading', version: '2.0.0' }, ...ts('2026-01-01T00:10:01Z') },
+      '2.0.0',
+      at,
+    ),
+    null,
+    'in progress',
+  );
 });

@@ -47,7 +47,11 @@ t.test('a failing sensor source still yields a report', async (t) => {
   const collector = new HealthCollector({
     config: () => testConfig({ archiveDir: join(dir, 'archive'), hlsDir: join(dir, 'hls') }),
     pipeline: new FakePipeline([], dir),
-    sensors: { read: async () => { throw new Error('sysfs gone'); } },
+    sensors: {
+      read: async () => {
+        throw new Error('sysfs gone');
+      },
+    },
   });
   const report = await collector.snapshot();
   t.same(report.temperatures, []);

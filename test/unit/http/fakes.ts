@@ -3,11 +3,22 @@ import { realpath, readdir, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { isLoopback, splitHostPort } from '../../../agent/config/checks.js';
 import type { AgentConfig } from '../../../agent/config/types.js';
-import type { ArchiveCatalog, ArchiveEntry, CameraStats, PipelineControl, Snapshot } from '../../../agent/contract/services.js';
+import type {
+  ArchiveCatalog,
+  ArchiveEntry,
+  CameraStats,
+  PipelineControl,
+  Snapshot,
+} from '../../../agent/contract/services.js';
 import { agentConfig } from '../../helpers/config.js';
 
 /** The config of the HTTP and health tests: the given folders and 320x240 test cameras. */
-export function testConfig(opts: { archiveDir: string; hlsDir: string; cameras?: string[]; listen?: string }): AgentConfig {
+export function testConfig(opts: {
+  archiveDir: string;
+  hlsDir: string;
+  cameras?: string[];
+  listen?: string;
+}): AgentConfig {
   const listen = opts.listen ?? '127.0.0.1:0';
   // Off loopback the agent requires a token file; these tests hand the token itself to the server.
   return agentConfig({
@@ -23,14 +34,26 @@ export function testConfig(opts: { archiveDir: string; hlsDir: string; cameras?:
 /** A running camera with a fresh frame. */
 export function runningCamera(camera: string, over: Partial<CameraStats> = {}): CameraStats {
   return {
-    camera, state: 'running', encoder: 'libx264', source: 'test', fps: 15, droppedFrames: 0, restarts: 0,
-    lastFrameAgeSeconds: 0.2, recordingSince: '2026-11-01T10:00:00.000Z', lastError: null, ...over,
+    camera,
+    state: 'running',
+    encoder: 'libx264',
+    source: 'test',
+    fps: 15,
+    droppedFrames: 0,
+    restarts: 0,
+    lastFrameAgeSeconds: 0.2,
+    recordingSince: '2026-11-01T10:00:00.000Z',
+    lastError: null,
+    ...over,
   };
 }
 
 /** PipelineControl whose stats a test sets directly. */
 export class FakePipeline implements PipelineControl {
-  constructor(public cameras: CameraStats[], private readonly hlsRoot: string) {}
+  constructor(
+    public cameras: CameraStats[],
+    private readonly hlsRoot: string,
+  ) {}
   stats(): CameraStats[] {
     return this.cameras;
   }
@@ -66,7 +89,15 @@ export class FakeCatalog implements ArchiveCatalog {
           const st = await stat(join(this.root, camera, date, file));
           const m = /archive_(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/.exec(file);
           const start = m ? `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.000Z` : '';
-          out.push({ camera, file: `${camera}/${date}/${file}`, start, seconds: 4, bytes: st.size, analysed: file.includes('T10'), clockSynced: true });
+          out.push({
+            camera,
+            file: `${camera}/${date}/${file}`,
+            start,
+            seconds: 4,
+            bytes: st.size,
+            analysed: file.includes('T10'),
+            clockSynced: true,
+          });
         }
       }
     }
@@ -87,7 +118,10 @@ export class FakeCatalog implements ArchiveCatalog {
 
 /** A buggy catalog that resolves every name to a file outside the tree: the server must not trust it. */
 export class CarelessCatalog extends FakeCatalog {
-  constructor(root: string, private readonly outside: string) {
+  constructor(
+    root: string,
+    private readonly outside: string,
+  ) {
     super(root);
   }
   override async resolve(): Promise<string | null> {

@@ -22,7 +22,11 @@ for (const [name, header, size, want] of rangeCases) {
 
 const segmentCases: Array<[string, string, string[] | null]> = [
   ['a playlist', 'cam1/index.m3u8', ['cam1', 'index.m3u8']],
-  ['an archive', 'cam1/2026-11-01/archive_20261101T100000Z.mp4', ['cam1', '2026-11-01', 'archive_20261101T100000Z.mp4']],
+  [
+    'an archive',
+    'cam1/2026-11-01/archive_20261101T100000Z.mp4',
+    ['cam1', '2026-11-01', 'archive_20261101T100000Z.mp4'],
+  ],
   ['harmless escapes are decoded', 'cam%31/index.m3u8', ['cam1', 'index.m3u8']],
   ['dot-dot', 'cam1/../x', null],
   ['encoded dot-dot', 'cam1/%2e%2e/x', null],

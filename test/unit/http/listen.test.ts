@@ -22,7 +22,8 @@ for (const [name, listen, want] of listenCases) {
 
 t.test('isLoopback', async (t) => {
   for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', 'LOCALHOST']) t.ok(isLoopback(host), host);
-  for (const host of ['0.0.0.0', '::', '192.168.1.10', '10.0.0.1', 'gate-01.local', '127.0.0.1.evil']) t.notOk(isLoopback(host), host);
+  for (const host of ['0.0.0.0', '::', '192.168.1.10', '10.0.0.1', 'gate-01.local', '127.0.0.1.evil'])
+    t.notOk(isLoopback(host), host);
 });
 
 t.test('bearerMatches', async (t) => {

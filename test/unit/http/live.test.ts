@@ -17,7 +17,12 @@ const pieces = new Fmp4Splitter().push(stream);
 
 async function setup(t: Test, over: Partial<HttpServerDeps> & { listen?: string; withLive?: boolean } = {}) {
   const dir = t.testdir({ hls: { cam1: {} }, archive: {} });
-  const config = testConfig({ archiveDir: `${dir}/archive`, hlsDir: `${dir}/hls`, cameras: ['cam1', 'cam2'], listen: over.listen });
+  const config = testConfig({
+    archiveDir: `${dir}/archive`,
+    hlsDir: `${dir}/hls`,
+    cameras: ['cam1', 'cam2'],
+    listen: over.listen,
+  });
   const relays = new LiveRelays(silentLogger());
   const pipe = new PassThrough();
   relays.forCamera('cam1').attach(pipe);
@@ -87,12 +92,12 @@ t.test('refusals: the same rules as every other path', async (t) => {
     ['an unknown camera', '/live/nosuch', {}, 404],
     ['not the live path', '/hls/cam1/index.m3u8', {}, 404],
     ['a Host that is not this agent (DNS rebinding)', '/live/cam1', { Host: 'evil.example' }, 421],
-    ['another site\'s page (WebSockets have no CORS)', '/live/cam1', { Origin: 'http://evil.example' }, 403],
+    ["another site's page (WebSockets have no CORS)", '/live/cam1', { Origin: 'http://evil.example' }, 403],
     ['a page of another port of this machine', '/live/cam1', { Origin: `http://127.0.0.1:${port + 1}` }, 403],
   ];
   for (const [name, path, headers, status] of cases) t.equal(await connect(port, path, headers), status, name);
   const own = await connect(port, '/live/cam1', { Origin: `http://127.0.0.1:${port}` });
-  t.type(own, WebSocket, 'the agent\'s own page is let in');
+  t.type(own, WebSocket, "the agent's own page is let in");
   if (typeof own !== 'number') own.terminate();
 });
 
@@ -119,11 +124,15 @@ t.test('off loopback the token or the session cookie is needed, as for HLS', asy
   const bearer = await connect(port, '/live/cam1', { Authorization: 'Bearer s3cret-token' });
   t.type(bearer, WebSocket, 'the bearer token');
   if (typeof bearer !== 'number') bearer.terminate();
-  const login = await fetch(`http://127.0.0.1:${port}/api/session`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ token: 's3cret-token' }) });
+  const login = await fetch(`http://127.0.0.1:${port}/api/session`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ token: 's3cret-token' }),
+  });
   const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
   t.match(cookie, /=/);
   const session = await connect(port, '/live/cam1', { Cookie: cookie, Origin: `http://127.0.0.1:${port}` });
-  t.type(session, WebSocket, 'the page\'s session cookie');
+  t.type(session, WebSocket, "the page's session cookie");
   if (typeof session !== 'number') session.terminate();
 });
 

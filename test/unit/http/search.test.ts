@@ -2,15 +2,37 @@ import t from 'tap';
 import type { SearchQuery } from '../../../agent/contract/search.js';
 import { apiSearch } from '../../../agent/http/search.js';
 
-const hit = { camera: 'cam1', archive: 'cam1/2026-03-02/archive_20260302T100000Z.mp4', start: '2026-03-02T10:00:12.000Z', offsetSeconds: 12, summary: 's', label: 'person' };
+const hit = {
+  camera: 'cam1',
+  archive: 'cam1/2026-03-02/archive_20260302T100000Z.mp4',
+  start: '2026-03-02T10:00:12.000Z',
+  offsetSeconds: 12,
+  summary: 's',
+  label: 'person',
+};
 
 t.test('GET /api/search: the query checked as the command checks it, hits as JSON', async (t) => {
   const asked: SearchQuery[] = [];
   const search = { search: (query: SearchQuery) => (asked.push(query), [hit]) };
-  const ok = apiSearch(search, new URLSearchParams('q=person&camera=cam1&from=2026-03-02&to=2026-03-03T00:00:00Z&limit=5'));
+  const ok = apiSearch(
+    search,
+    new URLSearchParams('q=person&camera=cam1&from=2026-03-02&to=2026-03-03T00:00:00Z&limit=5'),
+  );
   t.same(ok, { status: 200, body: [hit] });
-  t.same(asked, [{ q: 'person', camera: 'cam1', fromMs: Date.parse('2026-03-02'), toMs: Date.parse('2026-03-03T00:00:00Z'), limit: 5 }]);
-  t.same(apiSearch(search, new URLSearchParams('q=person&camera=&from=')).status, 200, 'empty optional fields are absent');
+  t.same(asked, [
+    {
+      q: 'person',
+      camera: 'cam1',
+      fromMs: Date.parse('2026-03-02'),
+      toMs: Date.parse('2026-03-03T00:00:00Z'),
+      limit: 5,
+    },
+  ]);
+  t.same(
+    apiSearch(search, new URLSearchParams('q=person&camera=&from=')).status,
+    200,
+    'empty optional fields are absent',
+  );
   for (const [query, pattern] of [
     ['', /^q is required/],
     ['q=', /^q must be a text/],

@@ -27,7 +27,13 @@ function get(port: number, path: string, headers: Record<string, string> = {}, m
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
         const body = Buffer.concat(chunks);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: body.toString(), json: () => JSON.parse(body.toString()) });
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          body,
+          text: body.toString(),
+          json: () => JSON.parse(body.toString()),
+        });
       });
     });
     req.on('error', reject);
@@ -61,13 +67,20 @@ async function setup(t: Test, over: Partial<HttpServerDeps> & { listen?: string 
   await symlink(join(archiveDir, 'cam1', '2026-11-01', ARCHIVE), join(archiveDir, 'cam1', '2026-11-01', 'latest.mp4'));
   const config = testConfig({ archiveDir, hlsDir, listen: over.listen });
   const pipeline = new FakePipeline([runningCamera('cam1')], hlsDir);
-  const catalog = new FakeCatalog(archiveDir, async (file) => (file.endsWith(ARCHIVE) ? { summary: 'a person walks by', events: [] } : null));
+  const catalog = new FakeCatalog(archiveDir, async (file) =>
+    file.endsWith(ARCHIVE) ? { summary: 'a person walks by', events: [] } : null,
+  );
   const deps: HttpServerDeps = {
     config: () => config,
     log: silentLogger(),
     pipeline,
     archives: catalog,
-    health: { snapshot: async () => ({ disk: { path: archiveDir, totalBytes: 100, freeBytes: 50, freePercent: 50 }, temperatures: [] }) },
+    health: {
+      snapshot: async () => ({
+        disk: { path: archiveDir, totalBytes: 100, freeBytes: 50, freePercent: 50 },
+        temperatures: [],
+      }),
+    },
     status: async () => ({ device: 'test-board', version: '0.1.0', uptime: 12, mqtt: { connected: true } }),
     token: null,
     ...over,
@@ -85,7 +98,11 @@ t.test('status page, assets and hls.js are served', async (t) => {
   t.match(page.headers['content-type'], /text\/html/);
   t.match(page.headers['content-security-policy'], /default-src 'self'/);
   t.match(page.text, /<video|app\.js/);
-  for (const [path, type] of [['/static/app.js', /javascript/], ['/static/style.css', /text\/css/], ['/static/hls.min.js', /javascript/]] as const) {
+  for (const [path, type] of [
+    ['/static/app.js', /javascript/],
+    ['/static/style.css', /text\/css/],
+    ['/static/hls.min.js', /javascript/],
+  ] as const) {
     const r = await get(port, path);
     t.equal(r.status, 200, path);
     t.match(r.headers['content-type'], type, path);
@@ -207,7 +224,10 @@ t.test('/api/archives lists newest first with url and analysis; validates the qu
   const r = await get(port, '/api/archives?camera=cam1&limit=10');
   t.equal(r.status, 200);
   const list = r.json();
-  t.same(list.map((a: any) => a.file), [`cam1/2026-11-01/${ARCHIVE}`, `cam1/2026-11-01/${OLDER}`]);
+  t.same(
+    list.map((a: any) => a.file),
+    [`cam1/2026-11-01/${ARCHIVE}`, `cam1/2026-11-01/${OLDER}`],
+  );
   t.equal(list[0].url, `/archives/cam1/2026-11-01/${ARCHIVE}`);
   t.same(list[0].analysis, { summary: 'a person walks by', events: [] });
   t.equal(list[1].analysis, null);
@@ -257,7 +277,11 @@ t.test('/healthz: 200 when every pipeline has a fresh frame, 503 with reasons ot
   const { port, pipeline } = await setup(t);
   t.equal((await get(port, '/healthz')).status, 200);
   const cases: Array<[string, Parameters<typeof runningCamera>[1], RegExp]> = [
-    ['restarting', { state: 'restarting', lastError: 'ffmpeg exited 1' }, /cam1: pipeline restarting \(ffmpeg exited 1\)/],
+    [
+      'restarting',
+      { state: 'restarting', lastError: 'ffmpeg exited 1' },
+      /cam1: pipeline restarting \(ffmpeg exited 1\)/,
+    ],
     ['stale frame', { lastFrameAgeSeconds: 9.5 }, /cam1: last frame 9\.5 s ago/],
     ['no frame yet', { lastFrameAgeSeconds: null }, /cam1: no frame yet/],
     ['failed', { state: 'failed' }, /pipeline failed/],
@@ -272,15 +296,24 @@ t.test('/healthz: 200 when every pipeline has a fresh frame, 503 with reasons ot
   }
 });
 
-t.test('/healthz names each camera\'s state; ?camera= answers for one', async (t) => {
+t.test("/healthz names each camera's state; ?camera= answers for one", async (t) => {
   const { port, pipeline } = await setup(t);
-  pipeline.cameras = [runningCamera('cam1', { state: 'restarting', lastError: 'connection refused' }), runningCamera('cam2')];
+  pipeline.cameras = [
+    runningCamera('cam1', { state: 'restarting', lastError: 'connection refused' }),
+    runningCamera('cam2'),
+  ];
   const all = await get(port, '/healthz');
   t.equal(all.status, 503);
-  t.match(all.json().cameras, [{ camera: 'cam1', state: 'restarting', ok: false, lastError: 'connection refused' }, { camera: 'cam2', state: 'running', ok: true }]);
+  t.match(all.json().cameras, [
+    { camera: 'cam1', state: 'restarting', ok: false, lastError: 'connection refused' },
+    { camera: 'cam2', state: 'running', ok: true },
+  ]);
   const healthy = await get(port, '/healthz?camera=cam2');
   t.equal(healthy.status, 200, 'the live camera answers 200 while the other is down');
-  t.same(healthy.json().cameras.map((c: { camera: string }) => c.camera), ['cam2']);
+  t.same(
+    healthy.json().cameras.map((c: { camera: string }) => c.camera),
+    ['cam2'],
+  );
   const down = await get(port, '/healthz?camera=cam1');
   t.equal(down.status, 503);
   t.match(down.json().reasons, [/cam1: pipeline restarting/]);
@@ -290,14 +323,24 @@ t.test('/healthz names each camera\'s state; ?camera= answers for one', async (t
 });
 
 t.test('bound off loopback: a token is required and checked', async (t) => {
-  const noToken = new HttpServer({ ...(await setup(t)).deps, config: () => testConfig({ archiveDir: '/x', hlsDir: '/y', listen: '0.0.0.0:0' }), token: null });
+  const noToken = new HttpServer({
+    ...(await setup(t)).deps,
+    config: () => testConfig({ archiveDir: '/x', hlsDir: '/y', listen: '0.0.0.0:0' }),
+    token: null,
+  });
   await t.rejects(noToken.start(), { code: 'config_invalid', message: /http.tokenFile is required/ });
 
   const { port } = await setup(t, { listen: '0.0.0.0:0', token: 's3cret-token' });
   // The page's shell and assets hold no data: they load without the token so the page can ask for it.
   t.equal((await get(port, '/')).status, 200, 'page shell without token');
   t.equal((await get(port, '/static/app.js')).status, 200, 'page script without token');
-  for (const path of ['/healthz', '/hls/cam1/index.m3u8', '/api/status', '/api/archives', `/archives/cam1/2026-11-01/${ARCHIVE}`]) {
+  for (const path of [
+    '/healthz',
+    '/hls/cam1/index.m3u8',
+    '/api/status',
+    '/api/archives',
+    `/archives/cam1/2026-11-01/${ARCHIVE}`,
+  ]) {
     const r = await get(port, path);
     t.equal(r.status, 401, `no header ${path}`);
     t.equal(r.headers['www-authenticate'], 'Bearer');
@@ -332,7 +375,13 @@ t.test('oversized requests are refused and the server keeps serving', async (t) 
 
 t.test('stop closes keep-alive connections and start fails on a busy port', async (t) => {
   const { server, port, deps } = await setup(t);
-  const clash = new HttpServer({ ...deps, config: () => ({ ...deps.config(), http: { listen: `127.0.0.1:${port}`, tokenFile: null, allowedHosts: [], liveView: true } }) });
+  const clash = new HttpServer({
+    ...deps,
+    config: () => ({
+      ...deps.config(),
+      http: { listen: `127.0.0.1:${port}`, tokenFile: null, allowedHosts: [], liveView: true },
+    }),
+  });
   await t.rejects(clash.start(), { code: 'EADDRINUSE' });
   await server.stop();
   await t.rejects(get(port, '/healthz'));

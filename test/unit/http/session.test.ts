@@ -13,7 +13,8 @@ t.test('Sessions: issued cookies are valid until expiry or logout, and only for 
   t.notOk(sessions.csrfMatches(a, sessions.csrfFor(b)));
   t.notOk(sessions.csrfMatches(a, undefined));
   t.notOk(new Sessions('token-b', () => clock.now).valid(a), 'another token');
-  for (const bad of [undefined, '', 'v1', a + 'x', a.replace(/^v1\.\d+/, 'v1.9999999999'), a.replace(/^v1/, 'v2')]) t.notOk(sessions.valid(bad), String(bad));
+  for (const bad of [undefined, '', 'v1', a + 'x', a.replace(/^v1\.\d+/, 'v1.9999999999'), a.replace(/^v1/, 'v2')])
+    t.notOk(sessions.valid(bad), String(bad));
   sessions.revoke(a);
   t.notOk(sessions.valid(a), 'logged out');
   t.ok(sessions.valid(b), 'the other session lives on');

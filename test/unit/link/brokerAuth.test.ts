@@ -13,7 +13,7 @@ t.test('who may publish where', async (t) => {
     ['the agent: a reply anywhere', 'agent', 'replies/x', false, true],
     ['technician: a command', 'technician', `${R}/cmd/ping`, false, true],
     ['technician: a retained command (would run at every reconnect)', 'technician', `${R}/cmd/ping`, true, false],
-    ['technician: the desired config (the back end\'s input)', 'technician', `${R}/config/desired`, true, true],
+    ["technician: the desired config (the back end's input)", 'technician', `${R}/config/desired`, true, true],
     ['technician: the desired release (the fleet form of update)', 'technician', `${R}/release/desired`, true, true],
     ['technician: the release report', 'technician', `${R}/release`, true, false],
     ['technician: status', 'technician', `${R}/status`, true, false],
@@ -35,15 +35,25 @@ t.test('who may publish where', async (t) => {
 });
 
 t.test('logins', async (t) => {
-  const users = { agent: { username: 'edge-agent', password: 'a'.repeat(43) }, technician: { username: 'technician', password: 't'.repeat(43) }, technicianFile: '/x' };
+  const users = {
+    agent: { username: 'edge-agent', password: 'a'.repeat(43) },
+    technician: { username: 'technician', password: 't'.repeat(43) },
+    technicianFile: '/x',
+  };
   const pw = (s: string) => Buffer.from(s);
   t.same(login(users, 'gate-01', 'gate-01', 'edge-agent', pw('a'.repeat(43))), { role: 'agent' });
   t.same(login(users, 'gate-01', 'laptop', 'technician', pw('t'.repeat(43))), { role: 'technician' });
-  t.match(login(users, 'gate-01', 'gate-01', 'technician', pw('t'.repeat(43))), { refused: CONNACK.identifierRejected });
+  t.match(login(users, 'gate-01', 'gate-01', 'technician', pw('t'.repeat(43))), {
+    refused: CONNACK.identifierRejected,
+  });
   t.match(login(users, 'gate-01', 'laptop', 'technician', pw('a'.repeat(43))), { refused: CONNACK.badLogin });
   t.match(login(users, 'gate-01', 'laptop', 'edge-agent', undefined), { refused: CONNACK.badLogin });
   t.same(login(users, 'gate-01', 'laptop', undefined, undefined), { role: 'reader' }, 'no user name: a local reader');
-  t.match(login(users, 'gate-01', 'gate-01', undefined, undefined), { refused: CONNACK.identifierRejected }, 'who may not take the agent\'s client id either');
+  t.match(
+    login(users, 'gate-01', 'gate-01', undefined, undefined),
+    { refused: CONNACK.identifierRejected },
+    "who may not take the agent's client id either",
+  );
   t.notOk(mayPublish('reader', 'edge/gate-01', 'edge/gate-01/cmd/ping', false), 'a reader sends no command');
   t.notOk(mayPublish('reader', 'edge/gate-01', 'edge/gate-01/config/desired', true), 'nor a desired config');
   t.notOk(mayPublish('reader', 'edge/gate-01', 'replies/x', false), 'nor anything else');
@@ -68,8 +78,12 @@ t.test('the agent makes its login once, 0600, and keeps it', async (t) => {
   t.equal(JSON.parse(readFileSync(file, 'utf8')).password, remade.password);
 });
 
-t.test('the technicians\' password: the credentials folder first, else made in dataDir', async (t) => {
-  const dir = t.testdir({ data: {}, creds: { 'mqtt-technician': '  from-the-credentials-folder \n' }, short: { 'mqtt-technician': 'short' } });
+t.test("the technicians' password: the credentials folder first, else made in dataDir", async (t) => {
+  const dir = t.testdir({
+    data: {},
+    creds: { 'mqtt-technician': '  from-the-credentials-folder \n' },
+    short: { 'mqtt-technician': 'short' },
+  });
   const own = technicianLogin(join(dir, 'data'), {});
   t.equal(own.file, join(dir, 'data/mqtt-technician'));
   t.equal(statSync(own.file).mode & 0o777, 0o600);
@@ -77,6 +91,12 @@ t.test('the technicians\' password: the credentials folder first, else made in d
   const fromCreds = loadBrokerUsers(join(dir, 'data'), { CREDENTIALS_DIRECTORY: join(dir, 'creds') });
   t.same(fromCreds.technician, { username: 'technician', password: 'from-the-credentials-folder' });
   t.equal(fromCreds.technicianFile, join(dir, 'creds/mqtt-technician'));
-  t.throws(() => technicianLogin(join(dir, 'data'), { CREDENTIALS_DIRECTORY: join(dir, 'short') }), { code: 'config_invalid', message: /at least 12 characters, got 5/ });
-  t.notOk(readFileSync(join(dir, 'creds/mqtt-technician'), 'utf8').includes('\0'), 'the credentials folder is only read');
+  t.throws(() => technicianLogin(join(dir, 'data'), { CREDENTIALS_DIRECTORY: join(dir, 'short') }), {
+    code: 'config_invalid',
+    message: /at least 12 characters, got 5/,
+  });
+  t.notOk(
+    readFileSync(join(dir, 'creds/mqtt-technician'), 'utf8').includes('\0'),
+    'the credentials folder is only read',
+  );
 });

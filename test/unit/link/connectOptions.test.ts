@@ -6,11 +6,28 @@ import { agentConfig } from '../../helpers/config.js';
 
 const mqtt: MqttConfig = agentConfig({ mqtt: { url: 'mqtt://broker:1883' } }).mqtt;
 const will = { state: 'offline' as const, version: '1', startedAt: 'x', session: 1, ts: 'y' };
-const base = { mqtt, url: mqtt.url, clientId: 'gate-01', password: null, protocolVersion: 5 as const, willTopic: 'edge/gate-01/status', will, reconnectPeriodMs: 1000 };
+const base = {
+  mqtt,
+  url: mqtt.url,
+  clientId: 'gate-01',
+  password: null,
+  protocolVersion: 5 as const,
+  willTopic: 'edge/gate-01/status',
+  will,
+  reconnectPeriodMs: 1000,
+};
 
 t.test('client id, keepalive, retained offline will, no QoS 0 queue, reconnect on refused CONNACK', async (t) => {
   const { options } = connectPlan(base);
-  t.match(options, { clientId: 'gate-01', protocolVersion: 5, keepalive: 30, queueQoSZero: false, reconnectOnConnackError: true, resubscribe: false, clean: true });
+  t.match(options, {
+    clientId: 'gate-01',
+    protocolVersion: 5,
+    keepalive: 30,
+    queueQoSZero: false,
+    reconnectOnConnackError: true,
+    resubscribe: false,
+    clean: true,
+  });
   t.match(options.will, { topic: 'edge/gate-01/status', qos: 1, retain: true });
   t.same(JSON.parse(String(options.will!.payload)), will);
   t.notOk('username' in options);
@@ -30,7 +47,10 @@ t.test('mqtts reads CA, cert and key files; a missing file is a config error', a
   t.equal(String(options.ca), 'ca');
   t.equal(String(options.cert), 'cert');
   t.equal(String(options.key), 'key');
-  t.throws(() => connectPlan({ ...base, mqtt: { ...tls, ca: `${dir}/nope` }, url: 'wss://b/mqtt' }), { code: 'config_invalid', message: /mqtt.ca/ });
+  t.throws(() => connectPlan({ ...base, mqtt: { ...tls, ca: `${dir}/nope` }, url: 'wss://b/mqtt' }), {
+    code: 'config_invalid',
+    message: /mqtt.ca/,
+  });
 });
 
 t.test('only mqtt, mqtts, ws, wss', async (t) => {

@@ -6,7 +6,13 @@ import { PacketLimitStream, type OversizedPacket } from '../../../agent/link/pac
 
 function pair(mode: 'drop' | 'close', limit = 1024) {
   const written: Buffer[] = [];
-  const inner = new Duplex({ read() {}, write(chunk: Buffer, _e, cb) { written.push(chunk); cb(); } });
+  const inner = new Duplex({
+    read() {},
+    write(chunk: Buffer, _e, cb) {
+      written.push(chunk);
+      cb();
+    },
+  });
   const seen: OversizedPacket[] = [];
   const limited = new PacketLimitStream(inner, { mode, limit, onOversized: (p) => seen.push(p) });
   const received: Buffer[] = [];
@@ -16,7 +22,15 @@ function pair(mode: 'drop' | 'close', limit = 1024) {
 }
 
 const publish = (topic: string, bytes: number, qos: 0 | 1, messageId = 0x1234) =>
-  mqttPacket.generate({ cmd: 'publish', topic, payload: Buffer.alloc(bytes, 0x61), qos, messageId, dup: false, retain: false });
+  mqttPacket.generate({
+    cmd: 'publish',
+    topic,
+    payload: Buffer.alloc(bytes, 0x61),
+    qos,
+    messageId,
+    dup: false,
+    retain: false,
+  });
 const ping = mqttPacket.generate({ cmd: 'pingresp' });
 
 /** Feeds `data` in chunks of `size` bytes. */
@@ -29,11 +43,27 @@ for (const size of [1, 7, 100000]) {
   t.test(`chunks of ${size} byte(s): small packets pass unchanged, big ones are skipped`, async (t) => {
     const { inner, written, seen, received } = pair('drop');
     const small = publish('edge/gate-01/cmd/ping', 100, 1, 1);
-    const stream = Buffer.concat([small, publish('edge/gate-01/cmd/ping', 5000, 1, 0xabcd), ping, publish('x/y', 300000, 0), small]);
+    const stream = Buffer.concat([
+      small,
+      publish('edge/gate-01/cmd/ping', 5000, 1, 0xabcd),
+      ping,
+      publish('x/y', 300000, 0),
+      small,
+    ]);
     await feed(inner, stream, size);
     t.same(received(), Buffer.concat([small, ping, small]), 'exactly the small packets, in order');
-    t.same(seen.map((s) => [s.topic, s.action]), [['edge/gate-01/cmd/ping', 'dropped'], ['x/y', 'dropped']]);
-    t.same(Buffer.concat(written), Buffer.from([0x40, 0x02, 0xab, 0xcd]), 'the QoS 1 one acknowledged with its packet id; the QoS 0 one not');
+    t.same(
+      seen.map((s) => [s.topic, s.action]),
+      [
+        ['edge/gate-01/cmd/ping', 'dropped'],
+        ['x/y', 'dropped'],
+      ],
+    );
+    t.same(
+      Buffer.concat(written),
+      Buffer.from([0x40, 0x02, 0xab, 0xcd]),
+      'the QoS 1 one acknowledged with its packet id; the QoS 0 one not',
+    );
   });
 }
 

@@ -12,8 +12,12 @@ function router(key: string | null = null) {
   const verifier = new SignatureVerifier({ key: () => key });
   return { config, router: new CommandRouter({ commands: createCommands(deps), log: silentLogger(), verifier }) };
 }
-const send = (r: CommandRouter, name: string, body: unknown, extra: { responseTopic?: string; correlationData?: Buffer } = {}) =>
-  r.handle({ name, payload: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), ...extra });
+const send = (
+  r: CommandRouter,
+  name: string,
+  body: unknown,
+  extra: { responseTopic?: string; correlationData?: Buffer } = {},
+) => r.handle({ name, payload: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), ...extra });
 
 t.test('3.1.1 form: replyTo and id in the body, id echoed', async (t) => {
   const { router: r } = router();
@@ -59,7 +63,17 @@ t.test('no reply topic: nothing to reply, nothing done', async (t) => {
 
 t.test('handler errors that are not AgentError become internal', async (t) => {
   const log = silentLogger();
-  const r = new CommandRouter({ log, commands: { boom: { parse: () => undefined, run: async () => { throw new TypeError('x is undefined'); } } } });
+  const r = new CommandRouter({
+    log,
+    commands: {
+      boom: {
+        parse: () => undefined,
+        run: async () => {
+          throw new TypeError('x is undefined');
+        },
+      },
+    },
+  });
   const reply = await send(r, 'boom', { replyTo: 'r' });
   t.same(reply?.body, { ok: false, error: { code: 'internal', message: 'x is undefined' } });
 });
@@ -73,21 +87,34 @@ t.test('signed commands: good passes, unsigned and replayed are unauthorized', a
 });
 
 // Issue 15: replies went to any replyTo, another device's cmd topic included, echoing the sender's id.
-t.test('a reply topic outside R/reply/ inside the fleet tree: the command does not run and nothing is sent', async (t) => {
-  const config = new FakeConfig(testConfig());
-  const { deps } = fakeCommandDeps(config);
-  const topics = buildTopics('edge', 'gate-01');
-  const r = new CommandRouter({ commands: createCommands(deps), log: silentLogger(), replyTopicAllowed: (topic) => isSafeReplyTopic(topics, topic) });
-  const set = { set: { 'mqtt.healthIntervalSeconds': 9 } };
-  for (const replyTo of ['edge/gate-02/cmd/set-config', 'edge/gate-02/reply/1', 'edge/gate-01/status', '$SYS/x']) {
-    t.equal(await send(r, 'set-config', { ...set, replyTo, id: 1 }), null, `3.1.1 ${replyTo}`);
-    t.equal(await send(r, 'set-config', set, { responseTopic: replyTo }), null, `v5 ${replyTo}`);
-    t.equal(await send(r, 'ping', '{"broken', { responseTopic: replyTo }), null, `malformed, v5 ${replyTo}`);
-  }
-  t.same(config.sets, [], 'nothing changed');
-  t.match(await send(r, 'set-config', { ...set, replyTo: 'edge/gate-01/reply/7', id: 7 }), { topic: 'edge/gate-01/reply/7', body: { ok: true, id: 7 } });
-  t.match(await send(r, 'ping', {}, { responseTopic: 'backend/inbox/1' }), { topic: 'backend/inbox/1', body: { ok: true } });
-});
+t.test(
+  'a reply topic outside R/reply/ inside the fleet tree: the command does not run and nothing is sent',
+  async (t) => {
+    const config = new FakeConfig(testConfig());
+    const { deps } = fakeCommandDeps(config);
+    const topics = buildTopics('edge', 'gate-01');
+    const r = new CommandRouter({
+      commands: createCommands(deps),
+      log: silentLogger(),
+      replyTopicAllowed: (topic) => isSafeReplyTopic(topics, topic),
+    });
+    const set = { set: { 'mqtt.healthIntervalSeconds': 9 } };
+    for (const replyTo of ['edge/gate-02/cmd/set-config', 'edge/gate-02/reply/1', 'edge/gate-01/status', '$SYS/x']) {
+      t.equal(await send(r, 'set-config', { ...set, replyTo, id: 1 }), null, `3.1.1 ${replyTo}`);
+      t.equal(await send(r, 'set-config', set, { responseTopic: replyTo }), null, `v5 ${replyTo}`);
+      t.equal(await send(r, 'ping', '{"broken', { responseTopic: replyTo }), null, `malformed, v5 ${replyTo}`);
+    }
+    t.same(config.sets, [], 'nothing changed');
+    t.match(await send(r, 'set-config', { ...set, replyTo: 'edge/gate-01/reply/7', id: 7 }), {
+      topic: 'edge/gate-01/reply/7',
+      body: { ok: true, id: 7 },
+    });
+    t.match(await send(r, 'ping', {}, { responseTopic: 'backend/inbox/1' }), {
+      topic: 'backend/inbox/1',
+      body: { ok: true },
+    });
+  },
+);
 
 t.test('an unauthorised request is answered, echoing only a short id and correlation data', async (t) => {
   const { router: r } = router('k'.repeat(32));
@@ -97,30 +124,52 @@ t.test('an unauthorised request is answered, echoing only a short id and correla
   t.notOk('id' in a!.body, 'an object id is not echoed');
   t.notOk('id' in (await send(r, 'ping', { replyTo: 'back/1', id: long }))!.body, 'a long id is not echoed');
   t.equal((await send(r, 'ping', { replyTo: 'back/1', id: 'req-1' }))!.body.id, 'req-1', 'a short id is');
-  t.equal((await send(r, 'ping', {}, { responseTopic: 'back/2', correlationData: Buffer.from(long) }))!.correlationData, undefined, 'long correlation data dropped');
-  t.same((await send(r, 'ping', {}, { responseTopic: 'back/2', correlationData: Buffer.from('c1') }))!.correlationData, Buffer.from('c1'));
+  t.equal(
+    (await send(r, 'ping', {}, { responseTopic: 'back/2', correlationData: Buffer.from(long) }))!.correlationData,
+    undefined,
+    'long correlation data dropped',
+  );
+  t.same(
+    (await send(r, 'ping', {}, { responseTopic: 'back/2', correlationData: Buffer.from('c1') }))!.correlationData,
+    Buffer.from('c1'),
+  );
 });
 
-t.test('update: without a command key `sig` is the release signature; with one it is the command\'s and releaseSig carries the release\'s', async (t) => {
-  const got: Array<Record<string, unknown>> = [];
-  const make = (key: string | null) => {
-    const config = new FakeConfig(testConfig());
-    const { deps } = fakeCommandDeps(config);
-    deps.updates = { request: async (body) => (got.push(body), { accepted: true, version: '2.0.0', attempt: 'a' }) };
-    return new CommandRouter({ commands: createCommands(deps), log: silentLogger(), verifier: new SignatureVerifier({ key: () => key }) });
-  };
-  const release = { manifest: { version: '2.0.0' }, url: 'http://x/r.tar.gz' };
-  const releaseSig = 'ab'.repeat(64);
-  const open = await send(make(null), 'update', { ...release, sig: releaseSig }, { responseTopic: 'resp/x' });
-  t.match(open?.body, { ok: true });
-  t.same(got.pop(), { ...release, sig: releaseSig }, 'no key: sig passed on as the release signature');
+t.test(
+  "update: without a command key `sig` is the release signature; with one it is the command's and releaseSig carries the release's",
+  async (t) => {
+    const got: Array<Record<string, unknown>> = [];
+    const make = (key: string | null) => {
+      const config = new FakeConfig(testConfig());
+      const { deps } = fakeCommandDeps(config);
+      deps.updates = { request: async (body) => (got.push(body), { accepted: true, version: '2.0.0', attempt: 'a' }) };
+      return new CommandRouter({
+        commands: createCommands(deps),
+        log: silentLogger(),
+        verifier: new SignatureVerifier({ key: () => key }),
+      });
+    };
+    const release = { manifest: { version: '2.0.0' }, url: 'http://x/r.tar.gz' };
+    const releaseSig = 'ab'.repeat(64);
+    const open = await send(make(null), 'update', { ...release, sig: releaseSig }, { responseTopic: 'resp/x' });
+    t.match(open?.body, { ok: true });
+    t.same(got.pop(), { ...release, sig: releaseSig }, 'no key: sig passed on as the release signature');
 
-  const key = 'k'.repeat(32);
-  const keyed = make(key);
-  const unsigned = await send(keyed, 'update', { ...release, sig: releaseSig }, { responseTopic: 'resp/x' });
-  t.match(unsigned?.body, { ok: false, error: { code: 'unauthorized' } }, 'with a key, an update without the command signature is refused');
-  t.equal(got.length, 0);
-  const signed = signCommand(key, 'update', { ...release, releaseSig, ts: Date.now() });
-  t.match((await send(keyed, 'update', signed, { responseTopic: 'resp/x' }))?.body, { ok: true });
-  t.same(got.pop(), { ...release, releaseSig }, 'the command signature stays in the envelope; the release signature arrives as releaseSig');
-});
+    const key = 'k'.repeat(32);
+    const keyed = make(key);
+    const unsigned = await send(keyed, 'update', { ...release, sig: releaseSig }, { responseTopic: 'resp/x' });
+    t.match(
+      unsigned?.body,
+      { ok: false, error: { code: 'unauthorized' } },
+      'with a key, an update without the command signature is refused',
+    );
+    t.equal(got.length, 0);
+    const signed = signCommand(key, 'update', { ...release, releaseSig, ts: Date.now() });
+    t.match((await send(keyed, 'update', signed, { responseTopic: 'resp/x' }))?.body, { ok: true });
+    t.same(
+      got.pop(),
+      { ...release, releaseSig },
+      'the command signature stays in the envelope; the release signature arrives as releaseSig',
+    );
+  },
+);

@@ -5,8 +5,26 @@ const topics = buildTopics('edge', 'gate-01');
 
 t.test('topics under R = <prefix>/<device id>', async (t) => {
   t.same(
-    [topics.status, topics.health, topics.events, topics.analysis, topics.analysisBudget, topics.config, topics.commandFilter, topics.command('ping')],
-    ['edge/gate-01/status', 'edge/gate-01/health', 'edge/gate-01/events', 'edge/gate-01/analysis', 'edge/gate-01/analysis/budget', 'edge/gate-01/config', 'edge/gate-01/cmd/+', 'edge/gate-01/cmd/ping'],
+    [
+      topics.status,
+      topics.health,
+      topics.events,
+      topics.analysis,
+      topics.analysisBudget,
+      topics.config,
+      topics.commandFilter,
+      topics.command('ping'),
+    ],
+    [
+      'edge/gate-01/status',
+      'edge/gate-01/health',
+      'edge/gate-01/events',
+      'edge/gate-01/analysis',
+      'edge/gate-01/analysis/budget',
+      'edge/gate-01/config',
+      'edge/gate-01/cmd/+',
+      'edge/gate-01/cmd/ping',
+    ],
   );
 });
 
@@ -31,9 +49,9 @@ const replies: Array<[string, string, boolean]> = [
   ['a C1 control character', 'fleet/replies/\u0085', false],
   ['non-ASCII letters are fine', 'fleet/réponses/中', true],
   // Issue 15: replies went to any topic, another device's cmd topic included.
-  ['another device\'s command topic', 'edge/gate-02/cmd/set-config', false],
-  ['another device\'s reply prefix', 'edge/gate-02/reply/1', false],
-  ['another device\'s status', 'edge/gate-02/status', false],
+  ["another device's command topic", 'edge/gate-02/cmd/set-config', false],
+  ["another device's reply prefix", 'edge/gate-02/reply/1', false],
+  ["another device's status", 'edge/gate-02/status', false],
   ['our own tree outside reply/', 'edge/gate-01/anything', false],
   ['the reply prefix itself, empty', 'edge/gate-01/reply/', false],
   ['deeper under our reply prefix', 'edge/gate-01/reply/backend/7', true],
@@ -41,4 +59,5 @@ const replies: Array<[string, string, boolean]> = [
   ['a $SYS topic', '$SYS/broker/x', false],
   ['a topic merely starting with the prefix text', 'edgeless/replies/1', true],
 ];
-for (const [name, topic, expected] of replies) t.equal(isSafeReplyTopic(topics, topic), expected, `reply topic: ${name}`);
+for (const [name, topic, expected] of replies)
+  t.equal(isSafeReplyTopic(topics, topic), expected, `reply topic: ${name}`);

@@ -9,7 +9,14 @@ const topics = buildTopics('edge', 'a');
 const TS = '2025-01-01T00:00:00.000Z';
 
 /** An event numbered by its `bytes`, to tell rows apart. */
-const pruned = (n: number): AgentEvent<'disk.pruned'> => ({ type: 'disk.pruned', camera: 'cam1', file: `f${n}`, bytes: n, reason: 'age', ts: TS });
+const pruned = (n: number): AgentEvent<'disk.pruned'> => ({
+  type: 'disk.pruned',
+  camera: 'cam1',
+  file: `f${n}`,
+  bytes: n,
+  reason: 'age',
+  ts: TS,
+});
 
 function make(dir: string, cap?: number) {
   const db = openStore(dir);
@@ -30,7 +37,10 @@ t.test('enqueue stores the payload with a stable id, in order', async (t) => {
   t.same(JSON.parse(rows[0]!.payload), { type: 'camera.found', camera: 'cam1', source: 'usb', ts: TS, id: 'id-1' });
   t.equal(rows[1]!.id, 'id-2');
   t.ok(rows[0]!.seq < rows[1]!.seq);
-  t.same(outbox.peek(rows[0]!.seq, 10).map((r) => r.id), ['id-2']);
+  t.same(
+    outbox.peek(rows[0]!.seq, 10).map((r) => r.id),
+    ['id-2'],
+  );
   t.equal(outbox.depth(), 2);
 });
 
@@ -49,7 +59,10 @@ t.test('past the cap the oldest are dropped and counted', async (t) => {
   const { db, outbox } = make(t.testdir(), 3);
   t.teardown(() => db.close());
   for (let i = 0; i < 5; i += 1) outbox.enqueue(topics.events, pruned(i));
-  t.same(outbox.peek(0, 10).map((r) => JSON.parse(r.payload).bytes), [2, 3, 4]);
+  t.same(
+    outbox.peek(0, 10).map((r) => JSON.parse(r.payload).bytes),
+    [2, 3, 4],
+  );
   t.same(outbox.stats(), { depth: 3, dropped: 2 });
 });
 

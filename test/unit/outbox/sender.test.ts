@@ -11,14 +11,25 @@ type Done = (error?: Error & { code?: number }) => void;
 const topics = buildTopics('edge', 'a');
 
 /** An event numbered by its `bytes`, to tell the messages sent apart. */
-const pruned = (n: number): AgentEvent<'disk.pruned'> => ({ type: 'disk.pruned', camera: 'cam1', file: `f${n}`, bytes: n, reason: 'age', ts: '2025-01-01T00:00:00.000Z' });
+const pruned = (n: number): AgentEvent<'disk.pruned'> => ({
+  type: 'disk.pruned',
+  camera: 'cam1',
+  file: `f${n}`,
+  bytes: n,
+  reason: 'age',
+  ts: '2025-01-01T00:00:00.000Z',
+});
 
 function setup(dir: string, window = 2) {
   const db = openStore(dir);
   const outbox = new Outbox({ db, log: silentLogger() });
   outbox.start();
   const sent: Array<{ topic: string; payload: string; done: Done }> = [];
-  const channel = { connected: true, isConnected: () => channel.connected, publish: (topic: string, payload: string, done: Done) => sent.push({ topic, payload, done }) };
+  const channel = {
+    connected: true,
+    isConnected: () => channel.connected,
+    publish: (topic: string, payload: string, done: Done) => sent.push({ topic, payload, done }),
+  };
   const sender = new OutboxSender({ outbox, channel, log: silentLogger(), window, retryMs: 10 });
   return { db, outbox, sent, channel, sender };
 }

@@ -1,13 +1,25 @@
 import t, { type Test } from 'tap';
 import { ffmpegEncoderArgs } from '../../../device/encoders/args.js';
 import type { CaptureInput } from '../../../device/types.js';
-import { buildPipelineArgs, keyframeExpression, offsetText, teeOptionValue, teeOutput, type PipelineArgsInput } from '../../../agent/pipeline/ffmpegArgs.js';
+import {
+  buildPipelineArgs,
+  keyframeExpression,
+  offsetText,
+  teeOptionValue,
+  teeOutput,
+  type PipelineArgsInput,
+} from '../../../agent/pipeline/ffmpegArgs.js';
 
 /** A capture on its own timestamps (csi producers, file: URLs): moved onto the timeline by an offset. */
 const RAW: CaptureInput = { inputArgs: ['-f', 'v4l2', '-i', '/dev/video0'], encoded: false, description: 'raw camera' };
 const H264: CaptureInput = { inputArgs: ['-f', 'h264', '-i', 'pipe:0'], encoded: true, description: 'producer h264' };
 /** Live captures stamped on arrival (v4l2, rtsp, http, the test pattern). */
-const WALL: CaptureInput = { inputArgs: ['-use_wallclock_as_timestamps', '1', '-f', 'v4l2', '-i', '/dev/video0'], encoded: false, wallClock: true, description: 'raw camera, wall clock' };
+const WALL: CaptureInput = {
+  inputArgs: ['-use_wallclock_as_timestamps', '1', '-f', 'v4l2', '-i', '/dev/video0'],
+  encoded: false,
+  wallClock: true,
+  description: 'raw camera, wall clock',
+};
 const H264_WALL: CaptureInput = {
   inputArgs: ['-use_wallclock_as_timestamps', '1', '-f', 'v4l2', '-input_format', 'h264', '-i', '/dev/video0'],
   encoded: true,
@@ -15,7 +27,13 @@ const H264_WALL: CaptureInput = {
   description: 'camera h264, wall clock',
 };
 const X264 = ffmpegEncoderArgs('libx264', { width: 1280, height: 720, fps: 30, bitrateKbps: 2000, keyframeSeconds: 1 });
-const VAAPI = ffmpegEncoderArgs('h264_vaapi', { width: 1280, height: 720, fps: 30, bitrateKbps: 2000, keyframeSeconds: 1 });
+const VAAPI = ffmpegEncoderArgs('h264_vaapi', {
+  width: 1280,
+  height: 720,
+  fps: 30,
+  bitrateKbps: 2000,
+  keyframeSeconds: 1,
+});
 /** An archive boundary (a multiple of 600 s) in epoch seconds. */
 const BASE = 1_700_000_400;
 /** The select filter a wall-clock capture starts its chain with, at 1-s keyframes. */
@@ -100,68 +118,119 @@ function avGetToken(buf: { text: string }, term: string): string {
 function inputBlock(t: Test, args: string[], capture: CaptureInput): void {
   const i = args.indexOf('-itsoffset');
   t.ok(i >= 0, '-itsoffset present');
-  t.same(args.slice(i + 2, i + 2 + capture.inputArgs.length), capture.inputArgs, 'the input args follow -itsoffset <value>');
+  t.same(
+    args.slice(i + 2, i + 2 + capture.inputArgs.length),
+    capture.inputArgs,
+    'the input args follow -itsoffset <value>',
+  );
   t.equal(args[i + 2 + capture.inputArgs.length], '-copyts', '-copyts right after the input');
 }
 
 t.test('libx264 encode: the whole command line, in both timeline modes', async (t) => {
   const common: Array<[string, (t: Test, args: string[]) => void]> = [
-    ['progress on stdout every half second', (t, a) => {
-      t.equal(after(a, '-progress'), 'pipe:1');
-      t.equal(after(a, '-stats_period'), '0.5');
-    }],
-    ['the encoder options follow the map', (t, a) => {
-      const i = a.indexOf('-map');
-      t.same(a.slice(i + 2, i + 2 + X264.outputArgs.length), X264.outputArgs);
-    }],
-    ['-fps_mode vfr keeps the capture timestamps, dropping a repeat of one', (t, a) => t.equal(after(a, '-fps_mode'), 'vfr')],
+    [
+      'progress on stdout every half second',
+      (t, a) => {
+        t.equal(after(a, '-progress'), 'pipe:1');
+        t.equal(after(a, '-stats_period'), '0.5');
+      },
+    ],
+    [
+      'the encoder options follow the map',
+      (t, a) => {
+        const i = a.indexOf('-map');
+        t.same(a.slice(i + 2, i + 2 + X264.outputArgs.length), X264.outputArgs);
+      },
+    ],
+    [
+      '-fps_mode vfr keeps the capture timestamps, dropping a repeat of one',
+      (t, a) => t.equal(after(a, '-fps_mode'), 'vfr'),
+    ],
     ['+global_header for the tee muxer', (t, a) => t.equal(after(a, '-flags'), '+global_header')],
-    ['no audio, tee output last', (t, a) => {
-      t.ok(a.includes('-an'));
-      t.same(a.slice(-3, -1), ['-f', 'tee']);
-    }],
+    [
+      'no audio, tee output last',
+      (t, a) => {
+        t.ok(a.includes('-an'));
+        t.same(a.slice(-3, -1), ['-f', 'tee']);
+      },
+    ],
     ['no motion pipe unless asked', (t, a) => t.notOk(a.includes('pipe:3'))],
   ];
   const modes: Array<[string, CaptureInput, Array<[string, (t: Test, args: string[]) => void]>]> = [
-    ['relative (csi producers, file:)', RAW, [
-      ['-itsoffset with the offset in six decimals, before the input', (t, a) => {
-        t.equal(after(a, '-itsoffset'), '0.400000');
-        t.ok(a.indexOf('-itsoffset') < a.indexOf('-i'));
-        inputBlock(t, a, RAW);
-      }],
-      ['-copyts -start_at_zero after the input', (t, a) => {
-        t.ok(a.indexOf('-copyts') > a.indexOf('-i'));
-        t.equal(a[a.indexOf('-copyts') + 1], '-start_at_zero');
-      }],
-      ['no filter graph for a raw capture without filters: the input is mapped directly', (t, a) => {
-        t.notOk(a.includes('-filter_complex'));
-        t.equal(after(a, '-map'), '0:v:0');
-      }],
-      ['-force_key_frames carries the offset', (t, a) => t.equal(after(a, '-force_key_frames'), keyframeExpression(1, 0.4))],
-      ['no encoder time base', (t, a) => t.notOk(a.includes('-enc_time_base:v'))],
-    ]],
-    ['wall clock (v4l2, rtsp, http, test pattern)', WALL, [
-      ['-itsoffset minus the base in six decimals, before the input', (t, a) => {
-        t.equal(after(a, '-itsoffset'), '-1700000400.000000');
-        t.ok(a.indexOf('-itsoffset') < a.indexOf('-use_wallclock_as_timestamps'));
-        inputBlock(t, a, WALL);
-      }],
-      ['-copyts without -start_at_zero: packet times stay wall clock less the base', (t, a) => {
-        t.ok(a.indexOf('-copyts') > a.indexOf('-i'));
-        t.notOk(a.includes('-start_at_zero'));
-      }],
-      ['the select filter drops frames before the first keyframe boundary', (t, a) => {
-        t.equal(after(a, '-filter_complex'), `[0:v]${ALIGN}[c];[c]null[v]`);
-        t.equal(after(a, '-map'), '[v]');
-      }],
-      ['-enc_time_base:v 1:1000 after the encoder options, before the keyframes', (t, a) => {
-        t.equal(after(a, '-enc_time_base:v'), '1:1000');
-        const i = a.indexOf('-map');
-        t.equal(a.indexOf('-enc_time_base:v'), i + 2 + X264.outputArgs.length);
-        t.ok(a.indexOf('-enc_time_base:v') < a.indexOf('-force_key_frames'));
-      }],
-      ['-force_key_frames with offset 0: t already is the timeline', (t, a) => t.equal(after(a, '-force_key_frames'), keyframeExpression(1, 0))],
-    ]],
+    [
+      'relative (csi producers, file:)',
+      RAW,
+      [
+        [
+          '-itsoffset with the offset in six decimals, before the input',
+          (t, a) => {
+            t.equal(after(a, '-itsoffset'), '0.400000');
+            t.ok(a.indexOf('-itsoffset') < a.indexOf('-i'));
+            inputBlock(t, a, RAW);
+          },
+        ],
+        [
+          '-copyts -start_at_zero after the input',
+          (t, a) => {
+            t.ok(a.indexOf('-copyts') > a.indexOf('-i'));
+            t.equal(a[a.indexOf('-copyts') + 1], '-start_at_zero');
+          },
+        ],
+        [
+          'no filter graph for a raw capture without filters: the input is mapped directly',
+          (t, a) => {
+            t.notOk(a.includes('-filter_complex'));
+            t.equal(after(a, '-map'), '0:v:0');
+          },
+        ],
+        [
+          '-force_key_frames carries the offset',
+          (t, a) => t.equal(after(a, '-force_key_frames'), keyframeExpression(1, 0.4)),
+        ],
+        ['no encoder time base', (t, a) => t.notOk(a.includes('-enc_time_base:v'))],
+      ],
+    ],
+    [
+      'wall clock (v4l2, rtsp, http, test pattern)',
+      WALL,
+      [
+        [
+          '-itsoffset minus the base in six decimals, before the input',
+          (t, a) => {
+            t.equal(after(a, '-itsoffset'), '-1700000400.000000');
+            t.ok(a.indexOf('-itsoffset') < a.indexOf('-use_wallclock_as_timestamps'));
+            inputBlock(t, a, WALL);
+          },
+        ],
+        [
+          '-copyts without -start_at_zero: packet times stay wall clock less the base',
+          (t, a) => {
+            t.ok(a.indexOf('-copyts') > a.indexOf('-i'));
+            t.notOk(a.includes('-start_at_zero'));
+          },
+        ],
+        [
+          'the select filter drops frames before the first keyframe boundary',
+          (t, a) => {
+            t.equal(after(a, '-filter_complex'), `[0:v]${ALIGN}[c];[c]null[v]`);
+            t.equal(after(a, '-map'), '[v]');
+          },
+        ],
+        [
+          '-enc_time_base:v 1:1000 after the encoder options, before the keyframes',
+          (t, a) => {
+            t.equal(after(a, '-enc_time_base:v'), '1:1000');
+            const i = a.indexOf('-map');
+            t.equal(a.indexOf('-enc_time_base:v'), i + 2 + X264.outputArgs.length);
+            t.ok(a.indexOf('-enc_time_base:v') < a.indexOf('-force_key_frames'));
+          },
+        ],
+        [
+          '-force_key_frames with offset 0: t already is the timeline',
+          (t, a) => t.equal(after(a, '-force_key_frames'), keyframeExpression(1, 0)),
+        ],
+      ],
+    ],
   ];
   for (const [mode, capture, specific] of modes) {
     t.test(mode, async (t) => {
@@ -170,7 +239,9 @@ t.test('libx264 encode: the whole command line, in both timeline modes', async (
     });
   }
   t.test('a base off the whole second keeps its six decimals', async (t) => {
-    const args = buildPipelineArgs(input({ capture: WALL, timeline: { baseSeconds: BASE + 0.25, offsetSeconds: 0.4 } }));
+    const args = buildPipelineArgs(
+      input({ capture: WALL, timeline: { baseSeconds: BASE + 0.25, offsetSeconds: 0.4 } }),
+    );
     t.equal(after(args, '-itsoffset'), '-1700000400.250000');
   });
   t.test('the select boundary follows the keyframe interval', async (t) => {
@@ -181,7 +252,10 @@ t.test('libx264 encode: the whole command line, in both timeline modes', async (
 });
 
 t.test('tee target: hls and segment slaves', async (t) => {
-  const dirs = { hls: { dir: '/run/hls', segmentSeconds: 2, listSize: 5 }, recording: { dir: '/srv/part', segmentSeconds: 600 } };
+  const dirs = {
+    hls: { dir: '/run/hls', segmentSeconds: 2, listSize: 5 },
+    recording: { dir: '/srv/part', segmentSeconds: 600 },
+  };
   const recordingWant = {
     f: 'segment',
     segment_time: '600',
@@ -201,24 +275,40 @@ t.test('tee target: hls and segment slaves', async (t) => {
       const [hls, rec, extra] = teeSlaves(buildPipelineArgs(input({ capture, ...dirs })).at(-1)!);
       t.equal(extra, undefined, 'exactly two slaves');
       const cases: Array<[string, Map<string, string>, Record<string, string>]> = [
-        ['hls slave: segment length, window, epoch numbering, abort on failure', hls!.options, {
-          f: 'hls',
-          hls_time: '2',
-          hls_list_size: '5',
-          hls_start_number_source: 'epoch',
-          hls_segment_filename: '/run/hls/seg-%d.ts',
-          onfail: 'abort',
-        }],
-        ['segment slave: mpegts flushed per packet, wall-clock length, csv list, abort on failure', rec!.options, recordingWant],
+        [
+          'hls slave: segment length, window, epoch numbering, abort on failure',
+          hls!.options,
+          {
+            f: 'hls',
+            hls_time: '2',
+            hls_list_size: '5',
+            hls_start_number_source: 'epoch',
+            hls_segment_filename: '/run/hls/seg-%d.ts',
+            onfail: 'abort',
+          },
+        ],
+        [
+          'segment slave: mpegts flushed per packet, wall-clock length, csv list, abort on failure',
+          rec!.options,
+          recordingWant,
+        ],
       ];
       for (const [name, options, want] of cases) {
         t.test(name, async (t) => {
           for (const [key, value] of Object.entries(want)) t.equal(options.get(key), value, key);
         });
       }
-      t.equal(rec!.options.get('segment_atclocktime'), atClock, atClock ? 'segment_atclocktime=1' : 'no segment_atclocktime');
+      t.equal(
+        rec!.options.get('segment_atclocktime'),
+        atClock,
+        atClock ? 'segment_atclocktime=1' : 'no segment_atclocktime',
+      );
       t.notOk(rec!.options.has('strftime'), 'no strftime: partials are numbered');
-      t.same(hls!.options.get('hls_flags')!.split('+').sort(), ['delete_segments', 'independent_segments', 'omit_endlist', 'program_date_time', 'temp_file'], 'hls flags delete old segments and never end the list');
+      t.same(
+        hls!.options.get('hls_flags')!.split('+').sort(),
+        ['delete_segments', 'independent_segments', 'omit_endlist', 'program_date_time', 'temp_file'],
+        'hls flags delete old segments and never end the list',
+      );
       t.equal(hls!.output, '/run/hls/index.m3u8', 'the playlist');
       t.equal(rec!.output, '/srv/part/rec-%06d.ts', 'the numbered recording pattern');
     });
@@ -228,7 +318,11 @@ t.test('tee target: hls and segment slaves', async (t) => {
 t.test('tee target: the live view slave, only when asked', async (t) => {
   const cases: Array<[string, Partial<PipelineArgsInput>, boolean]> = [
     ['encode, live asked: a third slave', { live: true }, true],
-    ['copy mode, live asked: a third slave (the copied stream muxed again)', { capture: H264_WALL, encoder: null, live: true }, true],
+    [
+      'copy mode, live asked: a third slave (the copied stream muxed again)',
+      { capture: H264_WALL, encoder: null, live: true },
+      true,
+    ],
     ['live not asked: two slaves', {}, false],
     ['live false: two slaves', { live: false }, false],
   ];
@@ -238,9 +332,13 @@ t.test('tee target: the live view slave, only when asked', async (t) => {
       t.equal(slaves.length, wanted ? 3 : 2);
       if (!wanted) return;
       const live = slaves[2]!;
-      t.equal(live.output, 'pipe:4', 'written to fd 4, the agent\'s pipe');
+      t.equal(live.output, 'pipe:4', "written to fd 4, the agent's pipe");
       t.equal(live.options.get('f'), 'mp4');
-      t.same(live.options.get('movflags')!.split('+').sort(), ['default_base_moof', 'empty_moov', 'frag_every_frame', 'skip_trailer'], 'init first, one fragment per frame');
+      t.same(
+        live.options.get('movflags')!.split('+').sort(),
+        ['default_base_moof', 'empty_moov', 'frag_every_frame', 'skip_trailer'],
+        'init first, one fragment per frame',
+      );
       t.equal(live.options.get('onfail'), 'ignore', 'a closed live pipe never stops HLS and the recording');
       t.equal(slaves[0]!.options.get('onfail'), 'abort', 'the others still abort');
     });
@@ -250,31 +348,67 @@ t.test('tee target: the live view slave, only when asked', async (t) => {
 t.test('copy mode: an encoded capture with no encoder', async (t) => {
   const motion = { width: 64, height: 36, fps: 2 };
   const common: Array<[string, (t: Test, args: string[]) => void]> = [
-    ['-c:v copy right after the map of the input stream', (t, a) => t.same(a.slice(a.indexOf('-map'), a.indexOf('-map') + 4), ['-map', '0:v:0', '-c:v', 'copy'])],
+    [
+      '-c:v copy right after the map of the input stream',
+      (t, a) => t.same(a.slice(a.indexOf('-map'), a.indexOf('-map') + 4), ['-map', '0:v:0', '-c:v', 'copy']),
+    ],
     ['no forced keyframes (the producer or camera decides them)', (t, a) => t.notOk(a.includes('-force_key_frames'))],
-    ['no -fps_mode, +global_header or encoder time base', (t, a) => t.notOk(a.includes('-fps_mode') || a.includes('-flags') || a.includes('-enc_time_base:v'))],
+    [
+      'no -fps_mode, +global_header or encoder time base',
+      (t, a) => t.notOk(a.includes('-fps_mode') || a.includes('-flags') || a.includes('-enc_time_base:v')),
+    ],
     ['no filter graph (so no select), even with motion asked for', (t, a) => t.notOk(a.includes('-filter_complex'))],
-    ['motion from a decode of its own: a second output after the tee, never a filter on the copy', (t, a) => {
-      t.same(a.slice(a.indexOf(teeTarget(a)) + 1), ['-map', '0:v:0', '-vf', 'fps=2,scale=64:36,format=gray', '-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:3']);
-    }],
+    [
+      'motion from a decode of its own: a second output after the tee, never a filter on the copy',
+      (t, a) => {
+        t.same(a.slice(a.indexOf(teeTarget(a)) + 1), [
+          '-map',
+          '0:v:0',
+          '-vf',
+          'fps=2,scale=64:36,format=gray',
+          '-f',
+          'rawvideo',
+          '-pix_fmt',
+          'gray',
+          'pipe:3',
+        ]);
+      },
+    ],
   ];
   const modes: Array<[string, CaptureInput, Array<[string, (t: Test, args: string[]) => void]>]> = [
-    ['relative (producer H.264)', H264, [
-      ['timestamps still moved onto the timeline by the offset', (t, a) => {
-        t.equal(after(a, '-itsoffset'), '0.400000');
-        inputBlock(t, a, H264);
-        t.equal(a[a.indexOf('-copyts') + 1], '-start_at_zero');
-      }],
-      ['no segment_atclocktime', (t, a) => t.notOk(teeSlaves(teeTarget(a))[1]!.options.has('segment_atclocktime'))],
-    ]],
-    ['wall clock (camera H.264)', H264_WALL, [
-      ['still -itsoffset minus the base and -copyts, without -start_at_zero', (t, a) => {
-        t.equal(after(a, '-itsoffset'), '-1700000400.000000');
-        inputBlock(t, a, H264_WALL);
-        t.notOk(a.includes('-start_at_zero'));
-      }],
-      ['segment_atclocktime=1', (t, a) => t.equal(teeSlaves(teeTarget(a))[1]!.options.get('segment_atclocktime'), '1')],
-    ]],
+    [
+      'relative (producer H.264)',
+      H264,
+      [
+        [
+          'timestamps still moved onto the timeline by the offset',
+          (t, a) => {
+            t.equal(after(a, '-itsoffset'), '0.400000');
+            inputBlock(t, a, H264);
+            t.equal(a[a.indexOf('-copyts') + 1], '-start_at_zero');
+          },
+        ],
+        ['no segment_atclocktime', (t, a) => t.notOk(teeSlaves(teeTarget(a))[1]!.options.has('segment_atclocktime'))],
+      ],
+    ],
+    [
+      'wall clock (camera H.264)',
+      H264_WALL,
+      [
+        [
+          'still -itsoffset minus the base and -copyts, without -start_at_zero',
+          (t, a) => {
+            t.equal(after(a, '-itsoffset'), '-1700000400.000000');
+            inputBlock(t, a, H264_WALL);
+            t.notOk(a.includes('-start_at_zero'));
+          },
+        ],
+        [
+          'segment_atclocktime=1',
+          (t, a) => t.equal(teeSlaves(teeTarget(a))[1]!.options.get('segment_atclocktime'), '1'),
+        ],
+      ],
+    ],
   ];
   for (const [mode, capture, specific] of modes) {
     t.test(mode, async (t) => {
@@ -286,20 +420,57 @@ t.test('copy mode: an encoded capture with no encoder', async (t) => {
 
 t.test('filter graph', async (t) => {
   const cases: Array<[string, Partial<PipelineArgsInput>, string | undefined, string]> = [
-    ['capture filter only', { capture: { ...RAW, filter: 'scale=1280:720,fps=30' } }, '[0:v]scale=1280:720,fps=30[c];[c]null[v]', '[v]'],
+    [
+      'capture filter only',
+      { capture: { ...RAW, filter: 'scale=1280:720,fps=30' } },
+      '[0:v]scale=1280:720,fps=30[c];[c]null[v]',
+      '[v]',
+    ],
     ['encoder filter only (vaapi upload)', { encoder: VAAPI }, '[0:v]format=nv12,hwupload[v]', '[v]'],
-    ['capture filter chained before the encoder filter', { capture: { ...RAW, filter: 'scale=640:360' }, encoder: VAAPI }, '[0:v]scale=640:360[c];[c]format=nv12,hwupload[v]', '[v]'],
-    ['motion branch: split, grey frames at the motion rate and size', { motion: { width: 64, height: 36, fps: 2 } }, '[0:v]split=2[a][b];[a]null[v];[b]fps=2,scale=64:36,format=gray[m]', '[v]'],
-    ['motion branch after the capture filter, with the encoder filter on the main branch', { capture: { ...RAW, filter: 'scale=640:360' }, encoder: VAAPI, motion: { width: 32, height: 18, fps: 1 } },
-      '[0:v]scale=640:360[c];[c]split=2[a][b];[a]format=nv12,hwupload[v];[b]fps=1,scale=32:18,format=gray[m]', '[v]'],
+    [
+      'capture filter chained before the encoder filter',
+      { capture: { ...RAW, filter: 'scale=640:360' }, encoder: VAAPI },
+      '[0:v]scale=640:360[c];[c]format=nv12,hwupload[v]',
+      '[v]',
+    ],
+    [
+      'motion branch: split, grey frames at the motion rate and size',
+      { motion: { width: 64, height: 36, fps: 2 } },
+      '[0:v]split=2[a][b];[a]null[v];[b]fps=2,scale=64:36,format=gray[m]',
+      '[v]',
+    ],
+    [
+      'motion branch after the capture filter, with the encoder filter on the main branch',
+      { capture: { ...RAW, filter: 'scale=640:360' }, encoder: VAAPI, motion: { width: 32, height: 18, fps: 1 } },
+      '[0:v]scale=640:360[c];[c]split=2[a][b];[a]format=nv12,hwupload[v];[b]fps=1,scale=32:18,format=gray[m]',
+      '[v]',
+    ],
     ['nothing to filter', {}, undefined, '0:v:0'],
     ['wall clock: the select filter alone', { capture: WALL }, `[0:v]${ALIGN}[c];[c]null[v]`, '[v]'],
-    ['wall clock: select chained before the capture filter', { capture: { ...WALL, filter: 'scale=1280:720,fps=30' } }, `[0:v]${ALIGN},scale=1280:720,fps=30[c];[c]null[v]`, '[v]'],
-    ['wall clock: select, capture filter, then the encoder filter', { capture: { ...WALL, filter: 'scale=640:360' }, encoder: VAAPI }, `[0:v]${ALIGN},scale=640:360[c];[c]format=nv12,hwupload[v]`, '[v]'],
-    ['wall clock: select before the motion split (both branches aligned)', { capture: WALL, motion: { width: 64, height: 36, fps: 2 } },
-      `[0:v]${ALIGN}[c];[c]split=2[a][b];[a]null[v];[b]fps=2,scale=64:36,format=gray[m]`, '[v]'],
-    ['wall clock: select, capture filter, split, encoder filter on the main branch', { capture: { ...WALL, filter: 'scale=640:360' }, encoder: VAAPI, motion: { width: 32, height: 18, fps: 1 } },
-      `[0:v]${ALIGN},scale=640:360[c];[c]split=2[a][b];[a]format=nv12,hwupload[v];[b]fps=1,scale=32:18,format=gray[m]`, '[v]'],
+    [
+      'wall clock: select chained before the capture filter',
+      { capture: { ...WALL, filter: 'scale=1280:720,fps=30' } },
+      `[0:v]${ALIGN},scale=1280:720,fps=30[c];[c]null[v]`,
+      '[v]',
+    ],
+    [
+      'wall clock: select, capture filter, then the encoder filter',
+      { capture: { ...WALL, filter: 'scale=640:360' }, encoder: VAAPI },
+      `[0:v]${ALIGN},scale=640:360[c];[c]format=nv12,hwupload[v]`,
+      '[v]',
+    ],
+    [
+      'wall clock: select before the motion split (both branches aligned)',
+      { capture: WALL, motion: { width: 64, height: 36, fps: 2 } },
+      `[0:v]${ALIGN}[c];[c]split=2[a][b];[a]null[v];[b]fps=2,scale=64:36,format=gray[m]`,
+      '[v]',
+    ],
+    [
+      'wall clock: select, capture filter, split, encoder filter on the main branch',
+      { capture: { ...WALL, filter: 'scale=640:360' }, encoder: VAAPI, motion: { width: 32, height: 18, fps: 1 } },
+      `[0:v]${ALIGN},scale=640:360[c];[c]split=2[a][b];[a]format=nv12,hwupload[v];[b]fps=1,scale=32:18,format=gray[m]`,
+      '[v]',
+    ],
   ];
   for (const [name, over, graph, map] of cases) {
     t.test(name, async (t) => {
@@ -317,7 +488,11 @@ t.test('filter graph', async (t) => {
   t.test('motion output: the [m] label as raw grey on fd 3, after the tee output', async (t) => {
     for (const capture of [RAW, WALL]) {
       const args = buildPipelineArgs(input({ capture, motion: { width: 64, height: 36, fps: 2 } }));
-      t.same(args.slice(args.indexOf('tee') + 2), ['-map', '[m]', '-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:3'], capture.description);
+      t.same(
+        args.slice(args.indexOf('tee') + 2),
+        ['-map', '[m]', '-f', 'rawvideo', '-pix_fmt', 'gray', 'pipe:3'],
+        capture.description,
+      );
     }
   });
 });
@@ -325,7 +500,12 @@ t.test('filter graph', async (t) => {
 t.test('tee escaping: both levels, as FFmpeg reads them', async (t) => {
   const cases: Array<[string, string, string, string]> = [
     ['plain path unchanged', '/srv/archive/cam0', '/srv/archive/cam0', '/srv/archive/cam0'],
-    ['colon (option separator) escaped for the option level, then its backslash for the slave level', 'C:/x', 'C\\\\:/x', 'C:/x'],
+    [
+      'colon (option separator) escaped for the option level, then its backslash for the slave level',
+      'C:/x',
+      'C\\\\:/x',
+      'C:/x',
+    ],
     ['pipe (slave separator)', 'a|b', 'a\\|b', 'a\\|b'],
     ['closing bracket ends an option list', 'x]y', 'x\\\\]y', 'x]y'],
     ['quote', "a'b", "a\\\\\\'b", "a\\'b"],
@@ -342,16 +522,33 @@ t.test('tee escaping: both levels, as FFmpeg reads them', async (t) => {
   // Issue 15: a ':' in hls.dir (one level of escaping) started new tee options.
   const hostile = "/run/a:hls_list_size=1:x|[f=mpegts]/tmp/evil.ts|b'c d\\e%f]";
   t.test('a folder with every special character survives into the tee target as FFmpeg reads it', async (t) => {
-    const target = buildPipelineArgs(input({ hls: { dir: hostile, segmentSeconds: 1, listSize: 3 }, recording: { dir: `${hostile}/rec`, segmentSeconds: 600 } })).at(-1)!;
+    const target = buildPipelineArgs(
+      input({
+        hls: { dir: hostile, segmentSeconds: 1, listSize: 3 },
+        recording: { dir: `${hostile}/rec`, segmentSeconds: 600 },
+      }),
+    ).at(-1)!;
     const slaves = teeSlaves(target);
     t.equal(slaves.length, 2, 'still exactly two slaves');
     const [hls, rec] = slaves;
     t.equal(hls!.output, `${hostile}/index.m3u8`);
     t.equal(hls!.options.get('hls_segment_filename'), `${hostile}/seg-%d.ts`);
     t.equal(hls!.options.get('hls_list_size'), '3', 'no option injected');
-    t.same([...hls!.options.keys()].sort(), ['f', 'hls_flags', 'hls_list_size', 'hls_segment_filename', 'hls_start_number_source', 'hls_time', 'onfail']);
+    t.same([...hls!.options.keys()].sort(), [
+      'f',
+      'hls_flags',
+      'hls_list_size',
+      'hls_segment_filename',
+      'hls_start_number_source',
+      'hls_time',
+      'onfail',
+    ]);
     t.equal(rec!.options.get('segment_list'), `${hostile}/rec/segments.csv`);
-    t.equal(rec!.output, `${hostile.replace(/%/g, '%%')}/rec/rec-%06d.ts`, 'a literal % doubled in the segment pattern');
+    t.equal(
+      rec!.output,
+      `${hostile.replace(/%/g, '%%')}/rec/rec-%06d.ts`,
+      'a literal % doubled in the segment pattern',
+    );
   });
 });
 
@@ -446,12 +643,33 @@ function forcedFrames(expression: string, fps: number, seconds: number): number[
 t.test('keyframeExpression evaluated', async (t) => {
   const cases: Array<[string, number, number, number, number, number[]]> = [
     // name, k, offset, fps, seconds, keyframe frame indexes
-    ['offset 0.4, k=1 at 10 fps: the first frame, then where t+0.4 crosses a whole second', 1, 0.4, 10, 4, [0, 6, 16, 26, 36]],
+    [
+      'offset 0.4, k=1 at 10 fps: the first frame, then where t+0.4 crosses a whole second',
+      1,
+      0.4,
+      10,
+      4,
+      [0, 6, 16, 26, 36],
+    ],
     ['offset 0, k=1 at 10 fps: every 10th frame', 1, 0, 10, 3, [0, 10, 20]],
     ['offset 0.4, k=2 at 10 fps: where t+0.4 crosses an even second', 2, 0.4, 10, 6, [0, 16, 36, 56]],
-    ['offset 0.95, k=1 at 30 fps: crossing a second between frames picks the first frame after it', 1, 0.95, 30, 3, [0, 2, 32, 62]],
+    [
+      'offset 0.95, k=1 at 30 fps: crossing a second between frames picks the first frame after it',
+      1,
+      0.95,
+      30,
+      3,
+      [0, 2, 32, 62],
+    ],
     ['offset 599.4 (late in a 10-minute archive), k=1 at 10 fps', 1, 599.4, 10, 2, [0, 6, 16]],
-    ['offset 8/15 at 15 fps (no exact decimal): the frame on the boundary, not the one after', 1, 8 / 15, 15, 3, [0, 7, 22, 37]],
+    [
+      'offset 8/15 at 15 fps (no exact decimal): the frame on the boundary, not the one after',
+      1,
+      8 / 15,
+      15,
+      3,
+      [0, 7, 22, 37],
+    ],
   ];
   for (const [name, k, offset, fps, seconds, want] of cases) {
     t.test(name, async (t) => {
@@ -461,7 +679,10 @@ t.test('keyframeExpression evaluated', async (t) => {
       // Every forced frame after the first sits on the first frame at or after a multiple of k.
       for (const n of forced.slice(1)) {
         const wall = n / fps + offset;
-        t.ok(Math.floor((wall + 1e-9) / k) > Math.floor((wall - 1 / fps + 1e-9) / k), `frame ${n} is the first of its ${k}-s slot`);
+        t.ok(
+          Math.floor((wall + 1e-9) / k) > Math.floor((wall - 1 / fps + 1e-9) / k),
+          `frame ${n} is the first of its ${k}-s slot`,
+        );
       }
     });
   }
@@ -479,14 +700,32 @@ t.test('keyframeExpression evaluated', async (t) => {
 t.test('wall clock: select then keyframes evaluated', async (t) => {
   // name, k, time of the first frame on the timeline, fps, seconds, times of the frames kept, keyframe times
   const cases: Array<[string, number, number, number, number, number, number[]]> = [
-    ['first frame 0.37 s after the base, k=1 at 10 fps: frames from 1.07, keyframes each second', 1, 0.37, 10, 4, 1.07, [1.07, 2.07, 3.07, 4.07]],
+    [
+      'first frame 0.37 s after the base, k=1 at 10 fps: frames from 1.07, keyframes each second',
+      1,
+      0.37,
+      10,
+      4,
+      1.07,
+      [1.07, 2.07, 3.07, 4.07],
+    ],
     ['first frame on a boundary is kept', 1, 2, 10, 2, 2, [2, 3]],
     ['k=2: nothing before the next even second', 2, 0.55, 10, 6, 2.05, [2.05, 4.05, 6.05]],
-    ['a late first frame (camera start-up, 7.9 s in) waits for second 8', 1, 7.9, 30, 2, 7.9 + 3 / 30, [7.9 + 3 / 30, 8.9 + 3 / 30]],
+    [
+      'a late first frame (camera start-up, 7.9 s in) waits for second 8',
+      1,
+      7.9,
+      30,
+      2,
+      7.9 + 3 / 30,
+      [7.9 + 3 / 30, 8.9 + 3 / 30],
+    ],
   ];
   for (const [name, k, first, fps, seconds, firstKept, keyframes] of cases) {
     t.test(name, async (t) => {
-      const select = /select='(.*)'/.exec(buildPipelineArgs(input({ capture: WALL, keyframeSeconds: k })).find((a) => a.includes('select='))!)![1]!;
+      const select = /select='(.*)'/.exec(
+        buildPipelineArgs(input({ capture: WALL, keyframeSeconds: k })).find((a) => a.includes('select='))!,
+      )![1]!;
       const force = keyframeExpression(k, 0).replace(/^expr:/, '');
       const kept: number[] = [];
       const forced: number[] = [];

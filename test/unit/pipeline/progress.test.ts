@@ -44,15 +44,34 @@ const cases: Array<[string, string[], FfmpegProgress[]]> = [
   ['split inside "progress=continue"', splitAt(BLOCK, BLOCK.indexOf('progress=') + 4), [PARSED]],
   ['one byte at a time', [...BLOCK], [PARSED]],
   ['two blocks in one chunk', [BLOCK + BLOCK.replace('frame=120', 'frame=135')], [PARSED, { ...PARSED, frame: 135 }]],
-  ['the last block says progress=end', [BLOCK.replace('progress=continue', 'progress=end')], [{ ...PARSED, end: true }]],
-  ['a block with no fields: every figure is 0', ['progress=continue\n'], [{ frame: 0, fps: 0, dropFrames: 0, dupFrames: 0, outTimeSeconds: 0, end: false }]],
-  ['missing and non-numeric fields are 0 (out_time_us=N/A before the first frame)', ['frame=0\nfps=0.00\nout_time_us=N/A\nprogress=continue\n'],
-    [{ frame: 0, fps: 0, dropFrames: 0, dupFrames: 0, outTimeSeconds: 0, end: false }]],
-  ['fields do not leak into the next block', [`${BLOCK}frame=7\nprogress=continue\n`], [PARSED, { frame: 7, fps: 0, dropFrames: 0, dupFrames: 0, outTimeSeconds: 0, end: false }]],
+  [
+    'the last block says progress=end',
+    [BLOCK.replace('progress=continue', 'progress=end')],
+    [{ ...PARSED, end: true }],
+  ],
+  [
+    'a block with no fields: every figure is 0',
+    ['progress=continue\n'],
+    [{ frame: 0, fps: 0, dropFrames: 0, dupFrames: 0, outTimeSeconds: 0, end: false }],
+  ],
+  [
+    'missing and non-numeric fields are 0 (out_time_us=N/A before the first frame)',
+    ['frame=0\nfps=0.00\nout_time_us=N/A\nprogress=continue\n'],
+    [{ frame: 0, fps: 0, dropFrames: 0, dupFrames: 0, outTimeSeconds: 0, end: false }],
+  ],
+  [
+    'fields do not leak into the next block',
+    [`${BLOCK}frame=7\nprogress=continue\n`],
+    [PARSED, { frame: 7, fps: 0, dropFrames: 0, dupFrames: 0, outTimeSeconds: 0, end: false }],
+  ],
   ['a block without its progress line yields nothing yet', [BLOCK.replace('progress=continue\n', '')], []],
   ['a final line without newline waits for more', [BLOCK.slice(0, -1)], []],
   ['blank lines and lines without = are ignored', ['\n\nnoise\n=5\n' + BLOCK], [PARSED]],
-  ['spaces around values are trimmed', ['frame= 12 \nprogress=continue\n'], [{ frame: 12, fps: 0, dropFrames: 0, dupFrames: 0, outTimeSeconds: 0, end: false }]],
+  [
+    'spaces around values are trimmed',
+    ['frame= 12 \nprogress=continue\n'],
+    [{ frame: 12, fps: 0, dropFrames: 0, dupFrames: 0, outTimeSeconds: 0, end: false }],
+  ],
 ];
 
 for (const [name, chunks, want] of cases) {

@@ -57,9 +57,17 @@ t.test('jpegSize on hand-built headers', async (t) => {
     ['baseline SOF0 right after SOI', jpeg([sof(0xc0, 640, 480), EOI]), { width: 640, height: 480 }],
     ['SOF0 after APP0 and DQT', jpeg([APP0, DQT, sof(0xc0, 1920, 1080), EOI]), { width: 1920, height: 1080 }],
     ['progressive SOF2', jpeg([APP0, sof(0xc2, 160, 120), EOI]), { width: 160, height: 120 }],
-    ['DHT (0xC4) is not mistaken for a frame header', jpeg([segment(0xc4, [0, ...new Array<number>(16).fill(0)]), sof(0xc0, 32, 16), EOI]), { width: 32, height: 16 }],
+    [
+      'DHT (0xC4) is not mistaken for a frame header',
+      jpeg([segment(0xc4, [0, ...new Array<number>(16).fill(0)]), sof(0xc0, 32, 16), EOI]),
+      { width: 32, height: 16 },
+    ],
     ['width and height above 255 use both bytes', jpeg([sof(0xc0, 4056, 3040), EOI]), { width: 4056, height: 3040 }],
-    ['garbage where a marker should be: null', jpeg([Buffer.from([0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa])]), null],
+    [
+      'garbage where a marker should be: null',
+      jpeg([Buffer.from([0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa])]),
+      null,
+    ],
     ['no SOF at all: null', jpeg([APP0, DQT, EOI]), null],
     ['truncated inside the SOF header: null', jpeg([sof(0xc0, 640, 480).subarray(0, 6)]), null],
     ['empty buffer: null', Buffer.alloc(0), null],
@@ -70,6 +78,22 @@ t.test('jpegSize on hand-built headers', async (t) => {
 t.test('jpegSize on a JPEG that ffmpeg wrote', async (t) => {
   const dir = t.testdir();
   const file = path.join(dir, 'frame.jpg');
-  await run('ffmpeg', ['-hide_banner', '-nostdin', '-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x176:rate=1', '-frames:v', '1', '-q:v', '3', '-f', 'mjpeg', file]);
+  await run('ffmpeg', [
+    '-hide_banner',
+    '-nostdin',
+    '-v',
+    'error',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=320x176:rate=1',
+    '-frames:v',
+    '1',
+    '-q:v',
+    '3',
+    '-f',
+    'mjpeg',
+    file,
+  ]);
   t.same(jpegSize(await readFile(file)), { width: 320, height: 176 });
 });

@@ -54,14 +54,23 @@ const rows: Row[] = [
     stats: { encoder: 'libx264', lastError: 'Unknown encoder' },
   },
   {
-    name: 'a stall: the camera is lost (camera.lost names the run\'s source) and the loop backs off',
+    name: "a stall: the camera is lost (camera.lost names the run's source) and the loop backs off",
     runs: [{ firstFrameAfterMs: 1000, lastsMs: 12_000, end: exit('pipeline_stalled', STALLED) }],
-    events: ['started h264_v4l2m2m', `lost test pattern: ${STALLED}`, `restart #1 after 1 s: ${STALLED}`, 'started h264_v4l2m2m'],
+    events: [
+      'started h264_v4l2m2m',
+      `lost test pattern: ${STALLED}`,
+      `restart #1 after 1 s: ${STALLED}`,
+      'started h264_v4l2m2m',
+    ],
     stats: { lastError: STALLED, encoder: 'h264_v4l2m2m' },
   },
   {
     name: 'a camera error: lost once however often it fails, found again (camera.found) at the next first frame',
-    runs: [{ end: exit('source_unavailable', NO_DEVICE) }, { end: exit('source_unavailable', NO_DEVICE) }, { firstFrameAfterMs: 800 }],
+    runs: [
+      { end: exit('source_unavailable', NO_DEVICE) },
+      { end: exit('source_unavailable', NO_DEVICE) },
+      { firstFrameAfterMs: 800 },
+    ],
     events: [
       'started h264_v4l2m2m',
       `lost test pattern: ${NO_DEVICE}`,
@@ -119,7 +128,13 @@ const rows: Row[] = [
   {
     name: 'a long run that never had a frame is not healthy: the backoff keeps growing',
     runs: [other(), other(60_000)],
-    events: ['started h264_v4l2m2m', `restart #1 after 1 s: ${CONVERSION}`, 'started h264_v4l2m2m', `restart #2 after 2 s: ${CONVERSION}`, 'started h264_v4l2m2m'],
+    events: [
+      'started h264_v4l2m2m',
+      `restart #1 after 1 s: ${CONVERSION}`,
+      'started h264_v4l2m2m',
+      `restart #2 after 2 s: ${CONVERSION}`,
+      'started h264_v4l2m2m',
+    ],
   },
   {
     name: 'the wall clock jumped under a run: restart at once on the new timeline; not an error',
@@ -130,13 +145,20 @@ const rows: Row[] = [
   {
     name: 'a source that cannot be resolved: camera.lost names the configured source, secrets hidden, and the loop backs off',
     source: 'rtsp://admin:hunter2@10.0.0.5/stream',
-    runs: [{ failToStart: new AgentError('source_unavailable', 'no camera answers at rtsp://admin:hunter2@10.0.0.5/stream') }],
+    runs: [
+      {
+        failToStart: new AgentError('source_unavailable', 'no camera answers at rtsp://admin:hunter2@10.0.0.5/stream'),
+      },
+    ],
     events: [
       'lost rtsp://admin:[redacted]@10.0.0.5/stream: no camera answers at rtsp://admin:[redacted]@10.0.0.5/stream',
       'restart #1 after 1 s: no camera answers at rtsp://admin:[redacted]@10.0.0.5/stream',
       'started h264_v4l2m2m',
     ],
-    stats: { lastError: 'no camera answers at rtsp://admin:[redacted]@10.0.0.5/stream', source: 'rtsp://admin:[redacted]@10.0.0.5/stream' },
+    stats: {
+      lastError: 'no camera answers at rtsp://admin:[redacted]@10.0.0.5/stream',
+      source: 'rtsp://admin:[redacted]@10.0.0.5/stream',
+    },
   },
   {
     name: 'a run that cannot start for another reason: the loop backs off, the camera is not lost',
@@ -161,7 +183,13 @@ const rows: Row[] = [
       (await w.runStarted(2)).end(exit('pipeline_exit', CONVERSION));
       t.equal(w.clock.now(), asked, 'no time passed: the wait was cut short');
     },
-    events: ['started h264_v4l2m2m', `restart #1 after 1 s: ${CONVERSION}`, 'started h264_v4l2m2m', `restart #2 after 2 s: ${CONVERSION}`, 'started h264_v4l2m2m'],
+    events: [
+      'started h264_v4l2m2m',
+      `restart #1 after 1 s: ${CONVERSION}`,
+      'started h264_v4l2m2m',
+      `restart #2 after 2 s: ${CONVERSION}`,
+      'started h264_v4l2m2m',
+    ],
   },
   {
     name: 'a stop during the backoff: no further run, and the camera counts as stopped, not supervised',
@@ -183,10 +211,21 @@ const rows: Row[] = [
     stopsAsked: [1],
   },
   {
-    name: 'frames count over all runs; fps only while running; drops are the last run\'s and a total',
-    runs: [{ firstFrameAfterMs: 100, frames: 150, lastsMs: 12_000, end: exit('pipeline_exit', CONVERSION) }, { firstFrameAfterMs: 200 }],
+    name: "frames count over all runs; fps only while running; drops are the last run's and a total",
+    runs: [
+      { firstFrameAfterMs: 100, frames: 150, lastsMs: 12_000, end: exit('pipeline_exit', CONVERSION) },
+      { firstFrameAfterMs: 200 },
+    ],
     events: ['started h264_v4l2m2m', `restart #1 after 1 s: ${CONVERSION}`, 'started h264_v4l2m2m'],
-    stats: { state: 'running', fps: 15, framesTotal: 165, droppedFrames: 1, droppedFramesTotal: 2, lastFrameAgeSeconds: 0, restarts: 1 },
+    stats: {
+      state: 'running',
+      fps: 15,
+      framesTotal: 165,
+      droppedFrames: 1,
+      droppedFramesTotal: 2,
+      lastFrameAgeSeconds: 0,
+      restarts: 1,
+    },
   },
   {
     name: 'liveness: supervised while a start is young or frames come, not once the liveness bound passes without either',
@@ -226,6 +265,11 @@ for (const row of rows) {
     await w.playToOpenRun();
     t.same(transcript(w.events), row.events, 'events');
     if (row.stats) t.match(w.supervisor.stats(), row.stats, 'figures');
-    if (row.stopsAsked) t.same(w.runs.map((r) => r.stopsAsked), row.stopsAsked, 'stops asked of each run');
+    if (row.stopsAsked)
+      t.same(
+        w.runs.map((r) => r.stopsAsked),
+        row.stopsAsked,
+        'stops asked of each run',
+      );
   });
 }

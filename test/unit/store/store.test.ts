@@ -28,7 +28,10 @@ t.test('a transaction commits when fn returns and rolls back when it throws', as
   const db = openStore(t.testdir());
   t.teardown(() => db.close());
   db.exec('CREATE TABLE q (v TEXT)');
-  t.equal(db.transaction(() => (db.prepare('INSERT INTO q VALUES (?)').run('kept'), 7)), 7);
+  t.equal(
+    db.transaction(() => (db.prepare('INSERT INTO q VALUES (?)').run('kept'), 7)),
+    7,
+  );
   t.throws(() =>
     db.transaction(() => {
       db.prepare('INSERT INTO q VALUES (?)').run('lost');

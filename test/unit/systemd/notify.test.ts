@@ -55,7 +55,13 @@ t.test('notifier is a no-op without NOTIFY_SOCKET', async (t) => {
 });
 
 t.test('notifier never throws when the transport fails', async (t) => {
-  const transport: NotifyTransport = { name: 'broken', send: async () => { throw new Error('ECONNREFUSED'); }, close() {} };
+  const transport: NotifyTransport = {
+    name: 'broken',
+    send: async () => {
+      throw new Error('ECONNREFUSED');
+    },
+    close() {},
+  };
   const notifier = new SystemdNotifier({ env: { NOTIFY_SOCKET: '/nowhere' }, transport });
   await notifier.watchdog();
   await notifier.watchdog();
@@ -64,7 +70,11 @@ t.test('notifier never throws when the transport fails', async (t) => {
 
 t.test('chooseTransport falls back to the perl helper when node-unix-socket does not load', async (t) => {
   t.equal(chooseTransport('/x', () => null).name, 'perl');
-  t.equal(chooseTransport('/x').name, loadDgramSocket() ? 'node-unix-socket' : 'perl', 'the in-process sender only where its prebuilt is installed');
+  t.equal(
+    chooseTransport('/x').name,
+    loadDgramSocket() ? 'node-unix-socket' : 'perl',
+    'the in-process sender only where its prebuilt is installed',
+  );
 });
 
 for (const kind of ['node-unix-socket', 'perl'] as const) {
@@ -87,7 +97,6 @@ for (const kind of ['node-unix-socket', 'perl'] as const) {
     await socket.waitFor((m) => m === 'STOPPING=1');
     t.equal(socket.count('WATCHDOG=1'), 1);
   });
-
 }
 
 t.test('abstract-namespace NOTIFY_SOCKET (@name) goes through the perl helper', async (t) => {
@@ -134,7 +143,14 @@ t.test('WatchdogPetter treats a throwing health check as unhealthy and does noth
   const pings: number[] = [];
   const clock = manualClock();
   const notifier = { watchdog: async () => void pings.push(clock.now()) };
-  const petter = new WatchdogPetter({ notifier, clock, isHealthy: () => { throw new Error('x'); }, intervalMs: 10 });
+  const petter = new WatchdogPetter({
+    notifier,
+    clock,
+    isHealthy: () => {
+      throw new Error('x');
+    },
+    intervalMs: 10,
+  });
   petter.start();
   clock.advance(100);
   petter.stop();

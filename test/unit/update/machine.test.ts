@@ -22,19 +22,37 @@ t.test('a healthy release: each state in order, done after the gate and 60 s wit
   t.equal(board.downloads.size, 0, 'the download is removed');
   t.ok(board.now - started >= 60_000 + board.startMs, 'it waited the stable minute after the verdict');
   t.ok(board.now - started < 70_000, 'and not much more');
-  t.same(end?.gate, { cameras: ['cam1'], mqtt: true, gateSeconds: 120, stableSeconds: 60, deadline: end!.switchedAt! + 120_000 });
+  t.same(end?.gate, {
+    cameras: ['cam1'],
+    mqtt: true,
+    gateSeconds: 120,
+    stableSeconds: 60,
+    deadline: end!.switchedAt! + 120_000,
+  });
 });
 
 const refusals: Array<[string, (b: FakeUpdateBoard) => void, RegExp]> = [
   ['a signature by no trusted key', (b) => b.ask('2.0.0', { sig: BAD_SIG }), /does not match any key/],
-  ['a release for another architecture', (b) => void (b.ask('2.0.0').manifest.arch = 'arm64'), /is for arm64, this board is x64/],
+  [
+    'a release for another architecture',
+    (b) => void (b.ask('2.0.0').manifest.arch = 'arm64'),
+    /is for arm64, this board is x64/,
+  ],
   ['the version already running', (b) => b.ask('1.0.0'), /1\.0\.0 is already running/],
   ['a url that is not http(s)', (b) => void (b.ask('2.0.0').url = 'file:///etc/shadow'), /http:\/\/ or https:\/\//],
-  ['a version that would climb out of releases/', (b) => void (b.ask('2.0.0').manifest.version = '../../etc'), /not a version/],
-  ['no release installed', (b) => {
-    b.ask('2.0.0');
-    b.links = { current: null, previous: null };
-  }, /no release is installed/],
+  [
+    'a version that would climb out of releases/',
+    (b) => void (b.ask('2.0.0').manifest.version = '../../etc'),
+    /not a version/,
+  ],
+  [
+    'no release installed',
+    (b) => {
+      b.ask('2.0.0');
+      b.links = { current: null, previous: null };
+    },
+    /no release is installed/,
+  ],
 ];
 for (const [name, make, reason] of refusals) {
   t.test(`refused at step 1: ${name}; nothing downloaded or switched`, async (t) => {
@@ -91,33 +109,104 @@ t.test('the restart itself fails (systemctl restart exit 1): rolled back at once
   const ops = board.ops();
   let calls = 0;
   const restart = ops.restart;
-  ops.restart = async (s) => (++calls === 1 ? { ok: false, message: 'exit 1: Job for edge-agent.service failed' } : restart(s));
+  ops.restart = async (s) =>
+    ++calls === 1 ? { ok: false, message: 'exit 1: Job for edge-agent.service failed' } : restart(s);
   board.ask('2.0.0');
   const end = await runUpdater(ops, settings);
-  t.match(end, { state: 'rolled-back', reason: /the new agent did not start: exit 1: Job for edge-agent\.service failed/ });
+  t.match(end, {
+    state: 'rolled-back',
+    reason: /the new agent did not start: exit 1: Job for edge-agent\.service failed/,
+  });
   t.equal(board.agent?.version, '1.0.0');
 });
 
 /** The state a run killed at `state` leaves, for a 1.0.0 -> 2.0.0 update. */
-function leftBehind(board: FakeUpdateBoard, state: UpdateStateFile['state'], extra: Partial<UpdateStateFile> = {}): void {
-  board.state = { state, version: '2.0.0', reason: null, attempt: 'attempt-killed', manifest: fakeManifest('2.0.0'), sig: 'a'.repeat(128), url: 'http://releases.example/2.0.0.tar.gz', gate: { cameras: ['cam1'], mqtt: true }, ...extra };
+function leftBehind(
+  board: FakeUpdateBoard,
+  state: UpdateStateFile['state'],
+  extra: Partial<UpdateStateFile> = {},
+): void {
+  board.state = {
+    state,
+    version: '2.0.0',
+    reason: null,
+    attempt: 'attempt-killed',
+    manifest: fakeManifest('2.0.0'),
+    sig: 'a'.repeat(128),
+    url: 'http://releases.example/2.0.0.tar.gz',
+    gate: { cameras: ['cam1'], mqtt: true },
+    ...extra,
+  };
 }
 
-const resumes: Array<[string, UpdateStateFile['state'], Partial<UpdateStateFile>, (b: FakeUpdateBoard) => void, string, RegExp | null, string]> = [
+const resumes: Array<
+  [
+    string,
+    UpdateStateFile['state'],
+    Partial<UpdateStateFile>,
+    (b: FakeUpdateBoard) => void,
+    string,
+    RegExp | null,
+    string,
+  ]
+> = [
   ['downloading', 'downloading', {}, () => undefined, 'done', null, 'releases/2.0.0'],
   ['verifying', 'verifying', {}, () => undefined, 'done', null, 'releases/2.0.0'],
-  ['switching, before the links moved', 'switching', { direction: 'forward', from: 'releases/1.0.0', fromPrevious: null }, () => undefined, 'rolled-back', /interrupted .* during switching/, 'releases/1.0.0'],
-  ['switching, after the links moved', 'switching', { direction: 'forward', from: 'releases/1.0.0', fromPrevious: null }, (b) => {
-    b.links = { current: 'releases/2.0.0', previous: 'releases/1.0.0' };
-    b.releases.add('2.0.0');
-  }, 'rolled-back', /interrupted .* during switching/, 'releases/1.0.0'],
-  ['verifying-health (a power cut reboots into the new release)', 'verifying-health', { direction: 'forward', from: 'releases/1.0.0', fromPrevious: null, switchedAt: 1, gate: { cameras: ['cam1'], mqtt: true, deadline: 120_001, gateSeconds: 120 } }, (b) => {
-    b.links = { current: 'releases/2.0.0', previous: 'releases/1.0.0' };
-    b.agent = { version: '2.0.0', since: b.now, pid: 300 };
-  }, 'rolled-back', /interrupted .* during verifying-health/, 'releases/1.0.0'],
-  ['switching back, half-way', 'switching', { direction: 'back', reason: 'health gate: camera cam1 produced no frame', from: 'releases/1.0.0', fromPrevious: null }, (b) => {
-    b.links = { current: 'releases/2.0.0', previous: 'releases/1.0.0' };
-  }, 'rolled-back', /^health gate: camera cam1 produced no frame$/, 'releases/1.0.0'],
+  [
+    'switching, before the links moved',
+    'switching',
+    { direction: 'forward', from: 'releases/1.0.0', fromPrevious: null },
+    () => undefined,
+    'rolled-back',
+    /interrupted .* during switching/,
+    'releases/1.0.0',
+  ],
+  [
+    'switching, after the links moved',
+    'switching',
+    { direction: 'forward', from: 'releases/1.0.0', fromPrevious: null },
+    (b) => {
+      b.links = { current: 'releases/2.0.0', previous: 'releases/1.0.0' };
+      b.releases.add('2.0.0');
+    },
+    'rolled-back',
+    /interrupted .* during switching/,
+    'releases/1.0.0',
+  ],
+  [
+    'verifying-health (a power cut reboots into the new release)',
+    'verifying-health',
+    {
+      direction: 'forward',
+      from: 'releases/1.0.0',
+      fromPrevious: null,
+      switchedAt: 1,
+      gate: { cameras: ['cam1'], mqtt: true, deadline: 120_001, gateSeconds: 120 },
+    },
+    (b) => {
+      b.links = { current: 'releases/2.0.0', previous: 'releases/1.0.0' };
+      b.agent = { version: '2.0.0', since: b.now, pid: 300 };
+    },
+    'rolled-back',
+    /interrupted .* during verifying-health/,
+    'releases/1.0.0',
+  ],
+  [
+    'switching back, half-way',
+    'switching',
+    {
+      direction: 'back',
+      reason: 'health gate: camera cam1 produced no frame',
+      from: 'releases/1.0.0',
+      fromPrevious: null,
+    },
+    (b) => {
+      b.links = { current: 'releases/2.0.0', previous: 'releases/1.0.0' };
+    },
+    'rolled-back',
+    /^health gate: camera cam1 produced no frame$/,
+    'releases/1.0.0',
+  ],
 ];
 for (const [name, state, extra, prepare, ends, reason, current] of resumes) {
   t.test(`a run killed in ${name}: the next run ends ${ends}`, async (t) => {
@@ -139,7 +228,11 @@ t.test('a request already recorded by the killed run is not run twice', async (t
   leftBehind(board, 'downloading', { attempt: request.attempt });
   const end = await runUpdater(board.ops(), settings);
   t.equal(end?.state, 'done');
-  t.same(board.states, ['verifying', 'switching', 'verifying-health', 'done'], 'one update: the resumed one, not a second from the same request');
+  t.same(
+    board.states,
+    ['verifying', 'switching', 'verifying-health', 'done'],
+    'one update: the resumed one, not a second from the same request',
+  );
   t.equal(board.request, null);
 });
 

@@ -19,8 +19,16 @@ t.test('manifestText is the canonical JSON pack.sh signs, whatever the key order
 
 const bad: Array<[string, Record<string, unknown>, RegExp]> = [
   ['no manifest', { sig, url }, /manifest must be an object/],
-  ['an extra manifest field (signed text must be exactly pack.sh\'s)', { manifest: { ...manifest, note: 'x' }, sig, url }, /unknown field\(s\) "note"/],
-  ['a version climbing out of releases/', { manifest: { ...manifest, version: '../../bin' }, sig, url }, /not a version/],
+  [
+    "an extra manifest field (signed text must be exactly pack.sh's)",
+    { manifest: { ...manifest, note: 'x' }, sig, url },
+    /unknown field\(s\) "note"/,
+  ],
+  [
+    'a version climbing out of releases/',
+    { manifest: { ...manifest, version: '../../bin' }, sig, url },
+    /not a version/,
+  ],
   ['a version with ..', { manifest: { ...manifest, version: '1..2' }, sig, url }, /not a version/],
   ['an unknown arch', { manifest: { ...manifest, arch: 'mips' }, sig, url }, /arm64, armhf or x64/],
   ['an upper-case sha256', { manifest: { ...manifest, sha256: 'AB'.repeat(32) }, sig, url }, /lower-case hex/],
@@ -55,10 +63,27 @@ t.test('the signature must be by a key in release-keys/; no key at all is its ow
   const other = generateKeyPairSync('ed25519');
   writeFileSync(path.join(keys, 'operator.pem'), operator.publicKey.export({ type: 'spki', format: 'pem' }));
   writeFileSync(path.join(keys, 'notes.pem'), 'not a key');
-  writeFileSync(path.join(keys, 'rsa.pem'), generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }));
-  const signed = (key: typeof operator.privateKey) => ({ manifest, url, sig: sign(null, Buffer.from(manifestText(manifest)), key).toString('hex') });
+  writeFileSync(
+    path.join(keys, 'rsa.pem'),
+    generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }),
+  );
+  const signed = (key: typeof operator.privateKey) => ({
+    manifest,
+    url,
+    sig: sign(null, Buffer.from(manifestText(manifest)), key).toString('hex'),
+  });
   await t.resolves(assertReleaseSigned(signed(operator.privateKey), keys), 'signed by the operator key');
-  await t.rejects(assertReleaseSigned(signed(other.privateKey), keys), { code: 'unauthorized', message: /does not match any key/ });
-  await t.rejects(assertReleaseSigned({ ...signed(operator.privateKey), manifest: { ...manifest, size: 1235 } }, keys), { code: 'unauthorized' }, 'a manifest changed after signing');
-  await t.rejects(assertReleaseSigned(signed(operator.privateKey), path.join(dir, 'empty')), { code: 'unauthorized', message: /no release key on this board/ });
+  await t.rejects(assertReleaseSigned(signed(other.privateKey), keys), {
+    code: 'unauthorized',
+    message: /does not match any key/,
+  });
+  await t.rejects(
+    assertReleaseSigned({ ...signed(operator.privateKey), manifest: { ...manifest, size: 1235 } }, keys),
+    { code: 'unauthorized' },
+    'a manifest changed after signing',
+  );
+  await t.rejects(assertReleaseSigned(signed(operator.privateKey), path.join(dir, 'empty')), {
+    code: 'unauthorized',
+    message: /no release key on this board/,
+  });
 });

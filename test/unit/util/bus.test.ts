@@ -3,7 +3,12 @@ import type { AgentEvent } from '../../../agent/contract/events.js';
 import { EventBus } from '../../../agent/util/bus.js';
 
 const NOW = new Date('2024-06-10T06:10:00.123Z');
-const PRUNED = { camera: 'cam0', file: 'cam0/2024-06-10/archive_20240610T061000Z.mp4', bytes: 10, reason: 'age' } as const;
+const PRUNED = {
+  camera: 'cam0',
+  file: 'cam0/2024-06-10/archive_20240610T061000Z.mp4',
+  bytes: 10,
+  reason: 'age',
+} as const;
 
 t.test('typed delivery', async (t) => {
   const bus = new EventBus(() => NOW);
@@ -12,7 +17,11 @@ t.test('typed delivery', async (t) => {
   bus.on('disk.pruned', (e) => pruned.push(e));
   bus.on('config.changed', (e) => changed.push(e));
   const returned = bus.emit('disk.pruned', PRUNED);
-  t.same(pruned, [{ type: 'disk.pruned', ...PRUNED, ts: '2024-06-10T06:10:00.123Z' }], 'payload, type and the injected time');
+  t.same(
+    pruned,
+    [{ type: 'disk.pruned', ...PRUNED, ts: '2024-06-10T06:10:00.123Z' }],
+    'payload, type and the injected time',
+  );
   t.equal(returned, pruned[0], 'emit returns the event as delivered');
   t.same(changed, [], 'other types do not hear it');
 });
@@ -85,7 +94,10 @@ t.test('many listeners do not warn', async (t) => {
   for (let i = 0; i < 30; i += 1) bus.on('config.changed', () => undefined);
   await new Promise((resolve) => setImmediate(resolve));
   process.off('warning', onWarning);
-  t.same(warnings.filter((w) => w.name === 'MaxListenersExceededWarning'), []);
+  t.same(
+    warnings.filter((w) => w.name === 'MaxListenersExceededWarning'),
+    [],
+  );
 });
 
 t.test('default clock: now', async (t) => {
@@ -110,7 +122,14 @@ t.test('hold keeps events, in order and with their own time, until the last rele
   bus.release();
   t.same(heard, [], 'an inner release (a module restart within start-up) delivers nothing yet');
   bus.release();
-  t.same(heard.map((e) => [e.bytes, e.ts]), [[10, '2024-06-10T06:10:00.123Z'], [20, '2024-06-10T06:10:01.123Z']], 'both, in order, stamped when they happened');
+  t.same(
+    heard.map((e) => [e.bytes, e.ts]),
+    [
+      [10, '2024-06-10T06:10:00.123Z'],
+      [20, '2024-06-10T06:10:01.123Z'],
+    ],
+    'both, in order, stamped when they happened',
+  );
   t.same(any, ['disk.pruned', 'disk.pruned']);
   bus.emit('disk.pruned', PRUNED);
   t.equal(heard.length, 3, 'after the release, events flow at once');

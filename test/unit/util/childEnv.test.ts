@@ -14,7 +14,12 @@ import { FfmpegProcess } from '../../../agent/pipeline/ffmpegProcess.js';
 import { snapshotFromHls } from '../../../agent/pipeline/snapshot.js';
 import { runCommand } from '../../../agent/util/run.js';
 
-const SECRETS = { GEMINI_API_KEY: 'gemini-sekrit', CREDENTIALS_DIRECTORY: '/run/credentials/edge-agent.service', MQTT_PASSWORD: 'mqtt-sekrit', AWS_SECRET_ACCESS_KEY: 'aws-sekrit' };
+const SECRETS = {
+  GEMINI_API_KEY: 'gemini-sekrit',
+  CREDENTIALS_DIRECTORY: '/run/credentials/edge-agent.service',
+  MQTT_PASSWORD: 'mqtt-sekrit',
+  AWS_SECRET_ACCESS_KEY: 'aws-sekrit',
+};
 
 function withSecrets(t: Test): void {
   const saved = { ...process.env };
@@ -26,7 +31,12 @@ function withSecrets(t: Test): void {
 }
 
 function parseEnv(text: string): Record<string, string> {
-  return Object.fromEntries(text.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+  return Object.fromEntries(
+    text
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
 }
 
 function checkClean(t: Test, env: Record<string, string>, what: string): void {
@@ -37,15 +47,39 @@ function checkClean(t: Test, env: Record<string, string>, what: string): void {
 }
 
 t.test('childEnv: the allow-list, extras by EDGE_AGENT_CHILD_ENV but never secret-looking ones', async (t) => {
-  const env = childEnv({ TZ: 'UTC' }, {
-    PATH: '/bin', HOME: '/var/lib/edge-agent', LANG: 'C.UTF-8', LC_ALL: 'C', TZ: 'Europe/Berlin', LD_PRELOAD: '/x.so',
-    GST_PLUGIN_PATH: '/gst', LIBCAMERA_LOG_LEVELS: '*:ERROR', LIBVA_DRIVER_NAME: 'iHD', GST_AUTH_TOKEN: 'no',
-    GEMINI_API_KEY: 'k', NOTIFY_SOCKET: '/run/n', INVOCATION_ID: 'i', FAKETIME: '+1h', POWERCUT_ROOT: '/p',
-    EDGE_AGENT_CHILD_ENV: 'FAKETIME, POWERCUT_ROOT,GEMINI_API_KEY,bad-name,MY_TOKEN',
-  });
+  const env = childEnv(
+    { TZ: 'UTC' },
+    {
+      PATH: '/bin',
+      HOME: '/var/lib/edge-agent',
+      LANG: 'C.UTF-8',
+      LC_ALL: 'C',
+      TZ: 'Europe/Berlin',
+      LD_PRELOAD: '/x.so',
+      GST_PLUGIN_PATH: '/gst',
+      LIBCAMERA_LOG_LEVELS: '*:ERROR',
+      LIBVA_DRIVER_NAME: 'iHD',
+      GST_AUTH_TOKEN: 'no',
+      GEMINI_API_KEY: 'k',
+      NOTIFY_SOCKET: '/run/n',
+      INVOCATION_ID: 'i',
+      FAKETIME: '+1h',
+      POWERCUT_ROOT: '/p',
+      EDGE_AGENT_CHILD_ENV: 'FAKETIME, POWERCUT_ROOT,GEMINI_API_KEY,bad-name,MY_TOKEN',
+    },
+  );
   t.same(env, {
-    PATH: '/bin', HOME: '/var/lib/edge-agent', LANG: 'C.UTF-8', LC_ALL: 'C', TZ: 'UTC', LD_PRELOAD: '/x.so',
-    GST_PLUGIN_PATH: '/gst', LIBCAMERA_LOG_LEVELS: '*:ERROR', LIBVA_DRIVER_NAME: 'iHD', FAKETIME: '+1h', POWERCUT_ROOT: '/p',
+    PATH: '/bin',
+    HOME: '/var/lib/edge-agent',
+    LANG: 'C.UTF-8',
+    LC_ALL: 'C',
+    TZ: 'UTC',
+    LD_PRELOAD: '/x.so',
+    GST_PLUGIN_PATH: '/gst',
+    LIBCAMERA_LOG_LEVELS: '*:ERROR',
+    LIBVA_DRIVER_NAME: 'iHD',
+    FAKETIME: '+1h',
+    POWERCUT_ROOT: '/p',
   });
   t.equal(childEnv({}, {}).PATH, '/usr/local/bin:/usr/bin:/bin', 'a PATH even when the agent has none');
 });
@@ -101,7 +135,9 @@ t.test('every module that starts a program gives it childEnv()', async (t) => {
   for (const file of spawning) {
     const text = readFileSync(file, 'utf8');
     const calls = (text.match(/\b(?:spawn|execFile|run|execFileAsync)\(\s*[^)]/g) ?? []).length;
-    const envs = (text.match(/env: childEnv\(|env: options\.env \?\? childEnv\(|\(options\.env \?\? childEnv\(\)\)/g) ?? []).length;
+    const envs = (
+      text.match(/env: childEnv\(|env: options\.env \?\? childEnv\(|\(options\.env \?\? childEnv\(\)\)/g) ?? []
+    ).length;
     t.ok(envs > 0 && envs >= calls, `${file.slice(root.length)} uses childEnv (${calls} call sites, ${envs} with it)`);
   }
 });

@@ -28,7 +28,13 @@ t.test('journald gets one JSON object per line; a person gets a readable line; n
   const json = logOnce('json').trim().split('\n');
   t.equal(json.length, 1);
   const record = JSON.parse(json[0] as string) as Record<string, unknown>;
-  t.match(record, { level: 'info', component: 'pipeline', camera: 'cam1', msg: 'pipeline started', mqtt: { password: '[redacted]' } });
+  t.match(record, {
+    level: 'info',
+    component: 'pipeline',
+    camera: 'cam1',
+    msg: 'pipeline started',
+    mqtt: { password: '[redacted]' },
+  });
 
   const pretty = logOnce('pretty');
   t.throws(() => JSON.parse(pretty), 'not JSON');
@@ -70,6 +76,10 @@ createRootLogger('info').error({ err: new AgentError('source_unavailable', 'came
   });
   t.notMatch(r.stdout, /camsecret/, r.stderr);
   const record = JSON.parse(r.stdout) as { err: { type: string; code: string; message: string; stack: string } };
-  t.match(record.err, { type: 'AgentError', code: 'source_unavailable', message: 'camera cam1 lost: connect rtsp://admin:[redacted]@10.0.0.9/live refused' });
+  t.match(record.err, {
+    type: 'AgentError',
+    code: 'source_unavailable',
+    message: 'camera cam1 lost: connect rtsp://admin:[redacted]@10.0.0.9/live refused',
+  });
   t.match(record.err.stack, /caused by: Error: connect rtsp:\/\/admin:\[redacted\]@/);
 });

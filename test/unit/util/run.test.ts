@@ -14,7 +14,9 @@ t.test('runCommand resolves with the exit code and both streams, whatever the co
 
 t.test('runChecked: stdout on exit 0; a failure names the program, its exit and its last stderr lines', async (t) => {
   t.equal(await runChecked('sh', ['-c', 'printf 12.5'], { timeoutMs: 5000 }), '12.5');
-  const error = await runChecked('sh', ['-c', 'echo one >&2; echo two >&2; echo three >&2; exit 2'], { timeoutMs: 5000 }).catch((e: unknown) => e);
+  const error = await runChecked('sh', ['-c', 'echo one >&2; echo two >&2; echo three >&2; exit 2'], {
+    timeoutMs: 5000,
+  }).catch((e: unknown) => e);
   t.type(error, CommandFailedError);
   t.equal((error as Error).message, 'sh exited 2: two three');
   t.equal((error as CommandFailedError).stderr, 'one\ntwo\nthree\n', 'the whole stderr stays readable');
@@ -32,6 +34,9 @@ t.test('a timeout kills the program and anything it started, and says so', async
 t.test('bytes are kept as bytes, within maxOutputBytes', async (t) => {
   const bytes = await runCheckedBytes('sh', ['-c', "printf '\\377\\330\\377'"], { timeoutMs: 5000 });
   t.same([...bytes], [0xff, 0xd8, 0xff], 'binary output is not decoded');
-  const capped = await runCheckedBytes('head', ['-c', '100000', '/dev/zero'], { timeoutMs: 5000, maxOutputBytes: 1000 });
+  const capped = await runCheckedBytes('head', ['-c', '100000', '/dev/zero'], {
+    timeoutMs: 5000,
+    maxOutputBytes: 1000,
+  });
   t.equal(capped.length, 1000);
 });

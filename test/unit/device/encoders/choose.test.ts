@@ -27,7 +27,10 @@ function fakeFfmpeg(encode: (encoder: string) => Partial<RunResult>): { run: Com
   return { run, calls };
 }
 
-const failing = (encoder: string): Partial<RunResult> => ({ code: 1, stderr: `[${encoder} @ 0x1] ${encoder} is not here\n` });
+const failing = (encoder: string): Partial<RunResult> => ({
+  code: 1,
+  stderr: `[${encoder} @ 0x1] ${encoder} is not here\n`,
+});
 
 function setup(t: Test): { ffmpeg: string; cacheFile: string; tmpDir: string } {
   const root = t.testdir({ bin: { ffmpeg: '#!/bin/sh\n' }, data: {}, tmp: {} });
@@ -40,11 +43,14 @@ t.test('verdicts in ladder order; the second call is answered from the cache wit
   const env = setup(t);
   const fake = fakeFfmpeg(failing);
   const first = await chooseEncoders(LADDER, S, BOARD, { ...env, run: fake.run, concurrency: 3 });
-  t.same(first.verdicts.map((v) => [v.name, v.works, v.reason]), [
-    ['h264_qsv', false, 'h264_qsv is not here'],
-    ['h264_fake', false, 'h264_fake is not here'],
-    ['libx264', false, 'libx264 is not here'],
-  ]);
+  t.same(
+    first.verdicts.map((v) => [v.name, v.works, v.reason]),
+    [
+      ['h264_qsv', false, 'h264_qsv is not here'],
+      ['h264_fake', false, 'h264_fake is not here'],
+      ['libx264', false, 'libx264 is not here'],
+    ],
+  );
   t.same(first.working, []);
   t.equal(fake.calls.filter((c) => c[1] === '-version').length, 1);
   const stored = JSON.parse(readFileSync(env.cacheFile, 'utf8'));
@@ -53,11 +59,14 @@ t.test('verdicts in ladder order; the second call is answered from the cache wit
   const again = fakeFfmpeg(failing);
   const second = await chooseEncoders(LADDER, S, BOARD, { ...env, run: again.run });
   t.same(again.calls, [], 'no ffmpeg spawned on a cache hit');
-  t.same(second.verdicts.map((v) => [v.name, v.works, v.cached]), [
-    ['h264_qsv', false, true],
-    ['h264_fake', false, true],
-    ['libx264', false, true],
-  ]);
+  t.same(
+    second.verdicts.map((v) => [v.name, v.works, v.cached]),
+    [
+      ['h264_qsv', false, true],
+      ['h264_fake', false, true],
+      ['libx264', false, true],
+    ],
+  );
 });
 
 t.test('other settings, or an upgraded ffmpeg, probe again', async (t) => {
@@ -76,7 +85,9 @@ t.test('other settings, or an upgraded ffmpeg, probe again', async (t) => {
 
 t.test('a timed-out probe is not cached: the board may just have been busy', async (t) => {
   const env = setup(t);
-  const slow = fakeFfmpeg((enc) => (enc === 'h264_qsv' ? { code: null, signal: 'SIGKILL', timedOut: true } : failing(enc)));
+  const slow = fakeFfmpeg((enc) =>
+    enc === 'h264_qsv' ? { code: null, signal: 'SIGKILL', timedOut: true } : failing(enc),
+  );
   const first = await chooseEncoders(LADDER, S, BOARD, { ...env, run: slow.run });
   t.match(first.verdicts[0]?.reason, /^test encode timed out/);
   const next = fakeFfmpeg(failing);
@@ -92,7 +103,11 @@ t.test('a corrupt or unwritable cache only costs time', async (t) => {
   const fake = fakeFfmpeg(failing);
   const r = await chooseEncoders(LADDER, S, BOARD, { ...env, run: fake.run });
   t.equal(r.verdicts.length, 3);
-  const ro = await chooseEncoders(LADDER, S, BOARD, { ...env, cacheFile: path.join(env.cacheFile, 'not-a-dir/encoder-probe.json'), run: fake.run });
+  const ro = await chooseEncoders(LADDER, S, BOARD, {
+    ...env,
+    cacheFile: path.join(env.cacheFile, 'not-a-dir/encoder-probe.json'),
+    run: fake.run,
+  });
   t.equal(ro.verdicts.length, 3);
 });
 

@@ -27,10 +27,40 @@ const c920 = (uvcVersion?: string): Camera => ({
 const BYID = '/dev/v4l/by-id/usb-046d_HD_Pro_Webcam_C920_8B1C2A3F-video-index0';
 /** Live sources stamp each packet with the wall-clock time it reaches FFmpeg. */
 const WALL = ['-use_wallclock_as_timestamps', '1'];
-const RAW_PIPE = ['-f', 'rawvideo', '-pix_fmt', 'yuv420p', '-video_size', '1280x720', '-framerate', '30', '-i', 'pipe:0'];
+const RAW_PIPE = [
+  '-f',
+  'rawvideo',
+  '-pix_fmt',
+  'yuv420p',
+  '-video_size',
+  '1280x720',
+  '-framerate',
+  '30',
+  '-i',
+  'pipe:0',
+];
 const H264_PIPE = ['-f', 'h264', '-framerate', '30', '-i', 'pipe:0'];
-const RPICAM_BASE = ['-t', '0', '-n', '--camera', '0', '--width', '1280', '--height', '720', '--framerate', '30', '--flush'];
-const ARGUS = ['-q', 'nvarguscamerasrc', 'sensor-id=1', '!', 'video/x-raw(memory:NVMM),width=1280,height=720,framerate=30/1'];
+const RPICAM_BASE = [
+  '-t',
+  '0',
+  '-n',
+  '--camera',
+  '0',
+  '--width',
+  '1280',
+  '--height',
+  '720',
+  '--framerate',
+  '30',
+  '--flush',
+];
+const ARGUS = [
+  '-q',
+  'nvarguscamerasrc',
+  'sensor-id=1',
+  '!',
+  'video/x-raw(memory:NVMM),width=1280,height=720,framerate=30/1',
+];
 
 interface Case {
   name: string;
@@ -65,7 +95,21 @@ const cases: Case[] = [
     cameras: [c920()],
     wall: true,
     want: {
-      inputArgs: [...WALL, '-f', 'v4l2', '-thread_queue_size', '64', '-input_format', 'mjpeg', '-video_size', '1280x720', '-framerate', '30', '-i', BYID],
+      inputArgs: [
+        ...WALL,
+        '-f',
+        'v4l2',
+        '-thread_queue_size',
+        '64',
+        '-input_format',
+        'mjpeg',
+        '-video_size',
+        '1280x720',
+        '-framerate',
+        '30',
+        '-i',
+        BYID,
+      ],
       encoded: false,
       description: `v4l2 ${BYID} mjpeg 1280x720@30`,
     },
@@ -76,7 +120,21 @@ const cases: Case[] = [
     cameras: [c920('1.10')],
     wall: true,
     want: {
-      inputArgs: [...WALL, '-f', 'v4l2', '-thread_queue_size', '64', '-input_format', 'h264', '-video_size', '1280x720', '-framerate', '30', '-i', '/dev/video0'],
+      inputArgs: [
+        ...WALL,
+        '-f',
+        'v4l2',
+        '-thread_queue_size',
+        '64',
+        '-input_format',
+        'h264',
+        '-video_size',
+        '1280x720',
+        '-framerate',
+        '30',
+        '-i',
+        '/dev/video0',
+      ],
       encoded: true,
       wallClock: true,
     },
@@ -94,7 +152,19 @@ const cases: Case[] = [
     source: 'v4l2:/dev/video4',
     wall: true,
     want: {
-      inputArgs: [...WALL, '-f', 'v4l2', '-thread_queue_size', '64', '-video_size', '1280x720', '-framerate', '30', '-i', '/dev/video4'],
+      inputArgs: [
+        ...WALL,
+        '-f',
+        'v4l2',
+        '-thread_queue_size',
+        '64',
+        '-video_size',
+        '1280x720',
+        '-framerate',
+        '30',
+        '-i',
+        '/dev/video4',
+      ],
       encoded: false,
       wallClock: true,
       description: 'v4l2 /dev/video4 default 1280x720@30',
@@ -132,7 +202,22 @@ const cases: Case[] = [
     want: {
       producer: {
         command: 'rpicam-vid',
-        args: [...RPICAM_BASE, '--codec', 'h264', '--inline', '--intra', '60', '--bitrate', '3000000', '--profile', 'high', '--level', '4.2', '-o', '-'],
+        args: [
+          ...RPICAM_BASE,
+          '--codec',
+          'h264',
+          '--inline',
+          '--intra',
+          '60',
+          '--bitrate',
+          '3000000',
+          '--profile',
+          'high',
+          '--level',
+          '4.2',
+          '-o',
+          '-',
+        ],
       },
       inputArgs: H264_PIPE,
       encoded: true,
@@ -153,7 +238,10 @@ const cases: Case[] = [
     board: NANO,
     wall: false,
     want: {
-      producer: { command: 'gst-launch-1.0', args: [...ARGUS, '!', 'nvvidconv', '!', 'video/x-raw,format=I420', '!', 'fdsink', 'fd=1'] },
+      producer: {
+        command: 'gst-launch-1.0',
+        args: [...ARGUS, '!', 'nvvidconv', '!', 'video/x-raw,format=I420', '!', 'fdsink', 'fd=1'],
+      },
       inputArgs: RAW_PIPE,
       encoded: false,
     },
@@ -169,8 +257,19 @@ const cases: Case[] = [
         command: 'gst-launch-1.0',
         args: [
           ...ARGUS,
-          '!', 'nvv4l2h264enc', 'insert-sps-pps=1', 'iframeinterval=30', 'idrinterval=30', 'bitrate=2500000',
-          '!', 'h264parse', '!', 'video/x-h264,stream-format=byte-stream', '!', 'fdsink', 'fd=1',
+          '!',
+          'nvv4l2h264enc',
+          'insert-sps-pps=1',
+          'iframeinterval=30',
+          'idrinterval=30',
+          'bitrate=2500000',
+          '!',
+          'h264parse',
+          '!',
+          'video/x-h264,stream-format=byte-stream',
+          '!',
+          'fdsink',
+          'fd=1',
         ],
       },
       inputArgs: H264_PIPE,
@@ -182,7 +281,13 @@ const cases: Case[] = [
     source: 'rtsp://admin:secret@192.168.1.64:554/Streaming/Channels/101',
     wall: true,
     want: {
-      inputArgs: [...WALL, '-rtsp_transport', 'tcp', '-i', 'rtsp://admin:secret@192.168.1.64:554/Streaming/Channels/101'],
+      inputArgs: [
+        ...WALL,
+        '-rtsp_transport',
+        'tcp',
+        '-i',
+        'rtsp://admin:secret@192.168.1.64:554/Streaming/Channels/101',
+      ],
       encoded: false,
       wallClock: true,
       description: 'rtsp rtsp://admin:secret@192.168.1.64:554/Streaming/Channels/101',
@@ -192,7 +297,12 @@ const cases: Case[] = [
     name: 'http MJPEG camera',
     source: 'http://10.0.0.5/video.mjpg',
     wall: true,
-    want: { inputArgs: [...WALL, '-i', 'http://10.0.0.5/video.mjpg'], encoded: false, wallClock: true, description: 'http http://10.0.0.5/video.mjpg' },
+    want: {
+      inputArgs: [...WALL, '-i', 'http://10.0.0.5/video.mjpg'],
+      encoded: false,
+      wallClock: true,
+      description: 'http http://10.0.0.5/video.mjpg',
+    },
   },
   {
     name: 'file: URL loops in real time as a live camera, on its own timestamps (-re paces by them)',
@@ -205,7 +315,15 @@ const cases: Case[] = [
 for (const c of cases) {
   t.test(c.name, async (t) => {
     const has = (name: string): boolean => (c.has ?? []).includes(name);
-    const got = captureInput(c.source, c.spec ?? SPEC, c.encoder ?? X264, c.board ?? PC, c.cameras ?? [], c.settings ?? SETTINGS, { hasCommand: has });
+    const got = captureInput(
+      c.source,
+      c.spec ?? SPEC,
+      c.encoder ?? X264,
+      c.board ?? PC,
+      c.cameras ?? [],
+      c.settings ?? SETTINGS,
+      { hasCommand: has },
+    );
     t.match(got, c.want);
     if (c.want.inputArgs) t.same(got.inputArgs, c.want.inputArgs);
     if (c.want.producer) t.same(got.producer, c.want.producer);
@@ -222,20 +340,44 @@ for (const c of cases) {
   });
 }
 
-const errors: Array<{ name: string; source: string; board?: BoardInfo; encoder?: EncoderCandidate; message: RegExp }> = [
-  { name: 'csi on a PC is refused', source: 'csi', message: /needs a raspberry pi or jetson board, this is Intel NUC/ },
-  { name: 'a producer encoder with a USB camera is refused', source: 'v4l2:/dev/video0', board: PI4, encoder: RPICAM, message: /runs inside a csi camera producer/ },
-  { name: 'rpicam-h264 on a Jetson is refused', source: 'csi', board: XAVIER, encoder: RPICAM, message: /cannot run on NVIDIA Jetson Xavier/ },
-  { name: 'v4l2 without a /dev path is refused', source: 'v4l2:video0', message: /must name a device under \/dev/ },
-  { name: 'an unknown scheme is refused, listing what is allowed', source: 'smb://nas/cam', message: /unknown camera source smb:\/\/nas\/cam: use auto, test/ },
-];
+const errors: Array<{ name: string; source: string; board?: BoardInfo; encoder?: EncoderCandidate; message: RegExp }> =
+  [
+    {
+      name: 'csi on a PC is refused',
+      source: 'csi',
+      message: /needs a raspberry pi or jetson board, this is Intel NUC/,
+    },
+    {
+      name: 'a producer encoder with a USB camera is refused',
+      source: 'v4l2:/dev/video0',
+      board: PI4,
+      encoder: RPICAM,
+      message: /runs inside a csi camera producer/,
+    },
+    {
+      name: 'rpicam-h264 on a Jetson is refused',
+      source: 'csi',
+      board: XAVIER,
+      encoder: RPICAM,
+      message: /cannot run on NVIDIA Jetson Xavier/,
+    },
+    { name: 'v4l2 without a /dev path is refused', source: 'v4l2:video0', message: /must name a device under \/dev/ },
+    {
+      name: 'an unknown scheme is refused, listing what is allowed',
+      source: 'smb://nas/cam',
+      message: /unknown camera source smb:\/\/nas\/cam: use auto, test/,
+    },
+  ];
 
 for (const c of errors) {
   t.test(c.name, async (t) => {
-    t.throws(() => captureInput(c.source, SPEC, c.encoder ?? X264, c.board ?? PC, [], SETTINGS, { hasCommand: () => true }), {
-      code: 'source_unavailable',
-      message: c.message,
-    });
+    t.throws(
+      () => captureInput(c.source, SPEC, c.encoder ?? X264, c.board ?? PC, [], SETTINGS, { hasCommand: () => true }),
+      {
+        code: 'source_unavailable',
+        message: c.message,
+      },
+    );
   });
 }
 
