@@ -61,9 +61,13 @@ t.test(
       .slice(-10)
       .map((r, i, all) => (i === 0 ? null : (r.value - all[i - 1]!.value + 2 ** band.bits) % 2 ** band.bits))
       .filter((s) => s !== null);
+    // Paced by the wall clock: a loaded machine draws some frames late and the next ones in a
+    // burst (steps of 90, 0, 29), so single steps vary; the order and the span over nine may not.
+    const span = steps.reduce((sum, s) => sum! + s!, 0)!;
     t.ok(
-      steps.every((s) => s! > 30 && s! < 200),
-      `consecutive frames ~67 ms apart: ${steps.join(', ')}`,
+      steps.every((s) => s! < 500),
+      `each frame's time follows the one before: ${steps.join(', ')} ms`,
     );
+    t.ok(span > 9 * 40 && span < 9 * 150, `nine frames at 15 fps span ${span} ms (~600)`);
   },
 );
