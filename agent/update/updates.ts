@@ -234,7 +234,11 @@ export class ReleaseUpdates {
     if (app) {
       const root = await readRootState(app);
       // While the updater switches, `previous` already names this (still running) release: keep the last one.
-      const previous = (await currentVersion(app)) === this.deps.version ? await previousVersion(app) : this.previous;
+      // The two links are read one after the other and may change in between, so a `previous` that names the
+      // running release is that switch too, even if `current` was read before it.
+      const current = await currentVersion(app);
+      const linked = await previousVersion(app);
+      const previous = current === this.deps.version && linked !== this.deps.version ? linked : this.previous;
       const seen = JSON.stringify([root, previous]);
       if (seen !== this.seen || force) {
         this.seen = seen;

@@ -123,6 +123,18 @@ t.test("R/release follows the updater's state file: running, previous, update", 
   );
 });
 
+t.test("a poll between the updater's two link changes keeps the last previous", async (t) => {
+  const { dir, updates, published, writeState } = setup(t);
+  await updates.start();
+  t.match(published.at(-1), { running: '1.0.0', previous: '0.9.0' });
+  // Half a switch: previous already names this release, current still does too.
+  rmSync(path.join(dir, 'app/previous'));
+  symlinkSync('releases/1.0.0', path.join(dir, 'app/previous'));
+  writeState({ state: 'switching', version: '2.0.0', reason: null, attempt: 'c' });
+  await waitFor('switching published', () => published.at(-1)?.update?.state === 'switching', 5000, 10);
+  t.match(published.at(-1), { running: '1.0.0', previous: '0.9.0' }, 'not the running release as its own previous');
+});
+
 t.test('R/release/desired: handled once per document; the running version is a no-op; refusals reported', async (t) => {
   const { updates, published, requestFile, memory } = setup(t);
   await updates.start();
