@@ -12,7 +12,21 @@ export async function duration(file: string): Promise<number> {
 
 /** FFmpeg's complaints while decoding the whole file (empty when it decodes cleanly). */
 export async function decodeErrors(file: string): Promise<string> {
-  const { stderr } = await run('ffmpeg', ['-v', 'error', '-nostdin', '-i', file, '-f', 'null', '-']);
+  // In the demuxer's time base: a variable-rate archive (frames 16-96 ms apart after a stall) has
+  // frames closer than its guessed rate, and rounding them onto that rate's ticks made the null
+  // muxer report a non-monotonic DTS that the file does not have.
+  const { stderr } = await run('ffmpeg', [
+    '-v',
+    'error',
+    '-nostdin',
+    '-i',
+    file,
+    '-enc_time_base:v',
+    '-1',
+    '-f',
+    'null',
+    '-',
+  ]);
   return stderr.trim();
 }
 
