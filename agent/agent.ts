@@ -46,6 +46,7 @@ import { removeStaleTemps } from './util/files.js';
 import type { Logger } from './util/logger.js';
 import { VERSION } from './version.js';
 import { ConfigService } from './config/configService.js';
+import { encodeSettings } from './config/encodeSettings.js';
 import { ModuleTable, type AgentModule } from './modules.js';
 import { createUpdateModule, type UpdateModule } from './update/index.js';
 import type { DesiredReleaseMemory } from './update/updates.js';
@@ -445,13 +446,7 @@ export class Agent {
 
   /** The camera's encoder ladder, hardware candidates proven by a cached test encode. */
   private encodersFor(camera: CameraConfig, board: BoardInfo): Promise<EncoderCandidate[]> {
-    const settings = {
-      width: camera.width,
-      height: camera.height,
-      fps: camera.fps,
-      bitrateKbps: this.config.encoder.bitrateKbps,
-      keyframeSeconds: this.config.hls.segmentSeconds,
-    };
+    const settings = encodeSettings(this.config, camera);
     return planEncoders(
       this.config,
       board,
@@ -468,10 +463,7 @@ export class Agent {
   private async resolveCapture(camera: CameraConfig, encoder: EncoderCandidate, board: BoardInfo) {
     // Enumerated at every start, so a camera plugged in later is found by `auto`.
     const cameras = camera.source === 'test' ? [] : await listCameras().catch(() => []);
-    const capture = captureInput(camera.source, camera, encoder, board, cameras, {
-      bitrateKbps: this.config.encoder.bitrateKbps,
-      keyframeSeconds: this.config.hls.segmentSeconds,
-    });
+    const capture = captureInput(camera.source, camera, encoder, board, cameras, encodeSettings(this.config, camera));
     return withAllowLists(camera.source, capture);
   }
 

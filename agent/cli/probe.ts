@@ -8,6 +8,7 @@ import { listCameras, type Camera } from '../../device/cameras.js';
 import { chooseEncoders, listedH264Encoders, preferredLadder } from '../../device/encoders/index.js';
 import { runCommand, type CommandRunner } from '../util/run.js';
 import type { BoardInfo, EncodeSettings, EncoderCandidate } from '../../device/types.js';
+import { encodeSettings } from '../config/encodeSettings.js';
 import type { AgentConfig } from '../config/types.js';
 import type { CliOptions } from './options.js';
 
@@ -38,13 +39,10 @@ export interface ProbeReportOptions {
 }
 
 /** Settings used when there is no config: the contract's defaults. */
-export const DEFAULT_PROBE_SETTINGS: EncodeSettings = {
-  width: 1280,
-  height: 720,
-  fps: 30,
-  bitrateKbps: 2500,
-  keyframeSeconds: 1,
-};
+export const DEFAULT_PROBE_SETTINGS: EncodeSettings = encodeSettings({
+  encoder: { bitrateKbps: 2500 },
+  hls: { segmentSeconds: 1 },
+});
 
 /** Builds the probe report: board, cameras, and a verdict for every H.264 encoder. */
 export async function probeReport(opts: ProbeReportOptions = {}): Promise<ProbeReport> {
@@ -86,15 +84,7 @@ export async function probeReport(opts: ProbeReportOptions = {}): Promise<ProbeR
 
 /** What the encoders are tested at: the first camera's size and rate, the configured bitrate and keyframe spacing. */
 export function probeSettings(config: AgentConfig | undefined): EncodeSettings {
-  if (!config) return DEFAULT_PROBE_SETTINGS;
-  const cam = config.cameras[0];
-  return {
-    width: cam?.width ?? DEFAULT_PROBE_SETTINGS.width,
-    height: cam?.height ?? DEFAULT_PROBE_SETTINGS.height,
-    fps: cam?.fps ?? DEFAULT_PROBE_SETTINGS.fps,
-    bitrateKbps: config.encoder.bitrateKbps,
-    keyframeSeconds: config.hls.segmentSeconds,
-  };
+  return config ? encodeSettings(config, config.cameras[0]) : DEFAULT_PROBE_SETTINGS;
 }
 
 /** The report as a technician reads it. */

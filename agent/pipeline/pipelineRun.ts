@@ -5,6 +5,7 @@ import type { CaptureInput, EncoderCandidate } from '../../device/types.js';
 import { RecordingRun, type Finished } from '../archive/recorder.js';
 import { boundaryAtOrBefore } from '../archive/segmentName.js';
 import type { AgentConfig, CameraConfig } from '../config/types.js';
+import { encodeSettings } from '../config/encodeSettings.js';
 import { AgentError, PipelineExitError, type PipelineExitCode } from '../contract/errors.js';
 import type { Logger } from '../util/logger.js';
 import { redactSecrets } from '../util/redact.js';
@@ -230,16 +231,9 @@ export class PipelineRun implements Run {
 
   private args(capture: CaptureInput, recordingDir: string, baseMs: number, offsetSeconds: number): string[] {
     const { camera, config, encoder, motion } = this.deps;
-    const settings = {
-      width: camera.width,
-      height: camera.height,
-      fps: camera.fps,
-      bitrateKbps: config.encoder.bitrateKbps,
-      keyframeSeconds: config.hls.segmentSeconds,
-    };
     return buildPipelineArgs({
       capture,
-      encoder: capture.encoded ? null : ffmpegEncoderArgs(encoder.name, settings),
+      encoder: capture.encoded ? null : ffmpegEncoderArgs(encoder.name, encodeSettings(config, camera)),
       keyframeSeconds: config.hls.segmentSeconds,
       timeline: { baseSeconds: baseMs / 1000, offsetSeconds },
       hls: { dir: this.deps.hlsDir, segmentSeconds: config.hls.segmentSeconds, listSize: config.hls.listSize },

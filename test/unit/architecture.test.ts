@@ -62,7 +62,10 @@ const ALLOWED: Record<string, Record<string, string>> = {
     'device/encoders': 'probe',
   },
   'agent/commands': { 'agent/config': 'AgentConfig in get-config' },
-  'agent/config': { 'device/encoders': 'validates encoder names against the ladder' },
+  'agent/config': {
+    'device/encoders': 'validates encoder names against the ladder',
+    device: 'the encode settings shape (encodeSettings)',
+  },
   'agent/doctor': {
     'agent/config': 'reads the config it checks',
     'agent/link': 'the broker logins and TLS files, read as the link reads them',

@@ -2,7 +2,8 @@ import path from 'node:path';
 import { detectBoard } from '../../../device/board.js';
 import { candidatesForSource, chooseEncoders, preferredLadder } from '../../../device/encoders/index.js';
 import type { EncoderVerdict } from '../../../device/encoders/index.js';
-import type { BoardInfo, EncodeSettings } from '../../../device/types.js';
+import type { BoardInfo } from '../../../device/types.js';
+import { encodeSettings } from '../../config/encodeSettings.js';
 import { fail, ok, warn, type CheckResult, type DoctorContext } from '../types.js';
 
 // Adapter onto device/encoders (chooseEncoders): a fresh probe, no cache file, so the answer is
@@ -12,13 +13,7 @@ async function probeLadder(ctx: DoctorContext): Promise<{ board: BoardInfo; verd
   const cam = ctx.config.cameras[0];
   const anyCsi = ctx.config.cameras.some((c) => /^csi(:\d+)?$/.test(c.source));
   const ladder = candidatesForSource(preferredLadder(board, ctx.config.encoder.prefer), anyCsi ? 'csi' : 'test');
-  const settings: EncodeSettings = {
-    width: cam?.width ?? 1280,
-    height: cam?.height ?? 720,
-    fps: cam?.fps ?? 30,
-    bitrateKbps: ctx.config.encoder.bitrateKbps,
-    keyframeSeconds: ctx.config.hls.segmentSeconds,
-  };
+  const settings = encodeSettings(ctx.config, cam);
   const { verdicts } = await chooseEncoders(ladder, settings, board, {
     run: ctx.run,
     sysRoot: path.join(ctx.root, 'sys'),
