@@ -10,12 +10,37 @@ export interface EncoderArgs {
   outputArgs: string[];
 }
 
+/** Frames from one keyframe to the next. */
+export function gopFrames(fps: number, keyframeSeconds: number): number {
+  return Math.max(1, Math.round(fps * keyframeSeconds));
+}
+
+/**
+ * The Jetson hardware encoder as GStreamer elements, up to an H.264 byte stream: what the CSI
+ * producer runs and the probe proves, so they cannot drift apart.
+ */
+export function jetsonEncoderElements(gop: number, bitrateKbps: number): string[] {
+  return [
+    'nvv4l2h264enc',
+    // SPS/PPS before every IDR, and every I-frame an IDR (idrinterval defaults to 256):
+    // otherwise cuts from a keyframe do not decode.
+    'insert-sps-pps=1',
+    `iframeinterval=${gop}`,
+    `idrinterval=${gop}`,
+    `bitrate=${bitrateKbps * 1000}`,
+    '!',
+    'h264parse',
+    '!',
+    'video/x-h264,stream-format=byte-stream',
+  ];
+}
+
 /**
  * FFmpeg output options for one encoder at the given settings. Every encoder gets an explicit
  * bitrate and GOP: hardware encoders ignore CRF and some default to absurd GOPs.
  */
 export function ffmpegEncoderArgs(name: string, s: EncodeSettings): EncoderArgs {
-  const gop = String(Math.max(1, Math.round(s.fps * s.keyframeSeconds)));
+  const gop = String(gopFrames(s.fps, s.keyframeSeconds));
   const rate = [`-b:v`, `${s.bitrateKbps}k`, '-maxrate', `${s.bitrateKbps}k`, '-bufsize', `${s.bitrateKbps * 2}k`];
   switch (name) {
     case 'libx264':

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { findOnPath, runCommand, type CommandRunner } from '../../agent/util/run.js';
 import type { EncodeSettings, EncoderCandidate } from '../types.js';
-import { ffmpegEncoderArgs } from './args.js';
+import { ffmpegEncoderArgs, gopFrames, jetsonEncoderElements } from './args.js';
 import { progressSpeed, stderrReason, verifyH264, type VerifyTools } from './verify.js';
 
 /** A probe's answer for one encoder candidate. */
@@ -193,7 +193,6 @@ async function producerProblem(name: string, s: EncodeSettings, opts: ProbeOptio
 
 /** The GStreamer pipeline of a Jetson NVENC test encode (exported for tests). */
 export function jetsonTestArgs(s: EncodeSettings, out: string): string[] {
-  const gop = String(Math.max(1, Math.round(s.fps * s.keyframeSeconds)));
   return [
     '-q',
     'videotestsrc',
@@ -206,15 +205,7 @@ export function jetsonTestArgs(s: EncodeSettings, out: string): string[] {
     '!',
     'video/x-raw(memory:NVMM),format=I420',
     '!',
-    'nvv4l2h264enc',
-    'insert-sps-pps=1',
-    `iframeinterval=${gop}`,
-    `idrinterval=${gop}`,
-    `bitrate=${s.bitrateKbps * 1000}`,
-    '!',
-    'h264parse',
-    '!',
-    'video/x-h264,stream-format=byte-stream',
+    ...jetsonEncoderElements(gopFrames(s.fps, s.keyframeSeconds), s.bitrateKbps),
     '!',
     'filesink',
     `location=${out}`,

@@ -1,3 +1,4 @@
+import { gopFrames, jetsonEncoderElements } from '../encoders/args.js';
 import type { CaptureInput, CaptureSpec, EncodeSettings, EncoderCandidate, ProducerCommand } from '../types.js';
 
 /** The producer settings a camera-side encoder needs (bitrate, keyframe spacing). */
@@ -24,7 +25,7 @@ function h264Pipe(spec: CaptureSpec): string[] {
   return ['-f', 'h264', '-framerate', String(spec.fps), '-i', 'pipe:0'];
 }
 
-const gop = (spec: CaptureSpec, s: ProducerSettings): number => Math.max(1, Math.round(spec.fps * s.keyframeSeconds));
+const gop = (spec: CaptureSpec, s: ProducerSettings): number => gopFrames(spec.fps, s.keyframeSeconds);
 
 /**
  * Raspberry Pi CSI camera through libcamera's `rpicam-vid` (`libcamera-vid` before Bookworm).
@@ -109,25 +110,9 @@ export function argusInput(
   const sink = ['!', 'fdsink', 'fd=1'];
   const where = `csi:${sensor} nvarguscamerasrc ${spec.width}x${spec.height}@${spec.fps}`;
   if (encoder.name === 'nvv4l2h264enc') {
-    const g = String(gop(spec, settings));
     const producer: ProducerCommand = {
       command: 'gst-launch-1.0',
-      args: [
-        ...src,
-        '!',
-        'nvv4l2h264enc',
-        // SPS/PPS before every IDR, and every I-frame an IDR (idrinterval defaults to 256):
-        // otherwise cuts from a keyframe do not decode.
-        'insert-sps-pps=1',
-        `iframeinterval=${g}`,
-        `idrinterval=${g}`,
-        `bitrate=${settings.bitrateKbps * 1000}`,
-        '!',
-        'h264parse',
-        '!',
-        'video/x-h264,stream-format=byte-stream',
-        ...sink,
-      ],
+      args: [...src, '!', ...jetsonEncoderElements(gop(spec, settings), settings.bitrateKbps), ...sink],
     };
     return { producer, inputArgs: h264Pipe(spec), encoded: true, description: `${where} h264 (nvv4l2h264enc)` };
   }

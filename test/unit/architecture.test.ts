@@ -87,7 +87,10 @@ const ALLOWED: Record<string, Record<string, string>> = {
     'device/encoders': 'encoder arguments',
   },
   'device/encoders': { device: 'board and run helpers' },
-  'device/sources': { device: 'board, cameras and run helpers' },
+  'device/sources': {
+    device: 'board, cameras and run helpers',
+    'device/encoders': "the Jetson encoder's elements, the same the probe proves",
+  },
 };
 
 const files = [...sources('agent'), ...sources('device')];
