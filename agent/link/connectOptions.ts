@@ -1,11 +1,11 @@
 /** Builds MQTT.js connect options from the config: pure apart from reading the TLS files. */
-import { readFileSync } from 'node:fs';
 import type { IClientOptions } from 'mqtt';
 import type { MqttConfig } from '../config/types.js';
 import { AgentError } from '../contract/errors.js';
 import type { StatusMessage } from '../contract/messages.js';
 import { redactSecrets } from '../util/redact.js';
 import { MAX_INCOMING_PACKET_BYTES } from './packetLimit.js';
+import { readPem } from './tlsFiles.js';
 
 /** Everything the link decides before connecting. */
 export interface ConnectPlan {
@@ -27,15 +27,6 @@ export interface ConnectInputs {
 }
 
 const SCHEMES = ['mqtt:', 'mqtts:', 'ws:', 'wss:'];
-
-function readPem(path: string | null, key: string): Buffer | undefined {
-  if (!path) return undefined;
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new AgentError('config_invalid', `mqtt.${key} cannot be read: ${path}`, { cause: error });
-  }
-}
 
 /** The URL with any user:password removed, safe for logs and status. */
 export function safeUrl(url: string): string {

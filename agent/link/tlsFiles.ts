@@ -100,7 +100,8 @@ export interface TlsMaterial {
   key?: Buffer;
 }
 
-function read(path: string | null, key: string): Buffer | undefined {
+/** One of `mqtt.ca|cert|key` as bytes (undefined when unset); an unreadable file is a config error naming it. */
+export function readPem(path: string | null, key: string): Buffer | undefined {
   if (path === null) return undefined;
   try {
     return readFileSync(path);
@@ -115,9 +116,9 @@ function read(path: string | null, key: string): Buffer | undefined {
  */
 export function readTlsMaterial(mqtt: Pick<MqttConfig, 'ca' | 'cert' | 'key'>): TlsMaterial {
   const out: TlsMaterial = {};
-  const ca = read(mqtt.ca, 'ca');
-  const cert = read(mqtt.cert, 'cert');
-  const key = read(mqtt.key, 'key');
+  const ca = readPem(mqtt.ca, 'ca');
+  const cert = readPem(mqtt.cert, 'cert');
+  const key = readPem(mqtt.key, 'key');
   const check = (file: string, key: string, fn: () => void) => {
     try {
       fn();
