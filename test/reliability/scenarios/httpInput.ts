@@ -6,7 +6,6 @@
  * archive and HLS folders served, the agent still up and /healthz still answering.
  */
 import { connect } from 'node:net';
-import path from 'node:path';
 import type { Test } from 'tap';
 import { AgentProcess, testConfig } from '../../helpers/agentProcess.js';
 import { recordResult } from '../lib/results.js';

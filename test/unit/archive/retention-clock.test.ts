@@ -1,4 +1,4 @@
-import { utimes, writeFile } from 'node:fs/promises';
+import { utimes } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
 import { Retention } from '../../../agent/archive/retention.js';

@@ -12,7 +12,6 @@ import {
   watchdogIntervalMs,
   type NotifyTransport,
 } from '../../../agent/systemd/notify.js';
-import type { Clock } from '../../../agent/util/clock.js';
 import { FakeNotifySocket } from '../../helpers/fakeNotifySocket.js';
 import { manualClock } from '../../helpers/manualClock.js';
 
