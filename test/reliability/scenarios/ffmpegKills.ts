@@ -70,7 +70,7 @@ export async function ffmpegKills(
     gapsAfter.push(`${gap.toFixed(1)}/${restart.delaySeconds.toFixed(1)}`);
     t.ok(
       gap <= allowed,
-      `kill ${i + 1}: recording resumed ${gap.toFixed(2)} s after the kill (backoff ${restart.delaySeconds} s, kill→spawn ${((Date.parse(nextStart.ts) - kill.at) / 1000).toFixed(1)} s)`,
+      `kill ${i + 1}: recording resumed ${gap.toFixed(2)} s after the kill (backoff ${restart.delaySeconds} s, kill→pipeline.started ${((Date.parse(nextStart.ts) - kill.at) / 1000).toFixed(1)} s)`,
     );
   }
   for (const a of archives.filter((x) => x.recovered))
