@@ -144,6 +144,12 @@ export class AgentProcess {
   }
 }
 
+/** Signals the FFmpeg of one run; refuses the pid 0 of a run that never got one, which would signal this test's own process group. */
+export function signalRun(started: AgentEvent<'pipeline.started'>, signal: NodeJS.Signals): void {
+  if (!(started.pid > 0)) throw new Error(`pipeline.started without an FFmpeg pid: ${JSON.stringify(started)}`);
+  process.kill(started.pid, signal);
+}
+
 /** Process ids whose command line contains `needle` (to prove no FFmpeg is left behind). */
 export async function pidsMatching(needle: string): Promise<number[]> {
   const { readdir, readFile } = await import('node:fs/promises');

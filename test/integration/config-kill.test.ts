@@ -51,7 +51,7 @@ t.test('kill -9 in the middle of a change', async (t) => {
   );
   await agent.waitLog('config change applying');
   // Step 3 has started the new camera; the gate (step 4) cannot pass, so step 5 has not run.
-  await agent.waitLog(/restarting pipeline/);
+  await agent.waitEvent('pipeline.restarted');
   agent.child.kill('SIGKILL');
   await agent.exited;
   t.equal(await readFile(configFile, 'utf8'), committed, 'the file still holds the last committed config');

@@ -40,7 +40,7 @@ t.test('a real agent serves its camera at /live/cam1', { skip: hasFfmpeg() ? fal
   const agent = AgentProcess.start(dir, testConfig(dir));
   t.teardown(() => agent.stop());
   const p = await port(agent);
-  await agent.waitLog('pipeline started');
+  await agent.waitEvent('pipeline.started');
   const got = await firstMessages(`ws://127.0.0.1:${p}/live/cam1`, 5);
   if (typeof got === 'number') return t.fail(`refused with ${got}`);
   const [init, first, ...rest] = got;
@@ -63,7 +63,7 @@ t.test(
     const agent = AgentProcess.start(dir, testConfig(dir, { http: { listen: '127.0.0.1:0', liveView: false } }));
     t.teardown(() => agent.stop());
     const p = await port(agent);
-    await agent.waitLog('pipeline started');
+    await agent.waitEvent('pipeline.started');
     t.equal(await firstMessages(`ws://127.0.0.1:${p}/live/cam1`, 1), 404);
   },
 );

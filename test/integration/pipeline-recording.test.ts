@@ -22,7 +22,7 @@ t.test('archives are cut on the wall clock, fast-start, decodable; HLS keeps a r
   const config = testConfig(dir);
   const agent = AgentProcess.start(dir, config);
   t.teardown(() => agent.stop());
-  const finished = await agent.waitLog('archive finished', 3, 40_000);
+  const finished = await agent.waitEvent('archive.finished', 3, 40_000);
   const stopped = await agent.stop();
   t.equal(stopped.code, 0, 'clean stop exits 0');
   t.equal(agent.linesWithTwoComponents, 0, 'every log line names its component once');
@@ -46,8 +46,8 @@ t.test('archives are cut on the wall clock, fast-start, decodable; HLS keeps a r
     t.ok(keys.length >= Math.floor(seconds) - 1, `${name}: a keyframe every second (${keys.length} in ${seconds} s)`);
   }
   t.ok(
-    finished.every((r) => typeof r.file === 'string' && Number(r.bytes) > 0),
-    'finish logs name the file and its size',
+    finished.every((r) => typeof r.file === 'string' && r.bytes > 0),
+    'archive.finished names the file and its size',
   );
   const playlist = await readFile(path.join(dir, 'hls', 'cam1', 'index.m3u8'), 'utf8');
   const durations = [...playlist.matchAll(/#EXTINF:([\d.]+)/g)].map((m) => Number(m[1]));
@@ -75,7 +75,7 @@ t.test('two cameras record side by side', async (t) => {
   await waitFor(
     'an archive from each camera',
     async () => {
-      const finished = agent.logs('archive finished');
+      const finished = agent.events('archive.finished');
       return finished.some((r) => r.camera === 'front') && finished.some((r) => r.camera === 'back');
     },
     40_000,
@@ -95,9 +95,10 @@ t.test('archives recorded before the clock is synchronised are marked so', async
   const dir = t.testdir();
   const agent = AgentProcess.start(dir, testConfig(dir), { EDGE_AGENT_CLOCK_SYNCED: '0' });
   t.teardown(() => agent.stop());
-  const [finished] = await agent.waitLog('archive finished', 1, 30_000);
+  const [finished] = await agent.waitEvent('archive.finished', 1, 30_000);
+  t.equal(finished!.clockSynced, false, 'archive.finished says the clock was not synchronised');
   const sidecar = JSON.parse(
-    await readFile(path.join(dir, 'archive', String(finished!.file).replace(/\.mp4$/, '.json')), 'utf8'),
+    await readFile(path.join(dir, 'archive', finished!.file.replace(/\.mp4$/, '.json')), 'utf8'),
   );
-  t.equal(sidecar.clockSynced, false, 'the sidecar says the clock was not synchronised');
+  t.equal(sidecar.clockSynced, false, 'and so does the sidecar');
 });

@@ -3,7 +3,7 @@
  * and is forgotten after a healthy run; a failing encoder makes way for the next one down the ladder.
  */
 import t from 'tap';
-import { AgentProcess, pidsMatching, testConfig } from '../helpers/agentProcess.js';
+import { AgentProcess, pidsMatching, signalRun, testConfig } from '../helpers/agentProcess.js';
 import { waitFor } from '../helpers/waitFor.js';
 
 t.test('FFmpeg killed repeatedly: restarted each time with growing backoff, nothing orphaned', async (t) => {
@@ -11,13 +11,13 @@ t.test('FFmpeg killed repeatedly: restarted each time with growing backoff, noth
   const agent = AgentProcess.start(dir, testConfig(dir));
   t.teardown(() => agent.stop());
   for (let i = 1; i <= 3; i += 1) {
-    const started = await agent.waitLog('pipeline started', i, 30_000);
-    process.kill(Number(started[i - 1]!.pid), 'SIGKILL');
-    await agent.waitLog('restarting pipeline', i);
+    const started = await agent.waitEvent('pipeline.started', i, 30_000);
+    signalRun(started[i - 1]!, 'SIGKILL');
+    await agent.waitEvent('pipeline.restarted', i);
   }
-  await agent.waitLog('pipeline started', 4, 30_000);
-  const delays = agent.logs('restarting pipeline').map((r) => Number(r.delayMs));
-  t.ok(delays[2]! > delays[0]!, `backoff grows: ${delays.join(', ')} ms`);
+  await agent.waitEvent('pipeline.started', 4, 30_000);
+  const delays = agent.events('pipeline.restarted').map((r) => r.delaySeconds);
+  t.ok(delays[2]! > delays[0]!, `backoff grows: ${delays.join(', ')} s`);
   t.equal((await agent.stop()).code, 0, 'still stops cleanly');
   const left = await pidsMatching(dir);
   const { readFile: read } = await import('node:fs/promises');
@@ -36,21 +36,16 @@ t.test('FFmpeg killed after recording a while: restarted at once each time, the 
   const agent = AgentProcess.start(dir, testConfig(dir));
   t.teardown(() => agent.stop());
   for (let i = 1; i <= 3; i += 1) {
-    const started = await agent.waitLog('pipeline started', i, 30_000);
+    const started = await agent.waitEvent('pipeline.started', i, 30_000);
     // Past healthyAfterSeconds (10 s) of frames: this run proved camera and encoder work.
-    await waitFor(
-      '12 s of recording',
-      () => Date.now() - Date.parse(String(started[i - 1]!.time)) > 13_000,
-      20_000,
-      100,
-    );
-    process.kill(Number(started[i - 1]!.pid), 'SIGKILL');
-    await agent.waitLog('restarting pipeline', i);
+    await waitFor('12 s of recording', () => Date.now() - Date.parse(started[i - 1]!.ts) > 13_000, 20_000, 100);
+    signalRun(started[i - 1]!, 'SIGKILL');
+    await agent.waitEvent('pipeline.restarted', i);
   }
-  const delays = agent.logs('restarting pipeline').map((r) => Number(r.delayMs));
+  const delays = agent.events('pipeline.restarted').map((r) => r.delaySeconds);
   t.ok(
-    delays.every((ms) => ms <= 1000),
-    `every restart waits the first step only: ${delays.join(', ')} ms`,
+    delays.every((s) => s <= 1),
+    `every restart waits the first step only: ${delays.join(', ')} s`,
   );
   t.equal((await agent.stop()).code, 0, 'still stops cleanly');
 });
@@ -60,7 +55,7 @@ t.test('encoder ladder: failing hardware encoders fall back to libx264 and say w
   const config = testConfig(dir, { encoder: { prefer: ['h264_nvenc', 'h264_v4l2m2m', 'libx264'], bitrateKbps: 400 } });
   const agent = AgentProcess.start(dir, config, { EDGE_AGENT_TRUST_ENCODERS: '1' });
   t.teardown(() => agent.stop());
-  const fallbacks = await agent.waitLog('encoder failed: falling back one step', 2, 30_000);
+  const fallbacks = await agent.waitEvent('encoder.fallback', 2, 30_000);
   t.same(
     fallbacks.map((r) => [r.from, r.to]),
     [
@@ -69,8 +64,8 @@ t.test('encoder ladder: failing hardware encoders fall back to libx264 and say w
     ],
     'one step down at a time',
   );
-  t.match(String(fallbacks[0]!.reason), /libcuda|valid device|encoder/i, "the reason is FFmpeg's own words");
-  const started = await agent.waitLog('pipeline started', 3);
+  t.match(fallbacks[0]!.reason, /libcuda|valid device|encoder/i, "the reason is FFmpeg's own words");
+  const started = await agent.waitEvent('pipeline.started', 3);
   t.equal(started[2]!.encoder, 'libx264', 'runs on libx264 in the end');
-  await agent.waitLog('archive finished', 1, 30_000);
+  await agent.waitEvent('archive.finished', 1, 30_000);
 });

@@ -64,7 +64,7 @@ t.test(
     t.ok(Date.now() - pings.at(-1)! < 6000, 'still pinging at the end');
     t.equal(agent.logs(/unhealthy: withholding watchdog pings/).length, 0, 'never withheld');
     t.ok(
-      agent.logs('restarting pipeline').every((r) => r.camera === 'dead'),
+      agent.events('pipeline.restarted').every((r) => r.camera === 'dead'),
       'only the dead camera was restarted',
     );
     t.ok(

@@ -54,8 +54,8 @@ export async function brokerOutages(t: Test, options: BrokerOptions): Promise<vo
     return agent;
   };
   const expected = () =>
-    agents.flatMap((a) => [...a.logs('archive finished'), ...a.logs('archive recovered')].map((r) => String(r.file)));
-  const finishedSoFar = () => agents.reduce((n, a) => n + a.logs('archive finished').length, 0);
+    agents.flatMap((a) => [...a.events('archive.finished'), ...a.events('archive.recovered')].map((r) => r.file));
+  const finishedSoFar = () => agents.reduce((n, a) => n + a.events('archive.finished').length, 0);
   const waitArchives = async (more: number) => {
     const target = finishedSoFar() + more;
     await waitFor(`${more} more archive(s)`, () => finishedSoFar() >= target, 30_000 + more * 5000);
@@ -74,7 +74,7 @@ export async function brokerOutages(t: Test, options: BrokerOptions): Promise<vo
   await waitArchives(1);
   t.equal((await agent.stop()).code, 0, 'agent stopped while the broker is down');
   agent = startAgent();
-  await agent.waitLog('archive finished', 1, 30_000);
+  await agent.waitEvent('archive.finished', 1, 30_000);
   await broker.start();
   await agent.waitLog('mqtt connected', 1, 30_000);
   // 3. Flapping every few seconds.
@@ -92,7 +92,7 @@ export async function brokerOutages(t: Test, options: BrokerOptions): Promise<vo
   await waitArchives(1);
   t.equal((await agent.stop()).code, 0, 'clean stop');
   agent = startAgent();
-  await agent.waitLog('archive finished', 1, 30_000);
+  await agent.waitEvent('archive.finished', 1, 30_000);
   const want = new Set(expected());
   await waitFor(
     'every archive event at the subscriber',

@@ -58,17 +58,19 @@ export async function clockJumps(t: Test, options: { archivesPerPhase: number; m
     return out;
   };
   const firstRunAt = Date.now();
-  await agent.waitLog('archive finished', options.archivesPerPhase, 60_000);
+  await agent.waitEvent('archive.finished', options.archivesPerPhase, 60_000);
   const phaseA = await hashes();
   // Each phase's archives come from the run started on the new timeline; the pieces of the run
   // cut short by the jump are finished as it ends and must not count as the new phase.
   const jump = async (offset: string, jumps: number) => {
-    const runs = agent.logs('pipeline started').length;
+    const runs = agent.events('pipeline.started').length;
     setOffset(stamp, offset);
-    await agent.waitLog('the wall clock jumped: restarting on the new timeline', jumps, 10_000);
-    await agent.waitLog('pipeline started', runs + 1, 30_000);
-    const n = agent.logs('archive finished').length;
-    await agent.waitLog('archive finished', n + options.archivesPerPhase, 60_000);
+    // The restart comes once FFmpeg has stopped and the cut-short archive is finished.
+    const restarted = await agent.waitEvent('pipeline.restarted', jumps, 20_000);
+    t.equal(restarted[jumps - 1]!.reason, 'wall clock jumped', `jump ${jumps}: the restart says the clock jumped`);
+    await agent.waitEvent('pipeline.started', runs + 1, 30_000);
+    const n = agent.events('archive.finished').length;
+    await agent.waitEvent('archive.finished', n + options.archivesPerPhase, 60_000);
   };
   // Forward an hour.
   await jump('+3600', 1);
@@ -81,7 +83,7 @@ export async function clockJumps(t: Test, options: { archivesPerPhase: number; m
   const after = await hashes();
   const changed = [...phaseA].filter(([file, hash]) => after.get(file) !== hash).map(([file]) => file);
   t.same(changed, [], `the ${phaseA.size} archives of the first interval are untouched`);
-  const logged = [...agent.logs('archive finished'), ...agent.logs('archive recovered')].map((r) => String(r.file));
+  const logged = [...agent.events('archive.finished'), ...agent.events('archive.recovered')].map((r) => r.file);
   t.equal(new Set(logged).size, logged.length, `every finished archive got its own name (${logged.length})`);
   t.same(
     logged.filter((f) => !after.has(f)),
@@ -95,13 +97,13 @@ export async function clockJumps(t: Test, options: { archivesPerPhase: number; m
   );
   const recorded = archives.reduce((s, a) => s + a.seconds, 0);
   const elapsed = (stoppedAt - firstRunAt) / 1000;
-  const restartLogs = agent.logs('restarting pipeline');
-  const restarts = restartLogs.length;
+  const restarted = agent.events('pipeline.restarted');
+  const restarts = restarted.length;
   // Each jump costs one clean restart, never a backoff: the restart decision says so itself.
   t.same(
-    restartLogs.map((r) => r.delayMs),
-    restartLogs.map(() => 0),
-    'every restart after a jump is immediate (no backoff)',
+    restarted.map((r) => [r.reason, r.delaySeconds]),
+    restarted.map(() => ['wall clock jumped', 0]),
+    'every restart is for a jump and immediate (no backoff)',
   );
   // What is lost is start-up plus, per restart, FFmpeg's stop and spawn to its first frame: a few
   // seconds each on a machine running other test files beside this one.

@@ -36,7 +36,7 @@ export async function diskFilling(t: Test, options: { seconds: number; mode: 'ci
     archiveDir,
   ]);
   t.teardown(() => agent.stop());
-  const [started] = await agent.waitLog('pipeline started', 1, 30_000);
+  const [started] = await agent.waitEvent('pipeline.started', 1, 30_000);
   const pid = agent.child.pid!;
   const seen = path.join(`/proc/${pid}/root`, archiveDir);
   const fs = await statfs(seen);
@@ -44,7 +44,7 @@ export async function diskFilling(t: Test, options: { seconds: number; mode: 'ci
     fs.blocks * fs.bsize <= 4 * 1024 * 1024,
     `the agent sees a ${((fs.blocks * fs.bsize) / 1048576).toFixed(1)} MiB archive disk`,
   );
-  await agent.waitLog('archive pruned', 1, 90_000);
+  await agent.waitEvent('disk.pruned', 1, 90_000);
   const prunedFirstAt = Date.now();
   // Keep recording past the first prune for the asked time.
   await waitFor(
@@ -54,14 +54,12 @@ export async function diskFilling(t: Test, options: { seconds: number; mode: 'ci
     200,
   );
   const archives = await readArchives(seen);
-  const finished = agent.logs('archive finished');
-  const pruned = agent.logs('archive pruned');
+  const finished = agent.events('archive.finished');
+  const pruned = agent.events('disk.pruned');
   // Never the newest: each pruned file was finished before the latest finished one of that moment.
-  const order = new Map(finished.map((r, i) => [String(r.file), i]));
-  const newestAtPrune = pruned.map(
-    (p) => finished.filter((f) => Date.parse(String(f.time)) <= Date.parse(String(p.time))).length - 1,
-  );
-  const prunedNewest = pruned.filter((p, i) => order.get(String(p.file)) === newestAtPrune[i]);
+  const order = new Map(finished.map((r, i) => [r.file, i]));
+  const newestAtPrune = pruned.map((p) => finished.filter((f) => Date.parse(f.ts) <= Date.parse(p.ts)).length - 1);
+  const prunedNewest = pruned.filter((p, i) => order.get(p.file) === newestAtPrune[i]);
   t.same(
     prunedNewest.map((p) => p.file),
     [],
@@ -77,7 +75,7 @@ export async function diskFilling(t: Test, options: { seconds: number; mode: 'ci
   t.same(gaps(archives, 'cam1'), [], `the ${archives.length} archives left follow each other without a gap`);
   const lastEnd = Math.max(...archives.map((a) => a.startMs + a.seconds * 1000));
   t.ok(Date.now() - lastEnd < 4000 + 2500, 'recording went on to the end');
-  t.equal(agent.logs('pipeline started').length, 1, 'the pipeline never had to restart');
+  t.equal(agent.events('pipeline.started').length, 1, 'the pipeline never had to restart');
   t.same(
     agent.logs(/failed/).map((r) => r.msg),
     [],
@@ -91,7 +89,7 @@ export async function diskFilling(t: Test, options: { seconds: number; mode: 'ci
       id: 'f-disk-full',
       scenario: 'disk filling (3 MiB tmpfs in a private mount namespace, minFreePercent 50)',
       mode: options.mode,
-      tried: `${Math.round((Date.now() - Date.parse(String(started!.time))) / 1000)} s of recording, ${pruned.length} prunes`,
+      tried: `${Math.round((Date.now() - Date.parse(started!.ts)) / 1000)} s of recording, ${pruned.length} prunes`,
       lost: 'nothing but the pruned (oldest) archives',
       notes: `${finished.length} archives finished, ${pruned.length} pruned oldest first, ${archives.length} kept, ${freePct.toFixed(0)} % free at the end; no restart, no failed write`,
     },

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { Test } from 'tap';
-import { AgentProcess, pidsMatching, testConfig, type LogRecord } from '../../helpers/agentProcess.js';
+import { AgentProcess, pidsMatching, signalRun, testConfig } from '../../helpers/agentProcess.js';
 import { waitFor } from '../../helpers/waitFor.js';
 import { decodeErrors } from '../../helpers/media.js';
 import { readArchives } from '../lib/agent.js';
@@ -22,34 +22,33 @@ export async function ffmpegKills(
   const dir = t.testdir();
   const agent = AgentProcess.start(dir, testConfig(dir));
   t.teardown(() => agent.stop());
-  await agent.waitLog('archive finished', 1, 30_000);
+  await agent.waitEvent('archive.finished', 1, 30_000);
   const kills: Array<{ at: number; pid: number }> = [];
   let lastKill = Date.now();
   for (let i = 0; i < options.kills; i += 1) {
     // The newest run must be up and producing (its HLS segments move) before it is killed again.
-    const started = await agent.waitLog('pipeline started', i + 1, 60_000);
+    const started = await agent.waitEvent('pipeline.started', i + 1, 60_000);
     const run = started[i]!;
     await waitFor(
       'the interval and a running pipeline',
-      () => Date.now() - lastKill >= options.everyMs && Date.now() - Date.parse(String(run.time)) > 3000,
+      () => Date.now() - lastKill >= options.everyMs && Date.now() - Date.parse(run.ts) > 3000,
       options.everyMs + 60_000,
       50,
     );
-    const pid = Number(run.pid);
     lastKill = Date.now();
-    process.kill(pid, 'SIGKILL');
-    kills.push({ at: lastKill, pid });
-    await agent.waitLog('restarting pipeline', i + 1, 10_000);
+    signalRun(run, 'SIGKILL');
+    kills.push({ at: lastKill, pid: run.pid });
+    await agent.waitEvent('pipeline.restarted', i + 1, 10_000);
   }
-  await agent.waitLog('pipeline started', options.kills + 1, 60_000);
-  const finishedBefore = agent.logs('archive finished').length;
-  await agent.waitLog('archive finished', finishedBefore + 1, 30_000);
+  await agent.waitEvent('pipeline.started', options.kills + 1, 60_000);
+  const finishedBefore = agent.events('archive.finished').length;
+  await agent.waitEvent('archive.finished', finishedBefore + 1, 30_000);
   t.equal((await agent.stop()).code, 0, 'clean stop after the kills');
   t.same(await pidsMatching(dir), [], 'no FFmpeg left behind');
 
   const archives = await readArchives(path.join(dir, 'archive'));
-  const restarts = agent.logs('restarting pipeline');
-  const starts = agent.logs('pipeline started');
+  const restarts = agent.events('pipeline.restarted');
+  const starts = agent.events('pipeline.started');
   const losses: number[] = [];
   const gapsAfter: string[] = [];
   for (const [i, kill] of kills.entries()) {
@@ -64,14 +63,14 @@ export async function ffmpegKills(
     losses.push(lost);
     t.ok(before.recovered, `kill ${i + 1}: the cut-short ${before.file} was recovered`);
     t.ok(lost <= 2, `kill ${i + 1}: ${lost.toFixed(2)} s lost before the kill (≤ 2)`);
-    const restart = restarts[i] as LogRecord;
-    const nextStart = starts[i + 1] as LogRecord;
+    const restart = restarts[i]!;
+    const nextStart = starts[i + 1]!;
     const gap = (after.startMs - kill.at) / 1000;
-    const allowed = Number(restart.delayMs) / 1000 + STARTUP_ALLOWANCE_S;
-    gapsAfter.push(`${gap.toFixed(1)}/${(Number(restart.delayMs) / 1000).toFixed(1)}`);
+    const allowed = restart.delaySeconds + STARTUP_ALLOWANCE_S;
+    gapsAfter.push(`${gap.toFixed(1)}/${restart.delaySeconds.toFixed(1)}`);
     t.ok(
       gap <= allowed,
-      `kill ${i + 1}: recording resumed ${gap.toFixed(2)} s after the kill (backoff ${restart.delayMs} ms, spawn→log ${((Date.parse(String(nextStart.time)) - kill.at) / 1000).toFixed(1)} s)`,
+      `kill ${i + 1}: recording resumed ${gap.toFixed(2)} s after the kill (backoff ${restart.delaySeconds} s, kill→pipeline.started ${((Date.parse(nextStart.ts) - kill.at) / 1000).toFixed(1)} s)`,
     );
   }
   for (const a of archives.filter((x) => x.recovered))

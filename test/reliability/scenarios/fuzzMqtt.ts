@@ -175,10 +175,10 @@ export async function fuzzMqtt(t: Test, options: { count: number; mode: 'ci' | '
   t.teardown(() => client.end());
   const replyRoot = 'fuzz/replies';
   await client.subscribe(`${replyRoot}/#`);
-  await agent.waitLog('archive finished', 1, 30_000);
+  await agent.waitEvent('archive.finished', 1, 30_000);
   const before = await client.command(`${ROOT}/cmd/get-config`, {}, 'v5', 'fuzz/check');
   const fileBefore = await readFile(path.join(dir, 'config.json'), 'utf8');
-  const startsBefore = agent.logs('pipeline started').length;
+  const startsBefore = agent.events('pipeline.started').length;
   const startedAt = Date.now();
   let refusedByClient = 0;
   let expectReplies = 0;
@@ -277,7 +277,7 @@ export async function fuzzMqtt(t: Test, options: { count: number; mode: 'ci' | '
   const after = await client.command(`${ROOT}/cmd/get-config`, {}, 'v5', 'fuzz/check');
   t.same(after.json, before.json, 'the effective config is unchanged');
   t.equal(await readFile(path.join(dir, 'config.json'), 'utf8'), fileBefore, 'the config file is unchanged');
-  t.equal(agent.logs('pipeline started').length, startsBefore, 'the pipeline never restarted');
+  t.equal(agent.events('pipeline.started').length, startsBefore, 'the pipeline never restarted');
   t.same(
     badErrors.map((m) => m.text.slice(0, 120)),
     [],
@@ -300,7 +300,7 @@ export async function fuzzMqtt(t: Test, options: { count: number; mode: 'ci' | '
     const code = (m.json as { error?: { code?: string } })?.error?.code ?? 'ok';
     codes.set(code, (codes.get(code) ?? 0) + 1);
   }
-  await agent.waitLog('archive finished', agent.logs('archive finished').length + 1, 15_000);
+  await agent.waitEvent('archive.finished', agent.events('archive.finished').length + 1, 15_000);
   t.pass('recording goes on');
   recordResult(
     {

@@ -42,8 +42,8 @@ export async function httpInput(t: Test, options: { rounds: number; mode: 'ci' |
   t.teardown(() => agent.stop());
   const [listening] = await agent.waitLog('http listening', 1, 30_000);
   const port = Number(listening!.port);
-  const [finished] = await agent.waitLog('archive finished', 1, 30_000);
-  const archive = String(finished!.file);
+  const [finished] = await agent.waitEvent('archive.finished', 1, 30_000);
+  const archive = finished!.file;
   const [camera, day] = archive.split('/');
   const traversal = [
     '/archives/../secret.txt',

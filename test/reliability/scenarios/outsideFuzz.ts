@@ -200,20 +200,20 @@ export async function outsideFuzz(
   const agent = AgentProcess.start(dir, testConfig(dir, { mqtt: { url: broker.url, healthIntervalSeconds: 60 } }));
   t.teardown(() => agent.stop());
   const [listening] = await agent.waitLog('http listening', 1, 30_000);
-  const [finished] = await agent.waitLog('archive finished', 1, 30_000);
+  const [finished] = await agent.waitEvent('archive.finished', 1, 30_000);
   const client = await TestClient.connect(broker.url);
   t.teardown(() => client.end());
   await client.subscribe('#');
   const before = await client.command(`${ROOT}/cmd/get-config`, {}, 'v5', 'fuzz/check');
   const fileBefore = await readFile(path.join(dir, 'config.json'), 'utf8');
-  const startsBefore = agent.logs('pipeline started').length;
+  const startsBefore = agent.events('pipeline.started').length;
   const started = Date.now();
 
   const mqtt = await fuzzCommands(t, client, mutator, options.mqtt, seed);
   const t1 = Date.now();
   const config = await fuzzConfigFiles(dir, mutator, options.config, seed + 7);
   const t2 = Date.now();
-  const http = await fuzzHttp(Number(listening!.port), String(finished!.file), mutator, options.http, seed + 13);
+  const http = await fuzzHttp(Number(listening!.port), finished!.file, mutator, options.http, seed + 13);
   const phases = `start ${((started - t0) / 1000).toFixed(1)} s, MQTT ${((t1 - started) / 1000).toFixed(1)} s, config ${((t2 - t1) / 1000).toFixed(1)} s, HTTP ${((Date.now() - t2) / 1000).toFixed(1)} s`;
   t.comment(phases);
   const seconds = (Date.now() - started) / 1000;
@@ -229,7 +229,11 @@ export async function outsideFuzz(
   const unchanged = JSON.stringify(after.json) === JSON.stringify(before.json) && configAfter === fileBefore;
   // A mutation can make a valid change (4 → 5); a change with no set-config answered ok cannot happen.
   if (unchanged)
-    t.equal(agent.logs('pipeline started').length, startsBefore, 'config unchanged, and the pipeline never restarted');
+    t.equal(
+      agent.events('pipeline.started').length,
+      startsBefore,
+      'config unchanged, and the pipeline never restarted',
+    );
   else t.ok(mqtt.setConfigOk > 0, 'the config changed only through a set-config that was answered ok');
   t.same(config.crashes, [], `config check never threw on ${options.config} mutated files`);
   t.same(config.unclear, [], 'every problem line of config check is a sentence');
@@ -245,7 +249,7 @@ export async function outsideFuzz(
     [],
     'no uncaught error logged',
   );
-  await agent.waitLog('archive finished', agent.logs('archive finished').length + 1, 15_000);
+  await agent.waitEvent('archive.finished', agent.events('archive.finished').length + 1, 15_000);
   t.pass('recording goes on');
   const list = (m: Map<string | number, number>) =>
     [...m]

@@ -9,7 +9,7 @@
  */
 import path from 'node:path';
 import type { Test } from 'tap';
-import { AgentProcess, pidsMatching, testConfig } from '../../helpers/agentProcess.js';
+import { AgentProcess, pidsMatching, signalRun, testConfig } from '../../helpers/agentProcess.js';
 import { waitFor } from '../../helpers/waitFor.js';
 import { decodeErrors } from '../../helpers/media.js';
 import { fakeBoard, fakeRpicamVid } from '../../helpers/standins.js';
@@ -35,10 +35,10 @@ export async function producerKills(
     PATH: `${bin}:${process.env.PATH ?? ''}`,
   });
   t.teardown(() => agent.stop());
-  const [first] = await agent.waitLog('pipeline started', 1, 60_000);
-  t.match(String(first!.source), /^csi:0 rpicam-vid 320x240@15 yuv420$/, 'the CSI camera is read through rpicam-vid');
+  const [first] = await agent.waitEvent('pipeline.started', 1, 60_000);
+  t.match(first!.source, /^csi:0 rpicam-vid 320x240@15 yuv420$/, 'the CSI camera is read through rpicam-vid');
   t.match(agent.logs('board detected')[0], { family: 'pi5' }, 'the fixture tree reads as a Pi 5');
-  await agent.waitLog('archive finished', 1, 30_000);
+  await agent.waitEvent('archive.finished', 1, 30_000);
 
   const producer = async () => {
     const pids = await pidsMatching(tag);
@@ -47,10 +47,10 @@ export async function producerKills(
   const kills: number[] = [];
   let lastKill = Date.now();
   for (let i = 0; i < options.kills; i += 1) {
-    const run = (await agent.waitLog('pipeline started', i + 1, 60_000))[i]!;
+    const run = (await agent.waitEvent('pipeline.started', i + 1, 60_000))[i]!;
     await waitFor(
       'the interval and a running pipeline',
-      () => Date.now() - lastKill >= options.everyMs && Date.now() - Date.parse(String(run.time)) > 3000,
+      () => Date.now() - lastKill >= options.everyMs && Date.now() - Date.parse(run.ts) > 3000,
       options.everyMs + 60_000,
       50,
     );
@@ -58,26 +58,26 @@ export async function producerKills(
     lastKill = Date.now();
     process.kill(pid, 'SIGKILL');
     kills.push(lastKill);
-    await agent.waitLog('camera lost', i + 1, 15_000);
-    await agent.waitLog('camera found again; recording resumed', i + 1, 30_000);
+    await agent.waitEvent('camera.lost', i + 1, 15_000);
+    await agent.waitEvent('camera.found', i + 1, 30_000);
   }
-  const lost = agent.logs('camera lost');
+  const lost = agent.events('camera.lost');
   t.equal(lost.length, options.kills, 'camera.lost once per producer death');
   t.ok(
-    lost.every((r) => /capture producer exited with code none \(SIGKILL\)/.test(String(r.reason))),
-    `the reason says the producer was killed (${String(lost[0]?.reason)})`,
+    lost.every((r) => /capture producer exited with code none \(SIGKILL\)/.test(r.reason)),
+    `the reason says the producer was killed (${lost[0]?.reason})`,
   );
 
   // FFmpeg killed with its producer still running: the producer must not outlive it.
-  const runs = agent.logs('pipeline started').length;
+  const runs = agent.events('pipeline.started').length;
   await waitFor(
     'a running pipeline',
-    () => Date.now() - Date.parse(String(agent.logs('pipeline started').at(-1)!.time)) > 3000,
+    () => Date.now() - Date.parse(agent.events('pipeline.started').at(-1)!.ts) > 3000,
     30_000,
     50,
   );
   const orphanCandidate = await waitFor('the producer', producer, 10_000);
-  process.kill(Number(agent.logs('pipeline started').at(-1)!.pid), 'SIGKILL');
+  signalRun(agent.events('pipeline.started').at(-1)!, 'SIGKILL');
   await waitFor(
     'the producer to go with FFmpeg',
     async () => !(await pidsMatching(tag)).includes(orphanCandidate),
@@ -85,14 +85,14 @@ export async function producerKills(
     50,
   );
   t.pass('the producer went with its FFmpeg');
-  await agent.waitLog('pipeline started', runs + 1, 60_000);
-  const finishedBefore = agent.logs('archive finished').length;
-  await agent.waitLog('archive finished', finishedBefore + 1, 30_000);
+  await agent.waitEvent('pipeline.started', runs + 1, 60_000);
+  const finishedBefore = agent.events('archive.finished').length;
+  await agent.waitEvent('archive.finished', finishedBefore + 1, 30_000);
   t.equal((await agent.stop()).code, 0, 'clean stop');
   t.same(await pidsMatching(dir), [], 'nothing left behind');
 
   const archives = await readArchives(path.join(dir, 'archive'));
-  const restarts = agent.logs('restarting pipeline');
+  const restarts = agent.events('pipeline.restarted');
   const losses: number[] = [];
   const resumed: string[] = [];
   for (const [i, at] of kills.entries()) {
@@ -105,7 +105,7 @@ export async function producerKills(
     const loss = (at - (before.startMs + before.seconds * 1000)) / 1000;
     losses.push(loss);
     t.ok(loss <= 2, `kill ${i + 1}: ${loss.toFixed(2)} s lost before the kill (≤ 2)`);
-    const delay = Number(restarts[i]?.delayMs) / 1000;
+    const delay = Number(restarts[i]?.delaySeconds);
     const gap = (after.startMs - at) / 1000;
     resumed.push(`${gap.toFixed(1)}/${delay.toFixed(1)}`);
     t.ok(

@@ -32,7 +32,7 @@ export async function sigtermDuringFinish(t: Test, options: { times: number; mod
     mkdirSync(dir, { recursive: true });
     const agent = AgentProcess.start(dir, testConfig(dir));
     t.teardown(() => agent.stop());
-    await agent.waitLog('archive finished', 1, 30_000);
+    await agent.waitEvent('archive.finished', 1, 30_000);
     const camRoot = path.join(dir, 'archive', 'cam1');
     // Poll every 2 ms: a 4-s archive's remux takes about 100 ms.
     const caught = await waitFor('a finalisation in progress', () => finalising(camRoot), 12_000, 2).then(

@@ -37,7 +37,7 @@ export async function soak(t: Test, options: { durationMs: number; mode: 'ci' | 
   );
   const agent = AgentProcess.start(dir, config);
   t.teardown(() => agent.stop());
-  await agent.waitLog('pipeline started', CAMERAS.length, 30_000);
+  await agent.waitEvent('pipeline.started', CAMERAS.length, 30_000);
   const startedAt = Date.now();
   const hls = CAMERAS.map((c) => new HlsWatcher(path.join(dir, 'hls', c, 'index.m3u8')));
   // Playlists exist from the first segment on; watch from then.

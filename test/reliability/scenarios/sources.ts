@@ -16,7 +16,7 @@ import { createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import path from 'node:path';
 import type { Test } from 'tap';
-import { AgentProcess, testConfig } from '../../helpers/agentProcess.js';
+import { AgentProcess, signalRun, testConfig } from '../../helpers/agentProcess.js';
 import { waitFor } from '../../helpers/waitFor.js';
 import { freePort } from '../../helpers/mosquitto.js';
 import { readArchives } from '../lib/agent.js';
@@ -90,7 +90,7 @@ class LiveTsServer {
 }
 
 function lostFoundCounts(agent: AgentProcess): { lost: number; found: number } {
-  return { lost: agent.logs('camera lost').length, found: agent.logs('camera found again; recording resumed').length };
+  return { lost: agent.events('camera.lost').length, found: agent.events('camera.found').length };
 }
 
 /** Shared checks after one outage: lost, found, an archive after the return, loss before the outage. */
@@ -107,12 +107,12 @@ async function outageCycle(
   const before = lostFoundCounts(agent);
   const wentAt = Date.now();
   await goAway();
-  await agent.waitLog('camera lost', before.lost + 1, 30_000);
+  await agent.waitEvent('camera.lost', before.lost + 1, 30_000);
   await waitFor('the outage to last', () => Date.now() - wentAt >= downMs, downMs + 1000, 100);
   const backAt = Date.now();
   await comeBack();
-  const [found] = (await agent.waitLog('camera found again; recording resumed', before.found + 1, 60_000)).slice(-1);
-  const foundAfter = (Date.parse(String(found!.time)) - backAt) / 1000;
+  const [found] = (await agent.waitEvent('camera.found', before.found + 1, 60_000)).slice(-1);
+  const foundAfter = (Date.parse(found!.ts) - backAt) / 1000;
   // Poll for the archive itself, not a count of finishes: on a loaded machine the finishes of
   // the outage's own pieces can come in later than the first archive after the return.
   const resumed = async () => (await readArchives(archiveRoot)).find((a) => a.startMs >= backAt);
@@ -129,8 +129,7 @@ async function outageCycle(
   );
   t.ok(firstAfter, `outage ${i + 1}: recording resumed (${firstAfter?.file})`);
   // The retry that finds the camera waits the backoff it was at when the source came back.
-  const delays = agent.logs('restarting pipeline').map((r) => Number(r.delayMs));
-  const maxDelay = Math.max(...delays) / 1000;
+  const maxDelay = Math.max(...agent.events('pipeline.restarted').map((r) => r.delaySeconds));
   t.ok(
     foundAfter <= maxDelay + startupS,
     `outage ${i + 1}: camera found ${foundAfter.toFixed(1)} s after it came back (backoff up to ${maxDelay.toFixed(1)} s + start-up ≤ ${startupS} s)`,
@@ -153,7 +152,7 @@ export async function urlSourceOutage(
   ];
   const agent = AgentProcess.start(dir, config);
   t.teardown(() => agent.stop());
-  await agent.waitLog('archive finished', 1, 40_000);
+  await agent.waitEvent('archive.finished', 1, 40_000);
   const figures = [];
   for (let i = 0; i < options.cycles; i += 1) {
     figures.push(
@@ -216,12 +215,12 @@ export async function vanishingSource(
   config.cameras = [{ id: 'cam1', source: `file://${clip}`, width: 320, height: 240, fps: 15 }];
   const agent = AgentProcess.start(dir, config);
   t.teardown(() => agent.stop());
-  await agent.waitLog('archive finished', 1, 40_000);
+  await agent.waitEvent('archive.finished', 1, 40_000);
   const figures = [];
   for (let i = 0; i < options.cycles; i += 1) {
     const goAway = async () => {
       await rename(clip, `${clip}.away`);
-      process.kill(Number(agent.logs('pipeline started').at(-1)!.pid), 'SIGKILL');
+      signalRun(agent.events('pipeline.started').at(-1)!, 'SIGKILL');
     };
     figures.push(
       await outageCycle(
@@ -236,7 +235,7 @@ export async function vanishingSource(
       ),
     );
   }
-  const reasons = agent.logs('camera lost').map((r) => String(r.reason));
+  const reasons = agent.events('camera.lost').map((r) => r.reason);
   t.ok(
     reasons.every((r) => /No such file/i.test(r)),
     `camera.lost says why: ${reasons[0]}`,
