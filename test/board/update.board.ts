@@ -263,12 +263,10 @@ t.test(
     );
     t.equal((await board.unit('ActiveState')).ActiveState, 'active', 'and it runs');
     // Downtime: from the good release's clean stop (offline) to it being online again.
-    const statuses = watcher
-      .on(`${root}/status`)
-      .map((m) => ({
-        at: Date.parse((m.json as { ts: string }).ts),
-        ...(m.json as { state: string; version: string }),
-      }));
+    const statuses = watcher.on(`${root}/status`).map((m) => ({
+      at: Date.parse((m.json as { ts: string }).ts),
+      ...(m.json as { state: string; version: string }),
+    }));
     const stop = statuses.filter((s) => s.state === 'offline' && s.version === `${VERSION}-up2`).at(-1);
     const online = statuses
       .filter((s) => s.state === 'online' && s.version === `${VERSION}-up2` && s.at > (stop?.at ?? 0))

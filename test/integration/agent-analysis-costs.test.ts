@@ -60,19 +60,17 @@ t.test(
     });
 
     const events = () =>
-      watcher
-        .on(`${root}/events`)
-        .map(
-          (m) =>
-            m.json as {
-              type: string;
-              camera?: string;
-              archive?: string;
-              reason?: string;
-              sameAs?: string;
-              distance?: number;
-            },
-        );
+      watcher.on(`${root}/events`).map(
+        (m) =>
+          m.json as {
+            type: string;
+            camera?: string;
+            archive?: string;
+            reason?: string;
+            sameAs?: string;
+            distance?: number;
+          },
+      );
     const results = (camera: string) =>
       watcher
         .on(`${root}/analysis`)

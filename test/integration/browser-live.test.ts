@@ -49,12 +49,10 @@ async function startPipeline(hlsDir: string, recordingDir: string, relays: LiveR
 
 /** The video's current time, and which player the page chose. */
 const playback = (page: Page) =>
-  page
-    .locator(VIDEO)
-    .evaluate((v: { currentTime: number; dataset: Record<string, string> }) => ({
-      time: v.currentTime,
-      transport: v.dataset.transport,
-    }));
+  page.locator(VIDEO).evaluate((v: { currentTime: number; dataset: Record<string, string> }) => ({
+    time: v.currentTime,
+    transport: v.dataset.transport,
+  }));
 
 async function advances(page: Page, seconds: number, what: string): Promise<number> {
   await waitFor(`${what} starts`, async () => (await playback(page)).time > 0, 30_000);
