@@ -2,9 +2,9 @@
 # `npm test`: type-check, build, then every test file under test/unit and test/integration.
 # The files that mostly wait on the wall clock or on the broker (a dead camera watched for two
 # minutes, broker outages, config and update health gates, deferral deadlines, kill-and-restart)
-# run one at a time in a pool of their own beside the rest (two at a time): they use little CPU,
-# so on two cores that takes minutes off the run; one at a time, because several run agents on
-# the embedded broker's fixed port. The soak stays with the busy files: in a lane of its own
+# run in two lanes of their own, one file at a time each, beside the rest (two at a time): they
+# use little CPU, so on two cores that takes minutes off the run. The update files share a lane:
+# run together, they broke each other. The soak stays with the busy files: in a lane of its own
 # beside both pools its FFmpeg children's RSS grew 6.9 MB/min (CPU contention), with the busy
 # files it passed. Given file arguments (`npm test -- test/unit/x.test.ts`), runs just those.
 set -uo pipefail
@@ -17,27 +17,29 @@ if (($#)); then exec npx tap "$@"; fi
 # leave it half-written.
 npx tap build >/dev/null || exit 1
 shopt -s globstar
-waiting=(
-  test/integration/watchdog-dead-camera.test.ts
-  test/integration/reliability-link.test.ts
-  test/integration/config-desired.test.ts
-  test/integration/startup-order.test.ts
-  test/integration/analysis-deferred.test.ts
-  test/integration/update.test.ts
-  test/integration/update-kill.test.ts
+lanes=(
+  "test/integration/update.test.ts test/integration/update-kill.test.ts test/integration/analysis-deferred.test.ts"
+  "test/integration/watchdog-dead-camera.test.ts test/integration/reliability-link.test.ts test/integration/config-desired.test.ts test/integration/startup-order.test.ts"
 )
+waiting=" ${lanes[*]} "
 busy=()
 for file in test/unit/**/*.test.ts test/integration/**/*.test.ts; do
-  [[ " ${waiting[*]} " == *" $file "* ]] || busy+=("$file")
+  [[ "$waiting" == *" $file "* ]] || busy+=("$file")
 done
-side_log="$(mktemp)"
-trap 'rm -f "$side_log"' EXIT
-npx tap --jobs=1 "${waiting[@]}" >"$side_log" 2>&1 &
-side=$!
+logs=()
+pids=()
+trap 'rm -f "${logs[@]}"' EXIT
+for lane in "${lanes[@]}"; do
+  logs+=("$(mktemp)")
+  # shellcheck disable=SC2086 # a lane is a list of paths without spaces
+  npx tap --jobs=1 $lane >"${logs[-1]}" 2>&1 &
+  pids+=($!)
+done
 npx tap "${busy[@]}"
-main_status=$?
-wait "$side"
-side_status=$?
-echo "== the waiting files (run beside the rest)"
-cat "$side_log"
-exit $((main_status || side_status))
+status=$?
+for i in "${!lanes[@]}"; do
+  wait "${pids[$i]}" || status=1
+  echo "== waiting lane $((i + 1)) (run beside the rest)"
+  cat "${logs[$i]}"
+done
+exit "$status"
