@@ -25,12 +25,15 @@ export const COVERED = [
   'agent/commands/snapshot.ts',
   'agent/config/diff.ts',
   'agent/config/redact.ts',
+  'agent/contract/topics.ts',
   'agent/encoderPlan.ts',
   'agent/fleet/plan.ts',
   'agent/http/listen.ts',
   'agent/link/brokerAcl.ts',
+  'agent/link/router.ts',
   'agent/modules.ts',
   'agent/pipeline/failure.ts',
+  'agent/pipeline/ffmpegArgs.ts',
   'agent/util/backoff.ts',
   'agent/util/bus.ts',
   'agent/util/logger.ts',
@@ -43,6 +46,7 @@ export const TESTED_ELSEWHERE = new Map([
   ...['analyze', 'getConfig', 'index', 'ping', 'probe', 'restartPipeline', 'search', 'setConfig', 'snapshot'].map(
     (name) => [`agent/commands/${name}.ts`, 'test/unit/commands/commands.test.ts'],
   ),
+  ['agent/contract/topics.ts', 'test/unit/link/topics.test.ts'],
   ['agent/link/brokerAcl.ts', 'test/unit/link/brokerAuth.test.ts'],
 ]);
 

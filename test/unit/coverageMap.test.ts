@@ -38,7 +38,7 @@ t.test('a unit test covers its listed mirror source, and only that', async (t) =
   t.equal(testOf('agent/encoderPlan.ts'), 'test/unit/encoderPlan.test.ts');
   t.same(coverageMap('test/unit/util/backoff.test.ts'), ['agent/util/backoff.ts']);
   t.same(coverageMap('test/unit/device/encoders/ladder.test.ts'), ['device/encoders/ladder.ts']);
-  t.same(coverageMap('test/unit/link/brokerAuth.test.ts'), ['agent/link/brokerAcl.ts'], 'a test named elsewhere');
+  t.same(coverageMap('test/unit/link/topics.test.ts'), ['agent/contract/topics.ts'], 'a test named elsewhere');
   t.equal(coverageMap('test/unit/coverageMap.test.ts'), null, 'a unit test without a listed source');
 });
 
