@@ -10,11 +10,11 @@
 
 /** Sources held at 100% by their unit test. */
 export const COVERED = [
-  'agent/archive/segmentName.ts',
   'agent/analysis/costs.ts',
   'agent/analysis/duplicates.ts',
   'agent/analysis/retry.ts',
   'agent/analysis/scene.ts',
+  'agent/archive/segmentName.ts',
   'agent/commands/analyze.ts',
   'agent/commands/getConfig.ts',
   'agent/commands/index.ts',
@@ -29,8 +29,8 @@ export const COVERED = [
   'agent/contract/topics.ts',
   'agent/encoderPlan.ts',
   'agent/fleet/plan.ts',
-  'agent/http/search.ts',
   'agent/http/listen.ts',
+  'agent/http/search.ts',
   'agent/link/brokerAcl.ts',
   'agent/link/reconnect.ts',
   'agent/link/router.ts',
