@@ -18,7 +18,8 @@ export class ProgressParser {
   push(chunk: string): FfmpegProgress[] {
     this.buffer += chunk;
     const lines = this.buffer.split('\n');
-    this.buffer = lines.pop() ?? '';
+    // split() returns at least one element: the last, unfinished line is kept for the next chunk.
+    this.buffer = lines.pop()!;
     const blocks: FfmpegProgress[] = [];
     for (const raw of lines) {
       const line = raw.trim();

@@ -17,6 +17,7 @@ t.test('429 and an unreachable API hold the queue and never use up tries; other 
   t.equal(gate.held(1000 + 1001), null, 'backoff capped at maxMs');
   t.match(gate.failed(offline(), 0, 5000), { retry: true, delayMs: 1000 }, 'the streak grew the backoff to its cap');
   t.equal(gate.held(5000), 'offline');
+  t.equal(gate.until, 6000, 'the hold ends after the delay');
   gate.succeeded();
   t.match(gate.failed(offline(), 0, 9000), { retry: true, delayMs: 100 }, 'a success starts it afresh');
   t.match(gate.failed(server(), 0, 9000), { retry: true, attempts: 1, delayMs: 100 });

@@ -149,3 +149,12 @@ t.test('search: the same checked fields as GET /api/search; bad input is bad_req
     message: /search is not available/,
   });
 });
+
+t.test('list-archives without a limit asks the catalog for 100; without a camera, for every camera', async (t) => {
+  const config = new FakeConfig(testConfig());
+  const { deps } = fakeCommandDeps(config);
+  const asked: Array<{ camera?: string; limit?: number }> = [];
+  deps.archives = { ...deps.archives, list: async (query) => (asked.push(query), []) };
+  t.same(await run(createCommands(deps), 'list-archives', {}), []);
+  t.same(asked, [{ camera: undefined, limit: 100 }]);
+});

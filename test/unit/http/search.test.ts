@@ -52,3 +52,12 @@ t.test('GET /api/search: the query checked as the command checks it, hits as JSO
   t.equal(asked.length, 2, 'refused queries never reach the index');
   t.match(apiSearch(undefined, new URLSearchParams('q=a')), { status: 503 });
 });
+
+t.test('a search that fails for another reason than the query is not turned into a 400', async (t) => {
+  const search = {
+    search: (): never => {
+      throw new Error('index unreadable');
+    },
+  };
+  t.throws(() => apiSearch(search, new URLSearchParams('q=person')), /index unreadable/);
+});

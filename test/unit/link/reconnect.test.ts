@@ -25,3 +25,18 @@ t.test('a connection that lasted past stableMs resets the backoff; a short one d
   policy.connected(1000);
   t.equal(policy.closed(5000), 100, 'stable for 4 s: starts over');
 });
+
+t.test('defaults: 1 s doubling to a 60 s cap, reset after 30 s connected', async (t) => {
+  const policy = new ReconnectPolicy({ random: () => 0 });
+  t.same(
+    Array.from({ length: 8 }, (_, i) => policy.closed(i)),
+    [1000, 2000, 4000, 8000, 16_000, 32_000, 60_000, 60_000],
+  );
+  policy.connected(100_000);
+  t.equal(policy.closed(129_999), 60_000, 'connected for less than 30 s: still backing off');
+  policy.connected(200_000);
+  t.equal(policy.closed(230_000), 1000, 'connected for 30 s: starts over');
+  const jittered = new ReconnectPolicy();
+  const first = jittered.closed(0);
+  t.ok(first >= 500 && first <= 1000, `Math.random jitter by default: ${first}`);
+});

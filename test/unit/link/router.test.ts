@@ -173,3 +173,58 @@ t.test(
     );
   },
 );
+
+t.test('a request over 64 KiB is refused before it is parsed', async (t) => {
+  const { router: r } = router();
+  const reply = await send(r, 'ping', `{"pad":"${'x'.repeat(64 * 1024)}"}`, { responseTopic: 'resp/x' });
+  t.match(reply?.body, { ok: false, error: { code: 'bad_request', message: /larger than 65536 bytes/ } });
+});
+
+t.test('more commands at once than maxConcurrent: the one over is refused, the rest run', async (t) => {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const ran: string[] = [];
+  const r = new CommandRouter({
+    log: silentLogger(),
+    maxConcurrent: 1,
+    commands: {
+      slow: {
+        parse: () => undefined,
+        run: async () => {
+          ran.push('slow');
+          await held;
+          return { done: true };
+        },
+      },
+    },
+  });
+  const first = send(r, 'slow', { replyTo: 'r' });
+  const second = await send(r, 'slow', {}, { responseTopic: 'resp/x' });
+  t.same(second?.body, { ok: false, error: { code: 'internal', message: 'too many commands in progress' } });
+  // Refused before its body is read, so a reply topic named only in the body is not known.
+  t.equal(await send(r, 'slow', { replyTo: 'r' }), null, 'a 3.1.1 request over the limit goes unanswered');
+  release();
+  t.same((await first)?.body, { ok: true, result: { done: true } });
+  t.same((await send(r, 'slow', { replyTo: 'r' }))?.body, { ok: true, result: { done: true } }, 'a slot again');
+  t.same(ran, ['slow', 'slow'], 'the refused one never ran');
+});
+
+t.test('a command that returns nothing replies with a null result; a thrown non-Error is internal', async (t) => {
+  const r = new CommandRouter({
+    log: silentLogger(),
+    commands: {
+      quiet: { parse: () => undefined, run: async () => undefined },
+      odd: {
+        parse: () => undefined,
+        run: async () => {
+          throw 'a plain string';
+        },
+      },
+    },
+  });
+  t.same((await send(r, 'quiet', { replyTo: 'r', id: 3 }))?.body, { ok: true, result: null, id: 3 });
+  t.same((await send(r, 'odd', { replyTo: 'r' }))?.body, {
+    ok: false,
+    error: { code: 'internal', message: 'a plain string' },
+  });
+});

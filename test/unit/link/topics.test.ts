@@ -1,5 +1,5 @@
 import t from 'tap';
-import { buildTopics, commandName, isSafeReplyTopic } from '../../../agent/contract/topics.js';
+import { buildTopics, commandName, homeAssistantTopics, isSafeReplyTopic } from '../../../agent/contract/topics.js';
 
 const topics = buildTopics('edge', 'gate-01');
 
@@ -61,3 +61,14 @@ const replies: Array<[string, string, boolean]> = [
 ];
 for (const [name, topic, expected] of replies)
   t.equal(isSafeReplyTopic(topics, topic), expected, `reply topic: ${name}`);
+
+t.test("Home Assistant's topics: its discovery prefix, the device id made an object id", async (t) => {
+  t.same(homeAssistantTopics('gate.01'), {
+    discovery: 'homeassistant/device/gate_01/config',
+    status: 'homeassistant/status',
+  });
+  t.same(homeAssistantTopics('yard-cam_2', 'ha'), {
+    discovery: 'ha/device/yard-cam_2/config',
+    status: 'ha/status',
+  });
+});

@@ -3,6 +3,7 @@ import { ffmpegEncoderArgs } from '../../../device/encoders/args.js';
 import type { CaptureInput } from '../../../device/types.js';
 import {
   buildPipelineArgs,
+  isHlsOutput,
   keyframeExpression,
   offsetText,
   teeOptionValue,
@@ -745,4 +746,11 @@ t.test('wall clock: select then keyframes evaluated', async (t) => {
       t.equal(forced[0], kept[0], 'the first frame kept is a keyframe');
     });
   }
+});
+
+t.test('isHlsOutput: only what the HLS muxer writes (segments, the playlist, their temp files)', async (t) => {
+  for (const name of ['seg-0.ts', 'seg-123.ts', 'seg-7.ts.tmp', 'index.m3u8', 'index.m3u8.tmp'])
+    t.equal(isHlsOutput(name), true, name);
+  for (const name of ['seg-.ts', 'seg-1.mp4', 'xseg-1.ts', 'seg-1.ts.bak', 'index.m3u8.old', 'notes.txt', 'live.m3u8'])
+    t.equal(isHlsOutput(name), false, name);
 });

@@ -86,3 +86,8 @@ t.test('real FFmpeg: a clip plays; a list or playlist naming a file outside is r
     t.not(r.status, 0, `${name} naming a file outside: refused`);
   }
 });
+
+t.test('input arguments without -i are returned as they are: nothing to put the lists before', async (t) => {
+  const capture = { inputArgs: ['-f', 'v4l2', '-framerate', '15'], encoded: false, description: 'no input yet' };
+  t.equal(withAllowLists('/dev/video0', capture), capture);
+});

@@ -82,6 +82,11 @@ t.test('childEnv: the allow-list, extras by EDGE_AGENT_CHILD_ENV but never secre
     POWERCUT_ROOT: '/p',
   });
   t.equal(childEnv({}, {}).PATH, '/usr/local/bin:/usr/bin:/bin', 'a PATH even when the agent has none');
+  t.same(
+    childEnv({}, { PATH: '/bin', HOME: undefined, TZ: 'UTC' }),
+    { PATH: '/bin', TZ: 'UTC' },
+    'a name set to undefined is left out, not passed on empty',
+  );
 });
 
 t.test('real children: supervised spawn, FFmpeg run, device runner, snapshot', async (t) => {
