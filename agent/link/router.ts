@@ -69,8 +69,6 @@ export class CommandRouter implements CommandDispatcher {
     let body: CommandReply;
     this.running += 1;
     try {
-      if (this.running > (this.deps.maxConcurrent ?? 32))
-        throw new AgentError('internal', 'too many commands in progress');
       const request = this.parse(command.payload);
       if (typeof request.replyTo === 'string' && topic === null) topic = request.replyTo;
       if (topic !== null && !this.replyAllowed(topic)) {
@@ -81,6 +79,10 @@ export class CommandRouter implements CommandDispatcher {
         );
       }
       id = request.id;
+      // Counted after the body is read (64 KiB at most), so a client that names its reply topic only
+      // in the body (MQTT 3.1.1) still hears why nothing ran.
+      if (this.running > (this.deps.maxConcurrent ?? 32))
+        throw new AgentError('busy', 'too many commands in progress; try again when one has replied');
       const result = await this.dispatch(command.name, request, command.topic);
       body = { ok: true, result: result ?? null };
     } catch (error) {

@@ -200,9 +200,13 @@ t.test('more commands at once than maxConcurrent: the one over is refused, the r
   });
   const first = send(r, 'slow', { replyTo: 'r' });
   const second = await send(r, 'slow', {}, { responseTopic: 'resp/x' });
-  t.same(second?.body, { ok: false, error: { code: 'internal', message: 'too many commands in progress' } });
-  // Refused before its body is read, so a reply topic named only in the body is not known.
-  t.equal(await send(r, 'slow', { replyTo: 'r' }), null, 'a 3.1.1 request over the limit goes unanswered');
+  const busy = { code: 'busy', message: 'too many commands in progress; try again when one has replied' };
+  t.same(second?.body, { ok: false, error: busy });
+  t.same(
+    await send(r, 'slow', { replyTo: 'r', id: 7 }),
+    { topic: 'r', body: { ok: false, error: busy, id: 7 }, correlationData: undefined },
+    'a 3.1.1 request over the limit is answered on the reply topic in its body',
+  );
   release();
   t.same((await first)?.body, { ok: true, result: { done: true } });
   t.same((await send(r, 'slow', { replyTo: 'r' }))?.body, { ok: true, result: { done: true } }, 'a slot again');
