@@ -90,12 +90,23 @@ export function offsetText(offset: number): string {
 }
 
 /**
- * A keyframe whenever the timeline crosses a whole multiple of `k` seconds. FFmpeg's `t` here
- * counts from the first frame, so the offset puts it back on the wall-clock timeline.
+ * The first HLS segment's length at most (`hls_init_time`, and the extra keyframe below): the
+ * first segment is listed this soon after the first frame instead of at the next keyframe
+ * boundary, up to a whole segment later (issue 20, start-up).
+ */
+export const FIRST_SEGMENT_SECONDS = 0.25;
+
+/**
+ * A keyframe on the first frame, whenever the timeline crosses a whole multiple of `k` seconds,
+ * and once FIRST_SEGMENT_SECONDS after the first frame if no boundary came sooner (so the first
+ * HLS segment can be cut there). FFmpeg's `t` here counts from the first frame, so the offset
+ * puts it back on the wall-clock timeline.
  */
 export function keyframeExpression(k: number, offset: number): string {
   const o = offsetText(offset);
-  return `expr:if(isnan(prev_forced_t),1,gte(floor((t+${o})/${k}),floor((prev_forced_t+${o})/${k})+1))`;
+  const boundary = `gte(floor((t+${o})/${k}),floor((prev_forced_t+${o})/${k})+1)`;
+  const early = `eq(n_forced,1)*gte(t-prev_forced_t,${FIRST_SEGMENT_SECONDS})`;
+  return `expr:if(isnan(prev_forced_t),1,${boundary}+${early})`;
 }
 
 /** Whether the capture's own packets carry wall-clock times (see CaptureInput.wallClock). */
@@ -108,6 +119,9 @@ function teeTarget(input: PipelineArgsInput): string {
   const hlsOptions = [
     'f=hls',
     `hls_time=${hls.segmentSeconds}`,
+    // The first segment is cut at the first keyframe this long after the first frame (the one
+    // keyframeExpression adds), not a whole segment later: a viewer gets a picture sooner.
+    `hls_init_time=${FIRST_SEGMENT_SECONDS}`,
     `hls_list_size=${hls.listSize}`,
     // temp_file: a player never reads a half-written playlist; omit_endlist: players keep polling
     // through a pipeline restart instead of treating the stream as over.
@@ -183,7 +197,10 @@ function filterGraph(input: PipelineArgsInput): { graph: string | null; video: s
   if (input.encoder === null) return { graph: null, video: '0:v:0' };
   // The capture's fix-ups (scale, colour range) come first; they serve the motion branch too.
   // On the wall clock, frames before the first keyframe boundary are dropped, so keyframes
-  // (every k s from the first frame) fall on wall-clock multiples of k.
+  // (every k s from the first frame) fall on wall-clock multiples of k. (Stamping the first frame
+  // back to the boundary instead, to wait for no boundary, held it for up to a second and put the
+  // frames after it off the 1/fps grid a decoder lays from the first frame: `ffmpeg -i` reported
+  // non-monotonic timestamps in the first archive; issue 20, start-up.)
   const k = input.keyframeSeconds;
   const align = onWallClock(input) ? `select='gte(t,ceil(start_t/${k})*${k})'` : null;
   const chain = [align, input.capture.filter].filter(Boolean).join(',');

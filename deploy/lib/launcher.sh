@@ -8,4 +8,7 @@ node="$release/runtime/bin/node"
   echo "edge-agent: no Node.js: this release ships none for this architecture; install Node.js 22 LTS or newer" >&2
   exit 1
 }
-exec "$node" "$release/dist/agent/cli.js" "$@"
+# EDGE_AGENT_NODE_FLAGS: V8 flags Node takes only on its command line (the unit sets them); split
+# on spaces on purpose.
+# shellcheck disable=SC2086
+exec "$node" ${EDGE_AGENT_NODE_FLAGS:-} "$release/dist/agent/cli.js" "$@"

@@ -59,8 +59,12 @@ export function ffmpegEncoderArgs(name: string, s: EncodeSettings): EncoderArgs 
           '-x264-params',
           `fps=${s.fps}`,
           ...rate,
+          // The pipeline forces every keyframe on the clock (keyframeExpression); x264's own GOP is
+          // only a backstop. At exactly fps × k frames it put an extra keyframe just before a
+          // boundary whenever wall-clock frames came a little fast, and HLS cuts at every keyframe
+          // after its short first segments (hls_init_time): 33-ms segments (issue 20, start-up).
           '-g',
-          gop,
+          String(Number(gop) * 2),
           '-pix_fmt',
           'yuv420p',
         ],

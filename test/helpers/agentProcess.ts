@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { unitNodeFlags } from './nodeFlags.js';
+import { unitEnvironment, unitNodeFlags } from './nodeFlags.js';
 import type { AgentEvent, AgentEventType } from '../../agent/contract/events.js';
 import { waitFor } from './waitFor.js';
 
@@ -64,7 +64,14 @@ export class AgentProcess {
       env: {
         ...process.env,
         EDGE_AGENT_LOG_LEVEL: 'debug',
-        ...(cli ? { NODE_OPTIONS: unitNodeFlags().join(' ') } : {}),
+        // An installed bin/edge-agent gets the unit's environment: NODE_OPTIONS, and the V8 flags
+        // Node refuses there, which the launcher passes on.
+        ...(cli
+          ? {
+              NODE_OPTIONS: unitEnvironment('NODE_OPTIONS'),
+              EDGE_AGENT_NODE_FLAGS: unitEnvironment('EDGE_AGENT_NODE_FLAGS'),
+            }
+          : {}),
         ...env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

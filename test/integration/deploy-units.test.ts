@@ -175,6 +175,11 @@ t.test('systemd-analyze verify accepts the shipped unit', { skip: NO_ANALYZE }, 
     /^Environment=NODE_OPTIONS=--max-semi-space-size=1$/m,
     'V8 young generation capped (RSS stays flat; see the soak)',
   );
+  t.match(
+    text,
+    /^Environment="EDGE_AGENT_NODE_FLAGS=--no-opt --no-maglev"$/m,
+    "V8's optimising compilers off (~10 MB of RSS; issue 20), passed by bin/edge-agent since NODE_OPTIONS refuses them",
+  );
   t.notMatch(text, /^\s*(PrivateDevices|MemoryDenyWriteExecute)=/m, 'never PrivateDevices= or MemoryDenyWriteExecute=');
   t.notMatch(text, /^DeviceAllow=\/dev\/\S*[*?]/m, 'no globs in device paths');
   t.notMatch(text, /^SupplementaryGroups=.*render/m, 'render only via drop-in');

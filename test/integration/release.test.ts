@@ -201,6 +201,11 @@ t.test(
     const agent = new AgentProcess(configFile, [], {}, [], installed);
     t.teardown(() => agent.stop());
     const [listening] = await agent.waitLog('http listening', 1, 60_000);
+    const argv = readFileSync(`/proc/${agent.child.pid}/cmdline`, 'utf8').split('\0');
+    t.ok(
+      argv.includes('--no-opt') && argv.includes('--no-maglev'),
+      `bin/edge-agent gives node the unit's EDGE_AGENT_NODE_FLAGS: ${argv.join(' ')}`,
+    );
     const base = `http://127.0.0.1:${String(listening!.port)}`;
     const page = await fetch(`${base}/`);
     t.equal(page.status, 200, 'GET / is the status page, not a 404');

@@ -33,6 +33,10 @@ t.test('client id, keepalive, retained offline will, no QoS 0 queue, reconnect o
   t.notOk('username' in options);
 });
 
+t.test('no pre-built buffers for the 65,536 message ids (6 MB of heap, issue 20)', async (t) => {
+  t.equal(connectPlan(base).options.writeCache, false);
+});
+
 t.test('username and password are passed when given', async (t) => {
   const { options } = connectPlan({ ...base, mqtt: { ...mqtt, username: 'dev' }, password: 's3cret' });
   t.equal(options.username, 'dev');

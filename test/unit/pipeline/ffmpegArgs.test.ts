@@ -3,6 +3,7 @@ import { ffmpegEncoderArgs } from '../../../device/encoders/args.js';
 import type { CaptureInput } from '../../../device/types.js';
 import {
   buildPipelineArgs,
+  FIRST_SEGMENT_SECONDS,
   isHlsOutput,
   keyframeExpression,
   offsetText,
@@ -282,6 +283,7 @@ t.test('tee target: hls and segment slaves', async (t) => {
           {
             f: 'hls',
             hls_time: '2',
+            hls_init_time: '0.25',
             hls_list_size: '5',
             hls_start_number_source: 'epoch',
             hls_segment_filename: '/run/hls/seg-%d.ts',
@@ -538,6 +540,7 @@ t.test('tee escaping: both levels, as FFmpeg reads them', async (t) => {
     t.same([...hls!.options.keys()].sort(), [
       'f',
       'hls_flags',
+      'hls_init_time',
       'hls_list_size',
       'hls_segment_filename',
       'hls_start_number_source',
@@ -554,7 +557,7 @@ t.test('tee escaping: both levels, as FFmpeg reads them', async (t) => {
 });
 
 // A tiny evaluator for FFmpeg's expression language, enough for the keyframe expression:
-// numbers, variables, + - * /, parentheses and the functions if, isnan, gte, floor, ceil.
+// numbers, variables, + - * /, parentheses and the functions if, isnan, gte, eq, floor, ceil.
 function evaluate(expr: string, vars: Record<string, number>): number {
   let pos = 0;
   const peek = (): string => expr[pos] ?? '';
@@ -566,6 +569,7 @@ function evaluate(expr: string, vars: Record<string, number>): number {
     if: (c, a, b) => (c !== 0 ? a! : (b ?? 0)),
     isnan: (x) => (Number.isNaN(x) ? 1 : 0),
     gte: (a, b) => (a! >= b! ? 1 : 0),
+    eq: (a, b) => (a === b ? 1 : 0),
     floor: (x) => Math.floor(x!),
     ceil: (x) => Math.ceil(x!),
   };
@@ -633,7 +637,7 @@ function forcedFrames(expression: string, fps: number, seconds: number): number[
   let prev = Number.NaN;
   for (let n = 0; n < fps * seconds; n += 1) {
     const time = n / fps;
-    if (evaluate(body, { t: time, prev_forced_t: prev, n }) !== 0) {
+    if (evaluate(body, { t: time, prev_forced_t: prev, n, n_forced: forced.length }) !== 0) {
       forced.push(n);
       prev = time;
     }
@@ -645,15 +649,15 @@ t.test('keyframeExpression evaluated', async (t) => {
   const cases: Array<[string, number, number, number, number, number[]]> = [
     // name, k, offset, fps, seconds, keyframe frame indexes
     [
-      'offset 0.4, k=1 at 10 fps: the first frame, then where t+0.4 crosses a whole second',
+      'offset 0.4, k=1 at 10 fps: the first frame, one 0.25 s on (the short first segment), then where t+0.4 crosses a whole second',
       1,
       0.4,
       10,
       4,
-      [0, 6, 16, 26, 36],
+      [0, 3, 6, 16, 26, 36],
     ],
-    ['offset 0, k=1 at 10 fps: every 10th frame', 1, 0, 10, 3, [0, 10, 20]],
-    ['offset 0.4, k=2 at 10 fps: where t+0.4 crosses an even second', 2, 0.4, 10, 6, [0, 16, 36, 56]],
+    ['offset 0, k=1 at 10 fps: every 10th frame, and the early one', 1, 0, 10, 3, [0, 3, 10, 20]],
+    ['offset 0.4, k=2 at 10 fps: where t+0.4 crosses an even second', 2, 0.4, 10, 6, [0, 3, 16, 36, 56]],
     [
       'offset 0.95, k=1 at 30 fps: crossing a second between frames picks the first frame after it',
       1,
@@ -662,14 +666,14 @@ t.test('keyframeExpression evaluated', async (t) => {
       3,
       [0, 2, 32, 62],
     ],
-    ['offset 599.4 (late in a 10-minute archive), k=1 at 10 fps', 1, 599.4, 10, 2, [0, 6, 16]],
+    ['offset 599.4 (late in a 10-minute archive), k=1 at 10 fps', 1, 599.4, 10, 2, [0, 3, 6, 16]],
     [
       'offset 8/15 at 15 fps (no exact decimal): the frame on the boundary, not the one after',
       1,
       8 / 15,
       15,
       3,
-      [0, 7, 22, 37],
+      [0, 4, 7, 22, 37],
     ],
   ];
   for (const [name, k, offset, fps, seconds, want] of cases) {
@@ -677,8 +681,11 @@ t.test('keyframeExpression evaluated', async (t) => {
       const expression = keyframeExpression(k, offset);
       const forced = forcedFrames(expression, fps, seconds);
       t.same(forced, want);
-      // Every forced frame after the first sits on the first frame at or after a multiple of k.
-      for (const n of forced.slice(1)) {
+      // Every forced frame after the first sits on the first frame at or after a multiple of k,
+      // but for the one early keyframe: the first frame FIRST_SEGMENT_SECONDS on, if no boundary came first.
+      const early = forced[1] !== undefined && forced[1] / fps >= FIRST_SEGMENT_SECONDS ? forced[1] : -1;
+      t.ok(early < 0 || (early - 1) / fps < FIRST_SEGMENT_SECONDS, 'the early keyframe is the first frame past it');
+      for (const n of forced.slice(1).filter((m) => m !== early)) {
         const wall = n / fps + offset;
         t.ok(
           Math.floor((wall + 1e-9) / k) > Math.floor((wall - 1 / fps + 1e-9) / k),
@@ -702,16 +709,16 @@ t.test('wall clock: select then keyframes evaluated', async (t) => {
   // name, k, time of the first frame on the timeline, fps, seconds, times of the frames kept, keyframe times
   const cases: Array<[string, number, number, number, number, number, number[]]> = [
     [
-      'first frame 0.37 s after the base, k=1 at 10 fps: frames from 1.07, keyframes each second',
+      'first frame 0.37 s after the base, k=1 at 10 fps: frames from 1.07, the early keyframe, then each second',
       1,
       0.37,
       10,
       4,
       1.07,
-      [1.07, 2.07, 3.07, 4.07],
+      [1.07, 1.37, 2.07, 3.07, 4.07],
     ],
-    ['first frame on a boundary is kept', 1, 2, 10, 2, 2, [2, 3]],
-    ['k=2: nothing before the next even second', 2, 0.55, 10, 6, 2.05, [2.05, 4.05, 6.05]],
+    ['first frame on a boundary is kept', 1, 2, 10, 2, 2, [2, 2.3, 3]],
+    ['k=2: nothing before the next even second', 2, 0.55, 10, 6, 2.05, [2.05, 2.35, 4.05, 6.05]],
     [
       'a late first frame (camera start-up, 7.9 s in) waits for second 8',
       1,
@@ -719,7 +726,7 @@ t.test('wall clock: select then keyframes evaluated', async (t) => {
       30,
       2,
       7.9 + 3 / 30,
-      [7.9 + 3 / 30, 8.9 + 3 / 30],
+      [7.9 + 3 / 30, 7.9 + 11 / 30, 8.9 + 3 / 30],
     ],
   ];
   for (const [name, k, first, fps, seconds, firstKept, keyframes] of cases) {
@@ -735,7 +742,7 @@ t.test('wall clock: select then keyframes evaluated', async (t) => {
         const time = Math.round((first + n / fps) * 1e6) / 1e6;
         if (evaluate(select, { t: time, start_t: first }) === 0) continue;
         kept.push(time);
-        if (evaluate(force, { t: time, prev_forced_t: prev }) !== 0) {
+        if (evaluate(force, { t: time, prev_forced_t: prev, n_forced: forced.length }) !== 0) {
           forced.push(time);
           prev = time;
         }

@@ -1,13 +1,13 @@
 import t from 'tap';
-import { ffmpegEncoderArgs } from '../../../../device/encoders/args.js';
+import { ffmpegEncoderArgs, gopFrames, jetsonEncoderElements } from '../../../../device/encoders/args.js';
 
 const S = { width: 1280, height: 720, fps: 30, bitrateKbps: 2500, keyframeSeconds: 1 };
 
 const cases: Array<[string, string, RegExp[]]> = [
   [
-    'libx264: ultrafast zerolatency, capped bitrate, GOP of one second',
+    'libx264: ultrafast zerolatency, capped bitrate, its own GOP only a two-second backstop (keyframes are forced on the clock)',
     'libx264',
-    [/-preset ultrafast -tune zerolatency/, /-b:v 2500k -maxrate 2500k -bufsize 5000k/, /-g 30/, /-pix_fmt yuv420p/],
+    [/-preset ultrafast -tune zerolatency/, /-b:v 2500k -maxrate 2500k -bufsize 5000k/, /-g 60/, /-pix_fmt yuv420p/],
   ],
   [
     'libx264: the nominal frame rate for its rate control (wall-clock captures have none FFmpeg can guess)',
@@ -40,6 +40,23 @@ t.test('h264_vaapi: a device before the inputs and an upload filter', async (t) 
 });
 
 t.test('GOP follows the rate and keyframe spacing, never below 1', async (t) => {
-  t.match(ffmpegEncoderArgs('libx264', { ...S, fps: 25, keyframeSeconds: 2 }).outputArgs.join(' '), /-g 50/);
-  t.match(ffmpegEncoderArgs('libx264', { ...S, fps: 1, keyframeSeconds: 0.1 }).outputArgs.join(' '), /-g 1\b/);
+  t.match(ffmpegEncoderArgs('h264_v4l2m2m', { ...S, fps: 25, keyframeSeconds: 2 }).outputArgs.join(' '), /-g 50/);
+  t.match(ffmpegEncoderArgs('h264_v4l2m2m', { ...S, fps: 1, keyframeSeconds: 0.1 }).outputArgs.join(' '), /-g 1\b/);
+  t.match(ffmpegEncoderArgs('libx264', { ...S, fps: 25, keyframeSeconds: 2 }).outputArgs.join(' '), /-g 100\b/);
+});
+
+t.test("the Jetson encoder's elements: every I-frame an IDR with SPS/PPS, GOP and bitrate in its units", async (t) => {
+  t.equal(gopFrames(15, 2), 30);
+  t.equal(gopFrames(1, 0.1), 1, 'never below one frame');
+  t.same(jetsonEncoderElements(30, 2500), [
+    'nvv4l2h264enc',
+    'insert-sps-pps=1',
+    'iframeinterval=30',
+    'idrinterval=30',
+    'bitrate=2500000',
+    '!',
+    'h264parse',
+    '!',
+    'video/x-h264,stream-format=byte-stream',
+  ]);
 });
