@@ -30,7 +30,7 @@ t.test('test encode: lavfi frames, the configured encoder args, forced keyframes
   const args = testEncodeArgs('libx264', S, '/tmp/x.h264');
   const line = args.join(' ');
   t.match(line, /-f lavfi -i testsrc2=size=1280x720:rate=30 -t 2.5 /);
-  t.match(line, /-c:v libx264 .*-b:v 2500k .*-g 30/);
+  t.match(line, /-c:v libx264 .*-b:v 2500k .*-g 60/);
   t.match(line, /-force_key_frames expr:gte\(t,n_forced\*1\) -f h264 -y \/tmp\/x\.h264$/);
   t.match(line, /-progress pipe:1/);
 });
