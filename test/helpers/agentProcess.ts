@@ -110,16 +110,7 @@ export class AgentProcess {
 
   /** Waits until `count` records with this message exist; returns them. */
   async waitLog(msg: string | RegExp, count = 1, timeoutMs = 30_000): Promise<LogRecord[]> {
-    return waitFor(
-      `${count} log line(s) '${String(msg)}'`,
-      () => {
-        if (this.child.exitCode !== null)
-          throw new Error(`agent exited (${this.child.exitCode}) while waiting for '${String(msg)}': ${this.stderr}`);
-        const found = this.logs(msg);
-        return found.length >= count ? found : null;
-      },
-      timeoutMs,
-    );
+    return this.waitCount(`log line(s) '${String(msg)}'`, () => this.logs(msg), count, timeoutMs);
   }
 
   /** The events delivered so far of one type, as the agent's consumers got them (its debug `event` records). */
@@ -132,12 +123,17 @@ export class AgentProcess {
 
   /** Waits until `count` events of this type were delivered; returns them. */
   async waitEvent<K extends AgentEventType>(type: K, count = 1, timeoutMs = 30_000): Promise<Array<AgentEvent<K>>> {
+    return this.waitCount(`${type} event(s)`, () => this.events(type), count, timeoutMs);
+  }
+
+  /** Polls `find` until it returns `count` or more; the agent exiting meanwhile fails the wait at once. */
+  private async waitCount<T>(what: string, find: () => T[], count: number, timeoutMs: number): Promise<T[]> {
     return waitFor(
-      `${count} ${type} event(s)`,
+      `${count} ${what}`,
       () => {
         if (this.child.exitCode !== null)
-          throw new Error(`agent exited (${this.child.exitCode}) while waiting for ${type}: ${this.stderr}`);
-        const found = this.events(type);
+          throw new Error(`agent exited (${this.child.exitCode}) while waiting for ${count} ${what}: ${this.stderr}`);
+        const found = find();
         return found.length >= count ? found : null;
       },
       timeoutMs,
