@@ -120,7 +120,10 @@ for (const point of ['archive.made', 'archive.partial-removed']) {
       t.teardown(() => first.stop());
       t.equal((await first.exited).signal, 'SIGKILL', 'the agent died at the failpoint');
       const made = await archivesOnDisk(path.join(dir, 'archive'));
-      t.equal(made.length, 1, 'one archive made before the kill');
+      // archive.made kills after the first archive of a partial; archive.partial-removed after
+      // all of them, and a partial that ran past its period (a loaded machine) is cut in two.
+      if (point === 'archive.made') t.equal(made.length, 1, 'one archive made before the kill');
+      else t.ok(made.length >= 1, `${made.length} archive(s) made before the kill`);
       t.notOk(
         first.records.some((r) => r.msg === 'archive finished'),
         'and never announced',
@@ -128,20 +131,17 @@ for (const point of ['archive.made', 'archive.partial-removed']) {
 
       const second = AgentProcess.start(dir, config);
       t.teardown(() => second.stop());
-      const caught = await second.waitLog('archive was never announced; announcing it now', 1, 60_000);
-      t.same(
-        caught.map((r) => r.file),
-        made,
-        'the catch-up found exactly it',
-      );
+      const caught = await second.waitLog('archive was never announced; announcing it now', made.length, 60_000);
+      t.same(caught.map((r) => r.file).sort(), made, 'the catch-up found exactly those');
       await second.waitEvent('archive.finished', 1, 60_000);
       t.equal((await second.stop()).code, 0, 'clean stop');
       await assertEachAnnouncedOnce(t, path.join(dir, 'archive'), events);
-      t.same(
-        events.filter((e) => e.file === made[0]).map((e) => e.type),
-        ['archive.finished'],
-        'announced as the finished archive it is',
-      );
+      for (const file of made)
+        t.same(
+          events.filter((e) => e.file === file).map((e) => e.type),
+          ['archive.finished'],
+          `${file} announced as the finished archive it is`,
+        );
     },
   );
 }
