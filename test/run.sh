@@ -13,6 +13,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 npm run --silent typecheck || exit 1
 npm run --silent build || exit 1
+# The agent under test is the build just made (test/helpers/cli.ts): as a board runs it, and it
+# starts on half the CPU of the source through tsx.
+export EDGE_AGENT_TEST_BUILT=1
 if (($#)); then exec npx tap "$@"; fi
 # tap rebuilds its test class when .taprc's plugins differ from the installed build (a fresh
 # npm ci): done once here, because two tap runs started together would both rebuild it and

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { unitEnvironment, unitNodeFlags } from './nodeFlags.js';
 import type { AgentEvent, AgentEventType } from '../../agent/contract/events.js';
 import { waitFor } from './waitFor.js';
+import { agentCliArgs, agentEnv } from './cli.js';
 
 /** Repository root, for spawning the CLI from source. */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -32,7 +33,7 @@ export function testConfig(
   };
 }
 
-/** The agent run as a real process from source, its JSON log lines collected. */
+/** The agent run as a real process (the build under npm test, else the source: helpers/cli.ts), its JSON log lines collected. */
 export class AgentProcess {
   readonly child: ChildProcess;
   readonly records: LogRecord[] = [];
@@ -54,15 +55,12 @@ export class AgentProcess {
     wrapper: string[] = [],
     cli?: string,
   ) {
-    const agent = cli
-      ? [cli]
-      : [process.execPath, ...unitNodeFlags(), '--import', 'tsx', path.join(ROOT, 'agent/cli.ts')];
+    const agent = cli ? [cli] : [process.execPath, ...unitNodeFlags(), ...agentCliArgs()];
     const argv = [...agent, 'run', '--config', configFile, ...extraArgs];
     const [command, ...args] = [...wrapper, ...argv];
     this.child = spawn(command!, args, {
       cwd: ROOT,
-      env: {
-        ...process.env,
+      env: agentEnv({
         EDGE_AGENT_LOG_LEVEL: 'debug',
         // An installed bin/edge-agent gets the unit's environment: NODE_OPTIONS, and the V8 flags
         // Node refuses there, which the launcher passes on.
@@ -73,7 +71,7 @@ export class AgentProcess {
             }
           : {}),
         ...env,
-      },
+      }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child.stdout!.setEncoding('utf8');

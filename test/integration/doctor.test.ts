@@ -4,10 +4,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import t from 'tap';
-
-const cli = resolve(import.meta.dirname, '../../agent/cli.ts');
+import { agentCliArgs } from '../helpers/cli.js';
 
 /** A loopback port that nothing listens on (bound, then released). */
 async function closedPort(): Promise<number> {
@@ -40,7 +39,7 @@ t.test('doctor --json reports a missing camera, a full disk and an unreachable b
   const file = join(dir, 'config.json');
   (await import('node:fs')).writeFileSync(file, JSON.stringify(config));
   const started = Date.now();
-  const r = spawnSync(process.execPath, ['--import', 'tsx', cli, 'doctor', '--json', '--config', file], {
+  const r = spawnSync(process.execPath, [...agentCliArgs(), 'doctor', '--json', '--config', file], {
     encoding: 'utf8',
     env: { ...process.env, CREDENTIALS_DIRECTORY: join(dir, 'no-creds') },
     timeout: 120_000,
@@ -74,7 +73,7 @@ t.test('doctor (human) prints one line per check and the fixes', async (t) => {
       encoder: { prefer: ['libx264'], bitrateKbps: 300 },
     }),
   );
-  const r = spawnSync(process.execPath, ['--import', 'tsx', cli, 'doctor', '--config', file], {
+  const r = spawnSync(process.execPath, [...agentCliArgs(), 'doctor', '--config', file], {
     encoding: 'utf8',
     timeout: 120_000,
   });
@@ -104,7 +103,9 @@ t.test(
         archive: { dir: archive, minFreePercent: 10 },
       }),
     );
-    const script = `mount -t tmpfs -o size=1m none '${archive}' && (head -c 2000000 /dev/zero > '${archive}/fill' 2>/dev/null || true) && exec "$0" --import tsx '${cli}' doctor --json --config '${file}'`;
+    const script = `mount -t tmpfs -o size=1m none '${archive}' && (head -c 2000000 /dev/zero > '${archive}/fill' 2>/dev/null || true) && exec "$0" ${agentCliArgs()
+      .map((a) => `'${a}'`)
+      .join(' ')} doctor --json --config '${file}'`;
     const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, process.execPath], {
       encoding: 'utf8',
       timeout: 120_000,

@@ -8,6 +8,7 @@ import { formatProbeReport, probeReport, probeSettings } from '../../agent/cli/p
 import { runCommand, type CommandRunner } from '../../agent/util/run.js';
 import { fakeV4l2Ctl } from '../fixtures/device/v4l2/fake-v4l2ctl.js';
 import { agentConfig } from '../helpers/config.js';
+import { agentCliArgs } from '../helpers/cli.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const nul = (s: string): string => `${s}\0`;
@@ -64,15 +65,11 @@ t.test(
 );
 
 t.test('edge-agent probe --json on this machine: exit 0, board, cameras, encoders with reasons', async (t) => {
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    ['--import', 'tsx', 'agent/cli.ts', 'probe', '--json'],
-    {
-      cwd: repo,
-      env: { ...process.env, EDGE_AGENT_CONFIG: '' },
-      timeout: 120_000,
-    },
-  );
+  const { stdout } = await promisify(execFile)(process.execPath, [...agentCliArgs(), 'probe', '--json'], {
+    cwd: repo,
+    env: { ...process.env, EDGE_AGENT_CONFIG: '' },
+    timeout: 120_000,
+  });
   const report = JSON.parse(stdout) as {
     board: { family: string };
     cameras: unknown[];
@@ -86,7 +83,7 @@ t.test('edge-agent probe --json on this machine: exit 0, board, cameras, encoder
 });
 
 t.test('edge-agent probe (text) exits 0 and lists libx264 as working', async (t) => {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'agent/cli.ts', 'probe'], {
+  const { stdout } = await promisify(execFile)(process.execPath, [...agentCliArgs(), 'probe'], {
     cwd: repo,
     timeout: 120_000,
   });

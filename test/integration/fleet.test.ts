@@ -14,6 +14,7 @@ import { waitFor } from '../helpers/waitFor.js';
 import { GOOD_SIG, fakeManifest } from '../helpers/fakeUpdateOps.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { SimulatedBoard } from '../helpers/simBoard.js';
+import { agentCliArgs } from '../helpers/cli.js';
 
 const broker = new Mosquitto({ dir: t.testdir({ broker: {} }) });
 t.before(() => broker.start());
@@ -236,7 +237,7 @@ t.test(
       path.join(dir, 'rollout.json'),
     ];
     const cli = () =>
-      spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'agent/cli.ts'), 'fleet', ...args], {
+      spawn(process.execPath, [...agentCliArgs(), 'fleet', ...args], {
         cwd: ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -6,6 +6,7 @@ import t from 'tap';
 import { AgentProcess, ROOT, testConfig } from '../helpers/agentProcess.js';
 import { waitFor } from '../helpers/waitFor.js';
 import { freePort } from '../helpers/mosquitto.js';
+import { agentCliArgs } from '../helpers/cli.js';
 
 const run = promisify(execFile);
 
@@ -21,7 +22,7 @@ t.test('status summarises the running agent; healthz follows the pipeline', asyn
   );
   const { stdout } = await run(
     process.execPath,
-    ['--import', 'tsx', path.join(ROOT, 'agent/cli.ts'), 'status', '--config', path.join(dir, 'config.json')],
+    [...agentCliArgs(), 'status', '--config', path.join(dir, 'config.json')],
     { cwd: ROOT },
   );
   t.match(stdout, /test-device/, 'names the device');
@@ -29,11 +30,9 @@ t.test('status summarises the running agent; healthz follows the pipeline', asyn
   t.match(stdout, /running/, 'says it is running');
   t.match(stdout, /libx264/, 'names the encoder');
   await agent.stop();
-  const after = await run(
-    process.execPath,
-    ['--import', 'tsx', path.join(ROOT, 'agent/cli.ts'), 'status', '--config', path.join(dir, 'config.json')],
-    { cwd: ROOT },
-  ).then(
+  const after = await run(process.execPath, [...agentCliArgs(), 'status', '--config', path.join(dir, 'config.json')], {
+    cwd: ROOT,
+  }).then(
     () => 0,
     (error: { code?: number }) => error.code ?? -1,
   );

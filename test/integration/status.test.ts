@@ -6,12 +6,11 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import t from 'tap';
 import { formatDuration, formatStatus, statusCommand, statusUrl } from '../../agent/cli/status.js';
 import { freePort } from '../helpers/mosquitto.js';
-
-const cli = resolve(import.meta.dirname, '../../agent/cli.ts');
+import { agentCliArgs } from '../helpers/cli.js';
 
 const BODY = {
   device: 'gate-01',
@@ -59,7 +58,7 @@ t.test('not reachable: a message and exit 1 (real CLI)', async (t) => {
   const port = await freePort();
   const file = join(dir, 'config.json');
   writeFileSync(file, JSON.stringify({ http: { listen: `127.0.0.1:${port}` } }));
-  const r = spawnSync(process.execPath, ['--import', 'tsx', cli, 'status', '--config', file], {
+  const r = spawnSync(process.execPath, [...agentCliArgs(), 'status', '--config', file], {
     encoding: 'utf8',
     timeout: 60_000,
   });
