@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # `npm test`: type-check, build, then every test file under test/unit and test/integration.
-# The files that mostly wait on the wall clock or on the broker (a dead camera watched for two
-# minutes, broker outages, config and update health gates, deferral deadlines, kill-and-restart),
-# and the MQTT files that run a broker and no camera, run in a lane of their own, one file at a
-# time, beside the rest (two at a time): they use little CPU, so on two cores that takes minutes
-# off the run. One lane: run together, the update files broke each other, and a second lane
-# (tried) slowed every file enough that update-kill outran tap's 240-s limit. The soak stays with
-# the busy files: in a lane of its own beside both pools its FFmpeg children's RSS grew
-# 6.9 MB/min (CPU contention), with the busy files it passed. Given file arguments
-# (`npm test -- test/unit/x.test.ts`), runs just those.
+# The files that mostly wait on the wall clock (a dead camera watched past the watchdog's bound,
+# broker outages, config and update health gates, deferral deadlines, kill-and-restart, the
+# three-minute soak) run in a lane of their own, one file at a time, beside the rest (two at a
+# time): they use little CPU, so on two cores that takes minutes off the run. The soak is in the
+# lane because tap sorts its files by name: among the busy files it started late and ran on alone
+# for minutes after the rest had ended. Three files at once is the most these two cores take:
+# with a fourth (a second lane, or three busy jobs) the soak's FFmpeg children grew 5.5-10 MB/min
+# and the link test counted a duplicate too many. Given file arguments (`npm test -- file`), runs
+# just those.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 npm run --silent typecheck || exit 1
@@ -23,7 +23,7 @@ if (($#)); then exec npx tap "$@"; fi
 npx tap build >/dev/null || exit 1
 shopt -s globstar
 lanes=(
-  "test/integration/update.test.ts test/integration/update-kill.test.ts test/integration/analysis-deferred.test.ts test/integration/watchdog-dead-camera.test.ts test/integration/reliability-link.test.ts test/integration/config-desired.test.ts test/integration/startup-order.test.ts test/integration/mqtt-packet-limit.test.ts test/integration/mqtt-outbox.test.ts test/integration/mqtt-commands.test.ts test/integration/fleet.test.ts test/integration/embedded-broker-auth.test.ts test/integration/mqtt-link.test.ts test/integration/mqtt-security.test.ts"
+  "test/integration/update.test.ts test/integration/update-kill.test.ts test/integration/analysis-deferred.test.ts test/integration/watchdog-dead-camera.test.ts test/integration/reliability-link.test.ts test/integration/config-desired.test.ts test/integration/startup-order.test.ts test/integration/reliability-soak.test.ts"
 )
 waiting=" ${lanes[*]} "
 busy=()
