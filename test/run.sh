@@ -2,13 +2,13 @@
 # `npm test`: type-check, build, then every test file under test/unit and test/integration.
 # The files that mostly wait on the wall clock (a dead camera watched past the watchdog's bound,
 # broker outages, config and update health gates, deferral deadlines, kill-and-restart, the
-# three-minute soak) and three MQTT files that run a broker and no camera run in a lane of their own, one file at a time, beside the rest (two at a
-# time): they use little CPU, so on two cores that takes minutes off the run. The soak is in the
-# lane because tap sorts its files by name: among the busy files it started late and ran on alone
-# for minutes after the rest had ended. Three files at once is the most these two cores take:
-# with a fourth (a second lane, or three busy jobs) the soak's FFmpeg children grew 5.5-10 MB/min
-# and the link test counted a duplicate too many. Given file arguments (`npm test -- file`), runs
-# just those.
+# three-minute soak) and three MQTT files that run a broker and no camera run in a lane of their
+# own, one file at a time, beside the rest (two at a time): they use little CPU, so on two cores
+# that takes minutes off the run. The soak is in the lane because tap sorts its files by name:
+# among the busy files it started late and ran on alone for minutes after the rest had ended.
+# Three files at once is the most these two cores take: with a fourth (a second lane, or three
+# busy jobs) the soak's FFmpeg children grew 5.5-10 MB/min and the link test counted a duplicate
+# too many. Given file arguments (`npm test -- file`), runs just those.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 npm run --silent typecheck || exit 1
