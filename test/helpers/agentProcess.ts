@@ -1,14 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { unitEnvironment, unitNodeFlags } from './nodeFlags.js';
 import type { AgentEvent, AgentEventType } from '../../agent/contract/events.js';
 import { waitFor } from './waitFor.js';
-import { agentCliArgs, agentEnv } from './cli.js';
+import { agentCliArgs, agentEnv, ROOT } from './cli.js';
 
-/** Repository root, for spawning the CLI from source. */
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export { ROOT };
 
 /** One JSON log record of the agent. */
 export type LogRecord = Record<string, unknown> & { msg?: string; level?: string };
