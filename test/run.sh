@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # `npm test`: type-check, build, then every test file under test/unit and test/integration.
 # The files that mostly wait on the wall clock (a dead camera watched past the watchdog's bound,
-# broker outages, config and update health gates, deferral deadlines, kill-and-restart, the
-# three-minute soak) and three MQTT files that run a broker and no camera run in a lane of their
-# own, one file at a time, beside the rest (two at a time): they use little CPU, so on two cores
-# that takes minutes off the run. The soak is in the lane because tap sorts its files by name:
-# among the busy files it started late and ran on alone for minutes after the rest had ended.
-# Three files at once is the most these two cores take: with a fourth (a second lane, or three
-# busy jobs) the soak's FFmpeg children grew 5.5-10 MB/min and the link test counted a duplicate
-# too many. Given file arguments (`npm test -- file`), runs just those.
+# broker outages, config and update health gates, deferral deadlines, kill-and-restart) and three
+# MQTT files that run a broker and no camera run in a lane of their own, one file at a time,
+# beside the rest (two at a time): they use little CPU, so on two cores that takes minutes off
+# the run. The soak stays with the busy files, where tap's name order runs it late, beside the
+# light unit tests: in the lane it ran beside the heavy integration files and its FFmpeg
+# children's RSS grew 23 MB/min (CPU contention). Three files at once is the most these two
+# cores take: with a fourth (a second lane, or three busy jobs) the soak's children grew
+# 5.5-10 MB/min and the link test counted a duplicate too many. Given file arguments
+# (`npm test -- file`), runs just those.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 npm run --silent typecheck || exit 1
@@ -23,7 +24,7 @@ if (($#)); then exec npx tap "$@"; fi
 npx tap build >/dev/null || exit 1
 shopt -s globstar
 lanes=(
-  "test/integration/update.test.ts test/integration/update-kill.test.ts test/integration/analysis-deferred.test.ts test/integration/watchdog-dead-camera.test.ts test/integration/reliability-link.test.ts test/integration/config-desired.test.ts test/integration/startup-order.test.ts test/integration/reliability-soak.test.ts test/integration/mqtt-packet-limit.test.ts test/integration/mqtt-outbox.test.ts test/integration/mqtt-commands.test.ts"
+  "test/integration/update.test.ts test/integration/update-kill.test.ts test/integration/analysis-deferred.test.ts test/integration/watchdog-dead-camera.test.ts test/integration/reliability-link.test.ts test/integration/config-desired.test.ts test/integration/startup-order.test.ts test/integration/mqtt-packet-limit.test.ts test/integration/mqtt-outbox.test.ts test/integration/mqtt-commands.test.ts"
 )
 waiting=" ${lanes[*]} "
 busy=()
