@@ -176,7 +176,7 @@ function videoArgs(input: PipelineArgsInput, videoLabel: string): string[] {
     '-map',
     videoLabel,
     ...input.encoder.outputArgs,
-    // Wall-clock captures have their first frame put on a keyframe boundary by the select filter.
+    // Wall-clock captures have their first frame put on a keyframe boundary (wallClockAlignment).
     ...(onWallClock(input) ? ['-enc_time_base:v', '1:1000'] : []),
     '-force_key_frames',
     keyframeExpression(input.keyframeSeconds, onWallClock(input) ? 0 : input.timeline.offsetSeconds),
@@ -192,18 +192,38 @@ function videoArgs(input: PipelineArgsInput, videoLabel: string): string[] {
   ];
 }
 
+/**
+ * Longest a wall-clock capture's first frame may be shown before it was captured, when it is
+ * stamped back to a keyframe boundary (wallClockAlignment).
+ */
+export const FIRST_FRAME_HOLD_SECONDS = 0.5;
+
+/**
+ * On the wall clock, the first frame is put on a keyframe boundary, since FFmpeg counts the
+ * keyframe expression's `t` from it: then keyframes (every k s from the first frame) fall on
+ * wall-clock multiples of k. It is stamped back to the boundary before it when that boundary is
+ * no earlier than this run's start (`timeline.offsetSeconds`: it then overlaps nothing an earlier
+ * run recorded) and at most FIRST_FRAME_HOLD_SECONDS before it; else the frames before the next
+ * boundary are dropped. A start need not wait up to a second for a boundary (issue 20, start-up).
+ */
+function wallClockAlignment(input: PipelineArgsInput): string | null {
+  if (!onWallClock(input)) return null;
+  const k = input.keyframeSeconds;
+  const boundaryBefore = (time: string) => `floor(${time}/${k})*${k}`;
+  const stampBack =
+    `gte(${boundaryBefore('start_t')},${offsetText(input.timeline.offsetSeconds)})` +
+    `*lte(start_t-${boundaryBefore('start_t')},${FIRST_FRAME_HOLD_SECONDS})`;
+  const keep = `select='${stampBack}+gte(t,ceil(start_t/${k})*${k})'`;
+  // Frames kept after a drop start at or just after a boundary: stamped to it as well.
+  const stampFirst = `setpts='if(eq(N,0),${boundaryBefore('T')}/TB,PTS)'`;
+  return `${keep},${stampFirst}`;
+}
+
 /** The filter graph: optional encoder filter on the main branch, optional motion branch. */
 function filterGraph(input: PipelineArgsInput): { graph: string | null; video: string } {
   if (input.encoder === null) return { graph: null, video: '0:v:0' };
   // The capture's fix-ups (scale, colour range) come first; they serve the motion branch too.
-  // On the wall clock, frames before the first keyframe boundary are dropped, so keyframes
-  // (every k s from the first frame) fall on wall-clock multiples of k. (Stamping the first frame
-  // back to the boundary instead, to wait for no boundary, held it for up to a second and put the
-  // frames after it off the 1/fps grid a decoder lays from the first frame: `ffmpeg -i` reported
-  // non-monotonic timestamps in the first archive; issue 20, start-up.)
-  const k = input.keyframeSeconds;
-  const align = onWallClock(input) ? `select='gte(t,ceil(start_t/${k})*${k})'` : null;
-  const chain = [align, input.capture.filter].filter(Boolean).join(',');
+  const chain = [wallClockAlignment(input), input.capture.filter].filter(Boolean).join(',');
   const capture = chain ? `[0:v]${chain}[c]` : null;
   const source = capture ? '[c]' : '[0:v]';
   const encoderFilter = input.encoder.filter;

@@ -3,6 +3,7 @@ import { ffmpegEncoderArgs } from '../../../device/encoders/args.js';
 import type { CaptureInput } from '../../../device/types.js';
 import {
   buildPipelineArgs,
+  FIRST_FRAME_HOLD_SECONDS,
   FIRST_SEGMENT_SECONDS,
   isHlsOutput,
   keyframeExpression,
@@ -38,8 +39,13 @@ const VAAPI = ffmpegEncoderArgs('h264_vaapi', {
 });
 /** An archive boundary (a multiple of 600 s) in epoch seconds. */
 const BASE = 1_700_000_400;
-/** The select filter a wall-clock capture starts its chain with, at 1-s keyframes. */
-const ALIGN = "select='gte(t,ceil(start_t/1)*1)'";
+/**
+ * The filters a wall-clock capture starts its chain with, at 1-s keyframes and a run that started
+ * 0.4 s after the base: the first frame stamped back to a boundary or the frames before one dropped.
+ */
+const ALIGN =
+  "select='gte(floor(start_t/1)*1,0.400000)*lte(start_t-floor(start_t/1)*1,0.5)+gte(t,ceil(start_t/1)*1)'," +
+  "setpts='if(eq(N,0),floor(T/1)*1/TB,PTS)'";
 
 function input(over: Partial<PipelineArgsInput> = {}): PipelineArgsInput {
   return {
@@ -212,7 +218,7 @@ t.test('libx264 encode: the whole command line, in both timeline modes', async (
           },
         ],
         [
-          'the select filter drops frames before the first keyframe boundary',
+          'the first frame is put on a keyframe boundary (stamped back, or the frames before one dropped)',
           (t, a) => {
             t.equal(after(a, '-filter_complex'), `[0:v]${ALIGN}[c];[c]null[v]`);
             t.equal(after(a, '-map'), '[v]');
@@ -246,9 +252,15 @@ t.test('libx264 encode: the whole command line, in both timeline modes', async (
     );
     t.equal(after(args, '-itsoffset'), '-1700000400.250000');
   });
-  t.test('the select boundary follows the keyframe interval', async (t) => {
-    const args = buildPipelineArgs(input({ capture: WALL, keyframeSeconds: 2 }));
-    t.equal(after(args, '-filter_complex'), "[0:v]select='gte(t,ceil(start_t/2)*2)'[c];[c]null[v]");
+  t.test('the boundaries follow the keyframe interval, the run start its offset', async (t) => {
+    const args = buildPipelineArgs(
+      input({ capture: WALL, keyframeSeconds: 2, timeline: { baseSeconds: BASE, offsetSeconds: 1.5 } }),
+    );
+    t.equal(
+      after(args, '-filter_complex'),
+      "[0:v]select='gte(floor(start_t/2)*2,1.500000)*lte(start_t-floor(start_t/2)*2,0.5)+gte(t,ceil(start_t/2)*2)'," +
+        "setpts='if(eq(N,0),floor(T/2)*2/TB,PTS)'[c];[c]null[v]",
+    );
     t.equal(after(args, '-force_key_frames'), keyframeExpression(2, 0));
   });
 });
@@ -572,6 +584,7 @@ function evaluate(expr: string, vars: Record<string, number>): number {
     eq: (a, b) => (a === b ? 1 : 0),
     floor: (x) => Math.floor(x!),
     ceil: (x) => Math.ceil(x!),
+    lte: (a, b) => (a! <= b! ? 1 : 0),
   };
   function primary(): number {
     if (peek() === '(') {
@@ -589,7 +602,7 @@ function evaluate(expr: string, vars: Record<string, number>): number {
       pos += num[0].length;
       return Number(num[0]);
     }
-    const name = /^[a-z_]+/.exec(expr.slice(pos));
+    const name = /^[A-Za-z_]+/.exec(expr.slice(pos));
     if (!name) throw new Error(`unexpected ${peek()} at ${pos}`);
     pos += name[0].length;
     if (peek() === '(') {
@@ -705,52 +718,87 @@ t.test('keyframeExpression evaluated', async (t) => {
   });
 });
 
-t.test('wall clock: select then keyframes evaluated', async (t) => {
-  // name, k, time of the first frame on the timeline, fps, seconds, times of the frames kept, keyframe times
-  const cases: Array<[string, number, number, number, number, number, number[]]> = [
+t.test('wall clock: first frame aligned, then keyframes evaluated', async (t) => {
+  // name, k, the run's start and its first frame on the timeline, fps, seconds of frames,
+  // the first frame's time as encoded, keyframe times (the first frame's as encoded)
+  const cases: Array<[string, number, number, number, number, number, number, number[]]> = [
     [
-      'first frame 0.37 s after the base, k=1 at 10 fps: frames from 1.07, the early keyframe, then each second',
+      'no boundary since the start: frames from 1.07 (stamped 1.0), the early keyframe, then each second',
       1,
-      0.37,
+      0.4,
+      0.77,
       10,
       4,
-      1.07,
-      [1.07, 1.37, 2.07, 3.07, 4.07],
-    ],
-    ['first frame on a boundary is kept', 1, 2, 10, 2, 2, [2, 2.3, 3]],
-    ['k=2: nothing before the next even second', 2, 0.55, 10, 6, 2.05, [2.05, 2.35, 4.05, 6.05]],
-    [
-      'a late first frame (camera start-up, 7.9 s in) waits for second 8',
       1,
+      [1, 1.27, 2.07, 3.07, 4.07],
+    ],
+    [
+      'a boundary between the start and the first frame (0.37 s before it): nothing dropped, stamped back',
+      1,
+      0.8,
+      1.37,
+      10,
+      2,
+      1,
+      [1, 1.47, 2.07, 3.07],
+    ],
+    ['first frame on a boundary is kept as it is', 1, 1.9, 2, 10, 2, 2, [2, 2.3, 3]],
+    [
+      'the boundary before the start is never used (an earlier run may have recorded there)',
+      1,
+      1.1,
+      1.3,
+      10,
+      2,
+      2,
+      [2, 2.3, 3],
+    ],
+    ['k=2: nothing before the next even second', 2, 0.5, 0.55, 10, 6, 2, [2, 2.25, 4.05, 6.05]],
+    ['k=2: an even second between the start and the first frame', 2, 1.5, 2.35, 10, 4, 2, [2, 2.45, 4.05, 6.05]],
+    [
+      'a late first frame (camera start-up, 7.9 s in): never held more than half a second, waits for second 8',
+      1,
+      0.4,
       7.9,
       30,
       2,
-      7.9 + 3 / 30,
-      [7.9 + 3 / 30, 7.9 + 11 / 30, 8.9 + 3 / 30],
+      8,
+      [8, 7.9 + 11 / 30, 8.9 + 3 / 30],
     ],
   ];
-  for (const [name, k, first, fps, seconds, firstKept, keyframes] of cases) {
+  for (const [name, k, start, first, fps, seconds, firstEncoded, keyframes] of cases) {
     t.test(name, async (t) => {
-      const select = /select='(.*)'/.exec(
-        buildPipelineArgs(input({ capture: WALL, keyframeSeconds: k })).find((a) => a.includes('select='))!,
-      )![1]!;
+      const graph = after(
+        buildPipelineArgs(
+          input({ capture: WALL, keyframeSeconds: k, timeline: { baseSeconds: BASE, offsetSeconds: start } }),
+        ),
+        '-filter_complex',
+      )!;
+      const select = /select='([^']*)'/.exec(graph)![1]!;
+      const setpts = /setpts='([^']*)'/.exec(graph)![1]!;
       const force = keyframeExpression(k, 0).replace(/^expr:/, '');
-      const kept: number[] = [];
+      const encoded: number[] = [];
       const forced: number[] = [];
       let prev = Number.NaN;
       for (let n = 0; n < fps * seconds; n += 1) {
-        const time = Math.round((first + n / fps) * 1e6) / 1e6;
-        if (evaluate(select, { t: time, start_t: first }) === 0) continue;
-        kept.push(time);
-        if (evaluate(force, { t: time, prev_forced_t: prev, n_forced: forced.length }) !== 0) {
+        const captured = Math.round((first + n / fps) * 1e6) / 1e6;
+        if (evaluate(select, { t: captured, start_t: first }) === 0) continue;
+        // Time base 1 s, so PTS is T.
+        const time = evaluate(setpts, { N: encoded.length, T: captured, PTS: captured, TB: 1 });
+        t.ok(time >= start, `never stamped before the run started (${time})`);
+        t.ok(captured - time <= FIRST_FRAME_HOLD_SECONDS + 1e-9, `never held more than ${FIRST_FRAME_HOLD_SECONDS} s`);
+        encoded.push(time);
+        const rel = Math.round((time - encoded[0]!) * 1e6) / 1e6;
+        if (evaluate(force, { t: rel, prev_forced_t: prev, n_forced: forced.length }) !== 0) {
           forced.push(time);
-          prev = time;
+          prev = rel;
         }
       }
-      t.ok(Math.abs(kept[0]! - firstKept) < 1e-6, `first frame kept at ${kept[0]}`);
+      t.ok(Math.abs(encoded[0]! - firstEncoded) < 1e-6, `first frame encoded at ${encoded[0]}`);
       t.equal(forced.length, keyframes.length, `keyframes at ${forced.join(', ')}`);
       forced.forEach((time, i) => t.ok(Math.abs(time - keyframes[i]!) < 1e-6, `keyframe ${i} at ${time}`));
-      t.equal(forced[0], kept[0], 'the first frame kept is a keyframe');
+      t.equal(forced[0], encoded[0], 'the first frame encoded is a keyframe');
+      t.equal(encoded[0]! % k, 0, 'on a keyframe boundary');
     });
   }
 });
