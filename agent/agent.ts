@@ -43,6 +43,7 @@ import { openStore, type Store } from './store/store.js';
 import { EventBus } from './util/bus.js';
 import { isClockSynced } from './util/clockSync.js';
 import { removeStaleTemps } from './util/files.js';
+import { LockFile } from './util/lockFile.js';
 import type { Logger } from './util/logger.js';
 import { VERSION } from './version.js';
 import { ConfigService } from './config/configService.js';
@@ -76,6 +77,7 @@ export class Agent {
   readonly configService: ConfigService;
   readonly log: Logger;
   private credentials: Credentials;
+  private lock: LockFile | null = null;
   private core: Core | null = null;
   private table: ModuleTable | null = null;
   private update: UpdateModule | null = null;
@@ -149,10 +151,13 @@ export class Agent {
     if (this.configFile) await removeStaleTemps(this.configFile);
     const board = await detectBoard(hostRoot());
     log.info({ board: board.model, family: board.family }, 'board detected');
-    // Step 3: the store, and what every module shares through it.
+    // Step 2: before anything records.
+    this.lock = new LockFile({ path: path.join(config.dataDir, 'agent.lock') });
+    this.lock.acquire();
+    // Step 4: the store, and what every module shares through it.
     const core = this.openCore();
     this.core = core;
-    // Steps 2 and 4-8: the bus is held while the table starts every module in order.
+    // Steps 3-8: the bus is held while the table starts the pipelines, then every other module.
     this.table = new ModuleTable(this.buildModules(core, board), { bus: this.bus, log });
     await this.table.start();
     // Step 9.
@@ -175,6 +180,8 @@ export class Agent {
     await this.table?.stop();
     this.core?.store.close();
     this.core = null;
+    this.lock?.release();
+    this.lock = null;
   }
 
   /**
@@ -202,7 +209,7 @@ export class Agent {
 
   /**
    * Start-up step 9 (README "Start-up"): announces the finished archives a crash left
-   * unannounced. After the bus is released, so every archive recovered in step 7 is in the ledger
+   * unannounced. After the bus is released, so every archive recovered in step 3 is in the ledger
    * already; an archive found twice (its pipeline announcing it meanwhile) is still sent once.
    */
   private async catchUp(announced: AnnouncedArchives): Promise<void> {
@@ -245,7 +252,7 @@ export class Agent {
     return { store, kv: new KeyValue(store), announced: new AnnouncedArchives(store), outbox, search, health, metrics };
   }
 
-  /** Every module, in start-up order (README "Start-up" steps 3-8); the table stops them in reverse. */
+  /** Every module in table order (README "Start-up" steps 3-8, the pipelines started ahead); stopped in reverse. */
   private buildModules(core: Core, board: BoardInfo): AgentModule[] {
     const { bus, rootLog } = this;
     const config = () => this.config;
@@ -359,7 +366,7 @@ export class Agent {
     return [
       { name: 'metrics', slice: 'device', start: () => core.metrics.start(), stop: () => core.metrics.stop() },
       { name: 'outbox', slice: 'device', start: () => core.outbox.start(), stop: () => core.outbox.stop() },
-      // The event consumers, attached before anything can emit (step 4).
+      // Step 4: the event consumers; what the pipelines emit meanwhile waits on the held bus.
       {
         name: 'publisher',
         slice: 'health',
@@ -371,7 +378,7 @@ export class Agent {
         },
       },
       { name: 'home assistant', slice: 'device', start: () => homeAssistant.start(), stop: () => homeAssistant.stop() },
-      // Step 5: the link takes the agent's lock before anything records.
+      // Step 5.
       { name: 'mqtt link', slice: 'mqtt', start: () => link.start(), stop: () => link.stop() },
       { name: 'retention', slice: 'archive', start: () => retention.start(), stop: () => retention.stop() },
       {
@@ -380,10 +387,12 @@ export class Agent {
         start: () => this.startAnalysis(core, linkPublisher),
         stop: () => this.stopAnalysis(),
       },
-      // Step 7: the pipelines start after every consumer and stop before them, so what they finish at shut-down is announced.
+      // Step 3: the pipelines start ahead of the modules before them (the first HLS segment need
+      // not wait for MQTT.js to load), and stop before them, so what they finish at shut-down is announced.
       {
         name: 'pipeline',
         slice: 'pipeline',
+        startAhead: true,
         start: () => this.startPipeline(board),
         stop: () => this.stopPipeline(),
         applyInPlace: (plan) => this.replaceCameras(plan, board),
@@ -403,6 +412,8 @@ export class Agent {
     for (const camera of this.config.cameras) supervisors.set(camera.id, await this.makeSupervisor(camera, board));
     this.manager = new PipelineManager(supervisors);
     await this.manager.start();
+    // Started means FFmpeg spawned: until then the modules after it wait (the head start, step 3).
+    await this.manager.underWay();
   }
 
   // The stopped manager stays: its cameras report `stopped` (/healthz 503) until a start replaces it.

@@ -20,23 +20,50 @@ export interface AgentModule {
    * interval); returns false when only a restart will do.
    */
   applyInPlace?(plan: ChangePlan): Promise<boolean> | boolean;
+  /**
+   * At start-up, started before the modules before it in the table (see ModuleTable.start): it
+   * needs none of them, and what it emits waits on the held bus for their consumers.
+   */
+  readonly startAhead?: boolean;
 }
+
+/**
+ * Longest the other modules wait for those started ahead: a slow start (an encoder probe without
+ * a cached verdict, the recovery of a long recording) must not keep the link and HTTP down.
+ */
+export const HEAD_START_MS = 1000;
 
 export class ModuleTable {
   constructor(
     private readonly modules: readonly AgentModule[],
-    private readonly deps: { bus: EventBus; log: Logger },
+    private readonly deps: { bus: EventBus; log: Logger; headStartMs?: number },
   ) {}
 
   /**
-   * Starts every module in table order. The bus holds events until the last one is attached, so
-   * nothing emitted during start-up (recovered archives, retention's first pass) misses a
-   * consumer (README "Start-up", steps 2-8).
+   * Starts every module: those marked startAhead first, then the others in table order once they
+   * have started or HEAD_START_MS has passed (they would only compete for the one JavaScript
+   * thread). The bus holds events until the last one is attached, so nothing emitted during
+   * start-up (recovered archives, retention's first pass) misses a consumer (README "Start-up",
+   * steps 3-8). Throws the first failure once every start has ended.
    */
   async start(): Promise<void> {
     await this.held(async () => {
-      for (const module of this.modules) await module.start();
+      const ahead = this.modules.filter((m) => m.startAhead).map(async (m) => m.start());
+      try {
+        await this.headStart(ahead);
+        for (const module of this.modules) if (!module.startAhead) await module.start();
+      } finally {
+        await Promise.allSettled(ahead);
+      }
+      await Promise.all(ahead);
     });
+  }
+
+  private async headStart(ahead: Array<Promise<void>>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise((resolve) => (timer = setTimeout(resolve, this.deps.headStartMs ?? HEAD_START_MS)));
+    await Promise.race([Promise.allSettled(ahead), limit]);
+    clearTimeout(timer);
   }
 
   /** Stops every module in reverse order; one that fails to stop does not keep the rest running. */

@@ -2,9 +2,8 @@
  * The MQTT link: one MQTT.js client per agent, retained status and will, command subscription,
  * our own jittered reconnect, and the outbox drained whenever the broker is reachable.
  */
-import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import type { IPublishPacket, MqttClient } from 'mqtt';
 import type { AgentConfig } from '../config/types.js';
 import type { StatusMessage, TopicPayloads } from '../contract/messages.js';
 import {
@@ -22,7 +21,6 @@ import type { Logger } from '../util/logger.js';
 import { connectPlan, safeUrl } from './connectOptions.js';
 import { loadBrokerUsers } from './brokerUsers.js';
 import type { EmbeddedBroker } from './embeddedBroker.js';
-import { LockFile } from './lockFile.js';
 import { PacketLimitStream, type OversizedPacket } from './packetLimit.js';
 import { ReconnectPolicy, type ReconnectOptions } from './reconnect.js';
 import { readTlsMaterial, tlsExpiry, type TlsExpiry } from './tlsFiles.js';
@@ -90,7 +88,6 @@ export interface PublishOptions {
 export class MqttLink {
   private client: MqttClient | null = null;
   private broker: EmbeddedBroker | null = null;
-  private lock: LockFile | null = null;
   private sender: OutboxSender | null = null;
   private policy: ReconnectPolicy | null = null;
   private topicSet: Topics | null = null;
@@ -113,14 +110,14 @@ export class MqttLink {
     return this.topicSet ?? buildTopics(config.mqtt.topicPrefix, config.device.id);
   }
 
-  /** Takes the lock, starts the embedded broker if configured, and begins connecting (never waits for the broker). */
+  /** Starts the embedded broker if configured, and begins connecting (never waits for the broker). */
   async start(): Promise<void> {
     const config = this.deps.config();
     const clock = this.deps.clock ?? systemClock;
     this.topicSet = buildTopics(config.mqtt.topicPrefix, config.device.id);
-    this.lock = new LockFile({ path: join(config.dataDir, 'agent.lock') });
-    this.lock.acquire();
     try {
+      // Loaded here, not with the agent: the pipelines start meanwhile (README "Start-up").
+      const { default: mqtt } = await import('mqtt');
       let url = config.mqtt.url;
       let mqttConfig = config.mqtt;
       let password = this.deps.password();
@@ -171,7 +168,7 @@ export class MqttLink {
     }
   }
 
-  /** Publishes offline (when connected), disconnects, stops the embedded broker and frees the lock. */
+  /** Publishes offline (when connected), disconnects and stops the embedded broker. */
   async stop(): Promise<void> {
     const client = this.client;
     this.client = null;
@@ -195,8 +192,6 @@ export class MqttLink {
     }
     await this.broker?.stop();
     this.broker = null;
-    this.lock?.release();
-    this.lock = null;
   }
 
   /** Calls `listener` after every successful connect (status and subscription already sent). */

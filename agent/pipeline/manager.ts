@@ -34,6 +34,11 @@ export class PipelineManager implements PipelineControl {
     await Promise.all([...this.supervisors.values()].map((s) => s.start()));
   }
 
+  /** Settles once every camera's first run has spawned FFmpeg or ended without it (CameraSupervisor.underWay). */
+  async underWay(): Promise<void> {
+    await Promise.all([...this.supervisors.values()].map((s) => s.underWay()));
+  }
+
   /** Stops every camera cleanly, finishing the archives being written. */
   async stop(): Promise<void> {
     await Promise.all([...this.supervisors.values()].map((s) => s.stop()));

@@ -61,9 +61,14 @@ export class CameraSupervisor {
   private cameraLost = false;
   /** The source as the current run opened it, secrets hidden. */
   private runSource = '';
+  private firstAttempt: Promise<void> = Promise.resolve();
+  private attempted: () => void = () => undefined;
   /** How each run reports to the loop. */
   private readonly parent: RunParent = {
-    spawning: () => this.counters.newRun(),
+    spawning: () => {
+      this.counters.newRun();
+      this.attempted();
+    },
     started: ({ pid, encoder, source }) => {
       this.runSource = source;
       this.deps.bus.emit('pipeline.started', { camera: this.deps.camera.id, encoder, source, pid: pid ?? 0 });
@@ -110,6 +115,7 @@ export class CameraSupervisor {
   /** Recovers what an earlier run left half-written, then starts supervising. */
   async start(): Promise<void> {
     this.stopping = false;
+    this.firstAttempt = new Promise((resolve) => (this.attempted = resolve));
     await recoverPartialRecordings({
       archiveRoot: this.deps.config().archive.dir,
       camera: this.deps.camera.id,
@@ -119,9 +125,18 @@ export class CameraSupervisor {
     this.running = this.loop();
   }
 
+  /**
+   * Settles once the first run since start() has spawned FFmpeg, or ended without it, or the
+   * camera was stopped: how long start-up's other modules wait for it (README "Start-up", step 3).
+   */
+  underWay(): Promise<void> {
+    return this.firstAttempt;
+  }
+
   /** Stops FFmpeg cleanly and finishes the archive being written. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.attempted();
     this.wake?.();
     await this.current?.stop();
     await this.running;
@@ -161,6 +176,7 @@ export class CameraSupervisor {
   private async loop(): Promise<void> {
     while (!this.stopping) {
       const outcome = await this.runOnce().catch((error: unknown) => this.startFailed(error));
+      this.attempted();
       this.current = null;
       if (this.stopping) break;
       this.restarts += 1;

@@ -9,6 +9,7 @@
  * announcement would carry another `ts`.
  */
 import mqtt from 'mqtt';
+import { existsSync, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import t, { type Test } from 'tap';
@@ -145,3 +146,32 @@ for (const point of ['archive.made', 'archive.partial-removed']) {
     },
   );
 }
+
+t.test(
+  'steps 2-3: the lock, then FFmpeg before the link; a second agent on the same data dir stops before it records; a clean stop frees the lock',
+  async (t) => {
+    const dir = t.testdir();
+    const config = testConfig(dir);
+    const lock = path.join(dir, 'data', 'agent.lock');
+    const partials = path.join(dir, 'archive', 'cam1', '.partial');
+    const first = AgentProcess.start(dir, config);
+    t.teardown(() => first.stop());
+    await first.waitEvent('pipeline.started');
+    await first.waitLog('mqtt connecting');
+    const order = first.records.map((r) => r.msg).filter((m) => m === 'ffmpeg command' || m === 'mqtt connecting');
+    t.same(order.slice(0, 2), ['ffmpeg command', 'mqtt connecting'], 'step 3: FFmpeg spawned before the link starts');
+    const runs = await readdir(partials);
+
+    const second = AgentProcess.start(dir, config);
+    t.teardown(() => second.stop());
+    t.equal((await second.exited).code, 1, 'the second agent exits 1');
+    t.match(JSON.stringify(second.logs('could not start')), /another agent \(pid \d+\) is running with this data dir/);
+    t.same(second.logs('ffmpeg command'), [], 'it started no FFmpeg');
+    t.same(await readdir(partials), runs, 'and began no recording');
+    t.equal(readFileSync(lock, 'utf8').split('\n')[0], String(first.child.pid), 'the first still holds the lock');
+    t.equal(first.child.exitCode, null, 'and runs on');
+
+    t.equal((await first.stop()).code, 0, 'clean stop');
+    t.notOk(existsSync(lock), 'the lock is gone after a clean stop');
+  },
+);

@@ -3,6 +3,7 @@ import type { ChangePlan, ModuleName } from '../../agent/config/diff.js';
 import { ModuleTable, type AgentModule } from '../../agent/modules.js';
 import { EventBus } from '../../agent/util/bus.js';
 import { silentLogger } from '../../agent/util/logger.js';
+import { waitFor } from '../helpers/waitFor.js';
 
 /** A table over named modules that record what happens to them, in one shared log. */
 function table(
@@ -123,3 +124,107 @@ t.test(
     t.same(delivered, ['link'], 'what it emitted before failing is delivered, not held for ever');
   },
 );
+
+/** A module started ahead whose start ends when the test says, or fails. */
+function aheadModule(calls: string[]) {
+  let finish: (error?: Error) => void = () => undefined;
+  const started = new Promise<void>((resolve, reject) => {
+    finish = (error) => (error ? reject(error) : resolve());
+  });
+  const module: AgentModule = {
+    name: 'pipeline',
+    slice: 'pipeline',
+    startAhead: true,
+    start: async () => {
+      calls.push('start pipeline');
+      await started;
+      calls.push('pipeline started');
+    },
+    stop: () => undefined,
+  };
+  return { module, finish };
+}
+
+function recorded(calls: string[], name: string, fail = false): AgentModule {
+  return {
+    name,
+    slice: 'http',
+    start: () => {
+      calls.push(`start ${name}`);
+      if (fail) throw new Error(`${name} cannot start`);
+    },
+    stop: () => undefined,
+  };
+}
+
+t.test('start ahead: first, and the modules before it in the table wait until it has started', async (t) => {
+  const calls: string[] = [];
+  const ahead = aheadModule(calls);
+  const modules = new ModuleTable([recorded(calls, 'outbox'), ahead.module, recorded(calls, 'http')], {
+    bus: new EventBus(),
+    log: silentLogger(),
+    headStartMs: 60_000,
+  });
+  const starting = modules.start();
+  await new Promise((resolve) => setImmediate(resolve));
+  t.same(calls, ['start pipeline'], 'nothing else starts while it does');
+  ahead.finish();
+  await starting;
+  t.same(calls, ['start pipeline', 'pipeline started', 'start outbox', 'start http']);
+});
+
+t.test('start ahead: a slow start holds the others back at most the head start', async (t) => {
+  const calls: string[] = [];
+  const ahead = aheadModule(calls);
+  const bus = new EventBus();
+  const delivered: string[] = [];
+  bus.on('pipeline.started', (e) => delivered.push(e.camera));
+  const modules = new ModuleTable([recorded(calls, 'outbox'), ahead.module], {
+    bus,
+    log: silentLogger(),
+    headStartMs: 20,
+  });
+  let done = false;
+  const starting = modules.start().then(() => (done = true));
+  bus.emit('pipeline.started', { camera: 'cam1', encoder: 'libx264', source: 'test', pid: 1 });
+  await waitFor('the others started', () => calls.includes('start outbox'), 5000);
+  t.equal(done, false, 'the start is not over while the slow module starts');
+  t.same(delivered, [], 'and its events are held');
+  ahead.finish();
+  await starting;
+  t.same(calls, ['start pipeline', 'start outbox', 'pipeline started']);
+  t.same(delivered, ['cam1'], 'delivered once every module has started');
+});
+
+t.test('start ahead: its failure fails the start once the others have started', async (t) => {
+  const calls: string[] = [];
+  const ahead = aheadModule(calls);
+  const modules = new ModuleTable([ahead.module, recorded(calls, 'http')], {
+    bus: new EventBus(),
+    log: silentLogger(),
+  });
+  ahead.finish(new Error('no camera'));
+  await t.rejects(modules.start(), /no camera/);
+  t.same(calls, ['start pipeline', 'start http']);
+});
+
+t.test('start ahead: another module failing fails the start only when the ahead one has ended', async (t) => {
+  const calls: string[] = [];
+  const ahead = aheadModule(calls);
+  const modules = new ModuleTable([ahead.module, recorded(calls, 'http', true)], {
+    bus: new EventBus(),
+    log: silentLogger(),
+    headStartMs: 10,
+  });
+  let failed = false;
+  const starting = modules.start().catch((error: Error) => {
+    failed = true;
+    return error;
+  });
+  await waitFor('http tried', () => calls.includes('start http'), 5000);
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(failed, false, 'still waiting for the module started ahead');
+  ahead.finish();
+  t.match(await starting, /http cannot start/);
+  t.same(calls, ['start pipeline', 'start http', 'pipeline started']);
+});

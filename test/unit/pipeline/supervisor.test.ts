@@ -273,3 +273,39 @@ for (const row of rows) {
       );
   });
 }
+
+/** Whether `promise` has settled by the time pending callbacks have run. */
+async function settled(promise: Promise<unknown>): Promise<boolean> {
+  let done = false;
+  void promise.then(() => (done = true));
+  await new Promise((resolve) => setImmediate(resolve));
+  return done;
+}
+
+t.test('underWay (start-up step 3): settles when the first run spawns FFmpeg', async (t) => {
+  const w = new World(t.testdir(), [{}]);
+  t.teardown(() => w.stop());
+  await w.supervisor.start();
+  await w.runStarted(1);
+  t.ok(await settled(w.supervisor.underWay()), 'settled once FFmpeg was spawned');
+});
+
+t.test('underWay: settles when the first run fails before spawning', async (t) => {
+  const w = new World(t.testdir(), [{ failToStart: new AgentError('source_unavailable', 'no such camera') }]);
+  t.teardown(() => w.stop());
+  await w.supervisor.start();
+  const underWay = w.supervisor.underWay();
+  await w.runStarted(1);
+  await w.sleeping();
+  t.ok(await settled(underWay), 'settled by the failed attempt, during the backoff');
+});
+
+t.test('underWay: settles when the camera is stopped before any run', async (t) => {
+  const w = new World(t.testdir(), [{ failToStart: new AgentError('source_unavailable', 'no such camera') }]);
+  // Started, but not yet attempted: the stop must not leave start-up waiting.
+  const start = w.supervisor.start();
+  const underWay = w.supervisor.underWay();
+  await w.stop();
+  await start;
+  t.ok(await settled(underWay), 'settled by the stop');
+});

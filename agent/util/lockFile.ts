@@ -1,6 +1,7 @@
 /**
- * One agent per board: two MQTT clients with one client id kick each other off forever, so the
- * link holds `<dataDir>/agent.lock` (pid and boot id inside) while it runs.
+ * One agent per board: two would record over each other's partial recordings, and two MQTT
+ * clients with one client id kick each other off forever. The agent holds `<dataDir>/agent.lock`
+ * (pid and boot id inside) from before anything records until it has stopped.
  */
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';

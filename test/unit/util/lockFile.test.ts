@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import t from 'tap';
-import { LockFile } from '../../../agent/link/lockFile.js';
+import { LockFile } from '../../../agent/util/lockFile.js';
 
 const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
 
