@@ -3,14 +3,18 @@ import { readdir, readFile } from 'node:fs/promises';
 const TICKS = 100; // USER_HZ on Linux
 
 /** CPU seconds (user+system) and RSS (bytes) of one process, or null once it is gone. */
-export async function procSample(pid: number): Promise<{ cpu: number; rss: number; ppid: number } | null> {
+export async function procSample(
+  pid: number,
+): Promise<{ cpu: number; rss: number; ppid: number; startedSeconds: number } | null> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ppid = Number(fields[1]);
     const cpu = (Number(fields[11]) + Number(fields[12])) / TICKS;
     const rss = Number(fields[21]) * 4096;
-    return { cpu, rss, ppid };
+    // Seconds after boot, as /proc/uptime counts.
+    const startedSeconds = Number(fields[19]) / TICKS;
+    return { cpu, rss, ppid, startedSeconds };
   } catch {
     return null;
   }

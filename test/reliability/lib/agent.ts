@@ -70,10 +70,24 @@ export interface TreeFigures {
   agentRss: number;
   agentFds: number;
   agentCpu: number;
+  /**
+   * RSS of the long-lived descendants only (FFmpeg pipelines, producers: up LONG_LIVED_SECONDS or
+   * more): the finisher's ffprobe and remux run a few seconds per archive, and whichever of them a
+   * sample caught would tilt the line by tens of MB on a loaded machine (seen in CI: 21 MB/min).
+   */
   childRss: number;
   childFds: number;
   childCpu: number;
   children: number;
+  /** Descendants younger than LONG_LIVED_SECONDS (the finisher's runs): these must not pile up. */
+  shortLived: number;
+}
+
+/** Age from which a descendant counts as long-lived (TreeFigures.childRss). */
+export const LONG_LIVED_SECONDS = 10;
+
+async function uptimeSeconds(): Promise<number> {
+  return Number.parseFloat(await readFile('/proc/uptime', 'utf8'));
 }
 
 async function fdCount(pid: number): Promise<number> {
@@ -92,14 +106,17 @@ export async function sampleTree(pid: number): Promise<TreeFigures> {
     childFds: 0,
     childCpu: 0,
     children: tree.length - 1,
+    shortLived: 0,
   };
+  const now = await uptimeSeconds();
   for (const p of tree) {
     const s = await procSample(p);
     if (!s) continue;
     const fds = await fdCount(p);
     if (p === pid) Object.assign(figures, { agentRss: s.rss, agentFds: fds, agentCpu: s.cpu });
     else {
-      figures.childRss += s.rss;
+      if (now - s.startedSeconds >= LONG_LIVED_SECONDS) figures.childRss += s.rss;
+      else figures.shortLived += 1;
       figures.childFds += fds;
       figures.childCpu += s.cpu;
     }

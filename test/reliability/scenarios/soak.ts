@@ -153,7 +153,16 @@ export async function soak(t: Test, options: { durationMs: number; mode: 'ci' | 
   // The long run must be flat: 0.5 MB/min would be 720 MB a day.
   const rssLimit = options.mode === 'long' ? 0.5 : 5;
   t.ok(rssSlope < rssLimit, `agent RSS slope ${rssSlope.toFixed(3)} MB/min < ${rssLimit}`);
-  t.ok(childRssSlope < rssLimit, `children RSS slope ${childRssSlope.toFixed(3)} MB/min < ${rssLimit}`);
+  t.ok(
+    childRssSlope < rssLimit,
+    `long-lived children (FFmpeg) RSS slope ${childRssSlope.toFixed(3)} MB/min < ${rssLimit}`,
+  );
+  // A finisher run that never ended would be missed by the slope above: they must not pile up.
+  const shortLivedMax = Math.max(0, ...steady.map((s) => s.shortLived));
+  t.ok(
+    shortLivedMax <= 2 * CAMERAS.length,
+    `short-lived children (the finisher's ffprobe and remux) do not pile up: at most ${shortLivedMax} at once`,
+  );
   // Children's pipes come and go per archive: in 3 minutes one sample at the top tilts the line.
   t.ok(
     fdsMax - fdsFirst <= 8 && (options.mode === 'ci' || fdSlope < 1),
@@ -178,7 +187,7 @@ export async function soak(t: Test, options: { durationMs: number; mode: 'ci' | 
           : `${missing.length} boundaries, ${gapCount} gaps, ${notAnnounced} events`,
       notes:
         `${archives.length} archives${firstCutMissed.length ? ` (first cut after start missed: ${firstCutMissed.length})` : ''}; agent RSS ${((samples[0]?.agentRss ?? 0) / MB) | 0} MB at start, ${((steady[0]?.agentRss ?? 0) / MB) | 0}→${(last.agentRss / MB) | 0} MB after ${warmUpMs / 60_000} min (max ${rssMax | 0}, slope ${rssSlope.toFixed(2)} MB/min), ` +
-        `children RSS ${(last.childRss / MB) | 0} MB (slope ${childRssSlope.toFixed(2)}), agent fds ${fdsFirst}→${last.agentFds}, children fds ${last.childFds}; ` +
+        `long-lived children RSS ${(last.childRss / MB) | 0} MB (slope ${childRssSlope.toFixed(2)}), agent fds ${fdsFirst}→${last.agentFds}, children fds ${last.childFds}; ` +
         `CPU ${cpuFirst.toFixed(1)}→${cpuLast.toFixed(1)} % of a core; longest HLS stall ${(Math.max(...stalls) / 1000).toFixed(1)} s`,
     },
     t.passing(),
