@@ -4,11 +4,10 @@
 # broker outages, config and update health gates, deferral deadlines, kill-and-restart) and the
 # MQTT files that run a broker and no camera run in a lane of their own, one file at a time,
 # beside the rest (two at a time): they use little CPU, so on two cores that takes minutes off
-# the run. The soak stays with the busy files, where tap's name order runs it late, beside the
-# light unit tests: in the lane it ran beside the heavy integration files and its FFmpeg
-# children's RSS grew 23 MB/min (CPU contention). Three files at once is the most these two
-# cores take: with a fourth (a second lane, or three busy jobs) the soak's children grew
-# 5.5-10 MB/min and the link test counted a duplicate too many. The lane's files are chosen so
+# the run. Three files at once is the most these two cores take: with a fourth (a second lane,
+# or three busy jobs) the link test counted a duplicate too many. (The soak's children's RSS
+# "growth" seen then, 5.5-23 MB/min, was the finisher's short ffprobe and remux runs caught by its
+# samples, which contention makes longer; it now counts the long-lived FFmpeg pipelines.) The lane's files are chosen so
 # it ends with the busy pool (last local run: busy 13.3 min, lane 10.0 before four MQTT files
 # and CI's Node 22/24 run moved into it). Given file arguments (`npm test -- file`), runs just
 # those.
