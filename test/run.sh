@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # `npm test`: type-check, build, then every test file under test/unit and test/integration.
 # The files that mostly wait on the wall clock (a dead camera watched past the watchdog's bound,
-# broker outages, config and update health gates, deferral deadlines, kill-and-restart) and the
-# MQTT files that run a broker and no camera run in a lane of their own, one file at a time,
-# beside the rest (two at a time): they use little CPU, so on two cores that takes minutes off
-# the run. Three files at once is the most these two cores take: with a fourth (a second lane,
-# or three busy jobs) the link test counted a duplicate too many. (The soak's children's RSS
-# "growth" seen then, 5.5-23 MB/min, was the finisher's short ffprobe and remux runs caught by its
-# samples, which contention makes longer; it now counts the long-lived FFmpeg pipelines.) The lane's files are chosen so
-# it ends with the busy pool (last local run: busy 13.3 min, lane 10.0 before four MQTT files
-# and CI's Node 22/24 run moved into it). Given file arguments (`npm test -- file`), runs just
-# those.
+# broker outages, config and update health gates, deferral deadlines, kill-and-restart, restart
+# backoffs) and the MQTT files that run a broker and no camera run in a lane of their own, one
+# file at a time, beside the rest (two at a time): they use little CPU, so on two cores that
+# takes minutes off the run. Three files at once is the most these two cores take: with a fourth
+# (a second lane, or three busy jobs) the link test counted a duplicate too many. (The soak's
+# children's RSS "growth" seen then, 5.5-23 MB/min, was the finisher's short ffprobe and remux
+# runs caught by its samples, which contention makes longer; it now counts the long-lived FFmpeg
+# pipelines.) The lane's files are chosen so it ends with the busy pool (clean-clone CI: busy
+# 14.0 min, lane 11.6 with CI's Node 22/24 run, before mqtt-link and pipeline-retries moved into
+# it). Given file arguments (`npm test -- file`), runs just those.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 # Both are tsc, one core each.
@@ -28,7 +28,7 @@ if (($#)); then exec npx tap "$@"; fi
 npx tap build >/dev/null || exit 1
 shopt -s globstar
 lanes=(
-  "test/integration/update.test.ts test/integration/update-kill.test.ts test/integration/analysis-deferred.test.ts test/integration/watchdog-dead-camera.test.ts test/integration/reliability-link.test.ts test/integration/config-desired.test.ts test/integration/startup-order.test.ts test/integration/mqtt-packet-limit.test.ts test/integration/mqtt-outbox.test.ts test/integration/mqtt-commands.test.ts test/integration/mqtt-security.test.ts test/integration/embedded-broker-auth.test.ts test/integration/fleet.test.ts test/integration/fleet-status.test.ts"
+  "test/integration/update.test.ts test/integration/update-kill.test.ts test/integration/analysis-deferred.test.ts test/integration/watchdog-dead-camera.test.ts test/integration/reliability-link.test.ts test/integration/config-desired.test.ts test/integration/startup-order.test.ts test/integration/mqtt-packet-limit.test.ts test/integration/mqtt-outbox.test.ts test/integration/mqtt-commands.test.ts test/integration/mqtt-security.test.ts test/integration/embedded-broker-auth.test.ts test/integration/fleet.test.ts test/integration/fleet-status.test.ts test/integration/mqtt-link.test.ts test/integration/pipeline-retries.test.ts"
 )
 waiting=" ${lanes[*]} "
 busy=()

@@ -118,14 +118,16 @@ export async function brokerOutages(t: Test, options: BrokerOptions): Promise<vo
   // QoS 1 is at-least-once: a PUBACK lost as the broker stops makes the agent send again. The
   // contract promises R/events at QoS 1 and names no de-duplication key, so duplicates are counted
   // and reported (see the results table); what is asserted is that each one is the very same
-  // message (same outbox id), that none is a re-announcement, and that they stay rare.
+  // message (same outbox id), that none is a re-announcement, and that they stay rare: a stop can
+  // catch a message in flight on each leg (agent → broker, broker → the persistent subscriber), so
+  // two per stop. (One per stop was exceeded once in CI under load: 7 for 6 stops.)
   const stops = 2 + options.flaps;
   t.equal(
     duplicates,
     idDuplicates,
     `every duplicate is a re-send of the same message (${duplicates} raw, ${idDuplicates} by payload id)`,
   );
-  t.ok(duplicates <= stops, `at most one duplicate per broker stop (${duplicates} for ${stops} stops)`);
+  t.ok(duplicates <= 2 * stops, `at most two duplicates per broker stop (${duplicates} for ${stops} stops)`);
   recordResult(
     {
       id: 'e-broker',
