@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # `npm test`: type-check, build, then every test file under test/unit and test/integration.
 # The files that mostly wait on the wall clock (a dead camera watched past the watchdog's bound,
-# broker outages, config and update health gates, deferral deadlines, kill-and-restart, restart
-# backoffs) and the MQTT files that run a broker and no camera run in a lane of their own, one
-# file at a time, beside the rest (two at a time): they use little CPU, so on two cores that
-# takes minutes off the run. Three files at once is the most these two cores take: with a fourth
+# broker outages, config and update health gates, deferral deadlines, kill-and-restart) and the
+# MQTT files that run a broker and no camera run in a lane of their own, one file at a time,
+# beside the rest (two at a time): they use little CPU, so on two cores that takes minutes off
+# the run. Three files at once is the most these two cores take: with a fourth
 # (a second lane, or three busy jobs) the link test counted a duplicate too many. (The soak's
 # children's RSS "growth" seen then, 5.5-23 MB/min, was the finisher's short ffprobe and remux
 # runs caught by its samples, which contention makes longer; it now counts the long-lived FFmpeg
-# pipelines.) The lane's files are chosen so it ends with the busy pool (clean-clone CI: busy
-# 14.0 min, lane 11.6 with CI's Node 22/24 run, before mqtt-link and pipeline-retries moved into
-# it). Given file arguments (`npm test -- file`), runs just those.
+# pipelines.) The lane's files are chosen so it ends with the busy pool: in clean-clone CI runs
+# the busy pool took 14.0 min and the lane 11.6 plus 2.4 for CI's Node 22/24 run; with
+# mqtt-link and pipeline-retries moved into the lane, 13.4 and 13.5 plus 2.0 (worse). Given file
+# arguments (`npm test -- file`), runs just those.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 # Both are tsc, one core each.
@@ -28,7 +29,7 @@ if (($#)); then exec npx tap "$@"; fi
 npx tap build >/dev/null || exit 1
 shopt -s globstar
 lanes=(
-  "test/integration/update.test.ts test/integration/update-kill.test.ts test/integration/analysis-deferred.test.ts test/integration/watchdog-dead-camera.test.ts test/integration/reliability-link.test.ts test/integration/config-desired.test.ts test/integration/startup-order.test.ts test/integration/mqtt-packet-limit.test.ts test/integration/mqtt-outbox.test.ts test/integration/mqtt-commands.test.ts test/integration/mqtt-security.test.ts test/integration/embedded-broker-auth.test.ts test/integration/fleet.test.ts test/integration/fleet-status.test.ts test/integration/mqtt-link.test.ts test/integration/pipeline-retries.test.ts"
+  "test/integration/update.test.ts test/integration/update-kill.test.ts test/integration/analysis-deferred.test.ts test/integration/watchdog-dead-camera.test.ts test/integration/reliability-link.test.ts test/integration/config-desired.test.ts test/integration/startup-order.test.ts test/integration/mqtt-packet-limit.test.ts test/integration/mqtt-outbox.test.ts test/integration/mqtt-commands.test.ts test/integration/mqtt-security.test.ts test/integration/embedded-broker-auth.test.ts test/integration/fleet.test.ts test/integration/fleet-status.test.ts"
 )
 waiting=" ${lanes[*]} "
 busy=()
