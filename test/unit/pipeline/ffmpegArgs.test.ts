@@ -372,7 +372,7 @@ t.test('copy mode: an encoded capture with no encoder', async (t) => {
       'no -fps_mode, +global_header or encoder time base',
       (t, a) => t.notOk(a.includes('-fps_mode') || a.includes('-flags') || a.includes('-enc_time_base:v')),
     ],
-    ['no filter graph (so no select), even with motion asked for', (t, a) => t.notOk(a.includes('-filter_complex'))],
+    ['no filter graph (so no alignment), even with motion asked for', (t, a) => t.notOk(a.includes('-filter_complex'))],
     [
       'motion from a decode of its own: a second output after the tee, never a filter on the copy',
       (t, a) => {
@@ -461,27 +461,27 @@ t.test('filter graph', async (t) => {
       '[v]',
     ],
     ['nothing to filter', {}, undefined, '0:v:0'],
-    ['wall clock: the select filter alone', { capture: WALL }, `[0:v]${ALIGN}[c];[c]null[v]`, '[v]'],
+    ['wall clock: the alignment filters alone', { capture: WALL }, `[0:v]${ALIGN}[c];[c]null[v]`, '[v]'],
     [
-      'wall clock: select chained before the capture filter',
+      'wall clock: alignment chained before the capture filter',
       { capture: { ...WALL, filter: 'scale=1280:720,fps=30' } },
       `[0:v]${ALIGN},scale=1280:720,fps=30[c];[c]null[v]`,
       '[v]',
     ],
     [
-      'wall clock: select, capture filter, then the encoder filter',
+      'wall clock: alignment, capture filter, then the encoder filter',
       { capture: { ...WALL, filter: 'scale=640:360' }, encoder: VAAPI },
       `[0:v]${ALIGN},scale=640:360[c];[c]format=nv12,hwupload[v]`,
       '[v]',
     ],
     [
-      'wall clock: select before the motion split (both branches aligned)',
+      'wall clock: alignment before the motion split (both branches aligned)',
       { capture: WALL, motion: { width: 64, height: 36, fps: 2 } },
       `[0:v]${ALIGN}[c];[c]split=2[a][b];[a]null[v];[b]fps=2,scale=64:36,format=gray[m]`,
       '[v]',
     ],
     [
-      'wall clock: select, capture filter, split, encoder filter on the main branch',
+      'wall clock: alignment, capture filter, split, encoder filter on the main branch',
       { capture: { ...WALL, filter: 'scale=640:360' }, encoder: VAAPI, motion: { width: 32, height: 18, fps: 1 } },
       `[0:v]${ALIGN},scale=640:360[c];[c]split=2[a][b];[a]format=nv12,hwupload[v];[b]fps=1,scale=32:18,format=gray[m]`,
       '[v]',
