@@ -151,10 +151,9 @@ export class Agent {
     if (this.configFile) await removeStaleTemps(this.configFile);
     const board = await detectBoard(hostRoot());
     log.info({ board: board.model, family: board.family }, 'board detected');
-    // Step 2: before anything records.
+    // Step 2: the lock before anything records, then the store and what every module shares through it.
     this.lock = new LockFile({ path: path.join(config.dataDir, 'agent.lock') });
     this.lock.acquire();
-    // Step 4: the store, and what every module shares through it.
     const core = this.openCore();
     this.core = core;
     // Steps 3-8: the bus is held while the table starts the pipelines, then every other module.
