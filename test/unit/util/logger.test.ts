@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import t from 'tap';
-import { logFormat } from '../../../agent/util/logger.js';
+import { logFormat, silentLogger } from '../../../agent/util/logger.js';
 
 const repo = resolve(import.meta.dirname, '../../..');
 
@@ -82,4 +82,13 @@ createRootLogger('info').error({ err: new AgentError('source_unavailable', 'came
     message: 'camera cam1 lost: connect rtsp://admin:[redacted]@10.0.0.9/live refused',
   });
   t.match(record.err.stack, /caused by: Error: connect rtsp:\/\/admin:\[redacted\]@/);
+});
+
+t.test('silentLogger writes nothing at any level, its children included', async (t) => {
+  const log = silentLogger();
+  t.equal(log.level, 'silent');
+  const child = log.child({ component: 'pipeline' });
+  for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const) {
+    t.notOk(child.isLevelEnabled(level), level);
+  }
 });
