@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import t from 'tap';
-import { logFormat, silentLogger } from '../../../agent/util/logger.js';
+import { createRootLogger, logFormat, silentLogger } from '../../../agent/util/logger.js';
 
 const repo = resolve(import.meta.dirname, '../../..');
 
@@ -11,6 +11,20 @@ t.test('pretty on a terminal, JSON lines otherwise, unless EDGE_AGENT_LOG_FORMAT
   t.equal(logFormat('json', true), 'json');
   t.equal(logFormat('pretty', false), 'pretty');
   t.equal(logFormat('yaml', false), 'json', 'an unknown value falls back to the guess');
+});
+
+t.test('the level is EDGE_AGENT_LOG_LEVEL, info when unset, unless the caller gives one', async (t) => {
+  const saved = process.env.EDGE_AGENT_LOG_LEVEL;
+  t.teardown(() => {
+    if (saved === undefined) delete process.env.EDGE_AGENT_LOG_LEVEL;
+    else process.env.EDGE_AGENT_LOG_LEVEL = saved;
+  });
+  // Made, not written to: this process's stdout is tap's.
+  delete process.env.EDGE_AGENT_LOG_LEVEL;
+  t.equal(createRootLogger().level, 'info');
+  process.env.EDGE_AGENT_LOG_LEVEL = 'warn';
+  t.equal(createRootLogger().level, 'warn');
+  t.equal(createRootLogger('debug', 'pretty').level, 'debug');
 });
 
 function logOnce(format: string): string {
