@@ -5,7 +5,8 @@
 # MQTT files that run a broker and no camera run in a lane of their own, one file at a time,
 # beside the rest (two at a time): they use little CPU, so on two cores that takes minutes off
 # the run. Three files at once is the most these two cores take: with a fourth
-# (a second lane, or three busy jobs) the link test counted a duplicate too many. (The soak's
+# (a second lane, or three busy jobs) the link test counted a duplicate too many, and in later
+# tries the power-cut and archive.finished timing bounds failed, with no run faster than this one. (The soak's
 # children's RSS "growth" seen then, 5.5-23 MB/min, was the finisher's short ffprobe and remux
 # runs caught by its samples, which contention makes longer; it now counts the long-lived FFmpeg
 # pipelines.) The lane's files are chosen so it ends with the busy pool: in clean-clone CI runs
