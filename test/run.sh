@@ -4,15 +4,11 @@
 # broker outages, config and update health gates, deferral deadlines, kill-and-restart) and the
 # MQTT files that run a broker and no camera run in a lane of their own, one file at a time,
 # beside the rest (two at a time): they use little CPU, so on two cores that takes minutes off
-# the run. Three files at once is the most these two cores take: with a fourth
-# (a second lane, or three busy jobs) the link test counted a duplicate too many, and in later
-# tries the power-cut and archive.finished timing bounds failed, with no run faster than this
-# one. (The soak's children's RSS "growth" seen then, 5.5-23 MB/min, was the finisher's short
-# ffprobe and remux runs caught by its samples, which contention makes longer; it now counts the
-# long-lived FFmpeg pipelines.) The lane's files are chosen so it ends with the busy pool: in clean-clone CI runs
-# the busy pool took 14.0 min and the lane 11.6 plus 2.4 for CI's Node 22/24 run; with
-# mqtt-link and pipeline-retries moved into the lane, 13.4 and 13.5 plus 2.0 (worse). Given file
-# arguments (`npm test -- file`), runs just those.
+# the run. Three files at once is the most these two cores take: every layout with a fourth (a
+# second lane, three busy jobs) was no faster and broke timing bounds (an MQTT duplicate too
+# many, the power-cut loss, archive.finished's 2 s). The lane's files are chosen so it ends with
+# the busy pool (README "Testing" lists the runs behind this). Given file arguments
+# (`npm test -- file`), runs just those.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 # Both are tsc, one core each.
